@@ -1,0 +1,43 @@
+// CliContext: state shared by all `blobsync` subcommands (global options and
+// the outcome of the command that ran).
+//
+// Every subcommand reports failure through fail_with(): one line on stderr,
+// non-zero exit. Nothing aborts or prints a stack trace.
+//
+// Thread safety: used by the main thread only.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/error.h"
+
+namespace CLI {
+class App;
+}
+
+namespace blobsync {
+
+class BlobStore;
+
+struct CliContext {
+  std::filesystem::path data_dir = "data";  // --data, $BLOBSYNC_DATA
+  int exit_code = 0;
+
+  // Prints "blobsync: <message>" to stderr and sets a non-zero exit code.
+  void fail_with(const Error& error);
+  void fail_with(std::string_view message, int code = 1);
+
+  // Opens the local store in data_dir.
+  Result<std::unique_ptr<BlobStore>> open_store() const;
+};
+
+// Exit codes: 1 operational error, 2 usage error, 3 data corruption found.
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitCorrupt = 3;
+
+void add_store_commands(CLI::App& app, CliContext& ctx);
+
+}  // namespace blobsync

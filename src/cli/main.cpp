@@ -1,0 +1,72 @@
+// blobsync: the command-line entry point. Each subcommand lives in its own file
+// and registers itself on the CLI11 app; this file only wires global options
+// and turns every failure into one line on stderr and a non-zero exit.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+
+#include "cli/cli_context.h"
+#ifdef BLOBSYNC_HAVE_YDOC
+#include "cli/ydoc_command.h"
+#endif
+#ifdef BLOBSYNC_HAVE_HTTP
+#include "cli/gc_command.h"
+#include "cli/serve_command.h"
+#endif
+#ifdef BLOBSYNC_HAVE_SYNC
+#include "cli/sync_commands.h"
+#endif
+
+#ifndef BLOBSYNC_VERSION
+#define BLOBSYNC_VERSION "0.0.0"
+#endif
+
+namespace {
+
+std::string one_line_failure(const CLI::App*, const CLI::Error& e) {
+  return std::string("blobsync: ") + e.what() + " (see --help)\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  blobsync::CliContext ctx;
+  if (const char* env = std::getenv("BLOBSYNC_DATA"); env && *env) ctx.data_dir = env;
+
+  CLI::App app{"blobsync: a content-addressed blob store and leaderless Yjs sync server"};
+  app.set_version_flag("--version", std::string("blobsync ") + BLOBSYNC_VERSION);
+  app.failure_message(one_line_failure);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
+  app.add_option("--data", ctx.data_dir, "Data directory (default ./data, or $BLOBSYNC_DATA)");
+
+  blobsync::add_store_commands(app, ctx);
+#ifdef BLOBSYNC_HAVE_YDOC
+  blobsync::add_ydoc_command(app);
+#endif
+#ifdef BLOBSYNC_HAVE_HTTP
+  blobsync::add_serve_command(app, ctx);
+  blobsync::add_gc_command(app, ctx);
+#endif
+#ifdef BLOBSYNC_HAVE_SYNC
+  blobsync::add_sync_commands(app, ctx);
+#endif
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return blobsync::kExitUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "blobsync: %s\n", e.what());
+    return blobsync::kExitError;
+  }
+  return ctx.exit_code;
+}

@@ -1,0 +1,250 @@
+// `blobsync put|get|ls|stat|rm|verify` on the local store (--data DIR).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fmt/format.h>
+
+#include "cli/cli_context.h"
+#include "cli/progress.h"
+#include "core/blob_id.h"
+#include "core/blob_ref.h"
+#include "store/blob_store.h"
+
+namespace blobsync {
+
+namespace {
+
+std::string iso_time(std::int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03}Z", buf, ms % 1000);
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        else out += c;
+    }
+  }
+  return out;
+}
+
+Result<BlobRecord> put_stdin(BlobStore& store, const PutOptions& options) {
+  auto ingest = store.begin_put(options);
+  if (!ingest) return std::unexpected(ingest.error());
+  std::vector<std::byte> buf(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(errno_error(errno, "reading stdin"));
+    }
+    if (n == 0) break;
+    if (auto r = (*ingest)->write({buf.data(), static_cast<std::size_t>(n)}); !r) return std::unexpected(r.error());
+  }
+  return (*ingest)->finish();
+}
+
+void run_put(CliContext& ctx, const std::vector<std::string>& files, const std::string& mime) {
+  auto store = ctx.open_store();
+  if (!store) return ctx.fail_with(store.error());
+  for (const auto& file : files) {
+    PutOptions options;
+    options.declared_mime = mime;
+    Result<BlobRecord> rec;
+    std::string filename;
+    if (file == "-") {
+      rec = put_stdin(**store, options);
+    } else {
+      std::error_code ec;
+      auto size = std::filesystem::file_size(file, ec);
+      if (ec) return ctx.fail_with(fmt::format("cannot read {}: {}", file, ec.message()));
+      Progress progress(std::filesystem::path(file).filename().string(), size);
+      rec = (*store)->put_file(file, options, [&](std::uint64_t done) { progress.update(done); });
+      progress.finish();
+      filename = std::filesystem::path(file).filename().string();
+    }
+    if (!rec) return ctx.fail_with(Error{rec.error().code, fmt::format("{}: {}", file, rec.error().message)});
+    BlobRef ref{rec->hash, rec->size, rec->mime_type, filename, rec->chunk_count};
+    std::printf("%s\n", to_json(ref).c_str());
+  }
+}
+
+// Writes to FILE via a temporary file in the same directory, renamed into
+// place only after every byte was verified, so FILE never holds bad data.
+void run_get(CliContext& ctx, const std::string& id, const std::string& out) {
+  auto digest = parse_blob_id_or_hex(id);
+  if (!digest) return ctx.fail_with(digest.error());
+  auto store = ctx.open_store();
+  if (!store) return ctx.fail_with(store.error());
+  auto rec = (*store)->stat(*digest);
+  if (!rec) return ctx.fail_with(rec.error());
+
+  int fd = STDOUT_FILENO;
+  std::string tmp;
+  if (!out.empty() && out != "-") {
+    tmp = out + ".blobsync-partial";
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return ctx.fail_with(errno_error(errno, "cannot create " + tmp));
+  }
+  Progress progress(to_hash_ref(*digest).substr(0, 19), rec->size);
+  std::uint64_t done = 0;
+  auto r = (*store)->read_verified(*digest, [&](std::span<const std::byte> data) -> Result<> {
+    const std::byte* p = data.data();
+    std::size_t left = data.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return std::unexpected(errno_error(errno, "write failed"));
+      }
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    done += data.size();
+    progress.update(done);
+    return {};
+  });
+  progress.finish();
+  if (!tmp.empty()) {
+    if (r && ::fsync(fd) != 0) r = std::unexpected(errno_error(errno, "fsync " + tmp));
+    ::close(fd);
+    if (r && ::rename(tmp.c_str(), out.c_str()) != 0) r = std::unexpected(errno_error(errno, "rename to " + out));
+    if (!r) ::unlink(tmp.c_str());
+  }
+  if (!r) return ctx.fail_with(r.error());
+}
+
+void run_ls(CliContext& ctx, std::size_t limit, const std::string& after) {
+  auto store = ctx.open_store();
+  if (!store) return ctx.fail_with(store.error());
+  std::optional<Digest> cursor;
+  if (!after.empty()) {
+    auto d = parse_blob_id_or_hex(after);
+    if (!d) return ctx.fail_with(d.error());
+    cursor = *d;
+  }
+  std::size_t printed = 0;
+  while (limit == 0 || printed < limit) {
+    std::size_t page = limit == 0 ? 1000 : std::min<std::size_t>(1000, limit - printed);
+    auto rows = (*store)->list(cursor, page);
+    if (!rows) return ctx.fail_with(rows.error());
+    for (const auto& r : *rows) std::printf("%s\t%llu\t%s\n", to_hash_ref(r.hash).c_str(),
+                                            static_cast<unsigned long long>(r.size), r.mime_type.c_str());
+    printed += rows->size();
+    if (rows->size() < page) break;
+    cursor = rows->back().hash;
+  }
+}
+
+void run_stat(CliContext& ctx, const std::string& id, bool chunks) {
+  auto digest = parse_blob_id_or_hex(id);
+  if (!digest) return ctx.fail_with(digest.error());
+  auto store = ctx.open_store();
+  if (!store) return ctx.fail_with(store.error());
+  auto rec = (*store)->stat(*digest);
+  if (!rec) return ctx.fail_with(rec.error());
+  std::string json = fmt::format(
+      "{{\"hash\":\"{}\",\"cid\":\"{}\",\"size\":{},\"mimeType\":\"{}\",\"chunkCount\":{},\"createdAt\":\"{}\","
+      "\"state\":\"{}\"",
+      to_hash_ref(rec->hash), to_cid(rec->hash), rec->size, json_escape(rec->mime_type), rec->chunk_count,
+      iso_time(rec->created_at_ms), rec->state == BlobState::kPermanent ? "permanent" : "temporary");
+  if (chunks) {
+    json += ",\"chunks\":[";
+    for (std::size_t i = 0; i < rec->chunk_hashes.size(); ++i)
+      json += fmt::format("{}\"{}\"", i ? "," : "", to_hash_ref(rec->chunk_hashes[i]));
+    json += "]";
+  }
+  json += "}";
+  std::printf("%s\n", json.c_str());
+}
+
+void run_rm(CliContext& ctx, const std::vector<std::string>& ids) {
+  auto store = ctx.open_store();
+  if (!store) return ctx.fail_with(store.error());
+  for (const auto& id : ids) {
+    auto digest = parse_blob_id_or_hex(id);
+    if (!digest) return ctx.fail_with(digest.error());
+    if (auto r = (*store)->remove(*digest); !r) return ctx.fail_with(r.error());
+  }
+}
+
+void run_verify(CliContext& ctx, bool quiet) {
+  auto store = ctx.open_store();
+  if (!store) return ctx.fail_with(store.error());
+  auto report = (*store)->verify();
+  if (!report) return ctx.fail_with(report.error());
+  for (const auto& p : report->problems) std::printf("%s\t%s\n", to_hash_ref(p.hash).c_str(), p.what.c_str());
+  if (!quiet || !report->problems.empty())
+    std::fprintf(stderr, "verified %llu blobs (%llu bytes): %zu problem%s\n",
+                 static_cast<unsigned long long>(report->checked), static_cast<unsigned long long>(report->bytes),
+                 report->problems.size(), report->problems.size() == 1 ? "" : "s");
+  if (!report->problems.empty()) ctx.exit_code = kExitCorrupt;
+}
+
+}  // namespace
+
+void add_store_commands(CLI::App& app, CliContext& ctx) {
+  {
+    auto* cmd = app.add_subcommand("put", "Store files; prints one BlobRef JSON per file");
+    auto files = std::make_shared<std::vector<std::string>>();
+    auto mime = std::make_shared<std::string>();
+    cmd->add_option("files", *files, "Files to store ('-' reads stdin)")->required();
+    cmd->add_option("--mime", *mime, "Declared MIME type, used when the content is not recognised");
+    cmd->callback([&ctx, files, mime] { run_put(ctx, *files, *mime); });
+  }
+  {
+    auto* cmd = app.add_subcommand("get", "Write a blob to stdout or a file, verifying every byte");
+    auto id = std::make_shared<std::string>();
+    auto out = std::make_shared<std::string>();
+    cmd->add_option("hash", *id, "sha256:<hex>, bafkrei... CID or 64 hex digits")->required();
+    cmd->add_option("-o,--output", *out, "Output file (written atomically; default stdout)");
+    cmd->callback([&ctx, id, out] { run_get(ctx, *id, *out); });
+  }
+  {
+    auto* cmd = app.add_subcommand("ls", "List stored blobs in hash order: hash, size, MIME type");
+    auto limit = std::make_shared<std::size_t>(0);
+    auto after = std::make_shared<std::string>();
+    cmd->add_option("--limit", *limit, "At most this many (0 = all)");
+    cmd->add_option("--after", *after, "Start after this hash");
+    cmd->callback([&ctx, limit, after] { run_ls(ctx, *limit, *after); });
+  }
+  {
+    auto* cmd = app.add_subcommand("stat", "Print a blob's metadata as JSON");
+    auto id = std::make_shared<std::string>();
+    auto chunks = std::make_shared<bool>(false);
+    cmd->add_option("hash", *id, "Blob hash or CID")->required();
+    cmd->add_flag("--chunks", *chunks, "Include the chunk hashes");
+    cmd->callback([&ctx, id, chunks] { run_stat(ctx, *id, *chunks); });
+  }
+  {
+    auto* cmd = app.add_subcommand("rm", "Delete blobs");
+    auto ids = std::make_shared<std::vector<std::string>>();
+    cmd->add_option("hashes", *ids, "Blob hashes or CIDs")->required();
+    cmd->callback([&ctx, ids] { run_rm(ctx, *ids); });
+  }
+  {
+    auto* cmd = app.add_subcommand("verify", "Re-hash every stored blob; list missing or corrupt ones (exit 3)");
+    auto quiet = std::make_shared<bool>(false);
+    cmd->add_flag("-q,--quiet", *quiet, "Print nothing when all is well");
+    cmd->callback([&ctx, quiet] { run_verify(ctx, *quiet); });
+  }
+}
+
+}  // namespace blobsync

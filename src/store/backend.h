@@ -1,0 +1,92 @@
+// BlobBackend: where blob bytes live (the local disk by default, S3 later).
+//
+// A narrow interface in the spirit of Perkeep's blobserver: receive (a writer
+// that becomes visible only on commit), fetch a byte range, stat, remove, and
+// enumerate in digest order. Backends never hash anything: BlobStore verifies
+// every digest in one place before it calls commit(), so backends may trust
+// the digest they are given.
+//
+// Thread safety: a BlobBackend is safe for concurrent use from any number of
+// threads. A BlobWriter or BlobReader is used by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/error.h"
+
+namespace blobsync {
+
+struct BackendStat {
+  Digest digest;
+  std::uint64_t size = 0;
+};
+
+// Receives the bytes of one new blob. Nothing is visible to readers until
+// commit() returns success; destroying an uncommitted writer discards it.
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  // Appends bytes. Errors: kIOError, kNoSpace, kPermissionDenied.
+  virtual Result<> append(std::span<const std::byte> data) = 0;
+  // Makes the bytes durable and visible under `digest`. If a blob with that
+  // digest already exists, the new bytes are discarded (no second copy) and
+  // the call succeeds. REQUIRES: digest is the SHA-256 of everything appended
+  // (the caller verified it). After commit() the writer is spent.
+  virtual Result<> commit(const Digest& digest) = 0;
+  // Discards everything appended. Safe to call more than once.
+  virtual void abort() = 0;
+};
+
+// Reads a byte range of one stored blob.
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  // Reads up to buf.size() bytes; returns 0 at the end of the range.
+  virtual Result<std::size_t> read(std::span<std::byte> buf) = 0;
+  // Bytes of the range not yet read.
+  virtual std::uint64_t remaining() const = 0;
+  // For sendfile(2): a file descriptor positioned-independent source and the
+  // absolute file offset of the next unread byte, or -1 when the backend has
+  // no local file (S3). The descriptor stays owned by the reader.
+  virtual int native_fd() const { return -1; }
+  virtual std::uint64_t native_offset() const { return 0; }
+  // Tells the reader that n bytes were consumed through native_fd().
+  virtual void advance(std::uint64_t n) = 0;
+};
+
+inline constexpr std::uint64_t kToEnd = std::numeric_limits<std::uint64_t>::max();
+
+class BlobBackend {
+ public:
+  virtual ~BlobBackend() = default;
+
+  // Starts a new blob. Errors: kIOError, kNoSpace, kPermissionDenied.
+  virtual Result<std::unique_ptr<BlobWriter>> create_writer() = 0;
+
+  // Opens [offset, offset + length) of a stored blob; length kToEnd means to
+  // the end. Errors: kNotFound; kInvalidArgument if offset > size.
+  virtual Result<std::unique_ptr<BlobReader>> open(const Digest& digest, std::uint64_t offset = 0,
+                                                   std::uint64_t length = kToEnd) = 0;
+
+  // Errors: kNotFound.
+  virtual Result<BackendStat> stat(const Digest& digest) = 0;
+
+  // Removing a blob that does not exist is not an error.
+  virtual Result<> remove(const Digest& digest) = 0;
+
+  // Up to `limit` blobs with digest > after (all if after is empty), in
+  // ascending digest order.
+  virtual Result<std::vector<BackendStat>> enumerate(std::optional<Digest> after, std::size_t limit) = 0;
+
+  // Removes leftovers of writes interrupted by a crash. Called once at open.
+  virtual Result<> recover() = 0;
+};
+
+}  // namespace blobsync

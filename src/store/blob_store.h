@@ -1,0 +1,134 @@
+// BlobStore: the content-addressed store that never lies.
+//
+// The one place where digests are computed and checked. Ingest is a single
+// streaming pass: SHA-256 of the whole blob, SHA-256 of every 256 KiB chunk,
+// size limit, MIME sniffing of the first bytes (libmagic) and the write to a
+// temporary object in the backend. Only when the digest is known (and equals
+// the expected one, if given) is the blob committed to the backend and its
+// metadata row inserted; until then no reader can see it. Memory is bounded
+// (a few MiB) whatever the blob size.
+//
+// Layout on disk (default backend, see disk_backend.h):
+//   DATA/blobs/<first two hex digits>/<64 hex>   committed blobs
+//   DATA/blobs/tmp/                               in-flight writes, wiped at open
+//   DATA/meta.db                                  SQLite metadata (WAL)
+//
+// Thread safety: a BlobStore is safe for concurrent use from any number of
+// threads. An Ingest is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "store/backend.h"
+#include "store/metadata.h"
+
+namespace blobsync {
+
+class Env;
+
+struct StoreOptions {
+  std::filesystem::path data_dir = "data";
+  Env* env = nullptr;  // nullptr: the POSIX environment
+  // Override the backend or metadata (tests, S3). nullptr: disk and SQLite in data_dir.
+  std::shared_ptr<BlobBackend> backend;
+  std::shared_ptr<MetadataStore> metadata;
+};
+
+struct PutOptions {
+  // If set, the blob is rejected (kCorruption, nothing stored) unless its
+  // SHA-256 equals this.
+  std::optional<Digest> expected;
+  // Bytes beyond this fail the ingest with kTooLarge, nothing stored.
+  std::uint64_t max_size = UINT64_MAX;
+  // The type the client declared (may be empty). See mime_type_for().
+  std::string declared_mime;
+  BlobState state = BlobState::kPermanent;
+};
+
+// A streaming ingest. Feed bytes with write(), then finish(). Dropping an
+// Ingest without finish() (or after an error) discards everything.
+class Ingest {
+ public:
+  virtual ~Ingest() = default;
+  // Errors: kTooLarge past max_size; backend errors (kIOError, kNoSpace...).
+  // After an error the ingest is dead and further calls fail.
+  virtual Result<> write(std::span<const std::byte> data) = 0;
+  // Verifies, commits and indexes the blob. Errors: kCorruption if the digest
+  // differs from PutOptions::expected; backend and metadata errors.
+  // Storing content that is already present writes no second copy.
+  virtual Result<BlobRecord> finish() = 0;
+  // Bytes accepted so far.
+  virtual std::uint64_t bytes_written() const = 0;
+  // The MIME type sniffed from the first bytes ("" until enough bytes came or
+  // when libmagic did not recognise the content).
+  virtual std::string sniffed_mime() const = 0;
+};
+
+struct VerifyProblem {
+  Digest hash;
+  std::string what;  // "missing", "size mismatch", "content hash mismatch", "chunk 3 hash mismatch", "not indexed"
+};
+
+struct VerifyReport {
+  std::uint64_t checked = 0;
+  std::uint64_t bytes = 0;
+  std::vector<VerifyProblem> problems;
+};
+
+class BlobStore {
+ public:
+  // Opens (creating if needed) the store, runs schema migrations and removes
+  // leftovers of interrupted writes. Errors: kPermissionDenied for an
+  // unwritable data dir, kIOError, kCorruption for an unreadable database.
+  static Result<std::unique_ptr<BlobStore>> open(const StoreOptions& options);
+
+  virtual ~BlobStore() = default;
+
+  virtual Result<std::unique_ptr<Ingest>> begin_put(const PutOptions& options) = 0;
+  // Convenience: ingest a whole file or buffer. `progress` (may be empty) is
+  // called with bytes done so far.
+  virtual Result<BlobRecord> put_file(const std::filesystem::path& path, const PutOptions& options,
+                                      const std::function<void(std::uint64_t)>& progress = {}) = 0;
+  virtual Result<BlobRecord> put_bytes(std::span<const std::byte> data, const PutOptions& options) = 0;
+
+  // Metadata of a stored blob, chunk hashes included. Errors: kNotFound.
+  virtual Result<BlobRecord> stat(const Digest& hash) = 0;
+  virtual Result<bool> contains(const Digest& hash) = 0;
+
+  // Opens a byte range for reading. The bytes are the ones that were verified
+  // at ingest; readers that need end-to-end assurance (get, verify) re-hash.
+  // Errors: kNotFound; kInvalidArgument if offset > size.
+  virtual Result<std::unique_ptr<BlobReader>> open(const Digest& hash, std::uint64_t offset = 0,
+                                                   std::uint64_t length = kToEnd) = 0;
+
+  // Reads the whole blob into `sink` chunk by chunk, verifying every chunk
+  // hash and the blob hash; fails with kCorruption on the first mismatch
+  // (bytes already passed to sink must then be discarded by the caller).
+  virtual Result<> read_verified(const Digest& hash,
+                                 const std::function<Result<>(std::span<const std::byte>)>& sink) = 0;
+
+  // Removes metadata then bytes. Removing a missing blob is kNotFound.
+  virtual Result<> remove(const Digest& hash) = 0;
+  virtual Result<> set_state(const Digest& hash, BlobState state) = 0;
+
+  // Ascending hash order after `after` (chunk hashes not filled in).
+  virtual Result<std::vector<BlobRecord>> list(std::optional<Digest> after, std::size_t limit) = 0;
+  virtual Result<MetadataStats> stats() = 0;
+
+  // Re-hashes every stored blob; reports every missing, corrupt or unindexed one.
+  virtual Result<VerifyReport> verify(const std::function<void(const Digest&)>& on_blob = {}) = 0;
+
+  virtual BlobBackend& backend() = 0;
+  virtual MetadataStore& metadata() = 0;
+};
+
+}  // namespace blobsync

@@ -1,0 +1,59 @@
+// MetadataStore: one row per blob (size, MIME type, chunk hashes, lifecycle),
+// kept in SQLite (WAL) by default; a PostgreSQL implementation comes later.
+//
+// The row is written after the bytes are durable in the backend and removed
+// before the bytes are deleted, so a row always names bytes that exist (a
+// crash can at worst leave unindexed bytes, which `verify --repair` and GC
+// find).
+//
+// Thread safety: safe for concurrent use from any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/error.h"
+
+namespace blobsync {
+
+// Lifecycle of a blob. The HTTP layer moves uploads from kTemporary to
+// kPermanent when a record references them; blobs stored through the CLI or a
+// room are permanent at once.
+enum class BlobState : int { kTemporary = 0, kPermanent = 1 };
+
+struct BlobRecord {
+  Digest hash;
+  std::uint64_t size = 0;
+  std::string mime_type;
+  std::uint64_t chunk_count = 0;
+  std::vector<Digest> chunk_hashes;  // chunk_count entries; may be left empty by list()
+  std::int64_t created_at_ms = 0;    // Unix epoch milliseconds
+  BlobState state = BlobState::kPermanent;
+};
+
+struct MetadataStats {
+  std::uint64_t blob_count = 0;
+  std::uint64_t total_bytes = 0;
+};
+
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+
+  // Inserts the row; returns false (and changes nothing) if it existed.
+  // A kTemporary insert over a kTemporary row refreshes created_at_ms; a
+  // kPermanent insert promotes an existing row.
+  virtual Result<bool> insert_blob(const BlobRecord& record) = 0;
+  virtual Result<std::optional<BlobRecord>> get_blob(const Digest& hash) = 0;
+  virtual Result<> set_state(const Digest& hash, BlobState state) = 0;
+  // Deleting a missing row is not an error.
+  virtual Result<> delete_blob(const Digest& hash) = 0;
+  // Ascending hash order after `after`; chunk_hashes are not filled in.
+  virtual Result<std::vector<BlobRecord>> list_blobs(std::optional<Digest> after, std::size_t limit) = 0;
+  virtual Result<MetadataStats> stats() = 0;
+};
+
+}  // namespace blobsync
