@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -38,6 +39,25 @@ inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitCorrupt = 3;
 
+// Where a command talks to a server instead of the local store.
+struct RemoteOptions {
+  std::string server;  // --server ws://host:port/sync (empty: local only)
+  std::string room;    // --room
+  std::string token;   // --token, or $BLOBSYNC_TOKEN
+  double timeout_s = 30;
+};
+
 void add_store_commands(CLI::App& app, CliContext& ctx);
+// Adds --server/--room/--token/--timeout to a subcommand.
+void add_remote_options(CLI::App* cmd, RemoteOptions& remote);
+
+// Remote halves of put/get, and `ydoc dump` (remote_commands.cpp).
+void run_remote_put(CliContext& ctx, const RemoteOptions& remote, const std::vector<std::string>& files);
+void run_remote_get(CliContext& ctx, const RemoteOptions& remote, const std::string& id, const std::string& out);
+void add_remote_commands(CLI::App& app, CliContext& ctx);
+
+// Writes a stored blob to `out` ("" or "-" = stdout) verifying every byte;
+// a file is written under a temporary name and renamed when complete.
+void write_blob_verified(CliContext& ctx, BlobStore& store, const std::string& id, const std::string& out);
 
 }  // namespace blobsync

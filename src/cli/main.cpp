@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
 #ifdef BLOBSYNC_HAVE_YDOC
   blobsync::add_ydoc_command(app);
 #endif
+  blobsync::add_remote_commands(app, ctx);
 #ifdef BLOBSYNC_HAVE_HTTP
   blobsync::add_serve_command(app, ctx);
   blobsync::add_gc_command(app, ctx);
@@ -52,6 +53,16 @@ int main(int argc, char** argv) {
 #ifdef BLOBSYNC_HAVE_SYNC
   blobsync::add_sync_commands(app, ctx);
 #endif
+
+  // "blobsync frob" should say so, not "a subcommand is required".
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; })) known |= sub->get_name() == argv[1];
+    if (!known) {
+      std::fprintf(stderr, "blobsync: unknown command '%s' (see --help)\n", argv[1]);
+      return blobsync::kExitUsage;
+    }
+  }
 
   try {
     app.parse(argc, argv);

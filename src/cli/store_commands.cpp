@@ -89,11 +89,17 @@ void run_put(CliContext& ctx, const std::vector<std::string>& files, const std::
 // Writes to FILE via a temporary file in the same directory, renamed into
 // place only after every byte was verified, so FILE never holds bad data.
 void run_get(CliContext& ctx, const std::string& id, const std::string& out) {
-  auto digest = parse_blob_id_or_hex(id);
-  if (!digest) return ctx.fail_with(digest.error());
   auto store = ctx.open_store();
   if (!store) return ctx.fail_with(store.error());
-  auto rec = (*store)->stat(*digest);
+  write_blob_verified(ctx, **store, id, out);
+}
+
+}  // namespace
+
+void write_blob_verified(CliContext& ctx, BlobStore& store, const std::string& id, const std::string& out) {
+  auto digest = parse_blob_id_or_hex(id);
+  if (!digest) return ctx.fail_with(digest.error());
+  auto rec = store.stat(*digest);
   if (!rec) return ctx.fail_with(rec.error());
 
   int fd = STDOUT_FILENO;
@@ -105,7 +111,7 @@ void run_get(CliContext& ctx, const std::string& id, const std::string& out) {
   }
   Progress progress(to_hash_ref(*digest).substr(0, 19), rec->size);
   std::uint64_t done = 0;
-  auto r = (*store)->read_verified(*digest, [&](std::span<const std::byte> data) -> Result<> {
+  auto r = store.read_verified(*digest, [&](std::span<const std::byte> data) -> Result<> {
     const std::byte* p = data.data();
     std::size_t left = data.size();
     while (left > 0) {
@@ -130,6 +136,8 @@ void run_get(CliContext& ctx, const std::string& id, const std::string& out) {
   }
   if (!r) return ctx.fail_with(r.error());
 }
+
+namespace {
 
 void run_ls(CliContext& ctx, std::size_t limit, const std::string& after) {
   auto store = ctx.open_store();
@@ -202,20 +210,30 @@ void run_verify(CliContext& ctx, bool quiet) {
 
 void add_store_commands(CLI::App& app, CliContext& ctx) {
   {
-    auto* cmd = app.add_subcommand("put", "Store files; prints one BlobRef JSON per file");
+    auto* cmd = app.add_subcommand("put", "Store files (locally, or upload to a room with --server); prints one BlobRef JSON per file");
     auto files = std::make_shared<std::vector<std::string>>();
     auto mime = std::make_shared<std::string>();
+    auto remote = std::make_shared<RemoteOptions>();
     cmd->add_option("files", *files, "Files to store ('-' reads stdin)")->required();
     cmd->add_option("--mime", *mime, "Declared MIME type, used when the content is not recognised");
-    cmd->callback([&ctx, files, mime] { run_put(ctx, *files, *mime); });
+    add_remote_options(cmd, *remote);
+    cmd->callback([&ctx, files, mime, remote] {
+      if (remote->server.empty()) run_put(ctx, *files, *mime);
+      else run_remote_put(ctx, *remote, *files);
+    });
   }
   {
-    auto* cmd = app.add_subcommand("get", "Write a blob to stdout or a file, verifying every byte");
+    auto* cmd = app.add_subcommand("get", "Write a blob to stdout or a file, verifying every byte (fetched from the room's holders with --server)");
     auto id = std::make_shared<std::string>();
     auto out = std::make_shared<std::string>();
+    auto remote = std::make_shared<RemoteOptions>();
     cmd->add_option("hash", *id, "sha256:<hex>, bafkrei... CID or 64 hex digits")->required();
     cmd->add_option("-o,--output", *out, "Output file (written atomically; default stdout)");
-    cmd->callback([&ctx, id, out] { run_get(ctx, *id, *out); });
+    add_remote_options(cmd, *remote);
+    cmd->callback([&ctx, id, out, remote] {
+      if (remote->server.empty()) run_get(ctx, *id, *out);
+      else run_remote_get(ctx, *remote, *id, *out);
+    });
   }
   {
     auto* cmd = app.add_subcommand("ls", "List stored blobs in hash order: hash, size, MIME type");

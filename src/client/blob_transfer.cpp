@@ -1,0 +1,130 @@
+#include "client/blob_transfer.h"
+
+#include "client/partial_blob.h"
+#include "core/chunking.h"
+#include "store/blob_store.h"
+
+namespace blobsync::client {
+
+Error error_from_reply(const sync::ErrorMsg& reply) {
+  Errc code = Errc::kIOError;
+  switch (reply.code) {
+    case sync::BlobErrorCode::kNotFound: code = Errc::kNotFound; break;
+    case sync::BlobErrorCode::kBadRequest: code = Errc::kInvalidArgument; break;
+    case sync::BlobErrorCode::kTooLarge: code = Errc::kTooLarge; break;
+    case sync::BlobErrorCode::kUnsupportedType: code = Errc::kUnsupported; break;
+    case sync::BlobErrorCode::kHashMismatch: code = Errc::kCorruption; break;
+    case sync::BlobErrorCode::kForbidden: code = Errc::kForbidden; break;
+    case sync::BlobErrorCode::kBusy: code = Errc::kTimeout; break;
+    case sync::BlobErrorCode::kInternal: code = Errc::kIOError; break;
+    case sync::BlobErrorCode::kCancelled: code = Errc::kCancelled; break;
+  }
+  return Error{code, fmt::format("holder replied {}: {}", sync::blob_error_name(reply.code), reply.message)};
+}
+
+// ---------------------------------------------------------------- download
+
+DownloadSession::DownloadSession(std::uint64_t req, PartialBlob& partial, std::uint32_t window)
+    : req_(req), partial_(partial), window_(window) {}
+
+Frame DownloadSession::request_frame() {
+  wanted_ = partial_.missing_ranges();
+  return sync::encode_blob_message(sync::RequestMsg{req_, partial_.hash(), window_, wanted_});
+}
+
+Result<TransferStatus> DownloadSession::on_message(const sync::BlobMessage& msg, std::vector<Frame>& out) {
+  if (auto* err = std::get_if<sync::ErrorMsg>(&msg)) return std::unexpected(error_from_reply(*err));
+  if (auto* meta = std::get_if<sync::MetaMsg>(&msg)) {
+    if (have_meta_) return fail(Errc::kInvalidArgument, "holder sent META twice");
+    auto order = partial_.adopt_meta(*meta, wanted_);
+    if (!order) return std::unexpected(order.error());
+    order_ = std::move(*order);
+    have_meta_ = true;
+    return TransferStatus::kInProgress;
+  }
+  if (auto* chunk = std::get_if<sync::ChunkMsg>(&msg)) {
+    if (!have_meta_) return fail(Errc::kInvalidArgument, "holder sent a chunk before META");
+    if (next_ >= order_.size()) return fail(Errc::kInvalidArgument, "holder sent more chunks than requested");
+    if (chunk->index != order_[next_])
+      return fail(Errc::kInvalidArgument, "holder sent chunk {} where {} was due", chunk->index, order_[next_]);
+    if (uncredited_ >= window_) return fail(Errc::kInvalidArgument, "holder overran the flow-control window");
+    if (auto r = partial_.write_chunk(chunk->index, chunk->data); !r) return std::unexpected(r.error());
+    ++next_;
+    // Return credit in batches of a quarter window: fewer messages, the pipe stays full.
+    if (++uncredited_ >= std::max<std::uint32_t>(1, window_ / 4) && next_ < order_.size()) {
+      out.push_back(sync::encode_blob_message(sync::CreditMsg{req_, uncredited_}));
+      uncredited_ = 0;
+    }
+    return TransferStatus::kInProgress;
+  }
+  if (std::get_if<sync::DoneMsg>(&msg)) {
+    if (!have_meta_ || next_ != order_.size())
+      return fail(Errc::kInvalidArgument, "holder said DONE after {} of {} chunks", next_, order_.size());
+    if (auto r = partial_.checkpoint(); !r) return std::unexpected(r.error());
+    return TransferStatus::kDone;
+  }
+  return fail(Errc::kInvalidArgument, "unexpected message in a download");
+}
+
+// ------------------------------------------------------------------ upload
+
+UploadSession::UploadSession(std::uint64_t req, BlobStore& store, BlobRecord record, std::string filename)
+    : req_(req), store_(store), record_(std::move(record)), filename_(std::move(filename)) {}
+
+Frame UploadSession::upload_frame() const {
+  return sync::encode_blob_message(
+      sync::UploadMsg{req_, record_.hash, record_.size, record_.mime_type, filename_, record_.chunk_hashes});
+}
+
+Result<> UploadSession::send_more(std::vector<Frame>& out) {
+  while (credit_ > 0 && sent_ < order_.size()) {
+    std::uint64_t index = order_[sent_];
+    std::uint64_t len = chunk_length(index, record_.size);
+    auto reader = store_.open(record_.hash, chunk_offset(index), len);
+    if (!reader) return std::unexpected(reader.error());
+    Frame frame = sync::encode_chunk_header(req_, index, len);
+    std::size_t header = frame.size();
+    frame.resize(header + len);
+    std::size_t got = 0;
+    while (got < len) {
+      auto n = (*reader)->read({reinterpret_cast<std::byte*>(frame.data() + header + got), len - got});
+      if (!n) return std::unexpected(n.error());
+      if (*n == 0) return fail(Errc::kCorruption, "stored blob is shorter than its metadata says");
+      got += *n;
+    }
+    out.push_back(std::move(frame));
+    ++sent_;
+    --credit_;
+  }
+  return {};
+}
+
+Result<TransferStatus> UploadSession::on_message(const sync::BlobMessage& msg, std::vector<Frame>& out) {
+  if (auto* err = std::get_if<sync::ErrorMsg>(&msg)) return std::unexpected(error_from_reply(*err));
+  if (auto* want = std::get_if<sync::WantMsg>(&msg)) {
+    if (have_want_) return fail(Errc::kInvalidArgument, "holder sent WANT twice");
+    auto covered = sync::check_ranges(want->missing, record_.chunk_count);
+    if (!covered) return std::unexpected(covered.error());
+    for (const auto& r : want->missing)
+      for (std::uint64_t i = r.first; i < r.first + r.count; ++i) order_.push_back(i);
+    have_want_ = true;
+    credit_ = want->window;
+    if (auto r = send_more(out); !r) return std::unexpected(r.error());
+    return TransferStatus::kInProgress;
+  }
+  if (auto* credit = std::get_if<sync::CreditMsg>(&msg)) {
+    if (!have_want_) return fail(Errc::kInvalidArgument, "holder sent CREDIT before WANT");
+    credit_ += credit->chunks;
+    if (auto r = send_more(out); !r) return std::unexpected(r.error());
+    return TransferStatus::kInProgress;
+  }
+  if (auto* done = std::get_if<sync::DoneMsg>(&msg)) {
+    if (done->hash != record_.hash) return fail(Errc::kInvalidArgument, "holder confirmed a different blob");
+    if (have_want_ && sent_ != order_.size())
+      return fail(Errc::kInvalidArgument, "holder said DONE before receiving every chunk");
+    return TransferStatus::kDone;
+  }
+  return fail(Errc::kInvalidArgument, "unexpected message in an upload");
+}
+
+}  // namespace blobsync::client

@@ -1,0 +1,91 @@
+// PartialBlob: a blob being downloaded chunk by chunk, kept on disk so a
+// transfer interrupted by a dead holder, a broken connection or a restart
+// resumes by asking only for the chunks still missing.
+//
+//   DIR/<hex>.part   the blob's bytes at their final offsets (sparse until done)
+//   DIR/<hex>.meta   size, MIME type, chunk hashes, and which chunks are present
+//
+// A chunk is marked present only after its bytes matched its chunk hash and
+// were written; the .meta file is rewritten atomically (temp + rename) after
+// the data file was synced, so after a crash a chunk marked present really is
+// on disk. The whole-blob hash is checked when the blob is finally ingested
+// into the local BlobStore (the one place digests are verified).
+//
+// Thread safety: one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "sync/blob_messages.h"
+
+namespace blobsync::client {
+
+class PartialBlob {
+ public:
+  // Opens the partial download of `hash` in `dir`, creating an empty one
+  // (size unknown until adopt_meta) if there is none. A damaged .meta file
+  // is discarded (the download starts over).
+  static Result<PartialBlob> open(const std::filesystem::path& dir, const Digest& hash);
+
+  PartialBlob(PartialBlob&&) noexcept;
+  PartialBlob& operator=(PartialBlob&&) noexcept;
+  ~PartialBlob();
+
+  const Digest& hash() const { return hash_; }
+  bool has_meta() const { return has_meta_; }
+  std::uint64_t size() const { return size_; }
+  std::uint64_t chunk_count() const { return chunk_hashes_.size(); }
+  const std::string& mime_type() const { return mime_; }
+  bool complete() const { return has_meta_ && present_count_ == chunk_hashes_.size(); }
+  std::uint64_t present_count() const { return present_count_; }
+  std::uint64_t bytes_present() const;
+
+  // The chunk ranges still missing (every chunk while the size is unknown:
+  // an empty list, meaning "all", in a REQUEST).
+  std::vector<sync::ChunkRange> missing_ranges() const;
+
+  // Takes the holder's META for a REQUEST of `wanted` ranges (empty = all).
+  // The first META fixes size, type and chunk hashes; a later one (another
+  // holder, a resumed transfer) must agree with them, else kCorruption and
+  // the caller should try another holder. Returns the chunk indices in the
+  // order the holder will send them.
+  Result<std::vector<std::uint64_t>> adopt_meta(const sync::MetaMsg& meta, const std::vector<sync::ChunkRange>& wanted);
+
+  // Verifies a chunk against its chunk hash and writes it. Errors:
+  // kCorruption (hash mismatch: nothing written), kInvalidArgument (index out
+  // of range or wrong length), I/O errors.
+  Result<> write_chunk(std::uint64_t index, std::span<const std::uint8_t> data);
+
+  // Makes the present-chunk map durable (called every few chunks and at the end).
+  Result<> checkpoint();
+
+  // The data file, for ingesting into the store once complete().
+  const std::filesystem::path& data_path() const { return data_path_; }
+
+  // Removes both files (after successful ingest, or to start over).
+  void discard();
+
+ private:
+  PartialBlob() = default;
+  Result<> write_meta();
+  Result<> load_meta();
+
+  std::filesystem::path dir_, data_path_, meta_path_;
+  Digest hash_;
+  bool has_meta_ = false;
+  std::uint64_t size_ = 0;
+  std::string mime_;
+  std::vector<Digest> chunk_hashes_;
+  std::vector<bool> present_;
+  std::uint64_t present_count_ = 0;
+  std::uint64_t unsynced_ = 0;
+  int fd_ = -1;
+};
+
+}  // namespace blobsync::client

@@ -1,0 +1,87 @@
+// RoomClient: one WebSocket connection to a room on a blobsync server
+// (`/sync/<room>`), speaking the y-websocket protocol to keep a crdt::Doc in
+// sync and the blob channel to upload and download blobs.
+//
+// It is asynchronous (Asio, C++20 coroutines) so the same class serves the
+// blocking C++ client (client.h) and server-to-server replication, which
+// runs it on the server's own I/O threads.
+//
+// Thread safety: every method must be called on strand(); every callback is
+// invoked there. The Doc passed in must only be touched on that strand.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "client/ws_url.h"
+#include "core/error.h"
+#include "store/metadata.h"
+
+namespace blobsync {
+class BlobStore;
+namespace crdt {
+class Doc;
+}
+}  // namespace blobsync
+
+namespace blobsync::client {
+
+class PartialBlob;
+
+struct RoomClientOptions {
+  WsUrl server;
+  std::string room;
+  std::string token;
+  // Keep `doc` in sync with the room. When false (or doc is null) Yjs
+  // messages are ignored: a connection used only to move blobs.
+  bool sync_doc = true;
+  std::chrono::milliseconds connect_timeout{10000};
+  // A transfer fails when its holder sends nothing for this long.
+  std::chrono::milliseconds idle_timeout{30000};
+};
+
+using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+
+class RoomClient : public std::enable_shared_from_this<RoomClient> {
+ public:
+  using Done = std::function<void(Result<>)>;
+  using Progress = std::function<void(std::uint64_t bytes_done)>;
+
+  // REQUIRES: doc (if not null) outlives the client and is used only on strand().
+  static std::shared_ptr<RoomClient> create(boost::asio::any_io_executor ex, RoomClientOptions options,
+                                            crdt::Doc* doc);
+  ~RoomClient();
+
+  Strand& strand();
+
+  // Connects; `on_open` gets the handshake's result. With a doc, the client
+  // then sends SyncStep1 and `on_synced` fires once the server's SyncStep2
+  // arrived. Local doc updates are sent as they happen.
+  void open(Done on_open);
+  void on_synced(std::function<void()> f);
+  // Called once when the connection ends (error or close()).
+  void on_closed(std::function<void(const Error&)> f);
+  bool is_open() const;
+  bool is_synced() const;
+
+  // Downloads the chunks `partial` lacks. REQUIRES: partial outlives the call.
+  void download(PartialBlob& partial, Progress progress, Done done);
+  // Uploads a blob held in `store` (record with chunk hashes).
+  void upload(BlobStore& store, BlobRecord record, std::string filename, Progress progress, Done done);
+
+  void close();
+
+  struct Impl;  // opaque; defined in room_client.cpp
+
+ private:
+  explicit RoomClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace blobsync::client

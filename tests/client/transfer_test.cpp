@@ -1,0 +1,241 @@
+// The client's transfer state machines against a scripted holder: windowed
+// flow control, verification of every chunk, resume after a corrupt holder.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <filesystem>
+#include <random>
+
+#include "client/blob_transfer.h"
+#include "client/partial_blob.h"
+#include "core/chunking.h"
+#include "core/sha256.h"
+#include "store/blob_store.h"
+
+namespace blobsync::client {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("blobsync-client-test-" + std::to_string(std::random_device{}()));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::vector<std::byte> random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::byte> out(n);
+  for (auto& b : out) b = static_cast<std::byte>(rng());
+  return out;
+}
+
+// A holder that answers a REQUEST from a BlobStore, honouring the window; it
+// can be told to corrupt one chunk or to stop after some chunks.
+struct ScriptedHolder {
+  BlobStore& store;
+  std::int64_t corrupt_index = -1;
+  std::uint64_t stop_after = UINT64_MAX;
+  std::uint64_t max_in_flight = 0;
+
+  // Returns the messages the holder sends, given the client's REQUEST and
+  // the client's CREDIT replies fed back through `client`.
+  Result<> serve(DownloadSession& client, Frame request, std::vector<Frame>& client_out) {
+    auto req_msg = sync::decode_blob_message(request);
+    if (!req_msg) return std::unexpected(req_msg.error());
+    auto req = std::get<sync::RequestMsg>(*req_msg);
+    auto rec = store.stat(req.hash);
+    if (!rec) return std::unexpected(client.on_message(sync::ErrorMsg{req.req, sync::BlobErrorCode::kNotFound, "no"},
+                                                      client_out).error());
+    std::vector<std::uint64_t> order;
+    if (req.wanted.empty()) {
+      for (std::uint64_t i = 0; i < rec->chunk_count; ++i) order.push_back(i);
+    } else {
+      for (auto r : req.wanted)
+        for (auto i = r.first; i < r.first + r.count; ++i) order.push_back(i);
+    }
+    sync::MetaMsg meta{req.req, rec->size, rec->mime_type, rec->chunk_count, {}};
+    for (auto i : order) meta.chunk_hashes.push_back(rec->chunk_hashes[i]);
+    auto st = client.on_message(meta, client_out);
+    if (!st) return std::unexpected(st.error());
+    std::uint64_t credit = req.window, in_flight = 0;
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      if (k >= stop_after) return fail(Errc::kIOError, "holder went away");
+      while (credit == 0) {
+        // Collect credit from what the client sent.
+        bool got = false;
+        for (auto& f : client_out) {
+          auto m = sync::decode_blob_message(f);
+          if (m && std::holds_alternative<sync::CreditMsg>(*m)) {
+            credit += std::get<sync::CreditMsg>(*m).chunks;
+            in_flight -= std::get<sync::CreditMsg>(*m).chunks;
+            got = true;
+          }
+        }
+        client_out.clear();
+        if (!got) return fail(Errc::kInternal, "client stopped returning credit");
+      }
+      std::uint64_t i = order[k];
+      std::vector<std::uint8_t> data(chunk_length(i, rec->size));
+      auto reader = store.open(rec->hash, chunk_offset(i), data.size());
+      auto n = (*reader)->read({reinterpret_cast<std::byte*>(data.data()), data.size()});
+      EXPECT_TRUE(n && *n == data.size());
+      if (static_cast<std::int64_t>(i) == corrupt_index) data[data.size() / 2] ^= 0x01;
+      --credit;
+      max_in_flight = std::max(max_in_flight, ++in_flight);
+      auto r = client.on_message(sync::ChunkMsg{req.req, i, data}, client_out);
+      if (!r) return std::unexpected(r.error());
+    }
+    auto done = client.on_message(sync::DoneMsg{req.req, rec->hash}, client_out);
+    if (!done) return std::unexpected(done.error());
+    EXPECT_EQ(*done, TransferStatus::kDone);
+    return {};
+  }
+};
+
+class TransferTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  std::unique_ptr<BlobStore> holder_store, client_store;
+  void SetUp() override {
+    StoreOptions a, b;
+    a.data_dir = dir.path / "holder";
+    b.data_dir = dir.path / "client";
+    holder_store = std::move(*BlobStore::open(a));
+    client_store = std::move(*BlobStore::open(b));
+  }
+};
+
+TEST_F(TransferTest, DownloadsVerifiesAndRespectsTheWindow) {
+  auto data = random_bytes(5 * kChunkSize + 123, 1);
+  auto rec = holder_store->put_bytes(data, {});
+  ASSERT_TRUE(rec);
+  auto partial = PartialBlob::open(dir.path / "partial", rec->hash);
+  ASSERT_TRUE(partial);
+  DownloadSession session(1, *partial, /*window=*/2);
+  ScriptedHolder holder{*holder_store};
+  std::vector<Frame> out;
+  auto r = holder.serve(session, session.request_frame(), out);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_LE(holder.max_in_flight, 2u);
+  ASSERT_TRUE(partial->complete());
+  PutOptions put;
+  put.expected = rec->hash;
+  auto stored = client_store->put_file(partial->data_path(), put);
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(stored->size, data.size());
+}
+
+TEST_F(TransferTest, CorruptChunkIsRejectedAndTheNextHolderResumes) {
+  auto data = random_bytes(6 * kChunkSize, 2);
+  auto rec = holder_store->put_bytes(data, {});
+  ASSERT_TRUE(rec);
+  auto partial = PartialBlob::open(dir.path / "partial", rec->hash);
+  ASSERT_TRUE(partial);
+  {
+    DownloadSession bad(1, *partial);
+    ScriptedHolder liar{*holder_store, /*corrupt_index=*/3};
+    std::vector<Frame> out;
+    auto r = liar.serve(bad, bad.request_frame(), out);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::kCorruption);
+  }
+  EXPECT_EQ(partial->present_count(), 3u);  // chunks 0-2 were good and kept
+  auto missing = partial->missing_ranges();
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0], (sync::ChunkRange{3, 3}));
+  DownloadSession good(3, *partial);
+  auto request = sync::decode_blob_message(good.request_frame());
+  ASSERT_TRUE(request);
+  EXPECT_EQ(std::get<sync::RequestMsg>(*request).wanted, missing);  // asks only for what is missing
+  ScriptedHolder honest{*holder_store};
+  std::vector<Frame> out;
+  ASSERT_TRUE(honest.serve(good, good.request_frame(), out));
+  EXPECT_TRUE(partial->complete());
+}
+
+TEST_F(TransferTest, ResumesAcrossReopenOfThePartialFile) {
+  auto data = random_bytes(4 * kChunkSize + 1, 3);
+  auto rec = holder_store->put_bytes(data, {});
+  {
+    auto partial = PartialBlob::open(dir.path / "partial", rec->hash);
+    DownloadSession s(1, *partial);
+    ScriptedHolder flaky{*holder_store};
+    flaky.stop_after = 2;
+    std::vector<Frame> out;
+    EXPECT_FALSE(flaky.serve(s, s.request_frame(), out));
+  }  // the process "dies" here; the destructor checkpoints
+  auto partial = PartialBlob::open(dir.path / "partial", rec->hash);
+  ASSERT_TRUE(partial);
+  EXPECT_EQ(partial->present_count(), 2u);
+  DownloadSession s(1, *partial);
+  ScriptedHolder holder{*holder_store};
+  std::vector<Frame> out;
+  ASSERT_TRUE(holder.serve(s, s.request_frame(), out));
+  EXPECT_TRUE(partial->complete());
+}
+
+TEST_F(TransferTest, HolderThatContradictsEarlierChunkHashesIsRejected) {
+  auto data = random_bytes(2 * kChunkSize, 4);
+  auto rec = holder_store->put_bytes(data, {});
+  auto partial = PartialBlob::open(dir.path / "partial", rec->hash);
+  DownloadSession first(1, *partial);
+  std::vector<Frame> out;
+  (void)first.request_frame();
+  sync::MetaMsg meta{1, rec->size, rec->mime_type, rec->chunk_count, rec->chunk_hashes};
+  ASSERT_TRUE(first.on_message(meta, out));
+  DownloadSession second(3, *partial);
+  (void)second.request_frame();
+  meta.req = 3;
+  meta.chunk_hashes[1].bytes[0] ^= 1;
+  auto r = second.on_message(meta, out);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCorruption);
+}
+
+TEST_F(TransferTest, HolderErrorsBecomeClearErrors) {
+  auto hash = Sha256::of("nope", 4);
+  auto partial = PartialBlob::open(dir.path / "partial", hash);
+  DownloadSession s(1, *partial);
+  (void)s.request_frame();
+  std::vector<Frame> out;
+  auto r = s.on_message(sync::ErrorMsg{1, sync::BlobErrorCode::kNotFound, "not here"}, out);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kNotFound);
+  EXPECT_NE(r.error().message.find("NOT_FOUND"), std::string::npos);
+}
+
+TEST_F(TransferTest, UploadSendsOnlyWhatTheHolderWantsWithinCredit) {
+  auto data = random_bytes(10 * kChunkSize, 5);
+  auto stored = client_store->put_bytes(data, {});
+  auto rec = client_store->stat(stored->hash);
+  ASSERT_TRUE(rec);
+  UploadSession up(1, *client_store, *rec, "x.bin");
+  auto first = sync::decode_blob_message(up.upload_frame());
+  ASSERT_TRUE(first);
+  EXPECT_EQ(std::get<sync::UploadMsg>(*first).chunk_hashes.size(), 10u);
+  std::vector<Frame> out;
+  ASSERT_TRUE(up.on_message(sync::WantMsg{1, 3, {{2, 2}, {7, 3}}}, out));
+  ASSERT_EQ(out.size(), 3u);  // window of 3
+  std::vector<std::uint64_t> indices;
+  for (auto& f : out) {
+    auto m = sync::decode_blob_message(f);
+    ASSERT_TRUE(m);
+    auto& c = std::get<sync::ChunkMsg>(*m);
+    indices.push_back(c.index);
+    EXPECT_EQ(Sha256::of(c.data.data(), c.data.size()), rec->chunk_hashes[c.index]);
+  }
+  EXPECT_EQ(indices, (std::vector<std::uint64_t>{2, 3, 7}));
+  out.clear();
+  ASSERT_TRUE(up.on_message(sync::CreditMsg{1, 5}, out));
+  EXPECT_EQ(out.size(), 2u);  // only 2 chunks were left
+  auto done = up.on_message(sync::DoneMsg{1, rec->hash}, out);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(*done, TransferStatus::kDone);
+}
+
+}  // namespace
+}  // namespace blobsync::client
