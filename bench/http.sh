@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# HTTP benchmarks for `blobsync serve`, each printed next to a baseline and as
+# a ratio, all in one run:
+#   1. download 1 MiB and 64 MiB blobs: blobsync (sendfile) vs nginx (sendfile on), wrk
+#   2. upload a 64 MiB blob vs `openssl dgst -sha256` on the same file
+#   3. requests/s for 16 KiB uploads and downloads, 32 concurrent clients (wrk)
+#   4. peak RSS of the server while 32 clients upload 64 MiB each at once
+# Usage: bench/http.sh [path/to/blobsync]   (default: build/src/cli/blobsync)
+# Env: DURATION (wrk seconds, default 5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-${BLOBSYNC_BIN:-build/src/cli/blobsync}}
+DURATION=${DURATION:-5}
+[ -x "$BIN" ] || { echo "http.sh: $BIN not found (build the blobsync target first)" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "http.sh: wrk missing (scripts/setup)" >&2; exit 1; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+WORK=$(mktemp -d /tmp/blobsync-bench.XXXXXX)
+chmod 755 "$WORK"  # nginx workers run as an unprivileged user
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+ratio() { python3 -c "import sys;a,b=float(sys.argv[1]),float(sys.argv[2]);print(f'{a/b:.2f}' if b else 'n/a')" "$1" "$2"; }
+# wrk "Transfer/sec" / "Requests/sec" -> plain numbers (bytes/s, req/s)
+wrk_field() {
+  python3 - "$1" "$2" <<'PY'
+import re,sys
+text=open(sys.argv[1]).read(); field=sys.argv[2]
+m=re.search(field+r":\s+([\d.]+)([KMGT]?B)?",text)
+if not m: print(0); sys.exit()
+v=float(m.group(1)); unit=m.group(2) or ''
+v*={'':1,'B':1,'KB':1024,'MB':1024**2,'GB':1024**3,'TB':1024**4}[unit]
+print(f"{v:.0f}")
+PY
+}
+human() { python3 -c "import sys;v=float(sys.argv[1]);print(f'{v/1048576:.1f} MiB/s')" "$1"; }
+
+# --- server --------------------------------------------------------------
+PORT=$(free_port)
+BLOBSYNC_ACCESS_LOG=off BLOBSYNC_GC_INTERVAL=0 BLOBSYNC_LOG_LEVEL=warn \
+  "$BIN" --data "$WORK/data" serve --listen 127.0.0.1:0 --max-connections 4096 >"$WORK/server.out" 2>"$WORK/server.err" &
+SPID=$!; PIDS+=("$SPID")
+for _ in $(seq 100); do grep -q "listening on" "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
+ADDR=$(sed -n 's/^listening on //p' "$WORK/server.out")
+[ -n "$ADDR" ] || { echo "server did not start:"; cat "$WORK/server.err"; exit 1; }
+BASE="http://$ADDR"
+TOKEN=$(curl -sf -XPOST "$BASE/xrpc/com.atproto.server.createAccount" -H 'content-type: application/json' \
+  -d '{"handle":"bench.test","email":"bench@example.com","password":"bench"}' |
+  python3 -c 'import json,sys;print(json.load(sys.stdin)["accessJwt"])')
+
+mkdir -p "$WORK/www"
+put_file() {  # file -> hex; stores it permanently through PUT /blobs/<hex>
+  local hex; hex=$(sha256sum "$1" | cut -d' ' -f1)
+  curl -sf -XPUT "$BASE/blobs/$hex" -H "authorization: Bearer $TOKEN" -H 'content-type: application/octet-stream' --data-binary @"$1" >/dev/null
+  cp "$1" "$WORK/www/$hex"; chmod 644 "$WORK/www/$hex"
+  echo "$hex"
+}
+head -c 1048576 /dev/urandom >"$WORK/f1m"
+head -c 67108864 /dev/urandom >"$WORK/f64m"
+head -c 16384 /dev/urandom >"$WORK/f16k"
+H1=$(put_file "$WORK/f1m"); H64=$(put_file "$WORK/f64m"); H16=$(put_file "$WORK/f16k")
+
+# --- nginx baseline --------------------------------------------------------
+NPORT=$(free_port)
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 2;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  sendfile on; tcp_nopush on; access_log off;
+  client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;
+  default_type application/octet-stream;
+  server { listen 127.0.0.1:$NPORT; root $WORK/www; location /blobs/ { alias $WORK/www/; } }
+}
+CONF
+"$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" 2>"$WORK/nginx/stderr" &
+PIDS+=($!)
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$NPORT/blobs/$H16" && break; sleep 0.1; done
+
+echo "blobsync HTTP benchmarks ($(nproc) cores, wrk ${DURATION}s per run)"
+echo
+echo "1. downloads (GET /blobs/<hex>, sendfile) vs nginx on the same files"
+for spec in "1MiB $H1 16" "64MiB $H64 4"; do
+  set -- $spec
+  wrk -t2 -c"$3" -d"${DURATION}s" "$BASE/blobs/$2" >"$WORK/wrk_b" 2>&1
+  wrk -t2 -c"$3" -d"${DURATION}s" "http://127.0.0.1:$NPORT/blobs/$2" >"$WORK/wrk_n" 2>&1
+  for f in "$WORK/wrk_b" "$WORK/wrk_n"; do
+    grep -q "Non-2xx" "$f" && { echo "http.sh: errors during the download run:"; cat "$f"; exit 1; }
+  done
+  B=$(wrk_field "$WORK/wrk_b" Transfer/sec); N=$(wrk_field "$WORK/wrk_n" Transfer/sec)
+  printf '   %-6s blobsync %-14s nginx %-14s ratio %s (goal >= 0.8)\n' "$1" "$(human "$B")" "$(human "$N")" "$(ratio "$B" "$N")"
+done
+
+echo
+echo "2. upload 64 MiB (uploadBlob) vs openssl dgst -sha256 on the same file (best of 3)"
+best_up=999; best_ssl=999
+for i in 1 2 3; do
+  head -c 67108864 /dev/urandom >"$WORK/up$i"
+  t0=$(date +%s.%N); openssl dgst -sha256 "$WORK/up$i" >/dev/null; t1=$(date +%s.%N)
+  ssl=$(python3 -c "print($t1-$t0)")
+  t0=$(date +%s.%N)
+  curl -sf -XPOST "$BASE/xrpc/com.atproto.repo.uploadBlob" -H "authorization: Bearer $TOKEN" \
+    -H 'content-type: application/octet-stream' -H 'Expect:' --data-binary @"$WORK/up$i" >/dev/null
+  t1=$(date +%s.%N)
+  up=$(python3 -c "print($t1-$t0)")
+  best_up=$(python3 -c "print(min($best_up,$up))"); best_ssl=$(python3 -c "print(min($best_ssl,$ssl))")
+  rm -f "$WORK/up$i"
+done
+printf '   upload %.3fs (%s)  openssl %.3fs (%s)  ratio %s (goal >= 0.7)\n' "$best_up" \
+  "$(human "$(python3 -c "print(67108864/$best_up)")")" "$best_ssl" \
+  "$(human "$(python3 -c "print(67108864/$best_ssl)")")" "$(ratio "$best_ssl" "$best_up")"
+
+echo
+echo "3. 16 KiB requests, 32 concurrent clients"
+wrk -t2 -c32 -d"${DURATION}s" "$BASE/blobs/$H16" >"$WORK/wrk_d" 2>&1
+wrk -t2 -c32 -d"${DURATION}s" "http://127.0.0.1:$NPORT/blobs/$H16" >"$WORK/wrk_dn" 2>&1
+for f in "$WORK/wrk_d" "$WORK/wrk_dn"; do
+  grep -q "Non-2xx" "$f" && { echo "http.sh: errors during the 16 KiB download run:"; cat "$f"; exit 1; }
+done
+D=$(wrk_field "$WORK/wrk_d" Requests/sec); DN=$(wrk_field "$WORK/wrk_dn" Requests/sec)
+printf '   downloads: blobsync %s req/s, nginx %s req/s, ratio %s\n' "$D" "$DN" "$(ratio "$D" "$DN")"
+# Every upload request carries a different 16 KiB body (a counter in the
+# first bytes), so each one is hashed, written, fsynced and committed.
+cat >"$WORK/upload.lua" <<LUA
+local base = io.open("$WORK/f16k", "rb"):read("*a")
+local n = 0
+wrk.method = "POST"
+wrk.headers["authorization"] = "Bearer $TOKEN"
+wrk.headers["content-type"] = "application/octet-stream"
+request = function()
+  n = n + 1
+  local tag = string.format("%016x%08x", n, math.random(0, 0x7fffffff))
+  return wrk.format(nil, "/xrpc/com.atproto.repo.uploadBlob", nil, tag .. base:sub(#tag + 1))
+end
+LUA
+wrk -t2 -c32 -d"${DURATION}s" -s "$WORK/upload.lua" "$BASE" >"$WORK/wrk_u" 2>&1
+U=$(wrk_field "$WORK/wrk_u" Requests/sec)
+NON2XX=$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$WORK/wrk_u" || echo "Non-2xx or 3xx responses: 0")
+printf '   uploads:   blobsync %s req/s (%s)\n' "$U" "$NON2XX"
+
+echo
+echo "4. peak RSS while 32 clients upload 64 MiB each concurrently"
+RSS0=$(awk '/VmRSS/{print $2}' /proc/$SPID/status)
+CPIDS=()
+for i in $(seq 32); do
+  curl -sf -XPOST "$BASE/xrpc/com.atproto.repo.uploadBlob" -H "authorization: Bearer $TOKEN" \
+    -H 'content-type: application/octet-stream' -H 'Expect:' --data-binary @"$WORK/f64m" -o /dev/null &
+  CPIDS+=($!)
+done
+PEAK=0; ok=0
+while :; do
+  r=$(awk '/VmRSS/{print $2}' /proc/$SPID/status); [ "$r" -gt "$PEAK" ] && PEAK=$r
+  alive=0; for p in "${CPIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+  [ $alive = 0 ] && break; sleep 0.05
+done
+for p in "${CPIDS[@]}"; do wait "$p" && ok=$((ok+1)); done
+HWM=$(awk '/VmHWM/{print $2}' /proc/$SPID/status)
+printf '   RSS before %d MiB, peak sampled %d MiB, process high-water mark %d MiB (%d/32 uploads ok, 2 GiB total)\n' \
+  $((RSS0/1024)) $((PEAK/1024)) $((HWM/1024)) "$ok"

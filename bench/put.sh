@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `put` throughput next to `openssl dgst -sha256` on the same files (page
+# cache warm, store on the same disk as the inputs), printed as a ratio.
+# Goal: >= 0.85. Every put is durable before it returns (fdatasync of the
+# bytes, rename, directory fsync, SQLite commit with synchronous=FULL);
+# openssl only reads and hashes. See bench/put_bench.cpp for the method.
+#
+# Usage: bench/put.sh [BUILD_DIR]     (default: $BUILD_DIR, else build/release)
+#        BENCH_DIR=/path bench/put.sh (where the inputs and the store go; default bench/out)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-${BUILD_DIR:-build/release}}
+cmake --build "$BUILD" --target put_bench >/dev/null
+BIN="$BUILD/bench/put_bench"
+WORK=${BENCH_DIR:-bench/out}
+mkdir -p "$WORK"
+read -r load1 _ < /proc/loadavg
+echo "# put vs openssl dgst -sha256: $(nproc) cores, $(openssl version | cut -d' ' -f1-2), load average $load1"
+if awk -v l="$load1" 'BEGIN { exit !(l > 1.0) }'; then
+  echo "# warning: the machine is busy (load $load1); ratios will be off"
+fi
+"$BIN" --dir "$WORK" --size $((256 << 20)) --files 1 --rounds 5
+"$BIN" --dir "$WORK" --size $((1 << 20)) --files 64 --rounds 5
+"$BIN" --dir "$WORK" --size $((1 << 20)) --files 64 --threads 4 --rounds 5

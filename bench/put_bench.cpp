@@ -1,0 +1,170 @@
+// put_bench: BlobStore::put_file throughput next to `openssl dgst -sha256`
+// on the same files, printed as a ratio (put MB/s / openssl MB/s).
+//
+//   put_bench --dir DIR --size BYTES [--files N] [--threads T] [--rounds R]
+//
+// Creates N files of random bytes in DIR (same disk as the store), reads them
+// once so both contestants find them in the page cache, then per round:
+//   openssl: one `openssl dgst -sha256 f1 ... fN` process (startup amortised
+//            over N files; wall time of the whole process)
+//   put:     a fresh store in DIR/store, N put_file calls spread over T
+//            threads; every put is durable (fdatasync, rename, directory
+//            fsync, SQLite commit) before it returns.
+// Reports the best round of each. Deletes everything it created.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/blob_store.h"
+#include "store/disk_backend.h"
+#include "store/env.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void die(const std::string& msg) {
+  std::fprintf(stderr, "put_bench: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+void write_random_file(const std::filesystem::path& p, std::uint64_t size, std::uint64_t seed) {
+  int fd = ::open(p.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) die("cannot create " + p.string());
+  std::mt19937_64 rng(seed);
+  std::vector<std::uint64_t> buf(1 << 17);  // 1 MiB
+  std::uint64_t left = size;
+  while (left > 0) {
+    for (auto& v : buf) v = rng();
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size() * 8));
+    if (::write(fd, buf.data(), n) != static_cast<ssize_t>(n)) die("write failed");
+    left -= n;
+  }
+  ::fsync(fd);  // so writeback of the inputs doesn't disturb the measurement
+  ::close(fd);
+}
+
+void warm(const std::filesystem::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  std::vector<char> buf(1 << 20);
+  while (::read(fd, buf.data(), buf.size()) > 0) {
+  }
+  ::close(fd);
+}
+
+double run_openssl(const std::vector<std::filesystem::path>& files) {
+  std::vector<std::string> args = {"openssl", "dgst", "-sha256"};
+  for (auto& f : files) args.push_back(f.string());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto t0 = Clock::now();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::execvp("openssl", argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("openssl dgst failed");
+  return s;
+}
+
+double run_put(const std::filesystem::path& store_dir, const std::vector<std::filesystem::path>& files,
+               unsigned threads, bool direct) {
+  std::filesystem::remove_all(store_dir);
+  blobsync::StoreOptions o;
+  o.data_dir = store_dir;
+  if (direct) {
+    blobsync::DiskBackendOptions bo;
+    bo.direct_io = true;
+    std::filesystem::create_directories(store_dir);
+    auto b = blobsync::DiskBackend::open(blobsync::Env::posix(), store_dir / "blobs", bo);
+    if (!b) die(b.error().to_string());
+    o.backend = std::shared_ptr<blobsync::BlobBackend>(std::move(*b));
+  }
+  auto store = blobsync::BlobStore::open(o);
+  if (!store) die(store.error().to_string());
+  ::sync();  // start every round from a clean writeback state
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto t0 = Clock::now();
+  auto worker = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < files.size();) {
+      auto rec = (*store)->put_file(files[i], {});
+      if (!rec) {
+        std::fprintf(stderr, "put_bench: %s\n", rec.error().to_string().c_str());
+        failed = true;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (failed) die("a put failed");
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::filesystem::path dir;
+  std::uint64_t size = 1 << 20;
+  unsigned nfiles = 1, threads = 1, rounds = 5;
+  bool direct = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) die("missing value for " + a);
+      return argv[++i];
+    };
+    if (a == "--dir") dir = next();
+    else if (a == "--size") size = std::stoull(next());
+    else if (a == "--files") nfiles = static_cast<unsigned>(std::stoul(next()));
+    else if (a == "--threads") threads = static_cast<unsigned>(std::stoul(next()));
+    else if (a == "--rounds") rounds = static_cast<unsigned>(std::stoul(next()));
+    else if (a == "--direct") direct = true;
+    else die("usage: put_bench --dir DIR --size BYTES [--files N] [--threads T] [--rounds R] [--direct]");
+  }
+  if (dir.empty()) die("--dir is required");
+  std::filesystem::path work = dir / "put_bench";
+  std::filesystem::remove_all(work);
+  std::filesystem::create_directories(work / "in");
+  std::vector<std::filesystem::path> files;
+  for (unsigned i = 0; i < nfiles; ++i) {
+    files.push_back(work / "in" / ("f" + std::to_string(i)));
+    write_random_file(files.back(), size, 1000 + i);
+  }
+  for (auto& f : files) warm(f);
+
+  double best_ssl = 1e9, best_put = 1e9;
+  for (unsigned r = 0; r < rounds; ++r) {
+    best_ssl = std::min(best_ssl, run_openssl(files));
+    best_put = std::min(best_put, run_put(work / "store", files, threads, direct));
+  }
+  double total = static_cast<double>(size) * nfiles;
+  double ssl_mbs = total / best_ssl / 1e6, put_mbs = total / best_put / 1e6;
+  std::printf("put%s %s x %u files, %u thread%s: put %.0f MB/s, openssl dgst -sha256 %.0f MB/s, ratio %.2f (best of %u)\n",
+              direct ? " (O_DIRECT)" : "",
+              size >= (1u << 20) ? (std::to_string(size >> 20) + " MiB").c_str() : (std::to_string(size) + " B").c_str(),
+              nfiles, threads, threads == 1 ? "" : "s", put_mbs, ssl_mbs, put_mbs / ssl_mbs, rounds);
+  std::filesystem::remove_all(work);
+  return 0;
+}

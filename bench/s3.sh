@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# S3 backend throughput against plain curl, both talking to s3rver (npm) on
+# loopback in the same run:
+#   upload:   S3Backend writer (multipart, per-part SHA-256, complete, copy)
+#             vs  curl --aws-sigv4 -T FILE (one PUT, UNSIGNED-PAYLOAD)
+#   download: S3Backend reader (ranged GET, 1 MiB reads)
+#             vs  curl --aws-sigv4 -o /dev/null
+# Prints medians over RUNS and the ratios backend/curl (goal >= 0.8).
+# Env: SIZE_MIB (256), RUNS (3), PART_SIZE (bytes, default the backend's 8 MiB),
+#      BUILD (build/release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE_MIB=${SIZE_MIB:-256}
+RUNS=${RUNS:-3}
+BUILD=${BUILD:-build/release}
+BUCKET=blobsync-bench
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER  # s3rver's only account
+
+if [ ! -x "$BUILD/bench/s3_bench" ] && [ ! -x "$BUILD/tests/s3/s3_bench" ]; then
+  cmake --build "$BUILD" --target s3_bench >/dev/null
+fi
+BENCH=$BUILD/bench/s3_bench
+[ -x "$BENCH" ] || BENCH=$BUILD/tests/s3/s3_bench
+
+tmp=$(mktemp -d)
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+mkdir "$tmp/data"
+node --openssl-legacy-provider tests/s3/s3rver_main.mjs "$tmp/data" "$BUCKET" >"$tmp/port" &
+pid=$!
+for _ in $(seq 100); do grep -q PORT "$tmp/port" 2>/dev/null && break; sleep 0.1; done
+PORT=$(awk '/PORT/ {print $2}' "$tmp/port")
+[ -n "$PORT" ] || { echo "s3rver did not start"; exit 1; }
+EP=http://127.0.0.1:$PORT
+
+head -c $((SIZE_MIB << 20)) /dev/urandom >"$tmp/blob"
+CURL=(curl -sS --fail --aws-sigv4 aws:amz:us-east-1:s3 -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
+      -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+now() { date +%s.%N; }
+
+echo "S3 throughput, $SIZE_MIB MiB, s3rver $EP, $RUNS runs, $(nproc) cores"
+: >"$tmp/results"
+for run in $(seq "$RUNS"); do
+  t0=$(now); "${CURL[@]}" -T "$tmp/blob" "$EP/$BUCKET/curl-ref" -o /dev/null; t1=$(now)
+  "${CURL[@]}" "$EP/$BUCKET/curl-ref" -o /dev/null; t2=$(now)
+  echo "curl $run put_s $(awk "BEGIN{print $t1 - $t0}") get_s $(awk "BEGIN{print $t2 - $t1}")" >>"$tmp/results"
+  "$BENCH" "$EP" "$BUCKET" "$tmp/blob" 1 ${PART_SIZE:-} | sed "s/^run 1/backend $run/" >>"$tmp/results"
+done
+cat "$tmp/results"
+python3 - "$tmp/results" "$SIZE_MIB" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+mib = float(sys.argv[2])
+med = {}
+for who in ("curl", "backend"):
+    for op in ("put_s", "get_s"):
+        vals = [float(r[r.index(op) + 1]) for r in rows if r[0] == who]
+        med[who, op] = statistics.median(vals)
+for op, name in (("put_s", "upload"), ("get_s", "download")):
+    c, b = mib / med["curl", op], mib / med["backend", op]
+    print(f"{name:8s}: backend {b:7.1f} MiB/s  curl {c:7.1f} MiB/s  ratio {b / c:.2f}")
+PY

@@ -1,0 +1,36 @@
+#include "cli/gc_command.h"
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "cli/cli_context.h"
+#include "http/serve.h"
+
+namespace blobsync {
+
+void add_gc_command(CLI::App& app, CliContext& ctx) {
+  auto* cmd = app.add_subcommand(
+      "gc", "Delete unreferenced uploads older than the grace period, and blobs whose last reference is gone");
+  struct Flags {
+    std::string config, grace, log_level;
+  };
+  auto f = std::make_shared<Flags>();
+  cmd->add_option("--config", f->config, "TOML config file");
+  auto* grace = cmd->add_option("--grace", f->grace, "Grace period for unreferenced uploads (default 6h; 0 = all)");
+  cmd->callback([f, grace, &ctx, &app] {
+    http::ConfigSources s;
+    if (!f->config.empty()) s.config_file = f->config;
+    s.defaults["data"] = ctx.data_dir.string();
+    s.defaults["log_level"] = "warn";
+    if (const auto* data = app.get_option_no_throw("--data"); data && data->count() > 0)
+      s.flags["data"] = ctx.data_dir.string();
+    if (grace->count() > 0) s.flags["gc_grace"] = f->grace;
+    auto config = http::load_config(s);
+    if (!config) return ctx.fail_with(config.error());
+    if (auto r = http::run_gc(*config); !r) ctx.fail_with(r.error());
+  });
+}
+
+}  // namespace blobsync

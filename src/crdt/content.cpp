@@ -1,0 +1,176 @@
+#include "crdt/content.h"
+
+#include "crdt/update_coder.h"
+
+namespace blobsync::crdt {
+
+Content Content::clone() const {
+  Content c(ref_);
+  c.n_ = n_;
+  c.str_ = str_;
+  if (ext_) {
+    c.ext_ = std::make_unique<ContentExt>(*ext_);
+    c.ext_->branch = nullptr;
+  }
+  return c;
+}
+
+uint64_t Content::length() const {
+  switch (ref_) {
+    case ContentRef::kDeleted: return n_;
+    case ContentRef::kString: return str_.size();
+    case ContentRef::kJson:
+    case ContentRef::kAny: return ext_ ? ext_->values.size() : 0;
+    default: return 1;
+  }
+}
+
+Content Content::splice(uint64_t offset) {
+  switch (ref_) {
+    case ContentRef::kDeleted: {
+      Content r = deleted(n_ - offset);
+      n_ = offset;
+      return r;
+    }
+    case ContentRef::kString: {
+      Content r = string(str_.substr(offset));
+      str_.resize(offset);
+      char16_t last = str_.back();
+      if (last >= 0xd800 && last <= 0xdbff) {
+        str_.back() = 0xfffd;
+        r.str_[0] = 0xfffd;
+      }
+      return r;
+    }
+    case ContentRef::kJson:
+    case ContentRef::kAny: {
+      Content r(ref_);
+      auto& v = ext_->values;
+      r.ext().values.assign(std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(offset)),
+                            std::make_move_iterator(v.end()));
+      v.resize(offset);
+      return r;
+    }
+    default: return Content(ref_);  // unreachable for length-1 kinds
+  }
+}
+
+bool Content::merge_with(Content& right) {
+  if (ref_ != right.ref_) return false;
+  switch (ref_) {
+    case ContentRef::kDeleted: n_ += right.n_; return true;
+    case ContentRef::kString: str_ += right.str_; return true;
+    case ContentRef::kJson:
+    case ContentRef::kAny: {
+      auto& v = ext().values;
+      for (auto& a : right.ext().values) v.push_back(std::move(a));
+      return true;
+    }
+    default: return false;
+  }
+}
+
+void Content::write(UpdateEncoder& enc, uint64_t offset) const {
+  switch (ref_) {
+    case ContentRef::kDeleted: enc.write_len(n_ - offset); break;
+    case ContentRef::kString:
+      enc.write_string16(offset == 0 ? std::u16string_view(str_) : std::u16string_view(str_).substr(offset));
+      break;
+    case ContentRef::kJson: {
+      auto& v = ext_->values;
+      enc.write_len(v.size() - offset);
+      for (size_t i = offset; i < v.size(); ++i) {
+        std::string s;
+        if (!append_json(s, v[i])) s = "undefined";
+        enc.write_string8(s);
+      }
+      break;
+    }
+    case ContentRef::kAny: {
+      auto& v = ext_->values;
+      enc.write_len(v.size() - offset);
+      for (size_t i = offset; i < v.size(); ++i) enc.write_any(v[i]);
+      break;
+    }
+    case ContentRef::kBinary: enc.write_buf(ext_->bytes); break;
+    case ContentRef::kEmbed: enc.write_json(ext_->value); break;
+    case ContentRef::kFormat:
+      enc.write_key(ext_->key);
+      enc.write_json(ext_->value);
+      break;
+    case ContentRef::kType:
+      enc.write_type_ref(static_cast<uint8_t>(ext_->type_ref));
+      if (ext_->type_ref == TypeRef::kXmlElement || ext_->type_ref == TypeRef::kXmlHook) enc.write_key(ext_->key);
+      break;
+    case ContentRef::kDoc:
+      enc.write_string8(ext_->key);
+      enc.write_any(ext_->value);
+      break;
+  }
+}
+
+Content Content::read(UpdateDecoder& dec, uint8_t ref) {
+  switch (ref) {
+    case 1: return deleted(dec.read_len());
+    case 2: {
+      uint64_t n = dec.read_len();
+      if (n > dec.rest().remaining() + 1) {  // v1: every entry takes >= 1 byte
+        if (dynamic_cast<UpdateDecoderV1*>(&dec)) {
+          dec.fail("JSON content count exceeds data");
+          return {};
+        }
+      }
+      AnyArray vals;
+      for (uint64_t i = 0; i < n && dec.ok(); ++i) {
+        std::string s = dec.read_string8();
+        if (!dec.ok()) break;
+        if (s == "undefined") {
+          vals.emplace_back(Undefined{});
+        } else {
+          auto v = parse_json(s);
+          if (!v) {
+            dec.fail(v.error().message);
+            break;
+          }
+          vals.push_back(std::move(*v));
+        }
+      }
+      return json(std::move(vals));
+    }
+    case 3: return binary(dec.read_buf());
+    case 4: return string(dec.read_string16());
+    case 5: return embed(dec.read_json());
+    case 6: {
+      std::string k = dec.read_key();
+      return format(std::move(k), dec.read_json());
+    }
+    case 7: {
+      uint8_t tr = dec.read_type_ref();
+      if (tr > 6) {
+        dec.fail("unknown type ref");
+        return {};
+      }
+      std::string name;
+      if (tr == 3 || tr == 5) name = dec.read_key();
+      return type(static_cast<TypeRef>(tr), std::move(name));
+    }
+    case 8: {
+      uint64_t n = dec.read_len();
+      if (n > dec.rest().remaining()) {  // every any takes >= 1 byte of rest
+        dec.fail("any content count exceeds data");
+        return {};
+      }
+      AnyArray vals;
+      vals.reserve(n);
+      for (uint64_t i = 0; i < n && dec.ok(); ++i) vals.push_back(dec.read_any());
+      return any(std::move(vals));
+    }
+    case 9: {
+      std::string guid = dec.read_string8();
+      return doc(std::move(guid), dec.read_any());
+    }
+    default: dec.fail("unknown content ref"); return {};
+  }
+}
+
+}  // namespace blobsync::crdt

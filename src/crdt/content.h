@@ -1,0 +1,145 @@
+// Content: the payload of an Item (yjs Content* classes). One class with a
+// kind tag; strings are stored as UTF-16 so lengths, clocks and split points
+// count UTF-16 code units exactly as yjs does. Everything but strings lives
+// in a lazily allocated extension to keep text items small.
+//
+// Thread safety: plain value; a Type content points at a Branch owned by its
+// Doc and follows the Doc's contract.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crdt/any.h"
+
+namespace blobsync::crdt {
+
+struct Branch;
+class UpdateEncoder;
+class UpdateDecoder;
+
+enum class ContentRef : uint8_t {
+  kDeleted = 1,
+  kJson = 2,
+  kBinary = 3,
+  kString = 4,
+  kEmbed = 5,
+  kFormat = 6,
+  kType = 7,
+  kAny = 8,
+  kDoc = 9,
+};
+
+enum class TypeRef : uint8_t {
+  kArray = 0,
+  kMap = 1,
+  kText = 2,
+  kXmlElement = 3,
+  kXmlFragment = 4,
+  kXmlHook = 5,
+  kXmlText = 6,
+  kUnknown = 15,  // a root that was never asked for with a concrete type
+};
+
+struct ContentExt {
+  AnyArray values;       // kJson, kAny
+  Bytes bytes;           // kBinary
+  std::string key;       // kFormat key, kDoc guid, kType node/hook name
+  Any value;             // kEmbed, kFormat value, kDoc opts
+  TypeRef type_ref = TypeRef::kArray;  // kType
+  Branch* branch = nullptr;            // kType, once integrated into a Doc
+};
+
+class Content {
+ public:
+  Content() = default;
+  static Content deleted(uint64_t len) {
+    Content c(ContentRef::kDeleted);
+    c.n_ = len;
+    return c;
+  }
+  static Content string(std::u16string s) {
+    Content c(ContentRef::kString);
+    c.str_ = std::move(s);
+    return c;
+  }
+  static Content any(AnyArray values) {
+    Content c(ContentRef::kAny);
+    c.ext().values = std::move(values);
+    return c;
+  }
+  static Content json(AnyArray values) {
+    Content c(ContentRef::kJson);
+    c.ext().values = std::move(values);
+    return c;
+  }
+  static Content binary(Bytes b) {
+    Content c(ContentRef::kBinary);
+    c.ext().bytes = std::move(b);
+    return c;
+  }
+  static Content embed(Any v) {
+    Content c(ContentRef::kEmbed);
+    c.ext().value = std::move(v);
+    return c;
+  }
+  static Content format(std::string key, Any v) {
+    Content c(ContentRef::kFormat);
+    c.ext().key = std::move(key);
+    c.ext().value = std::move(v);
+    return c;
+  }
+  static Content type(TypeRef ref, std::string name = {}) {
+    Content c(ContentRef::kType);
+    c.ext().type_ref = ref;
+    c.ext().key = std::move(name);
+    return c;
+  }
+  static Content doc(std::string guid, Any opts) {
+    Content c(ContentRef::kDoc);
+    c.ext().key = std::move(guid);
+    c.ext().value = std::move(opts);
+    return c;
+  }
+
+  Content(Content&&) = default;
+  Content& operator=(Content&&) = default;
+  // Deep copy (a Type's branch pointer is not copied).
+  Content clone() const;
+
+  ContentRef ref() const { return ref_; }
+  uint64_t length() const;
+  bool countable() const { return ref_ != ContentRef::kDeleted && ref_ != ContentRef::kFormat; }
+  // Splits off and returns [offset, length); REQUIRES 0 < offset < length()
+  // and a splittable kind (Deleted, JSON, String, Any). A split inside a
+  // surrogate pair turns both halves into U+FFFD (yjs#248).
+  Content splice(uint64_t offset);
+  // Appends right if both are the same mergeable kind.
+  bool merge_with(Content& right);
+
+  const std::u16string& str() const { return str_; }
+  std::u16string& str() { return str_; }
+  const ContentExt& x() const { return *ext_; }
+  ContentExt& x() { return ext(); }
+  bool has_ext() const { return ext_ != nullptr; }
+
+  // Writes the body, skipping the first `offset` units (sliced first struct).
+  void write(UpdateEncoder& enc, uint64_t offset) const;
+  // Reads the body for content ref `ref`; sets a decoder error on bad input.
+  static Content read(UpdateDecoder& dec, uint8_t ref);
+
+ private:
+  explicit Content(ContentRef r) : ref_(r) {}
+  ContentExt& ext() {
+    if (!ext_) ext_ = std::make_unique<ContentExt>();
+    return *ext_;
+  }
+  ContentRef ref_ = ContentRef::kDeleted;
+  uint64_t n_ = 0;
+  std::u16string str_;
+  std::unique_ptr<ContentExt> ext_;
+};
+
+}  // namespace blobsync::crdt

@@ -1,0 +1,166 @@
+#include "http/account_store.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+#include "core/base32.h"
+#include "store/sqlite_db.h"
+
+namespace blobsync::http {
+
+namespace {
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+std::string new_did() {
+  std::uint8_t raw[15];  // 120 bits = exactly 24 base32 characters
+  randombytes_buf(raw, sizeof raw);
+  return "did:plc:" + base32::encode_lower(std::span<const std::uint8_t>(raw, sizeof raw));
+}
+
+XrpcFailure db_failure(const Error& e) { return to_xrpc(Error{Errc::kInternal, e.message}); }
+
+}  // namespace
+
+Result<std::unique_ptr<AccountStore>> AccountStore::open(std::shared_ptr<SqliteDb> db) {
+  if (sodium_init() < 0) return fail(Errc::kInternal, "libsodium failed to initialise");
+  auto m = db->migrate("http_accounts",
+                       {"CREATE TABLE account(did TEXT PRIMARY KEY, handle TEXT NOT NULL UNIQUE, "
+                        "email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);"
+                        "CREATE TABLE refresh_session(jti TEXT PRIMARY KEY, did TEXT NOT NULL, "
+                        "expires_at INTEGER NOT NULL);"});
+  if (!m) return std::unexpected(m.error());
+  return std::unique_ptr<AccountStore>(new AccountStore(std::move(db)));
+}
+
+bool AccountStore::valid_handle(std::string_view h) {
+  if (h.empty() || h.size() > 253) return false;
+  std::size_t labels = 0, start = 0;
+  std::string_view last;
+  while (start <= h.size()) {
+    auto dot = h.find('.', start);
+    if (dot == std::string_view::npos) dot = h.size();
+    auto label = h.substr(start, dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    last = label;
+    ++labels;
+    start = dot + 1;
+  }
+  return labels >= 2 && !std::isdigit(static_cast<unsigned char>(last.front()));
+}
+
+XResult<Account> AccountStore::create(std::string_view handle_in, std::string_view email_in,
+                                      std::string_view password) {
+  std::string handle = lower(handle_in);
+  std::string email = lower(email_in);
+  if (!valid_handle(handle)) return xfail(400, "InvalidHandle", "Handle is not a valid domain name (e.g. alice.test)");
+  auto at = email.find('@');
+  if (email.size() > 254 || at == std::string::npos || at == 0 || at + 1 >= email.size())
+    return xfail(400, "InvalidRequest", "A valid email address is required");
+  if (password.empty()) return xfail(400, "InvalidRequest", "A password is required");
+  if (password.size() > 256) return xfail(400, "InvalidRequest", "Password is too long (max 256 bytes)");
+
+  // Hash outside the db lock: it is the slow part.
+  char hash[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str_alg(hash, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                            crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+    return xfail(503, "NotEnoughResources", "Out of memory while hashing the password");
+
+  Account a{new_did(), handle, email, now_s()};
+  auto lock = db_->lock();
+  auto exists = [&](const char* sql, std::string_view v) -> Result<bool> {
+    auto st = db_->prepare(sql);
+    if (!st) return std::unexpected(st.error());
+    st->bind(1, v);
+    return st->step();
+  };
+  auto h = exists("SELECT 1 FROM account WHERE handle = ?", handle);
+  if (!h) return std::unexpected(db_failure(h.error()));
+  if (*h) return xfail(400, "HandleNotAvailable", "Handle already taken: " + handle);
+  auto e = exists("SELECT 1 FROM account WHERE email = ?", email);
+  if (!e) return std::unexpected(db_failure(e.error()));
+  if (*e) return xfail(400, "InvalidRequest", "Email already taken: " + email);
+  auto st = db_->prepare("INSERT INTO account(did, handle, email, password_hash, created_at) VALUES(?,?,?,?,?)");
+  if (!st) return std::unexpected(db_failure(st.error()));
+  st->bind(1, a.did).bind(2, a.handle).bind(3, a.email).bind(4, std::string_view(hash)).bind(5, a.created_at);
+  if (auto r = st->run(); !r) return std::unexpected(db_failure(r.error()));
+  return a;
+}
+
+XResult<Account> AccountStore::find(std::string_view column, std::string_view value) {
+  auto lock = db_->lock();
+  std::string sql = "SELECT did, handle, email, created_at FROM account WHERE " + std::string(column) + " = ?";
+  auto st = db_->prepare(sql);
+  if (!st) return std::unexpected(db_failure(st.error()));
+  st->bind(1, value);
+  auto row = st->step();
+  if (!row) return std::unexpected(db_failure(row.error()));
+  if (!*row) return xfail(400, "AccountNotFound", "Account not found");
+  return Account{st->column_text(0), st->column_text(1), st->column_text(2), st->column_int64(3)};
+}
+
+XResult<Account> AccountStore::get(std::string_view id) {
+  if (id.starts_with("did:")) return find("did", id);
+  return find("handle", lower(id));
+}
+
+XResult<Account> AccountStore::authenticate(std::string_view identifier, std::string_view password) {
+  std::string id = lower(identifier);
+  std::string column = id.starts_with("did:") ? "did" : id.find('@') != std::string::npos ? "email" : "handle";
+  std::string stored;
+  Account a;
+  {
+    auto lock = db_->lock();
+    auto st = db_->prepare("SELECT did, handle, email, created_at, password_hash FROM account WHERE " + column +
+                           " = ?");
+    if (!st) return std::unexpected(db_failure(st.error()));
+    st->bind(1, column == "did" ? std::string(identifier) : id);
+    auto row = st->step();
+    if (!row) return std::unexpected(db_failure(row.error()));
+    if (*row) {
+      a = Account{st->column_text(0), st->column_text(1), st->column_text(2), st->column_int64(3)};
+      stored = st->column_text(4);
+    }
+  }
+  if (stored.empty() || password.size() > 256 ||
+      crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) != 0)
+    return xfail(401, "AuthenticationRequired", "Invalid identifier or password");
+  return a;
+}
+
+Result<> AccountStore::add_session(std::string_view jti, std::string_view did, std::int64_t expires_at) {
+  auto lock = db_->lock();
+  // Drop expired sessions while we are here.
+  if (auto st = db_->prepare("DELETE FROM refresh_session WHERE expires_at < ?"); st) {
+    st->bind(1, now_s());
+    (void)st->run();
+  }
+  auto st = db_->prepare("INSERT INTO refresh_session(jti, did, expires_at) VALUES(?,?,?)");
+  if (!st) return std::unexpected(st.error());
+  st->bind(1, jti).bind(2, did).bind(3, expires_at);
+  return st->run();
+}
+
+Result<bool> AccountStore::take_session(std::string_view jti, std::string_view did) {
+  auto lock = db_->lock();
+  auto st = db_->prepare("DELETE FROM refresh_session WHERE jti = ? AND did = ?");
+  if (!st) return std::unexpected(st.error());
+  st->bind(1, jti).bind(2, did);
+  if (auto r = st->run(); !r) return std::unexpected(r.error());
+  return db_->changes() > 0;
+}
+
+}  // namespace blobsync::http

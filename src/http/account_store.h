@@ -1,0 +1,58 @@
+// AccountStore: local accounts and refresh-token sessions, in tables of the
+// shared metadata database (component "http_accounts").
+//
+// DIDs are minted locally as did:plc: + 24 base32 characters and are NOT
+// registered with any PLC directory. Passwords are hashed with argon2id
+// (libsodium crypto_pwhash_str, interactive limits: ~64 MiB, so callers run
+// create/authenticate off the I/O threads).
+//
+// Thread safety: safe for concurrent use (each call takes the db lock).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/xrpc_error.h"
+
+namespace blobsync {
+class SqliteDb;
+}
+
+namespace blobsync::http {
+
+struct Account {
+  std::string did;
+  std::string handle;
+  std::string email;
+  std::int64_t created_at = 0;  // unix seconds
+};
+
+class AccountStore {
+ public:
+  static Result<std::unique_ptr<AccountStore>> open(std::shared_ptr<SqliteDb> db);
+
+  // Errors: 400 InvalidHandle, HandleNotAvailable, InvalidRequest (email in
+  // use, bad email, empty or long password).
+  XResult<Account> create(std::string_view handle, std::string_view email, std::string_view password);
+  // identifier: handle, email or DID. Errors: 401 AuthenticationRequired.
+  XResult<Account> authenticate(std::string_view identifier, std::string_view password);
+  // Errors: 400 AccountNotFound.
+  XResult<Account> get(std::string_view did_or_handle);
+
+  // Refresh sessions: a jti is valid until used (rotation) or revoked.
+  Result<> add_session(std::string_view jti, std::string_view did, std::int64_t expires_at);
+  // Removes the jti; true if it existed and belonged to did.
+  Result<bool> take_session(std::string_view jti, std::string_view did);
+
+  static bool valid_handle(std::string_view handle);
+
+ private:
+  explicit AccountStore(std::shared_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  XResult<Account> find(std::string_view column, std::string_view value);
+  std::shared_ptr<SqliteDb> db_;
+};
+
+}  // namespace blobsync::http

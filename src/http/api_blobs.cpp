@@ -1,0 +1,269 @@
+// Blob endpoints: com.atproto.repo.uploadBlob, com.atproto.sync.getBlob,
+// com.atproto.sync.listBlobs, com.atproto.repo.listMissingBlobs, and the plain
+// API GET/HEAD/PUT /blobs/<sha256-hex or CID>.
+#include <boost/json.hpp>
+
+#include <chrono>
+
+#include "core/blob_id.h"
+#include "http/json_util.h"
+#include "http/range.h"
+#include "http/service.h"
+#include "store/blob_store.h"
+#include "store/mime_sniffer.h"
+
+namespace blobsync::http {
+
+namespace {
+
+Response fail_response(const XrpcFailure& f) { return to_response(f); }
+
+// Streams an upload into the store: size limit, MIME policy on the first
+// kSniffBytes, and nothing left behind unless finish() succeeds.
+class UploadSink final : public BodySink {
+ public:
+  enum class Mode { kXrpc, kPlain };
+  UploadSink(Service& s, Mode mode, std::string did, std::string declared, std::unique_ptr<Ingest> ingest)
+      : s_(s), mode_(mode), did_(std::move(did)), declared_(std::move(declared)), ingest_(std::move(ingest)) {}
+
+  std::optional<Response> write(std::span<const std::byte> data) override {
+    total_ += data.size();
+    if (total_ > s_.config.max_upload_bytes) return xrpc_error(413, "PayloadTooLarge", "request entity too large");
+    if (!mime_) {
+      std::size_t take = std::min(data.size(), kSniffBytes - head_.size());
+      head_.insert(head_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+      if (head_.size() >= kSniffBytes) {
+        if (auto r = decide(); r) return r;
+      }
+    }
+    if (auto r = ingest_->write(data); !r) return fail_response(to_xrpc(r.error()));
+    return std::nullopt;
+  }
+
+  Response finish() override {
+    if (!mime_) {
+      if (auto r = decide(); r) return std::move(*r);
+    }
+    auto rec = ingest_->finish();
+    if (!rec) {
+      if (mode_ == Mode::kPlain && rec.error().code == Errc::kCorruption)
+        return xrpc_error(400, "HashMismatch", "The body's SHA-256 does not match the hash in the URL; nothing stored");
+      return fail_response(to_xrpc(rec.error()));
+    }
+    std::string cid = to_cid(rec->hash);
+    if (mode_ == Mode::kPlain) {
+      if (auto r = s_.repo->pin(rec->hash); !r) return fail_response(r.error());
+      Response resp = json_response(fmt::format(R"({{"hash":{},"cid":{},"size":{},"mimeType":{}}})",
+                                                json_quote(to_hash_ref(rec->hash)), json_quote(cid), rec->size,
+                                                json_quote(*mime_)),
+                                    201);
+      resp.set("Location", "/blobs/" + rec->hash.hex());
+      return resp;
+    }
+    if (auto r = s_.repo->note_upload(did_, rec->hash, *mime_, rec->size); !r) return fail_response(r.error());
+    return json_response(fmt::format(R"({{"blob":{{"$type":"blob","ref":{{"$link":{}}},"mimeType":{},"size":{}}}}})",
+                                     json_quote(cid), json_quote(*mime_), rec->size));
+  }
+
+ private:
+  std::optional<Response> decide() {
+    auto sniff = sniff_mime(std::span<const std::byte>(head_.data(), head_.size()));
+    auto m = s_.mime.decide(declared_, sniff.specific ? sniff.mime : "");
+    if (!m) return fail_response(m.error());
+    mime_ = *m;
+    head_.clear();
+    head_.shrink_to_fit();
+    return std::nullopt;
+  }
+
+  Service& s_;
+  Mode mode_;
+  std::string did_;
+  std::string declared_;
+  std::unique_ptr<Ingest> ingest_;
+  std::vector<std::byte> head_;
+  std::optional<std::string> mime_;
+  std::uint64_t total_ = 0;
+};
+
+// Checks shared by both upload endpoints; returns an error Response or the
+// normalised declared type.
+std::variant<Response, std::string> check_upload_head(Service& s, const Request& req, bool require_type) {
+  if (!req.content_length && !req.has_body)
+    return xrpc_error(400, "InvalidRequest", "A request body is expected but none was provided");
+  if (auto enc = req.header("content-encoding"); enc && *enc != "identity")
+    return xrpc_error(415, "UnsupportedMediaType", fmt::format("Unsupported content-encoding: {}", *enc));
+  auto ct = req.header("content-type");
+  if (!ct && require_type)
+    return xrpc_error(400, "InvalidRequest", "Request encoding (Content-Type) required but not provided");
+  std::string declared;
+  if (ct) {
+    declared = normalize_mime(*ct);
+    if (declared.empty()) return xrpc_error(400, "InvalidRequest", fmt::format("Invalid Content-Type: {}", *ct));
+  }
+  if (req.content_length && *req.content_length > s.config.max_upload_bytes)
+    return xrpc_error(413, "PayloadTooLarge", "request entity too large");
+  return declared;
+}
+
+// Common download response: headers, ETag, conditional and Range handling.
+Response serve_blob(Service& s, const Request& req, const Digest& hash, std::uint64_t size, const std::string& mime,
+                    const std::string& etag_value, std::optional<std::string> attachment_name) {
+  std::string etag = "\"" + etag_value + "\"";
+  Response resp;
+  resp.set("Content-Type", mime.empty() ? "application/octet-stream" : mime);
+  resp.set("x-content-type-options", "nosniff");
+  resp.set("content-security-policy", "default-src 'none'; sandbox");
+  if (attachment_name) resp.set("content-disposition", fmt::format("attachment; filename=\"{}\"", *attachment_name));
+  resp.set("ETag", etag);
+  resp.set("Cache-Control", "public, max-age=31536000, immutable");
+  resp.set("Accept-Ranges", "bytes");
+  if (auto inm = req.header("if-none-match"); inm && (*inm == etag || *inm == "*")) {
+    resp.status = 304;
+    return resp;
+  }
+  ByteRange range{0, size};
+  auto rr = parse_range(req.header("range"), size, range);
+  if (rr == RangeResult::kUnsatisfiable) {
+    Response err = xrpc_error(416, "InvalidRequest", fmt::format("Range not satisfiable (blob size {})", size));
+    err.set("Content-Range", fmt::format("bytes */{}", size));
+    err.set("Accept-Ranges", "bytes");
+    return err;
+  }
+  if (rr == RangeResult::kSatisfiable) {
+    resp.status = 206;
+    resp.set("Content-Range", fmt::format("bytes {}-{}/{}", range.offset, range.offset + range.length - 1, size));
+  } else {
+    range = {0, size};
+  }
+  auto reader = s.store->open(hash, range.offset, range.length);
+  if (!reader) {
+    if (reader.error().code == Errc::kNotFound) return xrpc_error(400, "BlobNotFound", "Blob not found");
+    return fail_response(to_xrpc(reader.error()));
+  }
+  resp.blob = std::move(*reader);
+  resp.blob_length = range.length;
+  return resp;
+}
+
+}  // namespace
+
+void register_blob_routes(Service& s, Router& r) {
+  r.add("POST", "/xrpc/com.atproto.repo.uploadBlob",
+        {.name = "com.atproto.repo.uploadBlob",
+         .stream = [&s](Request& req) -> StreamStart {
+           auto did = s.authenticate(req);
+           if (!did) return fail_response(did.error());
+           auto head = check_upload_head(s, req, true);
+           if (auto* err = std::get_if<Response>(&head)) return std::move(*err);
+           std::string declared = std::get<std::string>(head);
+           auto ingest = s.store->begin_put(PutOptions{.expected = std::nullopt,
+                                                       .max_size = s.config.max_upload_bytes,
+                                                       .declared_mime = declared,
+                                                       .state = BlobState::kTemporary});
+           if (!ingest) return fail_response(to_xrpc(ingest.error()));
+           return std::make_unique<UploadSink>(s, UploadSink::Mode::kXrpc, *did, declared, std::move(*ingest));
+         },
+         .upload = true});
+
+  r.add("GET", "/xrpc/com.atproto.sync.getBlob",
+        {.name = "com.atproto.sync.getBlob", .handler = [&s](Request& req) {
+           auto did = get_param(req, "did");
+           if (!did) return fail_response(did.error());
+           auto cid = get_param(req, "cid");
+           if (!cid) return fail_response(cid.error());
+           if (!cid->starts_with('b')) return xrpc_error(400, "InvalidRequest", "cid must be a base32 CID");
+           auto hash = parse_blob_id(*cid);
+           if (!hash) return xrpc_error(400, "InvalidRequest", hash.error().message);
+           auto account = s.accounts->get(*did);
+           if (!account) return xrpc_error(400, "RepoNotFound", "Could not find repo for DID: " + *did);
+           // Only blobs a record references are served (never temporary uploads).
+           auto ref = s.repo->is_referenced(account->did, *hash);
+           if (!ref) return fail_response(ref.error());
+           if (!*ref) return xrpc_error(400, "BlobNotFound", "Blob not found");
+           auto rec = s.store->stat(*hash);
+           if (!rec) {
+             if (rec.error().code == Errc::kNotFound) return xrpc_error(400, "BlobNotFound", "Blob not found");
+             return fail_response(to_xrpc(rec.error()));
+           }
+           auto mime = s.repo->claimed_mime(account->did, *hash);
+           std::string type = mime && *mime ? **mime : rec->mime_type;
+           return serve_blob(s, req, *hash, rec->size, type, *cid, *cid);
+         }});
+
+  r.add("GET", "/xrpc/com.atproto.sync.listBlobs",
+        {.name = "com.atproto.sync.listBlobs", .handler = [&s](Request& req) {
+           auto did = get_param(req, "did");
+           if (!did) return fail_response(did.error());
+           auto limit = get_limit(req, 500, 1000);
+           if (!limit) return fail_response(limit.error());
+           auto account = s.accounts->get(*did);
+           if (!account) return xrpc_error(400, "RepoNotFound", "Could not find repo for DID: " + *did);
+           std::optional<std::string> since, cursor;
+           if (auto v = req.param("since"); v && !v->empty()) since = std::string(*v);
+           if (auto v = req.param("cursor"); v && !v->empty()) cursor = std::string(*v);
+           auto cids = s.repo->list_blobs(account->did, since, cursor, *limit);
+           if (!cids) return fail_response(cids.error());
+           boost::json::object o;
+           boost::json::array arr;
+           for (auto& c : *cids) arr.emplace_back(c);
+           if (!cids->empty()) o["cursor"] = cids->back();
+           o["cids"] = std::move(arr);
+           return json_ok(o);
+         }});
+
+  r.add("GET", "/xrpc/com.atproto.repo.listMissingBlobs",
+        {.name = "com.atproto.repo.listMissingBlobs", .handler = [&s](Request& req) {
+           auto did = s.authenticate(req);
+           if (!did) return fail_response(did.error());
+           auto limit = get_limit(req, 500, 1000);
+           if (!limit) return fail_response(limit.error());
+           std::optional<std::string> cursor;
+           if (auto v = req.param("cursor"); v && !v->empty()) cursor = std::string(*v);
+           auto rows = s.repo->list_missing_blobs(*did, cursor, *limit);
+           if (!rows) return fail_response(rows.error());
+           boost::json::object o;
+           boost::json::array arr;
+           for (auto& [cid, uri] : *rows) arr.emplace_back(boost::json::object{{"cid", cid}, {"recordUri", uri}});
+           if (rows->size() == *limit) o["cursor"] = rows->back().first;
+           o["blobs"] = std::move(arr);
+           return json_ok(o);
+         }});
+
+  // Plain API.
+  r.add_prefix("GET", "/blobs/", {.name = "blobs.get", .handler = [&s](Request& req) {
+                                    std::string_view id = std::string_view(req.path).substr(7);
+                                    auto hash = parse_blob_id_or_hex(id);
+                                    if (!hash) return xrpc_error(400, "InvalidRequest", hash.error().message);
+                                    auto rec = s.store->stat(*hash);
+                                    if (!rec && rec.error().code != Errc::kNotFound)
+                                      return fail_response(to_xrpc(rec.error()));
+                                    // Temporary (unreferenced) uploads are not served.
+                                    if (!rec || rec->state != BlobState::kPermanent)
+                                      return xrpc_error(404, "BlobNotFound", "Blob not found");
+                                    return serve_blob(s, req, *hash, rec->size, rec->mime_type, rec->hash.hex(),
+                                                      std::nullopt);
+                                  }});
+  r.add_prefix("PUT", "/blobs/",
+               {.name = "blobs.put",
+                .stream = [&s](Request& req) -> StreamStart {
+                  auto did = s.authenticate(req);
+                  if (!did) return fail_response(did.error());
+                  std::string_view id = std::string_view(req.path).substr(7);
+                  auto hash = parse_blob_id_or_hex(id);
+                  if (!hash) return xrpc_error(400, "InvalidRequest", hash.error().message);
+                  auto head = check_upload_head(s, req, false);
+                  if (auto* err = std::get_if<Response>(&head)) return std::move(*err);
+                  std::string declared = std::get<std::string>(head);
+                  auto ingest = s.store->begin_put(PutOptions{.expected = *hash,
+                                                              .max_size = s.config.max_upload_bytes,
+                                                              .declared_mime = declared,
+                                                              .state = BlobState::kPermanent});
+                  if (!ingest) return fail_response(to_xrpc(ingest.error()));
+                  return std::make_unique<UploadSink>(s, UploadSink::Mode::kPlain, *did, declared,
+                                                      std::move(*ingest));
+                },
+                .upload = true});
+}
+
+}  // namespace blobsync::http

@@ -1,0 +1,217 @@
+// com.atproto.repo.{create,put,delete,get,list}Record(s): a minimal record
+// store (JSON in SQLite, TID record keys) and blob reference tracking.
+#include <boost/json.hpp>
+
+#include <array>
+
+#include "core/base32.h"
+#include "core/blob_id.h"
+#include "core/sha256.h"
+#include "http/json_util.h"
+#include "http/service.h"
+#include "http/tid.h"
+
+namespace blobsync::http {
+
+namespace {
+
+Response fail_response(const XrpcFailure& f) { return to_response(f); }
+
+bool valid_nsid(std::string_view s) {
+  if (s.empty() || s.size() > 317) return false;
+  std::size_t segments = 0, start = 0;
+  while (start <= s.size()) {
+    auto dot = s.find('.', start);
+    if (dot == std::string_view::npos) dot = s.size();
+    auto seg = s.substr(start, dot - start);
+    if (seg.empty() || seg.size() > 63 || !std::isalpha(static_cast<unsigned char>(seg.front()))) return false;
+    for (char c : seg)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    ++segments;
+    start = dot + 1;
+  }
+  return segments >= 3;
+}
+
+bool valid_rkey(std::string_view s) {
+  if (s.empty() || s.size() > 512 || s == "." || s == "..") return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("._:~-").find(c) == std::string_view::npos)
+      return false;
+  return true;
+}
+
+// CIDv1, dag-json codec (0x0129), sha2-256 of the stored JSON bytes.
+std::string record_cid(std::string_view json) {
+  Digest d = Sha256::of(json.data(), json.size());
+  std::vector<std::uint8_t> bytes = {0x01, 0xa9, 0x02, 0x12, 0x20};
+  bytes.insert(bytes.end(), d.bytes.begin(), d.bytes.end());
+  return "b" + base32::encode_lower(bytes);
+}
+
+// Collects every {"$type":"blob"} object anywhere in the record.
+XResult<> find_blob_refs(const boost::json::value& v, std::string path, std::vector<RecordBlobRef>& out) {
+  if (v.is_array()) {
+    std::size_t i = 0;
+    for (const auto& item : v.as_array()) {
+      if (auto r = find_blob_refs(item, fmt::format("{}/{}", path, i++), out); !r) return r;
+    }
+    return {};
+  }
+  if (!v.is_object()) return {};
+  const auto& o = v.as_object();
+  const auto* type = o.if_contains("$type");
+  if (type && type->is_string() && type->as_string() == "blob") {
+    auto bad = [&](std::string_view why) {
+      return xfail(400, "InvalidRequest", fmt::format("Invalid blob reference at {}: {}", path, why));
+    };
+    const auto* ref = o.if_contains("ref");
+    if (!ref || !ref->is_object()) return bad("missing ref");
+    const auto* link = ref->as_object().if_contains("$link");
+    if (!link || !link->is_string()) return bad("ref must be {\"$link\": CID}");
+    std::string cid(link->as_string());
+    if (!cid.starts_with('b')) return bad("ref must be a base32 CID");
+    auto digest = parse_blob_id(cid);
+    if (!digest) return bad(digest.error().message);
+    const auto* mime = o.if_contains("mimeType");
+    if (!mime || !mime->is_string() || mime->as_string().empty()) return bad("mimeType must be a string");
+    const auto* size = o.if_contains("size");
+    std::uint64_t n = 0;
+    if (size && size->is_int64() && size->as_int64() >= 0) n = static_cast<std::uint64_t>(size->as_int64());
+    else if (size && size->is_uint64()) n = size->as_uint64();
+    else return bad("size must be a non-negative integer");
+    out.push_back({*digest, cid, std::string(mime->as_string()), n});
+    return {};
+  }
+  for (const auto& [k, child] : o) {
+    if (auto r = find_blob_refs(child, fmt::format("{}/{}", path, std::string_view(k)), out); !r) return r;
+  }
+  return {};
+}
+
+// The account a write targets: must be the authenticated one.
+XResult<> check_repo(Service& s, const std::string& repo, const std::string& did) {
+  if (repo == did) return {};
+  auto account = s.accounts->get(repo);
+  if (account && account->did == did) return {};
+  return xfail(403, "Forbidden", "Cannot write to another account's repository");
+}
+
+struct WriteInput {
+  std::string did, collection, rkey;
+  boost::json::object record;
+};
+
+XResult<WriteInput> read_write_input(Service& s, Request& req, bool need_rkey, bool need_record) {
+  auto did = s.authenticate(req);
+  if (!did) return std::unexpected(did.error());
+  auto body = parse_json_body(req);
+  if (!body) return std::unexpected(body.error());
+  auto repo = get_string(*body, "repo");
+  if (!repo) return std::unexpected(repo.error());
+  if (auto r = check_repo(s, *repo, *did); !r) return std::unexpected(r.error());
+  auto collection = get_string(*body, "collection");
+  if (!collection) return std::unexpected(collection.error());
+  if (!valid_nsid(*collection)) return xfail(400, "InvalidRequest", "Invalid collection NSID: " + *collection);
+  WriteInput in{*did, *collection, {}, {}};
+  auto rkey = get_opt_string(*body, "rkey");
+  if (!rkey) return std::unexpected(rkey.error());
+  if (need_rkey && !*rkey) return xfail(400, "InvalidRequest", "Input must have the property \"rkey\"");
+  if (*rkey) {
+    if (!valid_rkey(**rkey)) return xfail(400, "InvalidRequest", "Invalid record key: " + **rkey);
+    in.rkey = **rkey;
+  }
+  if (need_record) {
+    const auto* record = body->if_contains("record");
+    if (!record || !record->is_object())
+      return xfail(400, "InvalidRequest", "Input must have the property \"record\" (an object)");
+    in.record = record->as_object();
+    const auto* type = in.record.if_contains("$type");
+    if (!type) in.record["$type"] = in.collection;
+    else if (!type->is_string() || type->as_string() != in.collection)
+      return xfail(400, "InvalidRequest", "Record $type must equal the collection " + in.collection);
+  }
+  return in;
+}
+
+Response write(Service& s, Request& req, bool create) {
+  auto in = read_write_input(s, req, !create, true);
+  if (!in) return fail_response(in.error());
+  if (in->rkey.empty()) in->rkey = next_tid();
+  std::vector<RecordBlobRef> refs;
+  if (auto r = find_blob_refs(in->record, "record", refs); !r) return fail_response(r.error());
+  std::string json = boost::json::serialize(in->record);
+  if (json.size() > 1'000'000) return xrpc_error(400, "InvalidRequest", "Record is too large (max 1000000 bytes)");
+  std::string cid = record_cid(json);
+  auto w = s.repo->write_record(in->did, in->collection, in->rkey, cid, json, next_tid(), refs, create);
+  if (!w) return fail_response(w.error());
+  boost::json::object out{{"uri", fmt::format("at://{}/{}/{}", in->did, in->collection, in->rkey)}, {"cid", cid}};
+  if (create) out["validationStatus"] = "unknown";
+  return json_ok(out);
+}
+
+}  // namespace
+
+void register_repo_routes(Service& s, Router& r) {
+  r.add("POST", "/xrpc/com.atproto.repo.createRecord",
+        {.name = "com.atproto.repo.createRecord", .handler = [&s](Request& req) { return write(s, req, true); }});
+  r.add("POST", "/xrpc/com.atproto.repo.putRecord",
+        {.name = "com.atproto.repo.putRecord", .handler = [&s](Request& req) { return write(s, req, false); }});
+  r.add("POST", "/xrpc/com.atproto.repo.deleteRecord",
+        {.name = "com.atproto.repo.deleteRecord", .handler = [&s](Request& req) {
+           auto in = read_write_input(s, req, true, false);
+           if (!in) return fail_response(in.error());
+           auto d = s.repo->delete_record(in->did, in->collection, in->rkey);
+           if (!d) return fail_response(d.error());
+           return json_response("{}");
+         }});
+  r.add("GET", "/xrpc/com.atproto.repo.getRecord",
+        {.name = "com.atproto.repo.getRecord", .handler = [&s](Request& req) {
+           auto repo = get_param(req, "repo");
+           if (!repo) return fail_response(repo.error());
+           auto collection = get_param(req, "collection");
+           if (!collection) return fail_response(collection.error());
+           auto rkey = get_param(req, "rkey");
+           if (!rkey) return fail_response(rkey.error());
+           auto account = s.accounts->get(*repo);
+           if (!account) return xrpc_error(400, "RepoNotFound", "Could not find repo: " + *repo);
+           auto row = s.repo->get_record(account->did, *collection, *rkey);
+           if (!row) return fail_response(row.error());
+           std::string uri = fmt::format("at://{}/{}/{}", account->did, *collection, *rkey);
+           if (!*row) return xrpc_error(400, "RecordNotFound", "Could not locate record: " + uri);
+           return json_response(fmt::format(R"({{"uri":{},"cid":{},"value":{}}})", json_quote(uri),
+                                            json_quote((*row)->cid), (*row)->value_json));
+         }});
+  r.add("GET", "/xrpc/com.atproto.repo.listRecords",
+        {.name = "com.atproto.repo.listRecords", .handler = [&s](Request& req) {
+           auto repo = get_param(req, "repo");
+           if (!repo) return fail_response(repo.error());
+           auto collection = get_param(req, "collection");
+           if (!collection) return fail_response(collection.error());
+           auto limit = get_limit(req, 50, 100);
+           if (!limit) return fail_response(limit.error());
+           auto account = s.accounts->get(*repo);
+           if (!account) return xrpc_error(400, "RepoNotFound", "Could not find repo: " + *repo);
+           std::optional<std::string> cursor;
+           if (auto c = req.param("cursor"); c && !c->empty()) cursor = std::string(*c);
+           auto rev = req.param("reverse");
+           bool reverse = rev && (*rev == "true" || *rev == "1");
+           auto rows = s.repo->list_records(account->did, *collection, *limit, cursor, reverse);
+           if (!rows) return fail_response(rows.error());
+           std::string out = "{";
+           if (rows->size() == *limit) out += fmt::format(R"("cursor":{},)", json_quote(rows->back().rkey));
+           out += R"("records":[)";
+           bool first = true;
+           for (const auto& row : *rows) {
+             if (!first) out += ',';
+             first = false;
+             out += fmt::format(R"({{"uri":{},"cid":{},"value":{}}})",
+                                json_quote(fmt::format("at://{}/{}/{}", account->did, *collection, row.rkey)),
+                                json_quote(row.cid), row.value_json);
+           }
+           out += "]}";
+           return json_response(std::move(out));
+         }});
+}
+
+}  // namespace blobsync::http

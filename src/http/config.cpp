@@ -1,0 +1,293 @@
+#include "http/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+
+namespace blobsync::http {
+
+std::vector<std::string> default_allowed_mime() {
+  return {
+      // The list.
+      "image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4", "video/quicktime", "video/webm",
+      // Other formats Bluesky clients produce or accept.
+      "image/avif", "image/heic", "image/heif", "image/bmp", "image/tiff", "audio/mpeg", "audio/mp4",
+      "audio/ogg", "audio/wav", "audio/webm", "audio/flac", "text/vtt", "text/plain", "application/pdf",
+      "application/json",
+      // Content libmagic cannot recognise, declared as opaque bytes.
+      "application/octet-stream"};
+}
+
+const std::vector<ConfigKeyInfo>& config_keys() {
+  static const std::vector<ConfigKeyInfo> keys = {
+      {"data", "data directory (blobs, meta.db, jwt.secret)"},
+      {"listen", "HOST:PORT to listen on; port 0 picks a free port"},
+      {"threads", "I/O threads"},
+      {"hostname", "public host name; the service DID is did:web:<hostname>"},
+      {"user_domains", "handle suffixes advertised by describeServer (comma list)"},
+      {"max_connections", "concurrent connections; more are answered 503 and closed"},
+      {"max_header_bytes", "largest request head (431 above)"},
+      {"max_upload_bytes", "largest blob upload (413 above)"},
+      {"max_json_bytes", "largest JSON request body (413 above)"},
+      {"header_timeout", "the whole request head must arrive within this"},
+      {"idle_timeout", "keep-alive connections idle longer are closed"},
+      {"body_timeout", "longest silence while a request or response body moves"},
+      {"shutdown_timeout", "how long in-flight requests may run after SIGTERM"},
+      {"open_signup", "allow com.atproto.server.createAccount (true/false)"},
+      {"jwt_secret", "HS256 secret; empty: generated once into DATA/jwt.secret"},
+      {"access_ttl", "access token lifetime"},
+      {"refresh_ttl", "refresh token lifetime"},
+      {"allowed_mime", "MIME allow-list for uploads (comma list)"},
+      {"gc_grace", "unreferenced uploads younger than this are kept"},
+      {"gc_interval", "background GC period; 0 disables it"},
+      {"access_log", "stderr, stdout, off or a file path"},
+      {"log_level", "trace, debug, info, warn, error"},
+  };
+  return keys;
+}
+
+namespace {
+
+bool known_key(std::string_view k) {
+  const auto& keys = config_keys();
+  return std::any_of(keys.begin(), keys.end(), [&](const ConfigKeyInfo& i) { return i.key == k; });
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::vector<std::string> split_list(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto comma = s.find(',', start);
+    if (comma == std::string_view::npos) comma = s.size();
+    auto item = trim(s.substr(start, comma - start));
+    if (!item.empty()) out.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return out;
+}
+
+Result<std::uint64_t> parse_u64(std::string_view text) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || text.empty())
+    return fail(Errc::kInvalidArgument, "'{}' is not a non-negative integer", text);
+  return v;
+}
+
+Result<bool> parse_bool(std::string_view text) {
+  std::string t(text);
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (t == "true" || t == "1" || t == "yes" || t == "on") return true;
+  if (t == "false" || t == "0" || t == "no" || t == "off") return false;
+  return fail(Errc::kInvalidArgument, "'{}' is not a boolean (true/false)", text);
+}
+
+}  // namespace
+
+Result<std::chrono::seconds> parse_duration(std::string_view text) {
+  std::string t = trim(text);
+  if (t.empty()) return fail(Errc::kInvalidArgument, "empty duration");
+  std::uint64_t mult = 1;
+  switch (t.back()) {
+    case 's': mult = 1; t.pop_back(); break;
+    case 'm': mult = 60; t.pop_back(); break;
+    case 'h': mult = 3600; t.pop_back(); break;
+    case 'd': mult = 86400; t.pop_back(); break;
+    default: break;
+  }
+  auto v = parse_u64(t);
+  if (!v || *v > (1ull << 40)) return fail(Errc::kInvalidArgument, "'{}' is not a duration (e.g. 30s, 10m, 6h)", text);
+  return std::chrono::seconds(static_cast<std::int64_t>(*v * mult));
+}
+
+Result<std::uint64_t> parse_size(std::string_view text) {
+  std::string t = trim(text);
+  std::uint64_t mult = 1;
+  auto ends = [&](std::string_view suf) {
+    if (t.size() > suf.size() && t.ends_with(suf)) {
+      t.resize(t.size() - suf.size());
+      return true;
+    }
+    return false;
+  };
+  if (ends("KiB") || ends("k") || ends("K")) mult = 1024;
+  else if (ends("MiB") || ends("M")) mult = 1024 * 1024;
+  else if (ends("GiB") || ends("G")) mult = 1024ull * 1024 * 1024;
+  auto v = parse_u64(t);
+  if (!v || *v > (1ull << 50)) return fail(Errc::kInvalidArgument, "'{}' is not a size (e.g. 104857600, 100MiB)", text);
+  return *v * mult;
+}
+
+Result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text) {
+  std::string host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return fail(Errc::kInvalidArgument, "listen address '{}' is not [IPv6]:PORT", text);
+    host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0)
+      return fail(Errc::kInvalidArgument, "listen address '{}' is not HOST:PORT", text);
+    host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+  }
+  auto p = parse_u64(port);
+  if (!p || *p > 65535) return fail(Errc::kInvalidArgument, "listen address '{}' has a bad port", text);
+  return std::pair{host, static_cast<std::uint16_t>(*p)};
+}
+
+Result<ConfigValues> read_toml_config(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec))
+    return fail(Errc::kNotFound, "config file {} does not exist", file.string());
+  toml::table parsed;
+  try {
+    parsed = toml::parse_file(file.string());
+  } catch (const toml::parse_error& err) {
+    return fail(Errc::kInvalidArgument, "{}:{}:{}: {}", file.string(), err.source().begin.line,
+                err.source().begin.column, err.description());
+  }
+  ConfigValues out;
+  for (const auto& [k, node] : parsed) {
+    std::string key(k.str());
+    if (!known_key(key)) return fail(Errc::kInvalidArgument, "{}: unknown key '{}'", file.string(), key);
+    std::string value;
+    if (auto s = node.value<std::string>(); s && node.is_string()) value = *s;
+    else if (node.is_integer()) value = std::to_string(*node.value<std::int64_t>());
+    else if (node.is_boolean()) value = *node.value<bool>() ? "true" : "false";
+    else if (node.is_floating_point()) value = std::to_string(static_cast<std::int64_t>(*node.value<double>()));
+    else if (const auto* arr = node.as_array()) {
+      for (const auto& item : *arr) {
+        auto s2 = item.value<std::string>();
+        if (!s2 || !item.is_string())
+          return fail(Errc::kInvalidArgument, "{}: '{}' must be an array of strings", file.string(), key);
+        if (!value.empty()) value += ',';
+        value += *s2;
+      }
+    } else {
+      return fail(Errc::kInvalidArgument, "{}: '{}' has an unsupported type", file.string(), key);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+ConfigValues read_env_config() {
+  ConfigValues out;
+  for (const auto& info : config_keys()) {
+    std::string env = "BLOBSYNC_";
+    for (char c : info.key) env.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    if (const char* v = std::getenv(env.c_str()); v != nullptr) out[info.key] = v;
+  }
+  return out;
+}
+
+Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
+  ConfigValues merged;
+  for (const auto& layer : layers)
+    for (const auto& [k, v] : layer) merged[k] = v;
+
+  ServerConfig c;
+  c.allowed_mime = default_allowed_mime();
+  for (const auto& [key, value] : merged) {
+    auto bad = [&](const Error& e) { return fail(Errc::kInvalidArgument, "config '{}': {}", key, e.message); };
+    auto dur = [&](std::chrono::seconds& out) -> Result<> {
+      auto d = parse_duration(value);
+      if (!d) return bad(d.error());
+      out = *d;
+      return {};
+    };
+    auto size = [&](auto& out) -> Result<> {
+      auto s = parse_size(value);
+      if (!s) return bad(s.error());
+      out = static_cast<std::remove_reference_t<decltype(out)>>(*s);
+      return {};
+    };
+    Result<> r;
+    if (key == "data") {
+      if (value.empty()) return fail(Errc::kInvalidArgument, "config 'data' is empty");
+      c.data_dir = value;
+    } else if (key == "listen") {
+      auto l = parse_listen(value);
+      if (!l) return bad(l.error());
+      c.listen_host = l->first;
+      c.listen_port = l->second;
+    } else if (key == "threads") {
+      auto n = parse_u64(value);
+      if (!n || *n == 0 || *n > 256) return fail(Errc::kInvalidArgument, "config 'threads': '{}' is not 1..256", value);
+      c.threads = static_cast<unsigned>(*n);
+    } else if (key == "hostname") {
+      if (value.empty()) return fail(Errc::kInvalidArgument, "config 'hostname' is empty");
+      c.hostname = value;
+    } else if (key == "user_domains") {
+      c.user_domains = split_list(value);
+    } else if (key == "max_connections") {
+      r = size(c.max_connections);
+      if (r && c.max_connections == 0) return fail(Errc::kInvalidArgument, "config 'max_connections' must be > 0");
+    } else if (key == "max_header_bytes") {
+      r = size(c.max_header_bytes);
+      if (r && c.max_header_bytes < 1024) return fail(Errc::kInvalidArgument, "config 'max_header_bytes' must be >= 1024");
+    } else if (key == "max_upload_bytes") {
+      r = size(c.max_upload_bytes);
+    } else if (key == "max_json_bytes") {
+      r = size(c.max_json_bytes);
+    } else if (key == "header_timeout") {
+      r = dur(c.header_timeout);
+    } else if (key == "idle_timeout") {
+      r = dur(c.idle_timeout);
+    } else if (key == "body_timeout") {
+      r = dur(c.body_timeout);
+    } else if (key == "shutdown_timeout") {
+      r = dur(c.shutdown_timeout);
+    } else if (key == "open_signup") {
+      auto b = parse_bool(value);
+      if (!b) return bad(b.error());
+      c.open_signup = *b;
+    } else if (key == "jwt_secret") {
+      if (!value.empty() && value.size() < 16)
+        return fail(Errc::kInvalidArgument, "config 'jwt_secret' must be at least 16 characters");
+      c.jwt_secret = value;
+    } else if (key == "access_ttl") {
+      r = dur(c.access_ttl);
+    } else if (key == "refresh_ttl") {
+      r = dur(c.refresh_ttl);
+    } else if (key == "allowed_mime") {
+      c.allowed_mime = split_list(value);
+      for (auto& m : c.allowed_mime) {
+        std::transform(m.begin(), m.end(), m.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        if (m.find('/') == std::string::npos)
+          return fail(Errc::kInvalidArgument, "config 'allowed_mime': '{}' is not a MIME type", m);
+      }
+    } else if (key == "gc_grace") {
+      r = dur(c.gc_grace);
+    } else if (key == "gc_interval") {
+      r = dur(c.gc_interval);
+    } else if (key == "access_log") {
+      c.access_log = value.empty() ? "off" : value;
+    } else if (key == "log_level") {
+      static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+      if (std::none_of(std::begin(levels), std::end(levels), [&](const char* l) { return value == l; }))
+        return fail(Errc::kInvalidArgument, "config 'log_level': '{}' is not trace/debug/info/warn/error", value);
+      c.log_level = value;
+    } else {
+      return fail(Errc::kInvalidArgument, "unknown config key '{}'", key);
+    }
+    if (!r) return std::unexpected(r.error());
+  }
+  return c;
+}
+
+}  // namespace blobsync::http

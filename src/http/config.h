@@ -1,0 +1,92 @@
+// ServerConfig: every setting of `blobsync serve`, and how it is loaded.
+//
+// Sources, highest precedence first: command-line flags, BLOBSYNC_* environment
+// variables, the TOML file given with --config, built-in defaults. Each key
+// has one spelling per source: TOML `max_upload_bytes`, environment
+// BLOBSYNC_MAX_UPLOAD_BYTES, flag --max-upload-bytes. The defaults need no
+// config at all. docs/http.md lists the keys.
+//
+// Thread safety: a loaded ServerConfig is an immutable value.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace blobsync::http {
+
+struct ServerConfig {
+  std::filesystem::path data_dir = "data";
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 3913;
+  unsigned threads = 2;
+  // The server's own name; the service DID is did:web:<hostname>.
+  std::string hostname = "localhost";
+  // Handle suffixes advertised by describeServer (not enforced).
+  std::vector<std::string> user_domains = {".test"};
+
+  // Limits.
+  std::size_t max_connections = 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::uint64_t max_upload_bytes = 100ull * 1024 * 1024;
+  std::uint64_t max_json_bytes = 1024 * 1024;
+  std::chrono::seconds header_timeout{10};  // whole request head must arrive within
+  std::chrono::seconds idle_timeout{60};    // keep-alive connection with no request
+  std::chrono::seconds body_timeout{30};    // max silence while a body or response is moving
+  std::chrono::seconds shutdown_timeout{30};  // in-flight requests get this long on SIGTERM
+
+  // Accounts.
+  bool open_signup = true;
+  std::string jwt_secret;  // empty: generated once and kept in DATA/jwt.secret
+  std::chrono::seconds access_ttl{2 * 3600};
+  std::chrono::seconds refresh_ttl{90 * 24 * 3600};
+
+  // Blobs.
+  std::vector<std::string> allowed_mime;  // filled with the defaults by load
+  std::chrono::seconds gc_grace{6 * 3600};
+  std::chrono::seconds gc_interval{15 * 60};  // 0 disables the background sweeper
+
+  // Logging: "stderr", "stdout", "off" or a file path.
+  std::string access_log = "stderr";
+  std::string log_level = "info";
+};
+
+// The allow-list used when none is configured.
+std::vector<std::string> default_allowed_mime();
+
+// One key as the user can set it: TOML name, env name and flag name are
+// derived from `key`.
+struct ConfigKeyInfo {
+  std::string key;   // "max_upload_bytes"
+  std::string help;  // one line for --help and docs
+};
+const std::vector<ConfigKeyInfo>& config_keys();
+
+// Raw string values by key, collected from the sources in precedence order.
+using ConfigValues = std::map<std::string, std::string>;
+
+// Reads a TOML file into raw values (arrays become comma-separated lists).
+// Errors: kNotFound, kInvalidArgument (syntax errors with line numbers,
+// unknown keys).
+Result<ConfigValues> read_toml_config(const std::filesystem::path& file);
+// BLOBSYNC_<KEY> environment variables for every known key.
+ConfigValues read_env_config();
+
+// Builds a config from layered values: later maps override earlier ones.
+// Errors: kInvalidArgument naming the key and the bad value.
+Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers);
+
+// "host:port" -> parts. IPv6 as "[::1]:3913". Port 0 lets the OS choose.
+Result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text);
+// "30", "30s", "10m", "6h", "2d" -> seconds.
+Result<std::chrono::seconds> parse_duration(std::string_view text);
+// "104857600", "100MiB", "1M", "64k" -> bytes.
+Result<std::uint64_t> parse_size(std::string_view text);
+
+}  // namespace blobsync::http

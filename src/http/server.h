@@ -1,0 +1,60 @@
+// Server: the one listening port. Boost.Beast on Asio with C++20 coroutines,
+// `threads` I/O threads, one coroutine per connection (so a slow client costs
+// a coroutine frame, never a thread).
+//
+// Limits: max_connections (extra connections get 503 and are closed),
+// max_header_bytes (431), header_timeout for the whole request head (stops
+// slowloris), idle_timeout between keep-alive requests, body_timeout for any
+// silence while a body moves in either direction. Response bodies that come
+// from the store go out with sendfile(2).
+//
+// Shutdown: on SIGTERM/SIGINT or stop(), the server stops accepting, closes
+// idle connections, lets in-flight requests finish for up to
+// shutdown_timeout, then closes the rest (an interrupted upload is discarded
+// by its sink), and run() returns.
+//
+// Thread safety: listen(), add_upgrade_handler() and run() are called by one
+// thread; stop() may be called from any thread or a signal-safe context.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/error.h"
+#include "http/config.h"
+
+namespace blobsync::http {
+
+class Router;
+class Metrics;
+class AccessLog;
+struct UpgradeContext;  // upgrade.h (Beast types)
+
+using UpgradeHandler = std::function<void(std::unique_ptr<UpgradeContext>)>;
+
+class Server {
+ public:
+  Server(const ServerConfig& config, const Router& router, Metrics& metrics, AccessLog& log);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the port. Returns the bound address "HOST:PORT" (the real port when
+  // the configured one was 0). Errors: kIOError (address in use...).
+  Result<std::string> listen();
+
+  // Requests under `path_prefix` that ask for `Upgrade: websocket` are handed
+  // to `handler` (called on the connection's strand). REQUIRES: before run().
+  void add_upgrade_handler(std::string path_prefix, UpgradeHandler handler);
+
+  // Serves until SIGTERM/SIGINT or stop(), then drains. REQUIRES: listen() succeeded.
+  Result<> run();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace blobsync::http

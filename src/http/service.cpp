@@ -1,0 +1,145 @@
+#include "http/service.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "store/blob_store.h"
+#include "store/sqlite_db.h"
+
+namespace blobsync::http {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+Result<std::vector<std::uint8_t>> load_secret(const ServerConfig& config) {
+  if (!config.jwt_secret.empty()) return std::vector<std::uint8_t>(config.jwt_secret.begin(), config.jwt_secret.end());
+  auto path = config.data_dir / "jwt.secret";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    std::uint8_t raw[32];
+    randombytes_buf(raw, sizeof raw);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) return std::unexpected(errno_error(errno, "create " + path.string()));
+    if (fd >= 0) {
+      std::string text = std::string(hex) + "\n";
+      bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+      int err = errno;
+      ::close(fd);
+      if (!ok) return std::unexpected(errno_error(err, "write " + path.string()));
+      spdlog::info("generated a JWT secret in {}", path.string());
+    }
+  }
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+    spdlog::warn("{} is readable by other users (mode {:o}); chmod 600 it", path.string(), st.st_mode & 0777);
+  std::ifstream in(path);
+  std::string text;
+  std::getline(in, text);
+  if (text.size() < 32) return fail(Errc::kCorruption, "{} does not hold a secret (expected 64 hex digits)", path.string());
+  return std::vector<std::uint8_t>(text.begin(), text.end());
+}
+
+std::optional<std::string_view> bearer(const Request& req) {
+  auto h = req.header("authorization");
+  if (!h) return std::nullopt;
+  std::string_view v = *h;
+  if (v.size() < 7 || !(v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) return std::string_view();
+  v.remove_prefix(7);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  return v;
+}
+
+}  // namespace
+
+Service::~Service() = default;
+
+Result<std::unique_ptr<Service>> Service::open(const ServerConfig& config) {
+  if (sodium_init() < 0) return fail(Errc::kInternal, "libsodium failed to initialise");
+  std::unique_ptr<Service> s(new Service());
+  s->config = config;
+  s->mime = MimePolicy(config.allowed_mime);
+  s->service_did = "did:web:" + config.hostname;
+  auto store = BlobStore::open(StoreOptions{.data_dir = config.data_dir});
+  if (!store) return std::unexpected(store.error());
+  s->store = std::move(*store);
+  auto db = SqliteDb::open(config.data_dir / "meta.db");
+  if (!db) return std::unexpected(db.error());
+  s->db = std::shared_ptr<SqliteDb>(std::move(*db));
+  auto accounts = AccountStore::open(s->db);
+  if (!accounts) return std::unexpected(accounts.error());
+  s->accounts = std::move(*accounts);
+  auto repo = RepoStore::open(s->db, *s->store);
+  if (!repo) return std::unexpected(repo.error());
+  s->repo = std::move(*repo);
+  auto secret = load_secret(config);
+  if (!secret) return std::unexpected(secret.error());
+  s->jwt_secret = std::move(*secret);
+  return s;
+}
+
+void Service::register_routes(Router& router) {
+  register_server_routes(*this, router);
+  register_repo_routes(*this, router);
+  register_blob_routes(*this, router);
+}
+
+namespace {
+XrpcFailure jwt_failure(JwtError e) {
+  switch (e) {
+    case JwtError::kExpired: return {401, "ExpiredToken", "Token has expired"};
+    case JwtError::kBadSignature:
+    case JwtError::kMalformed: break;
+  }
+  return {401, "InvalidToken", "Token could not be verified"};
+}
+}  // namespace
+
+XResult<std::string> Service::authenticate(Request& req) const {
+  auto token = bearer(req);
+  if (!token) return xfail(401, "AuthenticationRequired", "Authorization header is required");
+  if (token->empty()) return xfail(401, "AuthenticationRequired", "Unexpected authorization type (expected Bearer)");
+  auto claims = jwt_verify(*token, jwt_secret, unix_now());
+  if (!claims) return std::unexpected(jwt_failure(claims.error()));
+  if (claims->scope != "com.atproto.access" || claims->aud != service_did)
+    return xfail(401, "InvalidToken", "Bad token scope");
+  auto account = accounts->get(claims->sub);
+  if (!account) return xfail(401, "InvalidToken", "Token's account no longer exists");
+  req.did = claims->sub;
+  return claims->sub;
+}
+
+XResult<JwtClaims> Service::authenticate_refresh(const Request& req) const {
+  auto token = bearer(req);
+  if (!token) return xfail(401, "AuthenticationRequired", "Authorization header is required");
+  if (token->empty()) return xfail(401, "AuthenticationRequired", "Unexpected authorization type (expected Bearer)");
+  auto claims = jwt_verify(*token, jwt_secret, unix_now());
+  if (!claims) return std::unexpected(jwt_failure(claims.error()));
+  if (claims->scope != "com.atproto.refresh" || claims->aud != service_did || claims->jti.empty())
+    return xfail(400, "InvalidToken", "Invalid token type");
+  return *claims;
+}
+
+XResult<std::pair<std::string, std::string>> Service::issue_tokens(const std::string& did) {
+  auto now = unix_now();
+  JwtClaims access{"at+jwt", "com.atproto.access", did, service_did, "", now, now + config.access_ttl.count()};
+  std::uint8_t raw[16];
+  randombytes_buf(raw, sizeof raw);
+  JwtClaims refresh{"refresh+jwt", "com.atproto.refresh", did, service_did, base64url_encode(raw), now,
+                    now + config.refresh_ttl.count()};
+  if (auto r = accounts->add_session(refresh.jti, did, refresh.exp); !r) return std::unexpected(to_xrpc(r.error()));
+  return std::pair{jwt_sign(access, jwt_secret), jwt_sign(refresh, jwt_secret)};
+}
+
+}  // namespace blobsync::http

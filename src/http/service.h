@@ -1,0 +1,72 @@
+// Service: everything the XRPC and plain-blob handlers share: the config, the
+// blob store, the metadata database, accounts, records, the JWT secret, the
+// MIME policy and the metrics. register_routes() wires all endpoints.
+//
+// The JWT secret is config.jwt_secret, or else DATA/jwt.secret, generated
+// (32 random bytes, hex, mode 0600) on first start and reused afterwards so
+// sessions survive restarts.
+//
+// Thread safety: after open() the Service is shared read-only; its members
+// are themselves thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/account_store.h"
+#include "http/config.h"
+#include "http/jwt.h"
+#include "http/metrics.h"
+#include "http/mime_policy.h"
+#include "http/repo_store.h"
+#include "http/router.h"
+#include "http/xrpc_error.h"
+
+namespace blobsync {
+class BlobStore;
+class SqliteDb;
+}  // namespace blobsync
+
+namespace blobsync::http {
+
+class Service {
+ public:
+  // Opens the store and database in config.data_dir and loads the secret.
+  static Result<std::unique_ptr<Service>> open(const ServerConfig& config);
+  ~Service();
+
+  void register_routes(Router& router);
+
+  // Bearer access token -> DID. Errors: 401 AuthenticationRequired (missing
+  // or not Bearer), 401 InvalidToken (forged, malformed, wrong scope), 401
+  // ExpiredToken.
+  XResult<std::string> authenticate(Request& req) const;
+  // Bearer refresh token -> claims (same errors).
+  XResult<JwtClaims> authenticate_refresh(const Request& req) const;
+  // A fresh access/refresh pair for `did` (the refresh jti is recorded).
+  XResult<std::pair<std::string, std::string>> issue_tokens(const std::string& did);
+
+  ServerConfig config;
+  std::unique_ptr<BlobStore> store;
+  std::shared_ptr<SqliteDb> db;
+  std::unique_ptr<AccountStore> accounts;
+  std::unique_ptr<RepoStore> repo;
+  std::vector<std::uint8_t> jwt_secret;
+  std::string service_did;  // did:web:<hostname>
+  MimePolicy mime{{}};
+  Metrics metrics;
+
+ private:
+  Service() = default;
+};
+
+// Route groups, one translation unit each.
+void register_server_routes(Service& s, Router& r);  // accounts, sessions, describeServer, health, metrics
+void register_repo_routes(Service& s, Router& r);    // records
+void register_blob_routes(Service& s, Router& r);    // uploadBlob, getBlob, listBlobs, /blobs/
+
+std::int64_t unix_now();
+
+}  // namespace blobsync::http

@@ -1,0 +1,528 @@
+#include "store/blob_store.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "core/blob_id.h"
+#include "core/chunking.h"
+#include "core/sha256.h"
+#include "store/disk_backend.h"
+#include "store/env.h"
+#include "store/hash_pipeline.h"
+#include "store/mime_sniffer.h"
+#include "store/sqlite_metadata.h"
+#include "store/worker_pool.h"
+
+namespace blobsync {
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Commit/insert and delete of one digest must not interleave (a put that
+// dedups against bytes a concurrent remove is deleting would index nothing).
+class DigestLocks {
+ public:
+  std::mutex& for_digest(const Digest& d) { return stripes_[d.bytes[0] % stripes_.size()]; }
+
+ private:
+  std::array<std::mutex, 64> stripes_;
+};
+
+class StoreImpl;
+
+class IngestImpl final : public Ingest {
+ public:
+  IngestImpl(StoreImpl& store, PutOptions options, std::unique_ptr<BlobWriter> writer, WorkerPool* pool)
+      : store_(store),
+        options_(std::move(options)),
+        pool_(pool),
+        writer_(std::move(writer)),
+        pipeline_(pool, writer_.get()) {}
+  // Members go in reverse order: pipeline_ first (it waits for its lane,
+  // which may still be appending), then writer_ (which discards the temp file).
+  ~IngestImpl() override = default;
+
+  Result<> write(std::span<const std::byte> data) override {
+    if (auto r = check_alive(data.size()); !r) return r;
+    auto r = pipeline_.write(data);
+    if (!r) dead_ = r.error();
+    return r;
+  }
+
+  // Reads `fd` to its end straight into the ring (no extra copy).
+  Result<> write_from(Env* env, int fd, const std::function<void(std::uint64_t)>& progress) {
+    std::uint64_t last_report = 0;
+    for (;;) {
+      if (dead_) return std::unexpected(*dead_);
+      auto space = pipeline_.acquire();
+      if (!space) {
+        dead_ = space.error();
+        return std::unexpected(space.error());
+      }
+      auto n = env->read(fd, *space);
+      if (!n) {
+        dead_ = n.error();
+        return std::unexpected(n.error());
+      }
+      if (*n == 0) break;
+      if (auto r = check_alive(*n); !r) return r;
+      if (auto r = pipeline_.filled(*n); !r) {
+        dead_ = r.error();
+        return r;
+      }
+      if (progress && pipeline_.size() - last_report >= (8u << 20)) {
+        last_report = pipeline_.size();
+        progress(last_report);
+      }
+    }
+    if (progress) progress(pipeline_.size());
+    return {};
+  }
+
+  Result<BlobRecord> finish() override;
+
+  std::uint64_t bytes_written() const override { return pipeline_.size(); }
+
+  std::string sniffed_mime() const override {
+    if (!sniff_) {
+      auto head = pipeline_.head();
+      // Sniff once the head is complete, or at the end for short blobs.
+      if (head.size() < HashPipeline::kHeadBytes && !finished_) return "";
+      sniff_ = sniff_mime(head);
+    }
+    return sniff_->specific ? sniff_->mime : "";
+  }
+
+ private:
+  Result<> check_alive(std::size_t more) {
+    if (dead_) return std::unexpected(*dead_);
+    if (finished_) return fail(Errc::kInternal, "write after finish");
+    if (more > options_.max_size || pipeline_.size() > options_.max_size - more) {
+      // The temp file goes when the ingest is destroyed (the lane may still be writing).
+      dead_ = Error{Errc::kTooLarge, fmt::format("blob is larger than the limit of {} bytes", options_.max_size)};
+      return std::unexpected(*dead_);
+    }
+    return {};
+  }
+
+  std::string choose_mime() const;
+
+  StoreImpl& store_;
+  PutOptions options_;
+  WorkerPool* pool_;
+  std::unique_ptr<BlobWriter> writer_;  // null: content already stored, only verify
+  HashPipeline pipeline_;               // after writer_: destroyed first
+  std::optional<Error> dead_;
+  bool finished_ = false;
+  mutable std::optional<MimeSniff> sniff_;
+};
+
+class StoreImpl final : public BlobStore {
+ public:
+  StoreImpl(Env* env, std::shared_ptr<BlobBackend> backend, std::shared_ptr<MetadataStore> metadata)
+      : env_(env),
+        backend_(std::move(backend)),
+        metadata_(std::move(metadata)),
+        pool_(std::max(2u, std::thread::hardware_concurrency())) {}
+
+  Result<std::unique_ptr<Ingest>> begin_put(const PutOptions& options) override {
+    return begin(options);
+  }
+
+  Result<std::unique_ptr<IngestImpl>> begin(const PutOptions& options) {
+    std::unique_ptr<BlobWriter> writer;
+    bool already = false;
+    if (options.expected) {
+      auto row = metadata_->get_blob(*options.expected);
+      if (!row) return std::unexpected(row.error());
+      if (*row) {
+        auto st = backend_->stat(*options.expected);
+        already = st && st->size == (*row)->size;
+      }
+    }
+    if (!already) {
+      auto w = backend_->create_writer();
+      if (!w) return std::unexpected(w.error());
+      writer = std::move(*w);
+    }
+    return std::make_unique<IngestImpl>(*this, options, std::move(writer), &pool_);
+  }
+
+  Result<BlobRecord> put_file(const std::filesystem::path& path, const PutOptions& options,
+                              const std::function<void(std::uint64_t)>& progress) override {
+    auto fd = env_->open(path, Env::kRead);
+    if (!fd) return std::unexpected(fd.error());
+    struct Closer {
+      Env* env;
+      int fd;
+      ~Closer() { (void)env->close(fd); }
+    } closer{env_, *fd};
+    auto st = env_->stat(path);
+    if (st && st->is_dir) return fail(Errc::kInvalidArgument, "{} is a directory", path.string());
+    if (st && st->size > options.max_size)
+      return fail(Errc::kTooLarge, "{} is {} bytes, larger than the limit of {} bytes", path.string(), st->size,
+                  options.max_size);
+    auto ingest = begin(options);
+    if (!ingest) return std::unexpected(ingest.error());
+    if (auto r = (*ingest)->write_from(env_, *fd, progress); !r) return std::unexpected(r.error());
+    return (*ingest)->finish();
+  }
+
+  Result<BlobRecord> put_bytes(std::span<const std::byte> data, const PutOptions& options) override {
+    auto ingest = begin(options);
+    if (!ingest) return std::unexpected(ingest.error());
+    if (auto r = (*ingest)->write(data); !r) return std::unexpected(r.error());
+    return (*ingest)->finish();
+  }
+
+  Result<BlobRecord> stat(const Digest& hash) override {
+    auto row = metadata_->get_blob(hash);
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return not_found(hash);
+    return std::move(**row);
+  }
+
+  Result<bool> contains(const Digest& hash) override {
+    auto row = metadata_->get_blob(hash);
+    if (!row) return std::unexpected(row.error());
+    return row->has_value();
+  }
+
+  Result<std::unique_ptr<BlobReader>> open(const Digest& hash, std::uint64_t offset, std::uint64_t length) override {
+    auto row = metadata_->get_blob(hash);
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return not_found(hash);
+    auto reader = backend_->open(hash, offset, length);
+    if (!reader && reader.error().code == Errc::kNotFound)
+      return fail(Errc::kCorruption, "blob {} is indexed but its bytes are missing", to_hash_ref(hash));
+    return reader;
+  }
+
+  Result<> read_verified(const Digest& hash,
+                         const std::function<Result<>(std::span<const std::byte>)>& sink) override {
+    auto rec = stat(hash);
+    if (!rec) return std::unexpected(rec.error());
+    auto reader = backend_->open(hash);
+    if (!reader) {
+      if (reader.error().code == Errc::kNotFound)
+        return fail(Errc::kCorruption, "blob {} is indexed but its bytes are missing", to_hash_ref(hash));
+      return std::unexpected(reader.error());
+    }
+    if ((*reader)->remaining() != rec->size)
+      return fail(Errc::kCorruption, "blob {} has {} bytes on disk, {} expected", to_hash_ref(hash),
+                  (*reader)->remaining(), rec->size);
+    std::vector<std::byte> buf(kChunkSize);
+    Sha256 whole;
+    for (std::uint64_t i = 0; i < rec->chunk_count; ++i) {
+      std::size_t len = static_cast<std::size_t>(chunk_length(i, rec->size));
+      std::size_t got = 0;
+      while (got < len) {
+        auto n = (*reader)->read(std::span(buf.data() + got, len - got));
+        if (!n) return std::unexpected(n.error());
+        if (*n == 0) return fail(Errc::kCorruption, "blob {} is shorter than indexed", to_hash_ref(hash));
+        got += *n;
+      }
+      if (Sha256::of(buf.data(), len) != rec->chunk_hashes[i])
+        return fail(Errc::kCorruption, "blob {}: chunk {} hash mismatch", to_hash_ref(hash), i);
+      whole.update(buf.data(), len);
+      if (auto r = sink(std::span<const std::byte>(buf.data(), len)); !r) return r;
+    }
+    if (whole.finish() != hash) return fail(Errc::kCorruption, "blob {}: content hash mismatch", to_hash_ref(hash));
+    return {};
+  }
+
+  Result<> remove(const Digest& hash) override {
+    std::lock_guard g(locks_.for_digest(hash));
+    auto row = metadata_->get_blob(hash);
+    if (!row) return std::unexpected(row.error());
+    if (!*row) {
+      // Unindexed leftovers go too, but the blob was not stored.
+      auto st = backend_->stat(hash);
+      if (st) {
+        if (auto r = backend_->remove(hash); !r) return r;
+        return {};
+      }
+      return not_found(hash);
+    }
+    if (auto r = metadata_->delete_blob(hash); !r) return r;
+    if (auto r = backend_->remove(hash); !r)
+      return fail(r.error().code, "blob {} was unindexed but its bytes could not be deleted: {}", to_hash_ref(hash),
+                  r.error().message);
+    return {};
+  }
+
+  Result<> set_state(const Digest& hash, BlobState state) override { return metadata_->set_state(hash, state); }
+
+  Result<std::vector<BlobRecord>> list(std::optional<Digest> after, std::size_t limit) override {
+    return metadata_->list_blobs(after, limit);
+  }
+
+  Result<MetadataStats> stats() override { return metadata_->stats(); }
+
+  Result<VerifyReport> verify(const std::function<void(const Digest&)>& on_blob) override;
+
+  BlobBackend& backend() override { return *backend_; }
+  MetadataStore& metadata() override { return *metadata_; }
+
+  // Called by IngestImpl::finish once the digest is known and verified.
+  // `mime` is called once the bytes are durable (it may wait for the sniffer).
+  Result<BlobRecord> commit(BlobWriter* writer, BlobRecord record, const std::function<std::string()>& mime) {
+    std::lock_guard g(locks_.for_digest(record.hash));
+    auto row = metadata_->get_blob(record.hash);
+    if (!row) return std::unexpected(row.error());
+    bool bytes_ok = false;
+    if (*row) {
+      auto st = backend_->stat(record.hash);
+      bytes_ok = st && st->size == record.size;
+    }
+    if (!bytes_ok) {
+      if (!writer)
+        return fail(Errc::kConflict, "blob {} was removed while it was being uploaded; retry",
+                    to_hash_ref(record.hash));
+      if (auto r = writer->commit(record.hash); !r) return std::unexpected(r.error());
+    } else if (writer) {
+      writer->abort();  // dedup: the stored copy stays, ours is dropped
+    }
+    record.mime_type = mime();
+    auto inserted = metadata_->insert_blob(record);
+    if (!inserted) {
+      // No row names these bytes (we hold the digest's lock), so drop them
+      // rather than leave an unindexed copy; if that fails too, verify reports it.
+      if (!*row) (void)backend_->remove(record.hash);
+      return std::unexpected(inserted.error());
+    }
+    if (*inserted) return record;
+    auto now = metadata_->get_blob(record.hash);
+    if (!now) return std::unexpected(now.error());
+    if (!*now) return fail(Errc::kInternal, "blob {} vanished after insert", to_hash_ref(record.hash));
+    return std::move(**now);
+  }
+
+  static std::unexpected<Error> not_found(const Digest& hash) {
+    return fail(Errc::kNotFound, "blob {} is not stored", to_hash_ref(hash));
+  }
+
+ private:
+  Env* env_;
+  std::shared_ptr<BlobBackend> backend_;
+  std::shared_ptr<MetadataStore> metadata_;
+  DigestLocks locks_;
+  WorkerPool pool_;  // last: its threads stop before the rest goes
+};
+
+Result<BlobRecord> IngestImpl::finish() {
+  if (dead_) return std::unexpected(*dead_);
+  if (finished_) return fail(Errc::kInternal, "finish called twice");
+  auto result = pipeline_.finish();
+  finished_ = true;
+  if (!result) {
+    dead_ = result.error();
+    if (writer_) writer_->abort();
+    return std::unexpected(result.error());
+  }
+  if (options_.expected && result->digest != *options_.expected) {
+    if (writer_) writer_->abort();
+    dead_ = Error{Errc::kCorruption, fmt::format("content hash is {}, expected {}", to_hash_ref(result->digest),
+                                                 to_hash_ref(*options_.expected))};
+    return std::unexpected(*dead_);
+  }
+  BlobRecord record;
+  record.hash = result->digest;
+  record.size = result->size;
+  record.chunk_count = chunk_count(result->size);
+  record.chunk_hashes = std::move(result->chunk_hashes);
+  record.created_at_ms = now_ms();
+  record.state = options_.state;
+  if (record.chunk_hashes.size() != record.chunk_count)
+    return fail(Errc::kInternal, "ingest produced {} chunk hashes for {} bytes", record.chunk_hashes.size(),
+                record.size);
+  // libmagic costs 0.5-5 ms a call: sniff on the pool while the commit waits
+  // for the disk. The task owns a copy of the head, so it never outlives what it reads.
+  struct Sniff {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<MimeSniff> result;
+  };
+  auto sniff = std::make_shared<Sniff>();
+  if (!sniff_) {
+    auto head = pipeline_.head();
+    pool_->post([sniff, head = std::vector<std::byte>(head.begin(), head.end())] {
+      MimeSniff r = sniff_mime(head);
+      std::lock_guard g(sniff->mu);
+      sniff->result = std::move(r);
+      sniff->cv.notify_all();
+    });
+  }
+  auto mime = [&]() -> std::string {
+    if (!sniff_) {
+      std::unique_lock lk(sniff->mu);
+      sniff->cv.wait(lk, [&] { return sniff->result.has_value(); });
+      sniff_ = *sniff->result;
+    }
+    return choose_mime();
+  };
+  auto committed = store_.commit(writer_.get(), std::move(record), mime);
+  writer_.reset();
+  if (!committed) dead_ = committed.error();
+  return committed;
+}
+
+std::string IngestImpl::choose_mime() const {
+  std::string sniffed = sniffed_mime();
+  if (!sniffed.empty()) return sniffed;
+  if (std::string declared = normalize_mime(options_.declared_mime); !declared.empty()) return declared;
+  return "application/octet-stream";
+}
+
+// ---------------------------------------------------------------------------
+// verify: merge-join of the index and the backend, both in digest order.
+
+Result<VerifyReport> StoreImpl::verify(const std::function<void(const Digest&)>& on_blob) {
+  constexpr std::size_t kPage = 1000;
+  VerifyReport report;
+  std::vector<BlobRecord> rows;
+  std::vector<BackendStat> files;
+  std::size_t ri = 0, fi = 0;
+  std::optional<Digest> row_cursor, file_cursor;
+  bool rows_done = false, files_done = false;
+  std::vector<std::byte> buf(HashPipeline::kSlotSize);
+
+  auto refill = [&]() -> Result<> {
+    if (ri == rows.size() && !rows_done) {
+      auto page = metadata_->list_blobs(row_cursor, kPage);
+      if (!page) return std::unexpected(page.error());
+      rows = std::move(*page);
+      ri = 0;
+      if (rows.empty()) rows_done = true; else row_cursor = rows.back().hash;
+    }
+    if (fi == files.size() && !files_done) {
+      auto page = backend_->enumerate(file_cursor, kPage);
+      if (!page) return std::unexpected(page.error());
+      files = std::move(*page);
+      fi = 0;
+      if (files.empty()) files_done = true; else file_cursor = files.back().digest;
+    }
+    return {};
+  };
+
+  auto check_blob = [&](const Digest& hash) -> Result<> {
+    auto rec = metadata_->get_blob(hash);
+    if (!rec) return std::unexpected(rec.error());
+    if (!*rec) return {};  // removed meanwhile
+    const BlobRecord& r = **rec;
+    ++report.checked;
+    auto reader = backend_->open(hash);
+    if (!reader) {
+      if (reader.error().code == Errc::kNotFound) {
+        report.problems.push_back({hash, "missing"});
+        return {};
+      }
+      return std::unexpected(reader.error());
+    }
+    if ((*reader)->remaining() != r.size) {
+      report.problems.push_back(
+          {hash, fmt::format("size mismatch: {} bytes on disk, {} indexed", (*reader)->remaining(), r.size)});
+      return {};
+    }
+    Sha256 whole;
+    Sha256 chunk;
+    std::uint64_t pos = 0;
+    std::optional<std::uint64_t> bad_chunk;
+    while (pos < r.size) {
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), r.size - pos));
+      auto n = (*reader)->read(std::span(buf.data(), want));
+      if (!n) {
+        report.problems.push_back({hash, fmt::format("read error: {}", n.error().message)});
+        return {};
+      }
+      if (*n == 0) break;
+      whole.update(buf.data(), *n);
+      // Feed chunk hashes in chunk-sized pieces.
+      std::size_t off = 0;
+      while (off < *n) {
+        std::uint64_t idx = (pos + off) / kChunkSize;
+        std::uint64_t chunk_end = std::min(chunk_offset(idx) + kChunkSize, r.size);
+        std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(*n - off, chunk_end - (pos + off)));
+        chunk.update(buf.data() + off, take);
+        off += take;
+        if (pos + off == chunk_end) {
+          Digest d = chunk.finish();
+          if (!bad_chunk && (idx >= r.chunk_hashes.size() || d != r.chunk_hashes[idx])) bad_chunk = idx;
+        }
+      }
+      pos += *n;
+      report.bytes += *n;
+    }
+    if (pos != r.size) {
+      report.problems.push_back({hash, "size mismatch: file shrank while reading"});
+      return {};
+    }
+    if (bad_chunk) report.problems.push_back({hash, fmt::format("chunk {} hash mismatch", *bad_chunk)});
+    if (whole.finish() != hash) report.problems.push_back({hash, "content hash mismatch"});
+    return {};
+  };
+
+  for (;;) {
+    if (auto r = refill(); !r) return std::unexpected(r.error());
+    bool have_row = ri < rows.size();
+    bool have_file = fi < files.size();
+    if (!have_row && !have_file) break;
+    if (have_row && (!have_file || rows[ri].hash <= files[fi].digest)) {
+      const Digest h = rows[ri].hash;
+      if (on_blob) on_blob(h);
+      if (auto r = check_blob(h); !r) return std::unexpected(r.error());
+      if (have_file && files[fi].digest == h) ++fi;
+      ++ri;
+    } else {
+      const Digest h = files[fi].digest;
+      // Bytes without a row: re-check under the digest's lock (a put may be
+      // between its commit and its insert).
+      std::lock_guard g(locks_.for_digest(h));
+      auto rec = metadata_->get_blob(h);
+      if (!rec) return std::unexpected(rec.error());
+      if (!*rec) report.problems.push_back({h, "not indexed"});
+      ++fi;
+    }
+  }
+  return report;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlobStore>> BlobStore::open(const StoreOptions& options) {
+  Env* env = options.env ? options.env : Env::posix();
+  const std::filesystem::path& dir = options.data_dir;
+  if (dir.empty()) return fail(Errc::kInvalidArgument, "the data directory path is empty");
+  auto made = env->mkdir(dir);
+  if (!made) return fail(made.error().code, "cannot create data directory: {}", made.error().message);
+  if (*made) {
+    std::filesystem::path parent = dir.parent_path().empty() ? "." : dir.parent_path();
+    (void)env->fsync_dir(parent);
+  }
+  std::shared_ptr<BlobBackend> backend = options.backend;
+  if (!backend) {
+    auto disk = DiskBackend::open(env, dir / "blobs");
+    if (!disk) return fail(disk.error().code, "cannot open blob directory: {}", disk.error().message);
+    backend = std::move(*disk);
+  }
+  if (auto r = backend->recover(); !r)
+    return fail(r.error().code, "cannot clean up interrupted writes: {}", r.error().message);
+  std::shared_ptr<MetadataStore> metadata = options.metadata;
+  if (!metadata) {
+    auto db = SqliteMetadata::open(dir / "meta.db");
+    if (!db) return fail(db.error().code, "cannot open metadata database: {}", db.error().message);
+    metadata = std::move(*db);
+  }
+  return std::unique_ptr<BlobStore>(new StoreImpl(env, std::move(backend), std::move(metadata)));
+}
+
+}  // namespace blobsync

@@ -1,0 +1,73 @@
+#include "store/mime_sniffer.h"
+
+#include <magic.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace blobsync {
+
+namespace {
+
+struct MagicHandle {
+  magic_t cookie = nullptr;
+  MagicHandle() {
+    // MAGIC_NO_CHECK_COMPRESS: never spawn decompressors on untrusted input.
+    cookie = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS | MAGIC_ERROR);
+    if (cookie && magic_load(cookie, nullptr) != 0) {
+      magic_close(cookie);
+      cookie = nullptr;
+    }
+  }
+  ~MagicHandle() {
+    if (cookie) magic_close(cookie);
+  }
+  MagicHandle(const MagicHandle&) = delete;
+  MagicHandle& operator=(const MagicHandle&) = delete;
+};
+
+bool is_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$&-^_.+").find(c) != std::string_view::npos;
+}
+
+}  // namespace
+
+bool is_generic_mime(std::string_view mime) {
+  return mime.empty() || mime == "application/octet-stream" || mime == "text/plain" || mime == "application/x-empty" ||
+         mime == "inode/x-empty" || mime == "application/x-data";
+}
+
+MimeSniff sniff_mime(std::span<const std::byte> head) {
+  thread_local MagicHandle handle;
+  MimeSniff out;
+  if (!handle.cookie) return out;
+  head = head.first(std::min(head.size(), kSniffBytes));
+  const char* type = magic_buffer(handle.cookie, head.data(), head.size());
+  if (!type) return out;
+  out.mime = normalize_mime(type);
+  out.specific = !is_generic_mime(out.mime);
+  return out;
+}
+
+std::string normalize_mime(std::string_view declared) {
+  auto semi = declared.find(';');
+  if (semi != std::string_view::npos) declared = declared.substr(0, semi);
+  while (!declared.empty() && std::isspace(static_cast<unsigned char>(declared.front()))) declared.remove_prefix(1);
+  while (!declared.empty() && std::isspace(static_cast<unsigned char>(declared.back()))) declared.remove_suffix(1);
+  auto slash = declared.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == declared.size() || declared.size() > 255) return "";
+  std::string out;
+  out.reserve(declared.size());
+  for (std::size_t i = 0; i < declared.size(); ++i) {
+    char c = declared[i];
+    if (i == slash) {
+      out.push_back('/');
+      continue;
+    }
+    if (!is_token_char(c)) return "";
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+}  // namespace blobsync

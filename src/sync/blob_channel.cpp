@@ -1,0 +1,579 @@
+#include "sync/blob_channel.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/blob_id.h"
+#include "core/chunking.h"
+#include "core/sha256.h"
+#include "http/mime_policy.h"
+#include "store/blob_store.h"
+#include "store/mime_sniffer.h"
+#include "sync/upload_staging.h"
+
+namespace blobsync::sync {
+
+namespace {
+
+constexpr std::size_t kEndedMemory = 256;
+constexpr std::size_t kIngestPiece = 1u << 20;
+
+std::span<const std::byte> as_bytes(std::span<const std::uint8_t> s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+// The MIME policy of HTTP uploads (http::MimePolicy::decide), applied to a
+// declared type and the sniffed one ("" when not recognised).
+Result<std::string> check_mime(const http::MimePolicy& policy, const std::string& declared, std::string_view sniffed) {
+  auto d = policy.decide(normalize_mime(declared), sniffed);
+  if (!d) return fail(Errc::kUnsupported, "{}", d.error().message);
+  return *d;
+}
+
+}  // namespace
+
+struct BlobChannel::Upload {
+  UploadMsg msg;
+  std::shared_ptr<StagedUpload> staged;
+  std::uint32_t window = kDefaultWindow;
+  std::uint32_t in_flight = 0;
+  std::set<std::uint64_t> inflight_idx;
+  std::uint64_t remaining = 0;  // chunks not yet on disk
+  bool finalizing = false;
+  bool dead = false;  // ended while work was in flight
+  bool mime_checked = false;
+};
+
+struct BlobChannel::Download {
+  Digest hash;
+  std::uint64_t size = 0;
+  std::vector<Digest> chunk_hashes;
+  std::vector<ChunkRange> ranges;
+  std::size_t range_idx = 0;
+  std::uint64_t next = 0;  // within ranges[range_idx]
+  std::uint32_t window = kDefaultWindow;
+  std::uint64_t sent = 0, credited = 0;
+  bool reading = false;
+  bool stalled = false;
+};
+
+BlobChannel::BlobChannel(BlobChannelEnv& env, Hooks hooks) : env_(env), hooks_(std::move(hooks)) {}
+
+BlobChannel::~BlobChannel() = default;
+
+void BlobChannel::send(const BlobMessage& m) {
+  if (!closed_) hooks_.send(share_bytes(encode_blob_message(m)));
+}
+
+void BlobChannel::error(std::uint64_t req, BlobErrorCode code, std::string message) {
+  spdlog::debug("sync: blob req {}: {} {}", req, blob_error_name(code), message);
+  send(ErrorMsg{req, code, std::move(message)});
+}
+
+bool BlobChannel::recently_ended(std::uint64_t req) const {
+  return std::find(ended_.begin(), ended_.end(), req) != ended_.end();
+}
+
+bool BlobChannel::check_new_req(std::uint64_t req) {
+  if (req == 0 || req % 2 == 0) {
+    error(req, BlobErrorCode::kBadRequest, "request ids chosen by a client must be odd");
+    return false;
+  }
+  if (uploads_.contains(req) || downloads_.contains(req) || pending_.contains(req)) {
+    error(req, BlobErrorCode::kBadRequest, "request id already in use");
+    return false;
+  }
+  if (uploads_.size() + downloads_.size() + pending_.size() >= env_.config.max_transfers_per_connection) {
+    error(req, BlobErrorCode::kBusy, "too many transfers on this connection");
+    return false;
+  }
+  return true;
+}
+
+void BlobChannel::end(std::uint64_t req) {
+  ended_.push_back(req);
+  if (ended_.size() > kEndedMemory) ended_.pop_front();
+  pending_.erase(req);
+  downloads_.erase(req);
+  auto it = uploads_.find(req);
+  if (it == uploads_.end()) return;
+  auto up = it->second;
+  uploads_.erase(it);
+  up->dead = true;
+  if (up->in_flight == 0 && !up->finalizing) env_.staging.unclaim(up->msg.hash);
+}
+
+void BlobChannel::close() {
+  std::vector<std::uint64_t> reqs;
+  for (auto& [req, up] : uploads_) reqs.push_back(req);
+  for (auto req : reqs) end(req);
+  downloads_.clear();
+  pending_.clear();
+  closed_ = true;
+}
+
+void BlobChannel::on_frame(std::vector<std::uint8_t> frame) {
+  if (closed_) return;
+  std::uint64_t req = 0;
+  auto msg = decode_blob_message(frame, &req);
+  if (!msg) {
+    if (frame.size() > 0 && frame[0] == static_cast<std::uint8_t>(BlobMsg::kError)) return;  // never answer an ERROR
+    error(req, BlobErrorCode::kBadRequest, msg.error().message);
+    if (req && (uploads_.contains(req) || downloads_.contains(req))) end(req);
+    return;
+  }
+  std::visit(
+      [&](auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, UploadMsg>) {
+          on_upload(std::move(m));
+        } else if constexpr (std::is_same_v<T, RequestMsg>) {
+          on_request(std::move(m));
+        } else if constexpr (std::is_same_v<T, ChunkMsg>) {
+          ChunkMsg c = m;
+          on_chunk(std::move(frame), c);  // c.data points into the moved buffer, which stays put
+        } else if constexpr (std::is_same_v<T, HaveMsg>) {
+          on_have(std::move(m));
+        } else if constexpr (std::is_same_v<T, CreditMsg>) {
+          on_credit(m);
+        } else if constexpr (std::is_same_v<T, CancelMsg> || std::is_same_v<T, ErrorMsg>) {
+          if (uploads_.contains(m.req) || downloads_.contains(m.req) || pending_.contains(m.req)) end(m.req);
+        } else {
+          // META, WANT, DONE, HAVE_REPLY answer requests; this server sent none.
+          if (!recently_ended(m.req))
+            error(m.req, BlobErrorCode::kBadRequest, "unexpected reply: this server made no request with this id");
+        }
+      },
+      *msg);
+}
+
+// ---- upload ----------------------------------------------------------------
+
+void BlobChannel::on_upload(UploadMsg m) {
+  std::uint64_t req = m.req;
+  if (!check_new_req(req)) return;
+  if (hooks_.read_only) return error(req, BlobErrorCode::kForbidden, "this connection's token is read-only");
+  if (m.size > env_.config.max_blob_bytes)
+    return error(req, BlobErrorCode::kTooLarge,
+                 fmt::format("blob of {} bytes is over this server's limit of {} bytes", m.size,
+                             env_.config.max_blob_bytes));
+  if (m.chunk_hashes.size() != chunk_count(m.size))
+    return error(req, BlobErrorCode::kBadRequest, "chunk hash count does not match the size");
+  if (env_.staging.claimed() >= env_.config.max_uploads)
+    return error(req, BlobErrorCode::kBusy, "too many uploads in progress on this server");
+  if (!env_.staging.claim(m.hash))
+    return error(req, BlobErrorCode::kBusy, "another upload of this blob is in progress");
+  auto up = std::make_shared<Upload>();
+  up->msg = std::move(m);
+  up->window = std::clamp<std::uint32_t>(env_.config.window, 1, kMaxWindow);
+  uploads_[req] = up;
+  env_.run_blocking([self = shared_from_this(), up, req] {
+    auto& env = self->env_;
+    env.staging.maybe_sweep();
+    auto held = env.store.contains(up->msg.hash);
+    Result<std::unique_ptr<StagedUpload>> staged = nullptr;
+    bool have = held && *held;
+    if (!have) staged = env.staging.open(up->msg.hash, up->msg.size, up->msg.chunk_hashes);
+    std::shared_ptr<StagedUpload> s;
+    Error err;
+    bool ok = have || staged.has_value();
+    if (!ok) err = staged.error();
+    else if (!have) s = std::move(*staged);
+    self->hooks_.post([self, up, req, have, ok, s, err] {
+      if (up->dead) {
+        if (up->in_flight == 0 && !up->finalizing) self->env_.staging.unclaim(up->msg.hash);
+        return;
+      }
+      if (!ok) {
+        self->error(req, BlobErrorCode::kInternal, err.message);
+        return self->end(req);
+      }
+      if (have) {
+        self->send(WantMsg{req, up->window, {}});
+        up->finalizing = true;  // nothing to receive
+        self->hooks_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
+                              [self, up, req](Result<>) {
+                                self->hooks_.post([self, up, req] {
+                                  up->finalizing = false;
+                                  if (!up->dead) self->send(DoneMsg{req, up->msg.hash});
+                                  self->end(req);
+                                  if (up->dead && up->in_flight == 0) self->env_.staging.unclaim(up->msg.hash);
+                                });
+                              });
+        return;
+      }
+      up->staged = s;
+      auto missing = s->missing();
+      up->remaining = 0;
+      for (const auto& r : missing) up->remaining += r.count;
+      up->mime_checked = s->has(0);  // checked when it was received
+      self->send(WantMsg{req, up->window, std::move(missing)});
+      if (up->remaining == 0) self->finalize(req);
+    });
+  });
+}
+
+void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const ChunkMsg& m) {
+  auto it = uploads_.find(m.req);
+  if (it == uploads_.end()) {
+    if (!recently_ended(m.req)) error(m.req, BlobErrorCode::kBadRequest, "CHUNK for no upload in progress");
+    return;
+  }
+  auto up = it->second;
+  if (!up->staged) {
+    error(m.req, BlobErrorCode::kBadRequest, "CHUNK before WANT");
+    return end(m.req);
+  }
+  if (m.index >= up->staged->chunk_count()) {
+    error(m.req, BlobErrorCode::kBadRequest, fmt::format("chunk index {} out of range", m.index));
+    return end(m.req);
+  }
+  if (m.data.size() != chunk_length(m.index, up->msg.size)) {
+    error(m.req, BlobErrorCode::kBadRequest,
+          fmt::format("chunk {} has {} bytes, expected {}", m.index, m.data.size(), chunk_length(m.index, up->msg.size)));
+    return end(m.req);
+  }
+  if (up->finalizing || up->staged->has(m.index) || up->inflight_idx.contains(m.index)) {
+    send(CreditMsg{m.req, 1});  // a duplicate: nothing to do, give the credit back
+    return;
+  }
+  if (up->in_flight >= up->window) {
+    error(m.req, BlobErrorCode::kBadRequest, fmt::format("more than {} chunks sent without credit", up->window));
+    return end(m.req);
+  }
+  ++up->in_flight;
+  up->inflight_idx.insert(m.index);
+  std::size_t bytes = frame.size();
+  buffered_ += bytes;
+  bool sniff = m.index == 0;
+  auto data = m.data;
+  std::uint64_t req = m.req, index = m.index;
+  env_.run_blocking([self = shared_from_this(), up, req, index, bytes, sniff, data, frame = std::move(frame)] {
+    auto r = up->staged->write_chunk(index, data);
+    Result<std::string> out = std::string();
+    if (!r) out = std::unexpected(r.error());
+    else if (sniff) {
+      auto s = sniff_mime(as_bytes(data));
+      *out = s.specific ? s.mime : "";
+    }
+    self->hooks_.post(
+        [self, up, req, index, bytes, out = std::move(out)]() mutable {
+          self->buffered_ -= bytes;
+          --up->in_flight;
+          up->inflight_idx.erase(index);
+          if (up->dead) {
+            if (up->in_flight == 0 && !up->finalizing) self->env_.staging.unclaim(up->msg.hash);
+            return;
+          }
+          self->chunk_written(req, index, bytes, std::move(out));
+        });
+  });
+}
+
+void BlobChannel::chunk_written(std::uint64_t req, std::uint64_t index, std::size_t, Result<std::string> sniffed) {
+  auto it = uploads_.find(req);
+  if (it == uploads_.end()) return;
+  auto up = it->second;
+  if (!sniffed) {
+    if (sniffed.error().code == Errc::kCorruption) {
+      env_.staging.remove(up->msg.hash);
+      error(req, BlobErrorCode::kHashMismatch,
+            fmt::format("chunk {} does not match its declared hash; upload discarded, nothing stored", index));
+    } else {
+      error(req, BlobErrorCode::kInternal, sniffed.error().message);
+    }
+    return end(req);
+  }
+  if (index == 0 && !up->mime_checked) {
+    up->mime_checked = true;
+    if (auto d = check_mime(env_.mime, up->msg.mime_type, *sniffed); !d) {
+      env_.staging.remove(up->msg.hash);
+      error(req, BlobErrorCode::kUnsupportedType, d.error().message);
+      return end(req);
+    }
+  }
+  send(CreditMsg{req, 1});
+  if (up->remaining > 0) --up->remaining;
+  if (up->remaining == 0 && up->in_flight == 0) finalize(req);
+}
+
+void BlobChannel::finalize(std::uint64_t req) {
+  auto up = uploads_.at(req);
+  up->finalizing = true;
+  enum class Outcome { kStored, kResend, kHashMismatch, kUnsupported, kTooLarge, kInternal };
+  env_.run_blocking([self = shared_from_this(), up, req] {
+    auto& env = self->env_;
+    Outcome outcome = Outcome::kStored;
+    std::string message;
+    std::vector<ChunkRange> missing;
+    auto run = [&]() -> void {
+      if (auto r = up->staged->sync(); !r) {
+        outcome = Outcome::kInternal;
+        message = r.error().message;
+        return;
+      }
+      PutOptions options;
+      options.expected = up->msg.hash;
+      options.max_size = env.config.max_blob_bytes;
+      options.declared_mime = normalize_mime(up->msg.mime_type);
+      options.state = BlobState::kPermanent;
+      auto ingest = env.store.begin_put(options);
+      if (!ingest) {
+        outcome = Outcome::kInternal;
+        message = ingest.error().message;
+        return;
+      }
+      std::vector<std::uint8_t> buf(kIngestPiece);
+      std::uint64_t size = up->msg.size, offset = 0;
+      bool checked = false;
+      for (;;) {
+        if (!checked && (offset >= kSniffBytes || offset == size)) {
+          checked = true;
+          if (auto d = check_mime(env.mime, up->msg.mime_type, (*ingest)->sniffed_mime()); !d) {
+            outcome = Outcome::kUnsupported;
+            message = d.error().message;
+            return;
+          }
+        }
+        if (offset == size) break;
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kIngestPiece, size - offset));
+        if (auto r = up->staged->read(offset, {buf.data(), n}); !r) {
+          outcome = Outcome::kInternal;
+          message = r.error().message;
+          return;
+        }
+        if (auto r = (*ingest)->write(as_bytes({buf.data(), n})); !r) {
+          outcome = r.error().code == Errc::kTooLarge ? Outcome::kTooLarge : Outcome::kInternal;
+          message = r.error().message;
+          return;
+        }
+        offset += n;
+      }
+      auto record = (*ingest)->finish();
+      if (record) return;
+      if (record.error().code != Errc::kCorruption) {
+        outcome = Outcome::kInternal;
+        message = record.error().message;
+        return;
+      }
+      // The chunks matched their declared hashes when written. Either the
+      // declared hashes lie, or the disk lost a write: re-check to tell.
+      auto cleared = up->staged->reverify();
+      if (cleared && *cleared > 0) {
+        outcome = Outcome::kResend;
+        missing = up->staged->missing();
+        return;
+      }
+      outcome = Outcome::kHashMismatch;
+      message = "the chunks do not add up to the blob's hash; nothing stored";
+    };
+    run();
+    if (outcome == Outcome::kStored || outcome == Outcome::kHashMismatch || outcome == Outcome::kUnsupported ||
+        outcome == Outcome::kTooLarge)
+      env.staging.remove(up->msg.hash);
+    self->hooks_.post([self, up, req, outcome, message = std::move(message), missing = std::move(missing)]() mutable {
+      auto& env2 = self->env_;
+      if (outcome == Outcome::kStored) {
+        spdlog::info("sync: stored blob {} ({} bytes) from the blob channel", to_hash_ref(up->msg.hash), up->msg.size);
+        // Announce even if the connection went away meanwhile: the blob is stored.
+        self->hooks_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
+                              [self, up, req](Result<> r) {
+                                if (!r) spdlog::warn("sync: announcing {} failed: {}", to_hash_ref(up->msg.hash),
+                                                     r.error().message);
+                                self->hooks_.post([self, up, req] {
+                                  up->finalizing = false;
+                                  if (!up->dead) {
+                                    self->send(DoneMsg{req, up->msg.hash});
+                                    self->end(req);
+                                  } else if (up->in_flight == 0) {
+                                    self->env_.staging.unclaim(up->msg.hash);
+                                  }
+                                });
+                              });
+        return;
+      }
+      up->finalizing = false;
+      if (up->dead) {
+        if (up->in_flight == 0) env2.staging.unclaim(up->msg.hash);
+        return;
+      }
+      switch (outcome) {
+        case Outcome::kResend:
+          up->remaining = 0;
+          for (const auto& r : missing) up->remaining += r.count;
+          self->send(WantMsg{req, up->window, std::move(missing)});
+          return;
+        case Outcome::kHashMismatch:
+          self->error(req, BlobErrorCode::kHashMismatch, message);
+          break;
+        case Outcome::kUnsupported:
+          self->error(req, BlobErrorCode::kUnsupportedType, message);
+          break;
+        case Outcome::kTooLarge:
+          self->error(req, BlobErrorCode::kTooLarge, message);
+          break;
+        default:
+          self->error(req, BlobErrorCode::kInternal, message);
+          break;
+      }
+      self->end(req);
+    });
+  });
+}
+
+// ---- download --------------------------------------------------------------
+
+void BlobChannel::on_request(RequestMsg m) {
+  std::uint64_t req = m.req;
+  if (!check_new_req(req)) return;
+  pending_[req] = true;
+  env_.run_blocking([self = shared_from_this(), m = std::move(m)]() mutable {
+    auto record = self->env_.store.stat(m.hash);
+    self->hooks_.post([self, m = std::move(m), record = std::move(record)]() mutable {
+      std::uint64_t id = m.req;
+      if (!self->pending_.erase(id)) return;  // cancelled or closed meanwhile
+      if (!record) {
+        if (record.error().code == Errc::kNotFound)
+          return self->error(id, BlobErrorCode::kNotFound,
+                             fmt::format("this server does not hold {}", to_hash_ref(m.hash)));
+        return self->error(id, BlobErrorCode::kInternal, record.error().message);
+      }
+      auto dl = std::make_shared<Download>();
+      dl->hash = m.hash;
+      dl->size = record->size;
+      dl->chunk_hashes = std::move(record->chunk_hashes);
+      std::uint64_t count = chunk_count(dl->size);
+      if (dl->chunk_hashes.size() != count)
+        return self->error(id, BlobErrorCode::kInternal, "stored blob has no chunk hashes");
+      dl->ranges = m.wanted;
+      if (dl->ranges.empty() && count > 0) dl->ranges.push_back({0, count});
+      auto total = check_ranges(dl->ranges, count);
+      if (!total) return self->error(id, BlobErrorCode::kBadRequest, total.error().message);
+      if (*total * 32 + 1024 + record->mime_type.size() > kMaxBlobFrame)
+        return self->error(id, BlobErrorCode::kTooLarge,
+                           fmt::format("ask for at most {} chunks per REQUEST", (kMaxBlobFrame - 2048) / 32));
+      dl->window = std::clamp<std::uint32_t>(std::min(m.window, self->env_.config.window), 1, kMaxWindow);
+      MetaMsg meta{id, dl->size, record->mime_type, count, {}};
+      meta.chunk_hashes.reserve(*total);
+      for (const auto& r : dl->ranges)
+        for (std::uint64_t i = r.first; i < r.first + r.count; ++i) meta.chunk_hashes.push_back(dl->chunk_hashes[i]);
+      self->send(meta);
+      if (*total == 0) {
+        self->send(DoneMsg{id, dl->hash});
+        return self->end(id);
+      }
+      self->downloads_[id] = dl;
+      self->pump(id);
+    });
+  });
+}
+
+void BlobChannel::pump(std::uint64_t req) {
+  auto it = downloads_.find(req);
+  if (it == downloads_.end()) return;
+  auto dl = it->second;
+  if (dl->reading || dl->sent - dl->credited >= dl->window) return;
+  if (hooks_.queued_bytes() >= kQueueHighWater) {
+    dl->stalled = true;
+    return;
+  }
+  const auto& range = dl->ranges[dl->range_idx];
+  std::uint64_t index = range.first + dl->next;
+  dl->reading = true;
+  env_.run_blocking([self = shared_from_this(), dl, req, index] {
+    std::uint64_t len = chunk_length(index, dl->size);
+    auto header = encode_chunk_header(req, index, len);
+    std::vector<std::uint8_t> frame(header.size() + len);
+    std::copy(header.begin(), header.end(), frame.begin());
+    Result<> r;
+    auto reader = self->env_.store.open(dl->hash, chunk_offset(index), len);
+    if (!reader) {
+      r = std::unexpected(reader.error());
+    } else {
+      std::size_t got = 0;
+      while (got < len) {
+        auto n = (*reader)->read({reinterpret_cast<std::byte*>(frame.data() + header.size() + got), len - got});
+        if (!n) {
+          r = std::unexpected(n.error());
+          break;
+        }
+        if (*n == 0) {
+          r = fail(Errc::kIOError, "stored blob is shorter than its record");
+          break;
+        }
+        got += *n;
+      }
+      if (r && Sha256::of(frame.data() + header.size(), len) != dl->chunk_hashes[index])
+        r = fail(Errc::kCorruption, "stored chunk {} does not match its hash", index);
+    }
+    if (!r) spdlog::error("sync: serving {} chunk {}: {}", to_hash_ref(dl->hash), index, r.error().message);
+    self->hooks_.post([self, dl, req, r, frame = std::move(frame)]() mutable {
+      dl->reading = false;
+      auto found = self->downloads_.find(req);
+      if (found == self->downloads_.end() || found->second != dl) return;
+      if (!r) {
+        self->error(req, r.error().code == Errc::kNotFound ? BlobErrorCode::kNotFound : BlobErrorCode::kInternal,
+                    r.error().message);
+        return self->end(req);
+      }
+      self->hooks_.send(share_bytes(std::move(frame)));
+      ++dl->sent;
+      if (++dl->next == dl->ranges[dl->range_idx].count) {
+        dl->next = 0;
+        if (++dl->range_idx == dl->ranges.size()) {
+          self->send(DoneMsg{req, dl->hash});
+          return self->end(req);
+        }
+      }
+      self->pump(req);
+    });
+  });
+}
+
+void BlobChannel::on_credit(const CreditMsg& m) {
+  if (auto it = downloads_.find(m.req); it != downloads_.end()) {
+    auto& dl = *it->second;
+    dl.credited = std::min(dl.credited + m.chunks, dl.sent);
+    pump(m.req);
+    return;
+  }
+  if (uploads_.contains(m.req))
+    return error(m.req, BlobErrorCode::kBadRequest, "CREDIT for an upload: the server is the receiver");
+  if (!recently_ended(m.req) && !pending_.contains(m.req))
+    error(m.req, BlobErrorCode::kBadRequest, "CREDIT for no transfer in progress");
+}
+
+void BlobChannel::on_drained() {
+  std::vector<std::uint64_t> stalled;
+  for (auto& [req, dl] : downloads_)
+    if (dl->stalled) {
+      dl->stalled = false;
+      stalled.push_back(req);
+    }
+  for (auto req : stalled) pump(req);
+}
+
+// ---- have ------------------------------------------------------------------
+
+void BlobChannel::on_have(HaveMsg m) {
+  std::uint64_t req = m.req;
+  if (!check_new_req(req)) return;
+  pending_[req] = true;
+  env_.run_blocking([self = shared_from_this(), m = std::move(m)] {
+    HaveReplyMsg reply{m.req, {}};
+    reply.have.reserve(m.hashes.size());
+    for (const auto& h : m.hashes) {
+      auto r = self->env_.store.contains(h);
+      reply.have.push_back(r && *r);
+    }
+    self->hooks_.post([self, reply = std::move(reply)] {
+      if (!self->pending_.erase(reply.req)) return;
+      self->send(reply);
+      self->end(reply.req);
+    });
+  });
+}
+
+}  // namespace blobsync::sync

@@ -1,0 +1,117 @@
+// BlobChannel: the server side of the blob channel (docs/protocol.md) for one
+// WebSocket connection. Created on the connection's first blob message, so a
+// plain y-websocket client never gets a blob message.
+//
+//   UPLOAD  -> policy checks, WANT with the missing ranges (resuming staged
+//              chunks), CHUNKs verified and pwritten to staging, CREDIT per
+//              chunk, then the whole blob ingested through BlobStore
+//              (expected = its hash, the HTTP MIME policy applied), staging
+//              removed, this server announced in the room's _blobRegistry,
+//              DONE.
+//   REQUEST -> META, then CHUNKs read one at a time from the store (each
+//              re-checked against its chunk hash), at most `window`
+//              uncredited and only while the connection's write queue is
+//              short, then DONE.
+//   HAVE    -> HAVE_REPLY.   CANCEL -> the transfer stops, no reply.
+// Errors go back as ERROR for the request; an ERROR, CANCEL or late message
+// for an unknown or finished request is never answered, so two peers cannot
+// loop. Memory: at most `window` chunk frames per transfer are held.
+//
+// Disk and hashing run on a worker pool; state lives on the connection's
+// strand: every method here must be called there (Hooks::post gets back).
+//
+// Thread safety: strand-confined, see above.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "core/error.h"
+#include "sync/blob_messages.h"
+#include "sync/connection.h"
+#include "sync/room_store.h"
+#include "sync/sync_config.h"
+
+namespace blobsync {
+class BlobStore;
+namespace http {
+class MimePolicy;
+}
+}  // namespace blobsync
+
+namespace blobsync::sync {
+
+class UploadStaging;
+class StagedUpload;
+
+// Shared by every connection of a SyncService.
+struct BlobChannelEnv {
+  const SyncConfig& config;
+  BlobStore& store;
+  UploadStaging& staging;
+  const http::MimePolicy& mime;
+  // Runs a task on the worker pool (disk, hashing).
+  std::function<void(std::function<void()>)> run_blocking;
+};
+
+class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
+ public:
+  struct Hooks {
+    std::function<void(SharedBytes)> send;             // queue one frame (thread-safe)
+    std::function<void(std::function<void()>)> post;   // run on the connection's strand
+    std::function<std::size_t()> queued_bytes;         // the connection's unsent bytes
+    // Announce in the connection's room; done may run on any thread.
+    std::function<void(const AnnouncedBlob&, std::function<void(Result<>)>)> announce;
+    bool read_only = false;
+  };
+
+  // A download pauses while the connection has more than this unsent.
+  static constexpr std::size_t kQueueHighWater = 4u << 20;
+
+  BlobChannel(BlobChannelEnv& env, Hooks hooks);
+  ~BlobChannel();
+
+  void on_frame(std::vector<std::uint8_t> frame);
+  // The connection's write queue went below kQueueHighWater.
+  void on_drained();
+  // The connection is gone: stop everything; staging stays for a resume.
+  void close();
+  // Chunk bytes received and not yet on disk (for pacing reads).
+  std::size_t buffered_bytes() const { return buffered_; }
+
+ private:
+  struct Upload;
+  struct Download;
+
+  void on_upload(UploadMsg m);
+  void on_chunk(std::vector<std::uint8_t> frame, const ChunkMsg& m);
+  void on_request(RequestMsg m);
+  void on_have(HaveMsg m);
+  void on_credit(const CreditMsg& m);
+  void end(std::uint64_t req);
+
+  void start_upload(std::uint64_t req);
+  void chunk_written(std::uint64_t req, std::uint64_t index, std::size_t bytes, Result<std::string> sniffed);
+  void finalize(std::uint64_t req);
+  void pump(std::uint64_t req);
+
+  void send(const BlobMessage& m);
+  void error(std::uint64_t req, BlobErrorCode code, std::string message);
+  bool check_new_req(std::uint64_t req);
+  bool recently_ended(std::uint64_t req) const;
+
+  BlobChannelEnv& env_;
+  Hooks hooks_;
+  bool closed_ = false;
+  std::size_t buffered_ = 0;
+  std::map<std::uint64_t, std::shared_ptr<Upload>> uploads_;
+  std::map<std::uint64_t, std::shared_ptr<Download>> downloads_;
+  std::map<std::uint64_t, bool> pending_;  // requests waiting for a worker (HAVE, REQUEST/UPLOAD setup)
+  std::deque<std::uint64_t> ended_;        // recent finished requests: late messages are ignored
+};
+
+}  // namespace blobsync::sync

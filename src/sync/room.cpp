@@ -1,0 +1,405 @@
+// Room on an Asio strand (see room.h).
+#include "sync/room.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <deque>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/blob_id.h"
+#include "core/chunking.h"
+#include "crdt/doc.h"
+#include "store/blob_store.h"
+#include "sync/registry.h"
+#include "sync/room_core.h"
+#include "sync/room_manager.h"
+
+namespace blobsync::sync {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr std::int64_t kKeepaliveAfterMs = 15'000;  // y-websocket drops a connection silent for 30 s
+
+class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl> {
+ public:
+  RoomImpl(RoomEnv env, std::string name, asio::io_context& ioc)
+      : env_(env), name_(std::move(name)), strand_(asio::make_strand(ioc)), tick_(strand_), reconcile_(strand_) {}
+
+  void start() {
+    auto self = shared_from_this();
+    env_.store.load(name_, [self](Result<StoredRoom> r) {
+      asio::post(self->strand_, [self, r = std::move(r)]() mutable { self->on_loaded(std::move(r)); });
+    });
+  }
+
+  const std::string& name() const override { return name_; }
+
+  void join(std::shared_ptr<Connection> conn, std::function<void(bool)> ready) override {
+    post([this, conn = std::move(conn), ready = std::move(ready)]() mutable {
+      if (state_ == State::kLoading) {
+        waiting_.emplace_back(std::move(conn), std::move(ready));
+        return;
+      }
+      if (state_ != State::kReady) return ready(false);
+      do_join(std::move(conn));
+      ready(true);
+    });
+  }
+
+  void leave(ConnId id) override {
+    post([this, id] {
+      std::erase_if(waiting_, [&](auto& w) { return w.first->id() == id; });
+      if (!conns_.erase(id) || !core_) return;
+      RoomEffects fx;
+      core_->leave(id, fx);
+      apply(fx);
+      if (conns_.empty()) idle_since_ = steady_ms();
+    });
+  }
+
+  void message(ConnId id, bool read_only, std::vector<std::uint8_t> msg, std::function<void()> done) override {
+    post([this, id, read_only, msg = std::move(msg), done = std::move(done)] {
+      if (state_ == State::kReady && conns_.contains(id)) {
+        RoomEffects fx;
+        core_->handle(id, msg, read_only, steady_ms(), fx);
+        for (const auto& e : fx.errors) spdlog::debug("sync: room {} conn {}: {}", name_, id, e);
+        apply(fx);
+      }
+      done();
+    });
+  }
+
+  void announce(const AnnouncedBlob& blob, std::function<void(Result<>)> done) override {
+    when_ready([this, blob, done = std::move(done)](bool ok) mutable {
+      if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));
+      RoomEffects fx;
+      core_->local_change(
+          [&](crdt::Doc& doc) {
+            registry_announce(doc, blob.hash, blob.size, blob.chunk_count, env_.config.url, RoomCore::local_origin());
+          },
+          fx);
+      announced_[blob.hash] = blob;
+      apply(fx);
+      // Queued after the delta's append, so its commit implies the delta's.
+      env_.store.record_announce(room_id_, blob, [done = std::move(done)](const Result<>& r) { done(r); });
+    });
+  }
+
+  void withdraw(const Digest& hash, std::function<void(Result<>)> done) override {
+    when_ready([this, hash, done = std::move(done)](bool ok) mutable {
+      if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));
+      RoomEffects fx;
+      core_->local_change(
+          [&](crdt::Doc& doc) { registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin()); }, fx);
+      announced_.erase(hash);
+      apply(fx);
+      env_.store.remove_announce(room_id_, hash, [done = std::move(done)](const Result<>& r) { done(r); });
+    });
+  }
+
+  void shutdown(bool withdraw_all, std::function<void()> done) override {
+    post([this, withdraw_all, done = std::move(done)] {
+      for (auto& [conn, ready] : waiting_) ready(false);
+      waiting_.clear();
+      for (auto& [id, conn] : conns_) conn->close(1001, "server shutting down");
+      if (state_ == State::kReady) {
+        if (withdraw_all) {
+          RoomEffects fx;
+          core_->local_change(
+              [&](crdt::Doc& doc) {
+                for (const auto& [hash, blob] : announced_)
+                  registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin());
+              },
+              fx);
+          apply(fx);
+        }
+        compact(true);
+      }
+      close_room();
+      done();
+    });
+  }
+
+  void stats(std::function<void(RoomStats)> done) override {
+    post([this, done = std::move(done)] {
+      done(RoomStats{conns_.size(), applied_, durable_, core_ ? core_->awareness().state_count() : 0});
+    });
+  }
+
+ private:
+  enum class State { kLoading, kReady, kClosed };
+
+  struct Listener final : DurabilityListener {
+    std::weak_ptr<RoomImpl> room;
+    void on_durable(std::uint64_t seq, const Result<>& result) override {
+      auto r = room.lock();
+      if (!r) return;
+      asio::post(r->strand_, [r, seq, ok = result.has_value()] { r->on_durable(seq, ok); });
+    }
+  };
+
+  struct Held {
+    std::uint64_t seq;
+    ConnId to;
+    SharedBytes msg;
+  };
+
+  template <class F>
+  void post(F&& f) {
+    asio::post(strand_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(); });
+  }
+
+  // Runs fn(true) on the strand once loaded, fn(false) if the room failed.
+  void when_ready(std::function<void(bool)> fn) {
+    post([this, fn = std::move(fn)]() mutable {
+      if (state_ == State::kLoading) after_load_.push_back(std::move(fn));
+      else fn(state_ == State::kReady);
+    });
+  }
+
+  void on_loaded(Result<StoredRoom> r) {
+    if (state_ != State::kLoading) return;
+    if (!r) {
+      spdlog::error("sync: cannot load room {}: {}", name_, r.error().to_string());
+      fail_room();
+      return;
+    }
+    core_ = std::make_unique<RoomCore>(env_.config.gc);
+    if (auto bad = core_->load(r->snapshot, r->log); bad)
+      spdlog::error("sync: room {}: {} stored updates did not apply", name_, bad);
+    room_id_ = r->id;
+    applied_ = durable_ = r->last_seq;
+    log_count_ = r->log.size();
+    log_bytes_ = r->log_bytes;
+    snapshot_bytes_ = r->snapshot.size();
+    for (const auto& a : r->announced) announced_[a.hash] = a;
+    listener_ = std::make_shared<Listener>();
+    listener_->room = weak_from_this();
+    state_ = State::kReady;
+    idle_since_ = steady_ms();
+    schedule_tick();
+    for (auto& [conn, ready] : waiting_) {
+      do_join(conn);
+      ready(true);
+    }
+    waiting_.clear();
+    for (auto& fn : after_load_) fn(true);
+    after_load_.clear();
+    if (!announced_.empty()) schedule_reconcile();  // re-announce what we hold
+  }
+
+  void fail_room() {
+    for (auto& [conn, ready] : waiting_) ready(false);
+    waiting_.clear();
+    for (auto& fn : after_load_) fn(false);
+    after_load_.clear();
+    for (auto& [id, conn] : conns_) conn->close(1011, "room storage failure");
+    close_room();
+    env_.manager.forget(this);
+  }
+
+  void close_room() {
+    state_ = State::kClosed;
+    conns_.clear();
+    held_.clear();
+    tick_.cancel();
+    reconcile_.cancel();
+    core_.reset();
+  }
+
+  void do_join(std::shared_ptr<Connection> conn) {
+    ConnId id = conn->id();
+    conns_[id] = std::move(conn);
+    RoomEffects fx;
+    core_->join(id, fx);
+    apply(fx);
+  }
+
+  // Carries out what the core asked for: persist deltas, send or hold messages.
+  void apply(RoomEffects& fx) {
+    for (auto& delta : fx.persist) {
+      ++applied_;
+      ++log_count_;
+      log_bytes_ += delta.size();
+      env_.store.append(room_id_, applied_, std::move(delta), listener_);
+    }
+    std::unordered_map<ConnId, std::vector<SharedBytes>> now;
+    for (auto& o : fx.out) {
+      if (o.reveals_doc && (durable_ < applied_ || !held_.empty())) {
+        held_.push_back({applied_, o.to, std::move(o.msg)});
+        continue;
+      }
+      route(o.to, std::move(o.msg), now);
+    }
+    deliver(now);
+    if (fx.registry_changed_remotely && !getenv("NO_RECONCILE")) schedule_reconcile();
+    compact(false);
+  }
+
+  void route(ConnId to, SharedBytes msg, std::unordered_map<ConnId, std::vector<SharedBytes>>& batch) {
+    if (to == kAllConnections) {
+      for (auto& [id, conn] : conns_) batch[id].push_back(msg);
+    } else if (conns_.contains(to)) {
+      batch[to].push_back(std::move(msg));
+    }
+  }
+
+  void deliver(std::unordered_map<ConnId, std::vector<SharedBytes>>& batch) {
+    for (auto& [id, msgs] : batch) {
+      auto it = conns_.find(id);
+      if (it != conns_.end()) it->second->send(std::move(msgs));
+    }
+  }
+
+  void on_durable(std::uint64_t seq, bool ok) {
+    if (state_ != State::kReady) return;
+    if (!ok) {
+      spdlog::error("sync: room {}: update not durable; closing its connections", name_);
+      fail_room();
+      return;
+    }
+    durable_ = std::max(durable_, seq);
+    std::unordered_map<ConnId, std::vector<SharedBytes>> batch;
+    while (!held_.empty() && held_.front().seq <= durable_) {
+      route(held_.front().to, std::move(held_.front().msg), batch);
+      held_.pop_front();
+    }
+    deliver(batch);
+  }
+
+  // Folds the log into a snapshot when it has grown enough (or `force` and
+  // anything is logged). Amortised: the log must outgrow the snapshot.
+  void compact(bool force) {
+    if (!core_ || log_count_ == 0) return;
+    bool due = log_count_ >= env_.config.compact_updates ||
+               log_bytes_ >= std::max<std::uint64_t>(env_.config.compact_bytes, snapshot_bytes_);
+    if (!due && !force) return;
+    auto snapshot = core_->doc().encode_state_as_update();
+    snapshot_bytes_ = snapshot.size();
+    log_count_ = 0;
+    log_bytes_ = 0;
+    env_.store.compact(room_id_, applied_, std::move(snapshot));
+  }
+
+  std::chrono::milliseconds tick_interval() const {
+    auto half = env_.config.room_idle_timeout / 2;
+    return std::clamp<std::chrono::milliseconds>(half, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+  }
+
+  void schedule_tick() {
+    tick_.expires_after(tick_interval());
+    tick_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->on_tick();
+    });
+  }
+
+  void on_tick() {
+    if (state_ != State::kReady) return;
+    auto now = steady_ms();
+    RoomEffects fx;
+    core_->expire_awareness(now, fx);
+    apply(fx);
+    for (auto& [id, conn] : conns_)
+      if (now - conn->last_send_ms() >= kKeepaliveAfterMs) conn->send({RoomCore::keepalive_message()});
+    if (conns_.empty() && waiting_.empty() && now - idle_since_ >= env_.config.room_idle_timeout.count() &&
+        durable_ == applied_ && held_.empty() && after_load_.empty()) {
+      compact(true);
+      if (env_.manager.try_unload(this)) {
+        close_room();
+        return;
+      }
+    }
+    schedule_tick();
+  }
+
+  void schedule_reconcile() {
+    if (reconcile_pending_) return;
+    reconcile_pending_ = true;
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    auto base = env_.config.reconcile_delay.count();
+    auto jitter = std::uniform_int_distribution<std::int64_t>(0, std::max<std::int64_t>(base, 1))(rng);
+    reconcile_.expires_after(std::chrono::milliseconds(base + jitter));
+    reconcile_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      self->reconcile_pending_ = false;
+      if (!ec) self->run_reconcile();
+    });
+  }
+
+  void run_reconcile() {
+    if (state_ != State::kReady) return;
+    auto holds = [this](const Digest& h) {
+      auto r = env_.blobs.contains(h);
+      return r && *r;
+    };
+    std::vector<HeldBlob> ours;
+    for (const auto& [hash, a] : announced_) ours.push_back({a.hash, a.size, a.chunk_count});
+    RoomEffects fx;
+    std::size_t changed = 0;
+    core_->local_change(
+        [&](crdt::Doc& doc) { changed = registry_reconcile(doc, env_.config.url, holds, ours, RoomCore::local_origin()); },
+        fx);
+    apply(fx);
+    if (changed) spdlog::info("sync: room {}: registry reconcile changed {} entries", name_, changed);
+    // Keep the announcement table in step with what the registry now says.
+    std::unordered_set<Digest> listed;
+    for (const auto& [hash, entry] : registry_entries(core_->doc())) {
+      if (std::find(entry.holders.begin(), entry.holders.end(), env_.config.url) == entry.holders.end()) continue;
+      listed.insert(hash);
+      if (!announced_.contains(hash)) {
+        AnnouncedBlob a{hash, entry.size, entry.chunk_count};
+        announced_[hash] = a;
+        env_.store.record_announce(room_id_, a);
+      }
+    }
+    for (auto it = announced_.begin(); it != announced_.end();) {
+      if (!listed.contains(it->first) && !holds(it->first)) {
+        env_.store.remove_announce(room_id_, it->first);
+        it = announced_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  RoomEnv env_;
+  std::string name_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::steady_timer tick_, reconcile_;
+  State state_ = State::kLoading;
+  std::unique_ptr<RoomCore> core_;
+  std::int64_t room_id_ = 0;
+  std::unordered_map<ConnId, std::shared_ptr<Connection>> conns_;
+  std::vector<std::pair<std::shared_ptr<Connection>, std::function<void(bool)>>> waiting_;
+  std::vector<std::function<void(bool)>> after_load_;
+  std::shared_ptr<Listener> listener_;
+  std::deque<Held> held_;
+  std::uint64_t applied_ = 0, durable_ = 0;
+  std::uint64_t log_count_ = 0, log_bytes_ = 0, snapshot_bytes_ = 0;
+  std::int64_t idle_since_ = 0;
+  bool reconcile_pending_ = false;
+  std::unordered_map<Digest, AnnouncedBlob> announced_;
+};
+
+}  // namespace
+
+std::shared_ptr<Room> make_room(RoomEnv env, std::string name, asio::io_context& ioc) {
+  auto room = std::make_shared<RoomImpl>(env, std::move(name), ioc);
+  room->start();
+  return room;
+}
+
+}  // namespace blobsync::sync

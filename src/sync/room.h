@@ -1,0 +1,93 @@
+// Room: one document shared over WebSocket at /sync/<name>, loaded lazily
+// from the RoomStore and unloaded when idle. All of its state lives on its
+// own strand; the public methods post there and return at once.
+//
+// Durability: a delta the document emits is appended to the RoomStore and
+// every message that reveals document state ([0,2,delta] broadcasts, step 2
+// replies, the [0,0,SV] greeting) is held back until the store says it is
+// durable, in order. Awareness and errors are not held. If the store fails,
+// the room closes every connection (1011) and unloads without the
+// undurable change; clients still have it and resend it on reconnect.
+//
+// Registry maintenance: announce()/withdraw() edit _blobRegistry as this
+// server; after every remote change to _blobRegistry (and after loading a
+// room where this server announced blobs) registry_reconcile() runs once,
+// debounced with random jitter (docs/protocol.md, "Why the registry
+// converges").
+//
+// Thread safety: all public methods may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "sync/connection.h"
+#include "sync/room_store.h"
+#include "sync/sync_config.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace blobsync {
+class BlobStore;
+}
+
+namespace blobsync::sync {
+
+class RoomManager;
+
+struct RoomEnv {
+  const SyncConfig& config;
+  RoomStore& store;
+  BlobStore& blobs;
+  RoomManager& manager;
+  std::shared_ptr<void> owner;  // keeps the above alive while the room exists
+};
+
+struct RoomStats {
+  std::size_t connections = 0;
+  std::uint64_t applied_seq = 0, durable_seq = 0;
+  std::size_t awareness_states = 0;
+};
+
+class Room {
+ public:
+  virtual ~Room() = default;
+  virtual const std::string& name() const = 0;
+
+  // Adds a connection once the room is loaded. ready(true) runs after the
+  // greeting was queued; ready(false) if the room could not be loaded or is
+  // shutting down (close the connection with 1011).
+  virtual void join(std::shared_ptr<Connection> conn, std::function<void(bool)> ready) = 0;
+  virtual void leave(ConnId conn) = 0;
+  // A Yjs-channel message (any type that is not a blob message). done() runs
+  // once it was processed (to pace the connection's reads).
+  virtual void message(ConnId conn, bool read_only, std::vector<std::uint8_t> msg, std::function<void()> done) = 0;
+
+  // Lists this server as a holder of `blob` and records the announcement;
+  // done runs (on the store thread) once both are durable.
+  virtual void announce(const AnnouncedBlob& blob, std::function<void(Result<>)> done) = 0;
+  // Removes this server from the blob's entry; done runs once durable.
+  virtual void withdraw(const Digest& hash, std::function<void(Result<>)> done) = 0;
+  // Closes every connection (1001), optionally withdraws every blob this
+  // server announced here, folds the log into a snapshot; done when queued
+  // (RoomStore::flush() then makes it durable).
+  virtual void shutdown(bool withdraw_all, std::function<void()> done) = 0;
+
+  virtual void stats(std::function<void(RoomStats)> done) = 0;
+
+  // Pins held by RoomManager users; guarded by the manager's mutex for
+  // increments.
+  std::atomic<int> users{0};
+};
+
+std::shared_ptr<Room> make_room(RoomEnv env, std::string name, boost::asio::io_context& ioc);
+
+}  // namespace blobsync::sync

@@ -1,0 +1,187 @@
+#include "sync/room_core.h"
+
+#include <fmt/format.h>
+
+#include "crdt/block.h"
+#include "crdt/doc.h"
+#include "crdt/state_vector.h"
+#include "sync/registry.h"
+
+namespace blobsync::sync {
+
+namespace {
+
+constexpr std::uint64_t kMsgSync = 0, kMsgAwareness = 1, kMsgAuth = 2, kMsgQueryAwareness = 3;
+constexpr std::uint64_t kSyncStep1 = 0, kSyncStep2 = 1, kSyncUpdate = 2;
+
+char kLocalTag = 0;   // distinct addresses tag transaction origins
+char kRemoteTag = 0;
+
+SharedBytes sync_message(std::uint64_t sub, crdt::ByteView payload) {
+  crdt::Encoder e;
+  e.write_var_uint(kMsgSync);
+  e.write_var_uint(sub);
+  e.write_var_bytes(payload);
+  return share_bytes(e.take());
+}
+
+SharedBytes awareness_message(const std::vector<std::uint8_t>& update) {
+  crdt::Encoder e;
+  e.write_var_uint(kMsgAwareness);
+  e.write_var_bytes(update);
+  return share_bytes(e.take());
+}
+
+// A length-prefixed payload as a view into the message (no copy).
+crdt::ByteView read_payload(crdt::Decoder& d) {
+  std::uint64_t n = d.read_var_uint();
+  if (!d.ok()) return {};
+  if (n > d.remaining()) {
+    d.fail(fmt::format("payload length {} exceeds the {} bytes left", n, d.remaining()));
+    return {};
+  }
+  return d.read_view(static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+RoomCore::RoomCore(bool gc) : doc_(std::make_unique<crdt::Doc>(crdt::random_client_id(), gc)) {
+  doc_->on_update([this](const crdt::Bytes& update, const crdt::Transaction& txn) {
+    if (!fx_) return;  // loading persisted state
+    fx_->persist.push_back(update);
+    fx_->out.push_back({kAllConnections, sync_message(kSyncUpdate, update), true});
+    if (txn.origin != &kLocalTag) {
+      if (crdt::Branch* reg = doc_->root(kRegistryMap); reg && txn.changed.contains(reg))
+        fx_->registry_changed_remotely = true;
+    }
+  });
+}
+
+RoomCore::~RoomCore() = default;
+
+const void* RoomCore::local_origin() { return &kLocalTag; }
+
+std::size_t RoomCore::load(crdt::ByteView snapshot, const std::vector<crdt::Bytes>& log) {
+  std::size_t failed = 0;
+  if (!snapshot.empty() && !doc_->apply_update(snapshot, &kRemoteTag)) ++failed;
+  for (const auto& u : log)
+    if (!doc_->apply_update(u, &kRemoteTag)) ++failed;
+  return failed;
+}
+
+SharedBytes RoomCore::keepalive_message() {
+  static const SharedBytes msg = share_bytes({kMsgAwareness, 1, 0});
+  return msg;
+}
+
+SharedBytes RoomCore::protocol_error_message(std::string_view text) {
+  crdt::Encoder e;
+  e.write_var_uint(kMsgAuth);
+  e.write_var_uint(0);  // permission denied: the only y-protocols message with text
+  std::string reason = "blobsync protocol error: ";
+  // Keep it short and valid UTF-8 (the text may quote peer input).
+  for (char c : text.substr(0, 400)) reason.push_back(static_cast<unsigned char>(c) < 0x80 ? c : '?');
+  e.write_var_string(reason);
+  return share_bytes(e.take());
+}
+
+void RoomCore::error(ConnId conn, std::string text, RoomEffects& fx) {
+  fx.out.push_back({conn, protocol_error_message(text), false});
+  fx.errors.push_back(std::move(text));
+}
+
+void RoomCore::join(ConnId conn, RoomEffects& fx) {
+  conns_.try_emplace(conn);
+  fx.out.push_back({conn, sync_message(kSyncStep1, doc_->encode_state_vector()), true});
+  if (awareness_.has_states()) fx.out.push_back({conn, awareness_message(awareness_.encode_all()), false});
+}
+
+void RoomCore::leave(ConnId conn, RoomEffects& fx) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  std::vector<std::uint64_t> clients(it->second.begin(), it->second.end());
+  conns_.erase(it);
+  // Another connection may have taken over a client (a reconnect): keep those.
+  std::erase_if(clients, [&](std::uint64_t c) {
+    for (const auto& [other, set] : conns_)
+      if (set.contains(c)) return true;
+    return false;
+  });
+  auto change = awareness_.remove(clients, 0);
+  broadcast_awareness(change, fx);
+}
+
+void RoomCore::broadcast_awareness(const AwarenessChange& change, RoomEffects& fx) {
+  if (change.empty() || conns_.empty()) return;
+  fx.out.push_back({kAllConnections, awareness_message(awareness_.encode_update(change.all())), false});
+}
+
+void RoomCore::expire_awareness(std::int64_t now_ms, RoomEffects& fx) {
+  auto change = awareness_.expire(now_ms);
+  for (auto& [conn, set] : conns_)
+    for (auto c : change.removed) set.erase(c);
+  broadcast_awareness(change, fx);
+}
+
+void RoomCore::local_change(const std::function<void(crdt::Doc&)>& fn, RoomEffects& fx) {
+  fx_ = &fx;
+  fn(*doc_);
+  fx_ = nullptr;
+}
+
+void RoomCore::handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_only, std::int64_t now_ms,
+                      RoomEffects& fx) {
+  crdt::Decoder d(msg);
+  std::uint64_t type = d.read_var_uint();
+  if (!d.ok()) return error(conn, fmt::format("unreadable message type: {}", d.error()), fx);
+  switch (type) {
+    case kMsgSync: {
+      std::uint64_t sub = d.read_var_uint();
+      crdt::ByteView payload = read_payload(d);
+      if (!d.ok()) return error(conn, fmt::format("malformed sync message: {}", d.error()), fx);
+      if (sub == kSyncStep1) {
+        auto sv = crdt::decode_state_vector(payload);
+        if (!sv) return error(conn, fmt::format("sync step 1: bad state vector: {}", sv.error().message), fx);
+        fx.out.push_back({conn, sync_message(kSyncStep2, doc_->encode_state_as_update(*sv)), true});
+        return;
+      }
+      if (sub != kSyncStep2 && sub != kSyncUpdate)
+        return error(conn, fmt::format("unknown sync message type {}", sub), fx);
+      if (read_only) return;  // y-protocols PROTOCOL.md: drop [0,1] and [0,2] of read-only users
+      // Decode everything before touching the document, so a malformed
+      // update changes (and persists) nothing.
+      auto update = crdt::decode_update(payload);
+      if (!update)
+        return error(conn, fmt::format("sync {}: malformed update: {}", sub == kSyncStep2 ? "step 2" : "update",
+                                       update.error().message),
+                     fx);
+      fx_ = &fx;
+      auto applied = doc_->apply_decoded(std::move(*update), &kRemoteTag);
+      fx_ = nullptr;
+      if (!applied) error(conn, fmt::format("update rejected: {}", applied.error().message), fx);
+      return;
+    }
+    case kMsgAwareness: {
+      crdt::ByteView payload = read_payload(d);
+      if (!d.ok()) return error(conn, fmt::format("malformed awareness message: {}", d.error()), fx);
+      auto change = awareness_.apply_update(payload, now_ms);
+      if (!change) return error(conn, change.error().message, fx);
+      auto& mine = conns_[conn];
+      for (auto c : change->added) mine.insert(c);
+      for (auto c : change->updated) mine.insert(c);
+      for (auto c : change->removed)
+        for (auto& [other, set] : conns_) set.erase(c);
+      broadcast_awareness(*change, fx);
+      return;
+    }
+    case kMsgAuth:
+      return;  // the server ignores auth messages, as the reference does
+    case kMsgQueryAwareness:
+      fx.out.push_back({conn, awareness_message(awareness_.encode_all()), false});
+      return;
+    default:
+      return error(conn, fmt::format("unknown message type {}", type), fx);
+  }
+}
+
+}  // namespace blobsync::sync

@@ -1,0 +1,320 @@
+#include "sync/room_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <future>
+#include <unordered_map>
+
+#include "store/sqlite_db.h"
+
+namespace blobsync::sync {
+
+namespace {
+
+// Append-only: never edit a released step; add a new one.
+const std::vector<std::string> kSchema = {
+    "CREATE TABLE sync_rooms(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, snapshot BLOB, "
+    "snapshot_seq INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE sync_updates(room_id INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL, "
+    "PRIMARY KEY(room_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE sync_announced(hash BLOB NOT NULL, room_id INTEGER NOT NULL, size INTEGER NOT NULL, "
+    "chunk_count INTEGER NOT NULL, PRIMARY KEY(hash, room_id)) WITHOUT ROWID;"
+    "CREATE INDEX sync_announced_by_room ON sync_announced(room_id);",
+};
+
+constexpr std::size_t kMaxBatch = 8192;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::span<const std::uint8_t> digest_span(const Digest& d) { return {d.bytes.data(), d.bytes.size()}; }
+
+Result<StoredRoom> load_room(SqliteDb& db, const std::string& name) {
+  StoredRoom room;
+  {
+    auto ins = db.prepare("INSERT OR IGNORE INTO sync_rooms(name, updated_ms) VALUES (?, ?)");
+    if (!ins) return std::unexpected(ins.error());
+    ins->bind(1, name).bind(2, now_ms());
+    if (auto r = ins->run(); !r) return std::unexpected(r.error());
+  }
+  {
+    auto st = db.prepare("SELECT id, snapshot, snapshot_seq FROM sync_rooms WHERE name = ?");
+    if (!st) return std::unexpected(st.error());
+    st->bind(1, name);
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return fail(Errc::kInternal, "room {} vanished after insert", name);
+    room.id = st->column_int64(0);
+    if (!st->column_is_null(1)) {
+      auto b = st->column_blob(1);
+      room.snapshot.assign(b.begin(), b.end());
+    }
+    room.last_seq = static_cast<std::uint64_t>(st->column_int64(2));
+  }
+  {
+    auto st = db.prepare("SELECT seq, data FROM sync_updates WHERE room_id = ? ORDER BY seq");
+    if (!st) return std::unexpected(st.error());
+    st->bind(1, room.id);
+    for (;;) {
+      auto row = st->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      room.last_seq = std::max(room.last_seq, static_cast<std::uint64_t>(st->column_int64(0)));
+      auto b = st->column_blob(1);
+      room.log_bytes += b.size();
+      room.log.emplace_back(b.begin(), b.end());
+    }
+  }
+  {
+    auto st = db.prepare("SELECT hash, size, chunk_count FROM sync_announced WHERE room_id = ?");
+    if (!st) return std::unexpected(st.error());
+    st->bind(1, room.id);
+    for (;;) {
+      auto row = st->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      auto b = st->column_blob(0);
+      if (b.size() != 32) continue;
+      AnnouncedBlob a;
+      std::copy(b.begin(), b.end(), a.hash.bytes.begin());
+      a.size = static_cast<std::uint64_t>(st->column_int64(1));
+      a.chunk_count = static_cast<std::uint64_t>(st->column_int64(2));
+      room.announced.push_back(a);
+    }
+  }
+  return room;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RoomStore>> RoomStore::open(const std::filesystem::path& db_path, bool fsync) {
+  SqliteOptions options;
+  options.synchronous_full = fsync;
+  auto db = SqliteDb::open(db_path, options);
+  if (!db) return std::unexpected(db.error());
+  if (auto r = (*db)->migrate("sync", kSchema); !r) return std::unexpected(r.error());
+  return std::unique_ptr<RoomStore>(new RoomStore(std::move(*db)));
+}
+
+RoomStore::RoomStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+RoomStore::~RoomStore() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void RoomStore::push(Job job) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void RoomStore::loop() {
+  std::vector<Job> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      busy_ = false;
+      idle_cv_.notify_all();
+      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      busy_ = true;
+      batch.clear();
+      while (!jobs_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(jobs_.front()));
+        jobs_.pop_front();
+      }
+    }
+    auto guard = db_->lock();
+    std::size_t i = 0;
+    while (i < batch.size()) {
+      if (!batch[i].write) {
+        (void)batch[i].run(*db_);
+        ++i;
+        continue;
+      }
+      // A run of consecutive writes: one transaction, one fsync.
+      std::size_t j = i;
+      Result<> result;
+      {
+        auto txn = db_->begin();
+        if (!txn) {
+          result = std::unexpected(txn.error());
+          while (j < batch.size() && batch[j].write) ++j;
+        } else {
+          for (; j < batch.size() && batch[j].write; ++j)
+            if (result) result = batch[j].run(*db_);
+          if (result) result = txn->commit();
+        }
+      }
+      if (!result) spdlog::error("sync: room store commit failed: {}", result.error().to_string());
+      std::size_t appends = 0;
+      std::unordered_map<DurabilityListener*, std::pair<std::shared_ptr<DurabilityListener>, std::uint64_t>> durable;
+      for (std::size_t k = i; k < j; ++k) {
+        auto& job = batch[k];
+        if (job.listener) {
+          ++appends;
+          auto& slot = durable[job.listener.get()];
+          slot.first = job.listener;
+          slot.second = std::max(slot.second, job.seq);
+        }
+      }
+      {
+        std::lock_guard lock(mu_);
+        stats_.commits += 1;
+        stats_.appends += appends;
+      }
+      for (std::size_t k = i; k < j; ++k)
+        if (batch[k].done) batch[k].done(result);
+      for (auto& [ptr, slot] : durable) slot.first->on_durable(slot.second, result);
+      i = j;
+    }
+  }
+}
+
+void RoomStore::load(std::string name, std::function<void(Result<StoredRoom>)> done) {
+  Job job;
+  job.write = false;
+  job.run = [name = std::move(name), done = std::move(done)](SqliteDb& db) -> Result<> {
+    done(load_room(db, name));
+    return {};
+  };
+  push(std::move(job));
+}
+
+void RoomStore::append(std::int64_t room, std::uint64_t seq, crdt::Bytes delta,
+                       std::shared_ptr<DurabilityListener> listener) {
+  Job job;
+  job.seq = seq;
+  job.listener = std::move(listener);
+  job.run = [room, seq, delta = std::move(delta)](SqliteDb& db) -> Result<> {
+    auto st = db.prepare("INSERT INTO sync_updates(room_id, seq, data) VALUES (?, ?, ?)");
+    if (!st) return std::unexpected(st.error());
+    st->bind(1, room).bind(2, static_cast<std::int64_t>(seq)).bind_blob(3, delta);
+    return st->run();
+  };
+  push(std::move(job));
+}
+
+void RoomStore::compact(std::int64_t room, std::uint64_t upto_seq, crdt::Bytes snapshot,
+                        std::function<void(Result<>)> done) {
+  Job job;
+  job.done = std::move(done);
+  job.run = [room, upto_seq, snapshot = std::move(snapshot)](SqliteDb& db) -> Result<> {
+    auto st = db.prepare("UPDATE sync_rooms SET snapshot = ?, snapshot_seq = ?, updated_ms = ? WHERE id = ?");
+    if (!st) return std::unexpected(st.error());
+    st->bind_blob(1, snapshot).bind(2, static_cast<std::int64_t>(upto_seq)).bind(3, now_ms()).bind(4, room);
+    if (auto r = st->run(); !r) return r;
+    auto del = db.prepare("DELETE FROM sync_updates WHERE room_id = ? AND seq <= ?");
+    if (!del) return std::unexpected(del.error());
+    del->bind(1, room).bind(2, static_cast<std::int64_t>(upto_seq));
+    return del->run();
+  };
+  push(std::move(job));
+}
+
+void RoomStore::record_announce(std::int64_t room, AnnouncedBlob blob, std::function<void(Result<>)> done) {
+  Job job;
+  job.done = std::move(done);
+  job.run = [room, blob](SqliteDb& db) -> Result<> {
+    auto st = db.prepare(
+        "INSERT INTO sync_announced(hash, room_id, size, chunk_count) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(hash, room_id) DO UPDATE SET size = excluded.size, chunk_count = excluded.chunk_count");
+    if (!st) return std::unexpected(st.error());
+    st->bind_blob(1, digest_span(blob.hash))
+        .bind(2, room)
+        .bind(3, static_cast<std::int64_t>(blob.size))
+        .bind(4, static_cast<std::int64_t>(blob.chunk_count));
+    return st->run();
+  };
+  push(std::move(job));
+}
+
+void RoomStore::remove_announce(std::int64_t room, Digest hash, std::function<void(Result<>)> done) {
+  Job job;
+  job.done = std::move(done);
+  job.run = [room, hash](SqliteDb& db) -> Result<> {
+    auto st = db.prepare("DELETE FROM sync_announced WHERE hash = ? AND room_id = ?");
+    if (!st) return std::unexpected(st.error());
+    st->bind_blob(1, digest_span(hash)).bind(2, room);
+    return st->run();
+  };
+  push(std::move(job));
+}
+
+namespace {
+Result<std::vector<std::string>> names_query(SqliteDb& db, const char* sql, const Digest* hash) {
+  auto st = db.prepare(sql);
+  if (!st) return std::unexpected(st.error());
+  if (hash) st->bind_blob(1, digest_span(*hash));
+  std::vector<std::string> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    out.push_back(st->column_text(0));
+  }
+  return out;
+}
+}  // namespace
+
+Result<std::vector<std::string>> RoomStore::rooms_with_announcements() {
+  std::promise<Result<std::vector<std::string>>> p;
+  Job job;
+  job.write = false;
+  job.run = [&p](SqliteDb& db) -> Result<> {
+    p.set_value(names_query(
+        db, "SELECT name FROM sync_rooms WHERE id IN (SELECT DISTINCT room_id FROM sync_announced) ORDER BY name",
+        nullptr));
+    return {};
+  };
+  auto f = p.get_future();
+  push(std::move(job));
+  return f.get();
+}
+
+Result<std::vector<std::string>> RoomStore::rooms_announcing(const Digest& hash) {
+  std::promise<Result<std::vector<std::string>>> p;
+  Job job;
+  job.write = false;
+  job.run = [&p, hash](SqliteDb& db) -> Result<> {
+    p.set_value(names_query(
+        db, "SELECT r.name FROM sync_announced a JOIN sync_rooms r ON r.id = a.room_id WHERE a.hash = ? ORDER BY r.name",
+        &hash));
+    return {};
+  };
+  auto f = p.get_future();
+  push(std::move(job));
+  return f.get();
+}
+
+void RoomStore::flush() {
+  std::promise<void> p;
+  Job job;
+  job.write = false;
+  job.run = [&p](SqliteDb&) -> Result<> {
+    p.set_value();
+    return {};
+  };
+  auto f = p.get_future();
+  push(std::move(job));
+  f.wait();
+}
+
+RoomStore::Stats RoomStore::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+}  // namespace blobsync::sync

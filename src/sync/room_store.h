@@ -1,0 +1,118 @@
+// RoomStore: durable room state in SQLite (the server's meta.db), written by
+// one thread with group commit.
+//
+// Per room: a snapshot (a v1 update of the whole document, or nothing) and a
+// log of deltas numbered by a per-room sequence. The state of a room is the
+// snapshot followed by the log. compact() replaces the snapshot and drops the
+// log entries it covers in one transaction, so a crash at any point leaves a
+// loadable state that loses nothing that was reported durable.
+//
+// Also kept here: which blobs this server announced in which room's
+// _blobRegistry (sync_announced), for withdraw-on-delete and re-announce at
+// start.
+//
+// Group commit: jobs run strictly in the order they were queued; consecutive
+// writes share one transaction (one fsync), so many concurrent updates cost
+// one commit. A read (load) queued after a write sees it.
+//
+// Thread safety: every method may be called from any thread. Callbacks run on
+// the store's thread and must not block; post work elsewhere.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "crdt/lib0.h"
+
+namespace blobsync {
+class SqliteDb;
+}
+
+namespace blobsync::sync {
+
+struct AnnouncedBlob {
+  Digest hash;
+  std::uint64_t size = 0;
+  std::uint64_t chunk_count = 0;
+};
+
+struct StoredRoom {
+  std::int64_t id = 0;
+  crdt::Bytes snapshot;            // v1 update, empty if none yet
+  std::vector<crdt::Bytes> log;    // deltas after the snapshot, in order
+  std::uint64_t last_seq = 0;      // highest sequence number stored
+  std::uint64_t log_bytes = 0;
+  std::vector<AnnouncedBlob> announced;
+};
+
+// Told once per commit with the highest sequence number made durable (or the
+// error that lost the batch).
+class DurabilityListener {
+ public:
+  virtual ~DurabilityListener() = default;
+  virtual void on_durable(std::uint64_t seq, const Result<>& result) = 0;
+};
+
+class RoomStore {
+ public:
+  // Opens the database (creating the sync tables) and starts the writer
+  // thread. fsync: synchronous=FULL, else NORMAL.
+  static Result<std::unique_ptr<RoomStore>> open(const std::filesystem::path& db_path, bool fsync);
+  ~RoomStore();  // runs every queued job, then stops
+  RoomStore(const RoomStore&) = delete;
+  RoomStore& operator=(const RoomStore&) = delete;
+
+  // Loads (creating if needed) the room `name`.
+  void load(std::string name, std::function<void(Result<StoredRoom>)> done);
+  // Appends a delta. REQUIRES: seq greater than every seq of the room so far.
+  void append(std::int64_t room, std::uint64_t seq, crdt::Bytes delta, std::shared_ptr<DurabilityListener> listener);
+  // Makes `snapshot` the room's state up to and including upto_seq.
+  void compact(std::int64_t room, std::uint64_t upto_seq, crdt::Bytes snapshot,
+               std::function<void(Result<>)> done = {});
+  void record_announce(std::int64_t room, AnnouncedBlob blob, std::function<void(Result<>)> done = {});
+  void remove_announce(std::int64_t room, Digest hash, std::function<void(Result<>)> done = {});
+
+  // Synchronous queries (queued like everything else, then awaited).
+  Result<std::vector<std::string>> rooms_with_announcements();
+  Result<std::vector<std::string>> rooms_announcing(const Digest& hash);
+  // Waits until everything queued so far has run.
+  void flush();
+
+  struct Stats {
+    std::uint64_t commits = 0, appends = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Job {
+    bool write = true;
+    std::function<Result<>(SqliteDb&)> run;
+    std::function<void(const Result<>&)> done;        // after commit (writes) or after run (reads)
+    std::shared_ptr<DurabilityListener> listener;     // appends
+    std::uint64_t seq = 0;
+  };
+  explicit RoomStore(std::unique_ptr<SqliteDb> db);
+  void push(Job job);
+  void loop();
+
+  std::unique_ptr<SqliteDb> db_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<Job> jobs_;   // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
+  bool busy_ = false;      // guarded by mu_
+  Stats stats_;            // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace blobsync::sync

@@ -1,0 +1,58 @@
+// SyncConfig: the settings of the WebSocket sync endpoint (/sync/<room>):
+// identity, tokens, limits, persistence and blob-channel tuning. Every field
+// has a working default; `blobsync serve` fills them from its config keys.
+//
+// Thread safety: a plain value; immutable once a SyncService is created.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace blobsync::sync {
+
+struct SyncConfig {
+  // This server's identity in every room's _blobRegistry: its public sync URL.
+  std::string url = "ws://127.0.0.1:3913/sync";
+  // Where meta.db lives (the same database as the blob index).
+  std::filesystem::path data_dir = "data";
+  // Interrupted blob-channel uploads; default DATA/sync-staging.
+  std::filesystem::path staging_dir;
+
+  // Pre-shared tokens. Both empty: no authentication. Otherwise a connection
+  // must present one (?token= or Authorization: Bearer) or is closed with 4401.
+  std::vector<std::string> tokens;           // read-write
+  std::vector<std::string> read_only_tokens;  // sync step 2 / updates dropped, uploads FORBIDDEN
+
+  // Rooms.
+  std::chrono::milliseconds room_idle_timeout{60'000};  // unload after this long with no connection
+  std::size_t max_connections = 20'000;                 // extra WebSocket connections get 1013
+  std::size_t max_message_bytes = (8u << 20) + (64u << 10);  // largest frame accepted
+  std::size_t max_write_queue_bytes = 16u << 20;        // a slower reader is disconnected
+  bool gc = true;                                       // Yjs garbage collection of deleted content
+
+  // Persistence: the update log is folded into a snapshot past these.
+  std::uint64_t compact_updates = 1000;
+  std::uint64_t compact_bytes = 1u << 20;
+  bool fsync = true;  // synchronous=FULL (durable on power loss); false: NORMAL
+
+  // Blob channel.
+  std::uint64_t max_blob_bytes = 100ull * 1024 * 1024;  // same default as HTTP max_upload_bytes
+  std::vector<std::string> allowed_mime;               // empty: http::default_allowed_mime()
+  std::uint32_t window = 16;                           // chunks in flight per transfer (<= 256)
+  std::size_t max_transfers_per_connection = 8;
+  std::size_t max_uploads = 64;                        // concurrent uploads, whole server
+  std::chrono::hours staging_expiry{24};
+  unsigned blob_threads = 2;                           // disk and hashing work
+
+  // Registry maintenance: reconcile runs this long (plus random jitter up to
+  // the same again) after a remote change to _blobRegistry.
+  std::chrono::milliseconds reconcile_delay{250};
+  // On clean shutdown, remove this server from every registry entry it is
+  // listed in (issue 6 decides whether serve turns this on).
+  bool withdraw_on_shutdown = false;
+};
+
+}  // namespace blobsync::sync

@@ -1,0 +1,190 @@
+#include "sync/sync_service.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "crdt/doc.h"
+#include "http/config.h"
+#include "http/mime_policy.h"
+#include "http/server.h"
+#include "http/upgrade.h"
+#include "store/blob_store.h"
+#include "sync/blob_channel.h"
+#include "sync/registry.h"
+#include "sync/room_core.h"
+#include "sync/room_manager.h"
+#include "sync/room_store.h"
+#include "sync/upload_staging.h"
+#include "sync/ws_session.h"
+
+namespace blobsync::sync {
+
+namespace asio = boost::asio;
+
+struct SyncService::State {
+  State(const SyncConfig& c, BlobStore& b, std::unique_ptr<RoomStore> s)
+      : config(c),
+        blobs(b),
+        store(std::move(s)),
+        staging(config.staging_dir, std::chrono::duration_cast<std::chrono::seconds>(config.staging_expiry)),
+        mime(config.allowed_mime.empty() ? http::default_allowed_mime() : config.allowed_mime),
+        pool(std::max(1u, config.blob_threads)),
+        blob_env{config, blobs, staging, mime, [this](std::function<void()> fn) { asio::post(pool, std::move(fn)); }},
+        manager(config, *store, blobs),
+        session_env{config, manager, blob_env, sessions, "/sync/", {}} {}
+
+  SyncConfig config;
+  BlobStore& blobs;
+  std::unique_ptr<RoomStore> store;
+  UploadStaging staging;
+  http::MimePolicy mime;
+  asio::thread_pool pool;
+  BlobChannelEnv blob_env;
+  RoomManager manager;
+  SessionRegistry sessions;
+  SessionEnv session_env;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::unique_ptr<asio::signal_set> signals;  // guarded by mu
+
+  void stop();
+  // Edits a room's document without any connection (start-up, or while no
+  // io_context exists): load, change, persist.
+  Result<> offline_edit(const std::string& room,
+                        const std::function<void(RoomCore&, const StoredRoom&, RoomEffects&)>& fn);
+  Result<> reconcile_offline(const std::string& room);
+};
+
+void SyncService::State::stop() {
+  if (stopping.exchange(true)) return;
+  spdlog::info("sync: stopping: closing {} connections, persisting {} rooms", sessions.size(), manager.loaded());
+  sessions.close_all(1001, "server shutting down");
+  manager.stop(config.withdraw_on_shutdown);
+  std::lock_guard lock(mu);
+  if (signals) {
+    boost::system::error_code ignored;
+    signals->cancel(ignored);
+  }
+}
+
+Result<> SyncService::State::offline_edit(const std::string& room,
+                                          const std::function<void(RoomCore&, const StoredRoom&, RoomEffects&)>& fn) {
+  std::promise<Result<StoredRoom>> p;
+  auto f = p.get_future();
+  store->load(room, [&p](Result<StoredRoom> r) { p.set_value(std::move(r)); });
+  auto stored = f.get();
+  if (!stored) return std::unexpected(stored.error());
+  RoomCore core(config.gc);
+  core.load(stored->snapshot, stored->log);
+  RoomEffects fx;
+  fn(core, *stored, fx);
+  std::uint64_t seq = stored->last_seq;
+  for (auto& delta : fx.persist) store->append(stored->id, ++seq, std::move(delta), nullptr);
+  store->flush();
+  return {};
+}
+
+Result<> SyncService::State::reconcile_offline(const std::string& room) {
+  return offline_edit(room, [this, &room](RoomCore& core, const StoredRoom& stored, RoomEffects& fx) {
+    auto holds = [this](const Digest& h) {
+      auto r = blobs.contains(h);
+      return r && *r;
+    };
+    std::vector<HeldBlob> ours;
+    for (const auto& a : stored.announced) ours.push_back({a.hash, a.size, a.chunk_count});
+    std::size_t changed = 0;
+    core.local_change(
+        [&](crdt::Doc& doc) { changed = registry_reconcile(doc, config.url, holds, ours, RoomCore::local_origin()); },
+        fx);
+    for (const auto& a : stored.announced)
+      if (!holds(a.hash)) store->remove_announce(stored.id, a.hash);
+    if (changed) spdlog::info("sync: room {}: re-announce changed {} registry entries", room, changed);
+  });
+}
+
+Result<std::unique_ptr<SyncService>> SyncService::create(const SyncConfig& config_in, BlobStore& blobs) {
+  SyncConfig config = config_in;
+  if (config.staging_dir.empty()) config.staging_dir = config.data_dir / "sync-staging";
+  if (config.window == 0 || config.window > kMaxWindow) return fail(Errc::kInvalidArgument, "sync window must be 1-256");
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  auto store = RoomStore::open(config.data_dir / "meta.db", config.fsync);
+  if (!store) return std::unexpected(store.error());
+  auto state = std::make_shared<State>(config, blobs, std::move(*store));
+  state->manager.set_owner(state);
+  state->session_env.owner = state;
+  if (auto r = state->staging.init(); !r) return std::unexpected(r.error());
+  // Re-announce what we hold (and withdraw what we lost) in every room we announced in.
+  auto rooms = state->store->rooms_with_announcements();
+  if (!rooms) return std::unexpected(rooms.error());
+  for (const auto& room : *rooms)
+    if (auto r = state->reconcile_offline(room); !r)
+      spdlog::warn("sync: re-announcing in room {} failed: {}", room, r.error().to_string());
+  return std::unique_ptr<SyncService>(new SyncService(std::move(state)));
+}
+
+SyncService::~SyncService() {
+  state_->stop();
+  state_->store->flush();
+}
+
+void SyncService::attach(http::Server& server) {
+  std::weak_ptr<State> weak = state_;
+  server.add_upgrade_handler(state_->session_env.prefix, [weak](std::unique_ptr<http::UpgradeContext> ctx) {
+    auto state = weak.lock();
+    if (!state) return;  // the service is gone: dropping ctx closes the socket
+    if (!state->manager.has_io_context()) {
+      std::lock_guard lock(state->mu);
+      if (!state->manager.has_io_context()) {
+        // Rooms run on the server's io_context (its executor is a strand on it).
+        auto& ioc = static_cast<asio::io_context&>(asio::query(ctx->stream.get_executor(), asio::execution::context));
+        state->manager.set_io_context(ioc);
+        // The server ends run() only when no work is left: on SIGINT/SIGTERM
+        // close our connections and rooms too.
+        state->signals = std::make_unique<asio::signal_set>(ioc, SIGINT, SIGTERM);
+        state->signals->async_wait([weak](const boost::system::error_code& ec, int) {
+          if (ec) return;
+          if (auto s = weak.lock()) s->stop();
+        });
+        if (state->stopping) state->signals->cancel();
+      }
+    }
+    start_ws_session(state->session_env, std::move(ctx));
+  });
+}
+
+void SyncService::stop() { state_->stop(); }
+
+void SyncService::blob_removed(const Digest& hash) {
+  auto rooms = state_->store->rooms_announcing(hash);
+  if (!rooms) {
+    spdlog::error("sync: cannot look up the rooms of a removed blob: {}", rooms.error().to_string());
+    return;
+  }
+  for (const auto& name : *rooms) {
+    if (state_->manager.has_io_context() && !state_->stopping) {
+      state_->manager.with_room(name, [hash](Room& room, std::function<void()> release) {
+        room.withdraw(hash, [release](Result<>) { release(); });
+      });
+    } else {
+      auto r = state_->offline_edit(name, [&](RoomCore& core, const StoredRoom& stored, RoomEffects& fx) {
+        core.local_change(
+            [&](crdt::Doc& doc) { registry_withdraw(doc, hash, state_->config.url, RoomCore::local_origin()); }, fx);
+        state_->store->remove_announce(stored.id, hash);
+      });
+      if (!r) spdlog::warn("sync: withdrawing from room {} failed: {}", name, r.error().to_string());
+    }
+  }
+}
+
+SyncService::Stats SyncService::stats() const {
+  auto st = state_->store->stats();
+  return Stats{state_->sessions.size(), state_->manager.loaded(), st.commits, st.appends};
+}
+
+}  // namespace blobsync::sync

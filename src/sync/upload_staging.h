@@ -1,0 +1,105 @@
+// UploadStaging: blob-channel uploads in progress, on disk, so an upload cut
+// off half-way resumes with only the missing chunks.
+//
+//   DIR/<hex>.part   the blob's bytes, each chunk pwritten at its offset (sparse)
+//   DIR/<hex>.meta   "BSSTAGE1" · size u64le · chunkCount u64le ·
+//                    chunkCount declared chunk hashes · bitmap (bit i = chunk i
+//                    written and matching its declared hash, LSB first)
+//
+// A chunk's bit is set only after its bytes were written. After a power loss
+// a bit may outlive its bytes; the final whole-blob check catches that and
+// StagedUpload::reverify() then clears the bad chunks so they are asked for
+// again. Staging that nobody touched for `expiry` is deleted by sweep().
+//
+// Thread safety: UploadStaging is safe from any thread. A StagedUpload may
+// take write_chunk() calls for distinct chunks from several threads at once;
+// its other methods are used by one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <span>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "sync/blob_messages.h"
+
+namespace blobsync::sync {
+
+class StagedUpload {
+ public:
+  ~StagedUpload();
+  StagedUpload(const StagedUpload&) = delete;
+  StagedUpload& operator=(const StagedUpload&) = delete;
+
+  const Digest& hash() const { return hash_; }
+  std::uint64_t size() const { return size_; }
+  std::uint64_t chunk_count() const { return hashes_.size(); }
+  const Digest& chunk_hash(std::uint64_t i) const { return hashes_[i]; }
+  bool has(std::uint64_t index) const;
+  std::uint64_t missing_count() const;
+  std::vector<ChunkRange> missing() const;
+
+  // Checks data against the declared hash of chunk `index`, writes it at its
+  // offset and marks it present. Errors: kCorruption on a hash mismatch
+  // (nothing written), kInvalidArgument for a wrong length, kIOError/kNoSpace.
+  Result<> write_chunk(std::uint64_t index, std::span<const std::uint8_t> data);
+  // fdatasync of both files.
+  Result<> sync();
+  // Reads [offset, offset + buf.size()) of the staged bytes.
+  Result<> read(std::uint64_t offset, std::span<std::uint8_t> buf) const;
+  // Re-hashes every present chunk; clears and counts those that do not match.
+  Result<std::uint64_t> reverify();
+
+ private:
+  friend class UploadStaging;
+  StagedUpload() = default;
+  Result<> set_bit(std::uint64_t index, bool value);
+
+  Digest hash_;
+  std::uint64_t size_ = 0;
+  std::vector<Digest> hashes_;
+  int part_fd_ = -1, meta_fd_ = -1;
+  std::uint64_t bitmap_offset_ = 0;
+  mutable std::mutex mu_;
+  std::vector<std::uint8_t> bitmap_;  // guarded by mu_
+};
+
+class UploadStaging {
+ public:
+  UploadStaging(std::filesystem::path dir, std::chrono::seconds expiry);
+
+  // Creates the directory and sweeps expired staging.
+  Result<> init();
+
+  // One upload per blob at a time: false if another holds it.
+  bool claim(const Digest& hash);
+  void unclaim(const Digest& hash);
+  std::size_t claimed() const;
+
+  // Opens the staging of a blob, keeping the chunks already received when
+  // size and chunk hashes match, else starting afresh. REQUIRES: claimed.
+  Result<std::unique_ptr<StagedUpload>> open(const Digest& hash, std::uint64_t size,
+                                             const std::vector<Digest>& chunk_hashes);
+  void remove(const Digest& hash);
+  // Deletes unclaimed staging older than the expiry; returns blobs removed.
+  std::size_t sweep();
+  // sweep() if the last one is older than 10 minutes.
+  void maybe_sweep();
+
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::chrono::seconds expiry_;
+  mutable std::mutex mu_;
+  std::set<Digest> claimed_;                              // guarded by mu_
+  std::chrono::steady_clock::time_point last_sweep_{};    // guarded by mu_
+};
+
+}  // namespace blobsync::sync

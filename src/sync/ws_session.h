@@ -1,0 +1,66 @@
+// WsSession: one WebSocket connection on /sync/<room> (Boost.Beast, binary
+// frames, one message per frame). Accepts the upgrade the HTTP server handed
+// over, checks the room name and the token, joins the room, then reads
+// messages: blob-channel frames (types 10-20) go to the connection's
+// BlobChannel, everything else to the room.
+//
+//   - Reads are paced: at most 64 messages in the room's queue and 8 MiB of
+//     blob chunks in flight per connection, so a fast sender cannot make the
+//     server buffer without bound.
+//   - Writes go through a queue; a reader so slow that the queue holds more
+//     than SyncConfig::max_write_queue_bytes is disconnected.
+//   - Beast pings after 30 s without traffic from the peer and closes the
+//     connection 30 s later if nothing (no pong) came back; the room sends
+//     a keep-alive after 15 s without any message to the peer.
+//   - Invalid room name: HTTP 400 instead of the upgrade. Bad token:
+//     accepted, then closed with 4401. Too many connections: closed 1013.
+//
+// Thread safety: the Connection methods may be called from any thread;
+// everything else runs on the connection's strand.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "sync/connection.h"
+
+namespace blobsync::http {
+struct UpgradeContext;
+}
+
+namespace blobsync::sync {
+
+struct BlobChannelEnv;
+class RoomManager;
+struct SyncConfig;
+
+// The open sessions, for counting and for closing them all at shutdown.
+class SessionRegistry {
+ public:
+  ConnId add(std::weak_ptr<Connection> conn);
+  void remove(ConnId id);
+  std::size_t size() const;
+  // Closes every open connection with `code`.
+  void close_all(std::uint16_t code, std::string_view reason);
+
+ private:
+  mutable std::mutex mu_;
+  ConnId next_ = 1;
+  std::unordered_map<ConnId, std::weak_ptr<Connection>> conns_;  // guarded by mu_
+};
+
+struct SessionEnv {
+  const SyncConfig& config;
+  RoomManager& rooms;
+  BlobChannelEnv& blobs;
+  SessionRegistry& sessions;
+  std::string prefix;            // "/sync/"
+  std::weak_ptr<void> owner;     // sessions lock it: keeps the above alive while they exist
+};
+
+// Takes over an upgraded connection. Call on the connection's strand.
+void start_ws_session(SessionEnv& env, std::unique_ptr<http::UpgradeContext> ctx);
+
+}  // namespace blobsync::sync
