@@ -35,6 +35,10 @@ struct Client::Impl {
   ~Impl() {
     if (main) asio::post(main->strand(), [m = main] { m->close(); });
     work.reset();
+    // Give the close handshake a moment, then stop: a server that never
+    // answers our close frame must not keep the caller waiting.
+    for (int i = 0; i < 50 && !io.stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    io.stop();
     if (thread.joinable()) thread.join();
   }
 
@@ -69,16 +73,20 @@ struct Client::Impl {
 
   // Waits until the main connection reports synced (SyncStep2 received).
   Result<> wait_synced() {
-    return await_done(main->strand(), [m = main, timeout = options.timeout, this](RoomClient::Done done) {
+    return await_done(main->strand(), [m = main, timeout = options.timeout](RoomClient::Done done) {
       if (m->is_synced()) return done({});
-      auto shared_done = std::make_shared<RoomClient::Done>(std::move(done));
-      m->on_synced([shared_done] { (*shared_done)({}); });
-      m->on_closed([shared_done](const Error& e) { (*shared_done)(std::unexpected(e)); });
       auto timer = std::make_shared<asio::steady_timer>(m->strand(), timeout);
-      timer->async_wait([timer, shared_done, timeout](const boost::system::error_code& ec) {
-        if (!ec) (*shared_done)(fail(Errc::kTimeout, "room did not sync within {} ms", timeout.count()));
+      // Whichever comes first completes the wait and cancels the timer, so no
+      // stray timer keeps the I/O thread busy afterwards.
+      auto finish = std::make_shared<RoomClient::Done>([timer, done = std::move(done)](Result<> r) {
+        timer->cancel();
+        done(std::move(r));
       });
-      (void)this;
+      m->on_synced([finish] { (*finish)({}); });
+      m->on_closed([finish](const Error& e) { (*finish)(std::unexpected(e)); });
+      timer->async_wait([finish, timeout](const boost::system::error_code& ec) {
+        if (!ec) (*finish)(fail(Errc::kTimeout, "room did not sync within {} ms", timeout.count()));
+      });
     });
   }
 
