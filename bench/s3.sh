@@ -6,21 +6,19 @@
 #   download: S3Backend reader (ranged GET, 1 MiB reads)
 #             vs  curl --aws-sigv4 -o /dev/null
 # Prints medians over RUNS and the ratios backend/curl (goal >= 0.8).
-# Env: SIZE_MIB (256), RUNS (3), PART_SIZE (bytes, default the backend's 8 MiB),
-#      BUILD (build/release).
+# Usage: bench/s3.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
+# Env: SIZE_MIB (256), RUNS (3), PART_SIZE (bytes; default the backend's 8 MiB;
+#      PART_SIZE >= the file size measures the single-PutObject path).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-256}
 RUNS=${RUNS:-3}
-BUILD=${BUILD:-build/release}
+BUILD=${1:-${BUILD_DIR:-build/release}}
 BUCKET=blobsync-bench
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER  # s3rver's only account
 
-if [ ! -x "$BUILD/bench/s3_bench" ] && [ ! -x "$BUILD/tests/s3/s3_bench" ]; then
-  cmake --build "$BUILD" --target s3_bench >/dev/null
-fi
+cmake --build "$BUILD" --target s3_bench >/dev/null
 BENCH=$BUILD/bench/s3_bench
-[ -x "$BENCH" ] || BENCH=$BUILD/tests/s3/s3_bench
 
 tmp=$(mktemp -d)
 pid=""
@@ -39,7 +37,11 @@ CURL=(curl -sS --fail --aws-sigv4 aws:amz:us-east-1:s3 -u "$AWS_ACCESS_KEY_ID:$A
       -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
 now() { date +%s.%N; }
 
-echo "S3 throughput, $SIZE_MIB MiB, s3rver $EP, $RUNS runs, $(nproc) cores"
+read -r load1 _ </proc/loadavg
+echo "# S3 throughput, $SIZE_MIB MiB, s3rver $EP, $RUNS runs, $(nproc) cores, load average $load1"
+if awk -v l="$load1" 'BEGIN { exit !(l > 1.0) }'; then
+  echo "# warning: the machine is busy (load $load1); ratios will be off"
+fi
 : >"$tmp/results"
 for run in $(seq "$RUNS"); do
   t0=$(now); "${CURL[@]}" -T "$tmp/blob" "$EP/$BUCKET/curl-ref" -o /dev/null; t1=$(now)
