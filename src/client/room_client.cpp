@@ -112,7 +112,7 @@ static void shutdown(RoomClient::Impl* s, const Error& why) {
   if (s->closed_cb) s->closed_cb(why);
 }
 
-static void send_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl* s, Frame frame) {
+static void queue_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl* s, Frame frame) {
   if (s->closed) return;
   s->outq.push_back(std::move(frame));
   if (!s->writing) {
@@ -153,7 +153,7 @@ void arm_idle_timer(const std::shared_ptr<RoomClient>& self, RoomClient::Impl* s
   t.idle->expires_after(s->opts.idle_timeout);
   t.idle->async_wait([self, s, req](const boost::system::error_code& ec) {
     if (ec) return;  // re-armed or cancelled
-    send_frame(self, s, sync::encode_blob_message(sync::CancelMsg{req}));
+    queue_frame(self, s, sync::encode_blob_message(sync::CancelMsg{req}));
     finish_transfer(s, req, fail(Errc::kTimeout, "holder sent nothing for {} ms", s->opts.idle_timeout.count()));
   });
 }
@@ -168,10 +168,10 @@ void handle_blob_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl
                                                  msg.error().message));
   std::vector<Frame> out;
   Result<TransferStatus> status = t.down ? t.down->on_message(*msg, out) : t.up->on_message(*msg, out);
-  for (auto& frame : out) send_frame(self, s, std::move(frame));
+  for (auto& frame : out) queue_frame(self, s, std::move(frame));
   if (!status) {
     if (!std::holds_alternative<sync::ErrorMsg>(*msg))
-      send_frame(self, s, sync::encode_blob_message(sync::CancelMsg{req}));
+      queue_frame(self, s, sync::encode_blob_message(sync::CancelMsg{req}));
     return finish_transfer(s, req, std::unexpected(status.error()));
   }
   if (auto* chunk = std::get_if<sync::ChunkMsg>(&*msg); chunk && t.down) t.bytes += chunk->data.size();
@@ -182,7 +182,10 @@ void handle_blob_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl
 }
 
 void handle_yjs_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl* s, std::span<const std::uint8_t> f) {
-  if (!s->doc || !s->opts.sync_doc) return;
+  if (!s->doc || !s->opts.sync_doc) {
+    if (s->opts.on_yjs_frame) s->opts.on_yjs_frame(f);
+    return;
+  }
   crdt::Decoder d(f);
   std::uint64_t type = d.read_var_uint();
   if (!d.ok()) return;
@@ -192,7 +195,7 @@ void handle_yjs_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl*
     if (!d.ok()) return;
     if (sub == kSyncStep1) {
       auto update = s->doc->encode_state_as_update_for(payload);
-      if (update) send_frame(self, s, sync_frame(kSyncStep2, *update));
+      if (update) queue_frame(self, s, sync_frame(kSyncStep2, *update));
     } else if (sub == kSyncStep2 || sub == kSyncUpdate) {
       // A bad update from the server is dropped; the connection stays useful.
       (void)s->doc->apply_update(payload, self.get());
@@ -249,9 +252,9 @@ asio::awaitable<void> run(std::shared_ptr<RoomClient> self, RoomClient::Impl* s,
     std::weak_ptr<RoomClient> weak = self;
     s->update_handle = s->doc->on_update([weak, raw, s](const crdt::Bytes& update, const crdt::Transaction& txn) {
       if (txn.origin == raw) return;  // it came from the server
-      if (auto strong = weak.lock()) send_frame(strong, s, sync_frame(kSyncUpdate, update));
+      if (auto strong = weak.lock()) queue_frame(strong, s, sync_frame(kSyncUpdate, update));
     });
-    send_frame(self, s, sync_frame(kSyncStep1, s->doc->encode_state_vector()));
+    queue_frame(self, s, sync_frame(kSyncStep1, s->doc->encode_state_vector()));
   }
   on_open({});
 
@@ -291,7 +294,7 @@ void RoomClient::download(PartialBlob& partial, Progress progress, Done done) {
   auto& ref = *t;
   s->transfers.emplace(req, std::move(t));
   auto self = shared_from_this();
-  send_frame(self, s, std::move(first));
+  queue_frame(self, s, std::move(first));
   arm_idle_timer(self, s, req, ref);
 }
 
@@ -308,8 +311,12 @@ void RoomClient::upload(BlobStore& store, BlobRecord record, std::string filenam
   auto& ref = *t;
   s->transfers.emplace(req, std::move(t));
   auto self = shared_from_this();
-  send_frame(self, s, std::move(first));
+  queue_frame(self, s, std::move(first));
   arm_idle_timer(self, s, req, ref);
+}
+
+void RoomClient::send_frame(std::vector<std::uint8_t> frame) {
+  queue_frame(shared_from_this(), impl_.get(), std::move(frame));
 }
 
 void RoomClient::close() {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -39,8 +40,10 @@ struct RoomClientOptions {
   std::string room;
   std::string token;
   // Keep `doc` in sync with the room. When false (or doc is null) Yjs
-  // messages are ignored: a connection used only to move blobs.
+  // messages go to `on_yjs_frame` if set (a relay, e.g. server-to-server
+  // links) and are ignored otherwise (a connection used only to move blobs).
   bool sync_doc = true;
+  std::function<void(std::span<const std::uint8_t>)> on_yjs_frame;
   std::chrono::milliseconds connect_timeout{10000};
   // A transfer fails when its holder sends nothing for this long.
   std::chrono::milliseconds idle_timeout{30000};
@@ -74,6 +77,10 @@ class RoomClient : public std::enable_shared_from_this<RoomClient> {
   void download(PartialBlob& partial, Progress progress, Done done);
   // Uploads a blob held in `store` (record with chunk hashes).
   void upload(BlobStore& store, BlobRecord record, std::string filename, Progress progress, Done done);
+
+  // Queues one raw frame (a Yjs message being relayed). Frames are sent in
+  // order, one per WebSocket message.
+  void send_frame(std::vector<std::uint8_t> frame);
 
   void close();
 
