@@ -15,3 +15,5 @@ find_path(MAGIC_INCLUDE_DIR magic.h REQUIRED)
 add_library(blobsync_magic INTERFACE)
 target_link_libraries(blobsync_magic INTERFACE ${MAGIC_LIBRARY})
 target_include_directories(blobsync_magic SYSTEM INTERFACE ${MAGIC_INCLUDE_DIR})
+# libpq for the PostgreSQL metadata backend (Debian libpq-dev).
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)

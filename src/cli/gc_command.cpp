@@ -14,12 +14,14 @@ void add_gc_command(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand(
       "gc", "Delete unreferenced uploads older than the grace period, and blobs whose last reference is gone");
   struct Flags {
-    std::string config, grace, log_level;
+    std::string config, grace, log_level, metadata;
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("--config", f->config, "TOML config file");
   auto* grace = cmd->add_option("--grace", f->grace, "Grace period for unreferenced uploads (default 6h; 0 = all)");
-  cmd->callback([f, grace, &ctx, &app] {
+  auto* metadata = cmd->add_option("--metadata", f->metadata,
+                                   "Metadata database, as for serve (default: $BLOBSYNC_METADATA, else DATA/meta.db)");
+  cmd->callback([f, grace, metadata, &ctx, &app] {
     http::ConfigSources s;
     if (!f->config.empty()) s.config_file = f->config;
     s.defaults["data"] = ctx.data_dir.string();
@@ -27,6 +29,7 @@ void add_gc_command(CLI::App& app, CliContext& ctx) {
     if (const auto* data = app.get_option_no_throw("--data"); data && data->count() > 0)
       s.flags["data"] = ctx.data_dir.string();
     if (grace->count() > 0) s.flags["gc_grace"] = f->grace;
+    if (metadata->count() > 0) s.flags["metadata"] = f->metadata;
     auto config = http::load_config(s);
     if (!config) return ctx.fail_with(config.error());
     if (auto r = http::run_gc(*config); !r) ctx.fail_with(r.error());

@@ -72,9 +72,10 @@ bool read_structs(UpdateDecoder& dec, DecodedUpdate& out, size_t input_size, boo
   Decoder& rest = dec.rest();
   uint64_t nclients = rest.read_count();
   std::unordered_set<uint64_t> seen;
-  // v2 columns are RLE, so a struct may take no byte of its own; cap the
-  // total so hostile counts cannot make us loop or allocate without bound.
-  uint64_t budget = v2 ? input_size * 16 + 64 : input_size + 1;
+  // v2 columns are RLE, so a struct may take no byte of its own (e.g. runs
+  // of unmerged map overwrites); cap the total generously so hostile counts
+  // cannot make us loop or allocate without bound. v1 needs >= 1 byte each.
+  uint64_t budget = v2 ? input_size * 64 + 100000 : input_size + 1;
   for (uint64_t ci = 0; ci < nclients && dec.ok(); ++ci) {
     uint64_t nstructs = rest.read_var_uint();
     if (!v2 && nstructs > rest.remaining()) dec.fail("struct count exceeds data");

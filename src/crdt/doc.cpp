@@ -158,6 +158,8 @@ void Doc::cleanup(Transaction& txn) {
     if (pos + 1 < structs->size() && merge_with_lefts(*structs, pos + 1) > 1) continue;
     if (pos > 0) merge_with_lefts(*structs, pos);
   }
+  // Someone else wrote with our client id: pick a new one (as yjs does).
+  if (!txn.local && sv_get(txn.after_state, client_id_) != txn.before(client_id_)) client_id_ = random_client_id();
   bool changed = !ds.empty();
   for (auto& [client, clock] : txn.after_state)
     if (txn.before(client) != clock) changed = true;

@@ -73,10 +73,8 @@ bool try_merge(Item* left, Item* right) {
   return true;
 }
 
-static bool same_origin(const Item* a_item, bool a_has, ID a, bool b_has, ID b) {
-  (void)a_item;
-  return a_has == b_has && (!a_has || a == b);
-}
+// yjs compareIDs: both absent, or both present and equal.
+static bool same_origin(bool a_has, ID a, bool b_has, ID b) { return a_has == b_has && (!a_has || a == b); }
 
 void integrate_item(Transaction& txn, Item* self) {
   StructStore& store = txn.doc.store();
@@ -106,11 +104,11 @@ void integrate_item(Transaction& txn, Item* self) {
     while (o && o != self->right) {
       before_origin.insert(o);
       conflicting.insert(o);
-      if (same_origin(self, self->has_origin(), self->origin, o->has_origin(), o->origin)) {
+      if (same_origin(self->has_origin(), self->origin, o->has_origin(), o->origin)) {
         if (o->id.client < self->id.client) {
           left = o;
           conflicting.clear();
-        } else if (same_origin(self, self->has_right_origin(), self->right_origin, o->has_right_origin(), o->right_origin)) {
+        } else if (same_origin(self->has_right_origin(), self->right_origin, o->has_right_origin(), o->right_origin)) {
           break;
         }
       } else if (o->has_origin()) {

@@ -202,7 +202,6 @@ bool insert_generic(Branch* b, uint64_t index, Content c, const std::optional<An
     uint64_t mi = b->marker_index;
     Item* first_left = pos.left;
     Attrs attrs = attributes ? to_attrs(attributes) : pos.attrs;
-    if (c.ref() == ContentRef::kFormat) return;
     insert_content(txn, b, pos, std::move(c), std::move(attrs));
     if (first_left && marker == first_left) {
       b->marker = marker;

@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "core/base32.h"
-#include "store/sqlite_db.h"
+#include "store/sql/sql_db.h"
 
 namespace blobsync::http {
 
@@ -33,13 +33,13 @@ XrpcFailure db_failure(const Error& e) { return to_xrpc(Error{Errc::kInternal, e
 
 }  // namespace
 
-Result<std::unique_ptr<AccountStore>> AccountStore::open(std::shared_ptr<SqliteDb> db) {
+Result<std::unique_ptr<AccountStore>> AccountStore::open(std::shared_ptr<SqlDb> db) {
   if (sodium_init() < 0) return fail(Errc::kInternal, "libsodium failed to initialise");
   auto m = db->migrate("http_accounts",
                        {"CREATE TABLE account(did TEXT PRIMARY KEY, handle TEXT NOT NULL UNIQUE, "
-                        "email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);"
+                        "email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, created_at ${INT} NOT NULL);"
                         "CREATE TABLE refresh_session(jti TEXT PRIMARY KEY, did TEXT NOT NULL, "
-                        "expires_at INTEGER NOT NULL);"});
+                        "expires_at ${INT} NOT NULL);"});
   if (!m) return std::unexpected(m.error());
   return std::unique_ptr<AccountStore>(new AccountStore(std::move(db)));
 }
@@ -68,7 +68,8 @@ XResult<Account> AccountStore::create(std::string_view handle_in, std::string_vi
   std::string email = lower(email_in);
   if (!valid_handle(handle)) return xfail(400, "InvalidHandle", "Handle is not a valid domain name (e.g. alice.test)");
   auto at = email.find('@');
-  if (email.size() > 254 || at == std::string::npos || at == 0 || at + 1 >= email.size())
+  bool control = std::any_of(email.begin(), email.end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; });
+  if (email.size() > 254 || at == std::string::npos || at == 0 || at + 1 >= email.size() || control)
     return xfail(400, "InvalidRequest", "A valid email address is required");
   if (password.empty()) return xfail(400, "InvalidRequest", "A password is required");
   if (password.size() > 256) return xfail(400, "InvalidRequest", "Password is too long (max 256 bytes)");
@@ -80,36 +81,45 @@ XResult<Account> AccountStore::create(std::string_view handle_in, std::string_vi
     return xfail(503, "NotEnoughResources", "Out of memory while hashing the password");
 
   Account a{new_did(), handle, email, now_s()};
-  auto lock = db_->lock();
-  auto exists = [&](const char* sql, std::string_view v) -> Result<bool> {
-    auto st = db_->prepare(sql);
-    if (!st) return std::unexpected(st.error());
-    st->bind(1, v);
-    return st->step();
-  };
-  auto h = exists("SELECT 1 FROM account WHERE handle = ?", handle);
-  if (!h) return std::unexpected(db_failure(h.error()));
-  if (*h) return xfail(400, "HandleNotAvailable", "Handle already taken: " + handle);
-  auto e = exists("SELECT 1 FROM account WHERE email = ?", email);
-  if (!e) return std::unexpected(db_failure(e.error()));
-  if (*e) return xfail(400, "InvalidRequest", "Email already taken: " + email);
-  auto st = db_->prepare("INSERT INTO account(did, handle, email, password_hash, created_at) VALUES(?,?,?,?,?)");
-  if (!st) return std::unexpected(db_failure(st.error()));
-  st->bind(1, a.did).bind(2, a.handle).bind(3, a.email).bind(4, std::string_view(hash)).bind(5, a.created_at);
-  if (auto r = st->run(); !r) return std::unexpected(db_failure(r.error()));
+  std::optional<XrpcFailure> taken;
+  auto r = db_->transaction([&](SqlConn& c) -> Result<> {
+    taken.reset();
+    auto h = c.query("SELECT 1 FROM account WHERE handle = ?", {std::string_view(handle)});
+    if (!h) return std::unexpected(h.error());
+    if (!h->empty()) {
+      taken = XrpcFailure{400, "HandleNotAvailable", "Handle already taken: " + handle};
+      return {};
+    }
+    auto e = c.query("SELECT 1 FROM account WHERE email = ?", {std::string_view(email)});
+    if (!e) return std::unexpected(e.error());
+    if (!e->empty()) {
+      taken = XrpcFailure{400, "InvalidRequest", "Email already taken: " + email};
+      return {};
+    }
+    auto ins = c.query("INSERT INTO account(did, handle, email, password_hash, created_at) VALUES(?,?,?,?,?)",
+                       {std::string_view(a.did), std::string_view(a.handle), std::string_view(a.email),
+                        std::string_view(hash), a.created_at});
+    if (!ins) return std::unexpected(ins.error());
+    return {};
+  });
+  if (taken) return std::unexpected(*taken);
+  if (!r) {
+    // Another server created the same handle or email between our check and insert.
+    if (r.error().code == Errc::kConflict)
+      return xfail(400, "HandleNotAvailable", "Handle or email already taken: " + handle);
+    return std::unexpected(db_failure(r.error()));
+  }
   return a;
 }
 
-XResult<Account> AccountStore::find(std::string_view column, std::string_view value) {
-  auto lock = db_->lock();
-  std::string sql = "SELECT did, handle, email, created_at FROM account WHERE " + std::string(column) + " = ?";
-  auto st = db_->prepare(sql);
-  if (!st) return std::unexpected(db_failure(st.error()));
-  st->bind(1, value);
-  auto row = st->step();
-  if (!row) return std::unexpected(db_failure(row.error()));
-  if (!*row) return xfail(400, "AccountNotFound", "Account not found");
-  return Account{st->column_text(0), st->column_text(1), st->column_text(2), st->column_int64(3)};
+XResult<Account> AccountStore::find(std::string_view column, std::string_view value, std::string* password_hash) {
+  std::string sql = "SELECT did, handle, email, created_at, password_hash FROM account WHERE " + std::string(column) +
+                    " = ?";
+  auto res = db_->read(sql, {value});
+  if (!res) return std::unexpected(db_failure(res.error()));
+  if (res->empty()) return xfail(400, "AccountNotFound", "Account not found");
+  if (password_hash) *password_hash = res->text(0, 4);
+  return Account{res->text(0, 0), res->text(0, 1), res->text(0, 2), res->int64(0, 3)};
 }
 
 XResult<Account> AccountStore::get(std::string_view id) {
@@ -121,46 +131,26 @@ XResult<Account> AccountStore::authenticate(std::string_view identifier, std::st
   std::string id = lower(identifier);
   std::string column = id.starts_with("did:") ? "did" : id.find('@') != std::string::npos ? "email" : "handle";
   std::string stored;
-  Account a;
-  {
-    auto lock = db_->lock();
-    auto st = db_->prepare("SELECT did, handle, email, created_at, password_hash FROM account WHERE " + column +
-                           " = ?");
-    if (!st) return std::unexpected(db_failure(st.error()));
-    st->bind(1, column == "did" ? std::string(identifier) : id);
-    auto row = st->step();
-    if (!row) return std::unexpected(db_failure(row.error()));
-    if (*row) {
-      a = Account{st->column_text(0), st->column_text(1), st->column_text(2), st->column_int64(3)};
-      stored = st->column_text(4);
-    }
-  }
-  if (stored.empty() || password.size() > 256 ||
+  auto a = find(column, column == "did" ? std::string(identifier) : id, &stored);
+  if (!a && a.error().status != 400) return a;
+  if (!a || stored.empty() || password.size() > 256 ||
       crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) != 0)
     return xfail(401, "AuthenticationRequired", "Invalid identifier or password");
   return a;
 }
 
 Result<> AccountStore::add_session(std::string_view jti, std::string_view did, std::int64_t expires_at) {
-  auto lock = db_->lock();
   // Drop expired sessions while we are here.
-  if (auto st = db_->prepare("DELETE FROM refresh_session WHERE expires_at < ?"); st) {
-    st->bind(1, now_s());
-    (void)st->run();
-  }
-  auto st = db_->prepare("INSERT INTO refresh_session(jti, did, expires_at) VALUES(?,?,?)");
-  if (!st) return std::unexpected(st.error());
-  st->bind(1, jti).bind(2, did).bind(3, expires_at);
-  return st->run();
+  (void)db_->query("DELETE FROM refresh_session WHERE expires_at < ?", {now_s()});
+  auto r = db_->query("INSERT INTO refresh_session(jti, did, expires_at) VALUES(?,?,?)", {jti, did, expires_at});
+  if (!r) return std::unexpected(r.error());
+  return {};
 }
 
 Result<bool> AccountStore::take_session(std::string_view jti, std::string_view did) {
-  auto lock = db_->lock();
-  auto st = db_->prepare("DELETE FROM refresh_session WHERE jti = ? AND did = ?");
-  if (!st) return std::unexpected(st.error());
-  st->bind(1, jti).bind(2, did);
-  if (auto r = st->run(); !r) return std::unexpected(r.error());
-  return db_->changes() > 0;
+  auto r = db_->query("DELETE FROM refresh_session WHERE jti = ? AND did = ?", {jti, did});
+  if (!r) return std::unexpected(r.error());
+  return r->affected() > 0;
 }
 
 }  // namespace blobsync::http

@@ -6,7 +6,11 @@
 // (libsodium crypto_pwhash_str, interactive limits: ~64 MiB, so callers run
 // create/authenticate off the I/O threads).
 //
-// Thread safety: safe for concurrent use (each call takes the db lock).
+// Runs on any SqlDb (SQLite or PostgreSQL); handles and emails are UNIQUE
+// columns, so two servers creating the same handle at once get one account
+// and one HandleNotAvailable.
+//
+// Thread safety: safe for concurrent use.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +22,7 @@
 #include "http/xrpc_error.h"
 
 namespace blobsync {
-class SqliteDb;
+class SqlDb;
 }
 
 namespace blobsync::http {
@@ -32,7 +36,7 @@ struct Account {
 
 class AccountStore {
  public:
-  static Result<std::unique_ptr<AccountStore>> open(std::shared_ptr<SqliteDb> db);
+  static Result<std::unique_ptr<AccountStore>> open(std::shared_ptr<SqlDb> db);
 
   // Errors: 400 InvalidHandle, HandleNotAvailable, InvalidRequest (email in
   // use, bad email, empty or long password).
@@ -50,9 +54,10 @@ class AccountStore {
   static bool valid_handle(std::string_view handle);
 
  private:
-  explicit AccountStore(std::shared_ptr<SqliteDb> db) : db_(std::move(db)) {}
-  XResult<Account> find(std::string_view column, std::string_view value);
-  std::shared_ptr<SqliteDb> db_;
+  explicit AccountStore(std::shared_ptr<SqlDb> db) : db_(std::move(db)) {}
+  // REQUIRES: `column` is one of did, handle, email (it is pasted into SQL).
+  XResult<Account> find(std::string_view column, std::string_view value, std::string* password_hash = nullptr);
+  std::shared_ptr<SqlDb> db_;
 };
 
 }  // namespace blobsync::http

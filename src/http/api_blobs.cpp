@@ -11,6 +11,7 @@
 #include "http/service.h"
 #include "store/blob_store.h"
 #include "store/mime_sniffer.h"
+#include "store/sql/blob_fence.h"
 
 namespace blobsync::http {
 
@@ -19,7 +20,10 @@ namespace {
 Response fail_response(const XrpcFailure& f) { return to_response(f); }
 
 // Streams an upload into the store: size limit, MIME policy on the first
-// kSniffBytes, and nothing left behind unless finish() succeeds.
+// kSniffBytes, and nothing left behind unless finish() succeeds. The ingest
+// comes from the unfenced store: finish() takes the fence itself and holds
+// it until the claim is recorded, so no GC (here or in another process)
+// sees the fresh blob unclaimed.
 class UploadSink final : public BodySink {
  public:
   enum class Mode { kXrpc, kPlain };
@@ -44,6 +48,8 @@ class UploadSink final : public BodySink {
     if (!mime_) {
       if (auto r = decide(); r) return std::move(*r);
     }
+    auto fence = s_.fence->shared();
+    if (!fence) return fail_response(to_xrpc(fence.error()));
     auto rec = ingest_->finish();
     if (!rec) {
       if (mode_ == Mode::kPlain && rec.error().code == Errc::kCorruption)
@@ -157,7 +163,7 @@ void register_blob_routes(Service& s, Router& r) {
            auto head = check_upload_head(s, req, true);
            if (auto* err = std::get_if<Response>(&head)) return std::move(*err);
            std::string declared = std::get<std::string>(head);
-           auto ingest = s.store->begin_put(PutOptions{.expected = std::nullopt,
+           auto ingest = s.unfenced_store->begin_put(PutOptions{.expected = std::nullopt,
                                                        .max_size = s.config.max_upload_bytes,
                                                        .declared_mime = declared,
                                                        .state = BlobState::kTemporary});
@@ -255,7 +261,7 @@ void register_blob_routes(Service& s, Router& r) {
                   auto head = check_upload_head(s, req, false);
                   if (auto* err = std::get_if<Response>(&head)) return std::move(*err);
                   std::string declared = std::get<std::string>(head);
-                  auto ingest = s.store->begin_put(PutOptions{.expected = *hash,
+                  auto ingest = s.unfenced_store->begin_put(PutOptions{.expected = *hash,
                                                               .max_size = s.config.max_upload_bytes,
                                                               .declared_mime = declared,
                                                               .state = BlobState::kPermanent});

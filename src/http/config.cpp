@@ -25,6 +25,7 @@ std::vector<std::string> default_allowed_mime() {
 const std::vector<ConfigKeyInfo>& config_keys() {
   static const std::vector<ConfigKeyInfo> keys = {
       {"data", "data directory (blobs, meta.db, jwt.secret)"},
+      {"metadata", "metadata database: sqlite (DATA/meta.db, default), sqlite:PATH or postgresql://user@host:port/db"},
       {"listen", "HOST:PORT to listen on; port 0 picks a free port"},
       {"threads", "I/O threads"},
       {"hostname", "public host name; the service DID is did:web:<hostname>"},
@@ -220,6 +221,12 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
     if (key == "data") {
       if (value.empty()) return fail(Errc::kInvalidArgument, "config 'data' is empty");
       c.data_dir = value;
+    } else if (key == "metadata") {
+      if (!(value.empty() || value == "sqlite" || value.starts_with("sqlite:") || value.starts_with("postgresql://") ||
+            value.starts_with("postgres://")))
+        return fail(Errc::kInvalidArgument,
+                    "config 'metadata': expected sqlite, sqlite:PATH or postgresql://user@host:port/db");
+      c.metadata = value;
     } else if (key == "listen") {
       auto l = parse_listen(value);
       if (!l) return bad(l.error());

@@ -23,6 +23,9 @@ namespace blobsync::http {
 
 struct ServerConfig {
   std::filesystem::path data_dir = "data";
+  // Metadata database: "" (SQLite DATA/meta.db), "sqlite:PATH" or
+  // "postgresql://user@host:port/db" shared by several servers.
+  std::string metadata;
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 3913;
   unsigned threads = 2;

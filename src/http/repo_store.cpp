@@ -3,11 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <set>
 
 #include "core/blob_id.h"
 #include "store/blob_store.h"
-#include "store/sqlite_db.h"
+#include "store/sql/blob_fence.h"
+#include "store/sql/sql_db.h"
 
 namespace blobsync::http {
 
@@ -18,97 +21,154 @@ std::int64_t now_s() {
 }
 
 XrpcFailure internal(const Error& e) { return to_xrpc(Error{Errc::kInternal, e.message}); }
+std::unexpected<XrpcFailure> db_error(const Error& e) { return std::unexpected(internal(e)); }
 
-#define TRY_DB(expr)                                          \
-  do {                                                        \
-    if (auto _r = (expr); !_r) return std::unexpected(internal(_r.error())); \
-  } while (0)
+SqlBytes key(const Digest& d) { return SqlBytes{{d.bytes.data(), d.bytes.size()}}; }
 
-Result<Statement> prep(SqliteDb& db, std::string_view sql) { return db.prepare(sql); }
+// Runs `body` in one transaction; an XRPC failure it returns rolls back and
+// is returned as is (a database deadlock still makes SqlDb retry the body).
+XResult<> xtransaction(SqlDb& db, const std::function<XResult<>(SqlConn&)>& body) {
+  std::optional<XrpcFailure> failure;
+  auto r = db.transaction([&](SqlConn& c) -> Result<> {
+    failure.reset();
+    auto x = body(c);
+    if (x) return {};
+    failure = x.error();
+    return make_error(Errc::kCancelled, "rolled back: " + x.error().message);
+  });
+  if (r) return {};
+  if (failure) return std::unexpected(*failure);
+  return db_error(r.error());
+}
+
+// Locks the `blobs` rows of `hashes` (hex, so the set is in hash order: two
+// transactions never wait on each other in a cycle) and returns the state of
+// each that exists.
+XResult<std::map<std::string, BlobState>> lock_blobs(SqlConn& c, const std::set<std::string>& hashes) {
+  std::string sql = "SELECT state FROM blobs WHERE hash = ?" + std::string(c.dialect().for_update());
+  std::map<std::string, BlobState> out;
+  for (const auto& hex : hashes) {
+    Digest d;
+    if (!parse_hex_digest(hex, d)) continue;
+    auto r = c.query(sql, {key(d)});
+    if (!r) return db_error(r.error());
+    if (!r->empty()) out[hex] = r->int64(0, 0) == 0 ? BlobState::kTemporary : BlobState::kPermanent;
+  }
+  return out;
+}
+
+XResult<bool> exists(SqlConn& c, std::string_view sql, std::initializer_list<SqlParam> params) {
+  auto r = c.query(sql, params);
+  if (!r) return db_error(r.error());
+  return !r->empty();
+}
+
+// The last reference to `hex` went: a managed blob is marked unreferenced
+// and its store row goes back to temporary. REQUIRES: its row is locked.
+XResult<> release_if_unreferenced(SqlConn& c, const std::string& hex, const std::map<std::string, BlobState>& states) {
+  auto referenced = exists(c, "SELECT 1 FROM record_blob WHERE hash = ? LIMIT 1", {std::string_view(hex)});
+  if (!referenced) return std::unexpected(referenced.error());
+  if (*referenced) return {};
+  auto m = c.query("UPDATE managed_blob SET unreferenced_at = ? WHERE hash = ?", {now_s(), std::string_view(hex)});
+  if (!m) return db_error(m.error());
+  Digest d;
+  if (m->affected() == 0 || !states.count(hex) || !parse_hex_digest(hex, d)) return {};
+  if (auto r = c.query("UPDATE blobs SET state = 0 WHERE hash = ?", {key(d)}); !r) return db_error(r.error());
+  return {};
+}
+
+XResult<std::vector<std::string>> record_hashes(SqlConn& c, std::string_view did, std::string_view collection,
+                                                std::string_view rkey) {
+  auto r = c.query("SELECT hash FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?",
+                   {did, collection, rkey});
+  if (!r) return db_error(r.error());
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < r->rows(); ++i) out.push_back(r->text(i, 0));
+  return out;
+}
 
 }  // namespace
 
-Result<std::unique_ptr<RepoStore>> RepoStore::open(std::shared_ptr<SqliteDb> db, BlobStore& store) {
+Result<std::unique_ptr<RepoStore>> RepoStore::open(std::shared_ptr<SqlDb> db, BlobStore& store,
+                                                   std::shared_ptr<BlobFence> fence) {
   auto m = db->migrate(
       "http_repo",
       {"CREATE TABLE account_blob(did TEXT NOT NULL, hash TEXT NOT NULL, cid TEXT NOT NULL, mime TEXT NOT NULL, "
-       "size INTEGER NOT NULL, uploaded_at INTEGER NOT NULL, PRIMARY KEY(did, hash));"
+       "size ${INT} NOT NULL, uploaded_at ${INT} NOT NULL, PRIMARY KEY(did, hash));"
        "CREATE INDEX account_blob_hash ON account_blob(hash);"
-       "CREATE TABLE record(did TEXT NOT NULL, collection TEXT NOT NULL, rkey TEXT NOT NULL, cid TEXT NOT NULL, "
-       "value TEXT NOT NULL, rev TEXT NOT NULL, PRIMARY KEY(did, collection, rkey));"
-       "CREATE TABLE record_blob(did TEXT NOT NULL, collection TEXT NOT NULL, rkey TEXT NOT NULL, "
-       "hash TEXT NOT NULL, cid TEXT NOT NULL, rev TEXT NOT NULL, PRIMARY KEY(did, collection, rkey, hash));"
+       "CREATE TABLE record(did TEXT NOT NULL, collection TEXT NOT NULL, rkey ${KEY} NOT NULL, cid TEXT NOT NULL, "
+       "value TEXT NOT NULL, rev ${KEY} NOT NULL, PRIMARY KEY(did, collection, rkey));"
+       "CREATE TABLE record_blob(did TEXT NOT NULL, collection TEXT NOT NULL, rkey ${KEY} NOT NULL, "
+       "hash TEXT NOT NULL, cid ${KEY} NOT NULL, rev ${KEY} NOT NULL, PRIMARY KEY(did, collection, rkey, hash));"
        "CREATE INDEX record_blob_hash ON record_blob(hash);"
        "CREATE INDEX record_blob_did_cid ON record_blob(did, cid);"
-       "CREATE TABLE managed_blob(hash TEXT PRIMARY KEY, unreferenced_at INTEGER);"});
+       "CREATE TABLE managed_blob(hash TEXT PRIMARY KEY, unreferenced_at ${INT});"});
   if (!m) return std::unexpected(m.error());
-  return std::unique_ptr<RepoStore>(new RepoStore(std::move(db), store));
+  return std::unique_ptr<RepoStore>(new RepoStore(std::move(db), store, std::move(fence)));
 }
 
 XResult<> RepoStore::note_upload(std::string_view did, const Digest& hash, std::string_view mime_type,
                                  std::uint64_t size) {
-  std::lock_guard life(lifecycle_mu_);
-  auto rec = store_.stat(hash);
-  if (!rec) return std::unexpected(to_xrpc(rec.error()));
-  auto lock = db_->lock();
-  auto txn = db_->begin();
-  if (!txn) return std::unexpected(internal(txn.error()));
-  auto hex = hash.hex();
-  {
-    auto st = db_->prepare(
+  std::string hex = hash.hex();
+  std::string cid = to_cid(hash);
+  return xtransaction(*db_, [&](SqlConn& c) -> XResult<> {
+    auto states = lock_blobs(c, {hex});
+    if (!states) return std::unexpected(states.error());
+    if (states->empty())
+      return xfail(400, "BlobNotFound", "The blob was deleted while it was being uploaded; upload it again");
+    auto claim = c.query(
         "INSERT INTO account_blob(did, hash, cid, mime, size, uploaded_at) VALUES(?,?,?,?,?,?) "
-        "ON CONFLICT(did, hash) DO UPDATE SET uploaded_at = excluded.uploaded_at, mime = excluded.mime");
-    if (!st) return std::unexpected(internal(st.error()));
-    st->bind(1, did).bind(2, hex).bind(3, to_cid(hash)).bind(4, mime_type).bind(5, static_cast<std::int64_t>(size));
-    st->bind(6, now_s());
-    TRY_DB(st->run());
-  }
-  if (rec->state == BlobState::kTemporary) {
-    // New to the store (or still temporary): its lifecycle is ours.
-    auto st = db_->prepare("INSERT OR IGNORE INTO managed_blob(hash, unreferenced_at) VALUES(?, NULL)");
-    if (!st) return std::unexpected(internal(st.error()));
-    st->bind(1, hex);
-    TRY_DB(st->run());
-  }
-  TRY_DB(txn->commit());
-  return {};
+        "ON CONFLICT(did, hash) DO UPDATE SET uploaded_at = excluded.uploaded_at, mime = excluded.mime",
+        {did, std::string_view(hex), std::string_view(cid), mime_type, static_cast<std::int64_t>(size), now_s()});
+    if (!claim) return db_error(claim.error());
+    if (states->begin()->second == BlobState::kTemporary) {
+      // New to the store (or still temporary): its lifecycle is ours.
+      auto m = c.query("INSERT INTO managed_blob(hash, unreferenced_at) VALUES(?, NULL) ON CONFLICT(hash) DO NOTHING",
+                       {std::string_view(hex)});
+      if (!m) return db_error(m.error());
+    }
+    return {};
+  });
 }
 
 XResult<> RepoStore::pin(const Digest& hash) {
-  std::lock_guard life(lifecycle_mu_);
-  auto lock = db_->lock();
-  auto st = db_->prepare("DELETE FROM managed_blob WHERE hash = ?");
-  if (!st) return std::unexpected(internal(st.error()));
-  st->bind(1, hash.hex());
-  TRY_DB(st->run());
+  auto r = db_->query("DELETE FROM managed_blob WHERE hash = ?", {std::string_view(hash.hex())});
+  if (!r) return db_error(r.error());
   return {};
 }
 
 XResult<> RepoStore::write_record(std::string_view did, std::string_view collection, std::string_view rkey,
                                   std::string_view cid, std::string_view value_json, std::string_view rev,
                                   const std::vector<RecordBlobRef>& refs, bool create_only) {
-  std::lock_guard life(lifecycle_mu_);
   std::set<std::string> new_hashes;
-  std::vector<std::string> dropped_managed;
-  {
-    auto lock = db_->lock();
-    if (create_only) {
-      auto st = prep(*db_, "SELECT 1 FROM record WHERE did = ? AND collection = ? AND rkey = ?");
-      if (!st) return std::unexpected(internal(st.error()));
-      st->bind(1, did).bind(2, collection).bind(3, rkey);
-      auto row = st->step();
-      if (!row) return std::unexpected(internal(row.error()));
-      if (*row) return xfail(400, "InvalidRequest", fmt::format("Record already exists: {}/{}", collection, rkey));
-    }
+  for (const auto& ref : refs) new_hashes.insert(ref.hash.hex());
+  return xtransaction(*db_, [&](SqlConn& c) -> XResult<> {
+    // The record row first: concurrent writes of one record queue here.
+    auto rec = create_only
+                   ? c.query("INSERT INTO record(did, collection, rkey, cid, value, rev) VALUES(?,?,?,?,?,?) "
+                             "ON CONFLICT(did, collection, rkey) DO NOTHING",
+                             {did, collection, rkey, cid, value_json, rev})
+                   : c.query("INSERT INTO record(did, collection, rkey, cid, value, rev) VALUES(?,?,?,?,?,?) "
+                             "ON CONFLICT(did, collection, rkey) DO UPDATE SET cid = excluded.cid, "
+                             "value = excluded.value, rev = excluded.rev",
+                             {did, collection, rkey, cid, value_json, rev});
+    if (!rec) return db_error(rec.error());
+    if (create_only && rec->affected() == 0)
+      return xfail(400, "InvalidRequest", fmt::format("Record already exists: {}/{}", collection, rkey));
+    auto old_hashes = record_hashes(c, did, collection, rkey);
+    if (!old_hashes) return std::unexpected(old_hashes.error());
+    std::set<std::string> touched = new_hashes;
+    touched.insert(old_hashes->begin(), old_hashes->end());
+    auto states = lock_blobs(c, touched);
+    if (!states) return std::unexpected(states.error());
     for (const auto& ref : refs) {
-      auto st = prep(*db_, "SELECT mime, size FROM account_blob WHERE did = ? AND hash = ?");
-      if (!st) return std::unexpected(internal(st.error()));
-      st->bind(1, did).bind(2, ref.hash.hex());
-      auto row = st->step();
-      if (!row) return std::unexpected(internal(row.error()));
-      if (!*row) return xfail(400, "BlobNotFound", "Could not find blob: " + ref.cid);
-      std::string mime = st->column_text(0);
-      auto size = static_cast<std::uint64_t>(st->column_int64(1));
+      auto claim = c.query("SELECT mime, size FROM account_blob WHERE did = ? AND hash = ?",
+                           {did, std::string_view(ref.hash.hex())});
+      if (!claim) return db_error(claim.error());
+      if (claim->empty() || !states->count(ref.hash.hex()))
+        return xfail(400, "BlobNotFound", "Could not find blob: " + ref.cid);
+      std::string mime = claim->text(0, 0);
+      auto size = static_cast<std::uint64_t>(claim->int64(0, 1));
       if (mime != ref.mime_type)
         return xfail(400, "InvalidMimeType",
                      fmt::format("Referenced Mimetype does not match stored blob. Expected: {}, Got: {}", mime,
@@ -116,333 +176,228 @@ XResult<> RepoStore::write_record(std::string_view did, std::string_view collect
       if (size != ref.size)
         return xfail(400, "InvalidSize",
                      fmt::format("Referenced size does not match stored blob. Expected: {}, Got: {}", size, ref.size));
-      new_hashes.insert(ref.hash.hex());
     }
-  }
-  for (const auto& ref : refs) {
-    auto has = store_.contains(ref.hash);
-    if (!has) return std::unexpected(to_xrpc(has.error()));
-    if (!*has) return xfail(400, "BlobNotFound", "Could not find blob: " + ref.cid);
-  }
-  {
-    auto lock = db_->lock();
-    auto txn = db_->begin();
-    if (!txn) return std::unexpected(internal(txn.error()));
-    std::vector<std::string> old_hashes;
-    {
-      auto st = prep(*db_, "SELECT hash FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?");
-      if (!st) return std::unexpected(internal(st.error()));
-      st->bind(1, did).bind(2, collection).bind(3, rkey);
-      for (;;) {
-        auto row = st->step();
-        if (!row) return std::unexpected(internal(row.error()));
-        if (!*row) break;
-        old_hashes.push_back(st->column_text(0));
+    if (auto r = c.query("DELETE FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?",
+                         {did, collection, rkey});
+        !r)
+      return db_error(r.error());
+    for (const auto& ref : refs) {
+      auto r = c.query(
+          "INSERT INTO record_blob(did, collection, rkey, hash, cid, rev) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+          {did, collection, rkey, std::string_view(ref.hash.hex()), std::string_view(ref.cid), rev});
+      if (!r) return db_error(r.error());
+    }
+    // Referenced blobs are permanent, in the same transaction as the reference.
+    for (const auto& hex : new_hashes) {
+      auto m = c.query("UPDATE managed_blob SET unreferenced_at = NULL WHERE hash = ?", {std::string_view(hex)});
+      if (!m) return db_error(m.error());
+      Digest d;
+      if (states->at(hex) == BlobState::kTemporary && parse_hex_digest(hex, d)) {
+        if (auto r = c.query("UPDATE blobs SET state = 1 WHERE hash = ?", {key(d)}); !r) return db_error(r.error());
       }
     }
-    {
-      auto st = prep(*db_, "INSERT OR REPLACE INTO record(did, collection, rkey, cid, value, rev) VALUES(?,?,?,?,?,?)");
-      if (!st) return std::unexpected(internal(st.error()));
-      st->bind(1, did).bind(2, collection).bind(3, rkey).bind(4, cid).bind(5, value_json).bind(6, rev);
-      TRY_DB(st->run());
+    for (const auto& hex : *old_hashes) {
+      if (new_hashes.count(hex)) continue;
+      if (auto r = release_if_unreferenced(c, hex, *states); !r) return r;
     }
-    {
-      auto st = prep(*db_, "DELETE FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?");
-      if (!st) return std::unexpected(internal(st.error()));
-      st->bind(1, did).bind(2, collection).bind(3, rkey);
-      TRY_DB(st->run());
-    }
-    for (const auto& ref : refs) {
-      auto st = prep(*db_,
-                     "INSERT OR IGNORE INTO record_blob(did, collection, rkey, hash, cid, rev) VALUES(?,?,?,?,?,?)");
-      if (!st) return std::unexpected(internal(st.error()));
-      st->bind(1, did).bind(2, collection).bind(3, rkey).bind(4, ref.hash.hex()).bind(5, ref.cid).bind(6, rev);
-      TRY_DB(st->run());
-      auto m = prep(*db_, "UPDATE managed_blob SET unreferenced_at = NULL WHERE hash = ?");
-      if (!m) return std::unexpected(internal(m.error()));
-      m->bind(1, ref.hash.hex());
-      TRY_DB(m->run());
-    }
-    for (const auto& h : old_hashes) {
-      if (new_hashes.count(h)) continue;
-      auto st = prep(*db_, "SELECT 1 FROM record_blob WHERE hash = ? LIMIT 1");
-      if (!st) return std::unexpected(internal(st.error()));
-      st->bind(1, h);
-      auto row = st->step();
-      if (!row) return std::unexpected(internal(row.error()));
-      if (*row) continue;
-      auto m = prep(*db_, "UPDATE managed_blob SET unreferenced_at = ? WHERE hash = ?");
-      if (!m) return std::unexpected(internal(m.error()));
-      m->bind(1, now_s()).bind(2, h);
-      TRY_DB(m->run());
-      if (db_->changes() > 0) dropped_managed.push_back(h);
-    }
-    TRY_DB(txn->commit());
-  }
-  // Store state follows the references (after our commit: a crash in between
-  // leaves a referenced blob temporary, which gc repairs, never the reverse).
-  for (const auto& h : new_hashes) {
-    Digest d;
-    if (!parse_hex_digest(h, d)) continue;
-    auto rec = store_.stat(d);
-    if (rec && rec->state == BlobState::kTemporary) {
-      if (auto r = store_.set_state(d, BlobState::kPermanent); !r)
-        spdlog::warn("cannot make blob {} permanent: {}", h, r.error().to_string());
-    }
-  }
-  for (const auto& h : dropped_managed) {
-    Digest d;
-    if (!parse_hex_digest(h, d)) continue;
-    if (auto r = store_.set_state(d, BlobState::kTemporary); !r && r.error().code != Errc::kNotFound)
-      spdlog::warn("cannot mark blob {} temporary: {}", h, r.error().to_string());
-  }
-  return {};
+    return {};
+  });
 }
 
 XResult<bool> RepoStore::delete_record(std::string_view did, std::string_view collection, std::string_view rkey) {
-  std::lock_guard life(lifecycle_mu_);
-  std::vector<std::string> dropped_managed;
   bool existed = false;
-  {
-    auto lock = db_->lock();
-    auto txn = db_->begin();
-    if (!txn) return std::unexpected(internal(txn.error()));
-    std::vector<std::string> old_hashes;
-    {
-      auto st = prep(*db_, "SELECT hash FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?");
-      if (!st) return std::unexpected(internal(st.error()));
-      st->bind(1, did).bind(2, collection).bind(3, rkey);
-      for (;;) {
-        auto row = st->step();
-        if (!row) return std::unexpected(internal(row.error()));
-        if (!*row) break;
-        old_hashes.push_back(st->column_text(0));
-      }
+  auto r = xtransaction(*db_, [&](SqlConn& c) -> XResult<> {
+    // The record row first (as write_record), then its blobs in hash order.
+    auto rec = c.query("DELETE FROM record WHERE did = ? AND collection = ? AND rkey = ?", {did, collection, rkey});
+    if (!rec) return db_error(rec.error());
+    existed = rec->affected() > 0;
+    auto old_hashes = record_hashes(c, did, collection, rkey);
+    if (!old_hashes) return std::unexpected(old_hashes.error());
+    auto refs = c.query("DELETE FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?", {did, collection, rkey});
+    if (!refs) return db_error(refs.error());
+    existed = existed || refs->affected() > 0;
+    auto states = lock_blobs(c, std::set<std::string>(old_hashes->begin(), old_hashes->end()));
+    if (!states) return std::unexpected(states.error());
+    for (const auto& hex : *old_hashes) {
+      if (auto x = release_if_unreferenced(c, hex, *states); !x) return x;
     }
-    for (const char* sql : {"DELETE FROM record WHERE did = ? AND collection = ? AND rkey = ?",
-                            "DELETE FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?"}) {
-      auto st = prep(*db_, sql);
-      if (!st) return std::unexpected(internal(st.error()));
-      st->bind(1, did).bind(2, collection).bind(3, rkey);
-      TRY_DB(st->run());
-      if (!existed) existed = db_->changes() > 0;
-    }
-    for (const auto& h : old_hashes) {
-      auto st = prep(*db_, "SELECT 1 FROM record_blob WHERE hash = ? LIMIT 1");
-      if (!st) return std::unexpected(internal(st.error()));
-      st->bind(1, h);
-      auto row = st->step();
-      if (!row) return std::unexpected(internal(row.error()));
-      if (*row) continue;
-      auto m = prep(*db_, "UPDATE managed_blob SET unreferenced_at = ? WHERE hash = ?");
-      if (!m) return std::unexpected(internal(m.error()));
-      m->bind(1, now_s()).bind(2, h);
-      TRY_DB(m->run());
-      if (db_->changes() > 0) dropped_managed.push_back(h);
-    }
-    TRY_DB(txn->commit());
-  }
-  for (const auto& h : dropped_managed) {
-    Digest d;
-    if (!parse_hex_digest(h, d)) continue;
-    if (auto r = store_.set_state(d, BlobState::kTemporary); !r && r.error().code != Errc::kNotFound)
-      spdlog::warn("cannot mark blob {} temporary: {}", h, r.error().to_string());
-  }
+    return {};
+  });
+  if (!r) return std::unexpected(r.error());
   return existed;
 }
 
 XResult<std::optional<RecordRow>> RepoStore::get_record(std::string_view did, std::string_view collection,
                                                         std::string_view rkey) {
-  auto lock = db_->lock();
-  auto st = prep(*db_, "SELECT cid, value, rev FROM record WHERE did = ? AND collection = ? AND rkey = ?");
-  if (!st) return std::unexpected(internal(st.error()));
-  st->bind(1, did).bind(2, collection).bind(3, rkey);
-  auto row = st->step();
-  if (!row) return std::unexpected(internal(row.error()));
-  if (!*row) return std::optional<RecordRow>();
+  auto r = db_->read("SELECT cid, value, rev FROM record WHERE did = ? AND collection = ? AND rkey = ?",
+                     {did, collection, rkey});
+  if (!r) return db_error(r.error());
+  if (r->empty()) return std::optional<RecordRow>();
   return std::optional<RecordRow>(
-      RecordRow{std::string(collection), std::string(rkey), st->column_text(0), st->column_text(1), st->column_text(2)});
+      RecordRow{std::string(collection), std::string(rkey), r->text(0, 0), r->text(0, 1), r->text(0, 2)});
 }
 
 XResult<std::vector<RecordRow>> RepoStore::list_records(std::string_view did, std::string_view collection,
                                                         std::size_t limit, std::optional<std::string> cursor,
                                                         bool reverse) {
-  auto lock = db_->lock();
   std::string sql = "SELECT rkey, cid, value, rev FROM record WHERE did = ? AND collection = ?";
   if (cursor) sql += reverse ? " AND rkey > ?" : " AND rkey < ?";
   sql += reverse ? " ORDER BY rkey ASC LIMIT ?" : " ORDER BY rkey DESC LIMIT ?";
-  auto st = prep(*db_, sql);
-  if (!st) return std::unexpected(internal(st.error()));
-  int i = 1;
-  st->bind(i++, did);
-  st->bind(i++, collection);
-  if (cursor) st->bind(i++, *cursor);
-  st->bind(i++, static_cast<std::int64_t>(limit));
+  std::vector<SqlParam> params = {did, collection};
+  if (cursor) params.emplace_back(std::string_view(*cursor));
+  params.emplace_back(static_cast<std::int64_t>(limit));
+  auto r = db_->read(sql, params);
+  if (!r) return db_error(r.error());
   std::vector<RecordRow> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return std::unexpected(internal(row.error()));
-    if (!*row) break;
-    out.push_back({std::string(collection), st->column_text(0), st->column_text(1), st->column_text(2),
-                   st->column_text(3)});
-  }
+  for (std::size_t i = 0; i < r->rows(); ++i)
+    out.push_back({std::string(collection), r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3)});
   return out;
 }
 
 XResult<bool> RepoStore::is_referenced(std::string_view did, const Digest& hash) {
-  auto lock = db_->lock();
-  auto st = prep(*db_, "SELECT 1 FROM record_blob WHERE did = ? AND hash = ? LIMIT 1");
-  if (!st) return std::unexpected(internal(st.error()));
-  st->bind(1, did).bind(2, hash.hex());
-  auto row = st->step();
-  if (!row) return std::unexpected(internal(row.error()));
-  return *row;
+  auto r = db_->read("SELECT 1 FROM record_blob WHERE did = ? AND hash = ? LIMIT 1",
+                     {did, std::string_view(hash.hex())});
+  if (!r) return db_error(r.error());
+  return !r->empty();
 }
 
 XResult<std::optional<std::string>> RepoStore::claimed_mime(std::string_view did, const Digest& hash) {
-  auto lock = db_->lock();
-  auto st = prep(*db_, "SELECT mime FROM account_blob WHERE did = ? AND hash = ?");
-  if (!st) return std::unexpected(internal(st.error()));
-  st->bind(1, did).bind(2, hash.hex());
-  auto row = st->step();
-  if (!row) return std::unexpected(internal(row.error()));
-  if (!*row) return std::optional<std::string>();
-  return std::optional<std::string>(st->column_text(0));
+  auto r = db_->read("SELECT mime FROM account_blob WHERE did = ? AND hash = ?", {did, std::string_view(hash.hex())});
+  if (!r) return db_error(r.error());
+  if (r->empty()) return std::optional<std::string>();
+  return std::optional<std::string>(r->text(0, 0));
 }
 
 XResult<std::vector<std::string>> RepoStore::list_blobs(std::string_view did, std::optional<std::string> since,
                                                         std::optional<std::string> cursor, std::size_t limit) {
-  auto lock = db_->lock();
   std::string sql = "SELECT DISTINCT cid FROM record_blob WHERE did = ?";
-  if (since) sql += " AND rev > ?";
-  if (cursor) sql += " AND cid > ?";
-  sql += " ORDER BY cid LIMIT ?";
-  auto st = prep(*db_, sql);
-  if (!st) return std::unexpected(internal(st.error()));
-  int i = 1;
-  st->bind(i++, did);
-  if (since) st->bind(i++, *since);
-  if (cursor) st->bind(i++, *cursor);
-  st->bind(i++, static_cast<std::int64_t>(limit));
-  std::vector<std::string> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return std::unexpected(internal(row.error()));
-    if (!*row) break;
-    out.push_back(st->column_text(0));
+  std::vector<SqlParam> params = {did};
+  if (since) {
+    sql += " AND rev > ?";
+    params.emplace_back(std::string_view(*since));
   }
+  if (cursor) {
+    sql += " AND cid > ?";
+    params.emplace_back(std::string_view(*cursor));
+  }
+  sql += " ORDER BY cid LIMIT ?";
+  params.emplace_back(static_cast<std::int64_t>(limit));
+  auto r = db_->read(sql, params);
+  if (!r) return db_error(r.error());
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < r->rows(); ++i) out.push_back(r->text(i, 0));
   return out;
 }
 
 XResult<std::vector<std::pair<std::string, std::string>>> RepoStore::list_missing_blobs(
     std::string_view did, std::optional<std::string> cursor, std::size_t limit) {
-  auto lock = db_->lock();
   std::string sql =
       "SELECT r.cid, MIN(r.collection || '/' || r.rkey) FROM record_blob r WHERE r.did = ? AND NOT EXISTS "
       "(SELECT 1 FROM account_blob a WHERE a.did = r.did AND a.hash = r.hash)";
-  if (cursor) sql += " AND r.cid > ?";
-  sql += " GROUP BY r.cid ORDER BY r.cid LIMIT ?";
-  auto st = prep(*db_, sql);
-  if (!st) return std::unexpected(internal(st.error()));
-  int i = 1;
-  st->bind(i++, did);
-  if (cursor) st->bind(i++, *cursor);
-  st->bind(i++, static_cast<std::int64_t>(limit));
-  std::vector<std::pair<std::string, std::string>> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return std::unexpected(internal(row.error()));
-    if (!*row) break;
-    out.emplace_back(st->column_text(0), fmt::format("at://{}/{}", did, st->column_text(1)));
+  std::vector<SqlParam> params = {did};
+  if (cursor) {
+    sql += " AND r.cid > ?";
+    params.emplace_back(std::string_view(*cursor));
   }
+  sql += " GROUP BY r.cid ORDER BY r.cid LIMIT ?";
+  params.emplace_back(static_cast<std::int64_t>(limit));
+  auto r = db_->read(sql, params);
+  if (!r) return db_error(r.error());
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = 0; i < r->rows(); ++i)
+    out.emplace_back(r->text(i, 0), fmt::format("at://{}/{}", did, r->text(i, 1)));
   return out;
 }
 
+Result<bool> RepoStore::sweep_one(const Digest& hash, std::int64_t cutoff_s, GcReport& report) {
+  std::string hex = hash.hex();
+  std::uint64_t dropped = 0, size = 0;
+  bool deleted = false;
+  auto r = db_->transaction([&](SqlConn& c) -> Result<> {
+    dropped = 0;
+    deleted = false;
+    auto row = c.query("SELECT state, size, created_at_ms FROM blobs WHERE hash = ?" +
+                           std::string(c.dialect().for_update()),
+                       {key(hash)});
+    if (!row) return std::unexpected(row.error());
+    // Claims older than the grace period that no record of that account uses.
+    auto claims = c.query(
+        "DELETE FROM account_blob WHERE hash = ? AND uploaded_at <= ? AND NOT EXISTS (SELECT 1 FROM record_blob r "
+        "WHERE r.did = account_blob.did AND r.hash = account_blob.hash)",
+        {std::string_view(hex), cutoff_s});
+    if (!claims) return std::unexpected(claims.error());
+    dropped = static_cast<std::uint64_t>(claims->affected());
+    auto forget = [&]() -> Result<> {
+      auto f = c.query("DELETE FROM managed_blob WHERE hash = ?", {std::string_view(hex)});
+      if (!f) return std::unexpected(f.error());
+      return {};
+    };
+    if (row->empty()) return forget();  // gone from the store: nothing left to manage
+    for (const char* sql : {"SELECT 1 FROM account_blob WHERE hash = ? LIMIT 1",
+                            "SELECT 1 FROM record_blob WHERE hash = ? LIMIT 1"}) {
+      auto used = c.query(sql, {std::string_view(hex)});
+      if (!used) return std::unexpected(used.error());
+      if (!used->empty()) return {};  // claimed or referenced: it stays
+    }
+    auto managed = c.query("SELECT 1 FROM managed_blob WHERE hash = ?", {std::string_view(hex)});
+    if (!managed) return std::unexpected(managed.error());
+    if (row->int64(0, 0) != 0) return managed->empty() ? Result<>{} : forget();  // made permanent by someone else
+    // Unclaimed temporary rows that we never managed (a crash between ingest
+    // and note_upload) get the grace period from their creation.
+    if (managed->empty() && row->int64(0, 2) > cutoff_s * 1000) return {};
+    auto del = c.query("DELETE FROM blobs WHERE hash = ?", {key(hash)});
+    if (!del) return std::unexpected(del.error());
+    size = static_cast<std::uint64_t>(row->int64(0, 1));
+    deleted = true;
+    return forget();
+  });
+  if (!r) return std::unexpected(r.error());
+  report.claims_dropped += dropped;
+  if (deleted) report.bytes_deleted += size;
+  return deleted;
+}
+
 Result<GcReport> RepoStore::gc(std::chrono::seconds grace) {
-  std::lock_guard life(lifecycle_mu_);
   GcReport report;
   std::int64_t cutoff = now_s() - grace.count();
-  struct Candidate {
-    std::string hex;
-    bool unreferenced;
-  };
-  std::vector<Candidate> candidates;
-  std::set<std::string> known;  // managed or claimed: not crash leftovers
-  {
-    auto lock = db_->lock();
-    auto txn = db_->begin();
-    if (!txn) return std::unexpected(txn.error());
-    {
-      auto st = db_->prepare(
-          "DELETE FROM account_blob WHERE uploaded_at <= ? AND NOT EXISTS (SELECT 1 FROM record_blob r "
-          "WHERE r.did = account_blob.did AND r.hash = account_blob.hash)");
-      if (!st) return std::unexpected(st.error());
-      st->bind(1, cutoff);
-      if (auto r = st->run(); !r) return std::unexpected(r.error());
-      report.claims_dropped = static_cast<std::uint64_t>(db_->changes());
-    }
-    {
-      auto st = db_->prepare(
-          "SELECT hash, unreferenced_at IS NOT NULL FROM managed_blob m WHERE "
-          "NOT EXISTS (SELECT 1 FROM account_blob a WHERE a.hash = m.hash) AND "
-          "NOT EXISTS (SELECT 1 FROM record_blob r WHERE r.hash = m.hash)");
-      if (!st) return std::unexpected(st.error());
-      for (;;) {
-        auto row = st->step();
-        if (!row) return std::unexpected(row.error());
-        if (!*row) break;
-        candidates.push_back({st->column_text(0), st->column_int64(1) != 0});
+  // Candidates: blobs with claims that may expire, managed blobs, and old
+  // temporary rows. Each is decided again under its row lock.
+  std::set<std::string> candidates;
+  auto collect = [&](std::string_view sql, std::initializer_list<SqlParam> params, bool bytes) -> Result<> {
+    auto r = db_->read(sql, params);
+    if (!r) return std::unexpected(r.error());
+    for (std::size_t i = 0; i < r->rows(); ++i) {
+      if (!bytes) {
+        candidates.insert(r->text(i, 0));
+        continue;
       }
+      auto b = r->bytes(i, 0);
+      Digest d;
+      if (b.size() != d.bytes.size()) continue;
+      std::copy(b.begin(), b.end(), d.bytes.begin());
+      candidates.insert(d.hex());
     }
-    for (const char* sql : {"SELECT hash FROM managed_blob", "SELECT DISTINCT hash FROM account_blob"}) {
-      auto st = db_->prepare(sql);
-      if (!st) return std::unexpected(st.error());
-      for (;;) {
-        auto row = st->step();
-        if (!row) return std::unexpected(row.error());
-        if (!*row) break;
-        known.insert(st->column_text(0));
-      }
-    }
-    if (auto r = txn->commit(); !r) return std::unexpected(r.error());
-  }
-  auto forget = [&](const std::string& hex) -> Result<> {
-    auto lock = db_->lock();
-    auto st = db_->prepare("DELETE FROM managed_blob WHERE hash = ?");
-    if (!st) return std::unexpected(st.error());
-    st->bind(1, hex);
-    return st->run();
+    return {};
   };
-  for (const auto& c : candidates) {
+  if (auto r = collect("SELECT DISTINCT hash FROM account_blob WHERE uploaded_at <= ?", {cutoff}, false); !r)
+    return std::unexpected(r.error());
+  if (auto r = collect("SELECT hash FROM managed_blob", {}, false); !r) return std::unexpected(r.error());
+  if (auto r = collect("SELECT hash FROM blobs WHERE state = 0 AND created_at_ms <= ?", {cutoff * 1000}, true); !r)
+    return std::unexpected(r.error());
+  for (const auto& hex : candidates) {
     Digest d;
-    if (!parse_hex_digest(c.hex, d)) continue;
-    auto rec = store_.stat(d);
-    if (!rec && rec.error().code != Errc::kNotFound) return std::unexpected(rec.error());
-    if (rec && (rec->state == BlobState::kTemporary || c.unreferenced)) {
-      auto r = store_.remove(d);
-      if (!r && r.error().code != Errc::kNotFound) return std::unexpected(r.error());
-      ++report.blobs_deleted;
-      report.bytes_deleted += rec->size;
-    }
-    // Deleted, gone, or made permanent by someone else (CLI put): stop managing it.
-    if (auto r = forget(c.hex); !r) return std::unexpected(r.error());
-  }
-  // Temporary store rows nobody claims (a crash between ingest and
-  // note_upload) are deleted after the same grace period.
-  std::optional<Digest> after;
-  std::int64_t cutoff_ms = cutoff * 1000;
-  for (;;) {
-    auto page = store_.list(after, 1000);
-    if (!page) return std::unexpected(page.error());
-    for (const auto& rec : *page) {
-      if (rec.state != BlobState::kTemporary || rec.created_at_ms > cutoff_ms || known.count(rec.hash.hex())) continue;
-      auto r = store_.remove(rec.hash);
-      if (!r && r.error().code != Errc::kNotFound) return std::unexpected(r.error());
-      ++report.blobs_deleted;
-      report.bytes_deleted += rec.size;
-    }
-    if (page->size() < 1000) break;
-    after = page->back().hash;
+    if (!parse_hex_digest(hex, d)) continue;
+    // Row delete and byte delete under the fence: no upload anywhere is
+    // between its "already stored?" check and its row write meanwhile.
+    auto guard = fence_->exclusive();
+    if (!guard) return std::unexpected(guard.error());
+    auto deleted = sweep_one(d, cutoff, report);
+    if (!deleted) return std::unexpected(deleted.error());
+    if (!*deleted) continue;
+    ++report.blobs_deleted;
+    if (auto r = store_.backend().remove(d); !r)
+      spdlog::warn("gc: blob {} was unindexed but its bytes could not be deleted (verify reports them): {}", hex,
+                   r.error().to_string());
   }
   return report;
 }

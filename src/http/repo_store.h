@@ -19,9 +19,16 @@
 // So nothing referenced is ever deleted, and a blob shared by two accounts
 // lives while either account references (or freshly claimed) it.
 //
-// Every lifecycle step runs under one process-wide mutex, and store writes
-// happen outside our SQLite transactions (the store uses its own connection
-// to the same file).
+// Cross-server safety (docs/metadata.md has the full argument): every
+// transaction that reads or changes the lifecycle of blob X (its claims,
+// references, managed row or store state) first locks X's row in the store's
+// `blobs` table, which lives in the same database (several rows in hash
+// order, after the one record row it writes). So on PostgreSQL, where
+// several servers share the tables, a reference and a GC decision about X
+// never interleave: GC either sees the reference or deletes X first, and the
+// record write then fails with BlobNotFound. Making a referenced blob
+// permanent happens in the same transaction as the reference. Deleting the
+// bytes happens under the BlobFence, after the row delete committed.
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -29,7 +36,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,8 +45,9 @@
 #include "http/xrpc_error.h"
 
 namespace blobsync {
-class SqliteDb;
+class SqlDb;
 class BlobStore;
+class BlobFence;
 }  // namespace blobsync
 
 namespace blobsync::http {
@@ -65,10 +72,15 @@ struct GcReport {
 
 class RepoStore {
  public:
-  static Result<std::unique_ptr<RepoStore>> open(std::shared_ptr<SqliteDb> db, BlobStore& store);
+  // `store` keeps its blob index in `db` (the lifecycle locks those rows);
+  // `fence` is the one the store's uploads take.
+  static Result<std::unique_ptr<RepoStore>> open(std::shared_ptr<SqlDb> db, BlobStore& store,
+                                                 std::shared_ptr<BlobFence> fence);
 
   // An upload of `hash` by `did` finished (the store holds the blob).
-  // `mime_type` is what the upload policy decided.
+  // `mime_type` is what the upload policy decided. REQUIRES: the caller
+  // holds the fence shared since before the upload's finish(), so GC cannot
+  // delete the blob in between.
   XResult<> note_upload(std::string_view did, const Digest& hash, std::string_view mime_type, std::uint64_t size);
   // The plain API stored `hash` as permanent: stop managing its lifecycle.
   XResult<> pin(const Digest& hash);
@@ -101,14 +113,19 @@ class RepoStore {
                                                                                 std::size_t limit);
 
   // One sweep (see the file comment). Unmanaged temporary store rows older
-  // than the grace period (crash leftovers) are deleted too.
+  // than the grace period (crash leftovers) are deleted too. Each deletion
+  // holds the fence exclusively. REQUIRES: the caller holds no fence guard.
   Result<GcReport> gc(std::chrono::seconds grace);
 
  private:
-  RepoStore(std::shared_ptr<SqliteDb> db, BlobStore& store) : db_(std::move(db)), store_(store) {}
-  std::shared_ptr<SqliteDb> db_;
+  RepoStore(std::shared_ptr<SqlDb> db, BlobStore& store, std::shared_ptr<BlobFence> fence)
+      : db_(std::move(db)), store_(store), fence_(std::move(fence)) {}
+  // Decides and (if due) deletes one blob's row; true if it was deleted.
+  Result<bool> sweep_one(const Digest& hash, std::int64_t cutoff_s, GcReport& report);
+
+  std::shared_ptr<SqlDb> db_;
   BlobStore& store_;
-  std::mutex lifecycle_mu_;  // serialises note_upload, write/delete_record, pin and gc
+  std::shared_ptr<BlobFence> fence_;
 };
 
 }  // namespace blobsync::http

@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "store/blob_store.h"
-#include "store/sqlite_db.h"
+#include "store/sql/shared_store.h"
 
 namespace blobsync::http {
 
@@ -71,16 +71,16 @@ Result<std::unique_ptr<Service>> Service::open(const ServerConfig& config) {
   s->config = config;
   s->mime = MimePolicy(config.allowed_mime);
   s->service_did = "did:web:" + config.hostname;
-  auto store = BlobStore::open(StoreOptions{.data_dir = config.data_dir});
-  if (!store) return std::unexpected(store.error());
-  s->store = std::move(*store);
-  auto db = SqliteDb::open(config.data_dir / "meta.db");
-  if (!db) return std::unexpected(db.error());
-  s->db = std::shared_ptr<SqliteDb>(std::move(*db));
+  auto shared = open_shared_store(SharedStoreOptions{.data_dir = config.data_dir, .metadata = config.metadata});
+  if (!shared) return std::unexpected(shared.error());
+  s->db = std::move(shared->db);
+  s->fence = std::move(shared->fence);
+  s->unfenced_store = &shared->store->unfenced();
+  s->store = std::move(shared->store);
   auto accounts = AccountStore::open(s->db);
   if (!accounts) return std::unexpected(accounts.error());
   s->accounts = std::move(*accounts);
-  auto repo = RepoStore::open(s->db, *s->store);
+  auto repo = RepoStore::open(s->db, *s->store, s->fence);
   if (!repo) return std::unexpected(repo.error());
   s->repo = std::move(*repo);
   auto secret = load_secret(config);

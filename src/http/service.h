@@ -2,6 +2,12 @@
 // blob store, the metadata database, accounts, records, the JWT secret, the
 // MIME policy and the metrics. register_routes() wires all endpoints.
 //
+// The metadata database is config.metadata (SQLite in the data dir by
+// default, or PostgreSQL shared with other servers); the blob index,
+// accounts and records all live in it. `store` is fenced (see
+// store/sql/blob_fence.h) so uploads here and GC in any process sharing the
+// database never race.
+//
 // The JWT secret is config.jwt_secret, or else DATA/jwt.secret, generated
 // (32 random bytes, hex, mode 0600) on first start and reused afterwards so
 // sessions survive restarts.
@@ -26,14 +32,16 @@
 
 namespace blobsync {
 class BlobStore;
-class SqliteDb;
+class BlobFence;
+class SqlDb;
 }  // namespace blobsync
 
 namespace blobsync::http {
 
 class Service {
  public:
-  // Opens the store and database in config.data_dir and loads the secret.
+  // Opens the metadata database, the store in config.data_dir, and loads
+  // the secret.
   static Result<std::unique_ptr<Service>> open(const ServerConfig& config);
   ~Service();
 
@@ -49,8 +57,10 @@ class Service {
   XResult<std::pair<std::string, std::string>> issue_tokens(const std::string& did);
 
   ServerConfig config;
-  std::unique_ptr<BlobStore> store;
-  std::shared_ptr<SqliteDb> db;
+  std::unique_ptr<BlobStore> store;  // fenced: commits and removals take `fence`
+  BlobStore* unfenced_store = nullptr;  // the same store, for callers holding `fence` themselves
+  std::shared_ptr<BlobFence> fence;
+  std::shared_ptr<SqlDb> db;
   std::unique_ptr<AccountStore> accounts;
   std::unique_ptr<RepoStore> repo;
   std::vector<std::uint8_t> jwt_secret;

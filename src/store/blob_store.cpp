@@ -380,6 +380,9 @@ std::string IngestImpl::choose_mime() const {
   std::string sniffed = sniffed_mime();
   if (!sniffed.empty()) return sniffed;
   if (std::string declared = normalize_mime(options_.declared_mime); !declared.empty()) return declared;
+  // Nothing declared: libmagic's generic answer (text/plain...) still beats
+  // octet-stream for plain files put from the CLI.
+  if (sniff_ && !sniff_->mime.empty()) return sniff_->mime;
   return "application/octet-stream";
 }
 

@@ -35,15 +35,31 @@ bool is_lower_hex64(std::string_view s) {
 
 class DiskWriter final : public BlobWriter {
  public:
-  DiskWriter(DiskBackend& backend, int fd, int direct_fd, std::filesystem::path tmp)
-      : backend_(backend), env_(backend.env_), fd_(fd), direct_fd_(direct_fd), tmp_(std::move(tmp)) {}
+  DiskWriter(DiskBackend& backend, int fd, std::filesystem::path tmp)
+      : backend_(backend), env_(backend.env_), fd_(fd), tmp_(std::move(tmp)) {}
   ~DiskWriter() override { abort(); }
 
   Result<> append(std::span<const std::byte> data) override {
     if (done_) return fail(Errc::kInternal, "append to a finished blob writer");
     constexpr std::size_t kAlign = Env::kDirectIoAlignment;
-    bool direct = direct_fd_ >= 0 && reinterpret_cast<std::uintptr_t>(data.data()) % kAlign == 0 &&
-                  data.size() % kAlign == 0 && written_ % kAlign == 0;
+    bool aligned = reinterpret_cast<std::uintptr_t>(data.data()) % kAlign == 0 && data.size() % kAlign == 0 &&
+                   written_ % kAlign == 0;
+    // Large blobs switch to O_DIRECT once they pass the threshold (small ones
+    // stay buffered: lower latency, and no second descriptor).
+    if (aligned && direct_fd_ < 0 && !direct_refused_ && backend_.options_.direct_io &&
+        written_ >= backend_.options_.direct_io_after && backend_.direct_io_works_.load(std::memory_order_relaxed)) {
+      auto d = env_->open(tmp_, Env::kWrite | Env::kDirect);
+      if (d) {
+        direct_fd_ = *d;
+      } else if (d.error().code == Errc::kInvalidArgument) {
+        backend_.direct_io_works_ = false;  // the file system refuses O_DIRECT: stop asking
+        direct_refused_ = true;
+      } else {
+        abort();
+        return std::unexpected(d.error());
+      }
+    }
+    bool direct = aligned && direct_fd_ >= 0;
     if (auto r = env_->pwrite(direct ? direct_fd_ : fd_, data, written_); !r) {
       abort();
       return r;
@@ -104,7 +120,8 @@ class DiskWriter final : public BlobWriter {
   DiskBackend& backend_;
   Env* env_;
   int fd_;
-  int direct_fd_;  // the same file opened with O_DIRECT, or -1
+  int direct_fd_ = -1;  // the same file opened with O_DIRECT, or -1
+  bool direct_refused_ = false;
   std::filesystem::path tmp_;
   std::uint64_t written_ = 0;
   std::uint64_t writeback_from_ = 0;
@@ -194,20 +211,7 @@ Result<std::unique_ptr<BlobWriter>> DiskBackend::create_writer() {
   std::filesystem::path tmp = tmp_ / fmt::format("{}.{}", session_, next_tmp_.fetch_add(1));
   auto fd = env_->open(tmp, Env::kWrite | Env::kCreate | Env::kExclusive, 0644);
   if (!fd) return std::unexpected(fd.error());
-  int direct_fd = -1;
-  if (options_.direct_io && direct_io_works_.load(std::memory_order_relaxed)) {
-    auto d = env_->open(tmp, Env::kWrite | Env::kDirect);
-    if (d) {
-      direct_fd = *d;
-    } else if (d.error().code == Errc::kInvalidArgument) {
-      direct_io_works_ = false;  // the file system refuses O_DIRECT: stop asking
-    } else {
-      (void)env_->close(*fd);
-      (void)env_->unlink(tmp);
-      return std::unexpected(d.error());
-    }
-  }
-  return std::make_unique<DiskWriter>(*this, *fd, direct_fd, std::move(tmp));
+  return std::make_unique<DiskWriter>(*this, *fd, std::move(tmp));
 }
 
 Result<std::unique_ptr<BlobReader>> DiskBackend::open(const Digest& digest, std::uint64_t offset,

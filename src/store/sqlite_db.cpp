@@ -2,8 +2,9 @@
 
 #include <sqlite3.h>
 
+#include "store/sql/sqlite_sql_db.h"
+
 #include <cerrno>
-#include <chrono>
 
 namespace blobsync {
 
@@ -81,6 +82,18 @@ Result<> Statement::run() {
   sqlite3_reset(stmt_);
   return {};
 }
+
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+Statement::Type Statement::column_type(int col) const {
+  switch (sqlite3_column_type(stmt_, col)) {
+    case SQLITE_INTEGER: return Type::kInteger;
+    case SQLITE_FLOAT: return Type::kFloat;
+    case SQLITE_TEXT: return Type::kText;
+    case SQLITE_BLOB: return Type::kBlob;
+    default: return Type::kNull;
+  }
+}
+bool Statement::readonly() const { return sqlite3_stmt_readonly(stmt_) != 0; }
 
 std::int64_t Statement::column_int64(int col) const { return sqlite3_column_int64(stmt_, col); }
 std::string Statement::column_text(int col) const {
@@ -174,55 +187,13 @@ Result<SqliteDb::Transaction> SqliteDb::begin() {
   return Transaction(this);
 }
 
+// Migrations are SqlDb's (one implementation for SQLite and PostgreSQL).
 Result<int> SqliteDb::schema_version(std::string_view component) {
-  auto guard = lock();
-  if (auto r = exec("CREATE TABLE IF NOT EXISTS schema_migrations(component TEXT PRIMARY KEY, version INTEGER NOT "
-                    "NULL, applied_at_ms INTEGER NOT NULL)");
-      !r)
-    return std::unexpected(r.error());
-  auto st = prepare("SELECT version FROM schema_migrations WHERE component = ?");
-  if (!st) return std::unexpected(st.error());
-  st->bind(1, component);
-  auto row = st->step();
-  if (!row) return std::unexpected(row.error());
-  return *row ? static_cast<int>(st->column_int64(0)) : 0;
+  return SqliteSqlDb::borrow(*this)->schema_version(component);
 }
 
 Result<> SqliteDb::migrate(std::string_view component, const std::vector<std::string>& steps) {
-  auto current = schema_version(component);
-  if (!current) return std::unexpected(current.error());
-  auto guard = lock();
-  auto txn = begin();
-  if (!txn) return std::unexpected(txn.error());
-  // Re-read inside the write transaction: another process may have migrated meanwhile.
-  int version = 0;
-  {
-    auto st = prepare("SELECT version FROM schema_migrations WHERE component = ?");
-    if (!st) return std::unexpected(st.error());
-    st->bind(1, component);
-    auto row = st->step();
-    if (!row) return std::unexpected(row.error());
-    if (*row) version = static_cast<int>(st->column_int64(0));
-  }
-  if (version > static_cast<int>(steps.size()))
-    return fail(Errc::kCorruption,
-                "database {} has schema version {} for '{}', newer than this binary knows ({}); upgrade blobsync",
-                path_.string(), version, component, steps.size());
-  if (version == static_cast<int>(steps.size())) return {};
-  for (std::size_t i = static_cast<std::size_t>(version); i < steps.size(); ++i) {
-    if (auto r = exec(steps[i]); !r)
-      return fail(r.error().code, "migration {} of '{}' failed: {}", i + 1, component, r.error().message);
-  }
-  {
-    auto st = prepare(
-        "INSERT INTO schema_migrations(component, version, applied_at_ms) VALUES (?, ?, ?) "
-        "ON CONFLICT(component) DO UPDATE SET version = excluded.version, applied_at_ms = excluded.applied_at_ms");
-    if (!st) return std::unexpected(st.error());
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
-    st->bind(1, component).bind(2, static_cast<std::int64_t>(steps.size())).bind(3, static_cast<std::int64_t>(now.count()));
-    if (auto r = st->run(); !r) return r;
-  }
-  return txn->commit();
+  return SqliteSqlDb::borrow(*this)->migrate(component, steps);
 }
 
 }  // namespace blobsync

@@ -71,6 +71,13 @@ class Statement {
   // step() and expect no row (INSERT/UPDATE/DELETE).
   Result<> run();
 
+  // Columns of the current row.
+  enum class Type { kNull, kInteger, kFloat, kText, kBlob };
+  int column_count() const;
+  Type column_type(int col) const;
+  // True if the statement cannot change the database (a plain SELECT).
+  bool readonly() const;
+
   std::int64_t column_int64(int col) const;
   std::string column_text(int col) const;
   std::span<const std::uint8_t> column_blob(int col) const;  // valid until the next step()

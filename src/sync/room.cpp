@@ -246,7 +246,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       route(o.to, std::move(o.msg), now);
     }
     deliver(now);
-    if (fx.registry_changed_remotely && !getenv("NO_RECONCILE")) schedule_reconcile();
+    if (fx.registry_changed_remotely) schedule_reconcile();
     compact(false);
   }
 

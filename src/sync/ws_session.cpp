@@ -3,7 +3,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <sstream>
 
 #include "http/upgrade.h"
@@ -31,6 +34,102 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace bhttp = beast::http;
+
+// CoalescingSocket: the WebSocket's next layer. Writes are copied into a
+// buffer and completed at once; the buffer goes to the kernel in one send
+// per round trip, so a broadcast burst to a connection costs one syscall,
+// not one per message. At most kHighWater bytes are buffered: beyond that a
+// write waits for the kernel (real back-pressure, and the session's queue
+// limit then applies). Teardown flushes first so the close frame goes out.
+// All on the connection's strand.
+class CoalescingSocket {
+ public:
+  using executor_type = asio::any_io_executor;
+  using next_layer_type = asio::ip::tcp::socket;
+  static constexpr std::size_t kHighWater = 256u << 10;
+
+  explicit CoalescingSocket(asio::ip::tcp::socket s) : sock_(std::move(s)) {}
+  executor_type get_executor() noexcept { return sock_.get_executor(); }
+  next_layer_type& next_layer() noexcept { return sock_; }
+
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& b, Token&& token) {
+    return sock_.async_read_some(b, std::forward<Token>(token));
+  }
+
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const Buffers& bufs) {
+          auto ex = sock_.get_executor();
+          auto complete = [ex, h = std::move(handler)](boost::system::error_code ec, std::size_t n) mutable {
+            asio::post(ex, asio::append(std::move(h), ec, n));
+          };
+          if (error_) return complete(error_, 0);
+          std::size_t n = asio::buffer_size(bufs);
+          if (pending_.size() >= kHighWater) {
+            std::vector<std::uint8_t> copy(n);
+            asio::buffer_copy(asio::buffer(copy), bufs);
+            waiting_ = [this, copy = std::move(copy), complete = std::move(complete)](
+                           boost::system::error_code ec) mutable {
+              if (!ec) pending_.insert(pending_.end(), copy.begin(), copy.end());
+              complete(ec, ec ? 0 : copy.size());
+            };
+            return;
+          }
+          std::size_t at = pending_.size();
+          pending_.resize(at + n);
+          asio::buffer_copy(asio::buffer(pending_.data() + at, n), bufs);
+          flush();
+          complete({}, n);
+        },
+        token, buffers);
+  }
+
+  // Runs fn once everything written so far is in the kernel (or failed).
+  void when_flushed(std::move_only_function<void()> fn) {
+    if (!flushing_ && pending_.empty()) return fn();
+    drained_.push_back(std::move(fn));
+  }
+
+ private:
+  void flush() {
+    if (flushing_ || pending_.empty()) return;
+    flushing_ = true;
+    std::swap(pending_, sending_);
+    asio::async_write(sock_, asio::buffer(sending_), [this](boost::system::error_code ec, std::size_t) {
+      flushing_ = false;
+      sending_.clear();
+      if (sending_.capacity() > (64u << 10)) sending_ = {};  // idle connections stay small
+      if (ec) {
+        error_ = ec;
+        pending_.clear();
+      }
+      if (waiting_) std::exchange(waiting_, nullptr)(error_);
+      flush();
+      if (!flushing_ && pending_.empty())
+        for (auto& fn : std::exchange(drained_, {})) fn();
+    });
+  }
+
+  asio::ip::tcp::socket sock_;
+  std::vector<std::uint8_t> pending_, sending_;
+  bool flushing_ = false;
+  boost::system::error_code error_;
+  std::move_only_function<void(boost::system::error_code)> waiting_;
+  std::vector<std::move_only_function<void()>> drained_;
+};
+
+// WebSocket teardown for CoalescingSocket (found by argument-dependent lookup).
+void teardown(beast::role_type role, CoalescingSocket& s, boost::system::error_code& ec) {
+  websocket::teardown(role, s.next_layer(), ec);
+}
+template <class Handler>
+void async_teardown(beast::role_type role, CoalescingSocket& s, Handler&& handler) {
+  s.when_flushed([role, &s, h = std::forward<Handler>(handler)]() mutable {
+    websocket::async_teardown(role, s.next_layer(), std::move(h));
+  });
+}
 
 ConnId SessionRegistry::add(std::weak_ptr<Connection> conn) {
   std::lock_guard lock(mu_);
@@ -77,7 +176,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         owner_(env.owner.lock()),
         request_(std::move(ctx->request)),
         leftover_(std::move(ctx->buffer)),
-        ws_(std::move(ctx->stream)),
+        ws_(ctx->stream.release_socket()),
         resume_(ws_.get_executor()) {}
 
   ~WsSession() override = default;
@@ -130,8 +229,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   void abort() {
     boost::system::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    beast::get_lowest_layer(ws_).shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).close(ignored);
     resume_.cancel();
   }
 
@@ -179,17 +278,15 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   // Rejects the upgrade with a plain HTTP error.
   asio::awaitable<void> reject(bhttp::status status, std::string body) {
-    bhttp::response<bhttp::string_body> res{status, request_.version()};
-    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-    res.set(bhttp::field::connection, "close");
-    res.body() = std::move(body) + "\n";
-    res.prepare_payload();
-    auto& stream = ws_.next_layer();
-    stream.expires_after(std::chrono::seconds(10));
-    co_await bhttp::async_write(stream, res, kTuple);
+    body += "\n";
+    std::string res = fmt::format(
+        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
+        static_cast<unsigned>(status), std::string(bhttp::obsolete_reason(status)), body.size(), body);
+    auto& sock = beast::get_lowest_layer(ws_);
+    co_await asio::async_write(sock, asio::buffer(res), kTuple);
     boost::system::error_code ignored;
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    stream.socket().close(ignored);
+    sock.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    sock.close(ignored);
   }
 
   asio::awaitable<void> run(std::shared_ptr<WsSession> self) {
@@ -205,6 +302,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     ws_.binary(true);
     ws_.auto_fragment(false);
     ws_.read_message_max(env_.config.max_message_bytes);
+    ws_.write_buffer_bytes(256);  // only used for masking/fragmenting, which a server never does
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = std::chrono::seconds(30);
     timeouts.idle_timeout = std::chrono::seconds(60);  // a ping after 30 s of silence, closed 30 s later
@@ -226,6 +324,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
     if (ec) co_return;
     accepted_ = true;
+    // The HTTP server's read buffer (16 KiB) and the request head are not
+    // needed any more: free them, idle connections should be small.
+    leftover_ = beast::flat_buffer();
+    request_ = {};
 
     id_ = env_.sessions.add(weak_from_this());
     struct Unregister {
@@ -359,7 +461,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   std::shared_ptr<void> owner_;
   bhttp::request<bhttp::string_body> request_;
   beast::flat_buffer leftover_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<CoalescingSocket> ws_;
   asio::steady_timer resume_;  // cancelled to wake the read loop
   ConnId id_ = 0;
   Access access_ = Access::kDenied;

@@ -101,6 +101,7 @@ Any decode_value(const Any& a) {
 TypeRef type_of(const std::string& s) {
   if (s == "map") return TypeRef::kMap;
   if (s == "text") return TypeRef::kText;
+  if (s == "xml") return TypeRef::kXmlFragment;
   return TypeRef::kArray;
 }
 
@@ -188,7 +189,15 @@ int main() {
     if (cmd == "new") {
       Peer p;
       p.doc = std::make_unique<Doc>(num(c, "client"), get(c, "gc") == nullptr || std::get<bool>(get(c, "gc")->v));
-      for (auto& [root, kind] : kinds) p.doc->get(root, type_of(kind));
+      if (auto* roots = get(c, "roots")) {
+        // [[name, kind], ...] declared in this order (sets toJSON key order)
+        for (auto& r : std::get<AnyArray>(roots->v)) {
+          auto& pair = std::get<AnyArray>(r.v);
+          p.doc->get(std::get<std::string>(pair[0].v), type_of(std::get<std::string>(pair[1].v)));
+        }
+      } else {
+        for (auto& [root, kind] : kinds) p.doc->get(root, type_of(kind));
+      }
       peers[id] = std::move(p);
       Peer& pp = peers[id];
       pp.doc->on_update([&pp](const Bytes& u, const Transaction&) { pp.updates.push_back(u); });
@@ -196,6 +205,19 @@ int main() {
     } else if (cmd == "free") {
       peers.erase(id);
       out = "{\"ok\":true}";
+    } else if (cmd == "merge") {
+      // doc-free: merge a list of v1 updates
+      std::vector<Bytes> ups;
+      for (auto& u : std::get<AnyArray>(get(c, "updates")->v)) ups.push_back(unb64(std::get<std::string>(u.v)));
+      std::vector<ByteView> views(ups.begin(), ups.end());
+      auto r = merge_updates(views);
+      out = r ? "{\"update\":\"" + b64(*r) + "\"}" : "{\"error\":" + to_json(Any(r.error().message)) + "}";
+    } else if (cmd == "diff") {
+      auto r = diff_update(unb64(str(c, "update")), unb64(str(c, "sv")));
+      out = r ? "{\"update\":\"" + b64(*r) + "\"}" : "{\"error\":" + to_json(Any(r.error().message)) + "}";
+    } else if (cmd == "svu") {
+      auto r = encode_state_vector_from_update(unb64(str(c, "update")));
+      out = r ? "{\"sv\":\"" + b64(*r) + "\"}" : "{\"error\":" + to_json(Any(r.error().message)) + "}";
     } else if (cmd == "quit") {
       break;
     } else {

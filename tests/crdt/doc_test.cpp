@@ -2,6 +2,8 @@
 // between documents, pending updates, GC and merging.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "crdt/array.h"
 #include "crdt/doc.h"
 #include "crdt/map.h"
@@ -194,4 +196,60 @@ TEST(Updates, MergeDiffAndStateVector) {
   auto v1 = convert_update(*v2, UpdateFormat::kV2, UpdateFormat::kV1);
   ASSERT_TRUE(v1);
   EXPECT_EQ(*v1, *merged);
+}
+
+TEST(Doc, ObserversSeeEachTransaction) {
+  Doc a(1);
+  MapRef m = a.get_map("m");
+  TextRef t = a.get_text("t");
+  std::vector<std::pair<bool, std::vector<std::string>>> seen;  // (local, changed keys of m)
+  std::vector<Bytes> updates, updates_v2;
+  a.on_update([&](const Bytes& u, const Transaction&) { updates.push_back(u); });
+  a.on_update_v2([&](const Bytes& u, const Transaction&) { updates_v2.push_back(u); });
+  int h = a.on_after_transaction([&](const Transaction& txn) {
+    std::vector<std::string> keys;
+    auto it = txn.changed.find(m.branch());
+    if (it != txn.changed.end())
+      for (const std::string* k : it->second) keys.push_back(k ? *k : "<list>");
+    std::sort(keys.begin(), keys.end());
+    seen.emplace_back(txn.local, keys);
+  });
+  a.transact([&](Transaction&) {
+    m.set("x", Any(1));
+    m.set("y", Any(2));
+    t.insert_utf8(0, "abc");
+  });
+  t.remove(0, 1);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].second, (std::vector<std::string>{"x", "y"}));
+  EXPECT_TRUE(seen[1].second.empty());
+  ASSERT_EQ(updates.size(), 2u);
+  ASSERT_EQ(updates_v2.size(), 2u);
+  // A remote doc sees the same content through the emitted updates, v1 or v2.
+  Doc b(2), c(3);
+  std::vector<bool> remote_local;
+  b.on_after_transaction([&](const Transaction& txn) { remote_local.push_back(txn.local); });
+  for (auto& u : updates) ASSERT_TRUE(b.apply_update(u));
+  for (auto& u : updates_v2) ASSERT_TRUE(c.apply_update(u, nullptr, UpdateFormat::kV2));
+  EXPECT_EQ(remote_local, (std::vector<bool>{false, false}));
+  b.get_map("m");
+  b.get_text("t");
+  c.get_map("m");
+  c.get_text("t");
+  EXPECT_EQ(b.to_json(), a.to_json());
+  EXPECT_EQ(c.to_json(), a.to_json());
+  // No update event for a transaction that changes nothing; off() detaches.
+  a.transact([](Transaction&) {});
+  EXPECT_EQ(updates.size(), 2u);
+  a.off(h);
+  m.set("z", Any(3));
+  EXPECT_EQ(seen.size(), 3u);  // the empty transaction still notified, then detached
+  EXPECT_EQ(updates.size(), 3u);
+}
+
+TEST(Doc, RemoteWriteWithOwnClientIdChangesId) {
+  Doc a(9), b(9);
+  b.get_text("t").insert_utf8(0, "x");
+  ASSERT_TRUE(a.apply_update(b.encode_state_as_update()));
+  EXPECT_NE(a.client_id(), 9u);
 }

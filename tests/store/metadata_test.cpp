@@ -230,6 +230,7 @@ TEST(DiskBackend, DirectIoPathRoundTrips) {
   TempDir tmp;
   DiskBackendOptions opt;
   opt.direct_io = true;
+  opt.direct_io_after = 0;
   auto b = DiskBackend::open(Env::posix(), tmp.path() / "blobs", opt);
   ASSERT_TRUE(b);
   StoreOptions so;

@@ -222,6 +222,11 @@ class CppDoc {
 }
 
 let nextDocId = 1
+async function cppCall (peer, cmd) {
+  const r = await peer.send(cmd)
+  if (r.error) throw new Error(`crdt_peer ${cmd.cmd}: ${r.error}`)
+  return r
+}
 
 async function runSeed (peer, seed) {
   const rng = makeRng(seed)
@@ -239,6 +244,7 @@ async function runSeed (peer, seed) {
   for (let i = 0; i < nJs; i++) docs.push(new JsDoc(client(), gc))
   for (let i = 0; i < nCpp; i++) { const d = new CppDoc(peer, nextDocId++, client(), gc); await d.ready; docs.push(d) }
   const log = []
+  const partials = []
   const rounds = 2 + rng.int(4)
   try {
     for (let round = 0; round < rounds; round++) {
@@ -252,6 +258,7 @@ async function runSeed (peer, seed) {
       }
       const outboxes = []
       for (const d of docs) outboxes.push(await d.takeUpdates())
+      for (const o of outboxes) for (const u of o) if (rng.chance(0.3)) partials.push(u)
       // random delivery with duplicates and drops
       for (let di = 0; di < docs.length; di++) {
         const msgs = []
@@ -264,7 +271,14 @@ async function runSeed (peer, seed) {
           }
         }
         for (let i = msgs.length - 1; i > 0; i--) { const j = rng.int(i + 1); [msgs[i], msgs[j]] = [msgs[j], msgs[i]] }
-        for (const u of msgs) await docs[di].apply(u)
+        if (msgs.length > 1 && rng.chance(0.3)) {
+          // deliver as one update merged by the C++ doc-free merge (or by yjs)
+          const useCpp = rng.chance(0.5)
+          const merged = useCpp ? fromB64((await cppCall(peer, { cmd: 'merge', updates: msgs.map(toB64) })).update) : Y.mergeUpdates(msgs)
+          await docs[di].apply(merged)
+        } else {
+          for (const u of msgs) await docs[di].apply(u)
+        }
         await docs[di].takeUpdates() // local side effects are resent by the resync below
       }
       // resync through state vectors until quiet (yjs may add formatting cleanups)
@@ -273,7 +287,15 @@ async function runSeed (peer, seed) {
           for (const b of docs) {
             if (a === b) continue
             const v2 = rng.chance(0.3)
-            await b.apply(await a.state(await b.sv(), v2), v2)
+            if (!v2 && rng.chance(0.25)) {
+              // full state cut down by a doc-free diff (C++ or yjs)
+              const full = await a.state(new Uint8Array([0]))
+              const sv = await b.sv()
+              const d = rng.chance(0.5) ? fromB64((await cppCall(peer, { cmd: 'diff', update: toB64(full), sv: toB64(sv) })).update) : Y.diffUpdate(full, sv)
+              await b.apply(d)
+            } else {
+              await b.apply(await a.state(await b.sv(), v2), v2)
+            }
           }
         }
         let quiet = true
@@ -316,6 +338,20 @@ async function runSeed (peer, seed) {
     for (const d of docs) states.push(await d.state(new Uint8Array([0])))
     const merged = Y.mergeUpdates(states)
     if (canonStr(Object.fromEntries(Y.decodeStateVector(Y.encodeStateVectorFromUpdate(merged)))) !== svObj(await docs[0].sv())) throw new Error('sv from merged update differs')
+    const cppMerged = fromB64((await cppCall(peer, { cmd: 'merge', updates: states.map(toB64) })).update)
+    const m1 = new Y.Doc(); Y.applyUpdate(m1, merged)
+    const m2 = new Y.Doc(); Y.applyUpdate(m2, cppMerged)
+    for (const m of [m1, m2]) { m.getArray('arr'); m.getMap('map'); m.getText('text') }
+    if (JSON.stringify(m1.toJSON()) !== JSON.stringify(m2.toJSON())) throw new Error('C++ mergeUpdates loads differently from Y.mergeUpdates')
+    const svCpp = fromB64((await cppCall(peer, { cmd: 'svu', update: toB64(merged) })).sv)
+    if (svObj(svCpp) !== svObj(Y.encodeStateVectorFromUpdate(merged))) throw new Error('C++ encodeStateVectorFromUpdate differs')
+    // partial updates: sv of one round's outbox merge, both implementations
+    if (partials.length > 0) {
+      const pm = Y.mergeUpdates(partials)
+      const a1 = svObj(Y.encodeStateVectorFromUpdate(pm))
+      const a2 = svObj(fromB64((await cppCall(peer, { cmd: 'svu', update: toB64(pm) })).sv))
+      if (a1 !== a2) throw new Error(`C++ encodeStateVectorFromUpdate differs on a partial update: yjs ${a1} cpp ${a2}`)
+    }
   } catch (e) {
     e.message = `seed ${seed}: ${e.message}` + (verbose ? '\nops:\n' + log.join('\n') : '')
     throw e

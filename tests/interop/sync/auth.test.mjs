@@ -2,6 +2,7 @@
 // Authorization: Bearer both work; a read-only token's edits are dropped but
 // it still receives everything.
 import { Server, client, until, assert, main, tmpDir, rawSocket } from './harness.mjs'
+import { BlobClient, memoryBlob, testBytes } from './blobclient.mjs'
 
 main('auth: 4401 for bad tokens, read-only edits dropped', async servers => {
   const server = await new Server(tmpDir('auth'), ['--token', 'rw-secret', '--read-only-token', 'ro-secret']).start()
@@ -27,5 +28,16 @@ main('auth: 4401 for bad tokens, read-only edits dropped', async servers => {
   assert(!probe.doc.getArray('a').toArray().includes('from-ro'), 'read-only edit not stored')
   assert(!rw.doc.getArray('a').toArray().includes('from-ro'), 'read-only edit not broadcast')
   assert(probe.doc.getArray('a').toArray().includes('from-rw'), 'rw edit stored')
+  // A read-only token may download but not upload.
+  const bytes = testBytes(1000)
+  const blob = memoryBlob(bytes)
+  const up = await BlobClient.connect(server.url, 'r', { query: '?token=rw-secret' })
+  await up.upload(blob)
+  const roBlob = await BlobClient.connect(server.url, 'r', { query: '?token=ro-secret' })
+  assert((await roBlob.download(blob.hash)).data.equals(bytes), 'read-only token can download')
+  let forbidden = false
+  try { await roBlob.upload(memoryBlob(testBytes(2000))) } catch (e) { forbidden = e.code === 'FORBIDDEN' }
+  assert(forbidden, 'read-only upload gets FORBIDDEN')
+  up.close(); roBlob.close()
   for (const c of [rw, ro, probe]) c.destroy()
 })

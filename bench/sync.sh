@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Sync server vs the reference y-websocket server (y-websocket@1.5.4
+# bin/server.js, in-memory, no persistence), same machine, same run:
+#   1. throughput: 100 clients in one room, each appending to its own Y.Text
+#      with 4 updates in flight; deliveries/s (every [0,2] received by every
+#      client) and p50/p99 latency (send -> delivery)
+#   2. memory per loaded idle room: RSS growth over ROOMS rooms (each got one
+#      update, then its connection closed; ours keeps rooms loaded for 10 min)
+#   3. memory for 10,000 idle connections (100 rooms)
+# Ours runs with durable commits (synchronous=FULL, group commit) unless
+# SYNC_BENCH_NOFSYNC=1. Goals: >= 5x throughput, <= 1/5 memory per room.
+#
+# Usage: bench/sync.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-${BUILD_DIR:-build/release}}
+cmake --build "$BUILD" --target sync_load sync_devserver >/dev/null
+LOAD="$BUILD/bench/sync_load"
+OURS=${BLOBSYNC_SYNC_BIN:-$BUILD/tests/sync/sync_devserver}
+ROOMS=${ROOMS:-2000}
+CONNS=${CONNS:-10000}
+SECONDS_RUN=${SECONDS_RUN:-10}
+ulimit -n "$(ulimit -Hn)"
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_ours() {  # -> PID PORT
+  local port; port=$(free_port)
+  local extra=(); [[ "${SYNC_BENCH_NOFSYNC:-0}" == 1 ]] && extra+=(--no-fsync)
+  $OURS --listen "127.0.0.1:$port" --data "$WORK/ours-$port" --room-idle-ms 600000 "${extra[@]}" >"$WORK/ours-$port.log" 2>&1 &
+  local pid=$!; PIDS+=("$pid")
+  for _ in $(seq 100); do grep -q listening "$WORK/ours-$port.log" 2>/dev/null && break; sleep 0.1; done
+  echo "$pid $port"
+}
+start_ref() {
+  local port; port=$(free_port)
+  HOST=127.0.0.1 PORT=$port node tests/node_modules/y-websocket/bin/server.js >"$WORK/ref-$port.log" 2>&1 &
+  local pid=$!; PIDS+=("$pid")
+  for _ in $(seq 100); do grep -q running "$WORK/ref-$port.log" 2>/dev/null && break; sleep 0.1; done
+  echo "$pid $port"
+}
+prefix_of() { [[ $1 == ours ]] && echo "sync/" || echo ""; }
+
+read -r load1 _ < /proc/loadavg
+echo "# sync bench: $(nproc) cores, load average $load1, node $(node --version), durable=$([[ ${SYNC_BENCH_NOFSYNC:-0} == 1 ]] && echo no || echo yes)"
+declare -A R
+for who in ours ref; do
+  read -r pid port < <(start_$who)
+  out=$("$LOAD" throughput --port "$port" --prefix "$(prefix_of $who)" --clients 100 --seconds "$SECONDS_RUN")
+  R[$who.dps]=$(awk '/deliveries_per_s/ {print $2}' <<<"$out")
+  R[$who.p50]=$(awk '/p50_ms/ {print $2}' <<<"$out")
+  R[$who.p99]=$(awk '/p99_ms/ {print $2}' <<<"$out")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+
+  read -r pid port < <(start_$who)
+  "$LOAD" rooms --port "$port" --prefix "$(prefix_of $who)" --count 20 >/dev/null  # warm up
+  before=$(rss_kb "$pid")
+  "$LOAD" rooms --port "$port" --prefix "$(prefix_of $who)" --count "$ROOMS" >/dev/null
+  sleep 1
+  after=$(rss_kb "$pid")
+  R[$who.room]=$(( (after - before) * 1024 / ROOMS ))
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+
+  read -r pid port < <(start_$who)
+  before=$(rss_kb "$pid")
+  exec {fd}> >("$LOAD" idle --port "$port" --prefix "$(prefix_of $who)" --count "$CONNS" --rooms 100 >"$WORK/idle-$who.out")
+  for _ in $(seq 600); do grep -q ready "$WORK/idle-$who.out" 2>/dev/null && break; sleep 0.1; done
+  sleep 1
+  after=$(rss_kb "$pid")
+  R[$who.conns]=$(( (after - before) ))
+  exec {fd}>&-
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+
+printf '%-44s %14s %14s %8s\n' metric blobsync y-websocket ratio
+printf '%-44s %14s %14s %8.2f\n' "deliveries/s (100 clients, 1 room)" "${R[ours.dps]}" "${R[ref.dps]}" "$(echo "${R[ours.dps]} / ${R[ref.dps]}" | bc -l)"
+printf '%-44s %14s %14s %8.2f\n' "p50 latency ms" "${R[ours.p50]}" "${R[ref.p50]}" "$(echo "${R[ours.p50]} / ${R[ref.p50]}" | bc -l)"
+printf '%-44s %14s %14s %8.2f\n' "p99 latency ms" "${R[ours.p99]}" "${R[ref.p99]}" "$(echo "${R[ours.p99]} / ${R[ref.p99]}" | bc -l)"
+printf '%-44s %14s %14s %8.2f\n' "bytes per loaded idle room ($ROOMS rooms)" "${R[ours.room]}" "${R[ref.room]}" "$(echo "${R[ours.room]} / ${R[ref.room]}" | bc -l)"
+printf '%-44s %14s %14s %8.2f\n' "KiB RSS for $CONNS idle connections" "${R[ours.conns]}" "${R[ref.conns]}" "$(echo "${R[ours.conns]} / ${R[ref.conns]}" | bc -l)"
+echo "# goals: deliveries ratio >= 5, room memory ratio <= 0.2"

@@ -1,0 +1,147 @@
+#include "store/sql/sql_metadata.h"
+
+#include <cstring>
+
+#include "core/blob_id.h"
+
+namespace blobsync {
+
+namespace {
+
+SqlBytes key(const Digest& d) { return SqlBytes{{d.bytes.data(), d.bytes.size()}}; }
+
+constexpr const char* kColumns = "hash, size, mime_type, chunk_count, created_at_ms, state";
+
+// Reads row `i` in kColumns order (plus chunk_hashes at index 6 if `with_chunks`).
+Result<BlobRecord> read_row(const SqlResult& res, std::size_t i, bool with_chunks) {
+  BlobRecord r;
+  auto hash = res.bytes(i, 0);
+  if (hash.size() != r.hash.bytes.size())
+    return fail(Errc::kCorruption, "metadata: hash column has {} bytes", hash.size());
+  std::memcpy(r.hash.bytes.data(), hash.data(), hash.size());
+  r.size = static_cast<std::uint64_t>(res.int64(i, 1));
+  r.mime_type = res.text(i, 2);
+  r.chunk_count = static_cast<std::uint64_t>(res.int64(i, 3));
+  r.created_at_ms = res.int64(i, 4);
+  r.state = res.int64(i, 5) == 0 ? BlobState::kTemporary : BlobState::kPermanent;
+  if (with_chunks) {
+    auto blob = res.bytes(i, 6);
+    if (blob.size() != r.chunk_count * 32)
+      return fail(Errc::kCorruption, "metadata: blob {} has {} bytes of chunk hashes for {} chunks", to_hash_ref(r.hash),
+                  blob.size(), r.chunk_count);
+    r.chunk_hashes.resize(r.chunk_count);
+    for (std::size_t c = 0; c < r.chunk_count; ++c) std::memcpy(r.chunk_hashes[c].bytes.data(), blob.data() + 32 * c, 32);
+  }
+  return r;
+}
+
+}  // namespace
+
+const std::vector<std::string>& SqlMetadata::migrations() {
+  static const std::vector<std::string> steps = {
+      // 1: the blob index.
+      "CREATE TABLE blobs ("
+      "  hash ${BYTES} PRIMARY KEY CHECK (length(hash) = 32),"
+      "  size ${INT} NOT NULL CHECK (size >= 0),"
+      "  mime_type TEXT NOT NULL,"
+      "  chunk_count ${INT} NOT NULL,"
+      "  chunk_hashes ${BYTES} NOT NULL CHECK (length(chunk_hashes) = 32 * chunk_count),"
+      "  created_at_ms ${INT} NOT NULL,"
+      "  state ${INT} NOT NULL DEFAULT 1,"
+      "  owner TEXT"
+      ");"
+      "CREATE INDEX blobs_by_state_created ON blobs(state, created_at_ms);",
+  };
+  return steps;
+}
+
+Result<std::unique_ptr<SqlMetadata>> SqlMetadata::open(std::shared_ptr<SqlDb> db) {
+  if (auto r = db->migrate("blobs", migrations()); !r) return std::unexpected(r.error());
+  return std::unique_ptr<SqlMetadata>(new SqlMetadata(std::move(db)));
+}
+
+Result<bool> SqlMetadata::insert_blob(const BlobRecord& record) {
+  if (record.chunk_hashes.size() != record.chunk_count)
+    return fail(Errc::kInternal, "insert_blob: {} chunk hashes for {} chunks", record.chunk_hashes.size(),
+                record.chunk_count);
+  std::vector<std::uint8_t> chunks(record.chunk_hashes.size() * 32);
+  for (std::size_t i = 0; i < record.chunk_hashes.size(); ++i)
+    std::memcpy(chunks.data() + 32 * i, record.chunk_hashes[i].bytes.data(), 32);
+  bool inserted = false;
+  auto r = db_->transaction([&](SqlConn& c) -> Result<> {
+    // A concurrent insert of the same hash (another server) waits here on the
+    // key and then does nothing: exactly one of them inserts.
+    auto ins = c.query(
+        "INSERT INTO blobs(hash, size, mime_type, chunk_count, chunk_hashes, created_at_ms, state) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+        {key(record.hash), static_cast<std::int64_t>(record.size), std::string_view(record.mime_type),
+         static_cast<std::int64_t>(record.chunk_count), SqlBytes{chunks}, record.created_at_ms,
+         static_cast<std::int64_t>(record.state)});
+    if (!ins) return std::unexpected(ins.error());
+    inserted = ins->affected() > 0;
+    if (inserted) return {};
+    // Temporary over temporary refreshes the grace period; permanent promotes.
+    auto upd = record.state == BlobState::kPermanent
+                   ? c.query("UPDATE blobs SET state = 1 WHERE hash = ? AND state = 0", {key(record.hash)})
+                   : c.query("UPDATE blobs SET created_at_ms = ? WHERE hash = ? AND state = 0 AND created_at_ms < ?",
+                             {record.created_at_ms, key(record.hash), record.created_at_ms});
+    if (!upd) return std::unexpected(upd.error());
+    return {};
+  });
+  if (!r) return std::unexpected(r.error());
+  return inserted;
+}
+
+Result<std::optional<BlobRecord>> SqlMetadata::get_blob(const Digest& hash) {
+  static const std::string sql = fmt::format("SELECT {}, chunk_hashes FROM blobs WHERE hash = ?", kColumns);
+  auto res = db_->read(sql, {key(hash)});
+  if (!res) return std::unexpected(res.error());
+  if (res->empty()) return std::optional<BlobRecord>();
+  auto rec = read_row(*res, 0, true);
+  if (!rec) return std::unexpected(rec.error());
+  return std::optional<BlobRecord>(std::move(*rec));
+}
+
+Result<> SqlMetadata::set_state(const Digest& hash, BlobState state) {
+  auto res = db_->query("UPDATE blobs SET state = ? WHERE hash = ?", {static_cast<std::int64_t>(state), key(hash)});
+  if (!res) return std::unexpected(res.error());
+  if (res->affected() == 0) return fail(Errc::kNotFound, "blob {} is not stored", to_hash_ref(hash));
+  return {};
+}
+
+Result<> SqlMetadata::delete_blob(const Digest& hash) {
+  auto res = db_->query("DELETE FROM blobs WHERE hash = ?", {key(hash)});
+  if (!res) return std::unexpected(res.error());
+  return {};
+}
+
+Result<std::vector<BlobRecord>> SqlMetadata::list_blobs(std::optional<Digest> after, std::size_t limit) {
+  std::vector<BlobRecord> out;
+  if (limit == 0) return out;
+  static const std::string from_start = fmt::format("SELECT {} FROM blobs ORDER BY hash LIMIT ?", kColumns);
+  static const std::string from_cursor =
+      fmt::format("SELECT {} FROM blobs WHERE hash > ? ORDER BY hash LIMIT ?", kColumns);
+  std::int64_t lim = limit > static_cast<std::size_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(limit);
+  auto res = after ? db_->read(from_cursor, {key(*after), lim}) : db_->read(from_start, {lim});
+  if (!res) return std::unexpected(res.error());
+  out.reserve(res->rows());
+  for (std::size_t i = 0; i < res->rows(); ++i) {
+    auto rec = read_row(*res, i, false);
+    if (!rec) return std::unexpected(rec.error());
+    out.push_back(std::move(*rec));
+  }
+  return out;
+}
+
+Result<MetadataStats> SqlMetadata::stats() {
+  auto res = db_->read("SELECT count(*), coalesce(sum(size), 0) FROM blobs");
+  if (!res) return std::unexpected(res.error());
+  MetadataStats s;
+  if (!res->empty()) {
+    s.blob_count = static_cast<std::uint64_t>(res->int64(0, 0));
+    s.total_bytes = static_cast<std::uint64_t>(res->int64(0, 1));
+  }
+  return s;
+}
+
+}  // namespace blobsync

@@ -1,0 +1,554 @@
+#include "sync/mesh/mesh.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <future>
+#include <thread>
+
+#include "client/room_client.h"
+#include "client/ws_url.h"
+#include "core/blob_id.h"
+#include "crdt/doc.h"
+#include "crdt/map.h"
+#include "store/blob_store.h"
+#include "sync/mesh/holder_health.h"
+#include "sync/mesh/local_replica.h"
+#include "sync/mesh/peer_link.h"
+#include "sync/mesh/replicator.h"
+#include "sync/registry.h"
+#include "sync/room.h"
+#include "sync/room_manager.h"
+#include "sync/room_name.h"
+#include "sync/sync_config.h"
+
+namespace blobsync::sync::mesh {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Runs `done` once, when `n` callbacks have reported (or never, if n == 0:
+// the caller checks).
+struct Countdown {
+  std::atomic<std::size_t> left;
+  std::function<void()> done;
+  Countdown(std::size_t n, std::function<void()> d) : left(n), done(std::move(d)) {}
+  void one() {
+    if (left.fetch_sub(1) == 1 && done) done();
+  }
+};
+
+// Normalises ws://HOST:PORT/PATH so "ws://h:80/sync/" and "ws://h/sync" compare equal.
+std::string canonical(const std::string& url) {
+  auto u = client::parse_ws_url(url);
+  return u ? client::to_string(*u) : url;
+}
+
+}  // namespace
+
+struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
+  Impl(MeshConfig c, MeshHost h)
+      : config(std::move(c)),
+        host(h),
+        self(host.sync.url),
+        pool(std::max(1u, config.threads)),
+        work(asio::make_work_guard(ioc)),
+        strand(asio::make_strand(ioc)),
+        tick_timer(strand) {}
+
+  struct RoomState {
+    std::shared_ptr<Room> room;
+    std::shared_ptr<LocalReplica> replica;
+    std::vector<std::shared_ptr<PeerLink>> links;
+    bool scanning = false, rescan = false;
+  };
+
+  MeshConfig config;
+  MeshHost host;
+  std::string self;
+  std::vector<std::string> peers;
+  std::string token;
+  std::uint64_t replicate_max = 0;
+
+  asio::io_context ioc;
+  asio::thread_pool pool;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  std::vector<std::thread> threads;
+  asio::strand<asio::io_context::executor_type> strand;
+  asio::steady_timer tick_timer;
+  HolderHealth health;
+  std::shared_ptr<Replicator> replicator;
+
+  // Strand only.
+  std::map<std::string, RoomState> rooms;
+  std::set<std::string> directory;  // room names listed in _mesh
+  bool draining = false, stopped = false;
+  Clock::time_point last_rescan{}, last_prune = Clock::now();
+
+  std::atomic<std::uint64_t> pruned{0};
+  mutable std::mutex report_mu;
+  std::vector<std::shared_ptr<PeerLink>> all_links;  // guarded by report_mu
+  std::size_t hosted = 0;                            // guarded by report_mu
+
+  void run_blocking(std::function<void()> fn) { asio::post(pool, std::move(fn)); }
+  bool holds(const Digest& h) {
+    auto r = host.blobs.contains(h);
+    return r && *r;
+  }
+
+  // ---- rooms ----------------------------------------------------------------
+
+  void tick() {
+    if (draining || stopped) return;
+    std::set<std::string> wanted = directory;
+    wanted.insert(kDirectoryRoom);
+    std::vector<std::string> unlisted;
+    for (const auto& room : host.rooms.rooms()) {
+      const auto& name = room->name();
+      wanted.insert(name);
+      if (name != kDirectoryRoom && !directory.contains(name)) unlisted.push_back(name);
+    }
+    if (!unlisted.empty()) add_to_directory(std::move(unlisted));
+    // Replace rooms whose local side went away (storage failure, unload).
+    std::vector<std::string> dead;
+    for (auto& [name, st] : rooms) {
+      bool gone = st.replica->closed();
+      for (auto& l : st.links) gone = gone || l->status().local_closed;
+      if (gone) dead.push_back(name);
+    }
+    for (const auto& name : dead) teardown(name);
+    for (const auto& name : wanted) ensure_room(name);
+    auto now = Clock::now();
+    if (now - last_rescan >= config.rescan_interval) {
+      last_rescan = now;
+      for (auto& [name, st] : rooms) scan(name);
+    }
+    if (config.prune_after.count() > 0 && now - last_prune >= config.probe_interval) {
+      last_prune = now;
+      for (auto& [name, st] : rooms) prune(name);
+    }
+    tick_timer.expires_after(config.tick_interval);
+    tick_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->tick();
+    });
+  }
+
+  void add_to_directory(std::vector<std::string> names) {
+    auto it = rooms.find(kDirectoryRoom);
+    if (it == rooms.end()) return;  // next tick
+    for (const auto& n : names) directory.insert(n);  // don't re-add while the edit travels
+    it->second.replica->edit([names = std::move(names)](crdt::Doc& doc) {
+      auto map = doc.get_map(kDirectoryMap);
+      if (!map) return;
+      for (const auto& n : names)
+        if (!map.has(n)) map.set(n, crdt::Prelim(crdt::Any(true)));
+    });
+  }
+
+  void ensure_room(const std::string& name) {
+    if (rooms.contains(name) || draining || stopped) return;
+    if (!validate_room_name(name)) return;  // junk in the directory
+    auto room = host.rooms.acquire(name);
+    if (!room) return;  // the sync service is stopping
+    RoomState st;
+    st.room = room;
+    st.replica = LocalReplica::create(ioc.get_executor(), room);
+    std::weak_ptr<Impl> weak = shared_from_this();
+    bool is_directory = name == kDirectoryRoom;
+    st.replica->start([weak, name, is_directory](crdt::Doc& doc, bool registry) {
+      auto s = weak.lock();
+      if (!s) return;
+      if (is_directory) {
+        auto map = doc.get_map(kDirectoryMap);
+        std::vector<std::string> names = map ? map.keys() : std::vector<std::string>{};
+        asio::post(s->strand, [s, names = std::move(names)] {
+          for (const auto& n : names) {
+            s->directory.insert(n);
+            s->ensure_room(n);
+          }
+        });
+      } else if (registry) {
+        asio::post(s->strand, [s, name] { s->scan(name); });
+      }
+    });
+    for (const auto& peer : peers) {
+      PeerLinkOptions o;
+      o.peer = peer;
+      o.room = name;
+      o.token = token;
+      o.connect_timeout = config.connect_timeout;
+      o.backoff_initial = config.link_backoff_initial;
+      o.backoff_max = config.link_backoff_max;
+      auto link = PeerLink::create(ioc.get_executor(), std::move(o), room, health);
+      link->start();
+      st.links.push_back(link);
+    }
+    {
+      std::lock_guard lock(report_mu);
+      all_links.insert(all_links.end(), st.links.begin(), st.links.end());
+      hosted = rooms.size() + 1;
+    }
+    rooms.emplace(name, std::move(st));
+    spdlog::debug("mesh: hosting room {}", name);
+  }
+
+  void teardown(const std::string& name) {
+    auto it = rooms.find(name);
+    if (it == rooms.end()) return;
+    auto& st = it->second;
+    for (auto& l : st.links) l->stop();
+    st.replica->stop();
+    host.rooms.release(st.room);
+    {
+      std::lock_guard lock(report_mu);
+      std::erase_if(all_links, [&](const auto& l) {
+        return std::find(st.links.begin(), st.links.end(), l) != st.links.end();
+      });
+      hosted = rooms.size() - 1;
+    }
+    rooms.erase(it);
+  }
+
+  // ---- registry scans ---------------------------------------------------------
+
+  // Reads the room's registry, then (off the I/O threads) checks the store:
+  // held but unlisted -> announce; listed elsewhere, not held -> fetch (all).
+  void scan(const std::string& name) {
+    auto it = rooms.find(name);
+    if (it == rooms.end() || draining) return;
+    auto& st = it->second;
+    if (st.scanning) {
+      st.rescan = true;
+      return;
+    }
+    st.scanning = true;
+    st.replica->read([s = shared_from_this(), name](crdt::Doc& doc) {
+      auto entries = registry_entries(doc);
+      s->run_blocking([s, name, entries = std::move(entries)]() mutable {
+        std::vector<char> held;
+        held.reserve(entries.size());
+        for (const auto& [hash, e] : entries) held.push_back(s->holds(hash));
+        asio::post(s->strand, [s, name, entries = std::move(entries), held = std::move(held)] {
+          s->act(name, entries, held);
+        });
+      });
+    });
+  }
+
+  void act(const std::string& name, const std::vector<std::pair<Digest, RegistryEntry>>& entries,
+           const std::vector<char>& held) {
+    auto it = rooms.find(name);
+    if (it == rooms.end()) return;
+    auto& st = it->second;
+    st.scanning = false;
+    if (draining) return;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const auto& [hash, e] = entries[i];
+      bool listed = std::find(e.holders.begin(), e.holders.end(), self) != e.holders.end();
+      if (held[i] && !listed) {
+        st.room->announce(AnnouncedBlob{hash, e.size, e.chunk_count}, [](Result<>) {});
+      } else if (!held[i] && config.replication == Replication::kAll && e.size <= replicate_max) {
+        bool elsewhere = std::any_of(e.holders.begin(), e.holders.end(), [&](const auto& h) { return h != self; });
+        if (elsewhere) replicator->want(FetchJob{hash, name, e.holders, e.size, e.chunk_count});
+      }
+    }
+    if (st.rescan) {
+      st.rescan = false;
+      scan(name);
+    }
+  }
+
+  // ---- pruning ----------------------------------------------------------------
+
+  void prune(const std::string& name) {
+    auto it = rooms.find(name);
+    if (it == rooms.end()) return;
+    auto replica = it->second.replica;
+    std::set<std::string> peer_set(peers.begin(), peers.end());
+    replica->read([s = shared_from_this(), name, replica, peer_set](crdt::Doc& doc) {
+      auto entries = registry_entries(doc);
+      // Holders that are not peers have no link telling us whether they are
+      // up: probe them.
+      std::set<std::string> others;
+      for (const auto& [h, e] : entries)
+        for (const auto& holder : e.holders)
+          if (holder != s->self && !peer_set.contains(holder)) others.insert(holder);
+      for (const auto& url : others) s->probe(url, name);
+      s->run_blocking([s, replica, entries = std::move(entries)] {
+        auto actions = plan_prunes(
+            entries, s->self, [&](const Digest& h) { return s->holds(h); }, s->health, Clock::now(),
+            s->config.prune_after);
+        if (actions.empty()) return;
+        replica->edit([s, actions](crdt::Doc& doc) {
+          for (const auto& a : actions) {
+            // Removes another server's membership: the one write a server
+            // makes on others' behalf (docs/protocol.md, pruning rule).
+            if (registry_withdraw(doc, a.hash, a.holder)) {
+              s->pruned.fetch_add(1);
+              spdlog::info("mesh: pruned stale holder {} of {}", a.holder, to_hash_ref(a.hash));
+            }
+          }
+        });
+      });
+    });
+  }
+
+  void probe(const std::string& url, const std::string& room) {
+    auto parsed = client::parse_ws_url(url);
+    if (!parsed) return;
+    client::RoomClientOptions o;
+    o.server = *parsed;
+    o.room = room;
+    o.token = token;
+    o.sync_doc = false;
+    o.connect_timeout = config.connect_timeout;
+    auto c = client::RoomClient::create(ioc.get_executor(), std::move(o), nullptr);
+    asio::post(c->strand(), [s = shared_from_this(), c, url] {
+      c->open([s, c, url](Result<> r) {
+        if (r) s->health.reachable(url);
+        else s->health.unreachable(url);
+        c->close();
+      });
+    });
+  }
+
+  // ---- replicate on fetch -------------------------------------------------------
+
+  void fetch_for_client(const std::string& room, const Digest& hash, std::function<void(Result<>)> done) {
+    auto it = rooms.find(room);
+    if (it == rooms.end() || draining || stopped)
+      return done(fail(Errc::kNotFound, "room {} is not hosted by the mesh", room));
+    it->second.replica->read([s = shared_from_this(), room, hash, done = std::move(done)](crdt::Doc& doc) mutable {
+      auto entry = registry_get(doc, hash);
+      bool elsewhere = entry && std::any_of(entry->holders.begin(), entry->holders.end(),
+                                            [&](const auto& h) { return h != s->self; });
+      if (!elsewhere) return done(fail(Errc::kNotFound, "no other holder of {} is listed", to_hash_ref(hash)));
+      s->replicator->fetch_now(FetchJob{hash, room, entry->holders, entry->size, entry->chunk_count},
+                               std::move(done));
+    });
+  }
+
+  void announce(const std::string& room, const AnnouncedBlob& blob) {
+    asio::post(strand, [s = shared_from_this(), room, blob] {
+      if (auto it = s->rooms.find(room); it != s->rooms.end()) {
+        it->second.room->announce(blob, [](Result<>) {});
+        return;
+      }
+      s->host.rooms.with_room(room, [blob](Room& r, std::function<void()> release) {
+        r.announce(blob, [release](Result<>) { release(); });
+      });
+    });
+  }
+
+  // ---- shutdown -----------------------------------------------------------------
+
+  void drain(std::function<void()> done) {
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    auto finish = [once, done = std::move(done)] {
+      if (!once->exchange(true)) done();
+    };
+    draining = true;
+    tick_timer.cancel();
+    replicator->stop();
+    // A deadline for the whole drain.
+    auto deadline = std::make_shared<asio::steady_timer>(strand, config.shutdown_flush_timeout);
+    deadline->async_wait([finish](const boost::system::error_code& ec) {
+      if (!ec) {
+        spdlog::warn("mesh: shutdown: not every peer confirmed the withdrawal in time");
+        finish();
+      }
+    });
+    auto complete = [finish, deadline] {
+      deadline->cancel();
+      finish();
+    };
+    if (rooms.empty()) return complete();
+    // Withdraw in every room, then flush every link of that room.
+    auto all = std::make_shared<Countdown>(rooms.size(), complete);
+    for (auto& [name, st] : rooms) {
+      auto room = st.room;
+      auto links = st.links;
+      auto replica = st.replica;
+      replica->read([s = shared_from_this(), room, links, replica, all](crdt::Doc& doc) {
+        std::vector<Digest> ours;
+        for (const auto& [hash, e] : registry_entries(doc))
+          if (std::find(e.holders.begin(), e.holders.end(), s->self) != e.holders.end()) ours.push_back(hash);
+        auto flush = [s, links, replica, all] {
+          replica->read([s, links, all](crdt::Doc& d) {
+            if (links.empty()) return all->one();
+            auto sv = d.encode_state_vector();
+            auto per_link = std::make_shared<Countdown>(links.size(), [all] { all->one(); });
+            for (auto& l : links) {
+              auto st = l->status();
+              if (st.state != PeerLink::State::kUp) {
+                per_link->one();  // a peer that is down learns it from the others, or on its own reconnect
+                continue;
+              }
+              l->flush(sv, s->config.shutdown_flush_timeout, [per_link](bool) { per_link->one(); });
+            }
+          });
+        };
+        if (ours.empty()) return flush();
+        auto withdrawn = std::make_shared<Countdown>(ours.size(), flush);
+        for (const auto& hash : ours) room->withdraw(hash, [withdrawn](Result<>) { withdrawn->one(); });
+      });
+    }
+  }
+
+  void stop_on_strand() {
+    if (stopped) return;
+    stopped = true;
+    draining = true;
+    tick_timer.cancel();
+    if (replicator) replicator->stop();
+    std::vector<std::string> names;
+    for (auto& [name, st] : rooms) names.push_back(name);
+    for (const auto& n : names) teardown(n);
+  }
+};
+
+// ---- Mesh ---------------------------------------------------------------------
+
+Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, MeshHost host) {
+  if (config.partial_dir.empty()) config.partial_dir = host.sync.data_dir / "mesh-partial";
+  std::error_code ec;
+  std::filesystem::create_directories(config.partial_dir, ec);
+  if (ec) return fail(Errc::kIOError, "cannot create {}: {}", config.partial_dir.string(), ec.message());
+  auto impl = std::make_shared<Impl>(std::move(config), host);
+  auto& c = impl->config;
+  std::string self = canonical(impl->self);
+  for (const auto& p : c.peers) {
+    auto u = client::parse_ws_url(p);
+    if (!u) return fail(Errc::kInvalidArgument, "peer {}: {}", p, u.error().message);
+    // Peers are identified by the URL string as configured (it must equal the
+    // peer's own --url, which is what it writes into registries).
+    if (client::to_string(*u) == self || p == impl->self) continue;
+    if (std::find(impl->peers.begin(), impl->peers.end(), p) == impl->peers.end()) impl->peers.push_back(p);
+  }
+  impl->token = !c.peer_token.empty() ? c.peer_token
+                : !host.sync.tokens.empty() ? host.sync.tokens.front()
+                                            : std::string();
+  impl->replicate_max = c.replicate_max_bytes ? c.replicate_max_bytes : host.sync.max_blob_bytes;
+  ReplicatorEnv env{impl->ioc.get_executor(), host.blobs, impl->health, c.partial_dir, impl->self, impl->token};
+  env.max_fetches = c.max_fetches;
+  env.backoff_initial = c.blob_backoff_initial;
+  env.backoff_max = c.blob_backoff_max;
+  env.connect_timeout = c.connect_timeout;
+  env.idle_timeout = c.fetch_idle_timeout;
+  std::weak_ptr<Impl> weak = impl;
+  env.run_blocking = [weak](std::function<void()> fn) {
+    if (auto s = weak.lock()) s->run_blocking(std::move(fn));
+  };
+  env.announce = [weak](const std::string& room, const AnnouncedBlob& blob) {
+    if (auto s = weak.lock()) s->announce(room, blob);
+  };
+  impl->replicator = Replicator::create(std::move(env));
+  return std::unique_ptr<Mesh>(new Mesh(std::move(impl)));
+}
+
+Mesh::Mesh(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Mesh::~Mesh() { stop(); }
+
+const MeshConfig& Mesh::config() const { return impl_->config; }
+
+void Mesh::start() {
+  auto& s = *impl_;
+  if (!s.host.rooms.has_io_context()) s.host.rooms.set_io_context(s.ioc);
+  unsigned n = std::max(1u, s.config.threads);
+  for (unsigned i = 0; i < n; ++i) s.threads.emplace_back([&ioc = s.ioc] { ioc.run(); });
+  spdlog::info("mesh: {} as {}, {} peers, replication {}", "starting", s.self, s.peers.size(),
+               replication_name(s.config.replication));
+  asio::post(s.strand, [impl = impl_] { impl->tick(); });
+}
+
+void Mesh::fetch_for_client(const std::string& room, const Digest& hash, std::function<void(Result<>)> done) {
+  if (!impl_->config.replicate_on_fetch)
+    return done(fail(Errc::kNotFound, "this server does not replicate on fetch"));
+  asio::post(impl_->strand, [impl = impl_, room, hash, done = std::move(done)]() mutable {
+    impl->fetch_for_client(room, hash, std::move(done));
+  });
+}
+
+void Mesh::drain(std::function<void()> done) {
+  asio::post(impl_->strand, [impl = impl_, done = std::move(done)]() mutable { impl->drain(std::move(done)); });
+}
+
+void Mesh::stop() {
+  auto& s = *impl_;
+  if (s.threads.empty()) return;
+  std::promise<void> torn_down;
+  asio::post(s.strand, [impl = impl_, &torn_down] {
+    impl->stop_on_strand();
+    torn_down.set_value();
+  });
+  torn_down.get_future().wait();
+  // Links close asynchronously; rooms the mesh's io_context runs (when it
+  // gave the RoomManager its own) need it until the SyncService stopped them.
+  s.work.reset();
+  for (int i = 0; i < 200 && !s.ioc.stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  s.ioc.stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+  s.pool.join();
+}
+
+MeshReport Mesh::report() const {
+  auto& s = *impl_;
+  MeshReport r;
+  r.self = s.self;
+  r.replication = std::string(replication_name(s.config.replication));
+  std::vector<std::shared_ptr<PeerLink>> links;
+  {
+    std::lock_guard lock(s.report_mu);
+    links = s.all_links;
+    r.rooms = s.hosted;
+  }
+  auto holders = s.replicator->holder_stats();
+  auto now = Clock::now();
+  for (const auto& peer : s.peers) {
+    PeerReport p;
+    p.url = peer;
+    for (const auto& l : links) {
+      if (l->peer() != peer) continue;
+      auto st = l->status();
+      ++p.rooms;
+      p.rooms_up += st.state == PeerLink::State::kUp;
+      p.rooms_synced += st.state == PeerLink::State::kUp && st.synced;
+      p.link_failures += st.failures;
+      if (st.state != PeerLink::State::kUp && !st.last_error.empty()) p.last_error = st.last_error;
+    }
+    p.state = p.rooms == 0                  ? "idle"
+              : p.rooms_synced == p.rooms  ? "up"
+              : p.rooms_up == 0            ? "down"
+                                           : "partial";
+    if (auto it = holders.find(peer); it != holders.end()) {
+      p.blobs_pending = it->second.pending;
+      p.blobs_failed = it->second.failed;
+      p.blobs_fetched = it->second.fetched;
+    }
+    if (auto since = s.health.down_since(peer))
+      p.down_for_seconds = std::chrono::duration<double>(now - *since).count();
+    r.peers.push_back(std::move(p));
+  }
+  auto st = s.replicator->stats();
+  r.fetches_active = st.active;
+  r.fetches_queued = st.queued;
+  r.blobs_backing_off = st.backing_off;
+  r.blobs_replicated = st.fetched;
+  r.bytes_replicated = st.bytes;
+  r.fetch_failures = st.failed;
+  r.holders_pruned = s.pruned.load();
+  return r;
+}
+
+}  // namespace blobsync::sync::mesh

@@ -1,0 +1,108 @@
+// Mesh: the leaderless server mesh (docs/architecture.md, "Topology,
+// replication and failure handling"). Every server links every room it hosts
+// to every peer, replicates the blobs listed in those rooms' registries, and
+// keeps the registries' holder lists true.
+//
+//   Rooms hosted:  the union of the rooms of all servers. Every server writes
+//                  the names of the rooms it has loaded into the system room
+//                  `_mesh` (Y.Map "rooms": name -> true), which is itself
+//                  linked to every peer, so the directory spreads like any
+//                  document, transitively, and survives restarts.
+//   Per room:      a LocalReplica (reads _blobRegistry, writes pruning) and a
+//                  PeerLink to each peer (relays Yjs both ways).
+//   Blobs:         Replicator; `all` fetches every listed blob this server
+//                  lacks, `on-demand` only what clients ask for
+//                  (fetch_for_client, the blob channel's replicate-on-fetch
+//                  hook). Held but unlisted blobs are announced.
+//   Holders:       HolderHealth + plan_prunes (the pruning rule).
+//   Shutdown:      drain() withdraws this server from every registry entry
+//                  and waits (bounded) until each peer confirmed it has the
+//                  change durably (PeerLink::flush); then the owner stops the
+//                  SyncService and the mesh.
+//
+// Usage (see tests/mesh/mesh_devserver.cpp):
+//   auto mesh = Mesh::create(mesh_config, MeshHost{rooms, blobs, sync_config});
+//   (*mesh)->start();              // after the SyncService exists
+//   ... on SIGTERM: (*mesh)->drain(done) -> sync->stop() -> (*mesh)->stop()
+//
+// The mesh runs its own I/O threads; if the RoomManager has no io_context
+// yet, start() gives it the mesh's (rooms must load before any client
+// connects, to be linked).
+//
+// Thread safety: every public method may be called from any thread, except
+// stop() and the destructor, which must not run on a mesh thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "sync/mesh/mesh_config.h"
+#include "sync/mesh/mesh_report.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace blobsync {
+class BlobStore;
+}
+
+namespace blobsync::sync {
+class RoomManager;
+struct SyncConfig;
+}  // namespace blobsync::sync
+
+namespace blobsync::sync::mesh {
+
+// The system room holding the room directory.
+inline constexpr char kDirectoryRoom[] = "_mesh";
+inline constexpr char kDirectoryMap[] = "rooms";
+
+// What the mesh uses of the sync service. All must outlive the Mesh.
+struct MeshHost {
+  RoomManager& rooms;
+  BlobStore& blobs;
+  const SyncConfig& sync;  // url (identity), tokens, max_blob_bytes, data_dir
+};
+
+class Mesh {
+ public:
+  // Errors: kInvalidArgument (a peer URL that does not parse), directory
+  // creation failures.
+  static Result<std::unique_ptr<Mesh>> create(MeshConfig config, MeshHost host);
+  ~Mesh();  // stop()
+  Mesh(const Mesh&) = delete;
+  Mesh& operator=(const Mesh&) = delete;
+
+  // Starts the I/O threads, loads the directory and links every room.
+  void start();
+
+  // Replicate-on-fetch: a client asked this server for `hash` in `room` and
+  // the store lacks it. Fetches it from another holder listed in the room's
+  // registry; done (on a mesh thread) once stored, or with kNotFound when no
+  // other holder is listed, or the last holder's error. Honours
+  // MeshConfig::replicate_on_fetch (kNotFound at once when off).
+  void fetch_for_client(const std::string& room, const Digest& hash, std::function<void(Result<>)> done);
+
+  // Clean shutdown, first half: stop replicating, withdraw this server from
+  // every registry entry, wait until every connected peer confirmed it
+  // (at most MeshConfig::shutdown_flush_timeout). done runs on a mesh
+  // thread; links stay up until stop().
+  void drain(std::function<void()> done);
+  // Closes every link and replica, releases the rooms and joins the threads.
+  void stop();
+
+  MeshReport report() const;
+  const MeshConfig& config() const;
+
+  struct Impl;
+
+ private:
+  explicit Mesh(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace blobsync::sync::mesh

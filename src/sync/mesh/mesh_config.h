@@ -1,0 +1,82 @@
+// MeshConfig: the settings of the leaderless server mesh (docs/architecture.md,
+// "Topology, replication and failure handling"): which peers to keep in sync
+// with, which blobs to replicate, and the timings of reconnects, retries,
+// holder pruning and the clean-shutdown flush. Every field has a working
+// default; `blobsync serve` fills them from `peers = [...]`, `--peer` and the
+// `mesh_*` config keys.
+//
+// Thread safety: a plain value; immutable once a Mesh is created.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace blobsync::sync::mesh {
+
+enum class Replication {
+  kAll,       // fetch every blob listed in a hosted room's registry
+  kOnDemand,  // fetch only when a client asks for a blob this server lacks
+};
+
+// "all" | "on-demand". Errors: kInvalidArgument naming the accepted values.
+Result<Replication> parse_replication(std::string_view text);
+std::string_view replication_name(Replication r);
+
+struct MeshConfig {
+  // Other servers' public sync URLs (ws://host:port/sync). This server's own
+  // URL (SyncConfig::url) may appear in the list and is skipped, so every
+  // server of a mesh can share one list.
+  std::vector<std::string> peers;
+  // Token presented to peers (?token=); empty: SyncConfig::tokens[0] if any.
+  std::string peer_token;
+
+  Replication replication = Replication::kAll;
+  // A server asked (REQUEST) for a blob it lacks fetches it from another
+  // holder listed in the room's registry, then serves it.
+  bool replicate_on_fetch = true;
+  // Background replication skips blobs larger than this (0: SyncConfig::max_blob_bytes).
+  std::uint64_t replicate_max_bytes = 0;
+
+  // Bounded concurrency: blobs fetched at once (whole server).
+  unsigned max_fetches = 4;
+  // Disk and hashing work of replication (ingest of fetched blobs).
+  unsigned threads = 2;
+
+  // Peer links reconnect after jittered exponential backoff, forever.
+  std::chrono::milliseconds link_backoff_initial{250};
+  std::chrono::milliseconds link_backoff_max{30'000};
+  std::chrono::milliseconds connect_timeout{10'000};
+  // A blob whose fetch failed from every holder waits before the next
+  // background attempt (jittered, doubling up to the max).
+  std::chrono::milliseconds blob_backoff_initial{1'000};
+  std::chrono::milliseconds blob_backoff_max{300'000};
+  // A holder that sends nothing for this long fails the transfer.
+  std::chrono::milliseconds fetch_idle_timeout{30'000};
+
+  // Holder pruning (docs/protocol.md, "Pruning stale holders"): a holder
+  // continuously unreachable for prune_after is removed from entries of
+  // blobs this server holds and is listed for. 0 disables pruning.
+  std::chrono::milliseconds prune_after = std::chrono::hours(24);
+  // How often holders that are not peers are probed, and pruning runs.
+  std::chrono::milliseconds probe_interval = std::chrono::minutes(10);
+
+  // How often the mesh looks for newly created local rooms and re-scans
+  // registries for blobs whose backoff expired.
+  std::chrono::milliseconds tick_interval{1'000};
+  std::chrono::milliseconds rescan_interval{10'000};
+
+  // Clean shutdown: how long to wait for peers to confirm they have this
+  // server's withdrawal from the registry.
+  std::chrono::milliseconds shutdown_flush_timeout{5'000};
+
+  // Partially fetched blobs (resumable); default DATA/mesh-partial.
+  std::filesystem::path partial_dir;
+};
+
+}  // namespace blobsync::sync::mesh

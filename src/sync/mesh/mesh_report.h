@@ -1,0 +1,46 @@
+// MeshReport: a snapshot of the mesh's state for `blobsync peers` (GET
+// /peers, JSON) and /metrics (Prometheus text lines), and the renderers.
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace blobsync::sync::mesh {
+
+struct PeerReport {
+  std::string url;
+  std::string state;               // "up" (every room synced), "partial", "down", "idle" (no rooms yet)
+  std::size_t rooms = 0;           // rooms with a link to this peer
+  std::size_t rooms_up = 0;        // links connected
+  std::size_t rooms_synced = 0;    // links that completed the initial sync
+  std::size_t blobs_pending = 0;   // fetches queued or running that list this peer as a holder
+  std::uint64_t blobs_failed = 0;  // fetch attempts from this peer that failed
+  std::uint64_t blobs_fetched = 0;
+  std::uint64_t link_failures = 0;
+  std::optional<double> down_for_seconds;  // continuously unreachable for this long
+  std::string last_error;
+};
+
+struct MeshReport {
+  std::string self;
+  std::string replication;
+  std::size_t rooms = 0;
+  std::vector<PeerReport> peers;
+  std::size_t fetches_active = 0, fetches_queued = 0, blobs_backing_off = 0;
+  std::uint64_t blobs_replicated = 0, bytes_replicated = 0, fetch_failures = 0, holders_pruned = 0;
+};
+
+std::string render_peers_json(const MeshReport& r);
+std::string render_mesh_metrics(const MeshReport& r);
+
+// Parses render_peers_json output (for the CLI). Errors: kInvalidArgument.
+Result<MeshReport> parse_peers_json(std::string_view json);
+
+}  // namespace blobsync::sync::mesh

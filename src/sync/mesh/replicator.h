@@ -1,0 +1,104 @@
+// Replicator: fetches blobs this server lacks from the holders listed in a
+// room's registry, verifies them, stores them and announces this server as a
+// holder. Used for background replication (MeshConfig::replication = all)
+// and for replicate-on-fetch (a client asked for a blob this server lacks).
+//
+//   - Single flight: one fetch per blob at a time, whichever rooms and
+//     callers want it; later callers join the fetch in progress.
+//   - Bounded: at most `max_fetches` blobs move at once; the rest queue
+//     (client requests ahead of background work).
+//   - Verified: chunks are checked against their hashes as they arrive and
+//     kept in a PartialBlob (a broken transfer resumes from the next holder
+//     where it stopped); BlobStore ingests the finished file with
+//     `expected` = the blob hash, so nothing unverified becomes visible.
+//   - Holders are tried in random order (this server skipped), each through
+//     a pooled blob-only connection; connection failures go to HolderHealth.
+//   - Per-blob backoff: a blob that failed at every holder is not retried in
+//     the background before its jittered, doubling delay has passed (client
+//     requests ignore it: a holder may be back).
+//
+// Thread safety: every public method may be called from any thread; state
+// lives on the replicator's strand. Callbacks run on that strand.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "sync/room_store.h"
+
+namespace blobsync {
+class BlobStore;
+}
+
+namespace blobsync::sync::mesh {
+
+class HolderHealth;
+
+struct ReplicatorEnv {
+  boost::asio::any_io_executor ex;  // network I/O
+  BlobStore& store;
+  HolderHealth& health;
+  std::filesystem::path partial_dir;
+  std::string self_url;
+  std::string token;
+  unsigned max_fetches = 4;
+  std::chrono::milliseconds backoff_initial{1000}, backoff_max{300'000};
+  std::chrono::milliseconds connect_timeout{10'000}, idle_timeout{30'000};
+  // Runs blocking work (ingest, store lookups) off the I/O threads.
+  std::function<void(std::function<void()>)> run_blocking;
+  // Announces a freshly stored blob in `room` (Room::announce).
+  std::function<void(const std::string& room, const AnnouncedBlob& blob)> announce;
+};
+
+struct FetchJob {
+  Digest hash;
+  std::string room;                  // where the registry entry was seen
+  std::vector<std::string> holders;  // from the entry
+  std::uint64_t size = 0;
+  std::uint64_t chunk_count = 0;
+};
+
+class Replicator : public std::enable_shared_from_this<Replicator> {
+ public:
+  static std::shared_ptr<Replicator> create(ReplicatorEnv env);
+  ~Replicator();
+
+  // Background replication: queued unless already queued or running, or the
+  // blob is backing off after failures.
+  void want(FetchJob job);
+  // A client is waiting: runs ahead of background work, ignores backoff,
+  // joins a fetch in progress. done(ok) once the blob is stored.
+  void fetch_now(FetchJob job, std::function<void(Result<>)> done);
+  // Stops starting fetches, cancels running ones (waiters get kCancelled)
+  // and closes pooled connections.
+  void stop();
+
+  struct Stats {
+    std::size_t queued = 0, active = 0, backing_off = 0;
+    std::uint64_t fetched = 0, failed = 0, bytes = 0;
+  };
+  struct HolderStats {
+    std::size_t pending = 0;  // queued or running fetches listing this holder
+    std::uint64_t fetched = 0, failed = 0;
+  };
+  Stats stats() const;
+  std::map<std::string, HolderStats> holder_stats() const;
+
+  struct Impl;
+
+ private:
+  explicit Replicator(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace blobsync::sync::mesh
