@@ -45,6 +45,7 @@ struct RemoteOptions {
   std::string room;    // --room
   std::string token;   // --token, or $BLOBSYNC_TOKEN
   double timeout_s = 30;
+  std::vector<std::string> prefer;  // --prefer-holder URL (get)
 };
 
 void add_store_commands(CLI::App& app, CliContext& ctx);

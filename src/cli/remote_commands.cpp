@@ -25,6 +25,10 @@ Result<std::unique_ptr<client::Client>> connect(const CliContext& ctx, const Rem
   options.data_dir = ctx.data_dir;
   options.timeout = std::chrono::milliseconds(static_cast<long>(remote.timeout_s * 1000));
   options.sync_doc = sync_doc;
+  options.preferred_holders = remote.prefer;
+  options.on_holder_error = [](const std::string& holder, const Error& e) {
+    std::fprintf(stderr, "blobsync: holder %s failed: %s; trying the next one\n", holder.c_str(), e.message.c_str());
+  };
   return client::Client::connect(options);
 }
 
@@ -36,6 +40,8 @@ void add_remote_options(CLI::App* cmd, RemoteOptions& remote) {
   cmd->add_option("--room", remote.room, "Room name (with --server)");
   cmd->add_option("--token", remote.token, "Room access token (or $BLOBSYNC_TOKEN)");
   cmd->add_option("--timeout", remote.timeout_s, "Seconds to wait for a connection or a silent holder (default 30)");
+  if (cmd->get_name() == "get")
+    cmd->add_option("--prefer-holder", remote.prefer, "Try this holder's sync URL first (repeatable)");
 }
 
 void run_remote_put(CliContext& ctx, const RemoteOptions& remote, const std::vector<std::string>& files) {

@@ -190,6 +190,12 @@ Result<BlobRecord> Client::get_blob(const Digest& hash, const ProgressFn& progre
     }
     std::vector<std::string> holders = impl_->options.sync_doc ? impl_->holders_of(hash) : std::vector<std::string>{};
     std::shuffle(holders.begin(), holders.end(), rng);
+    // Preferred holders first (if listed), in the order given.
+    const auto& preferred = impl_->options.preferred_holders;
+    for (auto it = preferred.rbegin(); it != preferred.rend(); ++it) {
+      auto pos = std::find(holders.begin(), holders.end(), *it);
+      if (pos != holders.end()) std::rotate(holders.begin(), pos, pos + 1);
+    }
     std::string self = to_string(impl_->server);
     bool listed = std::any_of(holders.begin(), holders.end(), [&](const std::string& h) {
       auto u = parse_ws_url(h);
@@ -200,6 +206,7 @@ Result<BlobRecord> Client::get_blob(const Digest& hash, const ProgressFn& progre
       auto r = impl_->fetch_from(holder, *partial, progress, partial->size());
       if (!r) {
         last = Error{r.error().code, fmt::format("{}: {}", holder, r.error().message)};
+        if (impl_->options.on_holder_error) impl_->options.on_holder_error(holder, r.error());
         continue;
       }
       if (!partial->complete()) continue;

@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/blob_ref.h"
 #include "core/error.h"
@@ -46,6 +47,11 @@ struct ClientOptions {
   int rounds = 3;                                      // get_blob: rounds over all holders
   std::chrono::milliseconds backoff{1000};             // before round 2; doubles each round
   bool sync_doc = true;                                // false: blobs only, no document
+  // get_blob tries these holders first, in this order (e.g. a nearby server),
+  // then the rest of the registry's holders shuffled.
+  std::vector<std::string> preferred_holders;
+  // Told about every holder that failed during get_blob (the CLI prints it).
+  std::function<void(const std::string& holder, const Error& error)> on_holder_error;
 };
 
 using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
