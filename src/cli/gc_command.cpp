@@ -14,14 +14,15 @@ void add_gc_command(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand(
       "gc", "Delete unreferenced uploads older than the grace period, and blobs whose last reference is gone");
   struct Flags {
-    std::string config, grace, log_level, metadata;
+    std::string config, grace, log_level, metadata, store;
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("--config", f->config, "TOML config file");
   auto* grace = cmd->add_option("--grace", f->grace, "Grace period for unreferenced uploads (default 6h; 0 = all)");
   auto* metadata = cmd->add_option("--metadata", f->metadata,
                                    "Metadata database, as for serve (default: $BLOBSYNC_METADATA, else DATA/meta.db)");
-  cmd->callback([f, grace, metadata, &ctx, &app] {
+  auto* store = cmd->add_option("--store", f->store, "Blob backend, as for serve (default: $BLOBSYNC_STORE, else disk)");
+  cmd->callback([f, grace, metadata, store, &ctx, &app] {
     http::ConfigSources s;
     if (!f->config.empty()) s.config_file = f->config;
     s.defaults["data"] = ctx.data_dir.string();
@@ -30,6 +31,7 @@ void add_gc_command(CLI::App& app, CliContext& ctx) {
       s.flags["data"] = ctx.data_dir.string();
     if (grace->count() > 0) s.flags["gc_grace"] = f->grace;
     if (metadata->count() > 0) s.flags["metadata"] = f->metadata;
+    if (store->count() > 0) s.flags["store"] = f->store;
     auto config = http::load_config(s);
     if (!config) return ctx.fail_with(config.error());
     if (auto r = http::run_gc(*config); !r) ctx.fail_with(r.error());

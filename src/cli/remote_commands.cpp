@@ -10,6 +10,7 @@
 #include "core/blob_id.h"
 #include "core/blob_ref.h"
 #include "crdt/doc.h"
+#include "crdt/root_types.h"
 #include "store/blob_store.h"
 
 namespace blobsync {
@@ -79,14 +80,26 @@ void add_remote_commands(CLI::App& app, CliContext& ctx) {
   } catch (const CLI::OptionNotFound&) {
     ydoc = app.add_subcommand("ydoc", "Look inside Yjs documents");
   }
-  auto* cmd = ydoc->add_subcommand("dump", "Print a room's document as JSON (as yjs's toJSON)");
+  auto* cmd = ydoc->add_subcommand("dump", "Print a room's document as JSON (as yjs's toJSON; root types as `ydoc json`)");
   auto remote = std::make_shared<RemoteOptions>();
+  auto roots = std::make_shared<crdt::RootTypes>();
   add_remote_options(cmd, *remote);
-  cmd->callback([&ctx, remote] {
+  cmd->add_option("--map", roots->maps, "Read root NAME as a Y.Map")->type_name("NAME")->allow_extra_args(false);
+  cmd->add_option("--array", roots->arrays, "Read root NAME as a Y.Array")->type_name("NAME")->allow_extra_args(false);
+  cmd->add_option("--text", roots->texts, "Read root NAME as a Y.Text")->type_name("NAME")->allow_extra_args(false);
+  cmd->add_option("--xml", roots->xmls, "Read root NAME as a Y.XmlFragment")->type_name("NAME")->allow_extra_args(false);
+  cmd->callback([&ctx, remote, roots] {
     if (remote->server.empty()) return ctx.fail_with("ydoc dump needs --server and --room", kExitUsage);
     auto c = connect(ctx, *remote, /*sync_doc=*/true);
     if (!c) return ctx.fail_with(c.error());
-    std::printf("%s\n", (*c)->doc_json().c_str());
+    Result<> typed;
+    std::string json;
+    (*c)->with_doc([&](crdt::Doc& doc) {
+      typed = crdt::resolve_root_types(doc, *roots);
+      if (typed) json = doc.to_json();
+    });
+    if (!typed) return ctx.fail_with(typed.error());
+    std::printf("%s\n", json.c_str());
   });
 }
 

@@ -1,10 +1,6 @@
 // `blobsync ydoc json|sv|merge|diff` on top of blobsync::crdt.
 //
-// Root type inference for `ydoc json` without flags (see docs/crdt.md): a
-// root with any map entry (item with a key) is a Map; otherwise, if its
-// children include text content (strings, formats, embeds) it is a Text; if
-// they include XML element/text types it is an XmlFragment; otherwise it is
-// an Array. A root whose content is all garbage collected is an Array.
+// Root types without flags are guessed by crdt::resolve_root_types (docs/crdt.md).
 #include "cli/ydoc_command.h"
 
 #include <CLI/CLI.hpp>
@@ -18,6 +14,7 @@
 #include <vector>
 
 #include "crdt/doc.h"
+#include "crdt/root_types.h"
 #include "crdt/state_vector.h"
 #include "crdt/updates.h"
 
@@ -56,22 +53,6 @@ void write_output(const std::string& path, const Bytes& data) {
   if (std::rename(tmp.c_str(), path.c_str()) != 0) die("cannot write " + path);
 }
 
-crdt::TypeRef infer_type(const crdt::Branch* b) {
-  using crdt::ContentRef;
-  if (!b->map.empty()) return crdt::TypeRef::kMap;
-  bool text = false, xml = false;
-  for (const crdt::Item* p = b->start; p; p = p->right) {
-    ContentRef r = p->content.ref();
-    if (r == ContentRef::kString || r == ContentRef::kFormat || r == ContentRef::kEmbed) text = true;
-    if (r == ContentRef::kType && (p->content.x().type_ref == crdt::TypeRef::kXmlElement ||
-                                   p->content.x().type_ref == crdt::TypeRef::kXmlText))
-      xml = true;
-  }
-  if (text) return crdt::TypeRef::kText;
-  if (xml) return crdt::TypeRef::kXmlFragment;
-  return crdt::TypeRef::kArray;
-}
-
 void load(crdt::Doc& doc, const std::vector<std::string>& files) {
   for (auto& f : files) {
     Bytes data = read_input(f);
@@ -82,24 +63,13 @@ void load(crdt::Doc& doc, const std::vector<std::string>& files) {
 
 struct JsonOpts {
   std::vector<std::string> files;
-  std::vector<std::string> maps, arrays, texts, xmls;
+  crdt::RootTypes roots;
 };
 
 void run_json(const JsonOpts& o) {
   crdt::Doc doc(1);
   load(doc, o.files);
-  auto declare = [&](const std::vector<std::string>& names, crdt::TypeRef t, const char* flag) {
-    for (auto& n : names)
-      if (!doc.get(n, t)) die("root '" + n + "' cannot be read as " + flag);
-  };
-  declare(o.maps, crdt::TypeRef::kMap, "--map");
-  declare(o.arrays, crdt::TypeRef::kArray, "--array");
-  declare(o.texts, crdt::TypeRef::kText, "--text");
-  declare(o.xmls, crdt::TypeRef::kXmlFragment, "--xml");
-  for (const std::string* name : doc.root_names()) {
-    crdt::Branch* b = doc.root(*name);
-    if (b->type_ref == crdt::TypeRef::kUnknown) b->type_ref = infer_type(b);
-  }
+  if (auto r = crdt::resolve_root_types(doc, o.roots); !r) die(r.error().message);
   std::printf("%s\n", doc.to_json().c_str());
 }
 
@@ -144,10 +114,10 @@ void add_ydoc_command(CLI::App& app) {
   auto json = std::make_shared<JsonOpts>();
   auto* j = ydoc->add_subcommand("json", "Apply v1 update files in order and print the document as yjs's toJSON");
   j->add_option("files", json->files, "Update files ('-' = stdin)")->required();
-  j->add_option("--map", json->maps, "Read root NAME as a Y.Map")->type_name("NAME")->allow_extra_args(false);
-  j->add_option("--array", json->arrays, "Read root NAME as a Y.Array")->type_name("NAME")->allow_extra_args(false);
-  j->add_option("--text", json->texts, "Read root NAME as a Y.Text")->type_name("NAME")->allow_extra_args(false);
-  j->add_option("--xml", json->xmls, "Read root NAME as a Y.XmlFragment")->type_name("NAME")->allow_extra_args(false);
+  j->add_option("--map", json->roots.maps, "Read root NAME as a Y.Map")->type_name("NAME")->allow_extra_args(false);
+  j->add_option("--array", json->roots.arrays, "Read root NAME as a Y.Array")->type_name("NAME")->allow_extra_args(false);
+  j->add_option("--text", json->roots.texts, "Read root NAME as a Y.Text")->type_name("NAME")->allow_extra_args(false);
+  j->add_option("--xml", json->roots.xmls, "Read root NAME as a Y.XmlFragment")->type_name("NAME")->allow_extra_args(false);
   j->callback([json] { run_json(*json); });
 
   auto sv_file = std::make_shared<std::string>();

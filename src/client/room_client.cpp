@@ -226,8 +226,8 @@ asio::awaitable<void> run(std::shared_ptr<RoomClient> self, RoomClient::Impl* s,
   tcp_layer.expires_after(s->opts.connect_timeout);
   co_await tcp_layer.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
   if (!ec) {
-    s->ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-      req.set(beast::http::field::user_agent, "blobsync-client");
+    s->ws.set_option(websocket::stream_base::decorator([ua = s->opts.user_agent](websocket::request_type& req) {
+      req.set(beast::http::field::user_agent, ua);
     }));
     s->ws.read_message_max(kMaxFrame);
     std::string host = s->opts.server.host + ":" + s->opts.server.port;

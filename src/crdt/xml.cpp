@@ -79,9 +79,18 @@ std::string xml_to_string(const Branch* b) {
       for (auto& op : TextRef(const_cast<Branch*>(b)).to_delta()) {
         std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> nodes;
         for (auto& [name, v] : op.attributes) {
+          // JS `for (key in value)`: own keys of objects, indices of
+          // strings (one UTF-16 unit each) and arrays; none for primitives.
           std::vector<std::pair<std::string, std::string>> as;
-          if (auto* o = std::get_if<AnyObject>(&v.v))
-            for (auto& [k, x] : *o) as.emplace_back(k, js_string(x));
+          if (auto* o = std::get_if<AnyObject>(&v.v)) {
+            for (auto& [k, x] : *o)
+              if (!x.is_undefined() || true) as.emplace_back(k, js_string(x));
+          } else if (auto* str = std::get_if<std::string>(&v.v)) {
+            std::u16string u = utf8_to_utf16(*str);
+            for (size_t i = 0; i < u.size(); ++i) as.emplace_back(std::to_string(i), utf16_to_utf8(u.substr(i, 1)));
+          } else if (auto* arr = std::get_if<AnyArray>(&v.v)) {
+            for (size_t i = 0; i < arr->size(); ++i) as.emplace_back(std::to_string(i), js_string((*arr)[i]));
+          }
           std::sort(as.begin(), as.end(), [](auto& a, auto& c) { return a.first < c.first; });
           nodes.emplace_back(name, std::move(as));
         }

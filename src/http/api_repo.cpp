@@ -7,7 +7,9 @@
 #include "core/base32.h"
 #include "core/blob_id.h"
 #include "core/sha256.h"
+#include "http/blob_refs.h"
 #include "http/json_util.h"
+#include "http/record_syntax.h"
 #include "http/service.h"
 #include "http/tid.h"
 
@@ -17,76 +19,12 @@ namespace {
 
 Response fail_response(const XrpcFailure& f) { return to_response(f); }
 
-bool valid_nsid(std::string_view s) {
-  if (s.empty() || s.size() > 317) return false;
-  std::size_t segments = 0, start = 0;
-  while (start <= s.size()) {
-    auto dot = s.find('.', start);
-    if (dot == std::string_view::npos) dot = s.size();
-    auto seg = s.substr(start, dot - start);
-    if (seg.empty() || seg.size() > 63 || !std::isalpha(static_cast<unsigned char>(seg.front()))) return false;
-    for (char c : seg)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
-    ++segments;
-    start = dot + 1;
-  }
-  return segments >= 3;
-}
-
-bool valid_rkey(std::string_view s) {
-  if (s.empty() || s.size() > 512 || s == "." || s == "..") return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("._:~-").find(c) == std::string_view::npos)
-      return false;
-  return true;
-}
-
 // CIDv1, dag-json codec (0x0129), sha2-256 of the stored JSON bytes.
 std::string record_cid(std::string_view json) {
   Digest d = Sha256::of(json.data(), json.size());
   std::vector<std::uint8_t> bytes = {0x01, 0xa9, 0x02, 0x12, 0x20};
   bytes.insert(bytes.end(), d.bytes.begin(), d.bytes.end());
   return "b" + base32::encode_lower(bytes);
-}
-
-// Collects every {"$type":"blob"} object anywhere in the record.
-XResult<> find_blob_refs(const boost::json::value& v, std::string path, std::vector<RecordBlobRef>& out) {
-  if (v.is_array()) {
-    std::size_t i = 0;
-    for (const auto& item : v.as_array()) {
-      if (auto r = find_blob_refs(item, fmt::format("{}/{}", path, i++), out); !r) return r;
-    }
-    return {};
-  }
-  if (!v.is_object()) return {};
-  const auto& o = v.as_object();
-  const auto* type = o.if_contains("$type");
-  if (type && type->is_string() && type->as_string() == "blob") {
-    auto bad = [&](std::string_view why) {
-      return xfail(400, "InvalidRequest", fmt::format("Invalid blob reference at {}: {}", path, why));
-    };
-    const auto* ref = o.if_contains("ref");
-    if (!ref || !ref->is_object()) return bad("missing ref");
-    const auto* link = ref->as_object().if_contains("$link");
-    if (!link || !link->is_string()) return bad("ref must be {\"$link\": CID}");
-    std::string cid(link->as_string());
-    if (!cid.starts_with('b')) return bad("ref must be a base32 CID");
-    auto digest = parse_blob_id(cid);
-    if (!digest) return bad(digest.error().message);
-    const auto* mime = o.if_contains("mimeType");
-    if (!mime || !mime->is_string() || mime->as_string().empty()) return bad("mimeType must be a string");
-    const auto* size = o.if_contains("size");
-    std::uint64_t n = 0;
-    if (size && size->is_int64() && size->as_int64() >= 0) n = static_cast<std::uint64_t>(size->as_int64());
-    else if (size && size->is_uint64()) n = size->as_uint64();
-    else return bad("size must be a non-negative integer");
-    out.push_back({*digest, cid, std::string(mime->as_string()), n});
-    return {};
-  }
-  for (const auto& [k, child] : o) {
-    if (auto r = find_blob_refs(child, fmt::format("{}/{}", path, std::string_view(k)), out); !r) return r;
-  }
-  return {};
 }
 
 // The account a write targets: must be the authenticated one.

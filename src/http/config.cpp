@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "http/blob_backend_url.h"
+
 namespace blobsync::http {
 
 std::vector<std::string> default_allowed_mime() {
@@ -26,6 +28,7 @@ const std::vector<ConfigKeyInfo>& config_keys() {
   static const std::vector<ConfigKeyInfo> keys = {
       {"data", "data directory (blobs, meta.db, jwt.secret)"},
       {"metadata", "metadata database: sqlite (DATA/meta.db, default), sqlite:PATH or postgresql://user@host:port/db"},
+      {"store", "blob bytes: disk (DATA/blobs, default) or s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=1"},
       {"listen", "HOST:PORT to listen on; port 0 picks a free port"},
       {"threads", "I/O threads"},
       {"hostname", "public host name; the service DID is did:web:<hostname>"},
@@ -227,6 +230,10 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
         return fail(Errc::kInvalidArgument,
                     "config 'metadata': expected sqlite, sqlite:PATH or postgresql://user@host:port/db");
       c.metadata = value;
+    } else if (key == "store") {
+      if (!known_store_url(value))
+        return fail(Errc::kInvalidArgument, "config 'store': expected disk or s3://BUCKET?endpoint=...");
+      c.store = value;
     } else if (key == "listen") {
       auto l = parse_listen(value);
       if (!l) return bad(l.error());

@@ -26,6 +26,8 @@ struct ServerConfig {
   // Metadata database: "" (SQLite DATA/meta.db), "sqlite:PATH" or
   // "postgresql://user@host:port/db" shared by several servers.
   std::string metadata;
+  // Blob bytes: "" or "disk" (DATA/blobs), or an s3:// URL (docs/s3.md).
+  std::string store;
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 3913;
   unsigned threads = 2;

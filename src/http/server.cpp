@@ -18,8 +18,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/url_view.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -32,6 +30,7 @@
 
 #include "http/access_log.h"
 #include "http/metrics.h"
+#include "http/request_target.h"
 #include "http/router.h"
 #include "http/upgrade.h"
 
@@ -400,13 +399,10 @@ awaitable<bool> Server::Impl::handle(Conn& c, bhttp::request_parser<bhttp::empty
   bool body_unread = req.has_body;
   bool upload = false;
 
-  auto parsed = boost::urls::parse_origin_form(head.target());
   const Route* route = nullptr;
-  if (!parsed) {
+  if (!parse_request_target(head.target(), req)) {
     resp = xrpc_error(400, "InvalidRequest", "Malformed request target");
   } else {
-    req.path = parsed->path();
-    for (auto p : parsed->params()) req.query.emplace_back(p.key, p.has_value ? p.value : std::string());
 
     // WebSocket upgrade for another component (rooms).
     auto upgrade = head[bhttp::field::upgrade];

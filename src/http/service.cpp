@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "http/blob_backend_url.h"
 #include "store/blob_store.h"
 #include "store/sql/shared_store.h"
 
@@ -71,7 +72,10 @@ Result<std::unique_ptr<Service>> Service::open(const ServerConfig& config) {
   s->config = config;
   s->mime = MimePolicy(config.allowed_mime);
   s->service_did = "did:web:" + config.hostname;
-  auto shared = open_shared_store(SharedStoreOptions{.data_dir = config.data_dir, .metadata = config.metadata});
+  auto backend = open_blob_backend(config.store);
+  if (!backend) return std::unexpected(backend.error());
+  auto shared = open_shared_store(
+      SharedStoreOptions{.data_dir = config.data_dir, .metadata = config.metadata, .backend = std::move(*backend)});
   if (!shared) return std::unexpected(shared.error());
   s->db = std::move(shared->db);
   s->fence = std::move(shared->fence);

@@ -426,14 +426,34 @@ void BlobChannel::finalize(std::uint64_t req) {
 // ---- download --------------------------------------------------------------
 
 void BlobChannel::on_request(RequestMsg m) {
-  std::uint64_t req = m.req;
-  if (!check_new_req(req)) return;
-  pending_[req] = true;
-  env_.run_blocking([self = shared_from_this(), m = std::move(m)]() mutable {
+  if (!check_new_req(m.req)) return;
+  pending_[m.req] = true;
+  serve_request(std::move(m), static_cast<bool>(hooks_.fetch_missing));
+}
+
+void BlobChannel::serve_request(RequestMsg m, bool may_fetch) {
+  env_.run_blocking([self = shared_from_this(), m = std::move(m), may_fetch]() mutable {
     auto record = self->env_.store.stat(m.hash);
-    self->hooks_.post([self, m = std::move(m), record = std::move(record)]() mutable {
+    self->hooks_.post([self, m = std::move(m), record = std::move(record), may_fetch]() mutable {
       std::uint64_t id = m.req;
-      if (!self->pending_.erase(id)) return;  // cancelled or closed meanwhile
+      if (!self->pending_.contains(id)) return;  // cancelled or closed meanwhile
+      if (!record && record.error().code == Errc::kNotFound && may_fetch) {
+        // Replicate on fetch: get it from another holder, then serve it.
+        auto hash = m.hash;
+        self->hooks_.fetch_missing(hash, [self, m = std::move(m)](Result<> r) mutable {
+          self->hooks_.post([self, m = std::move(m), r = std::move(r)]() mutable {
+            if (!self->pending_.contains(m.req)) return;
+            if (r) return self->serve_request(std::move(m), false);
+            self->pending_.erase(m.req);
+            self->error(m.req, BlobErrorCode::kNotFound,
+                        fmt::format("this server does not hold {} and cannot fetch it: {}", to_hash_ref(m.hash),
+                                    r.error().message));
+            self->end(m.req);
+          });
+        });
+        return;
+      }
+      self->pending_.erase(id);
       if (!record) {
         if (record.error().code == Errc::kNotFound)
           return self->error(id, BlobErrorCode::kNotFound,

@@ -8,7 +8,8 @@
 //              (expected = its hash, the HTTP MIME policy applied), staging
 //              removed, this server announced in the room's _blobRegistry,
 //              DONE.
-//   REQUEST -> META, then CHUNKs read one at a time from the store (each
+//   REQUEST -> (a blob the store lacks: Hooks::fetch_missing first, if set)
+//              META, then CHUNKs read one at a time from the store (each
 //              re-checked against its chunk hash), at most `window`
 //              uncredited and only while the connection's write queue is
 //              short, then DONE.
@@ -28,6 +29,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -56,6 +58,10 @@ struct BlobChannelEnv {
   const http::MimePolicy& mime;
   // Runs a task on the worker pool (disk, hashing).
   std::function<void(std::function<void()>)> run_blocking;
+  // Replicate on fetch (set by the mesh): fetches a blob this server lacks
+  // from another holder listed in `room`'s registry; done (any thread) once
+  // it is stored. Empty: a REQUEST for a missing blob is NOT_FOUND at once.
+  std::function<void(const std::string& room, const Digest& hash, std::function<void(Result<>)> done)> fetch_missing;
 };
 
 class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
@@ -66,6 +72,10 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
     std::function<std::size_t()> queued_bytes;         // the connection's unsent bytes
     // Announce in the connection's room; done may run on any thread.
     std::function<void(const AnnouncedBlob&, std::function<void(Result<>)>)> announce;
+    // Fetch a missing blob before answering a REQUEST (the connection's room
+    // bound in); empty for connections from other servers, so two servers
+    // whose registries list each other never wait on each other.
+    std::function<void(const Digest&, std::function<void(Result<>)>)> fetch_missing;
     bool read_only = false;
   };
 
@@ -90,6 +100,7 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   void on_upload(UploadMsg m);
   void on_chunk(std::vector<std::uint8_t> frame, const ChunkMsg& m);
   void on_request(RequestMsg m);
+  void serve_request(RequestMsg m, bool may_fetch);
   void on_have(HaveMsg m);
   void on_credit(const CreditMsg& m);
   void end(std::uint64_t req);

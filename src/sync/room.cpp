@@ -86,6 +86,11 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   void announce(const AnnouncedBlob& blob, std::function<void(Result<>)> done) override {
     when_ready([this, blob, done = std::move(done)](bool ok) mutable {
       if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));
+      if (withdrawn_) {  // shutting down: the restart announces it
+        announced_[blob.hash] = blob;
+        env_.store.record_announce(room_id_, blob, [done = std::move(done)](const Result<>& r) { done(r); });
+        return;
+      }
       RoomEffects fx;
       core_->local_change(
           [&](crdt::Doc& doc) {
@@ -108,6 +113,24 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       announced_.erase(hash);
       apply(fx);
       env_.store.remove_announce(room_id_, hash, [done = std::move(done)](const Result<>& r) { done(r); });
+    });
+  }
+
+  void withdraw_all(std::function<void(Result<>)> done) override {
+    when_ready([this, done = std::move(done)](bool ok) mutable {
+      if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));
+      withdrawn_ = true;
+      reconcile_.cancel();
+      RoomEffects fx;
+      core_->local_change(
+          [&](crdt::Doc& doc) {
+            for (const auto& [hash, entry] : registry_entries(doc))
+              registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin());
+          },
+          fx);
+      apply(fx);
+      // Queued after the delta's append, so its commit implies the delta's.
+      env_.store.barrier([done = std::move(done)](const Result<>& r) { done(r); });
     });
   }
 
@@ -327,7 +350,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   }
 
   void schedule_reconcile() {
-    if (reconcile_pending_) return;
+    if (reconcile_pending_ || withdrawn_) return;
     reconcile_pending_ = true;
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     auto base = env_.config.reconcile_delay.count();
@@ -340,7 +363,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   }
 
   void run_reconcile() {
-    if (state_ != State::kReady) return;
+    if (state_ != State::kReady || withdrawn_) return;
     auto holds = [this](const Digest& h) {
       auto r = env_.blobs.contains(h);
       return r && *r;
@@ -391,6 +414,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   std::uint64_t log_count_ = 0, log_bytes_ = 0, snapshot_bytes_ = 0;
   std::int64_t idle_since_ = 0;
   bool reconcile_pending_ = false;
+  bool withdrawn_ = false;  // withdraw_all() ran: no more registry writes
   std::unordered_map<Digest, AnnouncedBlob> announced_;
 };
 

@@ -76,6 +76,13 @@ class Room {
   virtual void announce(const AnnouncedBlob& blob, std::function<void(Result<>)> done) = 0;
   // Removes this server from the blob's entry; done runs once durable.
   virtual void withdraw(const Digest& hash, std::function<void(Result<>)> done) = 0;
+  // Clean shutdown, first half (the mesh drains before the service stops):
+  // removes this server from every registry entry that lists it, keeping the
+  // announcement records (a restart re-announces), and stops registry
+  // maintenance so nothing re-adds it before shutdown(); later announce()s
+  // are recorded only. done runs once the change is durable, i.e. queued
+  // to every connection.
+  virtual void withdraw_all(std::function<void(Result<>)> done) = 0;
   // Closes every connection (1001), optionally withdraws every blob this
   // server announced here, folds the log into a snapshot; done when queued
   // (RoomStore::flush() then makes it durable).

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <future>
+#include <optional>
 #include <unordered_map>
 
 #include "store/sqlite_db.h"
@@ -269,14 +270,14 @@ Result<std::vector<std::string>> names_query(SqliteDb& db, const char* sql, cons
 }
 }  // namespace
 
-Result<std::vector<std::string>> RoomStore::rooms_with_announcements() {
+Result<std::vector<std::string>> RoomStore::query_names(const char* sql, const Digest* hash) {
   std::promise<Result<std::vector<std::string>>> p;
+  std::optional<Digest> h;
+  if (hash) h = *hash;
   Job job;
   job.write = false;
-  job.run = [&p](SqliteDb& db) -> Result<> {
-    p.set_value(names_query(
-        db, "SELECT name FROM sync_rooms WHERE id IN (SELECT DISTINCT room_id FROM sync_announced) ORDER BY name",
-        nullptr));
+  job.run = [&p, sql, h](SqliteDb& db) -> Result<> {
+    p.set_value(names_query(db, sql, h ? &*h : nullptr));
     return {};
   };
   auto f = p.get_future();
@@ -284,19 +285,26 @@ Result<std::vector<std::string>> RoomStore::rooms_with_announcements() {
   return f.get();
 }
 
+Result<std::vector<std::string>> RoomStore::rooms_with_announcements() {
+  return query_names(
+      "SELECT name FROM sync_rooms WHERE id IN (SELECT DISTINCT room_id FROM sync_announced) ORDER BY name", nullptr);
+}
+
 Result<std::vector<std::string>> RoomStore::rooms_announcing(const Digest& hash) {
-  std::promise<Result<std::vector<std::string>>> p;
+  return query_names(
+      "SELECT r.name FROM sync_announced a JOIN sync_rooms r ON r.id = a.room_id WHERE a.hash = ? ORDER BY r.name",
+      &hash);
+}
+
+Result<std::vector<std::string>> RoomStore::room_names() {
+  return query_names("SELECT name FROM sync_rooms ORDER BY name", nullptr);
+}
+
+void RoomStore::barrier(std::function<void(Result<>)> done) {
   Job job;
-  job.write = false;
-  job.run = [&p, hash](SqliteDb& db) -> Result<> {
-    p.set_value(names_query(
-        db, "SELECT r.name FROM sync_announced a JOIN sync_rooms r ON r.id = a.room_id WHERE a.hash = ? ORDER BY r.name",
-        &hash));
-    return {};
-  };
-  auto f = p.get_future();
+  job.done = std::move(done);
+  job.run = [](SqliteDb&) -> Result<> { return {}; };
   push(std::move(job));
-  return f.get();
 }
 
 void RoomStore::flush() {

@@ -85,6 +85,10 @@ class RoomStore {
   // Synchronous queries (queued like everything else, then awaited).
   Result<std::vector<std::string>> rooms_with_announcements();
   Result<std::vector<std::string>> rooms_announcing(const Digest& hash);
+  // Every room ever created, by name.
+  Result<std::vector<std::string>> room_names();
+  // done runs once every write queued before it is durable.
+  void barrier(std::function<void(Result<>)> done);
   // Waits until everything queued so far has run.
   void flush();
 
@@ -102,6 +106,7 @@ class RoomStore {
     std::uint64_t seq = 0;
   };
   explicit RoomStore(std::unique_ptr<SqliteDb> db);
+  Result<std::vector<std::string>> query_names(const char* sql, const Digest* hash);
   void push(Job job);
   void loop();
 

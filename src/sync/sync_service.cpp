@@ -26,7 +26,7 @@ namespace blobsync::sync {
 
 namespace asio = boost::asio;
 
-struct SyncService::State {
+struct SyncService::State : std::enable_shared_from_this<SyncService::State> {
   State(const SyncConfig& c, BlobStore& b, std::unique_ptr<RoomStore> s)
       : config(c),
         blobs(b),
@@ -34,7 +34,7 @@ struct SyncService::State {
         staging(config.staging_dir, std::chrono::duration_cast<std::chrono::seconds>(config.staging_expiry)),
         mime(config.allowed_mime.empty() ? http::default_allowed_mime() : config.allowed_mime),
         pool(std::max(1u, config.blob_threads)),
-        blob_env{config, blobs, staging, mime, [this](std::function<void()> fn) { asio::post(pool, std::move(fn)); }},
+        blob_env{config, blobs, staging, mime, [this](std::function<void()> fn) { asio::post(pool, std::move(fn)); }, {}},
         manager(config, *store, blobs),
         session_env{config, manager, blob_env, sessions, "/sync/", {}} {}
 
@@ -51,8 +51,11 @@ struct SyncService::State {
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unique_ptr<asio::signal_set> signals;  // guarded by mu
+  std::function<void(std::function<void()>)> before_stop;
 
   void stop();
+  // REQUIRES: mu held.
+  void adopt_io_context(asio::io_context& ioc);
   // Edits a room's document without any connection (start-up, or while no
   // io_context exists): load, change, persist.
   Result<> offline_edit(const std::string& room,
@@ -133,6 +136,41 @@ SyncService::~SyncService() {
   state_->store->flush();
 }
 
+void SyncService::State::adopt_io_context(asio::io_context& ioc) {
+  manager.set_io_context(ioc);
+  // The server ends run() only when no work is left: on SIGINT/SIGTERM close
+  // our connections and rooms too.
+  signals = std::make_unique<asio::signal_set>(ioc, SIGINT, SIGTERM);
+  std::weak_ptr<State> weak = shared_from_this();
+  signals->async_wait([weak](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    auto s = weak.lock();
+    if (!s) return;
+    if (!s->before_stop) return s->stop();
+    s->before_stop([weak] {
+      if (auto st = weak.lock()) st->stop();
+    });
+  });
+  if (stopping) signals->cancel();
+}
+
+void SyncService::use_io_context(asio::io_context& ioc) {
+  std::lock_guard lock(state_->mu);
+  if (!state_->manager.has_io_context()) state_->adopt_io_context(ioc);
+}
+
+void SyncService::set_before_stop(std::function<void(std::function<void()>)> hook) {
+  state_->before_stop = std::move(hook);
+}
+
+void SyncService::set_fetch_missing(FetchMissing fn) { state_->blob_env.fetch_missing = std::move(fn); }
+
+RoomManager& SyncService::rooms() { return state_->manager; }
+
+const SyncConfig& SyncService::config() const { return state_->config; }
+
+Result<std::vector<std::string>> SyncService::stored_rooms() { return state_->store->room_names(); }
+
 void SyncService::attach(http::Server& server) {
   std::weak_ptr<State> weak = state_;
   server.add_upgrade_handler(state_->session_env.prefix, [weak](std::unique_ptr<http::UpgradeContext> ctx) {
@@ -142,16 +180,8 @@ void SyncService::attach(http::Server& server) {
       std::lock_guard lock(state->mu);
       if (!state->manager.has_io_context()) {
         // Rooms run on the server's io_context (its executor is a strand on it).
-        auto& ioc = static_cast<asio::io_context&>(asio::query(ctx->stream.get_executor(), asio::execution::context));
-        state->manager.set_io_context(ioc);
-        // The server ends run() only when no work is left: on SIGINT/SIGTERM
-        // close our connections and rooms too.
-        state->signals = std::make_unique<asio::signal_set>(ioc, SIGINT, SIGTERM);
-        state->signals->async_wait([weak](const boost::system::error_code& ec, int) {
-          if (ec) return;
-          if (auto s = weak.lock()) s->stop();
-        });
-        if (state->stopping) state->signals->cancel();
+        state->adopt_io_context(
+            static_cast<asio::io_context&>(asio::query(ctx->stream.get_executor(), asio::execution::context)));
       }
     }
     start_ws_session(state->session_env, std::move(ctx));

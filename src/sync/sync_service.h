@@ -21,11 +21,18 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/digest.h"
 #include "core/error.h"
 #include "sync/sync_config.h"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace blobsync {
 class BlobStore;
@@ -35,6 +42,8 @@ class Server;
 }  // namespace blobsync
 
 namespace blobsync::sync {
+
+class RoomManager;
 
 class SyncService {
  public:
@@ -48,6 +57,25 @@ class SyncService {
 
   // Serves WebSocket upgrades under "/sync/". REQUIRES: before server.run().
   void attach(http::Server& server);
+
+  // ---- Hooks for the server mesh (sync/mesh/mesh.h); REQUIRES: before attach().
+  // Rooms run on `ioc` from now on (instead of the first WebSocket's
+  // io_context, so rooms can load before any client connects) and
+  // SIGINT/SIGTERM are handled there.
+  void use_io_context(boost::asio::io_context& ioc);
+  // On SIGINT/SIGTERM, calls hook(stop) instead of stopping at once; the hook
+  // must call stop() when done (the mesh first withdraws from registries).
+  void set_before_stop(std::function<void(std::function<void()> stop)> hook);
+  // Replicate on fetch: a REQUEST for a blob the store lacks, from a client
+  // (not another server), calls fn(room, hash, done) and is served if done
+  // reports success; NOT_FOUND otherwise.
+  using FetchMissing =
+      std::function<void(const std::string& room, const Digest& hash, std::function<void(Result<>)> done)>;
+  void set_fetch_missing(FetchMissing fn);
+  RoomManager& rooms();
+  const SyncConfig& config() const;
+  // Every room ever created here (from meta.db).
+  Result<std::vector<std::string>> stored_rooms();
 
   // Closes every connection (1001) and persists every room; returns at once
   // (safe on an I/O thread). New connections are refused afterwards.

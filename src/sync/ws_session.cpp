@@ -297,6 +297,9 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       co_return;
     }
     auto authorization = std::string(request_[bhttp::field::authorization]);
+    // Another server's mesh fetching a blob (User-Agent blobsync-mesh/...): never
+    // replicate on fetch for it, so servers cannot wait on each other.
+    from_server_ = std::string_view(request_[bhttp::field::user_agent]).starts_with("blobsync-mesh");
     access_ = decide_access(env_.config, query_param(target, "token"), authorization);
 
     ws_.binary(true);
@@ -453,6 +456,11 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     hooks.announce = [room = room_](const AnnouncedBlob& blob, std::function<void(Result<>)> done) {
       room->announce(blob, std::move(done));
     };
+    if (env_.blobs.fetch_missing && !from_server_)
+      hooks.fetch_missing = [fetch = env_.blobs.fetch_missing, room = room_->name()](
+                                const Digest& hash, std::function<void(Result<>)> done) {
+        fetch(room, hash, std::move(done));
+      };
     hooks.read_only = access_ == Access::kReadOnly;
     blob_ = std::make_shared<BlobChannel>(env_.blobs, std::move(hooks));
   }
@@ -468,6 +476,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   std::shared_ptr<Room> room_;
   std::shared_ptr<BlobChannel> blob_;
   bool accepted_ = false;
+  bool from_server_ = false;
   bool close_started_ = false;
   int joined_ = 0;
   std::size_t in_room_ = 0;

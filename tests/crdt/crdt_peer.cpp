@@ -14,6 +14,7 @@
 #include "crdt/map.h"
 #include "crdt/text.h"
 #include "crdt/updates.h"
+#include "crdt/xml.h"
 
 using namespace blobsync::crdt;
 
@@ -139,11 +140,22 @@ Branch* resolve(Doc& doc, const Any& path, const std::map<std::string, std::stri
   return b;
 }
 
+const char* kind_name(TypeRef t) {
+  switch (t) {
+    case TypeRef::kMap: return "map";
+    case TypeRef::kText: return "text";
+    case TypeRef::kXmlFragment: return "xmlfragment";
+    case TypeRef::kXmlElement: return "xmlelement";
+    case TypeRef::kXmlText: return "xmltext";
+    default: return "array";
+  }
+}
+
 void list_types(const Branch* b, std::string path, std::string& out) {
-  const char* kind = b->type_ref == TypeRef::kMap ? "map" : b->type_ref == TypeRef::kText ? "text" : "array";
+  const char* kind = kind_name(b->type_ref);
   if (!out.empty() && out.back() != '[') out += ',';
   out += "{\"path\":" + path + "]" + ",\"kind\":\"" + kind + "\",\"len\":" + std::to_string(b->length);
-  if (b->type_ref == TypeRef::kText) {
+  if (b->type_ref == TypeRef::kText || b->type_ref == TypeRef::kXmlText) {
     out += ",\"str\":";
     append_json_string16(out, TextRef(const_cast<Branch*>(b)).to_u16string());
   }
@@ -158,7 +170,7 @@ void list_types(const Branch* b, std::string path, std::string& out) {
         list_types(it->content.x().branch, p, out);
       }
     }
-  } else if (b->type_ref == TypeRef::kArray) {
+  } else if (b->type_ref == TypeRef::kArray || b->type_ref == TypeRef::kXmlFragment || b->type_ref == TypeRef::kXmlElement) {
     uint64_t idx = 0;
     for (const Item* p = b->start; p; p = p->right) {
       if (!p->visible()) continue;
@@ -174,7 +186,7 @@ void list_types(const Branch* b, std::string path, std::string& out) {
 int main() {
   std::ios::sync_with_stdio(false);
   std::map<uint64_t, Peer> peers;
-  std::map<std::string, std::string> kinds = {{"map", "map"}, {"arr", "array"}, {"text", "text"}};
+  std::map<std::string, std::string> kinds = {{"map", "map"}, {"arr", "array"}, {"text", "text"}, {"xml", "xml"}};
   std::string line;
   while (std::getline(std::cin, line)) {
     auto parsed = parse_json(line);
@@ -279,6 +291,14 @@ int main() {
             ok = TextRef(b).remove(num(op, "index"), num(op, "len"));
           } else if (t == "text_format") {
             ok = TextRef(b).format(num(op, "index"), num(op, "len"), std::get<AnyObject>(get(op, "attrs")->v));
+          } else if (t == "xml_insert_element") {
+            ok = XmlFragmentRef(b).insert_element(num(op, "index"), str(op, "name")) != nullptr;
+          } else if (t == "xml_insert_text") {
+            ok = XmlFragmentRef(b).insert_text(num(op, "index")) != nullptr;
+          } else if (t == "xml_delete") {
+            ok = XmlFragmentRef(b).remove(num(op, "index"), num(op, "len"));
+          } else if (t == "xml_set_attr") {
+            XmlFragmentRef(b).set_attribute(str(op, "key"), Any(str(op, "value")));
           } else {
             ok = false;
           }

@@ -1,5 +1,9 @@
 // Test helper: starts the real `blobsync serve` binary ($BLOBSYNC_BIN) on a
 // free loopback port with a fresh data directory.
+//
+// BLOBSYNC_TEST_METADATA=postgresql puts each server's metadata in a fresh
+// database on the PostgreSQL server at $BLOBSYNC_TEST_PG_URL (started by
+// tests/pg/pg_tmp.sh run); unset, metadata is SQLite in the data dir.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,11 +15,39 @@ export const BIN = process.env.BLOBSYNC_BIN;
 if (!BIN) throw new Error('BLOBSYNC_BIN is not set (run through ctest)');
 
 export const SECRET = 'test-secret-0123456789abcdef0123';
+export const USE_PG = process.env.BLOBSYNC_TEST_METADATA === 'postgresql';
 
-export async function startServer(env = {}, extraArgs = []) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blobsync-http-'));
+// The metadata URL each data dir was started with ('' = SQLite in the dir).
+const metadataOf = new Map();
+
+// A new empty database on the test PostgreSQL server; returns its URL.
+let dbCounter = 0;
+export function freshPgDatabase() {
+  const base = process.env.BLOBSYNC_TEST_PG_URL;
+  if (!base) throw new Error('BLOBSYNC_TEST_METADATA=postgresql needs BLOBSYNC_TEST_PG_URL (run through tests/pg/pg_tmp.sh)');
+  const name = `h${process.pid}_${++dbCounter}`;
+  const r = spawnSync('psql', [base, '-v', 'ON_ERROR_STOP=1', '-qc', `CREATE DATABASE ${name}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`createdb failed: ${r.stderr || r.error}`);
+  return base.slice(0, base.lastIndexOf('/') + 1) + name;
+}
+
+// Runs SQL on a metadata database (PostgreSQL URL or SQLite data dir); rows as arrays of strings.
+export function sql(metadata, dir, query) {
+  const r = metadata
+    ? spawnSync('psql', [metadata, '-v', 'ON_ERROR_STOP=1', '-AtF', '\t', '-c', query], { encoding: 'utf8' })
+    : spawnSync('sqlite3', ['-separator', '\t', path.join(dir, 'meta.db'), query], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sql failed: ${r.stderr || r.error}`);
+  return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+}
+
+// `dir`: reuse a data dir (several servers sharing one); `metadata`: reuse a database.
+export async function startServer(env = {}, extraArgs = [], { dir: sharedDir, metadata } = {}) {
+  const dir = sharedDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'blobsync-http-'));
+  if (metadata === undefined) metadata = metadataOf.get(dir) ?? (USE_PG ? freshPgDatabase() : '');
+  metadataOf.set(dir, metadata);
   const child = spawn(BIN, ['--data', dir, 'serve', '--listen', '127.0.0.1:0', ...extraArgs], {
-    env: { ...process.env, BLOBSYNC_JWT_SECRET: SECRET, BLOBSYNC_ACCESS_LOG: 'off', BLOBSYNC_GC_INTERVAL: '0', ...env },
+    env: { ...process.env, BLOBSYNC_JWT_SECRET: SECRET, BLOBSYNC_ACCESS_LOG: 'off', BLOBSYNC_GC_INTERVAL: '0',
+      BLOBSYNC_METADATA: metadata, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -31,14 +63,14 @@ export async function startServer(env = {}, extraArgs = []) {
   });
   const base = `http://${addr.host}:${addr.port}`;
   return {
-    dir, base, host: addr.host, port: addr.port, child,
+    dir, base, host: addr.host, port: addr.port, child, metadata,
     stderr: () => stderr,
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
       const exited = new Promise((r) => child.on('exit', (code) => r(code)));
       child.kill('SIGTERM');
       const code = await exited;
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (!sharedDir) fs.rmSync(dir, { recursive: true, force: true });
       return code;
     },
   };
@@ -47,7 +79,8 @@ export async function startServer(env = {}, extraArgs = []) {
 // `blobsync gc` on the server's data dir.
 export function runGc(dir, grace = '0') {
   const r = spawnSync(BIN, ['--data', dir, 'gc', '--grace', grace], {
-    env: { ...process.env, BLOBSYNC_JWT_SECRET: SECRET }, encoding: 'utf8',
+    env: { ...process.env, BLOBSYNC_JWT_SECRET: SECRET, BLOBSYNC_METADATA: metadataOf.get(dir) ?? '' },
+    encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`gc failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim());
@@ -177,4 +210,12 @@ export function elfBytes() {
 export function cidOfBytes(bytes) {
   const digest = crypto.createHash('sha256').update(bytes).digest();
   return { hex: digest.toString('hex'), digest };
+}
+
+// Random bytes that libmagic cannot mistake for a format (a bare random
+// prefix now and then looks like gzip, compress or a bytecode file, which the
+// MIME policy refuses): a fixed binary header, then random bytes.
+export function opaqueBytes(n) {
+  const head = Buffer.from('blobsync-opaque\0');
+  return Buffer.concat([head, crypto.randomBytes(Math.max(0, n - head.length))]).subarray(0, n);
 }

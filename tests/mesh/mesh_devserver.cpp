@@ -1,22 +1,19 @@
 // mesh_devserver: a test-only server with the sync endpoint and the mesh:
 // http::Server + SyncService + Mesh over a BlobStore in --data, plus
-// GET /peers and GET /metrics (mesh lines only). Prints "listening on
-// HOST:PORT" like `blobsync serve`, so the mesh tests run against either
-// (BLOBSYNC_MESH_BIN).
+// GET /peers, GET /metrics (mesh lines only) and DELETE /blobs/<hash> (a
+// test-only admin delete). Prints "listening on HOST:PORT" like `blobsync
+// serve`, so the mesh tests run against either (BLOBSYNC_MESH_BIN).
 //
 // SIGTERM/SIGINT: the mesh drains (withdraws this server from the registries
-// and waits, bounded, for peers to confirm), then the sync service stops,
-// then the HTTP server finishes.
+// and waits, bounded, for peers to confirm), then the sync service stops and
+// the HTTP server's run() returns.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-
 #include <cstdio>
 #include <iostream>
-#include <thread>
 
+#include "core/blob_id.h"
 #include "http/access_log.h"
 #include "http/config.h"
 #include "http/http_types.h"
@@ -125,45 +122,44 @@ int main(int argc, char** argv) {
   mc.probe_interval = std::chrono::milliseconds(probe_ms);
   mc.rescan_interval = std::chrono::milliseconds(rescan_ms);
   mc.shutdown_flush_timeout = std::chrono::milliseconds(flush_ms);
-  auto mesh = sync::mesh::Mesh::create(mc, sync::mesh::MeshHost{(*sync)->rooms(), **store, sc});
+  auto mesh = sync::mesh::Mesh::create(mc, **sync, **store);
   if (!mesh) {
     std::cerr << mesh.error().to_string() << "\n";
     return 1;
   }
   auto* m = mesh->get();
-  router.add("GET", "/peers", {.name = "peers", .handler = [m](http::Request&) {
-                                 return http::json_response(sync::mesh::render_peers_json(m->report()));
-                               }});
-  router.add("GET", "/metrics", {.name = "metrics", .handler = [m](http::Request&) {
-                                   http::Response r;
-                                   r.set("content-type", "text/plain; version=0.0.4");
-                                   r.body = sync::mesh::render_mesh_metrics(m->report());
-                                   return r;
-                                 }});
+  http::Route peers_route;
+  peers_route.name = "peers";
+  peers_route.handler = [m](http::Request&) { return http::json_response(sync::mesh::render_peers_json(m->report())); };
+  router.add("GET", "/peers", std::move(peers_route));
+  http::Route metrics_route;
+  metrics_route.name = "metrics";
+  metrics_route.handler = [m](http::Request&) {
+    http::Response r;
+    r.set("content-type", "text/plain; version=0.0.4");
+    r.body = sync::mesh::render_mesh_metrics(m->report());
+    return r;
+  };
+  router.add("GET", "/metrics", std::move(metrics_route));
+  // Test-only admin delete: the blob leaves the store and this server
+  // withdraws from it in every room (SyncService::blob_removed), as GC does.
+  http::Route delete_route;
+  delete_route.name = "blobs.delete";
+  delete_route.blocking = true;
+  delete_route.handler = [st = store->get(), s = sync->get()](http::Request& req) {
+    auto hash = parse_blob_id(std::string_view(req.path).substr(std::string_view("/blobs/").size()));
+    if (!hash) return http::xrpc_error(400, "InvalidRequest", hash.error().message);
+    if (auto r = st->remove(*hash); !r) return http::xrpc_error(404, "BlobNotFound", r.error().message);
+    s->blob_removed(*hash);
+    return http::json_response("{}");
+  };
+  router.add_prefix("DELETE", "/blobs/", std::move(delete_route));
   (*sync)->attach(server);
   (*mesh)->start();
 
-  // Clean shutdown: drain the mesh first (the withdrawal must reach peers
-  // while the links are up), then stop the sync service so the server's
-  // run() can return.
-  boost::asio::io_context sig_io;
-  boost::asio::signal_set signals(sig_io, SIGINT, SIGTERM);
-  auto* s = sync->get();
-  signals.async_wait([m, s, &server](const boost::system::error_code& ec, int) {
-    if (ec) return;
-    std::promise<void> drained;
-    m->drain([&drained] { drained.set_value(); });
-    drained.get_future().wait();
-    s->stop();
-    server.stop();
-  });
-  std::thread sig_thread([&sig_io] { sig_io.run(); });
-
   std::printf("listening on %s\n", bound->c_str());
   std::fflush(stdout);
-  auto r = server.run();
-  signals.cancel();
-  sig_thread.join();
+  auto r = server.run();  // SIGTERM: mesh drain, then sync stop, then run() returns
   (*sync)->stop();
   (*mesh)->stop();
   mesh->reset();

@@ -29,6 +29,7 @@
 #include "sync/room_manager.h"
 #include "sync/room_name.h"
 #include "sync/sync_config.h"
+#include "sync/sync_service.h"
 
 namespace blobsync::sync::mesh {
 
@@ -54,6 +55,13 @@ std::string canonical(const std::string& url) {
 }
 
 }  // namespace
+
+// What the mesh uses of the sync service.
+struct MeshHost {
+  RoomManager& rooms;
+  BlobStore& blobs;
+  const SyncConfig& sync;  // url (identity), tokens, max_blob_bytes, data_dir
+};
 
 struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   Impl(MeshConfig c, MeshHost h)
@@ -91,6 +99,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   // Strand only.
   std::map<std::string, RoomState> rooms;
   std::set<std::string> directory;  // room names listed in _mesh
+  std::set<std::string> stored;     // rooms in this server's meta.db at start
   bool draining = false, stopped = false;
   Clock::time_point last_rescan{}, last_prune = Clock::now();
 
@@ -109,11 +118,12 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
   void tick() {
     if (draining || stopped) return;
+    std::set<std::string> local = stored;
+    for (const auto& room : host.rooms.rooms()) local.insert(room->name());
     std::set<std::string> wanted = directory;
     wanted.insert(kDirectoryRoom);
     std::vector<std::string> unlisted;
-    for (const auto& room : host.rooms.rooms()) {
-      const auto& name = room->name();
+    for (const auto& name : local) {
       wanted.insert(name);
       if (name != kDirectoryRoom && !directory.contains(name)) unlisted.push_back(name);
     }
@@ -288,11 +298,11 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
             entries, s->self, [&](const Digest& h) { return s->holds(h); }, s->health, Clock::now(),
             s->config.prune_after);
         if (actions.empty()) return;
-        replica->edit([s, actions](crdt::Doc& doc) {
+        replica->edit([s, actions](crdt::Doc& d) {
           for (const auto& a : actions) {
             // Removes another server's membership: the one write a server
             // makes on others' behalf (docs/protocol.md, pruning rule).
-            if (registry_withdraw(doc, a.hash, a.holder)) {
+            if (registry_withdraw(d, a.hash, a.holder)) {
               s->pruned.fetch_add(1);
               spdlog::info("mesh: pruned stale holder {} of {}", a.holder, to_hash_ref(a.hash));
             }
@@ -310,6 +320,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     o.room = room;
     o.token = token;
     o.sync_doc = false;
+    o.user_agent = kMeshUserAgent;
     o.connect_timeout = config.connect_timeout;
     auto c = client::RoomClient::create(ioc.get_executor(), std::move(o), nullptr);
     asio::post(c->strand(), [s = shared_from_this(), c, url] {
@@ -375,31 +386,22 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     // Withdraw in every room, then flush every link of that room.
     auto all = std::make_shared<Countdown>(rooms.size(), complete);
     for (auto& [name, st] : rooms) {
-      auto room = st.room;
       auto links = st.links;
       auto replica = st.replica;
-      replica->read([s = shared_from_this(), room, links, replica, all](crdt::Doc& doc) {
-        std::vector<Digest> ours;
-        for (const auto& [hash, e] : registry_entries(doc))
-          if (std::find(e.holders.begin(), e.holders.end(), s->self) != e.holders.end()) ours.push_back(hash);
-        auto flush = [s, links, replica, all] {
-          replica->read([s, links, all](crdt::Doc& d) {
-            if (links.empty()) return all->one();
-            auto sv = d.encode_state_vector();
-            auto per_link = std::make_shared<Countdown>(links.size(), [all] { all->one(); });
-            for (auto& l : links) {
-              auto st = l->status();
-              if (st.state != PeerLink::State::kUp) {
-                per_link->one();  // a peer that is down learns it from the others, or on its own reconnect
-                continue;
-              }
-              l->flush(sv, s->config.shutdown_flush_timeout, [per_link](bool) { per_link->one(); });
+      // Durable means queued to every connection, the links included.
+      st.room->withdraw_all([s = shared_from_this(), links, replica, all](Result<>) {
+        replica->read([s, links, all](crdt::Doc& d) {
+          if (links.empty()) return all->one();
+          auto sv = d.encode_state_vector();
+          auto per_link = std::make_shared<Countdown>(links.size(), [all] { all->one(); });
+          for (auto& l : links) {
+            if (l->status().state != PeerLink::State::kUp) {
+              per_link->one();  // a peer that is down learns it from the others, or on its own reconnect
+              continue;
             }
-          });
-        };
-        if (ours.empty()) return flush();
-        auto withdrawn = std::make_shared<Countdown>(ours.size(), flush);
-        for (const auto& hash : ours) room->withdraw(hash, [withdrawn](Result<>) { withdrawn->one(); });
+            l->flush(sv, s->config.shutdown_flush_timeout, [per_link](bool) { per_link->one(); });
+          }
+        });
       });
     }
   }
@@ -418,7 +420,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
 // ---- Mesh ---------------------------------------------------------------------
 
-Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, MeshHost host) {
+Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, SyncService& sync, BlobStore& blobs) {
+  MeshHost host{sync.rooms(), blobs, sync.config()};
   if (config.partial_dir.empty()) config.partial_dir = host.sync.data_dir / "mesh-partial";
   std::error_code ec;
   std::filesystem::create_directories(config.partial_dir, ec);
@@ -438,7 +441,8 @@ Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, MeshHost host) {
                 : !host.sync.tokens.empty() ? host.sync.tokens.front()
                                             : std::string();
   impl->replicate_max = c.replicate_max_bytes ? c.replicate_max_bytes : host.sync.max_blob_bytes;
-  ReplicatorEnv env{impl->ioc.get_executor(), host.blobs, impl->health, c.partial_dir, impl->self, impl->token};
+  ReplicatorEnv env{impl->ioc.get_executor(), host.blobs, impl->health, c.partial_dir, impl->self, impl->token,
+                    {}, {}, {}, {}, {}, {}, {}};
   env.max_fetches = c.max_fetches;
   env.backoff_initial = c.blob_backoff_initial;
   env.backoff_max = c.blob_backoff_max;
@@ -452,6 +456,22 @@ Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, MeshHost host) {
     if (auto s = weak.lock()) s->announce(room, blob);
   };
   impl->replicator = Replicator::create(std::move(env));
+  if (auto names = sync.stored_rooms()) impl->stored.insert(names->begin(), names->end());
+  else spdlog::warn("mesh: cannot list this server's rooms: {}", names.error().to_string());
+
+  sync.use_io_context(impl->ioc);
+  sync.set_before_stop([weak](std::function<void()> stop) {
+    auto s = weak.lock();
+    if (!s) return stop();
+    asio::post(s->strand, [s, stop = std::move(stop)]() mutable { s->drain(std::move(stop)); });
+  });
+  sync.set_fetch_missing([weak](const std::string& room, const Digest& hash, std::function<void(Result<>)> done) {
+    auto s = weak.lock();
+    if (!s || !s->config.replicate_on_fetch) return done(fail(Errc::kNotFound, "no replicate on fetch"));
+    asio::post(s->strand, [s, room, hash, done = std::move(done)]() mutable {
+      s->fetch_for_client(room, hash, std::move(done));
+    });
+  });
   return std::unique_ptr<Mesh>(new Mesh(std::move(impl)));
 }
 
@@ -463,7 +483,6 @@ const MeshConfig& Mesh::config() const { return impl_->config; }
 
 void Mesh::start() {
   auto& s = *impl_;
-  if (!s.host.rooms.has_io_context()) s.host.rooms.set_io_context(s.ioc);
   unsigned n = std::max(1u, s.config.threads);
   for (unsigned i = 0; i < n; ++i) s.threads.emplace_back([&ioc = s.ioc] { ioc.run(); });
   spdlog::info("mesh: {} as {}, {} peers, replication {}", "starting", s.self, s.peers.size(),

@@ -21,13 +21,16 @@
 //                  SyncService and the mesh.
 //
 // Usage (see tests/mesh/mesh_devserver.cpp):
-//   auto mesh = Mesh::create(mesh_config, MeshHost{rooms, blobs, sync_config});
-//   (*mesh)->start();              // after the SyncService exists
-//   ... on SIGTERM: (*mesh)->drain(done) -> sync->stop() -> (*mesh)->stop()
+//   auto sync = SyncService::create(sync_config, store);
+//   auto mesh = Mesh::create(mesh_config, **sync, store);   // before attach
+//   (*sync)->attach(server);
+//   (*mesh)->start();
+//   server.run();      // SIGTERM: mesh drain -> sync stop -> run() returns
+//   (*mesh)->stop();   // then destroy the mesh, then the SyncService
 //
-// The mesh runs its own I/O threads; if the RoomManager has no io_context
-// yet, start() gives it the mesh's (rooms must load before any client
-// connects, to be linked).
+// The mesh runs its own I/O threads and the rooms run on them too
+// (SyncService::use_io_context), so rooms can load and link before any
+// client connects.
 //
 // Thread safety: every public method may be called from any thread, except
 // stop() and the destructor, which must not run on a mesh thread.
@@ -51,9 +54,8 @@ class BlobStore;
 }
 
 namespace blobsync::sync {
-class RoomManager;
-struct SyncConfig;
-}  // namespace blobsync::sync
+class SyncService;
+}
 
 namespace blobsync::sync::mesh {
 
@@ -61,18 +63,13 @@ namespace blobsync::sync::mesh {
 inline constexpr char kDirectoryRoom[] = "_mesh";
 inline constexpr char kDirectoryMap[] = "rooms";
 
-// What the mesh uses of the sync service. All must outlive the Mesh.
-struct MeshHost {
-  RoomManager& rooms;
-  BlobStore& blobs;
-  const SyncConfig& sync;  // url (identity), tokens, max_blob_bytes, data_dir
-};
-
 class Mesh {
  public:
-  // Errors: kInvalidArgument (a peer URL that does not parse), directory
-  // creation failures.
-  static Result<std::unique_ptr<Mesh>> create(MeshConfig config, MeshHost host);
+  // Hooks itself into `sync` (SyncService::use_io_context, set_before_stop,
+  // set_fetch_missing), so call it before sync.attach(). Errors:
+  // kInvalidArgument (a peer URL that does not parse), directory creation
+  // failures. REQUIRES: sync and blobs outlive the Mesh.
+  static Result<std::unique_ptr<Mesh>> create(MeshConfig config, SyncService& sync, BlobStore& blobs);
   ~Mesh();  // stop()
   Mesh(const Mesh&) = delete;
   Mesh& operator=(const Mesh&) = delete;

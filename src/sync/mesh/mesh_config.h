@@ -19,6 +19,10 @@
 
 namespace blobsync::sync::mesh {
 
+// The User-Agent of the mesh's connections to other servers; a server never
+// replicates on fetch for them (docs/protocol.md).
+inline constexpr char kMeshUserAgent[] = "blobsync-mesh/1";
+
 enum class Replication {
   kAll,       // fetch every blob listed in a hosted room's registry
   kOnDemand,  // fetch only when a client asks for a blob this server lacks

@@ -11,6 +11,7 @@
 #include "sync/connection.h"
 #include "sync/mesh/backoff.h"
 #include "sync/mesh/holder_health.h"
+#include "sync/mesh/mesh_config.h"
 #include "sync/mesh/mesh_conn_id.h"
 #include "sync/mesh/yjs_frames.h"
 #include "sync/room.h"
@@ -140,6 +141,7 @@ void PeerLink::Impl::attempt() {
   o.room = opts.room;
   o.token = opts.token;
   o.sync_doc = false;
+  o.user_agent = kMeshUserAgent;
   o.connect_timeout = opts.connect_timeout;
   std::weak_ptr<Impl> weak = shared_from_this();
   o.on_yjs_frame = [weak, g](std::span<const std::uint8_t> frame) {

@@ -16,6 +16,7 @@
 #include "store/blob_store.h"
 #include "sync/mesh/backoff.h"
 #include "sync/mesh/holder_health.h"
+#include "sync/mesh/mesh_config.h"
 
 namespace blobsync::sync::mesh {
 
@@ -288,6 +289,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     o.room = room;
     o.token = env.token;
     o.sync_doc = false;
+    o.user_agent = kMeshUserAgent;  // the holder must not replicate on fetch for us
     o.connect_timeout = env.connect_timeout;
     o.idle_timeout = env.idle_timeout;
     p->client = RoomClient::create(strand, std::move(o), nullptr);

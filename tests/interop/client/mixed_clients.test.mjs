@@ -1,10 +1,11 @@
 // Several y-websocket (JS) clients and several C++ clients edit one room on a
 // blobsync server and converge to the same document; a restart of the server
 // loses nothing.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { Server, client, until, assert, main, tmpDir } from '../sync/harness.mjs'
 
 const peerBin = process.argv[2]
+const cliBin = process.argv[3]
 const EDITS = 20
 const JS = 3
 const CPP = 3
@@ -57,6 +58,18 @@ main('mixed JS and C++ clients converge', async servers => {
     assert(Object.keys(d.m).length === total, 'C++ peer saw every key')
     assert(canonical(d) === expected, `C++ peer agrees with JS:\n${canonical(d).slice(0, 200)}\nvs\n${expected.slice(0, 200)}`)
   }
+  // `blobsync ydoc dump` prints the same document (root types guessed).
+  const dump = spawnSync(cliBin, ['ydoc', 'dump', '--server', server.url, '--room', room, '--data', tmpDir('dump')],
+    { encoding: 'utf8' })
+  assert(dump.status === 0, `ydoc dump: ${dump.stderr}`)
+  assert(canonical(JSON.parse(dump.stdout)) === expected, `ydoc dump agrees: ${dump.stdout.slice(0, 200)}`)
+  // Declared types win over the guess, as doc.getMap('t') would in yjs: a text
+  // read as a map has no entries.
+  const asMap = spawnSync(cliBin, ['ydoc', 'dump', '--server', server.url, '--room', room, '--data', tmpDir('dump2'),
+    '--map', 't'], { encoding: 'utf8' })
+  assert(asMap.status === 0 && JSON.stringify(JSON.parse(asMap.stdout).t) === '{}', `--map t: ${asMap.stdout}${asMap.stderr}`)
+  const noServer = spawnSync(cliBin, ['ydoc', 'dump', '--room', room], { encoding: 'utf8' })
+  assert(noServer.status === 2 && /needs --server/.test(noServer.stderr), `usage error: ${noServer.stderr}`)
   js.forEach(c => c.destroy())
 
   // Restart: a fresh C++ peer sees everything.

@@ -6,6 +6,7 @@
 // must load in the other to exactly the same JSON.
 //
 //   node differential.mjs --peer build/tests/crdt/crdt_peer [--seeds N] [--start S] [--seed S]
+//                         [--max-docs D] [--max-rounds R]   (defaults 2 per side, 5 rounds)
 // A failing seed is printed; replay it with --seed S (or CRDT_SEED=S).
 import * as Y from 'yjs'
 import { CppPeer, toB64, fromB64 } from './peer.mjs'
@@ -21,6 +22,8 @@ const single = arg('--seed', process.env.CRDT_SEED)
 const nSeeds = Number(arg('--seeds', '200'))
 const start = Number(arg('--start', '1'))
 const verbose = single !== undefined
+const maxDocs = Number(arg('--max-docs', '2'))     // per side
+const maxRounds = Number(arg('--max-rounds', '5'))
 
 const mulberry32 = a => () => {
   a |= 0; a = a + 0x6D2B79F5 | 0
@@ -29,9 +32,10 @@ const mulberry32 = a => () => {
   return ((t ^ t >>> 14) >>> 0) / 4294967296
 }
 
-const ROOTS = [['arr', 'array'], ['map', 'map'], ['text', 'text']]
+const ROOTS = [['arr', 'array'], ['map', 'map'], ['text', 'text'], ['xml', 'xml']]
+const XML_NAMES = ['p', 'div', 'H1', 'span']
 const CHARS = ['a', 'b', 'c', 'd', ' ', '\n', 'é', '中', '😀', '👍🏽', '𝄞', 'Ω']
-const ATTRS = [{ bold: true }, { bold: null }, { italic: true }, { color: '#f00' }, { color: null }, { link: { href: 'https://x.y', n: 1 } }]
+const ATTRS = [{ bold: true }, { bold: null }, { italic: true }, { color: '#f00' }, { color: null }, { link: { href: 'https://x.y', n: 1 } }, { list: [1, 'a'] }]
 
 function makeRng (seed) {
   const r = mulberry32(seed)
@@ -82,18 +86,24 @@ function jsTypes (doc) {
     } else if (t instanceof Y.Array) {
       out.push({ path, kind: 'array', len: t.length })
       t.toArray().forEach((v, i) => { if (v instanceof Y.AbstractType) visit(v, [...path, i]) })
+    } else if (t instanceof Y.XmlText) {
+      out.push({ path, kind: 'xmltext', len: t.length, str: t.toDelta().map(d => typeof d.insert === 'string' ? d.insert : '').join('') })
     } else if (t instanceof Y.Text) {
       out.push({ path, kind: 'text', len: t.length, str: t.toString() })
+    } else if (t instanceof Y.XmlElement || t instanceof Y.XmlFragment) {
+      out.push({ path, kind: t instanceof Y.XmlElement ? 'xmlelement' : 'xmlfragment', len: t.length })
+      t.toArray().forEach((v, i) => { if (v instanceof Y.AbstractType) visit(v, [...path, i]) })
     }
   }
   visit(doc.getArray('arr'), ['arr'])
   visit(doc.getMap('map'), ['map'])
   visit(doc.getText('text'), ['text'])
+  visit(doc.getXmlFragment('xml'), ['xml'])
   return out
 }
 
 function resolveJs (doc, path) {
-  let t = path[0] === 'arr' ? doc.getArray('arr') : path[0] === 'map' ? doc.getMap('map') : doc.getText('text')
+  let t = path[0] === 'arr' ? doc.getArray('arr') : path[0] === 'map' ? doc.getMap('map') : path[0] === 'xml' ? doc.getXmlFragment('xml') : doc.getText('text')
   for (const seg of path.slice(1)) t = typeof seg === 'string' ? t.get(seg) : t.get(seg)
   return t
 }
@@ -112,6 +122,10 @@ function applyJs (doc, op) {
     case 'text_insert': if (op.attrs) t.insert(op.index, op.text, op.attrs); else t.insert(op.index, op.text); break
     case 'text_delete': t.delete(op.index, op.len); break
     case 'text_format': t.format(op.index, op.len, op.attrs); break
+    case 'xml_insert_element': t.insert(op.index, [new Y.XmlElement(op.name)]); break
+    case 'xml_insert_text': t.insert(op.index, [new Y.XmlText()]); break
+    case 'xml_delete': t.delete(op.index, op.len); break
+    case 'xml_set_attr': t.setAttribute(op.key, op.value); break
     default: throw new Error('bad op ' + op.type)
   }
 }
@@ -149,6 +163,16 @@ function genOp (rng, types) {
     const index = rng.int(t.len)
     return { type: 'array_delete', path: t.path, index, len: 1 + rng.int(Math.min(3, t.len - index)) }
   }
+  if (t.kind === 'xmlfragment' || t.kind === 'xmlelement') {
+    const r = rng.f()
+    if (t.kind === 'xmlelement' && r < 0.25) return { type: 'xml_set_attr', path: t.path, key: rng.pick(['class', 'id', 'data-x']), value: rng.str() }
+    if (r < 0.7 || t.len === 0) {
+      if (depth > 4 || rng.chance(0.5)) return { type: 'xml_insert_text', path: t.path, index: rng.int(t.len + 1) }
+      return { type: 'xml_insert_element', path: t.path, index: rng.int(t.len + 1), name: rng.pick(XML_NAMES) }
+    }
+    const index = rng.int(t.len)
+    return { type: 'xml_delete', path: t.path, index, len: 1 + rng.int(Math.min(2, t.len - index)) }
+  }
   const pos = safePositions(t.str)
   const r = rng.f()
   if (r < 0.5 || t.len === 0) {
@@ -183,7 +207,7 @@ class JsDoc {
   constructor (client, gc) {
     this.doc = new Y.Doc({ gc })
     this.doc.clientID = client
-    for (const [name, kind] of ROOTS) kind === 'map' ? this.doc.getMap(name) : kind === 'text' ? this.doc.getText(name) : this.doc.getArray(name)
+    for (const [name, kind] of ROOTS) kind === 'map' ? this.doc.getMap(name) : kind === 'text' ? this.doc.getText(name) : kind === 'xml' ? this.doc.getXmlFragment(name) : this.doc.getArray(name)
     this.outbox = []
     this.doc.on('update', u => this.outbox.push(u))
     this.name = `js(${client})`
@@ -232,8 +256,8 @@ async function runSeed (peer, seed) {
   const rng = makeRng(seed)
   const gc = !rng.chance(0.2)
   const docs = []
-  const nJs = 1 + rng.int(2)
-  const nCpp = 1 + rng.int(2)
+  const nJs = 1 + rng.int(maxDocs)
+  const nCpp = 1 + rng.int(maxDocs)
   const usedClients = new Set()
   const client = () => {
     let c
@@ -245,7 +269,7 @@ async function runSeed (peer, seed) {
   for (let i = 0; i < nCpp; i++) { const d = new CppDoc(peer, nextDocId++, client(), gc); await d.ready; docs.push(d) }
   const log = []
   const partials = []
-  const rounds = 2 + rng.int(4)
+  const rounds = 2 + rng.int(Math.max(1, maxRounds - 1))
   try {
     for (let round = 0; round < rounds; round++) {
       for (const d of docs) {
@@ -341,7 +365,7 @@ async function runSeed (peer, seed) {
     const cppMerged = fromB64((await cppCall(peer, { cmd: 'merge', updates: states.map(toB64) })).update)
     const m1 = new Y.Doc(); Y.applyUpdate(m1, merged)
     const m2 = new Y.Doc(); Y.applyUpdate(m2, cppMerged)
-    for (const m of [m1, m2]) { m.getArray('arr'); m.getMap('map'); m.getText('text') }
+    for (const m of [m1, m2]) { m.getArray('arr'); m.getMap('map'); m.getText('text'); m.getXmlFragment('xml') }
     if (JSON.stringify(m1.toJSON()) !== JSON.stringify(m2.toJSON())) throw new Error('C++ mergeUpdates loads differently from Y.mergeUpdates')
     const svCpp = fromB64((await cppCall(peer, { cmd: 'svu', update: toB64(merged) })).sv)
     if (svObj(svCpp) !== svObj(Y.encodeStateVectorFromUpdate(merged))) throw new Error('C++ encodeStateVectorFromUpdate differs')

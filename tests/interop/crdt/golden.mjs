@@ -97,7 +97,7 @@ for (const [name, steps] of Object.entries(scenarios)) {
   const jsUpdates = []
   doc.on('update', u => jsUpdates.push(hex(u)))
   const docId = id++
-  await peer.send({ cmd: 'new', id: docId, client })
+  await peer.send({ cmd: 'new', id: docId, client, roots: [['arr', 'array'], ['map', 'map'], ['text', 'text']] })
   for (const [p, type, rest] of steps) {
     const op = { type, path: toPath(p), ...rest }
     applyJs(doc, op)
