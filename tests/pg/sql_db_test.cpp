@@ -196,22 +196,39 @@ TEST_F(PgOnlyTest, BadUrlsAndUnreachableServersGiveClearErrors) {
 
 TEST_F(PgOnlyTest, PoolSurvivesTheServerDroppingItsConnections) {
   std::string url = testing::fresh_pg_database();
+  std::string name = url.substr(url.rfind('/') + 1);
   auto db = PgDb::connect(url);
   ASSERT_TRUE(db) << db.error().to_string();
-  ASSERT_TRUE((*db)->query("SELECT 1"));
-  // Kill every other session of this database, as a server restart would.
   auto admin = PgConnection::connect(testing::pg_base_url(), PgOptions{});
   ASSERT_TRUE(admin);
-  ASSERT_TRUE((*admin)->query(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()",
-      {std::string_view(url.substr(url.rfind('/') + 1))}));
-  // The pooled connection is dead; a transaction notices at BEGIN and retries.
+  // Kills every session of the database, as a server restart would, and
+  // waits until they are gone.
+  auto kill_sessions = [&] {
+    ASSERT_TRUE((*admin)->query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()",
+        {std::string_view(name)}));
+    for (int i = 0; i < 3000; ++i) {
+      auto n = (*admin)->query("SELECT count(*) FROM pg_stat_activity WHERE datname = ?", {std::string_view(name)});
+      ASSERT_TRUE(n);
+      if (n->int64(0, 0) == 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << "sessions did not end";
+  };
+  ASSERT_TRUE((*db)->query("SELECT 1"));
+  kill_sessions();
+  // The pooled connection is dead; a transaction notices and uses a new one.
   auto r = (*db)->transaction([](SqlConn& c) -> Result<> {
     auto q = c.query("SELECT 1");
     if (!q) return std::unexpected(q.error());
     return {};
   });
   EXPECT_TRUE(r) << r.error().to_string();
+  kill_sessions();
+  // So does a single write (not retried: the dead connection is noticed before use).
+  EXPECT_TRUE((*db)->query("CREATE TABLE after_restart(x BIGINT)"));
+  kill_sessions();
+  EXPECT_TRUE((*db)->read("SELECT count(*) FROM after_restart"));
 }
 
 }  // namespace

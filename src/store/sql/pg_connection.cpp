@@ -99,6 +99,9 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(std::string_view url
   if (!parsed) {
     std::string msg = one_line(parse_error ? parse_error : "out of memory");
     PQfreemem(parse_error);
+    // libpq quotes the URL, which may hold a password.
+    for (auto at = msg.find(dsn); !dsn.empty() && at != std::string::npos; at = msg.find(dsn))
+      msg.replace(at, dsn.size(), "...");
     return fail(Errc::kInvalidArgument, "bad PostgreSQL URL: {}", msg);
   }
   PQconninfoFree(parsed);
@@ -126,6 +129,14 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(std::string_view url
 PgConnection::~PgConnection() { PQfinish(conn_); }
 
 bool PgConnection::broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+
+bool PgConnection::alive() {
+  // Twice: the first read may return the server's parting message, the
+  // second then sees the end of the stream.
+  for (int i = 0; i < 2; ++i)
+    if (PQconsumeInput(conn_) != 1) return false;
+  return !broken();
+}
 
 std::string PgConnection::describe() const {
   const char* host = PQhost(conn_);

@@ -51,6 +51,10 @@ class PgConnection final : public SqlConn {
 
   // The connection was lost; it must be discarded.
   bool broken() const;
+  // Reads whatever the server sent while the connection sat idle (a
+  // termination notice when it restarted) without blocking; false if the
+  // connection is gone.
+  bool alive();
   // SQLSTATE of the last failed statement ("" after a success).
   const std::string& last_sqlstate() const { return sqlstate_; }
   // postgresql://user@host:port/db, no password.

@@ -93,10 +93,11 @@ PgDb::~PgDb() = default;
 Result<PgDb::Lease> PgDb::acquire() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return !idle_.empty() || open_ < options_.max_connections; });
-  if (!idle_.empty()) {
+  while (!idle_.empty()) {
     auto conn = std::move(idle_.back());
     idle_.pop_back();
-    return Lease(this, std::move(conn));
+    if (conn->alive()) return Lease(this, std::move(conn));
+    --open_;  // closed by the server while idle (restart, idle timeout)
   }
   ++open_;
   lock.unlock();
@@ -120,6 +121,8 @@ void PgDb::release(std::unique_ptr<PgConnection> conn) {
   cv_.notify_one();
 }
 
+// A write runs in a transaction of its own: a connection that turns out dead
+// fails at BEGIN, before anything ran, and the write is safely retried.
 Result<SqlResult> PgDb::query(std::string_view sql, std::span<const SqlParam> params) {
   SqlResult out;
   auto r = transaction([&](SqlConn& c) -> Result<> {
@@ -130,6 +133,20 @@ Result<SqlResult> PgDb::query(std::string_view sql, std::span<const SqlParam> pa
   });
   if (!r) return std::unexpected(r.error());
   return out;
+}
+
+// A read needs no BEGIN: it changes nothing, so it is simply run again on
+// another connection when its connection broke or it hit a deadlock.
+Result<SqlResult> PgDb::read(std::string_view sql, std::span<const SqlParam> params) {
+  for (int attempt = 1;; ++attempt) {
+    auto conn = acquire();
+    if (!conn) return std::unexpected(conn.error());
+    auto r = (*conn)->query(sql, params);
+    if (r || attempt >= kMaxAttempts) return r;
+    if ((*conn)->broken()) continue;
+    if (!pg_retryable((*conn)->last_sqlstate())) return r;
+    backoff(attempt);
+  }
 }
 
 Result<> PgDb::transaction(const Body& body) {

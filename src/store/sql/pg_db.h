@@ -2,10 +2,12 @@
 // share one metadata database.
 //
 // A pool of up to PgOptions::max_connections connections, opened on demand;
-// callers wait for a free one. Transactions run at READ COMMITTED and are
+// callers wait for a free one; an idle connection the server closed is
+// noticed when it is taken from the pool and replaced. Transactions run at READ COMMITTED and are
 // retried (up to 5 times) on serialization failures and deadlocks, and when
 // the connection turns out dead at BEGIN (e.g. the server restarted since it
-// was pooled). A lost connection is dropped from the pool, never reused.
+// was pooled). query() is such a transaction; read() runs without one and is
+// retried the same way. A lost connection is dropped from the pool, never reused.
 //
 // open_lock(name) is a session-level advisory lock keyed by a 64-bit hash of
 // the name, held on a dedicated connection; if that connection dies the lock
@@ -34,7 +36,9 @@ class PgDb final : public SqlDb {
   const SqlDialect& dialect() const override { return kPostgresDialect; }
   std::string describe() const override { return description_; }
   using SqlDb::query;
+  using SqlDb::read;
   Result<SqlResult> query(std::string_view sql, std::span<const SqlParam> params) override;
+  Result<SqlResult> read(std::string_view sql, std::span<const SqlParam> params) override;
   Result<> transaction(const Body& body) override;
   Result<std::unique_ptr<SqlLock>> open_lock(std::string_view name) override;
 

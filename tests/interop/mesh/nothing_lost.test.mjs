@@ -12,7 +12,8 @@ const rounds = Number(process.env.MESH_ROUNDS || 6)
 async function tryUpload (server, blob) {
   try {
     const c = await BlobClient.connect(server.url, room)
-    try { return (await c.upload(blob)).done === true } finally { c.close() }
+    const lost = c.closed.then(() => { throw new Error('connection lost') })
+    try { return (await Promise.race([c.upload(blob), lost])).done === true } finally { c.close() }
   } catch { return false } // a server killed mid-upload acknowledged nothing
 }
 

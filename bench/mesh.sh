@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Mesh replication vs rsync, in the same run: server B replicates from server
+# A (replication = all) 1,000 blobs of 1 MiB, then one blob of 1 GiB; rsync
+# copies the same files over loopback to an rsync daemon. Prints the times
+# and the ratio rsync/mesh (>= 1: the mesh is no slower). Goal: >= 1.
+#
+# The mesh time runs from B's start (peer A, empty data dir) until B's
+# /peers reports every blob replicated: link setup, registry sync, transfer,
+# chunk and blob verification, and durable ingest (fdatasync, rename,
+# directory fsync, SQLite commit) of every blob. rsync never fsyncs, so
+# "rsync+sync" also times a `sync -f` of its destination afterwards.
+#
+# Usage: bench/mesh.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
+#        MESH_SMALL_N=1000 MESH_BIG_MIB=1024 BENCH_DIR=/tmp bench/mesh.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-${BUILD_DIR:-build/release}}
+cmake --build "$BUILD" --target mesh_devserver mesh_seed >/dev/null
+SERVER=${BLOBSYNC_MESH_BIN:-$BUILD/tests/mesh/mesh_devserver}
+SEED="$BUILD/bench/mesh_seed"
+SMALL_N=${MESH_SMALL_N:-1000}
+BIG_MIB=${MESH_BIG_MIB:-1024}
+WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/mesh-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_server NAME PORT [ARGS...]: starts it, waits for "listening on".
+start_server() {
+  local name=$1 port=$2; shift 2
+  "$SERVER" --listen "127.0.0.1:$port" --data "$WORK/$name" --max-blob-bytes $((4 << 30)) "$@" \
+    >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  PIDS+=($!)
+  for _ in $(seq 1 500); do
+    grep -q "listening on" "$WORK/$name.out" 2>/dev/null && return 0
+    sleep 0.02
+  done
+  echo "server $name did not start: $(cat "$WORK/$name.err")" >&2
+  exit 1
+}
+
+stop_servers() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  PIDS=()
+}
+
+# replicated PORT: prints "blobs bytes active queued" from B's /peers.
+replicated() {
+  curl -sf "http://127.0.0.1:$1/peers" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["blobs_replicated"], r["bytes_replicated"], r["fetches_active"], r["fetches_queued"])'
+}
+
+# mesh_run LABEL COUNT FILES...: seeds A, then times B replicating COUNT blobs.
+mesh_run() {
+  local label=$1 count=$2; shift 2
+  local pa pb
+  pa=$(free_port); pb=$(free_port)
+  rm -rf "$WORK/a" "$WORK/b" "$WORK/seed"
+  start_server a "$pa"
+  "$SEED" --server "ws://127.0.0.1:$pa/sync" --room bench --data "$WORK/seed" "$@" >/dev/null
+  rm -rf "$WORK/seed"
+  local t0 t1
+  t0=$(now)
+  start_server b "$pb" --peer "ws://127.0.0.1:$pa/sync"
+  local deadline=$((SECONDS + 1800))
+  while :; do
+    read -r blobs bytes active queued < <(replicated "$pb" || echo "0 0 1 1")
+    if [ "$blobs" -ge "$count" ] && [ "$active" -eq 0 ] && [ "$queued" -eq 0 ]; then break; fi
+    if [ $SECONDS -gt $deadline ]; then echo "timed out: $blobs/$count replicated" >&2; exit 1; fi
+    sleep 0.02
+  done
+  t1=$(now)
+  stop_servers
+  MESH_SECONDS=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+  MESH_BYTES=$bytes
+}
+
+# rsync_run LABEL SRC: times rsync -a SRC to the daemon, then with sync -f.
+rsync_run() {
+  local src=$1 port dst t0 t1 t2
+  port=$(free_port)
+  dst="$WORK/rsync-dst"
+  rm -rf "$dst"; mkdir -p "$dst"
+  cat >"$WORK/rsyncd.conf" <<CONF
+pid file = $WORK/rsyncd.pid
+use chroot = false
+uid = $(id -u)
+gid = $(id -g)
+[dst]
+  path = $dst
+  read only = false
+CONF
+  rsync --daemon --no-detach --config="$WORK/rsyncd.conf" --port="$port" --address=127.0.0.1 &
+  PIDS+=($!)
+  for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
+  t0=$(now)
+  rsync -a "$src" "rsync://127.0.0.1:$port/dst/"
+  t1=$(now)
+  sync -f "$dst"
+  t2=$(now)
+  stop_servers
+  RSYNC_SECONDS=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+  RSYNC_SYNC_SECONDS=$(python3 -c "print(f'{$t2 - $t0:.3f}')")
+}
+
+report() {
+  local label=$1 bytes=$2
+  python3 - "$label" "$bytes" "$MESH_SECONDS" "$RSYNC_SECONDS" "$RSYNC_SYNC_SECONDS" <<'PY'
+import sys
+label, n, mesh, rs, rss = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
+mb = n / 1e6
+print(f"{label:<22} mesh {mesh:7.2f} s ({mb/mesh:7.1f} MB/s)   rsync {rs:7.2f} s ({mb/rs:7.1f} MB/s)"
+      f"   rsync+sync {rss:7.2f} s   ratio rsync/mesh {rs/mesh:5.2f}   (rsync+sync)/mesh {rss/mesh:5.2f}")
+PY
+}
+
+read -r load1 _ < /proc/loadavg
+echo "# mesh replication (A -> B, loopback) vs rsync daemon: $(nproc) cores, $(rsync --version | head -1 | cut -d' ' -f1-4), load $load1"
+mkdir -p "$WORK/in/small" "$WORK/in/big"
+# Random bytes behind a fixed header, so libmagic sees plain data and the
+# servers' MIME policy (the HTTP upload rules) accepts every file.
+python3 - "$WORK/in" "$SMALL_N" "$BIG_MIB" <<'PY'
+import os, sys
+out, n, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+head = b"\x00\x01\x02BLOBSYNC-BENCH\xff\xfe"
+for i in range(n):
+    with open(f"{out}/small/f{i:05d}", "wb") as f:
+        f.write(head + os.urandom((1 << 20) - len(head)))
+with open(f"{out}/big/big.bin", "wb") as f:
+    f.write(head)
+    left = (big << 20) - len(head)
+    while left:
+        k = min(left, 8 << 20)
+        f.write(os.urandom(k))
+        left -= k
+PY
+
+mesh_run small "$SMALL_N" "$WORK"/in/small/f*
+rsync_run "$WORK/in/small"
+report "$SMALL_N x 1 MiB" "$MESH_BYTES"
+
+mesh_run big 1 "$WORK/in/big/big.bin"
+rsync_run "$WORK/in/big"
+report "1 x $BIG_MIB MiB" "$MESH_BYTES"
