@@ -48,6 +48,13 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"allowed_mime", "MIME allow-list for uploads (comma list)"},
       {"gc_grace", "unreferenced uploads younger than this are kept"},
       {"gc_interval", "background GC period; 0 disables it"},
+      {"url", "this server's public sync URL (its name in _blobRegistry); default ws://<listen>/sync"},
+      {"sync_tokens", "pre-shared tokens for /sync/<room> (comma list; empty: open)"},
+      {"sync_read_only_tokens", "tokens whose edits and uploads are refused (comma list)"},
+      {"room_idle_timeout", "unload a room this long after its last connection closed"},
+      {"sync_fsync", "make every room update durable before broadcasting it (true/false)"},
+      {"peers", "other servers' sync URLs to mesh with (comma list)"},
+      {"replication", "all (copy every blob in hosted rooms) or on-demand"},
       {"access_log", "stderr, stdout, off or a file path"},
       {"log_level", "trace, debug, info, warn, error"},
   };
@@ -289,6 +296,29 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       r = dur(c.gc_grace);
     } else if (key == "gc_interval") {
       r = dur(c.gc_interval);
+    } else if (key == "url") {
+      if (!value.empty() && !value.starts_with("ws://") && !value.starts_with("wss://"))
+        return fail(Errc::kInvalidArgument, "config 'url': '{}' must be a ws:// URL", value);
+      c.url = value;
+    } else if (key == "sync_tokens") {
+      c.sync_tokens = split_list(value);
+    } else if (key == "sync_read_only_tokens") {
+      c.sync_read_only_tokens = split_list(value);
+    } else if (key == "room_idle_timeout") {
+      r = dur(c.room_idle_timeout);
+    } else if (key == "sync_fsync") {
+      auto b = parse_bool(value);
+      if (!b) return bad(b.error());
+      c.sync_fsync = *b;
+    } else if (key == "peers") {
+      c.peers = split_list(value);
+      for (const auto& peer : c.peers)
+        if (!peer.starts_with("ws://"))
+          return fail(Errc::kInvalidArgument, "config 'peers': '{}' must be a ws:// sync URL", peer);
+    } else if (key == "replication") {
+      if (value != "all" && value != "on-demand")
+        return fail(Errc::kInvalidArgument, "config 'replication': '{}' is not all or on-demand", value);
+      c.replication = value;
     } else if (key == "access_log") {
       c.access_log = value.empty() ? "off" : value;
     } else if (key == "log_level") {

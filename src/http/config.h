@@ -57,6 +57,17 @@ struct ServerConfig {
   std::chrono::seconds gc_grace{6 * 3600};
   std::chrono::seconds gc_interval{15 * 60};  // 0 disables the background sweeper
 
+  // WebSocket rooms (/sync/<room>, src/sync). url: this server's identity in
+  // every room's _blobRegistry; empty: ws://<listen address>/sync.
+  std::string url;
+  std::vector<std::string> sync_tokens;            // empty (with the next): no auth
+  std::vector<std::string> sync_read_only_tokens;
+  std::chrono::seconds room_idle_timeout{60};
+  bool sync_fsync = true;
+  // Server mesh (src/sync/mesh): other servers' sync URLs, and what to copy.
+  std::vector<std::string> peers;
+  std::string replication = "all";  // "all" or "on-demand"
+
   // Logging: "stderr", "stdout", "off" or a file path.
   std::string access_log = "stderr";
   std::string log_level = "info";

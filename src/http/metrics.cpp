@@ -65,7 +65,10 @@ std::string Metrics::render(std::int64_t blob_count, std::int64_t blob_bytes) co
     fmt::format_to(std::back_inserter(out), "# TYPE blobsync_blob_bytes_stored gauge\n");
     fmt::format_to(std::back_inserter(out), "blobsync_blob_bytes_stored {}\n", blob_bytes);
   }
+  for (const auto& source : sources_) out += source();
   return out;
 }
+
+void Metrics::add_source(std::function<std::string()> source) { sources_.push_back(std::move(source)); }
 
 }  // namespace blobsync::http

@@ -7,6 +7,9 @@
 // Thread safety: every method is safe to call from any thread.
 #pragma once
 
+#include <functional>
+#include <vector>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -34,6 +37,10 @@ class Metrics {
   // blob_count/blob_bytes < 0: not available.
   std::string render(std::int64_t blob_count, std::int64_t blob_bytes) const;
 
+  // Another component's lines (e.g. the mesh's per-peer state), appended to
+  // every scrape. REQUIRES: called before the server runs.
+  void add_source(std::function<std::string()> source);
+
   static constexpr std::array<double, 12> kUploadBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                             0.5,   1,    2.5,   5,    10,  30};
 
@@ -46,6 +53,7 @@ class Metrics {
   std::atomic<std::uint64_t> bytes_in_{0}, bytes_out_{0};
   std::atomic<std::int64_t> open_connections_{0};
   std::atomic<std::uint64_t> rejected_connections_{0}, gc_deleted_{0};
+  std::vector<std::function<std::string()>> sources_;  // fixed once serving
 };
 
 }  // namespace blobsync::http

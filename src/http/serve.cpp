@@ -45,10 +45,14 @@ Result<> run_server(const ServerConfig& config) {
   auto log = AccessLog::open(config.access_log);
   if (!log) return std::unexpected(log.error());
   Server server(config, router, (*service)->metrics, **log);
-  for (auto& ext : extensions())
-    if (auto r = ext(server, **service); !r) return r;
   auto addr = server.listen();
   if (!addr) return std::unexpected(addr.error());
+  std::vector<ExtensionHandle> handles;
+  for (auto& ext : extensions()) {
+    auto h = ext(server, router, **service, config, *addr);
+    if (!h) return std::unexpected(h.error());
+    handles.push_back(std::move(*h));
+  }
   std::printf("listening on %s\n", addr->c_str());
   std::fflush(stdout);
   spdlog::info("blobsync serving {} on {}", config.data_dir.string(), *addr);
@@ -57,6 +61,8 @@ Result<> run_server(const ServerConfig& config) {
     GcSweeper sweeper(*(*service)->repo, (*service)->metrics, config.gc_interval, config.gc_grace);
     result = server.run();
   }
+  for (auto& h : handles)
+    if (h.after_stop) h.after_stop();
   spdlog::info("server stopped");
   return result;
 }

@@ -17,12 +17,18 @@
 namespace blobsync::http {
 
 class Server;
+class Router;
 class Service;
 
 // Lets other components (WebSocket rooms) attach to the running server, e.g.
 // with Server::add_upgrade_handler("/sync/", ...). Called after the service
-// is open and before the server runs.
-using ServeExtension = std::function<Result<>(Server&, Service&)>;
+// is open and the port is bound (`bound` is "HOST:PORT"), before the server
+// runs. An extension may return a stop hook, run after the server stopped.
+struct ExtensionHandle {
+  std::function<void()> after_stop;
+};
+using ServeExtension = std::function<Result<ExtensionHandle>(Server&, Router&, Service&, const ServerConfig&,
+                                                             const std::string& bound)>;
 void add_serve_extension(ServeExtension ext);
 
 struct ConfigSources {

@@ -1,0 +1,116 @@
+#include "cli/sync_commands.h"
+
+#include <curl/curl.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+
+#include "cli/cli_context.h"
+#include "http/config.h"
+#include "http/json_util.h"
+#include "http/router.h"
+#include "http/serve.h"
+#include "http/server.h"
+#include "http/service.h"
+#include "sync/mesh/mesh.h"
+#include "sync/mesh/mesh_report.h"
+#include "sync/sync_service.h"
+
+namespace blobsync {
+
+namespace {
+
+sync::SyncConfig sync_config(const http::ServerConfig& c, const std::string& bound) {
+  sync::SyncConfig sc;
+  sc.data_dir = c.data_dir;
+  sc.url = c.url.empty() ? "ws://" + bound + "/sync" : c.url;
+  sc.tokens = c.sync_tokens;
+  sc.read_only_tokens = c.sync_read_only_tokens;
+  sc.room_idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.room_idle_timeout);
+  sc.fsync = c.sync_fsync;
+  sc.max_blob_bytes = c.max_upload_bytes;
+  sc.allowed_mime = c.allowed_mime;
+  // A clean shutdown takes this server out of the registries (issue 6); the
+  // mesh drains that change to the peers before the process exits.
+  sc.withdraw_on_shutdown = !c.peers.empty();
+  return sc;
+}
+
+// Rooms and mesh live from the extension call until the server stopped.
+struct SyncParts {
+  std::unique_ptr<sync::SyncService> sync;
+  std::unique_ptr<sync::mesh::Mesh> mesh;
+};
+
+Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& router, http::Service& service,
+                                          const http::ServerConfig& config, const std::string& bound) {
+  auto parts = std::make_shared<SyncParts>();
+  auto sync = sync::SyncService::create(sync_config(config, bound), *service.store);
+  if (!sync) return std::unexpected(sync.error());
+  parts->sync = std::move(*sync);
+
+  sync::mesh::MeshConfig mc;
+  mc.peers = config.peers;
+  auto mode = sync::mesh::parse_replication(config.replication);
+  if (!mode) return std::unexpected(mode.error());
+  mc.replication = *mode;
+  auto mesh = sync::mesh::Mesh::create(mc, *parts->sync, *service.store);
+  if (!mesh) return std::unexpected(mesh.error());
+  parts->mesh = std::move(*mesh);
+
+  auto* m = parts->mesh.get();
+  http::Route peers_route;
+  peers_route.name = "peers";
+  peers_route.handler = [m](http::Request&) { return http::json_response(sync::mesh::render_peers_json(m->report())); };
+  router.add("GET", "/peers", std::move(peers_route));
+  service.metrics.add_source([m] { return sync::mesh::render_mesh_metrics(m->report()); });
+
+  parts->sync->attach(server);
+  parts->mesh->start();
+  http::ExtensionHandle handle;
+  handle.after_stop = [parts] {
+    parts->sync->stop();
+    parts->mesh->stop();
+    parts->mesh.reset();
+    parts->sync.reset();
+  };
+  return handle;
+}
+
+std::size_t append(char* data, std::size_t size, std::size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+void run_peers(CliContext& ctx, const std::string& server) {
+  std::string url = server;
+  if (url.starts_with("ws://")) url = "http://" + url.substr(5);
+  if (auto pos = url.find("/sync"); pos != std::string::npos) url.resize(pos);
+  while (url.ends_with("/")) url.pop_back();
+  url += "/peers";
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  std::string body;
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, append);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 10L);
+  CURLcode rc = curl_easy_perform(curl.get());
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (rc != CURLE_OK) return ctx.fail_with(fmt::format("cannot reach {}: {}", url, curl_easy_strerror(rc)));
+  if (status != 200) return ctx.fail_with(fmt::format("{} answered {}: {}", url, status, body));
+  std::printf("%s\n", body.c_str());
+}
+
+}  // namespace
+
+void add_sync_commands(CLI::App& app, CliContext& ctx) {
+  http::add_serve_extension(attach_sync);
+  auto* cmd = app.add_subcommand("peers", "Show a running server's mesh: each peer's state, rooms synced, blobs pending and failed");
+  auto server = std::make_shared<std::string>("http://127.0.0.1:3913");
+  cmd->add_option("--server", *server, "The server's HTTP or sync URL (default http://127.0.0.1:3913)");
+  cmd->callback([&ctx, server] { run_peers(ctx, *server); });
+}
+
+}  // namespace blobsync
