@@ -94,13 +94,14 @@ double run_openssl(const std::vector<std::filesystem::path>& files) {
 }
 
 double run_put(const std::filesystem::path& store_dir, const std::vector<std::filesystem::path>& files,
-               unsigned threads, bool direct) {
+               unsigned threads, bool direct, std::uint64_t direct_after) {
   std::filesystem::remove_all(store_dir);
   blobsync::StoreOptions o;
   o.data_dir = store_dir;
   if (direct) {
     blobsync::DiskBackendOptions bo;
     bo.direct_io = true;
+    bo.direct_io_after = direct_after;
     std::filesystem::create_directories(store_dir);
     auto b = blobsync::DiskBackend::open(blobsync::Env::posix(), store_dir / "blobs", bo);
     if (!b) die(b.error().to_string());
@@ -137,6 +138,7 @@ int main(int argc, char** argv) {
   std::uint64_t size = 1 << 20;
   unsigned nfiles = 1, threads = 1, rounds = 5;
   bool direct = false;
+  std::uint64_t direct_after = blobsync::DiskBackendOptions{}.direct_io_after;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -149,6 +151,7 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = static_cast<unsigned>(std::stoul(next()));
     else if (a == "--rounds") rounds = static_cast<unsigned>(std::stoul(next()));
     else if (a == "--direct") direct = true;
+    else if (a == "--direct-after") direct = true, direct_after = std::stoull(next());
     else die("usage: put_bench --dir DIR --size BYTES [--files N] [--threads T] [--rounds R] [--direct]");
   }
   if (dir.empty()) die("--dir is required");
@@ -168,7 +171,7 @@ int main(int argc, char** argv) {
     double c0 = cpu_seconds(RUSAGE_CHILDREN);
     best_ssl = std::min(best_ssl, run_openssl(files));
     double c1 = cpu_seconds(RUSAGE_CHILDREN), s0 = cpu_seconds(RUSAGE_SELF);
-    best_put = std::min(best_put, run_put(work / "store", files, threads, direct));
+    best_put = std::min(best_put, run_put(work / "store", files, threads, direct, direct_after));
     ssl_cpu += c1 - c0;
     put_cpu += cpu_seconds(RUSAGE_SELF) - s0;
   }

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # S3 backend throughput against plain curl, both talking to s3rver (npm) on
 # loopback in the same run:
-#   upload:   S3Backend writer (multipart, per-part SHA-256, complete, copy)
-#             vs  curl --aws-sigv4 -T FILE (one PUT, UNSIGNED-PAYLOAD)
-#   download: S3Backend reader (ranged GET, 1 MiB reads)
-#             vs  curl --aws-sigv4 -o /dev/null
+#   upload:   S3Backend writer told the digest (what PUT /blobs/<hash>,
+#             replication and migrate do: parallel multipart straight to
+#             blobs/<hex>, per-part SHA-256, completed at commit)
+#   upload (tmp): the writer without a digest (uploadBlob, `blobsync put`:
+#             multipart to tmp/, complete, server-side copy)
+#             both vs  curl --aws-sigv4 -T FILE (one PUT, UNSIGNED-PAYLOAD)
+#   download: S3Backend reader as BlobStore opens it (no HEAD; ranged GET,
+#             1 MiB reads)  vs  curl --aws-sigv4 -o /dev/null
 # Prints medians over RUNS and the ratios backend/curl (goal >= 0.8).
 # Usage: bench/s3.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
 # Env: SIZE_MIB (256), RUNS (3), PART_SIZE (bytes; default the backend's 8 MiB;
@@ -56,10 +60,10 @@ rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 mib = float(sys.argv[2])
 med = {}
 for who in ("curl", "backend"):
-    for op in ("put_s", "get_s"):
-        vals = [float(r[r.index(op) + 1]) for r in rows if r[0] == who]
-        med[who, op] = statistics.median(vals)
-for op, name in (("put_s", "upload"), ("get_s", "download")):
-    c, b = mib / med["curl", op], mib / med["backend", op]
-    print(f"{name:8s}: backend {b:7.1f} MiB/s  curl {c:7.1f} MiB/s  ratio {b / c:.2f}")
+    for op in ("put_s", "put_tmp_s", "get_s"):
+        vals = [float(r[r.index(op) + 1]) for r in rows if r[0] == who and op in r]
+        if vals: med[who, op] = statistics.median(vals)
+for op, ref, name in (("put_s", "put_s", "upload"), ("put_tmp_s", "put_s", "upload (tmp)"), ("get_s", "get_s", "download")):
+    c, b = mib / med["curl", ref], mib / med["backend", op]
+    print(f"{name:12s}: backend {b:7.1f} MiB/s  curl {c:7.1f} MiB/s  ratio {b / c:.2f}")
 PY

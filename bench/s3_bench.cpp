@@ -3,16 +3,22 @@
 //   s3_bench ENDPOINT BUCKET FILE [RUNS] [PART_SIZE]
 //
 // Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Each run
-// removes the blob, uploads FILE through S3Backend's writer (read in 1 MiB
-// pieces, as BlobStore feeds it; the digest is computed beforehand, as
-// BlobStore's ingest pipeline does it), then downloads it through a reader
-// into a 1 MiB buffer that is thrown away. Prints one line per run:
-//   run N put_s T get_s T
+// uploads FILE twice through S3Backend's writer (read in 1 MiB pieces, as
+// BlobStore feeds it; the digest is computed beforehand, as BlobStore's
+// ingest pipeline does it), removing the blob before each:
+//   put_s      the writer is told the digest up front (PUT /blobs/<hash>,
+//              replication, migrate): multipart straight to blobs/<hex>
+//   put_tmp_s  it is not (uploadBlob, `blobsync put`): multipart to tmp/,
+//              then complete + server-side copy
+// then downloads it the way BlobStore::open does (open_sized: no HEAD) into a
+// 1 MiB buffer that is thrown away. Prints one line per run:
+//   run N put_s T put_tmp_s T get_s T
 // bench/s3.sh compares these with curl doing the same transfers.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,23 +63,25 @@ int main(int argc, char** argv) {
   }
   Digest digest = hasher.finish();
 
-  for (int run = 1; run <= runs; ++run) {
+  auto upload = [&](std::optional<Digest> expected) {
     if (auto r = (*backend)->remove(digest); !r) die(r.error().to_string());
     auto t0 = std::chrono::steady_clock::now();
-    {
-      std::ifstream in(file, std::ios::binary);
-      auto w = (*backend)->create_writer();
-      if (!w) die(w.error().to_string());
-      while (in.read(reinterpret_cast<char*>(buf.data()), kPiece) || in.gcount() > 0) {
-        auto r = (*w)->append(std::span(buf).first(static_cast<std::size_t>(in.gcount())));
-        if (!r) die(r.error().to_string());
-      }
-      if (auto r = (*w)->commit(digest); !r) die(r.error().to_string());
+    std::ifstream in(file, std::ios::binary);
+    auto w = (*backend)->create_writer(expected);
+    if (!w) die(w.error().to_string());
+    while (in.read(reinterpret_cast<char*>(buf.data()), kPiece) || in.gcount() > 0) {
+      auto r = (*w)->append(std::span(buf).first(static_cast<std::size_t>(in.gcount())));
+      if (!r) die(r.error().to_string());
     }
-    double put_s = seconds_since(t0);
+    if (auto r = (*w)->commit(digest); !r) die(r.error().to_string());
+    return seconds_since(t0);
+  };
+  for (int run = 1; run <= runs; ++run) {
+    double put_tmp_s = upload(std::nullopt);
+    double put_s = upload(digest);
 
     auto t1 = std::chrono::steady_clock::now();
-    auto reader = (*backend)->open(digest);
+    auto reader = (*backend)->open_sized(digest, size);
     if (!reader) die(reader.error().to_string());
     std::uint64_t got = 0;
     for (;;) {
@@ -84,7 +92,7 @@ int main(int argc, char** argv) {
     }
     double get_s = seconds_since(t1);
     if (got != size) die("downloaded " + std::to_string(got) + " of " + std::to_string(size) + " bytes");
-    std::printf("run %d put_s %.4f get_s %.4f\n", run, put_s, get_s);
+    std::printf("run %d put_s %.4f put_tmp_s %.4f get_s %.4f\n", run, put_s, put_tmp_s, get_s);
     std::fflush(stdout);
   }
   return 0;

@@ -21,18 +21,29 @@ class App;
 namespace blobsync {
 
 class BlobStore;
+struct SharedStore;
 
 struct CliContext {
   std::filesystem::path data_dir = "data";  // --data, $BLOBSYNC_DATA
+  // --metadata, $BLOBSYNC_METADATA: as for serve ("" = DATA/meta.db).
+  std::string metadata;
+  // --store, $BLOBSYNC_STORE: as for serve ("" = disk in DATA).
+  std::string store;
   int exit_code = 0;
 
   // Prints "blobsync: <message>" to stderr and sets a non-zero exit code.
   void fail_with(const Error& error);
   void fail_with(std::string_view message, int code = 1);
 
-  // Opens the local store in data_dir.
-  Result<std::unique_ptr<BlobStore>> open_store() const;
+  // Opens the store a server with the same --data/--metadata/--store uses,
+  // through open_shared_store(): its uploads take the upload/GC fence, so
+  // the CLI is safe next to a running server (or `blobsync gc`).
+  Result<SharedStore> open_store() const;
 };
+
+// The global --metadata and --store options (with their environment
+// variables) on the top-level app. Safe to call more than once.
+void add_store_location_options(CLI::App& app, CliContext& ctx);
 
 // Exit codes: 1 operational error, 2 usage error, 3 data corruption found.
 inline constexpr int kExitError = 1;

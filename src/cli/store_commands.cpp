@@ -1,4 +1,5 @@
-// `blobsync put|get|ls|stat|rm|verify` on the local store (--data DIR).
+// `blobsync put|get|ls|stat|rm|verify` on the store named by --data,
+// --metadata and --store (the same one a server with those settings uses).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,12 +10,15 @@
 #include <cstdio>
 #include <ctime>
 #include <fmt/format.h>
+#include <optional>
 
 #include "cli/cli_context.h"
 #include "cli/progress.h"
 #include "core/blob_id.h"
 #include "core/blob_ref.h"
+#include "cli/migrate_command.h"
 #include "store/blob_store.h"
+#include "store/sql/shared_store.h"
 
 namespace blobsync {
 
@@ -61,37 +65,63 @@ Result<BlobRecord> put_stdin(BlobStore& store, const PutOptions& options) {
   return (*ingest)->finish();
 }
 
+void print_ref(const BlobRecord& rec, std::string filename) {
+  BlobRef ref{rec.hash, rec.size, rec.mime_type, std::move(filename), rec.chunk_count};
+  std::printf("%s\n", to_json(ref).c_str());
+  std::fflush(stdout);
+}
+
+// Runs of named files go through put_files (one file's fsyncs overlap the
+// next one's hashing); "-" reads stdin in between.
 void run_put(CliContext& ctx, const std::vector<std::string>& files, const std::string& mime) {
-  auto store = ctx.open_store();
-  if (!store) return ctx.fail_with(store.error());
+  auto opened = ctx.open_store();
+  if (!opened) return ctx.fail_with(opened.error());
+  BlobStore* store = opened->store.get();
+  PutOptions options;
+  options.declared_mime = mime;
+  std::vector<std::filesystem::path> batch;
+  auto flush = [&]() -> bool {
+    std::optional<Progress> bar;
+    std::size_t bar_for = SIZE_MAX;
+    auto progress = [&](std::size_t i, std::uint64_t done) {
+      if (i != bar_for) {
+        if (bar) bar->finish();
+        std::error_code ec;
+        bar.emplace(batch[i].filename().string(), std::filesystem::file_size(batch[i], ec));
+        bar_for = i;
+      }
+      bar->update(done);
+    };
+    auto r = store->put_files(batch, options,
+                              [&](std::size_t i, const BlobRecord& rec) {
+                                if (bar && bar_for == i) bar->finish();
+                                print_ref(rec, batch[i].filename().string());
+                              },
+                              progress);
+    if (bar) bar->finish();
+    batch.clear();
+    if (!r) ctx.fail_with(r.error());
+    return r.has_value();
+  };
   for (const auto& file : files) {
-    PutOptions options;
-    options.declared_mime = mime;
-    Result<BlobRecord> rec;
-    std::string filename;
-    if (file == "-") {
-      rec = put_stdin(**store, options);
-    } else {
-      std::error_code ec;
-      auto size = std::filesystem::file_size(file, ec);
-      if (ec) return ctx.fail_with(fmt::format("cannot read {}: {}", file, ec.message()));
-      Progress progress(std::filesystem::path(file).filename().string(), size);
-      rec = (*store)->put_file(file, options, [&](std::uint64_t done) { progress.update(done); });
-      progress.finish();
-      filename = std::filesystem::path(file).filename().string();
+    if (file != "-") {
+      batch.emplace_back(file);
+      continue;
     }
-    if (!rec) return ctx.fail_with(Error{rec.error().code, fmt::format("{}: {}", file, rec.error().message)});
-    BlobRef ref{rec->hash, rec->size, rec->mime_type, filename, rec->chunk_count};
-    std::printf("%s\n", to_json(ref).c_str());
+    if (!flush()) return;
+    auto rec = put_stdin(*store, options);
+    if (!rec) return ctx.fail_with(Error{rec.error().code, fmt::format("-: {}", rec.error().message)});
+    print_ref(*rec, "");
   }
+  flush();
 }
 
 // Writes to FILE via a temporary file in the same directory, renamed into
 // place only after every byte was verified, so FILE never holds bad data.
 void run_get(CliContext& ctx, const std::string& id, const std::string& out) {
-  auto store = ctx.open_store();
-  if (!store) return ctx.fail_with(store.error());
-  write_blob_verified(ctx, **store, id, out);
+  auto opened = ctx.open_store();
+  if (!opened) return ctx.fail_with(opened.error());
+  write_blob_verified(ctx, *opened->store, id, out);
 }
 
 }  // namespace
@@ -140,8 +170,9 @@ void write_blob_verified(CliContext& ctx, BlobStore& store, const std::string& i
 namespace {
 
 void run_ls(CliContext& ctx, std::size_t limit, const std::string& after) {
-  auto store = ctx.open_store();
-  if (!store) return ctx.fail_with(store.error());
+  auto opened = ctx.open_store();
+  if (!opened) return ctx.fail_with(opened.error());
+  BlobStore* store = opened->store.get();
   std::optional<Digest> cursor;
   if (!after.empty()) {
     auto d = parse_blob_id_or_hex(after);
@@ -151,7 +182,7 @@ void run_ls(CliContext& ctx, std::size_t limit, const std::string& after) {
   std::size_t printed = 0;
   while (limit == 0 || printed < limit) {
     std::size_t page = limit == 0 ? 1000 : std::min<std::size_t>(1000, limit - printed);
-    auto rows = (*store)->list(cursor, page);
+    auto rows = store->list(cursor, page);
     if (!rows) return ctx.fail_with(rows.error());
     for (const auto& r : *rows) std::printf("%s\t%llu\t%s\n", to_hash_ref(r.hash).c_str(),
                                             static_cast<unsigned long long>(r.size), r.mime_type.c_str());
@@ -164,9 +195,10 @@ void run_ls(CliContext& ctx, std::size_t limit, const std::string& after) {
 void run_stat(CliContext& ctx, const std::string& id, bool chunks) {
   auto digest = parse_blob_id_or_hex(id);
   if (!digest) return ctx.fail_with(digest.error());
-  auto store = ctx.open_store();
-  if (!store) return ctx.fail_with(store.error());
-  auto rec = (*store)->stat(*digest);
+  auto opened = ctx.open_store();
+  if (!opened) return ctx.fail_with(opened.error());
+  BlobStore* store = opened->store.get();
+  auto rec = store->stat(*digest);
   if (!rec) return ctx.fail_with(rec.error());
   std::string json = fmt::format(
       "{{\"hash\":\"{}\",\"cid\":\"{}\",\"size\":{},\"mimeType\":\"{}\",\"chunkCount\":{},\"createdAt\":\"{}\","
@@ -184,19 +216,21 @@ void run_stat(CliContext& ctx, const std::string& id, bool chunks) {
 }
 
 void run_rm(CliContext& ctx, const std::vector<std::string>& ids) {
-  auto store = ctx.open_store();
-  if (!store) return ctx.fail_with(store.error());
+  auto opened = ctx.open_store();
+  if (!opened) return ctx.fail_with(opened.error());
+  BlobStore* store = opened->store.get();
   for (const auto& id : ids) {
     auto digest = parse_blob_id_or_hex(id);
     if (!digest) return ctx.fail_with(digest.error());
-    if (auto r = (*store)->remove(*digest); !r) return ctx.fail_with(r.error());
+    if (auto r = store->remove(*digest); !r) return ctx.fail_with(r.error());
   }
 }
 
 void run_verify(CliContext& ctx, bool quiet) {
-  auto store = ctx.open_store();
-  if (!store) return ctx.fail_with(store.error());
-  auto report = (*store)->verify();
+  auto opened = ctx.open_store();
+  if (!opened) return ctx.fail_with(opened.error());
+  BlobStore* store = opened->store.get();
+  auto report = store->verify();
   if (!report) return ctx.fail_with(report.error());
   for (const auto& p : report->problems) std::printf("%s\t%s\n", to_hash_ref(p.hash).c_str(), p.what.c_str());
   if (!quiet || !report->problems.empty())
@@ -209,6 +243,8 @@ void run_verify(CliContext& ctx, bool quiet) {
 }  // namespace
 
 void add_store_commands(CLI::App& app, CliContext& ctx) {
+  add_store_location_options(app, ctx);
+  add_migrate_command(app, ctx);  // idempotent: main.cpp may register it too
   {
     auto* cmd = app.add_subcommand("put", "Store files (locally, or upload to a room with --server); prints one BlobRef JSON per file");
     auto files = std::make_shared<std::vector<std::string>>();

@@ -1,10 +1,8 @@
 // The blob backend named by the `store` setting of `blobsync serve`/`gc`:
-//
-//   "" or "disk"                 DATA/blobs on the local disk (the default)
-//   "s3://[KEY:SECRET@]BUCKET[/PREFIX]?endpoint=http://host:port&region=R&path_style=1"
-//                                an S3-compatible bucket (docs/s3.md), which
-//                                several servers may share along with one
-//                                PostgreSQL metadata database
+// "disk" (the default), "disk:DIR" or an s3:// URL, which several servers
+// may share along with one PostgreSQL metadata database. The parsing lives in
+// store/s3/backend_url.h (the CLI store commands use it too); these are the
+// server's names for it.
 //
 // Thread safety: safe to call from any thread.
 #pragma once

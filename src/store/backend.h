@@ -67,13 +67,30 @@ class BlobBackend {
  public:
   virtual ~BlobBackend() = default;
 
-  // Starts a new blob. Errors: kIOError, kNoSpace, kPermissionDenied.
-  virtual Result<std::unique_ptr<BlobWriter>> create_writer() = 0;
+  // Starts a new blob. `expected` is the digest the caller will commit under
+  // if the bytes verify (PUT /blobs/<hash>, replication, migrate): a backend
+  // may then stream straight to the final location, provided nothing is
+  // visible there before commit(). REQUIRES: commit() of such a writer
+  // gets that same digest (BlobStore aborts on a mismatch instead).
+  // Errors: kIOError, kNoSpace, kPermissionDenied.
+  virtual Result<std::unique_ptr<BlobWriter>> create_writer(const std::optional<Digest>& expected) = 0;
+  Result<std::unique_ptr<BlobWriter>> create_writer() { return create_writer(std::nullopt); }
 
   // Opens [offset, offset + length) of a stored blob; length kToEnd means to
   // the end. Errors: kNotFound; kInvalidArgument if offset > size.
   virtual Result<std::unique_ptr<BlobReader>> open(const Digest& digest, std::uint64_t offset = 0,
                                                    std::uint64_t length = kToEnd) = 0;
+
+  // As open(), for a caller that knows the blob's size from its metadata row:
+  // backends whose stat costs a round trip (S3) skip it and may report a
+  // missing blob only at the first read(). A wrong size shows as a read
+  // error or a short blob (which the caller's hashes catch), never as other
+  // bytes. Errors: as open().
+  virtual Result<std::unique_ptr<BlobReader>> open_sized(const Digest& digest, std::uint64_t size,
+                                                         std::uint64_t offset = 0, std::uint64_t length = kToEnd) {
+    (void)size;
+    return open(digest, offset, length);
+  }
 
   // Errors: kNotFound.
   virtual Result<BackendStat> stat(const Digest& digest) = 0;

@@ -58,6 +58,10 @@ class IngestImpl final : public Ingest {
     return r;
   }
 
+  Result<> write_from_fd(int fd, const std::function<void(std::uint64_t)>& progress) override {
+    return write_from(store_env(), fd, progress);
+  }
+
   // Reads `fd` to its end straight into the ring (no extra copy).
   Result<> write_from(Env* env, int fd, const std::function<void(std::uint64_t)>& progress) {
     std::uint64_t last_report = 0;
@@ -115,6 +119,7 @@ class IngestImpl final : public Ingest {
   }
 
   std::string choose_mime() const;
+  Env* store_env() const;
 
   StoreImpl& store_;
   PutOptions options_;
@@ -150,7 +155,7 @@ class StoreImpl final : public BlobStore {
       }
     }
     if (!already) {
-      auto w = backend_->create_writer();
+      auto w = backend_->create_writer(options.expected);
       if (!w) return std::unexpected(w.error());
       writer = std::move(*w);
     }
@@ -201,9 +206,8 @@ class StoreImpl final : public BlobStore {
     auto row = metadata_->get_blob(hash);
     if (!row) return std::unexpected(row.error());
     if (!*row) return not_found(hash);
-    auto reader = backend_->open(hash, offset, length);
-    if (!reader && reader.error().code == Errc::kNotFound)
-      return fail(Errc::kCorruption, "blob {} is indexed but its bytes are missing", to_hash_ref(hash));
+    auto reader = backend_->open_sized(hash, (*row)->size, offset, length);
+    if (!reader && reader.error().code == Errc::kNotFound) return missing_bytes(hash);
     return reader;
   }
 
@@ -211,10 +215,9 @@ class StoreImpl final : public BlobStore {
                          const std::function<Result<>(std::span<const std::byte>)>& sink) override {
     auto rec = stat(hash);
     if (!rec) return std::unexpected(rec.error());
-    auto reader = backend_->open(hash);
+    auto reader = backend_->open_sized(hash, rec->size);
     if (!reader) {
-      if (reader.error().code == Errc::kNotFound)
-        return fail(Errc::kCorruption, "blob {} is indexed but its bytes are missing", to_hash_ref(hash));
+      if (reader.error().code == Errc::kNotFound) return missing_bytes(hash);
       return std::unexpected(reader.error());
     }
     if ((*reader)->remaining() != rec->size)
@@ -227,6 +230,7 @@ class StoreImpl final : public BlobStore {
       std::size_t got = 0;
       while (got < len) {
         auto n = (*reader)->read(std::span(buf.data() + got, len - got));
+        if (!n && n.error().code == Errc::kNotFound) return missing_bytes(hash);  // open_sized found out late
         if (!n) return std::unexpected(n.error());
         if (*n == 0) return fail(Errc::kCorruption, "blob {} is shorter than indexed", to_hash_ref(hash));
         got += *n;
@@ -272,6 +276,7 @@ class StoreImpl final : public BlobStore {
 
   BlobBackend& backend() override { return *backend_; }
   MetadataStore& metadata() override { return *metadata_; }
+  Env* env() const { return env_; }
 
   // Called by IngestImpl::finish once the digest is known and verified.
   // `mime` is called once the bytes are durable (it may wait for the sniffer).
@@ -305,6 +310,10 @@ class StoreImpl final : public BlobStore {
     if (!now) return std::unexpected(now.error());
     if (!*now) return fail(Errc::kInternal, "blob {} vanished after insert", to_hash_ref(record.hash));
     return std::move(**now);
+  }
+
+  static std::unexpected<Error> missing_bytes(const Digest& hash) {
+    return fail(Errc::kCorruption, "blob {} is indexed but its bytes are missing", to_hash_ref(hash));
   }
 
   static std::unexpected<Error> not_found(const Digest& hash) {
@@ -375,6 +384,8 @@ Result<BlobRecord> IngestImpl::finish() {
   if (!committed) dead_ = committed.error();
   return committed;
 }
+
+Env* IngestImpl::store_env() const { return store_.env(); }
 
 std::string IngestImpl::choose_mime() const {
   std::string sniffed = sniffed_mime();

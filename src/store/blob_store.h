@@ -66,6 +66,11 @@ class Ingest {
   // differs from PutOptions::expected; backend and metadata errors.
   // Storing content that is already present writes no second copy.
   virtual Result<BlobRecord> finish() = 0;
+  // Reads `fd` (not closed) to its end into the ingest, as write() would;
+  // the store's own ingest reads straight into its ring (no copy).
+  // `progress` (may be empty) gets the bytes so far now and then.
+  // Errors: as write(), plus read errors (kIOError).
+  virtual Result<> write_from_fd(int fd, const std::function<void(std::uint64_t)>& progress);
   // Bytes accepted so far.
   virtual std::uint64_t bytes_written() const = 0;
   // The MIME type sniffed from the first bytes ("" until enough bytes came or
@@ -99,6 +104,16 @@ class BlobStore {
   virtual Result<BlobRecord> put_file(const std::filesystem::path& path, const PutOptions& options,
                                       const std::function<void(std::uint64_t)>& progress = {}) = 0;
   virtual Result<BlobRecord> put_bytes(std::span<const std::byte> data, const PutOptions& options) = 0;
+  // Puts several files (`blobsync put F1 F2...`), overlapping the durability
+  // work of one (fdatasync, rename, directory fsync, metadata commit) with
+  // reading and hashing the next. Every file keeps put_file's guarantee: it
+  // is reported to on_done(index, record), in order, only once it is durable
+  // and indexed. Stops at the first failure and returns it, prefixed with
+  // the file name; files reported before stay stored. `progress` (may be
+  // empty) gets (index, bytes read so far). Memory: two ingests.
+  Result<> put_files(std::span<const std::filesystem::path> paths, const PutOptions& options,
+                     const std::function<void(std::size_t, const BlobRecord&)>& on_done,
+                     const std::function<void(std::size_t, std::uint64_t)>& progress = {});
 
   // Metadata of a stored blob, chunk hashes included. Errors: kNotFound.
   virtual Result<BlobRecord> stat(const Digest& hash) = 0;

@@ -43,9 +43,9 @@ class DiskWriter final : public BlobWriter {
     if (done_) return fail(Errc::kInternal, "append to a finished blob writer");
     constexpr std::size_t kAlign = Env::kDirectIoAlignment;
     bool aligned = reinterpret_cast<std::uintptr_t>(data.data()) % kAlign == 0 && data.size() % kAlign == 0 &&
-                   written_ % kAlign == 0;
-    // Large blobs switch to O_DIRECT once they pass the threshold (small ones
-    // stay buffered: lower latency, and no second descriptor).
+                   written_ % kAlign == 0 && data.size() >= backend_.options_.direct_io_min_write;
+    // Large appends switch to O_DIRECT (small blobs stay buffered: no second
+    // descriptor for a few KiB).
     if (aligned && direct_fd_ < 0 && !direct_refused_ && backend_.options_.direct_io &&
         written_ >= backend_.options_.direct_io_after && backend_.direct_io_works_.load(std::memory_order_relaxed)) {
       auto d = env_->open(tmp_, Env::kWrite | Env::kDirect);
@@ -207,7 +207,7 @@ std::filesystem::path DiskBackend::blob_path(const Digest& digest) const {
   return root_ / hex.substr(0, 2) / hex;
 }
 
-Result<std::unique_ptr<BlobWriter>> DiskBackend::create_writer() {
+Result<std::unique_ptr<BlobWriter>> DiskBackend::create_writer(const std::optional<Digest>&) {
   std::filesystem::path tmp = tmp_ / fmt::format("{}.{}", session_, next_tmp_.fetch_add(1));
   auto fd = env_->open(tmp, Env::kWrite | Env::kCreate | Env::kExclusive, 0644);
   if (!fd) return std::unexpected(fd.error());

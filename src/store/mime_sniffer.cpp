@@ -42,7 +42,14 @@ MimeSniff sniff_mime(std::span<const std::byte> head) {
   MimeSniff out;
   if (!handle.cookie) return out;
   head = head.first(std::min(head.size(), kSniffBytes));
-  const char* type = magic_buffer(handle.cookie, head.data(), head.size());
+  // Binary formats are recognised from their first bytes, and libmagic's
+  // cost grows with the buffer (random 64 KiB: 0.49 ms, 16 KiB: 0.36 ms), so
+  // look at kQuickSniffBytes first. Only text needs more (JSON is recognised
+  // only when it parses completely), so text gets a second look at all of it.
+  std::span<const std::byte> quick = head.first(std::min(head.size(), kQuickSniffBytes));
+  const char* type = magic_buffer(handle.cookie, quick.data(), quick.size());
+  if (type && quick.size() < head.size() && std::string_view(type).starts_with("text/"))
+    type = magic_buffer(handle.cookie, head.data(), head.size());
   if (!type) return out;
   out.mime = normalize_mime(type);
   out.specific = !is_generic_mime(out.mime);

@@ -1,6 +1,7 @@
 // MimeSniffer: guesses a blob's MIME type from its first bytes with libmagic.
 //
-// sniff() looks at no more than kSniffBytes. The result separates a specific
+// sniff() looks at no more than kSniffBytes (binary content at no more than
+// kQuickSniffBytes: libmagic is slower on more). The result separates a specific
 // recognition ("image/png") from libmagic's generic fallbacks
 // ("application/octet-stream", "text/plain", "application/x-empty"...), so
 // the HTTP MIME policy can tell "this really is a PNG" from "some text".
@@ -23,6 +24,8 @@
 namespace blobsync {
 
 inline constexpr std::size_t kSniffBytes = 64 * 1024;
+// What binary content is judged on (see sniff_mime).
+inline constexpr std::size_t kQuickSniffBytes = 16 * 1024;
 
 struct MimeSniff {
   std::string mime;       // what libmagic said ("" if it failed)

@@ -185,8 +185,8 @@ TEST_F(ReplicaTest, EditsReachOtherReplicasThroughTheRoom) {
   auto a = LocalReplica::create(ioc_.get_executor(), room);
   auto b = LocalReplica::create(ioc_.get_executor(), room);
   std::atomic<int> registry_changes{0};
-  a->start([](crdt::Doc&, bool) {});
-  b->start([&](crdt::Doc&, bool registry) { registry_changes += registry; });
+  a->start([](crdt::Doc&, const std::vector<std::string>&) {});
+  b->start([&](crdt::Doc&, const std::vector<std::string>& keys) { registry_changes += static_cast<int>(keys.size()); });
   ASSERT_TRUE(eventually([&] { return a->synced() && b->synced(); }));
 
   a->edit([](crdt::Doc& d) { d.get_map("rooms").set("x", crdt::Prelim(crdt::Any(true))); });
@@ -204,7 +204,7 @@ TEST_F(ReplicaTest, EditsReachOtherReplicasThroughTheRoom) {
 
   // A late replica gets the whole state from the room.
   auto c = LocalReplica::create(ioc_.get_executor(), room);
-  c->start([](crdt::Doc&, bool) {});
+  c->start([](crdt::Doc&, const std::vector<std::string>&) {});
   ASSERT_TRUE(eventually([&] { return c->synced(); }));
   EXPECT_TRUE(on_replica<bool>(*c, [](crdt::Doc& d) { return d.get_map("rooms").has("x"); }));
   a->stop();

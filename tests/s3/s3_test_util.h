@@ -28,8 +28,10 @@ inline std::vector<std::byte> random_bytes(std::size_t n, std::uint64_t seed) {
 }
 
 // Writes data through a writer in pieces of `piece` bytes and commits it.
-inline Result<Digest> put_blob(BlobBackend& backend, const std::vector<std::byte>& data, std::size_t piece = 10007) {
-  auto w = backend.create_writer();
+// known_digest: the writer is told the digest up front (the direct path).
+inline Result<Digest> put_blob(BlobBackend& backend, const std::vector<std::byte>& data, std::size_t piece = 10007,
+                               bool known_digest = false) {
+  auto w = known_digest ? backend.create_writer(Sha256::of(data)) : backend.create_writer();
   if (!w) return std::unexpected(w.error());
   for (std::size_t at = 0; at < data.size(); at += piece) {
     auto r = (*w)->append(std::span(data).subspan(at, std::min(piece, data.size() - at)));

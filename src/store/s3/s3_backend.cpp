@@ -83,7 +83,9 @@ Result<> S3Backend::create_bucket() {
   return {};
 }
 
-Result<std::unique_ptr<BlobWriter>> S3Backend::create_writer() { return std::make_unique<S3Writer>(*client_); }
+Result<std::unique_ptr<BlobWriter>> S3Backend::create_writer(const std::optional<Digest>& expected) {
+  return std::make_unique<S3Writer>(*client_, expected);
+}
 
 Result<BackendStat> S3Backend::stat(const Digest& digest) {
   std::string key = blob_key(client_->config().prefix, digest);
@@ -99,11 +101,15 @@ Result<BackendStat> S3Backend::stat(const Digest& digest) {
 Result<std::unique_ptr<BlobReader>> S3Backend::open(const Digest& digest, std::uint64_t offset, std::uint64_t length) {
   auto st = stat(digest);
   if (!st) return std::unexpected(st.error());
-  if (offset > st->size) {
-    return fail(Errc::kInvalidArgument, "offset {} is past the end of sha256:{} ({} bytes)", offset, digest.hex(),
-                st->size);
+  return open_sized(digest, st->size, offset, length);
+}
+
+Result<std::unique_ptr<BlobReader>> S3Backend::open_sized(const Digest& digest, std::uint64_t size,
+                                                          std::uint64_t offset, std::uint64_t length) {
+  if (offset > size) {
+    return fail(Errc::kInvalidArgument, "offset {} is past the end of sha256:{} ({} bytes)", offset, digest.hex(), size);
   }
-  std::uint64_t n = std::min(length, st->size - offset);
+  std::uint64_t n = std::min(length, size - offset);
   return std::make_unique<S3Reader>(client_->download(blob_key(client_->config().prefix, digest), offset, n));
 }
 
@@ -154,9 +160,11 @@ Result<std::vector<BackendStat>> S3Backend::enumerate(std::optional<Digest> afte
 
 Result<> S3Backend::abort_stale_uploads(std::int64_t now_s) {
   const S3Config& c = client_->config();
+  const std::string tmp = tmp_prefix(c.prefix), blobs = blobs_prefix(c.prefix);
   std::string key_marker, id_marker;
   for (;;) {
-    QueryParams q{{"uploads", ""}, {"prefix", tmp_prefix(c.prefix)}};
+    QueryParams q{{"uploads", ""}};
+    if (!c.prefix.empty()) q.emplace_back("prefix", c.prefix);
     if (!key_marker.empty()) {
       q.emplace_back("key-marker", key_marker);
       q.emplace_back("upload-id-marker", id_marker);
@@ -164,8 +172,8 @@ Result<> S3Backend::abort_stale_uploads(std::int64_t now_s) {
     auto r = client_->execute(S3Request("GET", {}, std::move(q)));
     if (!r) return std::unexpected(r.error());
     if (!r->ok() && is_unsupported(*r)) {
-      spdlog::warn("S3: {} cannot list multipart uploads; abandoned ones under {}tmp/ need a lifecycle rule",
-                   c.describe(), c.prefix);
+      spdlog::warn("S3: {} cannot list multipart uploads; abandoned ones under {} and {} need a lifecycle rule",
+                   c.describe(), tmp, blobs);
       return {};
     }
     if (!r->ok()) return std::unexpected(s3_error(*r, "ListMultipartUploads"));
@@ -173,7 +181,7 @@ Result<> S3Backend::abort_stale_uploads(std::int64_t now_s) {
       std::string key = xml_text(upload, "Key").value_or("");
       std::string id = xml_text(upload, "UploadId").value_or("");
       auto initiated = parse_iso8601(xml_text(upload, "Initiated").value_or(""));
-      if (key.empty() || id.empty() || !key.starts_with(tmp_prefix(c.prefix))) continue;
+      if (key.empty() || id.empty() || !(key.starts_with(tmp) || key.starts_with(blobs))) continue;
       if (c.tmp_grace_s > 0 && (!initiated || now_s - *initiated < c.tmp_grace_s)) continue;
       auto d = client_->execute(S3Request("DELETE", key, {{"uploadId", id}}));
       if (!d) return std::unexpected(d.error());

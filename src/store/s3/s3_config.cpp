@@ -129,7 +129,8 @@ Result<> finish_config(S3Config& c, const GetEnv& getenv) {
     return fail(Errc::kInvalidArgument, "S3: max_copy_size {} outside [1 KiB, 5 GiB]", c.max_copy_size);
   }
   if (c.max_attempts < 1 || c.stall_timeout_s < 1 || c.connect_timeout_ms < 1 || c.request_timeout_ms < 1 ||
-      c.backoff_base_ms < 0 || c.list_page_size < 1 || c.list_page_size > 1000 || c.backoff_max_ms < c.backoff_base_ms || c.tmp_grace_s < 0) {
+      c.backoff_base_ms < 0 || c.list_page_size < 1 || c.list_page_size > 1000 || c.backoff_max_ms < c.backoff_base_ms || c.tmp_grace_s < 0 ||
+      c.upload_parallelism < 1) {
     return fail(Errc::kInvalidArgument, "S3: timeouts, attempts and backoff must be positive");
   }
   return {};
@@ -206,6 +207,7 @@ Result<S3Config> parse_s3_url(std::string_view url, const GetEnv& getenv) {
     else if (name == "backoff_base_ms") ok = set_int(c.backoff_base_ms, 0, 600000);
     else if (name == "backoff_max_ms") ok = set_int(c.backoff_max_ms, 0, 3600000);
     else if (name == "list_page_size") ok = set_int(c.list_page_size, 1, 1000);
+    else if (name == "upload_parallelism") ok = set_int(c.upload_parallelism, 1, 64);
     else if (name == "tmp_grace_s") ok = set_int(c.tmp_grace_s, 0, std::int64_t{1} << 40);
     else return fail(Errc::kInvalidArgument, "S3 URL: unknown parameter '{}'", name);
     if (!ok) return std::unexpected(ok.error());

@@ -39,8 +39,12 @@ struct S3Config {
 
   // Blobs up to this size are buffered and sent in one PutObject; larger ones
   // go up as a multipart upload in parts of this size (S3: 5 MiB..5 GiB; tests
-  // use less, which s3rver and fake_s3 accept). Memory per writer: 2 parts.
+  // use less, which s3rver and fake_s3 accept). Memory per writer:
+  // upload_parallelism + 1 parts.
   std::uint64_t part_size = 8ull << 20;
+  // Parts of one multipart upload in flight at once (one connection each):
+  // one stream rarely fills a link, a few do.
+  int upload_parallelism = 3;
   // Objects above this are copied with UploadPartCopy instead of CopyObject
   // (S3's CopyObject limit is 5 GiB); also the size of each copied part.
   std::uint64_t max_copy_size = 5ull << 30;

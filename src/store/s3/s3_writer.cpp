@@ -30,7 +30,8 @@ std::string new_tmp_key(std::string_view prefix) {
   return out;
 }
 
-S3Writer::S3Writer(S3Client& client) : client_(client), config_(client.config()) {}
+S3Writer::S3Writer(S3Client& client, std::optional<Digest> expected)
+    : client_(client), config_(client.config()), expected_(expected) {}
 
 S3Writer::~S3Writer() { abort(); }
 
@@ -58,23 +59,33 @@ Result<> S3Writer::append(std::span<const std::byte> data) {
 }
 
 Result<> S3Writer::start_multipart() {
-  tmp_key_ = new_tmp_key(config_.prefix);
-  auto r = client_.execute(S3Request("POST", tmp_key_, {{"uploads", ""}}));
+  upload_key_ = expected_ ? blob_key(config_.prefix, *expected_) : new_tmp_key(config_.prefix);
+  auto r = client_.execute(S3Request("POST", upload_key_, {{"uploads", ""}}));
   if (!r) return fail_with(r.error());
-  if (!r->ok()) return fail_with(s3_error(*r, "CreateMultipartUpload " + tmp_key_));
+  if (!r->ok()) return fail_with(s3_error(*r, "CreateMultipartUpload " + upload_key_));
   auto id = xml_text(r->body, "UploadId");
   if (!id || id->empty()) {
-    return fail_with(Error{Errc::kIOError, "S3 CreateMultipartUpload " + tmp_key_ + ": no UploadId in the answer"});
+    return fail_with(Error{Errc::kIOError, "S3 CreateMultipartUpload " + upload_key_ + ": no UploadId in the answer"});
   }
   upload_id_ = std::move(*id);
   return {};
 }
 
-Result<> S3Writer::wait_inflight() {
-  if (!inflight_.valid()) return {};
-  Result<std::string> etag = inflight_.get();
+Result<> S3Writer::wait_oldest() {
+  Part part = std::move(inflight_.front());
+  inflight_.pop_front();
+  Result<std::string> etag = part.etag.get();
+  spare_ = std::move(part.buf);
   if (!etag) return fail_with(etag.error());
-  etags_.push_back(std::move(*etag));
+  if (etags_.size() < static_cast<std::size_t>(part.number)) etags_.resize(static_cast<std::size_t>(part.number));
+  etags_[static_cast<std::size_t>(part.number - 1)] = std::move(*etag);
+  return {};
+}
+
+Result<> S3Writer::wait_all() {
+  while (!inflight_.empty()) {
+    if (auto r = wait_oldest(); !r) return r;
+  }
   return {};
 }
 
@@ -82,26 +93,32 @@ Result<> S3Writer::flush_part() {
   if (upload_id_.empty()) {
     if (auto r = start_multipart(); !r) return r;
   }
-  if (auto r = wait_inflight(); !r) return r;
+  while (inflight_.size() >= static_cast<std::size_t>(config_.upload_parallelism)) {
+    if (auto r = wait_oldest(); !r) return r;
+  }
   if (parts_started_ >= kMaxParts) {
     return fail_with(
         Error{Errc::kTooLarge, fmt::format("S3: blob larger than {} parts of {} bytes", kMaxParts, config_.part_size)});
   }
   std::string sha = part_hash_.finish().hex();
-  std::swap(buf_, inflight_buf_);
+  Part& part = inflight_.emplace_back();
+  part.number = ++parts_started_;
+  part.buf = std::exchange(buf_, std::move(spare_));
   buf_.clear();
-  int number = ++parts_started_;
-  inflight_ = std::async(std::launch::async,
-                         [this, number, sha = std::move(sha)] { return upload_part(number, inflight_buf_, sha); });
+  // The deque never moves its elements' buffers: the span stays valid until wait_oldest().
+  std::span<const std::byte> data(part.buf);
+  part.etag = std::async(std::launch::async, [this, number = part.number, data, sha = std::move(sha)] {
+    return upload_part(number, data, sha);
+  });
   return {};
 }
 
 Result<std::string> S3Writer::upload_part(int number, std::span<const std::byte> data, const std::string& sha256) {
   auto r =
-      client_.execute(S3Request("PUT", tmp_key_, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}})
+      client_.execute(S3Request("PUT", upload_key_, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}})
                           .with_body(data, sha256)
                           .as_bulk());
-  std::string what = fmt::format("UploadPart {} of {}", number, tmp_key_);
+  std::string what = fmt::format("UploadPart {} of {}", number, upload_key_);
   if (!r) return std::unexpected(r.error());
   if (!r->ok()) return std::unexpected(s3_error(*r, what));
   if (r->etag.empty()) return fail(Errc::kIOError, "S3 {}: no ETag in the answer", what);
@@ -115,7 +132,7 @@ Result<> S3Writer::complete_multipart() {
   }
   xml += "</CompleteMultipartUpload>";
   auto body = std::as_bytes(std::span(xml));
-  auto r = client_.execute(S3Request("POST", tmp_key_, {{"uploadId", upload_id_}})
+  auto r = client_.execute(S3Request("POST", upload_key_, {{"uploadId", upload_id_}})
                                .with_headers({"Content-Type: application/xml"})
                                .with_body(body)
                                .as_bulk()
@@ -124,29 +141,37 @@ Result<> S3Writer::complete_multipart() {
   if (!r->ok()) {
     // A retried Complete whose first try succeeded finds no upload: that is success if the object is there.
     bool maybe_done = r->attempts > 1 && r->status == 404;
-    if (!maybe_done) return std::unexpected(s3_error(*r, "CompleteMultipartUpload " + tmp_key_));
+    if (!maybe_done) return std::unexpected(s3_error(*r, "CompleteMultipartUpload " + upload_key_));
   }
-  tmp_completed_ = true;
+  tmp_completed_ = !expected_;
   upload_id_.clear();
-  // Belt and braces before the object can become a blob: the size must be what we sent.
-  auto head = client_.execute(S3Request("HEAD", tmp_key_));
+  // Belt and braces: the size must be what we sent.
+  auto head = client_.execute(S3Request("HEAD", upload_key_));
   if (!head) return std::unexpected(head.error());
-  if (!head->ok()) return std::unexpected(s3_error(*head, "HEAD " + tmp_key_));
+  if (!head->ok()) return std::unexpected(s3_error(*head, "HEAD " + upload_key_));
   if (head->content_length != total_) {
-    return fail(Errc::kCorruption, "S3 {}: completed object has {} bytes, {} were uploaded", tmp_key_,
+    return fail(Errc::kCorruption, "S3 {}: completed object has {} bytes, {} were uploaded", upload_key_,
                 head->content_length.value_or(0), total_);
   }
   return {};
 }
 
+Result<bool> S3Writer::has_full_object(const std::string& key) {
+  auto head = client_.execute(S3Request("HEAD", key));
+  if (!head) return std::unexpected(head.error());
+  if (head->ok()) return head->content_length == total_;
+  if (head->status != 404) return std::unexpected(s3_error(*head, "HEAD " + key));
+  return false;
+}
+
 Result<> S3Writer::copy_to(const std::string& final_key) {
   if (total_ > config_.max_copy_size) return multipart_copy(final_key);
   auto r = client_.execute(S3Request("PUT", final_key)
-                               .with_headers({"x-amz-copy-source: " + client_.copy_source(tmp_key_)})
+                               .with_headers({"x-amz-copy-source: " + client_.copy_source(upload_key_)})
                                .as_bulk()
                                .with_error_in_200());
   if (!r) return std::unexpected(r.error());
-  if (!r->ok()) return std::unexpected(s3_error(*r, "CopyObject " + tmp_key_ + " to " + final_key));
+  if (!r->ok()) return std::unexpected(s3_error(*r, "CopyObject " + upload_key_ + " to " + final_key));
   return {};
 }
 
@@ -168,7 +193,7 @@ Result<> S3Writer::multipart_copy(const std::string& final_key) {
     std::uint64_t last = std::min(total_, at + config_.max_copy_size) - 1;
     ++number;
     auto r = client_.execute(S3Request("PUT", final_key, {{"partNumber", std::to_string(number)}, {"uploadId", id}})
-                                 .with_headers({"x-amz-copy-source: " + client_.copy_source(tmp_key_),
+                                 .with_headers({"x-amz-copy-source: " + client_.copy_source(upload_key_),
                                                 fmt::format("x-amz-copy-source-range: bytes={}-{}", at, last)})
                                  .as_bulk()
                                  .with_error_in_200());
@@ -194,70 +219,96 @@ Result<> S3Writer::multipart_copy(const std::string& final_key) {
 Result<> S3Writer::commit(const Digest& digest) {
   if (error_) return std::unexpected(*error_);
   if (finished_) return fail(Errc::kInternal, "S3 writer: commit after commit or abort");
+  if (expected_ && digest != *expected_) {
+    return fail_with(Error{Errc::kInternal, "S3 writer: commit under a digest other than the expected one"});
+  }
   const std::string final_key = blob_key(config_.prefix, digest);
+  Result<> r = upload_id_.empty() ? commit_single(final_key, digest)
+               : expected_       ? commit_direct(final_key)
+                                 : commit_via_tmp(final_key);
+  if (!r) return fail_with(r.error());
+  finished_ = true;
+  buf_ = {};
+  spare_ = {};
+  return {};
+}
 
-  if (upload_id_.empty()) {
-    // One part: dedup check, then a single PutObject that S3 verifies against the digest.
-    auto head = client_.execute(S3Request("HEAD", final_key));
-    if (!head) return fail_with(head.error());
-    if (head->ok() && head->content_length == total_) {
-      finished_ = true;
-      buf_ = {};
-      return {};
-    }
-    if (!head->ok() && head->status != 404) return fail_with(s3_error(*head, "HEAD " + final_key));
-    auto put = client_.execute(S3Request("PUT", final_key).with_body(buf_, digest.hex()).as_bulk());
-    if (!put) return fail_with(put.error());
-    if (!put->ok()) {
-      Error e = s3_error(*put, "PutObject " + final_key);
-      if (put->error_code == "XAmzContentSHA256Mismatch" || put->error_code == "BadDigest") e.code = Errc::kCorruption;
-      return fail_with(std::move(e));
-    }
-    finished_ = true;
-    buf_ = {};
+Result<> S3Writer::commit_single(const std::string& final_key, const Digest& digest) {
+  // Dedup check, then a single PutObject that S3 verifies against the digest.
+  auto exists = has_full_object(final_key);
+  if (!exists) return std::unexpected(exists.error());
+  if (*exists) return {};
+  auto put = client_.execute(S3Request("PUT", final_key).with_body(buf_, digest.hex()).as_bulk());
+  if (!put) return std::unexpected(put.error());
+  if (!put->ok()) {
+    Error e = s3_error(*put, "PutObject " + final_key);
+    if (put->error_code == "XAmzContentSHA256Mismatch" || put->error_code == "BadDigest") e.code = Errc::kCorruption;
+    return std::unexpected(std::move(e));
+  }
+  return {};
+}
+
+Result<> S3Writer::commit_direct(const std::string& final_key) {
+  if (auto r = flush_part(); !r) return r;
+  if (auto r = wait_all(); !r) return r;
+  auto exists = has_full_object(final_key);
+  if (!exists) return std::unexpected(exists.error());
+  if (*exists) {
+    abort_upload();  // dedup: the stored copy stays
     return {};
   }
-
-  if (auto r = flush_part(); !r) return r;
-  if (auto r = wait_inflight(); !r) return r;
-  if (auto r = complete_multipart(); !r) return fail_with(r.error());
-  auto head = client_.execute(S3Request("HEAD", final_key));
-  if (!head) return fail_with(head.error());
-  bool exists = head->ok() && head->content_length == total_;
-  if (!exists && !head->ok() && head->status != 404) return fail_with(s3_error(*head, "HEAD " + final_key));
-  if (!exists) {
-    if (auto r = copy_to(final_key); !r) return fail_with(r.error());
+  if (auto r = complete_multipart(); !r) {
+    if (r.error().code == Errc::kCorruption) {
+      // The server assembled something else: never leave it visible.
+      auto d = client_.execute(S3Request("DELETE", final_key));
+      if (!d || (!d->ok() && d->status != 404)) spdlog::error("S3: could not delete bad object {}", final_key);
+    }
+    return r;
   }
-  finished_ = true;  // the blob is committed; what follows is cleanup
-  buf_ = {};
-  inflight_buf_ = {};
-  auto del = client_.execute(S3Request("DELETE", tmp_key_));
+  return {};
+}
+
+Result<> S3Writer::commit_via_tmp(const std::string& final_key) {
+  if (auto r = flush_part(); !r) return r;
+  if (auto r = wait_all(); !r) return r;
+  if (auto r = complete_multipart(); !r) return r;
+  auto exists = has_full_object(final_key);
+  if (!exists) return std::unexpected(exists.error());
+  if (!*exists) {
+    if (auto r = copy_to(final_key); !r) return r;
+  }
+  tmp_completed_ = false;
+  auto del = client_.execute(S3Request("DELETE", upload_key_));
   if (!del || (!del->ok() && del->status != 404)) {
-    spdlog::warn("S3: could not delete {} after commit ({}); recover() will", tmp_key_,
+    spdlog::warn("S3: could not delete {} after commit ({}); recover() will", upload_key_,
                  del ? s3_error(*del, "DELETE").message : del.error().message);
   }
   return {};
 }
 
+void S3Writer::abort_upload() {
+  if (upload_id_.empty()) return;
+  auto r = client_.execute(S3Request("DELETE", upload_key_, {{"uploadId", upload_id_}}));
+  if (!r || (!r->ok() && r->status != 404)) {
+    // s3rver cannot abort (405); recover() or a bucket lifecycle rule cleans up.
+    spdlog::warn("S3: could not abort multipart upload of {} ({}); recover() will retry", upload_key_,
+                 r ? s3_error(*r, "AbortMultipartUpload").message : r.error().message);
+  }
+  upload_id_.clear();
+}
+
 void S3Writer::abort() {
   if (finished_) return;
   finished_ = true;
-  if (inflight_.valid()) inflight_.wait();
-  if (!upload_id_.empty()) {
-    auto r = client_.execute(S3Request("DELETE", tmp_key_, {{"uploadId", upload_id_}}));
-    if (!r || (!r->ok() && r->status != 404)) {
-      // s3rver cannot abort (405); recover() or a bucket lifecycle rule cleans up.
-      spdlog::warn("S3: could not abort multipart upload of {} ({}); recover() will retry", tmp_key_,
-                   r ? s3_error(*r, "AbortMultipartUpload").message : r.error().message);
-    }
-    upload_id_.clear();
-  }
+  for (auto& part : inflight_) part.etag.wait();
+  inflight_.clear();
+  abort_upload();
   if (tmp_completed_) {
-    auto r = client_.execute(S3Request("DELETE", tmp_key_));
-    if (!r || (!r->ok() && r->status != 404)) spdlog::warn("S3: could not delete {}; recover() will", tmp_key_);
+    auto r = client_.execute(S3Request("DELETE", upload_key_));
+    if (!r || (!r->ok() && r->status != 404)) spdlog::warn("S3: could not delete {}; recover() will", upload_key_);
   }
   buf_ = {};
-  inflight_buf_ = {};
+  spare_ = {};
 }
 
 }  // namespace blobsync::s3

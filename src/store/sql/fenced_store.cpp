@@ -9,6 +9,9 @@ class FencedIngest final : public Ingest {
   FencedIngest(std::unique_ptr<Ingest> inner, std::shared_ptr<BlobFence> fence)
       : inner_(std::move(inner)), fence_(std::move(fence)) {}
   Result<> write(std::span<const std::byte> data) override { return inner_->write(data); }
+  Result<> write_from_fd(int fd, const std::function<void(std::uint64_t)>& progress) override {
+    return inner_->write_from_fd(fd, progress);
+  }
   Result<BlobRecord> finish() override {
     auto guard = fence_->shared();
     if (!guard) return std::unexpected(guard.error());

@@ -30,8 +30,11 @@ void LocalReplica::start(OnChange on_change) {
     LocalReplica* raw = self.get();
     self->doc_->on_update([raw](const crdt::Bytes& update, const crdt::Transaction& txn) {
       if (txn.origin == raw) {  // from the room
-        if (crdt::Branch* reg = raw->doc_->root(kRegistryMap); reg && txn.changed.contains(reg))
-          raw->registry_changed_ = true;
+        if (crdt::Branch* reg = raw->doc_->root(kRegistryMap)) {
+          if (auto it = txn.changed.find(reg); it != txn.changed.end())
+            for (const std::string* key : it->second)
+              if (key) raw->registry_keys_.push_back(*key);
+        }
         return;
       }
       raw->to_room(sync_frame(kSyncUpdate, update));  // our own edit
@@ -105,10 +108,10 @@ void LocalReplica::handle(const std::vector<std::uint8_t>& msg) {
     return;
   }
   if (sub != kSyncStep2 && sub != kSyncUpdate) return;
-  registry_changed_ = false;
+  registry_keys_.clear();
   (void)doc_->apply_update(payload, this);  // the room only sends what it applied itself
   if (sub == kSyncStep2) synced_ = true;
-  if (on_change_) on_change_(*doc_, registry_changed_);
+  if (on_change_) on_change_(*doc_, registry_keys_);
 }
 
 void LocalReplica::to_room(std::vector<std::uint8_t> msg) {

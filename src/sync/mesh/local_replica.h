@@ -16,6 +16,8 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/strand.hpp>
@@ -34,9 +36,9 @@ namespace blobsync::sync::mesh {
 
 class LocalReplica final : public Connection, public std::enable_shared_from_this<LocalReplica> {
  public:
-  // Called on the strand after each update from the room; `registry` tells
-  // whether it changed _blobRegistry.
-  using OnChange = std::function<void(crdt::Doc& doc, bool registry)>;
+  // Called on the strand after each update from the room with the keys of
+  // _blobRegistry it changed (often none).
+  using OnChange = std::function<void(crdt::Doc& doc, const std::vector<std::string>& registry_keys)>;
 
   static std::shared_ptr<LocalReplica> create(boost::asio::any_io_executor ex, std::shared_ptr<Room> room);
   ~LocalReplica() override;
@@ -76,7 +78,7 @@ class LocalReplica final : public Connection, public std::enable_shared_from_thi
   OnChange on_change_;              // strand
   bool joined_ = false;             // strand
   bool stopped_ = false;            // strand
-  bool registry_changed_ = false;   // strand: set by the update observer
+  std::vector<std::string> registry_keys_;  // strand: filled by the update observer
   std::atomic<bool> synced_{false}, closed_{false};
 };
 

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <future>
 #include <thread>
@@ -77,7 +78,9 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     std::shared_ptr<Room> room;
     std::shared_ptr<LocalReplica> replica;
     std::vector<std::shared_ptr<PeerLink>> links;
-    bool scanning = false, rescan = false;
+    // Registry scans: one at a time; what changes meanwhile waits for the next.
+    bool scanning = false, full_pending = false;
+    std::set<std::string> dirty;  // registry keys changed since the running scan began
   };
 
   MeshConfig config;
@@ -140,7 +143,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     auto now = Clock::now();
     if (now - last_rescan >= config.rescan_interval) {
       last_rescan = now;
-      for (auto& [name, st] : rooms) scan(name);
+      for (auto& [name, st] : rooms) scan(name, std::nullopt);
     }
     if (config.prune_after.count() > 0 && now - last_prune >= config.probe_interval) {
       last_prune = now;
@@ -174,7 +177,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     st.replica = LocalReplica::create(ioc.get_executor(), room);
     std::weak_ptr<Impl> weak = shared_from_this();
     bool is_directory = name == kDirectoryRoom;
-    st.replica->start([weak, name, is_directory](crdt::Doc& doc, bool registry) {
+    st.replica->start([weak, name, is_directory](crdt::Doc& doc, const std::vector<std::string>& keys) {
       auto s = weak.lock();
       if (!s) return;
       if (is_directory) {
@@ -186,8 +189,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
             s->ensure_room(n);
           }
         });
-      } else if (registry) {
-        asio::post(s->strand, [s, name] { s->scan(name); });
+      } else if (!keys.empty()) {
+        asio::post(s->strand, [s, name, keys] { s->scan(name, std::set<std::string>(keys.begin(), keys.end())); });
       }
     });
     for (const auto& peer : peers) {
@@ -230,19 +233,31 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
   // ---- registry scans ---------------------------------------------------------
 
-  // Reads the room's registry, then (off the I/O threads) checks the store:
-  // held but unlisted -> announce; listed elsewhere, not held -> fetch (all).
-  void scan(const std::string& name) {
+  // Reads the room's registry (the given keys, or all), then (off the I/O
+  // threads) checks the store: held but unlisted -> announce; listed
+  // elsewhere, not held -> fetch (replication = all). Changes seen by the
+  // replica scan only their keys, so a burst of announcements costs O(burst).
+  void scan(const std::string& name, std::optional<std::set<std::string>> keys) {
     auto it = rooms.find(name);
     if (it == rooms.end() || draining) return;
     auto& st = it->second;
     if (st.scanning) {
-      st.rescan = true;
+      if (keys) st.dirty.insert(keys->begin(), keys->end());
+      else st.full_pending = true;
       return;
     }
     st.scanning = true;
-    st.replica->read([s = shared_from_this(), name](crdt::Doc& doc) {
-      auto entries = registry_entries(doc);
+    st.replica->read([s = shared_from_this(), name, keys = std::move(keys)](crdt::Doc& doc) {
+      std::vector<std::pair<Digest, RegistryEntry>> entries;
+      if (!keys) {
+        entries = registry_entries(doc);
+      } else {
+        for (const auto& key : *keys) {
+          auto hash = parse_blob_id(key);
+          if (!hash) continue;
+          if (auto e = registry_get(doc, *hash)) entries.emplace_back(*hash, std::move(*e));
+        }
+      }
       s->run_blocking([s, name, entries = std::move(entries)]() mutable {
         std::vector<char> held;
         held.reserve(entries.size());
@@ -271,9 +286,12 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
         if (elsewhere) replicator->want(FetchJob{hash, name, e.holders, e.size, e.chunk_count});
       }
     }
-    if (st.rescan) {
-      st.rescan = false;
-      scan(name);
+    if (st.full_pending) {
+      st.full_pending = false;
+      st.dirty.clear();
+      scan(name, std::nullopt);
+    } else if (!st.dirty.empty()) {
+      scan(name, std::exchange(st.dirty, {}));
     }
   }
 
@@ -442,8 +460,9 @@ Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, SyncService& sync,
                                             : std::string();
   impl->replicate_max = c.replicate_max_bytes ? c.replicate_max_bytes : host.sync.max_blob_bytes;
   ReplicatorEnv env{impl->ioc.get_executor(), host.blobs, impl->health, c.partial_dir, impl->self, impl->token,
-                    {}, {}, {}, {}, {}, {}, {}};
+                    {}, {}, {}, {}, {}, {}, {}, {}};
   env.max_fetches = c.max_fetches;
+  env.connections_per_holder = c.connections_per_holder;
   env.backoff_initial = c.blob_backoff_initial;
   env.backoff_max = c.blob_backoff_max;
   env.connect_timeout = c.connect_timeout;
@@ -483,7 +502,7 @@ const MeshConfig& Mesh::config() const { return impl_->config; }
 
 void Mesh::start() {
   auto& s = *impl_;
-  unsigned n = std::max(1u, s.config.threads);
+  unsigned n = std::max(1u, s.config.io_threads);
   for (unsigned i = 0; i < n; ++i) s.threads.emplace_back([&ioc = s.ioc] { ioc.run(); });
   spdlog::info("mesh: {} as {}, {} peers, replication {}", "starting", s.self, s.peers.size(),
                replication_name(s.config.replication));

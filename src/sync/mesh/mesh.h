@@ -20,7 +20,7 @@
 //                  change durably (PeerLink::flush); then the owner stops the
 //                  SyncService and the mesh.
 //
-// Usage (see tests/mesh/mesh_devserver.cpp):
+// Usage (see tests/sync/sync_devserver.cpp, src/cli/sync_commands.cpp):
 //   auto sync = SyncService::create(sync_config, store);
 //   auto mesh = Mesh::create(mesh_config, **sync, store);   // before attach
 //   (*sync)->attach(server);
@@ -44,10 +44,6 @@
 #include "core/error.h"
 #include "sync/mesh/mesh_config.h"
 #include "sync/mesh/mesh_report.h"
-
-namespace boost::asio {
-class io_context;
-}
 
 namespace blobsync {
 class BlobStore;

@@ -47,10 +47,16 @@ struct MeshConfig {
   // Background replication skips blobs larger than this (0: SyncConfig::max_blob_bytes).
   std::uint64_t replicate_max_bytes = 0;
 
-  // Bounded concurrency: blobs fetched at once (whole server).
-  unsigned max_fetches = 4;
-  // Disk and hashing work of replication (ingest of fetched blobs).
-  unsigned threads = 2;
+  // Bounded concurrency: blobs fetched at once (whole server), spread over
+  // up to this many connections per holder (a holder serves at most
+  // SyncConfig::max_transfers_per_connection, 8 by default, on each).
+  unsigned max_fetches = 8;
+  unsigned connections_per_holder = 4;
+  // Threads of the mesh's io_context (links, rooms, transfers; transfers
+  // write chunks synchronously, so more threads than cores hide fsyncs) and
+  // of its pool for blocking work (ingest of fetched blobs, store lookups).
+  unsigned io_threads = 4;
+  unsigned threads = 4;
 
   // Peer links reconnect after jittered exponential backoff, forever.
   std::chrono::milliseconds link_backoff_initial{250};

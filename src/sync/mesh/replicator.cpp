@@ -9,6 +9,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <tuple>
 
 #include "client/partial_blob.h"
 #include "client/room_client.h"
@@ -41,6 +42,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     std::vector<Waiter> waiters;
     bool active = false;
     std::vector<std::string> order;  // holders to try, shuffled
+    unsigned slot = 0;               // which of a holder's pooled connections
     std::size_t next = 0;
     std::unique_ptr<PartialBlob> partial;
     Error last{Errc::kNotFound, "no holder listed"};
@@ -70,7 +72,8 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   std::deque<Digest> queue;
   std::size_t active = 0;
   std::map<Digest, Retry> retries;
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<Pooled>> pool;
+  std::map<std::tuple<std::string, std::string, unsigned>, std::shared_ptr<Pooled>> pool;  // (url, room, slot)
+  unsigned next_slot = 0;
   bool stopped = false, sweeping = false;
 
   mutable std::mutex mu;
@@ -151,6 +154,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   void start(std::shared_ptr<Job> j) {
     ++active;
     j->active = true;
+    j->slot = next_slot++ % std::max(1u, env.connections_per_holder);
     j->order.clear();
     for (const auto& h : j->job.holders)
       if (h != env.self_url) j->order.push_back(h);
@@ -175,7 +179,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     if (stopped) return finish(j, fail(Errc::kCancelled, "replication stopped"));
     if (j->next >= j->order.size()) return finish(j, std::unexpected(j->last));
     std::string url = j->order[j->next++];
-    connect(url, j->job.room, [self = shared_from_this(), j, url](Result<std::shared_ptr<Pooled>> c) {
+    connect(url, j->job.room, j->slot, [self = shared_from_this(), j, url](Result<std::shared_ptr<Pooled>> c) {
       if (!c) {
         self->holder_failed(url);
         j->last = Error{c.error().code, fmt::format("{}: {}", url, c.error().message)};
@@ -264,16 +268,16 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     pump();
   }
 
-  void connect(const std::string& url, const std::string& room,
+  void connect(const std::string& url, const std::string& room, unsigned slot,
                std::function<void(Result<std::shared_ptr<Pooled>>)> cb) {
-    auto key = std::make_pair(url, room);
-    auto& slot = pool[key];
-    if (slot && !slot->opening && slot->client->is_open()) {
-      slot->last_used = Clock::now();
-      return cb(slot);
+    auto key = std::make_tuple(url, room, slot);
+    auto& entry = pool[key];
+    if (entry && !entry->opening && entry->client->is_open()) {
+      entry->last_used = Clock::now();
+      return cb(entry);
     }
-    if (slot && slot->opening) {
-      slot->waiters.push_back(std::move(cb));
+    if (entry && entry->opening) {
+      entry->waiters.push_back(std::move(cb));
       return;
     }
     auto parsed = client::parse_ws_url(url);
@@ -282,7 +286,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       return cb(std::unexpected(parsed.error()));
     }
     auto p = std::make_shared<Pooled>();
-    slot = p;
+    entry = p;
     p->waiters.push_back(std::move(cb));
     client::RoomClientOptions o;
     o.server = *parsed;
@@ -298,12 +302,12 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       auto waiters = std::move(p->waiters);
       p->waiters.clear();
       if (!r) {
-        self->env.health.unreachable(key.first);
+        self->env.health.unreachable(std::get<0>(key));
         if (auto it = self->pool.find(key); it != self->pool.end() && it->second == p) self->pool.erase(it);
         for (auto& w : waiters) w(std::unexpected(r.error()));
         return;
       }
-      self->env.health.reachable(key.first);
+      self->env.health.reachable(std::get<0>(key));
       for (auto& w : waiters) w(p);
     });
     schedule_sweep();

@@ -12,7 +12,9 @@
 //     where it stopped); BlobStore ingests the finished file with
 //     `expected` = the blob hash, so nothing unverified becomes visible.
 //   - Holders are tried in random order (this server skipped), each through
-//     a pooled blob-only connection; connection failures go to HolderHealth.
+//     one of a few pooled blob-only connections (fetches spread over them, so
+//     one transfer's disk writes do not stall the others); connection
+//     failures go to HolderHealth.
 //   - Per-blob backoff: a blob that failed at every holder is not retried in
 //     the background before its jittered, doubling delay has passed (client
 //     requests ignore it: a holder may be back).
@@ -51,7 +53,8 @@ struct ReplicatorEnv {
   std::filesystem::path partial_dir;
   std::string self_url;
   std::string token;
-  unsigned max_fetches = 4;
+  unsigned max_fetches = 8;
+  unsigned connections_per_holder = 4;
   std::chrono::milliseconds backoff_initial{1000}, backoff_max{300'000};
   std::chrono::milliseconds connect_timeout{10'000}, idle_timeout{30'000};
   // Runs blocking work (ingest, store lookups) off the I/O threads.

@@ -1,7 +1,7 @@
 // Harness for the mesh suite: N servers on loopback ports, each with every
 // other as a peer. Reuses the sync harness (Server, clients, until) with the
 // server command $BLOBSYNC_MESH_BIN (a command line, e.g.
-// "/work/main/build/blobsync serve"), default the mesh_devserver test binary.
+// "/work/main/build/blobsync serve"), default "sync_devserver --mesh".
 // It is run with `--listen 127.0.0.1:PORT --data DIR --peer URL...` plus test
 // flags and must print "listening on HOST:PORT"; GET /peers must answer the
 // mesh report.
@@ -9,7 +9,7 @@ import net from 'node:net'
 import http from 'node:http'
 
 process.env.BLOBSYNC_SYNC_BIN = process.env.BLOBSYNC_MESH_BIN || process.env.MESH_DEVSERVER ||
-  '/work/main/build-mesh/tests/mesh/mesh_devserver'
+  '/work/main/build-mesh/tests/sync/sync_devserver --mesh'
 
 const sync = await import('../sync/harness.mjs')
 const blobs = await import('../sync/blobclient.mjs')
