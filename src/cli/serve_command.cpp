@@ -16,6 +16,7 @@ namespace {
 
 struct ServeFlags {
   std::string config;
+  std::vector<std::string> peer;  // --peer URL, repeatable: joins `peers`
   std::vector<std::pair<std::string, CLI::Option*>> options;
   std::vector<std::unique_ptr<std::string>> values;
 };
@@ -43,6 +44,10 @@ http::ConfigSources sources(const CLI::App& app, const CliContext& ctx, const Se
   if (data && data->count() > 0) s.flags["data"] = ctx.data_dir.string();
   for (std::size_t i = 0; i < f.options.size(); ++i)
     if (f.options[i].second->count() > 0) s.flags[f.options[i].first] = *f.values[i];
+  for (const auto& peer : f.peer) {
+    auto& peers = s.flags["peers"];
+    peers += (peers.empty() ? "" : ",") + peer;
+  }
   return s;
 }
 
@@ -60,9 +65,10 @@ void add_config_flags(CLI::App* cmd, ServeFlags& f, bool all) {
 }  // namespace
 
 void add_serve_command(CLI::App& app, CliContext& ctx) {
-  auto* cmd = app.add_subcommand("serve", "Run the HTTP server: ATProto XRPC blobs, accounts, records, /blobs/<hash>");
+  auto* cmd = app.add_subcommand("serve", "Run the server: ATProto XRPC blobs, accounts, records, /blobs/<hash>, WebSocket rooms /sync/<room>, the mesh");
   auto flags = std::make_shared<ServeFlags>();
   add_config_flags(cmd, *flags, true);
+  cmd->add_option("--peer", flags->peer, "Another server's sync URL ws://host:port/sync (repeatable; adds to --peers)");
   cmd->callback([cmd, flags, &ctx] {
     auto config = http::load_config(sources(*cmd, ctx, *flags));
     if (!config) return ctx.fail_with(config.error());

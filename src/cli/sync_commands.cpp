@@ -7,12 +7,15 @@
 #include <memory>
 
 #include "cli/cli_context.h"
+#include "core/blob_id.h"
 #include "http/config.h"
+#include "http/xrpc_error.h"
 #include "http/json_util.h"
 #include "http/router.h"
 #include "http/serve.h"
 #include "http/server.h"
 #include "http/service.h"
+#include "store/blob_store.h"
 #include "sync/mesh/mesh.h"
 #include "sync/mesh/mesh_report.h"
 #include "sync/sync_service.h"
@@ -34,6 +37,7 @@ sync::SyncConfig sync_config(const http::ServerConfig& c, const std::string& bou
   // A clean shutdown takes this server out of the registries (issue 6); the
   // mesh drains that change to the peers before the process exits.
   sc.withdraw_on_shutdown = !c.peers.empty();
+  sc.compact_updates = c.sync_compact_updates;
   return sc;
 }
 
@@ -55,6 +59,14 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   auto mode = sync::mesh::parse_replication(config.replication);
   if (!mode) return std::unexpected(mode.error());
   mc.replication = *mode;
+  mc.peer_token = config.peer_token;
+  mc.replicate_on_fetch = config.replicate_on_fetch;
+  mc.max_fetches = config.mesh_max_fetches;
+  mc.link_backoff_max = config.mesh_link_backoff_max;
+  mc.prune_after = config.mesh_prune_after;
+  mc.probe_interval = config.mesh_probe_interval;
+  mc.rescan_interval = config.mesh_rescan_interval;
+  mc.shutdown_flush_timeout = config.mesh_shutdown_flush;
   auto mesh = sync::mesh::Mesh::create(mc, *parts->sync, *service.store);
   if (!mesh) return std::unexpected(mesh.error());
   parts->mesh = std::move(*mesh);
@@ -65,6 +77,25 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   peers_route.handler = [m](http::Request&) { return http::json_response(sync::mesh::render_peers_json(m->report())); };
   router.add("GET", "/peers", std::move(peers_route));
   service.metrics.add_source([m] { return sync::mesh::render_mesh_metrics(m->report()); });
+
+  // Admin delete: the blob leaves the store and this server withdraws from it
+  // in every room (as GC does). Only with admin_token configured.
+  if (!config.admin_token.empty()) {
+    http::Route del;
+    del.name = "blobs.delete";
+    del.blocking = true;
+    del.handler = [&service, s = parts->sync.get(), token = config.admin_token](http::Request& req) {
+      auto auth = req.header("authorization");
+      if (!auth || *auth != "Bearer " + token)
+        return http::xrpc_error(401, "AuthenticationRequired", "DELETE /blobs/<hash> needs the admin token");
+      auto hash = parse_blob_id_or_hex(std::string_view(req.path).substr(std::string_view("/blobs/").size()));
+      if (!hash) return http::xrpc_error(400, "InvalidRequest", hash.error().message);
+      if (auto r = service.store->remove(*hash); !r) return http::xrpc_error(404, "BlobNotFound", r.error().message);
+      s->blob_removed(*hash);
+      return http::json_response("{}");
+    };
+    router.add_prefix("DELETE", "/blobs/", std::move(del));
+  }
 
   parts->sync->attach(server);
   parts->mesh->start();

@@ -55,6 +55,16 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"sync_fsync", "make every room update durable before broadcasting it (true/false)"},
       {"peers", "other servers' sync URLs to mesh with (comma list)"},
       {"replication", "all (copy every blob in hosted rooms) or on-demand"},
+      {"peer_token", "token this server presents to its peers (default: the first sync token)"},
+      {"replicate_on_fetch", "fetch a blob a client asks for from another holder first (true/false)"},
+      {"mesh_max_fetches", "blobs replicated at once"},
+      {"mesh_link_backoff_max", "cap of the jittered reconnect backoff of peer links"},
+      {"mesh_prune_after", "remove a holder unreachable this long from registry entries (0: never)"},
+      {"mesh_probe_interval", "how often unreachable holders are probed and pruned"},
+      {"mesh_rescan_interval", "how often registries are re-scanned for blobs to replicate"},
+      {"mesh_shutdown_flush", "on clean shutdown, how long to wait for peers to confirm the withdrawal"},
+      {"sync_compact_updates", "fold a room's update log into a snapshot past this many updates"},
+      {"admin_token", "Bearer token for admin calls (DELETE /blobs/<hash>); empty: disabled"},
       {"access_log", "stderr, stdout, off or a file path"},
       {"log_level", "trace, debug, info, warn, error"},
   };
@@ -119,6 +129,18 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
   auto v = parse_u64(t);
   if (!v || *v > (1ull << 40)) return fail(Errc::kInvalidArgument, "'{}' is not a duration (e.g. 30s, 10m, 6h)", text);
   return std::chrono::seconds(static_cast<std::int64_t>(*v * mult));
+}
+
+Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text) {
+  std::string t = trim(text);
+  if (t.size() > 2 && t.ends_with("ms")) {
+    auto v = parse_u64(t.substr(0, t.size() - 2));
+    if (!v || *v > (1ull << 50)) return fail(Errc::kInvalidArgument, "'{}' is not a duration (e.g. 250ms, 30s)", text);
+    return std::chrono::milliseconds(static_cast<std::int64_t>(*v));
+  }
+  auto d = parse_duration(text);
+  if (!d) return std::unexpected(d.error());
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
 }
 
 Result<std::uint64_t> parse_size(std::string_view text) {
@@ -319,6 +341,36 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       if (value != "all" && value != "on-demand")
         return fail(Errc::kInvalidArgument, "config 'replication': '{}' is not all or on-demand", value);
       c.replication = value;
+    } else if (key == "peer_token") {
+      c.peer_token = value;
+    } else if (key == "replicate_on_fetch") {
+      auto b = parse_bool(value);
+      if (!b) return bad(b.error());
+      c.replicate_on_fetch = *b;
+    } else if (key == "mesh_max_fetches") {
+      auto n = parse_u64(value);
+      if (!n || *n == 0 || *n > 256)
+        return fail(Errc::kInvalidArgument, "config 'mesh_max_fetches': '{}' is not 1..256", value);
+      c.mesh_max_fetches = static_cast<unsigned>(*n);
+    } else if (key == "mesh_link_backoff_max" || key == "mesh_prune_after" || key == "mesh_probe_interval" ||
+               key == "mesh_rescan_interval" || key == "mesh_shutdown_flush") {
+      std::chrono::milliseconds ms;
+      auto d = parse_duration_ms(value);
+      if (!d) return bad(d.error());
+      ms = *d;
+      if (key == "mesh_link_backoff_max") c.mesh_link_backoff_max = ms;
+      else if (key == "mesh_prune_after") c.mesh_prune_after = ms;
+      else if (key == "mesh_probe_interval") c.mesh_probe_interval = ms;
+      else if (key == "mesh_rescan_interval") c.mesh_rescan_interval = ms;
+      else c.mesh_shutdown_flush = ms;
+    } else if (key == "sync_compact_updates") {
+      auto n = parse_u64(value);
+      if (!n || *n == 0) return fail(Errc::kInvalidArgument, "config 'sync_compact_updates': '{}' is not > 0", value);
+      c.sync_compact_updates = *n;
+    } else if (key == "admin_token") {
+      if (!value.empty() && value.size() < 16)
+        return fail(Errc::kInvalidArgument, "config 'admin_token' must be at least 16 characters");
+      c.admin_token = value;
     } else if (key == "access_log") {
       c.access_log = value.empty() ? "off" : value;
     } else if (key == "log_level") {

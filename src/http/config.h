@@ -67,6 +67,17 @@ struct ServerConfig {
   // Server mesh (src/sync/mesh): other servers' sync URLs, and what to copy.
   std::vector<std::string> peers;
   std::string replication = "all";  // "all" or "on-demand"
+  std::string peer_token;           // presented to peers; empty: sync_tokens[0]
+  bool replicate_on_fetch = true;
+  unsigned mesh_max_fetches = 8;
+  std::chrono::milliseconds mesh_link_backoff_max{30'000};
+  std::chrono::milliseconds mesh_prune_after{24 * 3600 * 1000LL};  // 0: never prune
+  std::chrono::milliseconds mesh_probe_interval{10 * 60 * 1000};
+  std::chrono::milliseconds mesh_rescan_interval{10'000};
+  std::chrono::milliseconds mesh_shutdown_flush{5'000};
+  std::uint64_t sync_compact_updates = 1000;
+  // Bearer token for admin calls (DELETE /blobs/<hash>); empty: disabled.
+  std::string admin_token;
 
   // Logging: "stderr", "stdout", "off" or a file path.
   std::string access_log = "stderr";
@@ -102,6 +113,8 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers);
 Result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text);
 // "30", "30s", "10m", "6h", "2d" -> seconds.
 Result<std::chrono::seconds> parse_duration(std::string_view text);
+// Like parse_duration, plus an "ms" suffix ("250ms").
+Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text);
 // "104857600", "100MiB", "1M", "64k" -> bytes.
 Result<std::uint64_t> parse_size(std::string_view text);
 
