@@ -15,8 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-${BUILD_DIR:-build/release}}
-cmake --build "$BUILD" --target sync_devserver mesh_seed >/dev/null
-SERVER=${BLOBSYNC_MESH_BIN:-$BUILD/tests/sync/sync_devserver --mesh}
+cmake --build "$BUILD" --target mesh_seed >/dev/null
+[[ -n "${BLOBSYNC_MESH_BIN:-}" ]] || cmake --build "$BUILD" --target blobsync >/dev/null
+SERVER=${BLOBSYNC_MESH_BIN:-$BUILD/src/cli/blobsync}
 SEED="$BUILD/bench/mesh_seed"
 SMALL_N=${MESH_SMALL_N:-1000}
 BIG_MIB=${MESH_BIG_MIB:-1024}
@@ -35,7 +36,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # start_server NAME PORT [ARGS...]: starts it, waits for "listening on".
 start_server() {
   local name=$1 port=$2; shift 2
-  $SERVER --listen "127.0.0.1:$port" --data "$WORK/$name" --max-blob-bytes $((4 << 30)) "$@" \
+  $SERVER serve --listen "127.0.0.1:$port" --data "$WORK/$name" --access-log off --max-upload-bytes $((4 << 30)) "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.err" &
   PIDS+=($!)
   for _ in $(seq 1 500); do

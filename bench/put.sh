@@ -22,3 +22,7 @@ fi
 "$BIN" --dir "$WORK" --size $((256 << 20)) --files 1 --rounds 5
 "$BIN" --dir "$WORK" --size $((1 << 20)) --files 64 --rounds 5
 "$BIN" --dir "$WORK" --size $((1 << 20)) --files 64 --threads 4 --rounds 5
+# What `blobsync put F1 ... F64` does: put_files, one file's fsyncs overlapping
+# the next one's hashing (each file still durable before it is reported).
+"$BIN" --dir "$WORK" --size $((1 << 20)) --files 64 --batch --rounds 5
+"$BIN" --dir "$WORK" --size $((1 << 20)) --files 64 --threads 2 --batch --rounds 5

@@ -14,9 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-${BUILD_DIR:-build/release}}
-cmake --build "$BUILD" --target sync_load sync_devserver >/dev/null
+cmake --build "$BUILD" --target sync_load >/dev/null
+[[ -n "${BLOBSYNC_SYNC_BIN:-}" ]] || cmake --build "$BUILD" --target blobsync >/dev/null
 LOAD="$BUILD/bench/sync_load"
-OURS=${BLOBSYNC_SYNC_BIN:-$BUILD/tests/sync/sync_devserver}
+OURS=${BLOBSYNC_SYNC_BIN:-$BUILD/src/cli/blobsync}
 ROOMS=${ROOMS:-2000}
 CONNS=${CONNS:-10000}
 SECONDS_RUN=${SECONDS_RUN:-10}
@@ -31,8 +32,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 start_ours() {  # -> PID PORT
   local port; port=$(free_port)
-  local extra=(); [[ "${SYNC_BENCH_NOFSYNC:-0}" == 1 ]] && extra+=(--no-fsync)
-  $OURS --listen "127.0.0.1:$port" --data "$WORK/ours-$port" --room-idle-ms 600000 "${extra[@]}" >"$WORK/ours-$port.log" 2>&1 &
+  local extra=(); [[ "${SYNC_BENCH_NOFSYNC:-0}" == 1 ]] && extra+=(--sync-fsync false)
+  $OURS serve --listen "127.0.0.1:$port" --data "$WORK/ours-$port" --access-log off --max-connections 20000 \
+    --room-idle-timeout 10m "${extra[@]}" >"$WORK/ours-$port.log" 2>&1 &
   local pid=$!; PIDS+=("$pid")
   for _ in $(seq 100); do grep -q listening "$WORK/ours-$port.log" 2>/dev/null && break; sleep 0.1; done
   echo "$pid $port"

@@ -30,6 +30,10 @@ Result<std::unique_ptr<client::Client>> connect(const CliContext& ctx, const Rem
   options.on_holder_error = [](const std::string& holder, const Error& e) {
     std::fprintf(stderr, "blobsync: holder %s failed: %s; trying the next one\n", holder.c_str(), e.message.c_str());
   };
+  options.on_resume = [](std::uint64_t have, std::uint64_t size) {
+    std::fprintf(stderr, "blobsync: resuming: %llu of %llu bytes already here\n", static_cast<unsigned long long>(have),
+                 static_cast<unsigned long long>(size));
+  };
   return client::Client::connect(options);
 }
 

@@ -30,7 +30,7 @@ sync::SyncConfig sync_config(const http::ServerConfig& c, const std::string& bou
   sc.url = c.url.empty() ? "ws://" + bound + "/sync" : c.url;
   sc.tokens = c.sync_tokens;
   sc.read_only_tokens = c.sync_read_only_tokens;
-  sc.room_idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.room_idle_timeout);
+  sc.room_idle_timeout = c.room_idle_timeout;
   sc.fsync = c.sync_fsync;
   sc.max_blob_bytes = c.max_upload_bytes;
   sc.allowed_mime = c.allowed_mime;

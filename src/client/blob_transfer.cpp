@@ -1,6 +1,6 @@
 #include "client/blob_transfer.h"
 
-#include "client/partial_blob.h"
+#include "client/blob_sink.h"
 #include "core/chunking.h"
 #include "store/blob_store.h"
 
@@ -24,7 +24,7 @@ Error error_from_reply(const sync::ErrorMsg& reply) {
 
 // ---------------------------------------------------------------- download
 
-DownloadSession::DownloadSession(std::uint64_t req, PartialBlob& partial, std::uint32_t window)
+DownloadSession::DownloadSession(std::uint64_t req, BlobSink& partial, std::uint32_t window)
     : req_(req), partial_(partial), window_(window) {}
 
 Frame DownloadSession::request_frame() {

@@ -4,7 +4,8 @@
 // replication drive the same logic over their own transports.
 //
 //   DownloadSession: REQUEST -> META -> CHUNK... (CREDIT back) -> DONE,
-//                    into a PartialBlob (verified, resumable).
+//                    into a BlobSink (PartialBlob or StreamingDownload;
+//                    verified, resumable).
 //   UploadSession:   UPLOAD -> WANT -> CHUNK... (as CREDIT allows) -> DONE,
 //                    reading chunks from the local BlobStore.
 //
@@ -25,7 +26,7 @@ class BlobStore;
 
 namespace blobsync::client {
 
-class PartialBlob;
+class BlobSink;
 
 using Frame = std::vector<std::uint8_t>;
 
@@ -36,8 +37,8 @@ Error error_from_reply(const sync::ErrorMsg& reply);
 
 class DownloadSession {
  public:
-  // REQUIRES: `partial` outlives the session.
-  DownloadSession(std::uint64_t req, PartialBlob& partial, std::uint32_t window = sync::kDefaultWindow);
+  // REQUIRES: `sink` outlives the session.
+  DownloadSession(std::uint64_t req, BlobSink& sink, std::uint32_t window = sync::kDefaultWindow);
 
   // The REQUEST frame: every chunk, or only the missing ones when resuming.
   Frame request_frame();
@@ -53,7 +54,7 @@ class DownloadSession {
 
  private:
   std::uint64_t req_;
-  PartialBlob& partial_;
+  BlobSink& partial_;
   std::uint32_t window_;
   std::vector<sync::ChunkRange> wanted_;
   std::vector<std::uint64_t> order_;  // chunk indices in sending order, after META

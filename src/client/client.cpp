@@ -10,7 +10,7 @@
 #include <random>
 #include <thread>
 
-#include "client/partial_blob.h"
+#include "client/streaming_download.h"
 #include "client/room_client.h"
 #include "core/blob_id.h"
 #include "crdt/doc.h"
@@ -103,7 +103,7 @@ struct Client::Impl {
   }
 
   // One attempt at one holder: download the missing chunks into `partial`.
-  Result<> fetch_from(const std::string& holder, PartialBlob& partial, const ProgressFn& progress,
+  Result<> fetch_from(const std::string& holder, BlobSink& partial, const ProgressFn& progress,
                       std::uint64_t total) {
     auto url = parse_ws_url(holder);
     if (!url) return std::unexpected(url.error());
@@ -178,8 +178,14 @@ Result<BlobRecord> Client::get_blob(const Digest& hash, const ProgressFn& progre
   std::lock_guard lock(impl_->op_mutex);
   if (auto local = impl_->store->stat(hash)) return local;
 
-  auto partial = PartialBlob::open(impl_->options.data_dir / "partial", hash);
+  // Chunks stream into the store as they arrive; a resumable copy is kept
+  // in DATA/partial in case this process gives up (another run resumes).
+  StreamingOptions streaming;
+  streaming.partial_dir = impl_->options.data_dir / "partial";
+  auto partial = StreamingDownload::open(*impl_->store, hash, streaming);
   if (!partial) return std::unexpected(partial.error());
+  auto& sink = **partial;
+  if (sink.bytes_present() > 0 && impl_->options.on_resume) impl_->options.on_resume(sink.bytes_present(), sink.size());
   std::mt19937_64 rng(std::random_device{}());
   Error last{Errc::kNotFound, "no holder is listed for " + to_hash_ref(hash)};
   auto backoff = impl_->options.backoff;
@@ -203,28 +209,19 @@ Result<BlobRecord> Client::get_blob(const Digest& hash, const ProgressFn& progre
     });
     if (!listed) holders.push_back(self);  // the connected server may have it or fetch it
     for (const auto& holder : holders) {
-      auto r = impl_->fetch_from(holder, *partial, progress, partial->size());
+      auto r = impl_->fetch_from(holder, sink, progress, sink.size());
       if (!r) {
+        (void)sink.checkpoint();
         last = Error{r.error().code, fmt::format("{}: {}", holder, r.error().message)};
         if (impl_->options.on_holder_error) impl_->options.on_holder_error(holder, r.error());
         continue;
       }
-      if (!partial->complete()) continue;
-      PutOptions put;
-      put.expected = hash;
-      put.declared_mime = partial->mime_type();
-      auto stored = impl_->store->put_file(partial->data_path(), put);
-      if (stored) {
-        partial->discard();
-        return impl_->store->stat(hash);
-      }
+      if (!sink.complete()) continue;
+      auto stored = sink.finish();
+      if (stored) return impl_->store->stat(hash);
       // Every chunk matched the hashes the holders sent, but not the blob hash:
-      // the chunk hashes were lies. Start over from scratch.
+      // the chunk hashes were lies. finish() reset the download: start over.
       last = stored.error();
-      partial->discard();
-      auto fresh = PartialBlob::open(impl_->options.data_dir / "partial", hash);
-      if (!fresh) return std::unexpected(fresh.error());
-      *partial = std::move(*fresh);
     }
   }
   return std::unexpected(Error{last.code, fmt::format("cannot fetch {} after {} rounds: {}", to_hash_ref(hash),

@@ -52,6 +52,9 @@ struct ClientOptions {
   std::vector<std::string> preferred_holders;
   // Told about every holder that failed during get_blob (the CLI prints it).
   std::function<void(const std::string& holder, const Error& error)> on_holder_error;
+  // Told when get_blob resumes a download an earlier run left in
+  // DATA/partial: the bytes already here and the blob's size.
+  std::function<void(std::uint64_t have, std::uint64_t size)> on_resume;
 };
 
 using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;

@@ -15,7 +15,6 @@ namespace blobsync::client {
 
 namespace {
 constexpr char kMagic[] = "blobsync-partial-1";
-constexpr std::uint64_t kCheckpointEvery = 16;  // chunks between durable checkpoints
 }  // namespace
 
 Result<PartialBlob> PartialBlob::open(const std::filesystem::path& dir, const Digest& hash) {
@@ -56,6 +55,7 @@ PartialBlob& PartialBlob::operator=(PartialBlob&& o) noexcept {
     present_ = std::move(o.present_);
     present_count_ = o.present_count_;
     unsynced_ = o.unsynced_;
+    checkpoint_every_ = o.checkpoint_every_;
     fd_ = o.fd_;
     o.fd_ = -1;
   }
@@ -74,6 +74,12 @@ std::uint64_t PartialBlob::bytes_present() const {
   for (std::uint64_t i = 0; i < present_.size(); ++i)
     if (present_[i]) bytes += chunk_length(i, size_);
   return bytes;
+}
+
+std::uint64_t PartialBlob::present_prefix() const {
+  std::uint64_t n = 0;
+  while (n < present_.size() && present_[n]) ++n;
+  return n;
 }
 
 std::vector<sync::ChunkRange> PartialBlob::missing_ranges() const {
@@ -131,6 +137,12 @@ Result<> PartialBlob::write_chunk(std::uint64_t index, std::span<const std::uint
                 chunk_length(index, size_));
   if (Sha256::of(data.data(), data.size()) != chunk_hashes_[index])
     return fail(Errc::kCorruption, "chunk {} does not match its hash", index);
+  return write_verified_chunk(index, data);
+}
+
+Result<> PartialBlob::write_verified_chunk(std::uint64_t index, std::span<const std::uint8_t> data) {
+  if (!has_meta_ || index >= chunk_hashes_.size() || data.size() != chunk_length(index, size_))
+    return fail(Errc::kInvalidArgument, "chunk {} is outside the blob or has the wrong length", index);
   if (present_[index]) return {};
   std::size_t done = 0;
   while (done < data.size()) {
@@ -143,7 +155,8 @@ Result<> PartialBlob::write_chunk(std::uint64_t index, std::span<const std::uint
   }
   present_[index] = true;
   ++present_count_;
-  if (++unsynced_ >= kCheckpointEvery || complete()) return checkpoint();
+  ++unsynced_;
+  if ((checkpoint_every_ && unsynced_ >= checkpoint_every_) || complete()) return checkpoint();
   return {};
 }
 

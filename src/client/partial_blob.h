@@ -20,13 +20,14 @@
 #include <string>
 #include <vector>
 
+#include "client/blob_sink.h"
 #include "core/digest.h"
 #include "core/error.h"
 #include "sync/blob_messages.h"
 
 namespace blobsync::client {
 
-class PartialBlob {
+class PartialBlob final : public BlobSink {
  public:
   // Opens the partial download of `hash` in `dir`, creating an empty one
   // (size unknown until adopt_meta) if there is none. A damaged .meta file
@@ -35,35 +36,48 @@ class PartialBlob {
 
   PartialBlob(PartialBlob&&) noexcept;
   PartialBlob& operator=(PartialBlob&&) noexcept;
-  ~PartialBlob();
+  ~PartialBlob() override;
 
-  const Digest& hash() const { return hash_; }
+  const Digest& hash() const override { return hash_; }
   bool has_meta() const { return has_meta_; }
-  std::uint64_t size() const { return size_; }
+  std::uint64_t size() const override { return size_; }
   std::uint64_t chunk_count() const { return chunk_hashes_.size(); }
   const std::string& mime_type() const { return mime_; }
-  bool complete() const { return has_meta_ && present_count_ == chunk_hashes_.size(); }
+  const std::vector<Digest>& chunk_hashes() const { return chunk_hashes_; }
+  bool complete() const override { return has_meta_ && present_count_ == chunk_hashes_.size(); }
   std::uint64_t present_count() const { return present_count_; }
-  std::uint64_t bytes_present() const;
+  // Chunks 0..n-1 are present and chunk n is not (n = chunk_count() if complete).
+  std::uint64_t present_prefix() const;
+  std::uint64_t bytes_present() const override;
+
+  // Chunks written between automatic checkpoints (fdatasync + .meta); 0:
+  // only explicit checkpoint() calls (and the destructor) sync.
+  void set_checkpoint_every(std::uint64_t chunks) { checkpoint_every_ = chunks; }
 
   // The chunk ranges still missing (every chunk while the size is unknown:
   // an empty list, meaning "all", in a REQUEST).
-  std::vector<sync::ChunkRange> missing_ranges() const;
+  std::vector<sync::ChunkRange> missing_ranges() const override;
 
   // Takes the holder's META for a REQUEST of `wanted` ranges (empty = all).
   // The first META fixes size, type and chunk hashes; a later one (another
   // holder, a resumed transfer) must agree with them, else kCorruption and
   // the caller should try another holder. Returns the chunk indices in the
   // order the holder will send them.
-  Result<std::vector<std::uint64_t>> adopt_meta(const sync::MetaMsg& meta, const std::vector<sync::ChunkRange>& wanted);
+  Result<std::vector<std::uint64_t>> adopt_meta(const sync::MetaMsg& meta,
+                                                const std::vector<sync::ChunkRange>& wanted) override;
 
   // Verifies a chunk against its chunk hash and writes it. Errors:
   // kCorruption (hash mismatch: nothing written), kInvalidArgument (index out
   // of range or wrong length), I/O errors.
-  Result<> write_chunk(std::uint64_t index, std::span<const std::uint8_t> data);
+  Result<> write_chunk(std::uint64_t index, std::span<const std::uint8_t> data) override;
+  // write_chunk() for a chunk already checked against its hash by the caller.
+  Result<> write_verified_chunk(std::uint64_t index, std::span<const std::uint8_t> data);
 
-  // Makes the present-chunk map durable (called every few chunks and at the end).
-  Result<> checkpoint();
+  // Makes the present-chunk map durable (every checkpoint_every chunks and at the end).
+  Result<> checkpoint() override;
+
+  // The data file's descriptor (for reading a present prefix back).
+  int fd() const { return fd_; }
 
   // The data file, for ingesting into the store once complete().
   const std::filesystem::path& data_path() const { return data_path_; }
@@ -85,6 +99,7 @@ class PartialBlob {
   std::vector<bool> present_;
   std::uint64_t present_count_ = 0;
   std::uint64_t unsynced_ = 0;
+  std::uint64_t checkpoint_every_ = 16;
   int fd_ = -1;
 };
 

@@ -12,7 +12,7 @@
 #include <map>
 
 #include "client/blob_transfer.h"
-#include "client/partial_blob.h"
+#include "client/blob_sink.h"
 #include "crdt/doc.h"
 #include "crdt/lib0.h"
 #include "sync/blob_messages.h"
@@ -280,7 +280,7 @@ void RoomClient::open(Done on_open) {
   asio::co_spawn(impl_->strand, run(shared_from_this(), impl_.get(), std::move(on_open)), asio::detached);
 }
 
-void RoomClient::download(PartialBlob& partial, Progress progress, Done done) {
+void RoomClient::download(BlobSink& partial, Progress progress, Done done) {
   auto* s = impl_.get();
   if (s->closed || !s->open) return done(fail(Errc::kIOError, "connection is not open"));
   std::uint64_t req = s->next_req;

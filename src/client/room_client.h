@@ -33,7 +33,7 @@ class Doc;
 
 namespace blobsync::client {
 
-class PartialBlob;
+class BlobSink;
 
 struct RoomClientOptions {
   WsUrl server;
@@ -76,8 +76,8 @@ class RoomClient : public std::enable_shared_from_this<RoomClient> {
   bool is_open() const;
   bool is_synced() const;
 
-  // Downloads the chunks `partial` lacks. REQUIRES: partial outlives the call.
-  void download(PartialBlob& partial, Progress progress, Done done);
+  // Downloads the chunks `sink` lacks. REQUIRES: sink outlives the call.
+  void download(BlobSink& sink, Progress progress, Done done);
   // Uploads a blob held in `store` (record with chunk hashes).
   void upload(BlobStore& store, BlobRecord record, std::string filename, Progress progress, Done done);
 

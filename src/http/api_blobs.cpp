@@ -20,7 +20,8 @@ namespace {
 Response fail_response(const XrpcFailure& f) { return to_response(f); }
 
 // Streams an upload into the store: size limit, MIME policy on the first
-// kSniffBytes, and nothing left behind unless finish() succeeds. The ingest
+// kSniffBytes (as the ingest sniffed them), and nothing left behind unless
+// finish() succeeds. The ingest
 // comes from the unfenced store: finish() takes the fence itself and holds
 // it until the claim is recorded, so no GC (here or in another process)
 // sees the fresh blob unclaimed.
@@ -30,17 +31,25 @@ class UploadSink final : public BodySink {
   UploadSink(Service& s, Mode mode, std::string did, std::string declared, std::unique_ptr<Ingest> ingest)
       : s_(s), mode_(mode), did_(std::move(did)), declared_(std::move(declared)), ingest_(std::move(ingest)) {}
 
+  // The server reads the body straight into the ingest's ring.
+  std::span<std::byte> next_buffer(std::span<std::byte> scratch) override {
+    auto space = ingest_->acquire();
+    lent_ = space ? *space : std::span<std::byte>();
+    return space ? *space : scratch;  // a dead ingest reports its error at write()
+  }
+
   std::optional<Response> write(std::span<const std::byte> data) override {
     total_ += data.size();
     if (total_ > s_.config.max_upload_bytes) return xrpc_error(413, "PayloadTooLarge", "request entity too large");
-    if (!mime_) {
-      std::size_t take = std::min(data.size(), kSniffBytes - head_.size());
-      head_.insert(head_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
-      if (head_.size() >= kSniffBytes) {
-        if (auto r = decide(); r) return r;
-      }
+    // Bytes of a rejected upload only reach the ingest's temporary object,
+    // which goes when the sink does.
+    bool in_ring = !lent_.empty() && data.data() == lent_.data();
+    lent_ = {};
+    auto put = in_ring ? ingest_->filled(data.size()) : ingest_->write(data);
+    if (!put) return fail_response(to_xrpc(put.error()));
+    if (!mime_ && total_ >= kSniffBytes) {
+      if (auto r = decide(); r) return r;
     }
-    if (auto r = ingest_->write(data); !r) return fail_response(to_xrpc(r.error()));
     return std::nullopt;
   }
 
@@ -72,13 +81,11 @@ class UploadSink final : public BodySink {
   }
 
  private:
+  // The ingest sniffs its own head once; finish() reuses that answer.
   std::optional<Response> decide() {
-    auto sniff = sniff_mime(std::span<const std::byte>(head_.data(), head_.size()));
-    auto m = s_.mime.decide(declared_, sniff.specific ? sniff.mime : "");
+    auto m = s_.mime.decide(declared_, ingest_->sniffed_mime());
     if (!m) return fail_response(m.error());
     mime_ = *m;
-    head_.clear();
-    head_.shrink_to_fit();
     return std::nullopt;
   }
 
@@ -87,7 +94,7 @@ class UploadSink final : public BodySink {
   std::string did_;
   std::string declared_;
   std::unique_ptr<Ingest> ingest_;
-  std::vector<std::byte> head_;
+  std::span<std::byte> lent_;  // the ring space handed out by next_buffer()
   std::optional<std::string> mime_;
   std::uint64_t total_ = 0;
 };
@@ -142,7 +149,10 @@ Response serve_blob(Service& s, const Request& req, const Digest& hash, std::uin
   } else {
     range = {0, size};
   }
-  auto reader = s.store->open(hash, range.offset, range.length);
+  // The caller just read the row, so open the bytes directly (BlobStore::open
+  // would read it again). Bytes gone since (a GC here or in another server)
+  // are "not found"; `blobsync verify` tells that apart from a lost file.
+  auto reader = s.store->backend().open_sized(hash, size, range.offset, range.length);
   if (!reader) {
     if (reader.error().code == Errc::kNotFound) return xrpc_error(400, "BlobNotFound", "Blob not found");
     return fail_response(to_xrpc(reader.error()));

@@ -327,7 +327,9 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
     } else if (key == "sync_read_only_tokens") {
       c.sync_read_only_tokens = split_list(value);
     } else if (key == "room_idle_timeout") {
-      r = dur(c.room_idle_timeout);
+      auto d = parse_duration_ms(value);
+      if (!d) return bad(d.error());
+      c.room_idle_timeout = *d;
     } else if (key == "sync_fsync") {
       auto b = parse_bool(value);
       if (!b) return bad(b.error());

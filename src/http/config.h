@@ -62,7 +62,7 @@ struct ServerConfig {
   std::string url;
   std::vector<std::string> sync_tokens;            // empty (with the next): no auth
   std::vector<std::string> sync_read_only_tokens;
-  std::chrono::seconds room_idle_timeout{60};
+  std::chrono::milliseconds room_idle_timeout{60'000};  // accepts 300ms (tests) as well as 60s
   bool sync_fsync = true;
   // Server mesh (src/sync/mesh): other servers' sync URLs, and what to copy.
   std::vector<std::string> peers;

@@ -74,6 +74,10 @@ std::string json_quote(std::string_view s);
 class BodySink {
  public:
   virtual ~BodySink() = default;
+  // Where the server reads the next body bytes into, which it then passes to
+  // write(): a sink may hand out its own memory to save a copy. Default:
+  // the server's `scratch` buffer.
+  virtual std::span<std::byte> next_buffer(std::span<std::byte> scratch) { return scratch; }
   virtual std::optional<Response> write(std::span<const std::byte> data) = 0;
   virtual Response finish() = 0;
 };

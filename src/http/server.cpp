@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <chrono>
 #include <mutex>
+#include <csignal>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -125,7 +126,7 @@ bool header_has_token(std::string_view value, std::string_view token) {
 
 struct Server::Impl {
   Impl(const ServerConfig& c, const Router& r, Metrics& m, AccessLog& l)
-      : cfg(c), router(r), metrics(m), log(l), ioc(static_cast<int>(c.threads)), blocking(2) {}
+      : cfg(c), router(r), metrics(m), log(l), ioc(static_cast<int>(c.threads)), blocking(2), commits(kCommitThreads) {}
 
   ServerConfig cfg;
   const Router& router;
@@ -133,6 +134,13 @@ struct Server::Impl {
   AccessLog& log;
   asio::io_context ioc;
   asio::thread_pool blocking;  // password hashing and other slow CPU work
+  // Upload commits (BodySink::finish): fdatasync, rename, directory fsync and
+  // a metadata transaction, i.e. mostly waiting for the disk. Off the I/O
+  // threads, and more of them than cores so that concurrent uploads' flushes
+  // overlap (measured, 16 KiB uploads x 32 clients: finish() on the 2 I/O
+  // threads capped the server at 2 commits in flight).
+  static constexpr std::size_t kCommitThreads = 16;
+  asio::thread_pool commits;
   tcp::acceptor acceptor{ioc};
   asio::signal_set signals{ioc};
   std::atomic<bool> stopping{false};
@@ -157,10 +165,15 @@ struct Server::Impl {
 };
 
 Server::Server(const ServerConfig& config, const Router& router, Metrics& metrics, AccessLog& log)
-    : impl_(std::make_unique<Impl>(config, router, metrics, log)) {}
+    : impl_(std::make_unique<Impl>(config, router, metrics, log)) {
+  // sendfile(2) has no MSG_NOSIGNAL: a client that hangs up mid-response must
+  // cost an EPIPE, not the process (wrk closing its connections killed it).
+  std::signal(SIGPIPE, SIG_IGN);
+}
 
 Server::~Server() {
   impl_->blocking.join();
+  impl_->commits.join();
 }
 
 Result<std::string> Server::listen() {
@@ -499,13 +512,14 @@ awaitable<bool> Server::Impl::handle(Conn& c, bhttp::request_parser<bhttp::empty
           c.stream.expires_never();
           StallGuard stall(c);
           while (!bp.is_done()) {
-            bp.get().body().data = c.chunk.data();
-            bp.get().body().size = c.chunk.size();
+            std::span<std::byte> into = sink->next_buffer(c.chunk);
+            bp.get().body().data = into.data();
+            bp.get().body().size = into.size();
             stall.arm(cfg.body_timeout);
             auto [ec, n] = co_await bhttp::async_read(c.stream, c.buffer, bp, kNoThrow);
             bool timed_out = stall.disarm();
             if (ec == bhttp::error::need_buffer) ec = {};
-            std::size_t got = c.chunk.size() - bp.get().body().size;
+            std::size_t got = into.size() - bp.get().body().size;
             bytes_in += got;
             if (ec) {
               if (timed_out)
@@ -520,7 +534,7 @@ awaitable<bool> Server::Impl::handle(Conn& c, bhttp::request_parser<bhttp::empty
             }
             if (got > 0) {
               try {
-                failed = sink->write(std::span<const std::byte>(c.chunk.data(), got));
+                failed = sink->write(std::span<const std::byte>(into.data(), got));
               } catch (const std::exception&) {
                 failed = xrpc_error(500, "InternalServerError", "Internal Server Error");
               }
@@ -551,7 +565,8 @@ awaitable<bool> Server::Impl::handle(Conn& c, bhttp::request_parser<bhttp::empty
           resp = std::move(*failed);
         } else {
           try {
-            resp = co_await call([&] { return sink->finish(); });
+            resp = co_await asio::co_spawn(
+                commits, [&]() -> awaitable<Response> { co_return sink->finish(); }, asio::use_awaitable);
           } catch (const std::exception&) {
             resp = xrpc_error(500, "InternalServerError", "Internal Server Error");
           }

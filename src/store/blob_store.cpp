@@ -58,6 +58,20 @@ class IngestImpl final : public Ingest {
     return r;
   }
 
+  Result<std::span<std::byte>> acquire() override {
+    if (auto r = check_alive(0); !r) return std::unexpected(r.error());
+    auto space = pipeline_.acquire();
+    if (!space) dead_ = space.error();
+    return space;
+  }
+
+  Result<> filled(std::size_t n) override {
+    if (auto r = check_alive(n); !r) return r;
+    auto r = pipeline_.filled(n);
+    if (!r) dead_ = r.error();
+    return r;
+  }
+
   Result<> write_from_fd(int fd, const std::function<void(std::uint64_t)>& progress) override {
     return write_from(store_env(), fd, progress);
   }
@@ -97,11 +111,12 @@ class IngestImpl final : public Ingest {
   std::uint64_t bytes_written() const override { return pipeline_.size(); }
 
   std::string sniffed_mime() const override {
-    if (!sniff_) {
-      auto head = pipeline_.head();
-      // Sniff once the head is complete, or at the end for short blobs.
-      if (head.size() < HashPipeline::kHeadBytes && !finished_) return "";
+    // Sniff what came so far; the answer is kept for as long as the head does
+    // not grow, so finish() (and a caller's later call) reuse it.
+    auto head = pipeline_.head();
+    if (!sniff_ || sniff_len_ != head.size()) {
       sniff_ = sniff_mime(head);
+      sniff_len_ = head.size();
     }
     return sniff_->specific ? sniff_->mime : "";
   }
@@ -129,6 +144,7 @@ class IngestImpl final : public Ingest {
   std::optional<Error> dead_;
   bool finished_ = false;
   mutable std::optional<MimeSniff> sniff_;
+  mutable std::size_t sniff_len_ = 0;  // head bytes sniff_ was computed from
 };
 
 class StoreImpl final : public BlobStore {
@@ -362,7 +378,8 @@ Result<BlobRecord> IngestImpl::finish() {
     std::optional<MimeSniff> result;
   };
   auto sniff = std::make_shared<Sniff>();
-  if (!sniff_) {
+  bool have_sniff = sniff_ && sniff_len_ == pipeline_.head().size();
+  if (!have_sniff) {
     auto head = pipeline_.head();
     pool_->post([sniff, head = std::vector<std::byte>(head.begin(), head.end())] {
       MimeSniff r = sniff_mime(head);
@@ -372,10 +389,11 @@ Result<BlobRecord> IngestImpl::finish() {
     });
   }
   auto mime = [&]() -> std::string {
-    if (!sniff_) {
+    if (!have_sniff) {
       std::unique_lock lk(sniff->mu);
       sniff->cv.wait(lk, [&] { return sniff->result.has_value(); });
       sniff_ = *sniff->result;
+      sniff_len_ = pipeline_.head().size();
     }
     return choose_mime();
   };

@@ -62,6 +62,12 @@ class Ingest {
   // Errors: kTooLarge past max_size; backend errors (kIOError, kNoSpace...).
   // After an error the ingest is dead and further calls fail.
   virtual Result<> write(std::span<const std::byte> data) = 0;
+  // Zero-copy writing (e.g. a socket read straight into the ingest's ring):
+  // acquire() returns memory to fill (never empty; the same memory again if
+  // called twice), filled(n) then acts as write() of its first n bytes.
+  // REQUIRES: nothing else is called on the ingest between the two.
+  virtual Result<std::span<std::byte>> acquire() = 0;
+  virtual Result<> filled(std::size_t n) = 0;
   // Verifies, commits and indexes the blob. Errors: kCorruption if the digest
   // differs from PutOptions::expected; backend and metadata errors.
   // Storing content that is already present writes no second copy.
@@ -73,8 +79,10 @@ class Ingest {
   virtual Result<> write_from_fd(int fd, const std::function<void(std::uint64_t)>& progress);
   // Bytes accepted so far.
   virtual std::uint64_t bytes_written() const = 0;
-  // The MIME type sniffed from the first bytes ("" until enough bytes came or
-  // when libmagic did not recognise the content).
+  // The specific MIME type libmagic recognises in the first bytes written so
+  // far (up to kSniffBytes), or "" (nothing specific recognised). Costs a
+  // libmagic call (0.1-0.5 ms) unless nothing was written since the last
+  // call; finish() reuses the answer when the head is complete by then.
   virtual std::string sniffed_mime() const = 0;
 };
 
@@ -109,8 +117,10 @@ class BlobStore {
   // reading and hashing the next. Every file keeps put_file's guarantee: it
   // is reported to on_done(index, record), in order, only once it is durable
   // and indexed. Stops at the first failure and returns it, prefixed with
-  // the file name; files reported before stay stored. `progress` (may be
-  // empty) gets (index, bytes read so far). Memory: two ingests.
+  // the file name; files reported before stay stored (so may a few after,
+  // whose commits were already running). `progress` (may be empty) gets
+  // (index, bytes read so far). Memory: up to five ingests (4 commits in
+  // flight, a few MiB each).
   Result<> put_files(std::span<const std::filesystem::path> paths, const PutOptions& options,
                      const std::function<void(std::size_t, const BlobRecord&)>& on_done,
                      const std::function<void(std::size_t, std::uint64_t)>& progress = {});

@@ -1,11 +1,15 @@
 // BlobStore::put_files and the generic Ingest::write_from_fd: batch puts on
 // top of the virtual interface, so every BlobStore (the fenced one too) gets
 // them. See blob_store.h for the contract.
+//
+// Thread safety: as BlobStore; the commits run on short-lived threads, each
+// ingest on one thread at a time (read here, then finish() there).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <deque>
 #include <future>
 #include <vector>
 
@@ -40,25 +44,43 @@ struct Fd {
 Result<> BlobStore::put_files(std::span<const std::filesystem::path> paths, const PutOptions& options,
                               const std::function<void(std::size_t, const BlobRecord&)>& on_done,
                               const std::function<void(std::size_t, std::uint64_t)>& progress) {
+  // Commits in flight while the next file is read: each mostly waits for the
+  // disk (fdatasync, directory fsync, the metadata commit), and a busy disk
+  // makes that wait several times longer than hashing a MiB.
+  constexpr std::size_t kCommitsInFlight = 4;
   auto named = [&](std::size_t i, const Error& e) {
     return std::unexpected(Error{e.code, paths[i].string() + ": " + e.message});
   };
-  // The previous file, committing on its own thread while the next is read.
-  std::unique_ptr<Ingest> pending;
-  std::future<Result<BlobRecord>> pending_result;
-  std::size_t pending_index = 0;
-  auto settle = [&]() -> Result<> {
-    if (!pending) return {};
-    Result<BlobRecord> rec = pending_result.get();
-    pending.reset();
-    if (!rec) return named(pending_index, rec.error());
-    on_done(pending_index, *rec);
+  struct Pending {
+    std::size_t index;
+    std::unique_ptr<Ingest> ingest;  // outlives its finish() below
+    std::future<Result<BlobRecord>> result;
+  };
+  std::deque<Pending> pending;
+  // Reports the oldest commit; on failure the younger ones still run to the end
+  // (their files are stored) but are not reported.
+  auto settle_oldest = [&]() -> Result<> {
+    Pending p = std::move(pending.front());
+    pending.pop_front();
+    Result<BlobRecord> rec = p.result.get();
+    if (!rec) {
+      for (auto& q : pending) q.result.wait();
+      pending.clear();
+      return named(p.index, rec.error());
+    }
+    on_done(p.index, *rec);
+    return {};
+  };
+  auto settle_all = [&]() -> Result<> {
+    while (!pending.empty()) {
+      if (auto r = settle_oldest(); !r) return r;
+    }
     return {};
   };
   for (std::size_t i = 0; i < paths.size(); ++i) {
     auto ingest = [&]() -> Result<std::unique_ptr<Ingest>> {
       Fd f{::open(paths[i].c_str(), O_RDONLY | O_CLOEXEC)};
-      if (f.fd < 0) return std::unexpected(errno_error(errno, "open"));
+      if (f.fd < 0) return std::unexpected(errno_error(errno, "cannot read"));
       struct stat st {};
       if (::fstat(f.fd, &st) == 0 && S_ISDIR(st.st_mode)) return fail(Errc::kInvalidArgument, "is a directory");
       if (static_cast<std::uint64_t>(st.st_size) > options.max_size)
@@ -70,14 +92,18 @@ Result<> BlobStore::put_files(std::span<const std::filesystem::path> paths, cons
       if (auto r = (*in)->write_from_fd(f.fd, each); !r) return std::unexpected(r.error());
       return in;
     }();
-    // Report the previous file first, whatever happened to this one.
-    if (auto r = settle(); !r) return r;
-    if (!ingest) return named(i, ingest.error());
-    pending = std::move(*ingest);
-    pending_index = i;
-    pending_result = std::async(std::launch::async, [in = pending.get()] { return in->finish(); });
+    if (!ingest) {
+      // Report the files before this one first, whatever happened to it.
+      if (auto r = settle_all(); !r) return r;
+      return named(i, ingest.error());
+    }
+    Ingest* in = ingest->get();
+    pending.push_back({i, std::move(*ingest), std::async(std::launch::async, [in] { return in->finish(); })});
+    if (pending.size() >= kCommitsInFlight) {
+      if (auto r = settle_oldest(); !r) return r;
+    }
   }
-  return settle();
+  return settle_all();
 }
 
 }  // namespace blobsync

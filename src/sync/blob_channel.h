@@ -77,6 +77,11 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
     // whose registries list each other never wait on each other.
     std::function<void(const Digest&, std::function<void(Result<>)>)> fetch_missing;
     bool read_only = false;
+    // The peer is another blobsync server, whose replicator checks every
+    // chunk against its hash: served chunks skip this server's own re-check
+    // (other peers get chunks re-hashed as read, so a damaged disk shows up
+    // here as an error rather than at the client).
+    bool peer_verifies = false;
   };
 
   // A download pauses while the connection has more than this unsent.

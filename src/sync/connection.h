@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,11 @@ class Connection {
   // Queues messages, sent in order, one WebSocket frame each. Never blocks;
   // a connection whose queue outgrows its limit is closed instead.
   virtual void send(std::vector<SharedBytes> messages) = 0;
+  // The same for a batch shared by many connections (a room's broadcast):
+  // no per-connection copy of the list.
+  virtual void send_shared(std::span<const SharedBytes> messages) {
+    send(std::vector<SharedBytes>(messages.begin(), messages.end()));
+  }
   virtual void close(std::uint16_t code, std::string_view reason) = 0;
   // Steady-clock milliseconds when a message was last queued.
   virtual std::int64_t last_send_ms() const = 0;

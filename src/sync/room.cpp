@@ -7,6 +7,7 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <random>
@@ -260,15 +261,15 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       log_bytes_ += delta.size();
       env_.store.append(room_id_, applied_, std::move(delta), listener_);
     }
-    std::unordered_map<ConnId, std::vector<SharedBytes>> now;
+    std::vector<std::pair<ConnId, SharedBytes>> now;
     for (auto& o : fx.out) {
       if (o.reveals_doc && (durable_ < applied_ || !held_.empty())) {
         held_.push_back({applied_, o.to, std::move(o.msg)});
         continue;
       }
-      route(o.to, std::move(o.msg), now);
+      now.emplace_back(o.to, std::move(o.msg));
     }
-    deliver(now);
+    deliver_in_order(now);
     if (fx.registry_changed_remotely) schedule_reconcile();
     compact(false);
   }
@@ -279,6 +280,24 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     } else if (conns_.contains(to)) {
       batch[to].push_back(std::move(msg));
     }
+  }
+
+  // Hands `msgs` (in order) to their connections. The common case, only
+  // broadcasts (a burst of updates made durable together), shares one list
+  // with every connection instead of building one per connection.
+  void deliver_in_order(std::vector<std::pair<ConnId, SharedBytes>>& msgs) {
+    if (msgs.empty()) return;
+    bool all_broadcast = std::all_of(msgs.begin(), msgs.end(), [](const auto& m) { return m.first == kAllConnections; });
+    if (all_broadcast) {
+      std::vector<SharedBytes> shared;
+      shared.reserve(msgs.size());
+      for (auto& m : msgs) shared.push_back(std::move(m.second));
+      for (auto& [id, conn] : conns_) conn->send_shared(shared);
+      return;
+    }
+    std::unordered_map<ConnId, std::vector<SharedBytes>> batch;
+    for (auto& m : msgs) route(m.first, std::move(m.second), batch);
+    deliver(batch);
   }
 
   void deliver(std::unordered_map<ConnId, std::vector<SharedBytes>>& batch) {
@@ -296,12 +315,12 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       return;
     }
     durable_ = std::max(durable_, seq);
-    std::unordered_map<ConnId, std::vector<SharedBytes>> batch;
+    std::vector<std::pair<ConnId, SharedBytes>> ready;
     while (!held_.empty() && held_.front().seq <= durable_) {
-      route(held_.front().to, std::move(held_.front().msg), batch);
+      ready.emplace_back(held_.front().to, std::move(held_.front().msg));
       held_.pop_front();
     }
-    deliver(batch);
+    deliver_in_order(ready);
   }
 
   // Folds the log into a snapshot when it has grown enough (or `force` and

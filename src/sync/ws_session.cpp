@@ -14,11 +14,15 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <span>
 #include <sstream>
+#include <type_traits>
 
 #include "http/upgrade.h"
 #include "sync/access.h"
@@ -85,6 +89,36 @@ class CoalescingSocket {
         },
         token, buffers);
   }
+
+  // Appends one whole unmasked binary frame carrying `payload` (a server's
+  // data frame, built here instead of by Beast: no composed operation and no
+  // completion hop per message). Frames from Beast (control frames, close)
+  // are appended whole by async_write_some, so the two never interleave
+  // inside a frame. Call flush_now() after a batch.
+  void append_binary_frame(std::span<const std::uint8_t> payload) {
+    std::uint8_t head[10];
+    std::size_t n = 0;
+    head[n++] = 0x82;  // FIN, binary
+    std::uint64_t len = payload.size();
+    if (len < 126) {
+      head[n++] = static_cast<std::uint8_t>(len);
+    } else if (len <= 0xffff) {
+      head[n++] = 126;
+      head[n++] = static_cast<std::uint8_t>(len >> 8);
+      head[n++] = static_cast<std::uint8_t>(len);
+    } else {
+      head[n++] = 127;
+      for (int shift = 56; shift >= 0; shift -= 8) head[n++] = static_cast<std::uint8_t>(len >> shift);
+    }
+    pending_.insert(pending_.end(), head, head + n);
+    pending_.insert(pending_.end(), payload.begin(), payload.end());
+  }
+  void flush_now() { flush(); }
+  // Bytes accepted but not yet handed to the kernel.
+  std::size_t buffered() const { return pending_.size(); }
+  // A write that waits for room (Beast's): append nothing before it.
+  bool blocked() const { return static_cast<bool>(waiting_); }
+  const boost::system::error_code& error() const { return error_; }
 
   // Runs fn once everything written so far is in the kernel (or failed).
   void when_flushed(std::move_only_function<void()> fn) {
@@ -164,6 +198,14 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxQueuedMessages = 64;       // Yjs messages waiting for the room
 constexpr std::size_t kMaxBufferedChunks = 8u << 20;  // blob bytes waiting for the disk
 
+// A burst of connections frees a 16 KiB HTTP read buffer per connection
+// between the small objects the sessions keep; glibc keeps those holes
+// resident. Every 256 upgrades, hand free pages back to the kernel.
+void release_freed_memory() {
+  static std::atomic<unsigned> upgrades{0};
+  if (upgrades.fetch_add(1, std::memory_order_relaxed) % 256 == 255) malloc_trim(0);
+}
+
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -186,14 +228,19 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   // ---- Connection ----
   ConnId id() const override { return id_; }
 
-  void send(std::vector<SharedBytes> messages) override {
+  void send(std::vector<SharedBytes> messages) override { enqueue(std::span<SharedBytes>(messages)); }
+  void send_shared(std::span<const SharedBytes> messages) override { enqueue(messages); }
+
+  template <class M>
+  void enqueue(std::span<M> messages) {
     bool start_writer = false, too_slow = false;
     {
       std::lock_guard lock(mu_);
       if (closed_) return;
       for (auto& m : messages) {
         queued_bytes_ += m->size();
-        queue_.push_back(std::move(m));
+        if constexpr (std::is_const_v<M>) queue_.push_back(m);
+        else queue_.push_back(std::move(m));
       }
       last_send_ms_.store(steady_ms(), std::memory_order_relaxed);
       // One message may always go out, however large; beyond that the queue is bounded.
@@ -232,6 +279,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     beast::get_lowest_layer(ws_).shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(ws_).close(ignored);
     resume_.cancel();
+    if (paused_) {  // no read pending to fail: end here
+      paused_ = false;
+      finish();
+    }
   }
 
   void close_on_strand(std::uint16_t code, const std::string& reason) {
@@ -246,34 +297,41 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     });
   }
 
+  // Moves queued messages into the socket's buffer as frames, as many as fit
+  // below its high-water mark, then flushes: one send per batch.
   void write_next() {
-    SharedBytes msg;
+    auto& sock = ws_.next_layer();
+    std::size_t moved = 0, left = 0;
+    bool more = false, failed = false;
     {
       std::lock_guard lock(mu_);
       if (queue_.empty() || close_started_ || !accepted_) {
         writing_ = false;
         return;
       }
-      msg = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    ws_.async_write(asio::buffer(*msg), [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
-      std::size_t left;
-      {
-        std::lock_guard lock(self->mu_);
-        self->queued_bytes_ -= msg->size();
-        left = self->queued_bytes_;
-        if (ec) {
-          self->closed_ = true;
-          self->writing_ = false;
-          self->queue_.clear();
-          self->queued_bytes_ = 0;
+      if (sock.error()) {
+        failed = closed_ = true;
+        writing_ = false;
+        queue_.clear();
+        queued_bytes_ = 0;
+      } else if (!sock.blocked()) {
+        std::size_t k = 0;
+        for (; k < queue_.size() && (moved == 0 || sock.buffered() < CoalescingSocket::kHighWater); ++k) {
+          sock.append_binary_frame(*queue_[k]);
+          moved += queue_[k]->size();
         }
+        if (k == queue_.size()) queue_ = {};  // idle connections keep no queue storage
+        else queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(k));
+        queued_bytes_ -= moved;
       }
-      if (ec) return self->abort();
-      if (self->blob_ && left < BlobChannel::kQueueHighWater) self->blob_->on_drained();
-      self->write_next();
-    });
+      left = queued_bytes_;
+      more = !queue_.empty();
+      if (!more) writing_ = false;
+    }
+    if (failed) return abort();
+    sock.flush_now();
+    if (blob_ && moved && left < BlobChannel::kQueueHighWater) blob_->on_drained();
+    if (more) sock.when_flushed([self = shared_from_this()] { self->write_next(); });
   }
 
   // Rejects the upgrade with a plain HTTP error.
@@ -331,12 +389,17 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     // needed any more: free them, idle connections should be small.
     leftover_ = beast::flat_buffer();
     request_ = {};
+    release_freed_memory();
 
     id_ = env_.sessions.add(weak_from_this());
+    // Until the read loop owns the session, every exit unregisters it.
     struct Unregister {
       SessionEnv& env;
       ConnId id;
-      ~Unregister() { env.sessions.remove(id); }
+      bool armed = true;
+      ~Unregister() {
+        if (armed) env.sessions.remove(id);
+      }
     } unregister{env_, id_};
 
     if (access_ == Access::kDenied) {
@@ -372,18 +435,11 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       co_return;
     }
 
-    co_await read_loop();
-
-    {
-      std::lock_guard lock(mu_);
-      closed_ = true;
-      queue_.clear();
-      queued_bytes_ = 0;
-    }
-    if (blob_) blob_->close();
-    blob_.reset();  // its hooks hold this session
-    room_->leave(id_);
-    env_.rooms.release(room_);
+    // Reads continue as callbacks: an idle connection holds no coroutine
+    // frames, only its pending read.
+    unregister.armed = false;
+    reading_ = true;
+    start_read();
   }
 
   asio::awaitable<void> close_and_drain(std::uint16_t code, const char* reason) {
@@ -397,29 +453,59 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     abort();
   }
 
-  asio::awaitable<void> read_loop() {
-    beast::flat_buffer buffer;
-    for (;;) {
-      auto [ec, n] = co_await ws_.async_read(buffer, kTuple);
-      if (ec) {
-        if (ec != websocket::error::closed && ec != asio::error::eof && ec != asio::error::operation_aborted &&
-            ec != beast::error::timeout)
-          spdlog::debug("sync: connection {}: {}", id_, ec.message());
-        co_return;
-      }
-      auto data = buffer.data();
-      std::vector<std::uint8_t> msg(static_cast<const std::uint8_t*>(data.data()),
-                                    static_cast<const std::uint8_t*>(data.data()) + data.size());
-      buffer.consume(buffer.size());
-      if (buffer.capacity() > (64u << 10)) buffer = beast::flat_buffer();  // idle connections stay small
-      dispatch(std::move(msg));
-      // Pace the peer: wait while the room or the disk is behind.
-      while (!close_started_ && (in_room_ >= kMaxQueuedMessages || (blob_ && blob_->buffered_bytes() > kMaxBufferedChunks))) {
-        resume_.expires_at(asio::steady_timer::time_point::max());
-        co_await resume_.async_wait(kTuple);
-      }
-      if (close_started_) co_return;
+  void start_read() {
+    ws_.async_read(read_buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      if (ec != websocket::error::closed && ec != asio::error::eof && ec != asio::error::operation_aborted &&
+          ec != beast::error::timeout)
+        spdlog::debug("sync: connection {}: {}", id_, ec.message());
+      return finish();
     }
+    auto data = read_buf_.data();
+    std::vector<std::uint8_t> msg(static_cast<const std::uint8_t*>(data.data()),
+                                  static_cast<const std::uint8_t*>(data.data()) + data.size());
+    read_buf_.consume(read_buf_.size());
+    read_buf_.shrink_to_fit();  // idle connections keep no read buffer
+    dispatch(std::move(msg));
+    if (close_started_) return finish();
+    // Pace the peer: no next read while the room or the disk is behind.
+    if (behind()) {
+      paused_ = true;
+      return;
+    }
+    start_read();
+  }
+
+  bool behind() const {
+    return in_room_ >= kMaxQueuedMessages || (blob_ && blob_->buffered_bytes() > kMaxBufferedChunks);
+  }
+
+  // The room or the disk caught up: read again if paused.
+  void maybe_resume() {
+    if (!paused_ || behind()) return;
+    paused_ = false;
+    if (close_started_) return finish();
+    start_read();
+  }
+
+  // The read loop ended: leave the room, unregister. Runs once.
+  void finish() {
+    if (!reading_) return;
+    reading_ = false;
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+      queue_ = {};
+      queued_bytes_ = 0;
+    }
+    if (blob_) blob_->close();
+    blob_.reset();  // its hooks hold this session
+    room_->leave(id_);
+    env_.rooms.release(room_);
+    env_.sessions.remove(id_);
   }
 
   void dispatch(std::vector<std::uint8_t> msg) {
@@ -431,7 +517,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     ++in_room_;
     room_->message(id_, access_ == Access::kReadOnly, std::move(msg), [self = shared_from_this()] {
       asio::post(self->ws_.get_executor(), [self] {
-        if (self->in_room_-- == kMaxQueuedMessages) self->resume_.cancel();
+        --self->in_room_;
+        self->maybe_resume();
       });
     });
   }
@@ -446,7 +533,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       asio::post(self->ws_.get_executor(), [self, fn = std::move(fn)] {
         fn();
         // Chunk writes finishing may unblock a paced read loop.
-        if (self->blob_ && self->blob_->buffered_bytes() <= kMaxBufferedChunks) self->resume_.cancel();
+        self->maybe_resume();
       });
     };
     hooks.queued_bytes = [weak]() -> std::size_t {
@@ -462,6 +549,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         fetch(room, hash, std::move(done));
       };
     hooks.read_only = access_ == Access::kReadOnly;
+    hooks.peer_verifies = from_server_;
     blob_ = std::make_shared<BlobChannel>(env_.blobs, std::move(hooks));
   }
 
@@ -470,7 +558,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   bhttp::request<bhttp::string_body> request_;
   beast::flat_buffer leftover_;
   websocket::stream<CoalescingSocket> ws_;
-  asio::steady_timer resume_;  // cancelled to wake the read loop
+  asio::steady_timer resume_;  // cancelled when the room let us join
+  beast::flat_buffer read_buf_;
+  bool reading_ = false;  // the read loop runs (finish() not yet called)
+  bool paused_ = false;   // no read pending: waiting for the room or the disk
   ConnId id_ = 0;
   Access access_ = Access::kDenied;
   std::shared_ptr<Room> room_;
@@ -482,7 +573,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   std::size_t in_room_ = 0;
 
   mutable std::mutex mu_;
-  std::deque<SharedBytes> queue_;  // guarded by mu_
+  std::vector<SharedBytes> queue_;  // guarded by mu_; a vector: an empty deque costs 576 bytes
   std::size_t queued_bytes_ = 0;   // guarded by mu_
   bool writing_ = false;           // guarded by mu_
   bool closed_ = false;            // guarded by mu_

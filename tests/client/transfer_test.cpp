@@ -8,6 +8,7 @@
 
 #include "client/blob_transfer.h"
 #include "client/partial_blob.h"
+#include "client/streaming_download.h"
 #include "core/chunking.h"
 #include "core/sha256.h"
 #include "store/blob_store.h"
@@ -206,6 +207,113 @@ TEST_F(TransferTest, HolderErrorsBecomeClearErrors) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kNotFound);
   EXPECT_NE(r.error().message.find("NOT_FOUND"), std::string::npos);
+}
+
+// ---- StreamingDownload: chunks straight into the store's ingest.
+
+TEST_F(TransferTest, StreamingDownloadStoresTheBlobInOnePass) {
+  auto data = random_bytes(5 * kChunkSize + 77, 11);
+  auto rec = holder_store->put_bytes(data, {});
+  ASSERT_TRUE(rec);
+  auto sink = StreamingDownload::open(*client_store, rec->hash, {.partial_dir = dir.path / "partial", .keep_partial = false});
+  ASSERT_TRUE(sink);
+  DownloadSession s(1, **sink, /*window=*/3);
+  ScriptedHolder holder{*holder_store};
+  std::vector<Frame> out;
+  ASSERT_TRUE(holder.serve(s, s.request_frame(), out));
+  ASSERT_TRUE((*sink)->complete());
+  EXPECT_FALSE(*client_store->contains(rec->hash));  // nothing visible before finish()
+  auto stored = (*sink)->finish();
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(stored->size, data.size());
+  EXPECT_TRUE(*client_store->contains(rec->hash));
+  EXPECT_FALSE(fs::exists(dir.path / "partial" / (rec->hash.hex() + ".part")));  // no second copy written
+}
+
+TEST_F(TransferTest, StreamingDownloadRejectsACorruptChunkAndResumesFromTheNextHolder) {
+  auto data = random_bytes(6 * kChunkSize, 12);
+  auto rec = holder_store->put_bytes(data, {});
+  auto sink = StreamingDownload::open(*client_store, rec->hash, {.partial_dir = dir.path / "partial", .keep_partial = false});
+  ASSERT_TRUE(sink);
+  {
+    DownloadSession bad(1, **sink);
+    ScriptedHolder liar{*holder_store, /*corrupt_index=*/3};
+    std::vector<Frame> out;
+    auto r = liar.serve(bad, bad.request_frame(), out);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::kCorruption);
+  }
+  EXPECT_EQ((*sink)->bytes_present(), 3 * kChunkSize);  // chunks 0-2 kept, the bad one not
+  EXPECT_FALSE(*client_store->contains(rec->hash));
+  auto missing = (*sink)->missing_ranges();
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0], (sync::ChunkRange{3, 3}));
+  DownloadSession good(3, **sink);
+  ScriptedHolder honest{*holder_store};
+  std::vector<Frame> out;
+  ASSERT_TRUE(honest.serve(good, good.request_frame(), out));
+  auto stored = (*sink)->finish();
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(stored->hash, rec->hash);
+}
+
+TEST_F(TransferTest, StreamingDownloadResumesInAnotherProcessFromItsPartial) {
+  auto data = random_bytes(4 * kChunkSize + 1, 13);
+  auto rec = holder_store->put_bytes(data, {});
+  StreamingOptions keep{.partial_dir = dir.path / "partial", .keep_partial = true, .checkpoint_every = 0};
+  {
+    auto sink = StreamingDownload::open(*client_store, rec->hash, keep);
+    ASSERT_TRUE(sink);
+    DownloadSession s(1, **sink);
+    ScriptedHolder flaky{*holder_store};
+    flaky.stop_after = 2;
+    std::vector<Frame> out;
+    EXPECT_FALSE(flaky.serve(s, s.request_frame(), out));
+    ASSERT_TRUE((*sink)->checkpoint());
+  }  // the process "dies" here
+  EXPECT_FALSE(*client_store->contains(rec->hash));
+  auto sink = StreamingDownload::open(*client_store, rec->hash, keep);
+  ASSERT_TRUE(sink);
+  EXPECT_EQ((*sink)->bytes_present(), 2 * kChunkSize);
+  DownloadSession s(1, **sink);
+  auto request = sync::decode_blob_message(s.request_frame());
+  ASSERT_TRUE(request);
+  EXPECT_EQ(std::get<sync::RequestMsg>(*request).wanted, (std::vector<sync::ChunkRange>{{2, 3}}));
+  ScriptedHolder holder{*holder_store};
+  std::vector<Frame> out;
+  ASSERT_TRUE(holder.serve(s, s.request_frame(), out));
+  auto stored = (*sink)->finish();
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(stored->size, data.size());
+  EXPECT_FALSE(fs::exists(dir.path / "partial" / (rec->hash.hex() + ".meta")));
+}
+
+TEST_F(TransferTest, StreamingDownloadWithLyingChunkHashesStoresNothingAndStartsOver) {
+  auto data = random_bytes(2 * kChunkSize, 14);
+  auto rec = holder_store->put_bytes(data, {});
+  auto other = random_bytes(2 * kChunkSize, 15);
+  auto other_rec = holder_store->put_bytes(other, {});
+  // A holder serving another blob's (self-consistent) chunks under rec's hash.
+  auto sink = StreamingDownload::open(*client_store, rec->hash, {.partial_dir = dir.path / "partial"});
+  ASSERT_TRUE(sink);
+  DownloadSession s(1, **sink);
+  (void)s.request_frame();
+  std::vector<Frame> out;
+  sync::MetaMsg meta{1, other_rec->size, other_rec->mime_type, other_rec->chunk_count, other_rec->chunk_hashes};
+  ASSERT_TRUE(s.on_message(meta, out));
+  for (std::uint64_t i = 0; i < 2; ++i) {
+    std::vector<std::uint8_t> chunk(reinterpret_cast<const std::uint8_t*>(other.data()) + i * kChunkSize,
+                                    reinterpret_cast<const std::uint8_t*>(other.data()) + (i + 1) * kChunkSize);
+    ASSERT_TRUE(s.on_message(sync::ChunkMsg{1, i, chunk}, out));
+  }
+  ASSERT_TRUE((*sink)->complete());
+  auto stored = (*sink)->finish();
+  ASSERT_FALSE(stored);
+  EXPECT_EQ(stored.error().code, Errc::kCorruption);
+  EXPECT_FALSE(*client_store->contains(rec->hash));
+  EXPECT_FALSE(*client_store->contains(other_rec->hash));
+  EXPECT_FALSE((*sink)->complete());
+  EXPECT_TRUE((*sink)->missing_ranges().empty());  // asks for everything again
 }
 
 TEST_F(TransferTest, UploadSendsOnlyWhatTheHolderWantsWithinCredit) {

@@ -14,22 +14,19 @@
 namespace blobsync::s3::testing {
 namespace {
 
-class MigrateTest : public ::testing::TestWithParam<ServerKind> {
+class MigrateTest : public ServerTest {
  protected:
   void SetUp() override {
-    if (GetParam() == ServerKind::kMoto && !moto_available()) GTEST_SKIP() << "moto_server is not installed";
-    auto s = TestServer::start(GetParam());
-    ASSERT_TRUE(s) << s.error().to_string();
-    server_ = std::move(*s);
-    auto b = S3Backend::connect(server_->config());
-    ASSERT_TRUE(b) << b.error().to_string();
-    s3_ = std::move(*b);
+    ServerTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     root_ = std::filesystem::temp_directory_path() /
             ("blobsync-migrate-" + std::to_string(::getpid()) + "-" + kind_name(GetParam()));
     std::filesystem::remove_all(root_);
     std::filesystem::create_directories(root_);
   }
-  void TearDown() override { std::filesystem::remove_all(root_); }
+  void TearDown() override {
+    if (!root_.empty()) std::filesystem::remove_all(root_);
+  }
 
   std::unique_ptr<DiskBackend> disk(const std::string& name) {
     auto d = DiskBackend::open(Env::posix(), root_ / name);
@@ -37,8 +34,6 @@ class MigrateTest : public ::testing::TestWithParam<ServerKind> {
     return d ? std::move(*d) : nullptr;
   }
 
-  std::unique_ptr<TestServer> server_;
-  std::unique_ptr<S3Backend> s3_;
   std::filesystem::path root_;
 };
 
@@ -52,17 +47,17 @@ TEST_P(MigrateTest, DiskToS3ToDiskIsVerifiedAndResumable) {
     ASSERT_TRUE(put_blob(*src, blobs.back()));
   }
   // An interrupted earlier run: one blob already copied.
-  ASSERT_TRUE(put_blob(*s3_, blobs[2], 10007, true));
+  ASSERT_TRUE(put_blob(*backend_, blobs[2], 10007, true));
 
-  auto first = migrate_blobs(*src, *s3_);
+  auto first = migrate_blobs(*src, *backend_);
   ASSERT_TRUE(first) << first.error().to_string();
   EXPECT_EQ(first->blobs_seen, 4u);
   EXPECT_EQ(first->copied, 3u);
   EXPECT_EQ(first->skipped, 1u);
   EXPECT_TRUE(first->failures.empty());
-  EXPECT_FALSE(any_with_prefix(all_keys(s3_->client()), "tmp/")) << "known-digest uploads go straight to blobs/";
+  EXPECT_FALSE(any_with_prefix(all_keys(backend_->client()), "tmp/")) << "known-digest uploads go straight to blobs/";
 
-  auto again = migrate_blobs(*src, *s3_);
+  auto again = migrate_blobs(*src, *backend_);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->copied, 0u);
   EXPECT_EQ(again->skipped, 4u);
@@ -72,7 +67,7 @@ TEST_P(MigrateTest, DiskToS3ToDiskIsVerifiedAndResumable) {
   std::uint64_t progress_calls = 0;
   MigrateOptions o;
   o.on_progress = [&](const MigrateProgress&) { ++progress_calls; };
-  auto home = migrate_blobs(*s3_, *back, o);
+  auto home = migrate_blobs(*backend_, *back, o);
   ASSERT_TRUE(home) << home.error().to_string();
   EXPECT_EQ(home->copied, 4u);
   EXPECT_EQ(progress_calls, 4u);
@@ -96,14 +91,14 @@ TEST_P(MigrateTest, CorruptSourceBlobIsReportedAndNotCopied) {
     f.seekp(100);
     f.put('\x42' ^ static_cast<char>(bad[100]));
   }
-  auto p = migrate_blobs(*src, *s3_);
+  auto p = migrate_blobs(*src, *backend_);
   ASSERT_TRUE(p) << p.error().to_string();
   EXPECT_EQ(p->copied, 1u);
   ASSERT_EQ(p->failures.size(), 1u);
   EXPECT_EQ(p->failures[0].digest, *bad_digest);
   EXPECT_EQ(p->failures[0].error.code, Errc::kCorruption);
-  EXPECT_EQ(s3_->stat(*bad_digest).error().code, Errc::kNotFound) << "a wrong object became visible";
-  EXPECT_EQ(all_keys(s3_->client()).size(), 1u);
+  EXPECT_EQ(backend_->stat(*bad_digest).error().code, Errc::kNotFound) << "a wrong object became visible";
+  EXPECT_EQ(all_keys(backend_->client()).size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, MigrateTest, ::testing::Values(ServerKind::kFake, ServerKind::kS3rver),

@@ -11,16 +11,12 @@
 namespace blobsync::s3::testing {
 namespace {
 
-class S3BackendTest : public ::testing::TestWithParam<ServerKind> {
+class S3BackendTest : public ServerTest {
  protected:
   void SetUp() override {
-    if (GetParam() == ServerKind::kMoto && !moto_available()) GTEST_SKIP() << "moto_server is not installed";
-    auto s = TestServer::start(GetParam());
-    ASSERT_TRUE(s) << s.error().to_string();
-    server_ = std::move(*s);
-    config_ = server_->config();
+    ServerTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     part_ = config_.part_size;
-    reopen();
   }
 
   void TearDown() override {
@@ -34,16 +30,7 @@ class S3BackendTest : public ::testing::TestWithParam<ServerKind> {
     }
   }
 
-  void reopen() {
-    auto b = S3Backend::connect(config_);
-    ASSERT_TRUE(b) << b.error().to_string();
-    backend_ = std::move(*b);
-  }
-
-  std::unique_ptr<TestServer> server_;
-  S3Config config_;
   std::size_t part_ = 0;
-  std::unique_ptr<S3Backend> backend_;
   bool expect_payload_failure_ = false;
 };
 

@@ -17,6 +17,30 @@
 
 namespace blobsync::s3::testing {
 
+// A test run against each kind of server: starts it (moto is skipped where
+// not installed) and connects backend_ with config_.
+class ServerTest : public ::testing::TestWithParam<ServerKind> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == ServerKind::kMoto && !moto_available()) GTEST_SKIP() << "moto_server is not installed";
+    auto s = TestServer::start(GetParam());
+    ASSERT_TRUE(s) << s.error().to_string();
+    server_ = std::move(*s);
+    config_ = server_->config();
+    reopen();
+  }
+
+  void reopen() {
+    auto b = S3Backend::connect(config_);
+    ASSERT_TRUE(b) << b.error().to_string();
+    backend_ = std::move(*b);
+  }
+
+  std::unique_ptr<TestServer> server_;
+  S3Config config_;
+  std::unique_ptr<S3Backend> backend_;
+};
+
 inline std::vector<std::byte> random_bytes(std::size_t n, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<std::byte> out(n);

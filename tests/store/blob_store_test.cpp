@@ -142,6 +142,37 @@ TEST(BlobStore, StreamingIngestInOddPieces) {
   EXPECT_EQ(read_all(*store, rec->hash), data);
 }
 
+TEST(BlobStore, PutFilesReportsEachDurableFileInOrderAndStopsAtTheFirstFailure) {
+  TempDir tmp;
+  auto store = open_store(tmp.path());
+  std::vector<std::filesystem::path> paths;
+  std::vector<std::vector<std::byte>> contents;
+  for (std::size_t i = 0; i < 7; ++i) {
+    contents.push_back(random_bytes(i == 3 ? (3u << 20) + 5 : 1000 * i, 40 + i));
+    paths.push_back(tmp.path() / ("in" + std::to_string(i)));
+    std::ofstream(paths.back(), std::ios::binary)
+        .write(reinterpret_cast<const char*>(contents.back().data()), static_cast<std::streamsize>(contents.back().size()));
+  }
+  std::vector<std::size_t> order;
+  auto r = store->put_files(paths, {}, [&](std::size_t i, const BlobRecord& rec) {
+    order.push_back(i);
+    EXPECT_EQ(rec.hash, sha(contents[i]));
+    // Reported only once stored: readable and indexed right now.
+    EXPECT_TRUE(*store->contains(rec.hash));
+  });
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(order, (std::vector<std::size_t>{0, 1, 2, 3, 4, 5, 6}));
+  EXPECT_FALSE(store->verify()->problems.size());
+
+  // A missing file: the ones before it are reported, the error names it.
+  paths[4] = tmp.path() / "no-such-file";
+  order.clear();
+  r = store->put_files(paths, {}, [&](std::size_t i, const BlobRecord&) { order.push_back(i); });
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("no-such-file"), std::string::npos) << r.error().message;
+  EXPECT_EQ(order, (std::vector<std::size_t>{0, 1, 2, 3}));
+}
+
 TEST(BlobStore, RangeReads) {
   TempDir tmp;
   auto store = open_store(tmp.path());

@@ -31,12 +31,28 @@ const std::vector<std::byte>& payload() {
   return data;
 }
 
-Result<std::unique_ptr<BlobStore>> open_with(const std::filesystem::path& dir, Env* env) {
+// The disk backend's two write paths: O_DIRECT from the first full slot
+// (the default), and buffered with writeback hints for the first 8 MiB, then
+// O_DIRECT (so one put crosses from one to the other).
+enum class WriteMode { kDirect, kBufferedThenDirect };
+
+Result<std::unique_ptr<BlobStore>> open_with(const std::filesystem::path& dir, Env* env,
+                                             WriteMode mode = WriteMode::kDirect) {
   StoreOptions o;
   o.data_dir = dir;
   o.env = env;
+  if (mode == WriteMode::kBufferedThenDirect) {
+    if (auto r = env->mkdir(dir); !r) return std::unexpected(r.error());
+    DiskBackendOptions bo;
+    bo.direct_io_after = 8u << 20;
+    auto b = DiskBackend::open(env, dir / "blobs", bo);
+    if (!b) return std::unexpected(b.error());
+    o.backend = std::move(*b);
+  }
   return BlobStore::open(o);
 }
+
+class StoreFaultsByMode : public ::testing::TestWithParam<WriteMode> {};
 
 std::vector<std::string> visible_blob_files(const std::filesystem::path& dir) {
   std::vector<std::string> out;
@@ -84,13 +100,13 @@ const std::vector<EnvOp> kPutOps = {EnvOp::kOpen,      EnvOp::kWrite,  EnvOp::kW
                                     EnvOp::kClose,     EnvOp::kRename, EnvOp::kFsyncDir,  EnvOp::kStat,
                                     EnvOp::kUnlink,    EnvOp::kRead,   EnvOp::kFileSize};
 
-TEST(StoreFaults, FailingAnyCallOfAPutLeavesTheStoreConsistent) {
+TEST_P(StoreFaultsByMode, FailingAnyCallOfAPutLeavesTheStoreConsistent) {
   // Count the calls of a healthy put first.
   std::array<std::uint64_t, kEnvOpCount> calls{};
   {
     TempDir tmp;
     FaultInjectionEnv env(Env::posix());
-    auto store = open_with(tmp.path(), &env);
+    auto store = open_with(tmp.path(), &env, GetParam());
     ASSERT_TRUE(store);
     std::array<std::uint64_t, kEnvOpCount> before{};
     for (std::size_t i = 0; i < kEnvOpCount; ++i) before[i] = env.count(static_cast<EnvOp>(i));
@@ -98,7 +114,10 @@ TEST(StoreFaults, FailingAnyCallOfAPutLeavesTheStoreConsistent) {
     for (std::size_t i = 0; i < kEnvOpCount; ++i) calls[i] = env.count(static_cast<EnvOp>(i)) - before[i];
   }
   EXPECT_GE(calls[static_cast<std::size_t>(EnvOp::kWrite)], 9u);
-  EXPECT_GE(calls[static_cast<std::size_t>(EnvOp::kWriteback)], 2u);
+  if (GetParam() == WriteMode::kBufferedThenDirect) {
+    EXPECT_GE(calls[static_cast<std::size_t>(EnvOp::kWriteback)], 2u);
+  }
+  EXPECT_GE(calls[static_cast<std::size_t>(EnvOp::kOpen)], 2u);  // the temp file, then its O_DIRECT twin
   EXPECT_EQ(calls[static_cast<std::size_t>(EnvOp::kFdatasync)], 1u);
   EXPECT_EQ(calls[static_cast<std::size_t>(EnvOp::kRename)], 1u);
   EXPECT_EQ(calls[static_cast<std::size_t>(EnvOp::kFsyncDir)], 1u);
@@ -113,7 +132,7 @@ TEST(StoreFaults, FailingAnyCallOfAPutLeavesTheStoreConsistent) {
         bool ok;
         {
           FaultInjectionEnv env(Env::posix());
-          auto store = open_with(tmp.path(), &env);
+          auto store = open_with(tmp.path(), &env, GetParam());
           ASSERT_TRUE(store) << context;
           env.fail_nth(op, n, err);
           auto rec = (*store)->put_bytes(payload(), {});
@@ -138,13 +157,13 @@ TEST(StoreFaults, FailingAnyCallOfAPutLeavesTheStoreConsistent) {
   EXPECT_GT(cases, 30);
 }
 
-TEST(StoreFaults, CrashAtEveryStepThenPowerLoss) {
+TEST_P(StoreFaultsByMode, CrashAtEveryStepThenPowerLoss) {
   // How many mutating calls a healthy put makes.
   std::uint64_t steps;
   {
     TempDir tmp;
     FaultInjectionEnv env(Env::posix());
-    auto store = open_with(tmp.path(), &env);
+    auto store = open_with(tmp.path(), &env, GetParam());
     ASSERT_TRUE(store);
     std::uint64_t before = env.mutating_count();
     ASSERT_TRUE((*store)->put_bytes(payload(), {}));
@@ -158,7 +177,7 @@ TEST(StoreFaults, CrashAtEveryStepThenPowerLoss) {
     FaultInjectionEnv env(Env::posix());
     bool ok;
     {
-      auto store = open_with(tmp.path(), &env);
+      auto store = open_with(tmp.path(), &env, GetParam());
       ASSERT_TRUE(store);
       env.crash_after(k);
       ok = (*store)->put_bytes(payload(), {}).has_value();
@@ -168,6 +187,12 @@ TEST(StoreFaults, CrashAtEveryStepThenPowerLoss) {
     expect_consistent(tmp.path(), d, ok, context);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(WriteModes, StoreFaultsByMode,
+                         ::testing::Values(WriteMode::kDirect, WriteMode::kBufferedThenDirect),
+                         [](const ::testing::TestParamInfo<WriteMode>& p) {
+                           return p.param == WriteMode::kDirect ? "Direct" : "BufferedThenDirect";
+                         });
 
 TEST(StoreFaults, AcknowledgedPutSurvivesPowerLoss) {
   TempDir tmp;

@@ -9,6 +9,8 @@ class FencedIngest final : public Ingest {
   FencedIngest(std::unique_ptr<Ingest> inner, std::shared_ptr<BlobFence> fence)
       : inner_(std::move(inner)), fence_(std::move(fence)) {}
   Result<> write(std::span<const std::byte> data) override { return inner_->write(data); }
+  Result<std::span<std::byte>> acquire() override { return inner_->acquire(); }
+  Result<> filled(std::size_t n) override { return inner_->filled(n); }
   Result<> write_from_fd(int fd, const std::function<void(std::uint64_t)>& progress) override {
     return inner_->write_from_fd(fd, progress);
   }

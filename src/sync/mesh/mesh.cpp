@@ -69,7 +69,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
       : config(std::move(c)),
         host(h),
         self(host.sync.url),
-        pool(std::max(1u, config.threads)),
+        pool(std::max({1u, config.threads, config.max_fetches})),  // finishing ingests wait on fsync: one thread each
         work(asio::make_work_guard(ioc)),
         strand(asio::make_strand(ioc)),
         tick_timer(strand) {}

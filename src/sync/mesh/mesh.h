@@ -20,7 +20,7 @@
 //                  change durably (PeerLink::flush); then the owner stops the
 //                  SyncService and the mesh.
 //
-// Usage (see tests/sync/sync_devserver.cpp, src/cli/sync_commands.cpp):
+// Usage (see src/cli/sync_commands.cpp):
 //   auto sync = SyncService::create(sync_config, store);
 //   auto mesh = Mesh::create(mesh_config, **sync, store);   // before attach
 //   (*sync)->attach(server);

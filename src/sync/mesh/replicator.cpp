@@ -11,7 +11,7 @@
 #include <random>
 #include <tuple>
 
-#include "client/partial_blob.h"
+#include "client/streaming_download.h"
 #include "client/room_client.h"
 #include "core/blob_id.h"
 #include "store/blob_store.h"
@@ -22,7 +22,7 @@
 namespace blobsync::sync::mesh {
 
 namespace asio = boost::asio;
-using client::PartialBlob;
+using client::StreamingDownload;
 using client::RoomClient;
 
 namespace {
@@ -44,7 +44,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     std::vector<std::string> order;  // holders to try, shuffled
     unsigned slot = 0;               // which of a holder's pooled connections
     std::size_t next = 0;
-    std::unique_ptr<PartialBlob> partial;
+    std::unique_ptr<StreamingDownload> partial;  // kept across holders: a broken transfer resumes
     Error last{Errc::kNotFound, "no holder listed"};
   };
 
@@ -161,15 +161,23 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     std::shuffle(j->order.begin(), j->order.end(), rng);
     j->next = 0;
     env.run_blocking([self = shared_from_this(), j] {
-      // Maybe a client uploaded it meanwhile; else resume any partial download.
+      // Maybe a client uploaded it meanwhile; else stream it into the store.
+      // No partial file: the bytes are written once, into the ingest; the
+      // job keeps the download across holders, so a broken transfer resumes
+      // where it stopped (a partial left by an older version is resumed too).
       auto held = self->env.store.contains(j->job.hash);
-      Result<PartialBlob> partial = fail(Errc::kInternal, "unused");
+      Result<std::unique_ptr<StreamingDownload>> partial = fail(Errc::kInternal, "unused");
       bool have = held && *held;
-      if (!have) partial = PartialBlob::open(self->env.partial_dir, j->job.hash);
+      if (!have) {
+        client::StreamingOptions o;
+        o.partial_dir = self->env.partial_dir;
+        o.keep_partial = false;
+        partial = StreamingDownload::open(self->env.store, j->job.hash, std::move(o));
+      }
       asio::post(self->strand, [self, j, have, partial = std::move(partial)]() mutable {
         if (have) return self->finish(j, {});
         if (!partial) return self->finish(j, std::unexpected(partial.error()));
-        j->partial = std::make_unique<PartialBlob>(std::move(*partial));
+        j->partial = std::move(*partial);
         self->next_holder(j);
       });
     });
@@ -203,18 +211,10 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
 
   void ingest(std::shared_ptr<Job> j, std::string url) {
     env.run_blocking([self = shared_from_this(), j, url = std::move(url)]() mutable {
-      PutOptions put;
-      put.expected = j->job.hash;
-      put.declared_mime = j->partial->mime_type();
-      auto stored = self->env.store.put_file(j->partial->data_path(), put);
+      // Verifies the blob hash and commits; on corruption (the chunk hashes
+      // the holders sent do not add up to the blob) the download starts over.
+      auto stored = j->partial->finish();
       bool corrupt = !stored && stored.error().code == Errc::kCorruption;
-      if (stored || corrupt) {
-        j->partial->discard();
-        // The chunk hashes the holders sent do not add up to the blob: start over.
-        if (corrupt)
-          if (auto fresh = PartialBlob::open(self->env.partial_dir, j->job.hash))
-            *j->partial = std::move(*fresh);
-      }
       asio::post(self->strand, [self, j, url, stored = std::move(stored), corrupt]() mutable {
         if (stored) {
           {

@@ -1,19 +1,17 @@
 // Harness for the mesh suite: N servers on loopback ports, each with every
 // other as a peer. Reuses the sync harness (Server, clients, until) with the
-// server command $BLOBSYNC_MESH_BIN (a command line, e.g.
-// "/work/main/build/blobsync serve"), default "sync_devserver --mesh".
-// It is run with `--listen 127.0.0.1:PORT --data DIR --peer URL...` plus test
-// flags and must print "listening on HOST:PORT"; GET /peers must answer the
+// server `blobsync serve` ($BLOBSYNC_MESH_BIN, else $BLOBSYNC_SYNC_BIN),
+// run with `--listen 127.0.0.1:PORT --data DIR --peer URL...` plus test
+// flags (translated by the sync harness's serveArgs); GET /peers answers the
 // mesh report.
 import net from 'node:net'
 import http from 'node:http'
 
-process.env.BLOBSYNC_SYNC_BIN = process.env.BLOBSYNC_MESH_BIN || process.env.MESH_DEVSERVER ||
-  '/work/main/build-mesh/tests/sync/sync_devserver --mesh'
+if (process.env.BLOBSYNC_MESH_BIN) process.env.BLOBSYNC_SYNC_BIN = process.env.BLOBSYNC_MESH_BIN
 
 const sync = await import('../sync/harness.mjs')
 const blobs = await import('../sync/blobclient.mjs')
-export const { Server, client, until, assert, tmpDir, Y } = sync
+export const { Server, client, until, assert, tmpDir, Y, ADMIN_TOKEN } = sync
 export const { BlobClient, memoryBlob, testBytes, hashRef } = blobs
 
 // Ports nobody listens on right now (the servers bind them a moment later).

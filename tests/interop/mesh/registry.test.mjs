@@ -3,7 +3,7 @@
 // removals (blobs deleted from some servers while others announce), seen
 // through every server. Servers replicate on demand only, so the holder
 // sets are exactly what the test uploads and deletes.
-import { startMesh, until, assert, main, client, meshUp, BlobClient, memoryBlob, testBytes, registryEntry, sameSet } from './mesh_harness.mjs'
+import { startMesh, until, assert, main, client, meshUp, ADMIN_TOKEN, BlobClient, memoryBlob, testBytes, registryEntry, sameSet } from './mesh_harness.mjs'
 import http from 'node:http'
 
 const room = 'reg'
@@ -11,7 +11,8 @@ const room = 'reg'
 function del (server, blob) {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: server.port, method: 'DELETE',
-      path: '/blobs/sha256:' + Buffer.from(blob.hash).toString('hex') }, res => {
+      path: '/blobs/sha256:' + Buffer.from(blob.hash).toString('hex'),
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, res => {
       res.resume()
       res.on('end', () => res.statusCode === 200 ? resolve() : reject(new Error(`DELETE: ${res.statusCode}`)))
     })

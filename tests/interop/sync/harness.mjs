@@ -1,11 +1,15 @@
 // Test harness for the sync interop tests: starts servers, makes y-websocket
 // clients, waits for conditions (never for fixed times).
 //
-// The server command is $BLOBSYNC_SYNC_BIN (a command line, e.g.
-// "/work/main/build/blobsync serve"), default the sync_devserver test binary.
-// It is run with `--listen 127.0.0.1:0 --data DIR` plus test flags
-// (--token, --read-only-token, --room-idle-ms, --max-blob-bytes,
-// --compact-updates, --url) and must print "listening on HOST:PORT".
+// The server is the real `blobsync serve` ($BLOBSYNC_SYNC_BIN: the blobsync
+// binary, or a command line ending in `serve`), run as
+// `serve --listen 127.0.0.1:PORT --data DIR --access-log off ...`. Tests pass
+// short test flags (serveArgs below translates them to serve's config flags):
+//   --token X, --read-only-token X (repeatable), --room-idle-ms N,
+//   --max-blob-bytes N, --compact-updates N, --no-fsync, --url U, --peer U,
+//   --replication M, --no-replicate-on-fetch, --link-backoff-max-ms N,
+//   --prune-after-ms N, --probe-interval-ms N, --rescan-ms N, --max-fetches N.
+// Every server gets admin token ADMIN_TOKEN (for DELETE /blobs/<hash>).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -19,10 +23,45 @@ export const WebSocket = require('ws')
 export const encoding = require('lib0/dist/encoding.cjs')
 export const decoding = require('lib0/dist/decoding.cjs')
 
+export const ADMIN_TOKEN = 'test-admin-token'
+
 export function serverCommand () {
-  const bin = process.env.BLOBSYNC_SYNC_BIN || process.env.SYNC_DEVSERVER ||
-    '/work/main/build-sync/tests/sync/sync_devserver'
-  return bin.trim().split(/\s+/)
+  const bin = process.env.BLOBSYNC_SYNC_BIN || '/work/main/build-syncperf/src/cli/blobsync'
+  const cmd = bin.trim().split(/\s+/)
+  return cmd[cmd.length - 1] === 'serve' ? cmd : [...cmd, 'serve']
+}
+
+// Test flags -> `blobsync serve` flags (config keys, docs/http.md).
+export function serveArgs (args) {
+  const out = ['--access-log', 'off', '--admin-token', ADMIN_TOKEN, '--max-connections', '20000']
+  const tokens = []
+  const roTokens = []
+  const ms = v => `${Number(v)}ms`
+  const map = {
+    '--room-idle-ms': v => ['--room-idle-timeout', ms(v)],
+    '--max-blob-bytes': v => ['--max-upload-bytes', v],
+    '--compact-updates': v => ['--sync-compact-updates', v],
+    '--url': v => ['--url', v],
+    '--peer': v => ['--peer', v],
+    '--replication': v => ['--replication', v],
+    '--link-backoff-max-ms': v => ['--mesh-link-backoff-max', ms(v)],
+    '--prune-after-ms': v => ['--mesh-prune-after', ms(v)],
+    '--probe-interval-ms': v => ['--mesh-probe-interval', ms(v)],
+    '--rescan-ms': v => ['--mesh-rescan-interval', ms(v)],
+    '--max-fetches': v => ['--mesh-max-fetches', v]
+  }
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]
+    if (a === '--no-fsync') out.push('--sync-fsync', 'false')
+    else if (a === '--no-replicate-on-fetch') out.push('--replicate-on-fetch', 'false')
+    else if (a === '--token') tokens.push(args[++i])
+    else if (a === '--read-only-token') roTokens.push(args[++i])
+    else if (map[a]) out.push(...map[a](args[++i]))
+    else throw new Error(`harness: unknown test flag ${a}`)
+  }
+  if (tokens.length) out.push('--sync-tokens', tokens.join(','))
+  if (roTokens.length) out.push('--sync-read-only-tokens', roTokens.join(','))
+  return out
 }
 
 export function tmpDir (tag) {
@@ -33,7 +72,7 @@ export class Server {
   constructor (dataDir, args = []) { this.dataDir = dataDir; this.args = args; this.proc = null }
   async start (port = 0) {
     const [cmd, ...pre] = serverCommand()
-    const args = [...pre, '--listen', `127.0.0.1:${port}`, '--data', this.dataDir, ...this.args]
+    const args = [...pre, '--listen', `127.0.0.1:${port}`, '--data', this.dataDir, ...serveArgs(this.args)]
     this.proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.stderr = ''
     this.proc.stderr.on('data', d => { this.stderr += d; if (process.env.SYNC_TEST_VERBOSE) process.stderr.write(d) })

@@ -1,0 +1,171 @@
+#include "client/streaming_download.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "client/partial_blob.h"
+#include "core/chunking.h"
+#include "core/sha256.h"
+#include "store/blob_store.h"
+
+namespace blobsync::client {
+
+StreamingDownload::StreamingDownload(BlobStore& store, const Digest& hash, StreamingOptions options)
+    : store_(store), hash_(hash), options_(std::move(options)) {}
+
+StreamingDownload::~StreamingDownload() = default;  // the partial syncs itself on destruction
+
+Result<std::unique_ptr<StreamingDownload>> StreamingDownload::open(BlobStore& store, const Digest& hash,
+                                                                   StreamingOptions options) {
+  std::unique_ptr<StreamingDownload> d(new StreamingDownload(store, hash, std::move(options)));
+  std::error_code ec;
+  bool partial_exists = std::filesystem::exists(d->options_.partial_dir / (hash.hex() + ".meta"), ec);
+  if (d->options_.keep_partial || partial_exists) {
+    auto p = PartialBlob::open(d->options_.partial_dir, hash);
+    if (!p) return std::unexpected(p.error());
+    d->partial_ = std::make_unique<PartialBlob>(std::move(*p));
+    d->partial_->set_checkpoint_every(d->options_.checkpoint_every);
+    if (auto r = d->resume_from_partial(); !r) return std::unexpected(r.error());
+    // Without keep_partial an old partial is only read, never extended.
+    if (!d->options_.keep_partial) {
+      d->partial_->discard();
+      d->partial_.reset();
+    }
+  }
+  return d;
+}
+
+Result<> StreamingDownload::begin_ingest() {
+  PutOptions put;
+  put.expected = hash_;
+  put.max_size = options_.max_size;
+  put.declared_mime = mime_;
+  auto ingest = store_.begin_put(put);
+  if (!ingest) return std::unexpected(ingest.error());
+  ingest_ = std::move(*ingest);
+  return {};
+}
+
+// Adopts the partial's metadata and feeds its present prefix into the ingest (each chunk re-checked:
+// the file may have been damaged since).
+Result<> StreamingDownload::resume_from_partial() {
+  if (!partial_->has_meta()) return {};
+  has_meta_ = true;
+  size_ = partial_->size();
+  mime_ = partial_->mime_type();
+  chunk_hashes_ = partial_->chunk_hashes();
+  if (auto r = begin_ingest(); !r) return r;
+  std::uint64_t prefix = partial_->present_prefix();
+  std::vector<std::uint8_t> buf;
+  for (std::uint64_t i = 0; i < prefix; ++i) {
+    buf.resize(chunk_length(i, size_));
+    std::size_t got = 0;
+    while (got < buf.size()) {
+      ssize_t n = ::pread(partial_->fd(), buf.data() + got, buf.size() - got, static_cast<off_t>(chunk_offset(i) + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    if (got != buf.size() || Sha256::of(buf.data(), buf.size()) != chunk_hashes_[i]) break;  // refetch from here
+    if (auto r = ingest_->write(std::as_bytes(std::span(buf))); !r) return r;
+    next_ = i + 1;
+  }
+  return {};
+}
+
+std::uint64_t StreamingDownload::bytes_present() const { return has_meta_ ? std::min(chunk_offset(next_), size_) : 0; }
+
+std::vector<sync::ChunkRange> StreamingDownload::missing_ranges() const {
+  if (!has_meta_ || complete()) return {};
+  return {sync::ChunkRange{next_, chunk_hashes_.size() - next_}};
+}
+
+Result<std::vector<std::uint64_t>> StreamingDownload::adopt_meta(const sync::MetaMsg& meta,
+                                                                 const std::vector<sync::ChunkRange>& wanted) {
+  if (meta.chunk_count != blobsync::chunk_count(meta.size))
+    return fail(Errc::kCorruption, "holder sent a chunk count that does not match the size");
+  std::vector<std::uint64_t> order;
+  if (wanted.empty()) {
+    for (std::uint64_t i = 0; i < meta.chunk_count; ++i) order.push_back(i);
+  } else {
+    auto covered = sync::check_ranges(wanted, meta.chunk_count);
+    if (!covered) return fail(Errc::kCorruption, "holder's blob has {} chunks, fewer than requested", meta.chunk_count);
+    for (const auto& r : wanted)
+      for (std::uint64_t i = r.first; i < r.first + r.count; ++i) order.push_back(i);
+  }
+  if (meta.chunk_hashes.size() != order.size())
+    return fail(Errc::kCorruption, "holder sent {} chunk hashes for {} requested chunks", meta.chunk_hashes.size(),
+                order.size());
+  if (!has_meta_) {
+    if (!wanted.empty()) return fail(Errc::kInternal, "first request for a blob must ask for every chunk");
+    if (meta.size > options_.max_size)
+      return fail(Errc::kTooLarge, "blob of {} bytes is larger than the limit of {}", meta.size, options_.max_size);
+    if (partial_)
+      if (auto r = partial_->adopt_meta(meta, wanted); !r) return std::unexpected(r.error());
+    size_ = meta.size;
+    mime_ = meta.mime_type;
+    chunk_hashes_ = meta.chunk_hashes;
+    has_meta_ = true;
+    // Begun here, not in open(): the holder's declared type goes to the store's MIME policy.
+    if (auto r = begin_ingest(); !r) return std::unexpected(r.error());
+    return order;
+  }
+  if (meta.size != size_) return fail(Errc::kCorruption, "holder disagrees about the blob size ({} vs {})", meta.size, size_);
+  for (std::size_t k = 0; k < order.size(); ++k)
+    if (meta.chunk_hashes[k] != chunk_hashes_[order[k]])
+      return fail(Errc::kCorruption, "holder disagrees about the hash of chunk {}", order[k]);
+  return order;
+}
+
+Result<> StreamingDownload::write_chunk(std::uint64_t index, std::span<const std::uint8_t> data) {
+  if (!has_meta_ || index >= chunk_hashes_.size())
+    return fail(Errc::kInvalidArgument, "chunk {} is outside the blob", index);
+  if (index != next_) return fail(Errc::kInvalidArgument, "chunk {} arrived where {} was due", index, next_);
+  if (data.size() != chunk_length(index, size_))
+    return fail(Errc::kInvalidArgument, "chunk {} has {} bytes, expected {}", index, data.size(),
+                chunk_length(index, size_));
+  if (Sha256::of(data.data(), data.size()) != chunk_hashes_[index])
+    return fail(Errc::kCorruption, "chunk {} does not match its hash", index);
+  if (auto r = ingest_->write(std::as_bytes(data)); !r) return r;
+  if (partial_)
+    if (auto r = partial_->write_verified_chunk(index, data); !r) return r;
+  ++next_;
+  return {};
+}
+
+Result<> StreamingDownload::checkpoint() { return partial_ ? partial_->checkpoint() : Result<>{}; }
+
+void StreamingDownload::reset() {
+  if (partial_) {
+    partial_->discard();
+    if (auto fresh = PartialBlob::open(options_.partial_dir, hash_)) {
+      *partial_ = std::move(*fresh);
+      partial_->set_checkpoint_every(options_.checkpoint_every);
+    } else {
+      partial_.reset();
+    }
+  }
+  has_meta_ = false;
+  size_ = 0;
+  mime_.clear();
+  chunk_hashes_.clear();
+  next_ = 0;
+  ingest_.reset();
+}
+
+Result<BlobRecord> StreamingDownload::finish() {
+  if (!complete()) return fail(Errc::kInternal, "finish() before every chunk arrived");
+  auto stored = ingest_->finish();
+  if (!stored) {
+    reset();  // the ingest is dead either way
+    return stored;
+  }
+  if (partial_) {
+    partial_->discard();
+    partial_.reset();
+  }
+  return stored;
+}
+
+}  // namespace blobsync::client
