@@ -196,8 +196,9 @@ int main(int argc, char** argv) {
   }
   double total = static_cast<double>(size) * nfiles;
   double ssl_mbs = total / best_ssl / 1e6, put_mbs = total / best_put / 1e6;
+  std::string mode = direct ? " (direct_io_after " + std::to_string(direct_after) + ")" : "";
   std::printf("put%s%s %s x %u files, %u thread%s: put %.0f MB/s, openssl dgst -sha256 %.0f MB/s, ratio %.2f (best of %u)\n",
-              batch ? "_files" : "", direct ? " (O_DIRECT)" : "",
+              batch ? "_files" : "", mode.c_str(),
               size >= (1u << 20) ? (std::to_string(size >> 20) + " MiB").c_str() : (std::to_string(size) + " B").c_str(),
               nfiles, threads, threads == 1 ? "" : "s", put_mbs, ssl_mbs, put_mbs / ssl_mbs, rounds);
   // CPU time per byte does not depend on what else runs on the machine.

@@ -46,4 +46,11 @@ class BlobSink {
   virtual Result<> checkpoint() = 0;
 };
 
+// Shared by the sinks' adopt_meta(): checks a META against the REQUEST's
+// `wanted` ranges (chunk count matches the size, covers the ranges, one
+// hash per requested chunk; else kCorruption) and returns the chunk indices
+// in sending order.
+Result<std::vector<std::uint64_t>> meta_chunk_order(const sync::MetaMsg& meta,
+                                                    const std::vector<sync::ChunkRange>& wanted);
+
 }  // namespace blobsync::client

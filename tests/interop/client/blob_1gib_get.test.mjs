@@ -40,7 +40,7 @@ function get (args, onSample = () => {}) {
       stats.written = Math.max(stats.written, wchar(p.pid))  // store ingest + partial file
       onSample(stats)
     }, 20)
-    p.on('exit', code => { clearInterval(timer); stats.code = code; resolve(stats) })
+    p.on('close', code => { clearInterval(timer); stats.code = code; resolve(stats) })
   })
 }
 

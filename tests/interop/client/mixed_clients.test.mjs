@@ -25,7 +25,8 @@ function runPeer (url, room, id, expectKeys) {
     let out = ''; let err = ''
     p.stdout.on('data', d => { out += d })
     p.stderr.on('data', d => { err += d })
-    p.on('exit', code => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client_peer ${id} exited ${code}: ${err}`)))
+    // 'close', not 'exit': stdout may still hold data when the process exits.
+    p.on('close', code => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client_peer ${id} exited ${code}: ${err}`)))
   })
 }
 
