@@ -30,6 +30,9 @@ void add_gc_command(CLI::App& app, CliContext& ctx) {
     if (const auto* data = app.get_option_no_throw("--data"); data && data->count() > 0)
       s.flags["data"] = ctx.data_dir.string();
     if (grace->count() > 0) s.flags["gc_grace"] = f->grace;
+    // The global --metadata/--store (or their env vars) apply unless gc's own flags say otherwise.
+    if (!ctx.metadata.empty()) s.flags["metadata"] = ctx.metadata;
+    if (!ctx.store.empty()) s.flags["store"] = ctx.store;
     if (metadata->count() > 0) s.flags["metadata"] = f->metadata;
     if (store->count() > 0) s.flags["store"] = f->store;
     auto config = http::load_config(s);

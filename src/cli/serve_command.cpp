@@ -42,6 +42,9 @@ http::ConfigSources sources(const CLI::App& app, const CliContext& ctx, const Se
   }
   s.defaults["data"] = ctx.data_dir.string();
   if (data && data->count() > 0) s.flags["data"] = ctx.data_dir.string();
+  // The global --metadata/--store (or their env vars); serve's own flags below win.
+  if (!ctx.metadata.empty()) s.flags["metadata"] = ctx.metadata;
+  if (!ctx.store.empty()) s.flags["store"] = ctx.store;
   for (std::size_t i = 0; i < f.options.size(); ++i)
     if (f.options[i].second->count() > 0) s.flags[f.options[i].first] = *f.values[i];
   for (const auto& peer : f.peer) {
