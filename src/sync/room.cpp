@@ -239,7 +239,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   void close_room() {
     state_ = State::kClosed;
     conns_.clear();
-    held_.clear();
+    held_ = {};
     tick_.cancel();
     reconcile_.cancel();
     core_.reset();
@@ -316,10 +316,10 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     }
     durable_ = std::max(durable_, seq);
     std::vector<std::pair<ConnId, SharedBytes>> ready;
-    while (!held_.empty() && held_.front().seq <= durable_) {
-      ready.emplace_back(held_.front().to, std::move(held_.front().msg));
-      held_.pop_front();
-    }
+    std::size_t n = 0;
+    for (; n < held_.size() && held_[n].seq <= durable_; ++n) ready.emplace_back(held_[n].to, std::move(held_[n].msg));
+    if (n == held_.size()) held_ = {};  // idle rooms keep no storage
+    else held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
     deliver_in_order(ready);
   }
 
@@ -428,7 +428,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   std::vector<std::pair<std::shared_ptr<Connection>, std::function<void(bool)>>> waiting_;
   std::vector<std::function<void(bool)>> after_load_;
   std::shared_ptr<Listener> listener_;
-  std::deque<Held> held_;
+  std::vector<Held> held_;  // FIFO; a vector: an empty deque costs 576 bytes per room
   std::uint64_t applied_ = 0, durable_ = 0;
   std::uint64_t log_count_ = 0, log_bytes_ = 0, snapshot_bytes_ = 0;
   std::int64_t idle_since_ = 0;

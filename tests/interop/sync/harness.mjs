@@ -117,7 +117,7 @@ export async function until (cond, what, ms = 60000) {
   const start = Date.now()
   for (;;) {
     if (await cond()) return
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for: ${what}`)
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for: ${typeof what === "function" ? what() : what}`)
     await new Promise(resolve => setTimeout(resolve, 20))
   }
 }
