@@ -23,4 +23,13 @@ Result<std::vector<std::uint64_t>> meta_chunk_order(const sync::MetaMsg& meta,
   return order;
 }
 
+Result<> meta_agrees(const sync::MetaMsg& meta, const std::vector<std::uint64_t>& order, std::uint64_t size,
+                     const std::vector<Digest>& chunk_hashes) {
+  if (meta.size != size) return fail(Errc::kCorruption, "holder disagrees about the blob size ({} vs {})", meta.size, size);
+  for (std::size_t k = 0; k < order.size(); ++k)
+    if (meta.chunk_hashes[k] != chunk_hashes[order[k]])
+      return fail(Errc::kCorruption, "holder disagrees about the hash of chunk {}", order[k]);
+  return {};
+}
+
 }  // namespace blobsync::client

@@ -53,4 +53,10 @@ class BlobSink {
 Result<std::vector<std::uint64_t>> meta_chunk_order(const sync::MetaMsg& meta,
                                                     const std::vector<sync::ChunkRange>& wanted);
 
+// Shared by the sinks' adopt_meta(): a later META (another holder, a resumed
+// transfer) must agree with the size and chunk hashes fixed by the first one.
+// `order` is what meta_chunk_order returned. Errors: kCorruption.
+Result<> meta_agrees(const sync::MetaMsg& meta, const std::vector<std::uint64_t>& order, std::uint64_t size,
+                     const std::vector<Digest>& chunk_hashes);
+
 }  // namespace blobsync::client

@@ -100,10 +100,7 @@ Result<std::vector<std::uint64_t>> StreamingDownload::adopt_meta(const sync::Met
     if (auto r = begin_ingest(); !r) return std::unexpected(r.error());
     return order;
   }
-  if (meta.size != size_) return fail(Errc::kCorruption, "holder disagrees about the blob size ({} vs {})", meta.size, size_);
-  for (std::size_t k = 0; k < order.size(); ++k)
-    if (meta.chunk_hashes[k] != chunk_hashes_[order[k]])
-      return fail(Errc::kCorruption, "holder disagrees about the hash of chunk {}", order[k]);
+  if (auto r = meta_agrees(meta, order, size_, chunk_hashes_); !r) return std::unexpected(r.error());
   return order;
 }
 
