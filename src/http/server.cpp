@@ -504,41 +504,73 @@ awaitable<bool> Server::Impl::handle(Conn& c, bhttp::request_parser<bhttp::empty
         std::optional<Response> failed;
         if (wants_continue && !(co_await send_continue(c))) co_return false;
         if (req.has_body) {
-          bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp));
-          bp.body_limit(boost::none);  // the sink enforces the configured limit
           if (c.chunk.size() < kChunk) c.chunk.resize(kChunk);
           // Our own timer cancels (rather than closes, as tcp_stream's would)
           // a stalled read, so the client still gets its 400.
           c.stream.expires_never();
           StallGuard stall(c);
-          while (!bp.is_done()) {
-            std::span<std::byte> into = sink->next_buffer(c.chunk);
-            bp.get().body().data = into.data();
-            bp.get().body().size = into.size();
-            stall.arm(cfg.body_timeout);
-            auto [ec, n] = co_await bhttp::async_read(c.stream, c.buffer, bp, kNoThrow);
-            bool timed_out = stall.disarm();
-            if (ec == bhttp::error::need_buffer) ec = {};
-            std::size_t got = into.size() - bp.get().body().size;
-            bytes_in += got;
-            if (ec) {
-              if (timed_out)
-                failed = xrpc_error(400, "InvalidRequest",
-                                    "Request body ended before its Content-Length (no data within body_timeout)");
-              else if (ec == bhttp::error::partial_message || ec == bhttp::error::end_of_stream)
-                failed = xrpc_error(400, "InvalidRequest", "Request body is shorter than its Content-Length");
-              else
-                failed = xrpc_error(400, "InvalidRequest", fmt::format("Could not read the request body: {}",
-                                                                        ec.message()));
-              break;
+          auto body_error = [](boost::system::error_code ec, bool timed_out) {
+            if (timed_out)
+              return xrpc_error(400, "InvalidRequest",
+                                "Request body ended before its Content-Length (no data within body_timeout)");
+            if (ec == bhttp::error::partial_message || ec == bhttp::error::end_of_stream || ec == asio::error::eof)
+              return xrpc_error(400, "InvalidRequest", "Request body is shorter than its Content-Length");
+            return xrpc_error(400, "InvalidRequest", fmt::format("Could not read the request body: {}", ec.message()));
+          };
+          auto deliver = [&](std::span<const std::byte> got) {
+            bytes_in += got.size();
+            try {
+              failed = sink->write(got);
+            } catch (const std::exception&) {
+              failed = xrpc_error(500, "InternalServerError", "Internal Server Error");
             }
-            if (got > 0) {
-              try {
-                failed = sink->write(std::span<const std::byte>(into.data(), got));
-              } catch (const std::exception&) {
-                failed = xrpc_error(500, "InternalServerError", "Internal Server Error");
+          };
+          if (!hp.chunked() && req.content_length) {
+            // A fixed-length body goes from the socket straight into the
+            // sink's buffers (the ingest ring): beast's parser would read it
+            // into c.buffer first and copy it, a memcpy of every byte.
+            std::uint64_t left = *req.content_length;
+            while (left > 0 && !failed) {
+              std::span<std::byte> into = sink->next_buffer(c.chunk);
+              std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(into.size(), left));
+              std::size_t got = 0;
+              if (c.buffer.size() > 0) {  // what arrived with the head
+                got = asio::buffer_copy(asio::buffer(into.data(), want), c.buffer.data());
+                c.buffer.consume(got);
+              } else {
+                stall.arm(cfg.body_timeout);
+                auto [ec, n] = co_await c.stream.async_read_some(asio::buffer(into.data(), want), kNoThrow);
+                bool timed_out = stall.disarm();
+                if (ec) {
+                  failed = body_error(ec, timed_out);
+                  break;
+                }
+                got = n;
               }
-              if (failed) break;
+              left -= got;
+              if (got > 0) deliver(std::span<const std::byte>(into.data(), got));
+            }
+          } else {
+            bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp));
+            bp.body_limit(boost::none);  // the sink enforces the configured limit
+            while (!bp.is_done()) {
+              std::span<std::byte> into = sink->next_buffer(c.chunk);
+              bp.get().body().data = into.data();
+              bp.get().body().size = into.size();
+              stall.arm(cfg.body_timeout);
+              auto [ec, n] = co_await bhttp::async_read(c.stream, c.buffer, bp, kNoThrow);
+              bool timed_out = stall.disarm();
+              if (ec == bhttp::error::need_buffer) ec = {};
+              std::size_t got = into.size() - bp.get().body().size;
+              if (ec) {
+                bytes_in += got;
+                failed = body_error(ec, timed_out);
+                break;
+              }
+              if (got > 0) {
+                deliver(std::span<const std::byte>(into.data(), got));
+                if (failed) break;
+              }
             }
           }
           if (!failed) {

@@ -94,8 +94,6 @@ void HashPipeline::submit(Slot& s) {
   bool inline_all = pool_ == nullptr || (s.len < kInlineBelow && retired_seq_ + 1 == next_seq_);
   if (inline_all) {
     write_slot(s);
-    while (hash_one(s, false)) {
-    }
     std::lock_guard g(mu_);
     s.written = true;
   } else {
@@ -110,8 +108,23 @@ void HashPipeline::submit(Slot& s) {
       pool_->post([this, &s] { helper(s); });
     }
   }
-  // The producer's share: the whole-blob hash, in order, while the lane works.
-  whole_.update(s.data, s.len);
+  // The producer's share: the whole-blob hash, in order, while the lane
+  // writes. Chunks nobody has claimed yet are hashed in the same pass.
+  for (std::size_t i = 0; i < static_cast<std::size_t>(s.nchunks); ++i) {
+    std::size_t begin = i * kChunkSize;
+    std::span<const std::byte> chunk(s.data + begin, std::min<std::size_t>(kChunkSize, s.len - begin));
+    if (s.claimed[i].exchange(true, std::memory_order_acq_rel)) {
+      whole_.update(chunk);
+    } else {
+      record_chunk(s, i, whole_.update_with_chunk(chunk));
+    }
+  }
+}
+
+void HashPipeline::record_chunk(Slot& s, std::size_t i, const Digest& d) {
+  std::lock_guard g(mu_);
+  s.chunk[i] = d;
+  if (++s.chunks_done == s.nchunks && s.written) cv_.notify_all();
 }
 
 void HashPipeline::write_slot(Slot& s) {
@@ -128,8 +141,9 @@ void HashPipeline::write_slot(Slot& s) {
 
 void HashPipeline::helper(Slot& s) {
   // May run late, when `s` already holds a later part of the blob: claiming
-  // keeps that correct (it then hashes that part's chunks).
-  while (hash_one(s, false)) {
+  // keeps that correct (it then hashes that part's chunks). From the back:
+  // the producer takes chunks from the front in its whole-blob pass.
+  while (hash_one(s, true)) {
   }
   std::lock_guard g(mu_);
   if (--helpers_running_ == 0) cv_.notify_all();
@@ -142,10 +156,7 @@ bool HashPipeline::hash_one(Slot& s, bool from_back) {
     if (s.claimed[static_cast<std::size_t>(i)].exchange(true, std::memory_order_acq_rel)) continue;
     std::size_t begin = static_cast<std::size_t>(i) * kChunkSize;
     std::size_t len = std::min<std::size_t>(kChunkSize, s.len - begin);
-    Digest d = Sha256::of(s.data + begin, len);
-    std::lock_guard g(mu_);
-    s.chunk[static_cast<std::size_t>(i)] = d;
-    if (++s.chunks_done == s.nchunks && s.written) cv_.notify_all();
+    record_chunk(s, static_cast<std::size_t>(i), Sha256::of(s.data + begin, len));
     return true;
   }
   return false;
