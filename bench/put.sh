@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-${BUILD_DIR:-build/release}}
-cmake --build "$BUILD" --target put_bench >/dev/null
+cmake --build "$BUILD" --target put_bench hash_bench >/dev/null
 BIN="$BUILD/bench/put_bench"
 WORK=${BENCH_DIR:-bench/out}
 mkdir -p "$WORK"
@@ -19,6 +19,8 @@ echo "# put vs openssl dgst -sha256: $(nproc) cores, $(openssl version | cut -d'
 if awk -v l="$load1" 'BEGIN { exit !(l > 1.0) }'; then
   echo "# warning: the machine is busy (load $load1); ratios will be off"
 fi
+# What the two digests every ingested byte needs cost, next to one OpenSSL pass.
+"$BUILD/bench/hash_bench" --mib 256
 "$BIN" --dir "$WORK" --size $((256 << 20)) --files 1 --rounds 5
 "$BIN" --dir "$WORK" --size $((1 << 20)) --files 64 --rounds 5
 "$BIN" --dir "$WORK" --size $((1 << 20)) --files 64 --threads 4 --rounds 5

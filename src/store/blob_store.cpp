@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/blob_hasher.h"
 #include "core/blob_id.h"
 #include "core/chunking.h"
 #include "core/sha256.h"
@@ -240,7 +241,7 @@ class StoreImpl final : public BlobStore {
       return fail(Errc::kCorruption, "blob {} has {} bytes on disk, {} expected", to_hash_ref(hash),
                   (*reader)->remaining(), rec->size);
     std::vector<std::byte> buf(kChunkSize);
-    Sha256 whole;
+    BlobHasher whole;  // whole blob and each chunk in one pass
     for (std::uint64_t i = 0; i < rec->chunk_count; ++i) {
       std::size_t len = static_cast<std::size_t>(chunk_length(i, rec->size));
       std::size_t got = 0;
@@ -251,9 +252,8 @@ class StoreImpl final : public BlobStore {
         if (*n == 0) return fail(Errc::kCorruption, "blob {} is shorter than indexed", to_hash_ref(hash));
         got += *n;
       }
-      if (Sha256::of(buf.data(), len) != rec->chunk_hashes[i])
+      if (whole.update_with_chunk(std::span<const std::byte>(buf.data(), len)) != rec->chunk_hashes[i])
         return fail(Errc::kCorruption, "blob {}: chunk {} hash mismatch", to_hash_ref(hash), i);
-      whole.update(buf.data(), len);
       if (auto r = sink(std::span<const std::byte>(buf.data(), len)); !r) return r;
     }
     if (whole.finish() != hash) return fail(Errc::kCorruption, "blob {}: content hash mismatch", to_hash_ref(hash));
@@ -465,34 +465,30 @@ Result<VerifyReport> StoreImpl::verify(const std::function<void(const Digest&)>&
           {hash, fmt::format("size mismatch: {} bytes on disk, {} indexed", (*reader)->remaining(), r.size)});
       return {};
     }
-    Sha256 whole;
-    Sha256 chunk;
+    // Chunk by chunk: each chunk's digest and the whole blob's in one pass.
+    BlobHasher whole;
     std::uint64_t pos = 0;
     std::optional<std::uint64_t> bad_chunk;
-    while (pos < r.size) {
-      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), r.size - pos));
-      auto n = (*reader)->read(std::span(buf.data(), want));
-      if (!n) {
-        report.problems.push_back({hash, fmt::format("read error: {}", n.error().message)});
-        return {};
-      }
-      if (*n == 0) break;
-      whole.update(buf.data(), *n);
-      // Feed chunk hashes in chunk-sized pieces.
-      std::size_t off = 0;
-      while (off < *n) {
-        std::uint64_t idx = (pos + off) / kChunkSize;
-        std::uint64_t chunk_end = std::min(chunk_offset(idx) + kChunkSize, r.size);
-        std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(*n - off, chunk_end - (pos + off)));
-        chunk.update(buf.data() + off, take);
-        off += take;
-        if (pos + off == chunk_end) {
-          Digest d = chunk.finish();
-          if (!bad_chunk && (idx >= r.chunk_hashes.size() || d != r.chunk_hashes[idx])) bad_chunk = idx;
+    for (std::uint64_t idx = 0; pos < r.size; ++idx) {
+      std::size_t len = static_cast<std::size_t>(chunk_length(idx, r.size));
+      std::size_t got = 0;
+      while (got < len) {
+        auto n = (*reader)->read(std::span(buf.data() + got, len - got));
+        if (!n) {
+          report.problems.push_back({hash, fmt::format("read error: {}", n.error().message)});
+          return {};
         }
+        if (*n == 0) break;
+        got += *n;
       }
-      pos += *n;
-      report.bytes += *n;
+      if (got < len) {
+        pos += got;
+        break;
+      }
+      Digest d = whole.update_with_chunk(std::span<const std::byte>(buf.data(), len));
+      if (!bad_chunk && (idx >= r.chunk_hashes.size() || d != r.chunk_hashes[idx])) bad_chunk = idx;
+      pos += len;
+      report.bytes += len;
     }
     if (pos != r.size) {
       report.problems.push_back({hash, "size mismatch: file shrank while reading"});
