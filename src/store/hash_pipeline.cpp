@@ -87,6 +87,7 @@ void HashPipeline::submit(Slot& s) {
   s.written = false;
   s.nchunks = static_cast<int>((s.len + kChunkSize - 1) / kChunkSize);
   s.chunks_done = 0;
+  s.helper_started.store(false, std::memory_order_relaxed);
   // Chunks past the end are born claimed. Release: whoever claims a chunk sees len.
   for (std::size_t i = 0; i < kChunksPerSlot; ++i)
     s.claimed[i].store(static_cast<int>(i) >= s.nchunks, std::memory_order_release);
@@ -109,11 +110,14 @@ void HashPipeline::submit(Slot& s) {
     }
   }
   // The producer's share: the whole-blob hash, in order, while the lane
-  // writes. Chunks nobody has claimed yet are hashed in the same pass.
+  // writes. Until the helper gets a core, the producer also claims chunks
+  // and hashes them in the same pass (nearly free); once the helper runs, a
+  // core is evidently idle and the chunks are left to it, which keeps the
+  // serial whole-blob pass short.
   for (std::size_t i = 0; i < static_cast<std::size_t>(s.nchunks); ++i) {
     std::size_t begin = i * kChunkSize;
     std::span<const std::byte> chunk(s.data + begin, std::min<std::size_t>(kChunkSize, s.len - begin));
-    if (s.claimed[i].exchange(true, std::memory_order_acq_rel)) {
+    if (s.helper_started.load(std::memory_order_acquire) || s.claimed[i].exchange(true, std::memory_order_acq_rel)) {
       whole_.update(chunk);
     } else {
       record_chunk(s, i, whole_.update_with_chunk(chunk));
@@ -143,6 +147,7 @@ void HashPipeline::helper(Slot& s) {
   // May run late, when `s` already holds a later part of the blob: claiming
   // keeps that correct (it then hashes that part's chunks). From the back:
   // the producer takes chunks from the front in its whole-blob pass.
+  s.helper_started.store(true, std::memory_order_release);
   while (hash_one(s, true)) {
   }
   std::lock_guard g(mu_);

@@ -6,11 +6,13 @@
 // Chunks never straddle slots (1 MiB is a multiple of 256 KiB), so their
 // hashes are independent and each is claimed by exactly one thread: the
 // producer hashes the chunks it claims together with the whole blob in one
-// pass (BlobHasher: about 1.4x the cost of one hash instead of 2x), a helper
-// task on the pool hashes chunks from the back of the slot, the lane hashes
-// what is left after its write, and a producer that runs out of free slots
-// steals chunks (newest slot first). An idle second core thus takes chunk
-// work off the serial whole-blob pass, and a busy one costs little extra. Memory: kSlots * kSlotSize plus kSniffBytes, whatever the size.
+// pass (BlobHasher: about 1.1x the cost of one hash instead of 2x) until a
+// helper task on the pool starts hashing chunks from the back of the slot;
+// the lane hashes what is left after its write, and a producer that runs out
+// of free slots steals chunks (newest slot first). An idle second core thus
+// takes chunk work off the serial whole-blob pass (the helper starts at
+// once), and on a busy machine the producer's joint pass does nearly all of
+// it for little extra CPU. Memory: kSlots * kSlotSize plus kSniffBytes, whatever the size.
 //
 // The slot memory is only read while hashes and the write are in flight, so
 // the bytes hashed are exactly the bytes written.
@@ -87,6 +89,7 @@ class HashPipeline {
     int nchunks = 0;
     int chunks_done = 0;
     std::array<std::atomic<bool>, kChunksPerSlot> claimed{};
+    std::atomic<bool> helper_started{false};  // a helper task is hashing this slot's chunks
     std::array<Digest, kChunksPerSlot> chunk{};
   };
 
