@@ -229,6 +229,10 @@ Result<PipelineResult> HashPipeline::finish() {
     cv_.wait(lk, [this] { return !lane_running_ && helpers_running_ == 0; });
     if (error_) return std::unexpected(*error_);
   }
+  // The ring is no longer needed: a commit that waits for the disk (or a
+  // batch of them, put_files) should not hold 4 MiB each.
+  for (auto& slot : slots_) slot.data = nullptr;
+  memory_.reset();
   PipelineResult out;
   out.digest = whole_.finish();
   out.size = total_;

@@ -72,7 +72,7 @@ class HashPipeline {
   Result<> filled(std::size_t n);
 
   // Drains the ring and returns the hashes. The writer is not committed.
-  // After finish() the pipeline is spent.
+  // After finish() the pipeline is spent and its ring memory freed.
   Result<PipelineResult> finish();
 
   std::uint64_t size() const { return total_; }
