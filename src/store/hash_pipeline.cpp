@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <new>
 #include <cstring>
+#include <new>
 
 #include "core/chunking.h"
 #include "store/backend.h"
@@ -14,8 +14,8 @@ namespace blobsync {
 static_assert(HashPipeline::kSlotSize == HashPipeline::kChunksPerSlot * kChunkSize);
 
 namespace {
-// Partial last slots smaller than this are processed inline: handing them to
-// the lane costs more than it saves.
+// A partial last slot smaller than this, with nothing else in flight, is
+// processed inline: handing it to the pool costs more than it saves.
 constexpr std::size_t kInlineBelow = kChunkSize;
 }  // namespace
 
@@ -26,16 +26,13 @@ HashPipeline::HashPipeline(WorkerPool* pool, BlobWriter* writer)
       writer_(writer),
       memory_(static_cast<std::byte*>(std::aligned_alloc(4096, kSlots * kSlotSize))) {
   if (!memory_) throw std::bad_alloc();
-  for (std::size_t i = 0; i < kSlots; ++i) {
-    slots_[i].data = memory_.get() + i * kSlotSize;
-    for (auto& c : slots_[i].claimed) c.store(true, std::memory_order_relaxed);
-  }
+  for (std::size_t i = 0; i < kSlots; ++i) slots_[i].data = memory_.get() + i * kSlotSize;
 }
 
 HashPipeline::~HashPipeline() {
-  // The lane and helpers may still reference our slots.
+  // The pool tasks may still reference our slots.
   std::unique_lock lk(mu_);
-  cv_.wait(lk, [this] { return !lane_running_ && helpers_running_ == 0; });
+  cv_.wait(lk, [this] { return !lane_running_ && !hashing_; });
 }
 
 Result<std::span<std::byte>> HashPipeline::acquire() {
@@ -48,7 +45,6 @@ Result<std::span<std::byte>> HashPipeline::acquire() {
     Slot& s = slot_for(next_seq_);
     if (s.busy) retire(s);
     s.len = 0;
-    s.offset = total_;
     filling_ = &s;
   }
   return std::span<std::byte>(filling_->data + filling_->len, kSlotSize - filling_->len);
@@ -56,8 +52,8 @@ Result<std::span<std::byte>> HashPipeline::acquire() {
 
 Result<> HashPipeline::filled(std::size_t n) {
   Slot& s = *filling_;
-  if (head_len_ < kHeadBytes && s.offset + s.len < kHeadBytes) {
-    std::size_t at = static_cast<std::size_t>(s.offset + s.len);
+  if (head_len_ < kHeadBytes && total_ < kHeadBytes) {
+    std::size_t at = static_cast<std::size_t>(total_);
     std::size_t take = std::min(n, kHeadBytes - at);
     std::memcpy(head_.data() + at, s.data + s.len, take);
     head_len_ = at + take;
@@ -85,50 +81,27 @@ void HashPipeline::submit(Slot& s) {
   ++next_seq_;
   s.busy = true;
   s.written = false;
-  s.nchunks = static_cast<int>((s.len + kChunkSize - 1) / kChunkSize);
-  s.chunks_done = 0;
-  s.helper_started.store(false, std::memory_order_relaxed);
-  // Chunks past the end are born claimed. Release: whoever claims a chunk sees len.
-  for (std::size_t i = 0; i < kChunksPerSlot; ++i)
-    s.claimed[i].store(static_cast<int>(i) >= s.nchunks, std::memory_order_release);
-
+  s.hashed = false;
   bool inline_all = pool_ == nullptr || (s.len < kInlineBelow && retired_seq_ + 1 == next_seq_);
   if (inline_all) {
+    // Nothing else in flight (or no pool): the hasher role is free.
     write_slot(s);
+    hash_slot(s);
     std::lock_guard g(mu_);
-    s.written = true;
-  } else {
-    std::lock_guard g(mu_);
-    lane_queue_.push_back(&s);
-    if (!lane_running_) {
-      lane_running_ = true;
-      pool_->post([this] { lane(); });
-    }
-    if (pool_->size() > 1 && s.nchunks > 1) {
-      ++helpers_running_;
-      pool_->post([this, &s] { helper(s); });
-    }
+    s.written = s.hashed = true;
+    return;
   }
-  // The producer's share: the whole-blob hash, in order, while the lane
-  // writes. Until the helper gets a core, the producer also claims chunks
-  // and hashes them in the same pass (nearly free); once the helper runs, a
-  // core is evidently idle and the chunks are left to it, which keeps the
-  // serial whole-blob pass short.
-  for (std::size_t i = 0; i < static_cast<std::size_t>(s.nchunks); ++i) {
-    std::size_t begin = i * kChunkSize;
-    std::span<const std::byte> chunk(s.data + begin, std::min<std::size_t>(kChunkSize, s.len - begin));
-    if (s.helper_started.load(std::memory_order_acquire) || s.claimed[i].exchange(true, std::memory_order_acq_rel)) {
-      whole_.update(chunk);
-    } else {
-      record_chunk(s, i, whole_.update_with_chunk(chunk));
-    }
-  }
-}
-
-void HashPipeline::record_chunk(Slot& s, std::size_t i, const Digest& d) {
   std::lock_guard g(mu_);
-  s.chunk[i] = d;
-  if (++s.chunks_done == s.nchunks && s.written) cv_.notify_all();
+  lane_queue_.push_back(&s);
+  hash_queue_.push_back(&s);
+  if (!lane_running_) {
+    lane_running_ = true;
+    pool_->post([this] { lane(); });
+  }
+  if (!hashing_) {
+    hashing_ = true;
+    pool_->post([this] { hasher(); });
+  }
 }
 
 void HashPipeline::write_slot(Slot& s) {
@@ -143,28 +116,11 @@ void HashPipeline::write_slot(Slot& s) {
   }
 }
 
-void HashPipeline::helper(Slot& s) {
-  // May run late, when `s` already holds a later part of the blob: claiming
-  // keeps that correct (it then hashes that part's chunks). From the back:
-  // the producer takes chunks from the front in its whole-blob pass.
-  s.helper_started.store(true, std::memory_order_release);
-  while (hash_one(s, true)) {
+void HashPipeline::hash_slot(Slot& s) {
+  for (std::size_t i = 0; i * kChunkSize < s.len; ++i) {
+    std::size_t begin = i * kChunkSize;
+    s.chunk[i] = whole_.update_with_chunk({s.data + begin, std::min<std::size_t>(kChunkSize, s.len - begin)});
   }
-  std::lock_guard g(mu_);
-  if (--helpers_running_ == 0) cv_.notify_all();
-}
-
-bool HashPipeline::hash_one(Slot& s, bool from_back) {
-  constexpr int n = static_cast<int>(kChunksPerSlot);
-  for (int k = 0; k < n; ++k) {
-    int i = from_back ? n - 1 - k : k;
-    if (s.claimed[static_cast<std::size_t>(i)].exchange(true, std::memory_order_acq_rel)) continue;
-    std::size_t begin = static_cast<std::size_t>(i) * kChunkSize;
-    std::size_t len = std::min<std::size_t>(kChunkSize, s.len - begin);
-    record_chunk(s, static_cast<std::size_t>(i), Sha256::of(s.data + begin, len));
-    return true;
-  }
-  return false;
 }
 
 void HashPipeline::lane() {
@@ -180,40 +136,50 @@ void HashPipeline::lane() {
       s = lane_queue_.front();
       lane_queue_.pop_front();
     }
-    // Write first: the producer steals chunk hashes meanwhile.
     write_slot(*s);
-    {
-      std::lock_guard g(mu_);
-      s->written = true;
-      if (complete(*s)) cv_.notify_all();
-    }
-    while (hash_one(*s, false)) {
-    }
+    std::lock_guard g(mu_);
+    s->written = true;
+    if (complete(*s)) cv_.notify_all();
   }
 }
 
-bool HashPipeline::steal_one() {
-  // Newest busy slot first: the lane works from the oldest.
-  for (std::uint64_t seq = next_seq_; seq > retired_seq_; --seq) {
-    Slot& s = slot_for(seq - 1);
-    if (hash_one(s, true)) return true;
+void HashPipeline::hasher() {
+  // Holds the role (hashing_ was set by whoever started us) until the queue is empty.
+  for (;;) {
+    Slot* s;
+    {
+      std::lock_guard g(mu_);
+      if (hash_queue_.empty()) {
+        hashing_ = false;
+        cv_.notify_all();
+        return;
+      }
+      s = hash_queue_.front();
+      hash_queue_.pop_front();
+    }
+    hash_slot(*s);
+    std::lock_guard g(mu_);
+    s->hashed = true;
+    if (complete(*s)) cv_.notify_all();
   }
-  return false;
 }
 
 void HashPipeline::retire(Slot& s) {
-  while (true) {
-    {
-      std::lock_guard g(mu_);
-      if (complete(s)) break;
+  std::unique_lock lk(mu_);
+  while (!complete(s)) {
+    if (!hashing_ && !hash_queue_.empty()) {
+      hashing_ = true;  // the pool has not got to it: hash here
+      lk.unlock();
+      hasher();
+      lk.lock();
+      continue;
     }
-    if (steal_one()) continue;
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return complete(s); });
-    break;
+    cv_.wait(lk);
   }
+  lk.unlock();
   // Slots retire in submission order, so chunk hashes come out in blob order.
-  for (int i = 0; i < s.nchunks; ++i) chunks_.push_back(s.chunk[static_cast<std::size_t>(i)]);
+  std::size_t n = (s.len + kChunkSize - 1) / kChunkSize;
+  for (std::size_t i = 0; i < n; ++i) chunks_.push_back(s.chunk[i]);
   s.busy = false;
   ++retired_seq_;
 }
@@ -226,11 +192,11 @@ Result<PipelineResult> HashPipeline::finish() {
   while (retired_seq_ < next_seq_) retire(slot_for(retired_seq_));
   {
     std::unique_lock lk(mu_);
-    cv_.wait(lk, [this] { return !lane_running_ && helpers_running_ == 0; });
+    cv_.wait(lk, [this] { return !lane_running_ && !hashing_; });
     if (error_) return std::unexpected(*error_);
   }
   // The ring is no longer needed: a commit that waits for the disk (or a
-  // batch of them, put_files) should not hold 4 MiB each.
+  // batch of them, put_files) should not hold 4 MiB.
   for (auto& slot : slots_) slot.data = nullptr;
   memory_.reset();
   PipelineResult out;

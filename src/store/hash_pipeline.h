@@ -1,28 +1,26 @@
 // HashPipeline: the single streaming pass of an ingest.
 //
 // Bytes go into a ring of kSlotSize (1 MiB) buffers. Each full slot is handed
-// to a "lane" task on a WorkerPool that appends it to the BlobWriter, while
-// the producing thread computes the whole-blob SHA-256 of the same slot.
-// Chunks never straddle slots (1 MiB is a multiple of 256 KiB), so their
-// hashes are independent and each is claimed by exactly one thread: the
-// producer hashes the chunks it claims together with the whole blob in one
-// pass (BlobHasher: about 1.1x the cost of one hash instead of 2x) until a
-// helper task on the pool starts hashing chunks from the back of the slot;
-// the lane hashes what is left after its write, and a producer that runs out
-// of free slots steals chunks (newest slot first). An idle second core thus
-// takes chunk work off the serial whole-blob pass (the helper starts at
-// once), and on a busy machine the producer's joint pass does nearly all of
-// it for little extra CPU. Memory: kSlots * kSlotSize plus kSniffBytes, whatever the size.
+// to two tasks on a WorkerPool: the "lane" appends it to the BlobWriter, the
+// "hasher" feeds it to the whole-blob SHA-256 and computes its four 256 KiB
+// chunk digests in the same pass (BlobHasher: about 1.1x the cost of one
+// SHA-256 pass on SHA-NI instead of 2x). Both take slots in order. So the
+// producer only moves bytes (read(2) or a socket straight into the ring):
+// reading, hashing and writing overlap on different cores, and the serial
+// part is a single joint hashing pass, about what `openssl dgst` does.
+// A producer that finds the ring full takes the hasher role itself when no
+// pool thread holds it (the pool may be busy with other ingests' writes),
+// so hashing never waits for a pool thread while the producer idles.
+// Memory: kSlots * kSlotSize plus kHeadBytes, whatever the size.
 //
-// The slot memory is only read while hashes and the write are in flight, so
-// the bytes hashed are exactly the bytes written.
+// The slot memory is only read while the hash and the write are in flight,
+// so the bytes hashed are exactly the bytes written.
 //
 // Thread safety: one producer thread at a time (write/acquire/finish); the
-// pool threads are internal. The destructor waits for in-flight lane work.
+// pool threads are internal. The destructor waits for in-flight tasks.
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -33,9 +31,9 @@
 #include <span>
 #include <vector>
 
+#include "core/blob_hasher.h"
 #include "core/digest.h"
 #include "core/error.h"
-#include "core/blob_hasher.h"
 
 namespace blobsync {
 
@@ -83,30 +81,24 @@ class HashPipeline {
   struct Slot {
     std::byte* data = nullptr;
     std::size_t len = 0;
-    std::uint64_t offset = 0;  // of data[0] within the blob
-    bool busy = false;         // submitted and not yet retired
-    bool written = false;      // lane finished appending (or skipped)
-    int nchunks = 0;
-    int chunks_done = 0;
-    std::array<std::atomic<bool>, kChunksPerSlot> claimed{};
-    std::atomic<bool> helper_started{false};  // a helper task is hashing this slot's chunks
+    bool busy = false;     // submitted and not yet retired
+    bool written = false;  // the lane appended it (or skipped it)
+    bool hashed = false;   // the hasher fed it to whole_ and filled chunk[]
     std::array<Digest, kChunksPerSlot> chunk{};
   };
 
   Slot& slot_for(std::uint64_t seq) { return slots_[seq % kSlots]; }
   void submit(Slot& s);
+  // Pool tasks: each drains its queue in order, then drops its role.
   void lane();
-  void helper(Slot& s);
-  // Appends s to the writer (unless an error stopped writing).
+  void hasher();
   void write_slot(Slot& s);
-  // Hashes one claimed chunk and records it. Returns false if nothing was claimable.
-  bool hash_one(Slot& s, bool from_back);
-  void record_chunk(Slot& s, std::size_t i, const Digest& d);
-  // Producer: wait until `s` is retired, stealing chunk work meanwhile, then
-  // collect its chunk hashes.
+  // REQUIRES: the caller holds the hasher role. Touches only s and whole_.
+  void hash_slot(Slot& s);
+  // Producer: wait until `s` is written and hashed (taking the hasher role
+  // when it is free), then collect its chunk hashes.
   void retire(Slot& s);
-  bool steal_one();
-  bool complete(const Slot& s) const { return s.written && s.chunks_done == s.nchunks; }
+  static bool complete(const Slot& s) { return s.written && s.hashed; }
 
   WorkerPool* pool_;
   BlobWriter* writer_;
@@ -115,7 +107,7 @@ class HashPipeline {
   };
   std::unique_ptr<std::byte, FreeAligned> memory_;  // 4 KiB aligned for O_DIRECT
   std::array<Slot, kSlots> slots_;
-  BlobHasher whole_;
+  BlobHasher whole_;  // used by the hasher role's holder only
 
   // Producer-only state.
   std::uint64_t total_ = 0;
@@ -127,12 +119,13 @@ class HashPipeline {
   std::size_t head_len_ = 0;
   bool finished_ = false;
 
-  // Shared with the lane.
+  // Shared with the pool tasks.
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Slot*> lane_queue_;
+  std::deque<Slot*> hash_queue_;
   bool lane_running_ = false;
-  int helpers_running_ = 0;
+  bool hashing_ = false;  // someone holds the hasher role
   std::optional<Error> error_;
 };
 
