@@ -50,9 +50,15 @@ if awk -v l="$load1" 'BEGIN { exit !(l > 1.0) }'; then
 fi
 : >"$tmp/results"
 for run in $(seq "$RUNS"); do
-  t0=$(now); "${CURL[@]}" -T "$tmp/blob" "$EP/$BUCKET/curl-ref" -o /dev/null; t1=$(now)
-  "${CURL[@]}" "$EP/$BUCKET/curl-ref" -o /dev/null; t2=$(now)
-  echo "curl $run put_s $(awk "BEGIN{print $t1 - $t0}") get_s $(awk "BEGIN{print $t2 - $t1}")" >>"$tmp/results"
+  # Same start for every timed transfer (the backend bench does the same):
+  # the target key deleted beforehand (s3rver would otherwise truncate the
+  # old file inside the timed PUT) and no dirty pages left to write back.
+  "${CURL[@]}" -X DELETE "$EP/$BUCKET/curl-ref" -o /dev/null
+  sync
+  t0=$(now); "${CURL[@]}" -T "$tmp/blob" "$EP/$BUCKET/curl-ref" -o /dev/null; t1p=$(now)
+  sync
+  t1=$(now); "${CURL[@]}" "$EP/$BUCKET/curl-ref" -o /dev/null; t2=$(now)
+  echo "curl $run put_s $(awk "BEGIN{print $t1p - $t0}") get_s $(awk "BEGIN{print $t2 - $t1}")" >>"$tmp/results"
   "$BENCH" "$EP" "$BUCKET" "$tmp/blob" 1 ${PART_SIZE:-} | sed "s/^run 1/backend $run/" >>"$tmp/results"
 done
 cat "$tmp/results"

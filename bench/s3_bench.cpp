@@ -14,12 +14,15 @@
 //              tmp/, then a server-side copy
 //   put_mp_s   digest known, size not (replication, blob channel):
 //              create_writer(digest): parallel multipart to blobs/<hex>
+// Each timed transfer starts after sync(2), with its target key deleted.
 // then downloads it the way BlobStore::open does (open_sized: no HEAD) into a
 // 1 MiB buffer that is thrown away. Prints one line per run:
 //   run N put_s T put_tmp_s T put_mp_s T get_s T
 // bench/s3.sh compares these with curl doing the same transfers.
 // Env S3_BENCH_OPS (default "put,put_tmp,put_mp,get") picks the measurements
 // (for profiling one path).
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
 
   auto upload = [&](std::optional<Digest> expected, bool sized) {
     if (auto r = (*backend)->remove(digest); !r) die(r.error().to_string());
+    ::sync();  // every timed transfer starts without dirty pages to write back (bench/s3.sh does the same for curl)
     auto t0 = std::chrono::steady_clock::now();
     std::ifstream in(file, std::ios::binary);
     auto w = sized ? (*backend)->create_writer_sized(expected, size) : (*backend)->create_writer(expected);
@@ -91,6 +95,7 @@ int main(int argc, char** argv) {
     if (want("put_mp")) std::printf(" put_mp_s %.4f", upload(digest, false));
     if (want("put")) std::printf(" put_s %.4f", upload(digest, true));
     if (want("get")) {
+      ::sync();
       auto t1 = std::chrono::steady_clock::now();
       auto reader = (*backend)->open_sized(digest, size);
       if (!reader) die(reader.error().to_string());

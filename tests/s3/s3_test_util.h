@@ -98,8 +98,10 @@ inline Result<std::vector<std::byte>> read_blob(BlobBackend& backend, const Dige
   return out;
 }
 
-// Every key in the bucket (all prefixes), via raw ListObjectsV2.
+// Every key in the bucket (all prefixes), via raw ListObjectsV2, once the
+// client's background deletes of temporary objects have run.
 inline std::vector<std::string> all_keys(S3Client& client) {
+  client.drain_deletes();
   std::vector<std::string> keys;
   std::string token;
   for (;;) {

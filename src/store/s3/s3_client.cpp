@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -343,8 +344,60 @@ struct S3Client::Impl {
   }
 };
 
-S3Client::S3Client(S3Config config) : config_(std::move(config)), impl_(std::make_unique<Impl>(config_)) {}
-S3Client::~S3Client() = default;
+// One thread, started at the first delete_later(), working through a queue.
+struct S3Client::Deleter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> queue;
+  std::uint64_t queued = 0, done = 0;
+  bool stop = false;
+  std::thread thread;
+
+  void run(S3Client& client) {
+    std::unique_lock lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return stop || !queue.empty(); });
+      if (queue.empty()) return;  // stop, nothing pending
+      std::string key = std::move(queue.front());
+      queue.pop_front();
+      lock.unlock();
+      auto r = client.execute(S3Request("DELETE", key));
+      if (!r || (!r->ok() && r->status != 404)) {
+        spdlog::warn("S3: could not delete {} ({}); recover() will", key,
+                     r ? s3_error(*r, "DELETE").message : r.error().message);
+      }
+      lock.lock();
+      ++done;
+      cv.notify_all();
+    }
+  }
+};
+
+S3Client::S3Client(S3Config config)
+    : config_(std::move(config)), impl_(std::make_unique<Impl>(config_)), deleter_(std::make_unique<Deleter>()) {}
+
+S3Client::~S3Client() {
+  {
+    std::lock_guard lock(deleter_->mu);
+    deleter_->stop = true;
+    deleter_->cv.notify_all();
+  }
+  if (deleter_->thread.joinable()) deleter_->thread.join();  // after the pending deletes
+}
+
+void S3Client::delete_later(std::string key) {
+  std::lock_guard lock(deleter_->mu);
+  deleter_->queue.push_back(std::move(key));
+  ++deleter_->queued;
+  if (!deleter_->thread.joinable()) deleter_->thread = std::thread([this] { deleter_->run(*this); });
+  deleter_->cv.notify_all();
+}
+
+void S3Client::drain_deletes() {
+  std::unique_lock lock(deleter_->mu);
+  std::uint64_t target = deleter_->queued;
+  deleter_->cv.wait(lock, [&] { return deleter_->done >= target; });
+}
 
 std::string S3Client::url(std::string_view key, const QueryParams& query) const {
   std::string out;

@@ -115,6 +115,13 @@ class S3Client {
   // S3Upload::write(). See S3Upload.
   std::unique_ptr<S3Upload> upload(S3Request request, std::uint64_t length);
 
+  // Deletes `key` on a background thread, off the caller's path (temporary
+  // objects after their copy). Best effort: a failure is logged and left to
+  // S3Backend::recover(). The destructor waits for pending deletes.
+  void delete_later(std::string key);
+  // Waits until every delete_later() issued so far has run (tests).
+  void drain_deletes();
+
   // The URL of key (empty: the bucket) with a canonical query.
   std::string url(std::string_view key, const QueryParams& query = {}) const;
   // x-amz-copy-source value for key: "/bucket/key", encoded.
@@ -128,8 +135,10 @@ class S3Client {
  private:
   friend class S3Download;
   friend class S3Upload;
+  struct Deleter;
   S3Config config_;
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Deleter> deleter_;  // stopped first by the destructor
 };
 
 class S3Download {

@@ -126,11 +126,7 @@ Result<> S3Writer::commit_stream(const std::string& final_key) {
     if (auto r = copy_to(final_key); !r) return r;
   }
   tmp_completed_ = false;
-  auto del = client_.execute(S3Request("DELETE", upload_key_));
-  if (!del || (!del->ok() && del->status != 404)) {
-    spdlog::warn("S3: could not delete {} after commit ({}); recover() will", upload_key_,
-                 del ? s3_error(*del, "DELETE").message : del.error().message);
-  }
+  client_.delete_later(upload_key_);  // the blob is committed; the temporary object goes off this path
   return {};
 }
 
@@ -378,11 +374,7 @@ Result<> S3Writer::commit_via_tmp(const std::string& final_key) {
     if (auto r = copy_to(final_key); !r) return r;
   }
   tmp_completed_ = false;
-  auto del = client_.execute(S3Request("DELETE", upload_key_));
-  if (!del || (!del->ok() && del->status != 404)) {
-    spdlog::warn("S3: could not delete {} after commit ({}); recover() will", upload_key_,
-                 del ? s3_error(*del, "DELETE").message : del.error().message);
-  }
+  client_.delete_later(upload_key_);  // the blob is committed; the temporary object goes off this path
   return {};
 }
 

@@ -16,7 +16,8 @@
 //       complete body before that; abort() cuts the request off short, and
 //       an atomic PutObject then stores nothing. No copy.
 //     * digest unknown: to tmp/<random> (UNSIGNED-PAYLOAD); commit() then
-//       copies it server-side to blobs/<hex> and deletes it.
+//       copies it server-side to blobs/<hex>; the tmp object is deleted in
+//       the background (S3Client::delete_later) once the blob is visible.
 //    A failure after the first body byte is final (the body is gone; the
 //    caller re-sends), hence the cap.
 //  - Other large blobs stream as a multipart upload, up to
@@ -29,7 +30,8 @@
 //       verified every byte against that digest. No copy.
 //     * otherwise it goes to tmp/<random>; commit() completes it, checks the
 //       size, copies it server-side to blobs/<hex> (CopyObject, or
-//       UploadPartCopy above max_copy_size) and deletes the tmp object.
+//       UploadPartCopy above max_copy_size) and deletes the tmp object in
+//       the background.
 //    A crash leaves at most an incomplete multipart upload (under blobs/ or
 //    tmp/) or a tmp/ object, which S3Backend::recover() removes.
 //  - An existing blobs/<hex> of the right size is never rewritten (HEAD
