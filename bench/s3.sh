@@ -8,13 +8,16 @@
 #             streamed PutObject to tmp/, then a server-side copy)
 #   upload (multipart): told the digest only (replication, the blob
 #             channel: parallel multipart to blobs/<hex>, per-part SHA-256)
+#   upload (multipart tmp): told neither (chunked uploads, stdin: multipart
+#             to tmp/, complete, server-side copy)
 #             all vs  curl --aws-sigv4 -T FILE (one PUT, UNSIGNED-PAYLOAD)
 #   download: S3Backend reader as BlobStore opens it (no HEAD; ranged GET,
 #             1 MiB reads)  vs  curl --aws-sigv4 -o /dev/null
 # Prints medians over RUNS and the ratios backend/curl (goal >= 0.8).
 # Usage: bench/s3.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
 # Env: SIZE_MIB (256), RUNS (3), PART_SIZE (bytes; default the backend's 8 MiB;
-#      PART_SIZE >= the file size measures the buffered single-PutObject path).
+#      PART_SIZE >= the file size measures the buffered single-PutObject path;
+#      S3_BENCH_OPS picks backend paths, see bench/s3_bench.cpp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-256}
@@ -68,11 +71,13 @@ rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 mib = float(sys.argv[2])
 med = {}
 for who in ("curl", "backend"):
-    for op in ("put_s", "put_tmp_s", "put_mp_s", "get_s"):
+    for op in ("put_s", "put_tmp_s", "put_mp_s", "put_mp_tmp_s", "get_s"):
         vals = [float(r[r.index(op) + 1]) for r in rows if r[0] == who and op in r]
         if vals: med[who, op] = statistics.median(vals)
 for op, ref, name in (("put_s", "put_s", "upload"), ("put_tmp_s", "put_s", "upload (tmp)"),
-                      ("put_mp_s", "put_s", "upload (multipart)"), ("get_s", "get_s", "download")):
+                      ("put_mp_s", "put_s", "upload (multipart)"), ("put_mp_tmp_s", "put_s", "upload (mp tmp)"),
+                      ("get_s", "get_s", "download")):
+    if ("backend", op) not in med: continue
     c, b = mib / med["curl", ref], mib / med["backend", op]
     print(f"{name:18s}: backend {b:7.1f} MiB/s  curl {c:7.1f} MiB/s  ratio {b / c:.2f}")
 PY

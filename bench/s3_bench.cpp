@@ -14,12 +14,14 @@
 //              tmp/, then a server-side copy
 //   put_mp_s   digest known, size not (replication, blob channel):
 //              create_writer(digest): parallel multipart to blobs/<hex>
+//   put_mp_tmp_s  neither (chunked uploads, stdin): create_writer():
+//              multipart to tmp/, complete, server-side copy
 // Each timed transfer starts after sync(2), with its target key deleted.
 // then downloads it the way BlobStore::open does (open_sized: no HEAD) into a
 // 1 MiB buffer that is thrown away. Prints one line per run:
-//   run N put_s T put_tmp_s T put_mp_s T get_s T
+//   run N put_tmp_s T put_mp_s T put_mp_tmp_s T put_s T get_s T
 // bench/s3.sh compares these with curl doing the same transfers.
-// Env S3_BENCH_OPS (default "put,put_tmp,put_mp,get") picks the measurements
+// Env S3_BENCH_OPS (default "put,put_tmp,put_mp,put_mp_tmp,get") picks the measurements
 // (for profiling one path).
 #include <unistd.h>
 
@@ -87,12 +89,13 @@ int main(int argc, char** argv) {
     return seconds_since(t0);
   };
   const char* ops_env = std::getenv("S3_BENCH_OPS");
-  std::string ops = "," + std::string(ops_env ? ops_env : "put,put_tmp,put_mp,get") + ",";
+  std::string ops = "," + std::string(ops_env ? ops_env : "put,put_tmp,put_mp,put_mp_tmp,get") + ",";
   auto want = [&](const char* op) { return ops.find("," + std::string(op) + ",") != std::string::npos; };
   for (int run = 1; run <= runs; ++run) {
     std::printf("run %d", run);
     if (want("put_tmp")) std::printf(" put_tmp_s %.4f", upload(std::nullopt, true));
     if (want("put_mp")) std::printf(" put_mp_s %.4f", upload(digest, false));
+    if (want("put_mp_tmp")) std::printf(" put_mp_tmp_s %.4f", upload(std::nullopt, false));
     if (want("put")) std::printf(" put_s %.4f", upload(digest, true));
     if (want("get")) {
       ::sync();
