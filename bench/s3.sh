@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # S3 backend throughput against plain curl, both talking to s3rver (npm) on
-# loopback in the same run:
-#   upload:   S3Backend writer told the digest (what PUT /blobs/<hash>,
-#             replication and migrate do: parallel multipart straight to
-#             blobs/<hex>, per-part SHA-256, completed at commit)
-#   upload (tmp): the writer without a digest (uploadBlob, `blobsync put`:
-#             multipart to tmp/, complete, server-side copy)
-#             both vs  curl --aws-sigv4 -T FILE (one PUT, UNSIGNED-PAYLOAD)
+# loopback in the same run, on the same file (in the page cache for both):
+#   upload:   S3Backend writer told the digest and the size (PUT
+#             /blobs/<hash> with a Content-Length, migrate: one PutObject
+#             streamed straight to blobs/<hex>, signed with the digest)
+#   upload (tmp): told the size only (uploadBlob, `blobsync put`: one
+#             streamed PutObject to tmp/, then a server-side copy)
+#   upload (multipart): told the digest only (replication, the blob
+#             channel: parallel multipart to blobs/<hex>, per-part SHA-256)
+#   upload (multipart tmp): told neither (chunked uploads, stdin: multipart
+#             to tmp/, complete, server-side copy)
+#             all vs  curl --aws-sigv4 -T FILE (one PUT, UNSIGNED-PAYLOAD)
 #   download: S3Backend reader as BlobStore opens it (no HEAD; ranged GET,
 #             1 MiB reads)  vs  curl --aws-sigv4 -o /dev/null
 # Prints medians over RUNS and the ratios backend/curl (goal >= 0.8).
 # Usage: bench/s3.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
 # Env: SIZE_MIB (256), RUNS (3), PART_SIZE (bytes; default the backend's 8 MiB;
-#      PART_SIZE >= the file size measures the single-PutObject path).
+#      PART_SIZE >= the file size measures the buffered single-PutObject path;
+#      S3_BENCH_OPS picks backend paths, see bench/s3_bench.cpp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-256}
@@ -48,9 +53,15 @@ if awk -v l="$load1" 'BEGIN { exit !(l > 1.0) }'; then
 fi
 : >"$tmp/results"
 for run in $(seq "$RUNS"); do
-  t0=$(now); "${CURL[@]}" -T "$tmp/blob" "$EP/$BUCKET/curl-ref" -o /dev/null; t1=$(now)
-  "${CURL[@]}" "$EP/$BUCKET/curl-ref" -o /dev/null; t2=$(now)
-  echo "curl $run put_s $(awk "BEGIN{print $t1 - $t0}") get_s $(awk "BEGIN{print $t2 - $t1}")" >>"$tmp/results"
+  # Same start for every timed transfer (the backend bench does the same):
+  # the target key deleted beforehand (s3rver would otherwise truncate the
+  # old file inside the timed PUT) and no dirty pages left to write back.
+  "${CURL[@]}" -X DELETE "$EP/$BUCKET/curl-ref" -o /dev/null
+  sync
+  t0=$(now); "${CURL[@]}" -T "$tmp/blob" "$EP/$BUCKET/curl-ref" -o /dev/null; t1p=$(now)
+  sync
+  t1=$(now); "${CURL[@]}" "$EP/$BUCKET/curl-ref" -o /dev/null; t2=$(now)
+  echo "curl $run put_s $(awk "BEGIN{print $t1p - $t0}") get_s $(awk "BEGIN{print $t2 - $t1}")" >>"$tmp/results"
   "$BENCH" "$EP" "$BUCKET" "$tmp/blob" 1 ${PART_SIZE:-} | sed "s/^run 1/backend $run/" >>"$tmp/results"
 done
 cat "$tmp/results"
@@ -60,10 +71,13 @@ rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 mib = float(sys.argv[2])
 med = {}
 for who in ("curl", "backend"):
-    for op in ("put_s", "put_tmp_s", "get_s"):
+    for op in ("put_s", "put_tmp_s", "put_mp_s", "put_mp_tmp_s", "get_s"):
         vals = [float(r[r.index(op) + 1]) for r in rows if r[0] == who and op in r]
         if vals: med[who, op] = statistics.median(vals)
-for op, ref, name in (("put_s", "put_s", "upload"), ("put_tmp_s", "put_s", "upload (tmp)"), ("get_s", "get_s", "download")):
+for op, ref, name in (("put_s", "put_s", "upload"), ("put_tmp_s", "put_s", "upload (tmp)"),
+                      ("put_mp_s", "put_s", "upload (multipart)"), ("put_mp_tmp_s", "put_s", "upload (mp tmp)"),
+                      ("get_s", "get_s", "download")):
+    if ("backend", op) not in med: continue
     c, b = mib / med["curl", ref], mib / med["backend", op]
-    print(f"{name:12s}: backend {b:7.1f} MiB/s  curl {c:7.1f} MiB/s  ratio {b / c:.2f}")
+    print(f"{name:18s}: backend {b:7.1f} MiB/s  curl {c:7.1f} MiB/s  ratio {b / c:.2f}")
 PY

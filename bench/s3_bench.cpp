@@ -3,17 +3,28 @@
 //   s3_bench ENDPOINT BUCKET FILE [RUNS] [PART_SIZE]
 //
 // Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Each run
-// uploads FILE twice through S3Backend's writer (read in 1 MiB pieces, as
+// uploads FILE through S3Backend's writer (read in 1 MiB pieces, as
 // BlobStore feeds it; the digest is computed beforehand, as BlobStore's
-// ingest pipeline does it), removing the blob before each:
-//   put_s      the writer is told the digest up front (PUT /blobs/<hash>,
-//              replication, migrate): multipart straight to blobs/<hex>
-//   put_tmp_s  it is not (uploadBlob, `blobsync put`): multipart to tmp/,
-//              then complete + server-side copy
+// ingest pipeline does it while streaming), removing the blob before each:
+//   put_s      digest and size known up front (PUT /blobs/<hash> with a
+//              Content-Length, migrate): create_writer_sized(digest, size),
+//              one streamed PutObject straight to blobs/<hex>
+//   put_tmp_s  size known, digest not (uploadBlob, `blobsync put`):
+//              create_writer_sized(nullopt, size), one streamed PutObject to
+//              tmp/, then a server-side copy
+//   put_mp_s   digest known, size not (replication, blob channel):
+//              create_writer(digest): parallel multipart to blobs/<hex>
+//   put_mp_tmp_s  neither (chunked uploads, stdin): create_writer():
+//              multipart to tmp/, complete, server-side copy
+// Each timed transfer starts after sync(2), with its target key deleted.
 // then downloads it the way BlobStore::open does (open_sized: no HEAD) into a
 // 1 MiB buffer that is thrown away. Prints one line per run:
-//   run N put_s T put_tmp_s T get_s T
+//   run N put_tmp_s T put_mp_s T put_mp_tmp_s T put_s T get_s T
 // bench/s3.sh compares these with curl doing the same transfers.
+// Env S3_BENCH_OPS (default "put,put_tmp,put_mp,put_mp_tmp,get") picks the measurements
+// (for profiling one path).
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -63,11 +74,12 @@ int main(int argc, char** argv) {
   }
   Digest digest = hasher.finish();
 
-  auto upload = [&](std::optional<Digest> expected) {
+  auto upload = [&](std::optional<Digest> expected, bool sized) {
     if (auto r = (*backend)->remove(digest); !r) die(r.error().to_string());
+    ::sync();  // every timed transfer starts without dirty pages to write back (bench/s3.sh does the same for curl)
     auto t0 = std::chrono::steady_clock::now();
     std::ifstream in(file, std::ios::binary);
-    auto w = (*backend)->create_writer(expected);
+    auto w = sized ? (*backend)->create_writer_sized(expected, size) : (*backend)->create_writer(expected);
     if (!w) die(w.error().to_string());
     while (in.read(reinterpret_cast<char*>(buf.data()), kPiece) || in.gcount() > 0) {
       auto r = (*w)->append(std::span(buf).first(static_cast<std::size_t>(in.gcount())));
@@ -76,23 +88,32 @@ int main(int argc, char** argv) {
     if (auto r = (*w)->commit(digest); !r) die(r.error().to_string());
     return seconds_since(t0);
   };
+  const char* ops_env = std::getenv("S3_BENCH_OPS");
+  std::string ops = "," + std::string(ops_env ? ops_env : "put,put_tmp,put_mp,put_mp_tmp,get") + ",";
+  auto want = [&](const char* op) { return ops.find("," + std::string(op) + ",") != std::string::npos; };
   for (int run = 1; run <= runs; ++run) {
-    double put_tmp_s = upload(std::nullopt);
-    double put_s = upload(digest);
-
-    auto t1 = std::chrono::steady_clock::now();
-    auto reader = (*backend)->open_sized(digest, size);
-    if (!reader) die(reader.error().to_string());
-    std::uint64_t got = 0;
-    for (;;) {
-      auto n = (*reader)->read(buf);
-      if (!n) die(n.error().to_string());
-      if (*n == 0) break;
-      got += *n;
+    std::printf("run %d", run);
+    if (want("put_tmp")) std::printf(" put_tmp_s %.4f", upload(std::nullopt, true));
+    if (want("put_mp")) std::printf(" put_mp_s %.4f", upload(digest, false));
+    if (want("put_mp_tmp")) std::printf(" put_mp_tmp_s %.4f", upload(std::nullopt, false));
+    if (want("put")) std::printf(" put_s %.4f", upload(digest, true));
+    if (want("get")) {
+      ::sync();
+      auto t1 = std::chrono::steady_clock::now();
+      auto reader = (*backend)->open_sized(digest, size);
+      if (!reader) die(reader.error().to_string());
+      std::uint64_t got = 0;
+      for (;;) {
+        auto n = (*reader)->read(buf);
+        if (!n) die(n.error().to_string());
+        if (*n == 0) break;
+        got += *n;
+      }
+      double get_s = seconds_since(t1);
+      if (got != size) die("downloaded " + std::to_string(got) + " of " + std::to_string(size) + " bytes");
+      std::printf(" get_s %.4f", get_s);
     }
-    double get_s = seconds_since(t1);
-    if (got != size) die("downloaded " + std::to_string(got) + " of " + std::to_string(size) + " bytes");
-    std::printf("run %d put_s %.4f put_tmp_s %.4f get_s %.4f\n", run, put_s, put_tmp_s, get_s);
+    std::printf("\n");
     std::fflush(stdout);
   }
   return 0;

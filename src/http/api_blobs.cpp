@@ -176,7 +176,8 @@ void register_blob_routes(Service& s, Router& r) {
            auto ingest = s.unfenced_store->begin_put(PutOptions{.expected = std::nullopt,
                                                        .max_size = s.config.max_upload_bytes,
                                                        .declared_mime = declared,
-                                                       .state = BlobState::kTemporary});
+                                                       .state = BlobState::kTemporary,
+                                                       .size = req.content_length});
            if (!ingest) return fail_response(to_xrpc(ingest.error()));
            return std::make_unique<UploadSink>(s, UploadSink::Mode::kXrpc, *did, declared, std::move(*ingest));
          },
@@ -274,7 +275,8 @@ void register_blob_routes(Service& s, Router& r) {
                   auto ingest = s.unfenced_store->begin_put(PutOptions{.expected = *hash,
                                                               .max_size = s.config.max_upload_bytes,
                                                               .declared_mime = declared,
-                                                              .state = BlobState::kPermanent});
+                                                              .state = BlobState::kPermanent,
+                                                              .size = req.content_length});
                   if (!ingest) return fail_response(to_xrpc(ingest.error()));
                   return std::make_unique<UploadSink>(s, UploadSink::Mode::kPlain, *did, declared,
                                                       std::move(*ingest));

@@ -76,6 +76,18 @@ class BlobBackend {
   virtual Result<std::unique_ptr<BlobWriter>> create_writer(const std::optional<Digest>& expected) = 0;
   Result<std::unique_ptr<BlobWriter>> create_writer() { return create_writer(std::nullopt); }
 
+  // As create_writer(expected), for a caller that knows how many bytes it
+  // will append (Content-Length, a file's size, a BlobRef): a backend may
+  // then send the blob in one streamed request (S3: one PutObject, see
+  // s3_writer.h). REQUIRES: exactly `size` bytes are appended before
+  // commit(); otherwise append() or commit() fails (kInvalidArgument) and
+  // nothing becomes visible. The default ignores the size.
+  virtual Result<std::unique_ptr<BlobWriter>> create_writer_sized(const std::optional<Digest>& expected,
+                                                                  std::uint64_t size) {
+    (void)size;
+    return create_writer(expected);
+  }
+
   // Opens [offset, offset + length) of a stored blob; length kToEnd means to
   // the end. Errors: kNotFound; kInvalidArgument if offset > size.
   virtual Result<std::unique_ptr<BlobReader>> open(const Digest& digest, std::uint64_t offset = 0,

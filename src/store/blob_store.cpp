@@ -172,7 +172,8 @@ class StoreImpl final : public BlobStore {
       }
     }
     if (!already) {
-      auto w = backend_->create_writer(options.expected);
+      auto w = options.size ? backend_->create_writer_sized(options.expected, *options.size)
+                            : backend_->create_writer(options.expected);
       if (!w) return std::unexpected(w.error());
       writer = std::move(*w);
     }
@@ -353,6 +354,12 @@ Result<BlobRecord> IngestImpl::finish() {
     dead_ = result.error();
     if (writer_) writer_->abort();
     return std::unexpected(result.error());
+  }
+  if (options_.size && result->size != *options_.size) {
+    if (writer_) writer_->abort();
+    dead_ = Error{Errc::kInvalidArgument,
+                  fmt::format("{} bytes received, {} announced", result->size, *options_.size)};
+    return std::unexpected(*dead_);
   }
   if (options_.expected && result->digest != *options_.expected) {
     if (writer_) writer_->abort();

@@ -52,6 +52,11 @@ struct PutOptions {
   // The type the client declared (may be empty). See mime_type_for().
   std::string declared_mime;
   BlobState state = BlobState::kPermanent;
+  // The exact byte count, if the caller knows it before the first byte
+  // (Content-Length, a regular file's size, a BlobRef). An ingest that ends
+  // with another count fails (kInvalidArgument), nothing stored. Lets a
+  // backend send the blob in one streamed request (S3: one PutObject).
+  std::optional<std::uint64_t> size;
 };
 
 // A streaming ingest. Feed bytes with write(), then finish(). Dropping an

@@ -39,7 +39,7 @@ class Walk {
 Result<> copy_blob(BlobBackend& from, BlobBackend& to, const BackendStat& blob, std::vector<std::byte>& buf) {
   auto reader = from.open_sized(blob.digest, blob.size);
   if (!reader) return std::unexpected(reader.error());
-  auto writer = to.create_writer(blob.digest);
+  auto writer = to.create_writer_sized(blob.digest, blob.size);
   if (!writer) return std::unexpected(writer.error());
   Sha256 hash;
   std::uint64_t size = 0;

@@ -85,7 +85,9 @@ Result<> BlobStore::put_files(std::span<const std::filesystem::path> paths, cons
       if (::fstat(f.fd, &st) == 0 && S_ISDIR(st.st_mode)) return fail(Errc::kInvalidArgument, "is a directory");
       if (static_cast<std::uint64_t>(st.st_size) > options.max_size)
         return fail(Errc::kTooLarge, "{} bytes, larger than the limit of {} bytes", st.st_size, options.max_size);
-      auto in = begin_put(options);
+      PutOptions sized = options;
+      if (S_ISREG(st.st_mode) && !sized.size) sized.size = static_cast<std::uint64_t>(st.st_size);
+      auto in = begin_put(sized);
       if (!in) return in;
       auto each = progress ? std::function<void(std::uint64_t)>([&](std::uint64_t n) { progress(i, n); })
                            : std::function<void(std::uint64_t)>();

@@ -22,6 +22,8 @@ would send:
      mode close : GET: send the headers and half the body, then close;
                   others: read half the body, then close without answering.
      mode die   : read `after_bytes` of the body, then exit the process.
+     mode refuse: answer `status` to "Expect: 100-continue" instead of
+                  "100 Continue", before any body byte, and close.
      The fault applies to the next `count` requests whose "METHOD path?query"
      contains `match`.
   POST /__reset     clears faults and counters
@@ -49,7 +51,7 @@ from xml.sax.saxutils import escape
 ARGS = None
 LOCK = threading.Lock()
 FAULTS = []  # dicts: mode, match, count, status, after_bytes
-STATS = {"requests": {}, "signature_failures": 0, "payload_failures": 0, "faults_fired": 0,
+STATS = {"requests": {}, "signature_failures": 0, "payload_failures": 0, "faults_fired": 0, "incomplete_bodies": 0,
          "unsigned_payloads": 0}
 STALL = threading.Event()  # never set: stalled handlers wait on it
 
@@ -138,14 +140,22 @@ class Handler(BaseHTTPRequestHandler):
             n -= len(c)
         return b"".join(chunks)
 
-    def take_fault(self, line):
+    def take_fault(self, line, refuse=False):
         with LOCK:
             for f in FAULTS:
-                if f["count"] > 0 and f["match"] in line:
+                if f["count"] > 0 and f["match"] in line and (f["mode"] == "refuse") == refuse:
                     f["count"] -= 1
                     STATS["faults_fired"] += 1
                     return dict(f)
         return None
+
+    def handle_expect_100(self):
+        fault = self.take_fault(f"{self.command} {self.path}", refuse=True)
+        if fault:
+            self.close_connection = True
+            self.error(int(fault.get("status", 503)), "SlowDown", "injected refusal before the body")
+            return False
+        return super().handle_expect_100()
 
     # -- SigV4 ------------------------------------------------------------
     def verify_signature(self, body):
@@ -235,6 +245,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return None
         body = self.read_body()
+        if len(body) < int(self.headers.get("Content-Length") or 0):
+            # The client went away mid-body: like S3, store nothing and answer nothing.
+            with LOCK:
+                STATS["incomplete_bodies"] += 1
+            self.close_connection = True
+            return None
         problem = self.verify_signature(body)
         if problem:
             with LOCK:
@@ -457,7 +473,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 FAULTS.clear()
                 STATS.update({"requests": {}, "signature_failures": 0, "payload_failures": 0,
-                              "faults_fired": 0, "unsigned_payloads": 0})
+                              "faults_fired": 0, "unsigned_payloads": 0, "incomplete_bodies": 0})
             return self.send(200, b"ok", {"Content-Type": "text/plain"})
         if path == "/__stats":
             with LOCK:

@@ -194,6 +194,88 @@ TEST_F(S3FaultTest, ServerKilledBetweenCompleteAndCopy) {
   expect_no_bad_blob();
 }
 
+// The streamed single PutObject of a blob of announced size: retried while
+// no body byte has gone (a refusal of "Expect: 100-continue"), a clear final
+// error after that, and never a visible object.
+TEST_F(S3FaultTest, StreamedPutRefusedBeforeTheBodyIsRetried) {
+  auto big = random_bytes(3 * part_ + 1, 11);
+  server_->fault("mode=refuse&status=503&count=2&match=PUT%20" + blobs_path());
+  auto d = put_blob_sized(*backend_, big, 10007, /*known_digest=*/true);
+  ASSERT_TRUE(d) << d.error().to_string();
+  EXPECT_EQ(faults_fired(), 2);
+  // Without a digest: to tmp/, then the copy.
+  auto other = random_bytes(3 * part_ + 2, 12);
+  server_->fault("mode=refuse&status=500&count=1&match=PUT%20/" + std::string(kBucket) + "/tmp/");
+  auto o = put_blob_sized(*backend_, other);
+  ASSERT_TRUE(o) << o.error().to_string();
+  EXPECT_EQ(faults_fired(), 3);
+  auto back = read_blob(*backend_, *o);
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(*back == other);
+  // Refused every time: a clear error.
+  server_->fault("mode=refuse&status=503&count=100&match=PUT%20" + blobs_path());
+  auto third = random_bytes(3 * part_ + 3, 13);
+  auto t = put_blob_sized(*backend_, third, 10007, true);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, Errc::kIOError) << t.error().to_string();
+  EXPECT_NE(t.error().message.find("HTTP 503"), std::string::npos) << t.error().message;
+  EXPECT_NE(t.error().message.find("after 3 attempts"), std::string::npos) << t.error().message;
+  server_->reset_faults();
+  auto keys = all_keys(backend_->client());
+  EXPECT_EQ(keys.size(), 2u);
+  EXPECT_FALSE(any_with_prefix(keys, "tmp/"));
+  expect_no_bad_blob();
+}
+
+TEST_F(S3FaultTest, StreamedPutFailingAfterTheBodyGivesAClearError) {
+  for (bool known : {true, false}) {
+    SCOPED_TRACE(known ? "known digest" : "unknown digest");
+    std::string put = known ? "PUT%20" + blobs_path() : "PUT%20/" + std::string(kBucket) + "/tmp/";
+    auto big = random_bytes(3 * part_ + 1, known ? 21 : 22);
+    // HTTP 500 once the whole body arrived: the body is gone, no retry.
+    server_->fault("mode=status&status=500&count=1&match=" + put);
+    auto d = put_blob_sized(*backend_, big, 10007, known);
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().code, Errc::kIOError) << d.error().to_string();
+    EXPECT_NE(d.error().message.find("HTTP 500"), std::string::npos) << d.error().message;
+    EXPECT_NE(d.error().message.find("cannot be resent"), std::string::npos) << d.error().message;
+    // A server that takes the body and never answers: the stall detector.
+    server_->fault("mode=stall&count=1&match=" + put);
+    d = put_blob_sized(*backend_, big, 10007, known);
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().code, Errc::kTimeout) << d.error().to_string();
+    // A connection closed in the middle of the body.
+    server_->fault("mode=close&count=1&match=" + put);
+    d = put_blob_sized(*backend_, big, 10007, known);
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().code, Errc::kIOError) << d.error().to_string();
+    server_->reset_faults();
+    EXPECT_TRUE(all_keys(backend_->client()).empty());
+    // The caller's retry works.
+    auto again = put_blob_sized(*backend_, big, 10007, known);
+    ASSERT_TRUE(again) << again.error().to_string();
+    ASSERT_TRUE(backend_->remove(*again));
+  }
+}
+
+TEST_F(S3FaultTest, ServerKilledMidStreamedPut) {
+  for (bool known : {true, false}) {
+    SCOPED_TRACE(known ? "known digest" : "unknown digest");
+    auto big = random_bytes(5 * part_ + 1, known ? 31 : 32);
+    std::string put = known ? "PUT%20" + blobs_path() : "PUT%20/" + std::string(kBucket) + "/tmp/";
+    server_->fault("mode=die&after_bytes=10000&count=1&match=" + put);
+    auto d = put_blob_sized(*backend_, big, 10007, known);
+    ASSERT_FALSE(d);
+    EXPECT_TRUE(d.error().code == Errc::kIOError || d.error().code == Errc::kTimeout) << d.error().to_string();
+    ASSERT_TRUE(server_->restart());
+    config_ = server_->config();
+    reopen();
+    ASSERT_TRUE(backend_->recover());
+    EXPECT_TRUE(all_keys(backend_->client()).empty());
+    EXPECT_EQ(backend_->stat(Sha256::of(big)).error().code, Errc::kNotFound);
+  }
+}
+
 TEST_F(S3FaultTest, ServerDownGivesAConnectionError) {
   server_->kill();
   auto d = put_blob(*backend_, random_bytes(100, 1));

@@ -66,6 +66,22 @@ inline Result<Digest> put_blob(BlobBackend& backend, const std::vector<std::byte
   return d;
 }
 
+// As put_blob, through a writer told the size up front (create_writer_sized).
+inline Result<Digest> put_blob_sized(BlobBackend& backend, const std::vector<std::byte>& data,
+                                     std::size_t piece = 10007, bool known_digest = false) {
+  std::optional<Digest> expected;
+  if (known_digest) expected = Sha256::of(data);
+  auto w = backend.create_writer_sized(expected, data.size());
+  if (!w) return std::unexpected(w.error());
+  for (std::size_t at = 0; at < data.size(); at += piece) {
+    auto r = (*w)->append(std::span(data).subspan(at, std::min(piece, data.size() - at)));
+    if (!r) return std::unexpected(r.error());
+  }
+  Digest d = Sha256::of(data);
+  if (auto r = (*w)->commit(d); !r) return std::unexpected(r.error());
+  return d;
+}
+
 inline Result<std::vector<std::byte>> read_blob(BlobBackend& backend, const Digest& d, std::uint64_t offset = 0,
                                                 std::uint64_t length = kToEnd, std::size_t buf_size = 65536) {
   auto reader = backend.open(d, offset, length);
@@ -82,8 +98,10 @@ inline Result<std::vector<std::byte>> read_blob(BlobBackend& backend, const Dige
   return out;
 }
 
-// Every key in the bucket (all prefixes), via raw ListObjectsV2.
+// Every key in the bucket (all prefixes), via raw ListObjectsV2, once the
+// client's background deletes of temporary objects have run.
 inline std::vector<std::string> all_keys(S3Client& client) {
+  client.drain_deletes();
   std::vector<std::string> keys;
   std::string token;
   for (;;) {

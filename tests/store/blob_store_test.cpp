@@ -254,6 +254,30 @@ TEST(BlobStore, ExpectedMismatchStoresNothing) {
   EXPECT_EQ(testing::files_under(tmp.path() / "blobs" / "tmp").size(), 1u);  // the session lock only
 }
 
+TEST(BlobStore, AnnouncedSizeMustMatch) {
+  TempDir tmp;
+  auto store = open_store(tmp.path());
+  auto data = random_bytes(2'500'000, 13);
+  PutOptions o;
+  o.size = data.size();
+  auto ok = store->put_bytes(data, o);
+  ASSERT_TRUE(ok) << ok.error().to_string();
+  EXPECT_EQ(ok->hash, sha(data));
+  // Fewer or more bytes than announced: a clear error, nothing stored.
+  auto other = random_bytes(2'500'000, 14);
+  for (std::uint64_t announced : {other.size() + 1, other.size() - 1}) {
+    o.size = announced;
+    auto r = store->put_bytes(other, o);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::kInvalidArgument) << r.error().to_string();
+    EXPECT_NE(r.error().message.find("announced"), std::string::npos) << r.error().message;
+  }
+  EXPECT_FALSE(*store->contains(sha(other)));
+  EXPECT_EQ(blob_file_count(tmp.path()), 1u);
+  EXPECT_EQ(store->stats()->blob_count, 1u);
+  EXPECT_EQ(testing::files_under(tmp.path() / "blobs" / "tmp").size(), 1u);  // the session lock only
+}
+
 TEST(BlobStore, SizeLimitStoresNothing) {
   TempDir tmp;
   auto store = open_store(tmp.path());

@@ -84,7 +84,12 @@ Result<> S3Backend::create_bucket() {
 }
 
 Result<std::unique_ptr<BlobWriter>> S3Backend::create_writer(const std::optional<Digest>& expected) {
-  return std::make_unique<S3Writer>(*client_, expected);
+  return std::make_unique<S3Writer>(*client_, expected, std::nullopt);
+}
+
+Result<std::unique_ptr<BlobWriter>> S3Backend::create_writer_sized(const std::optional<Digest>& expected,
+                                                                   std::uint64_t size) {
+  return std::make_unique<S3Writer>(*client_, expected, size);
 }
 
 Result<BackendStat> S3Backend::stat(const Digest& digest) {

@@ -36,6 +36,8 @@ class S3Backend : public BlobBackend {
 
   using BlobBackend::create_writer;
   Result<std::unique_ptr<BlobWriter>> create_writer(const std::optional<Digest>& expected) override;
+  Result<std::unique_ptr<BlobWriter>> create_writer_sized(const std::optional<Digest>& expected,
+                                                          std::uint64_t size) override;
   Result<std::unique_ptr<BlobReader>> open(const Digest& digest, std::uint64_t offset = 0,
                                            std::uint64_t length = kToEnd) override;
   Result<std::unique_ptr<BlobReader>> open_sized(const Digest& digest, std::uint64_t size, std::uint64_t offset = 0,

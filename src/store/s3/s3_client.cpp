@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -83,6 +86,8 @@ struct Attempt {
   curl_off_t last_bytes = -1;
   int stall_timeout_s = 0;
   bool stalled = false;
+  // Set by another thread to cut the transfer off (S3Upload::abort).
+  const std::atomic<bool>* cancel = nullptr;
 
   Attempt() = default;
   Attempt(const Attempt&) = delete;
@@ -119,6 +124,7 @@ int on_seek(void* user, curl_off_t offset, int origin) {
 // the last byte moved in either direction.
 int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
   auto* a = static_cast<Attempt*>(user);
+  if (a->cancel && a->cancel->load()) return 1;
   auto now = std::chrono::steady_clock::now();
   if (dlnow + ulnow != a->last_bytes) {
     a->last_bytes = dlnow + ulnow;
@@ -169,6 +175,17 @@ void fill_error_fields(S3Response& r) {
   if (r.body.find("<Error") == std::string::npos) return;
   r.error_code = xml_text(r.body, "Code").value_or("");
   r.error_message = xml_text(r.body, "Message").value_or("");
+}
+
+S3Response make_response(long status, Attempt& a, int attempt, bool error_in_200) {
+  S3Response r;
+  r.status = status;
+  r.body = std::move(a.body);
+  r.etag = std::move(a.headers.etag);
+  r.content_length = a.headers.content_length;
+  r.attempts = attempt;
+  if (status >= 300 || error_in_200) fill_error_fields(r);
+  return r;
 }
 
 void sleep_ms(int ms) {
@@ -327,8 +344,60 @@ struct S3Client::Impl {
   }
 };
 
-S3Client::S3Client(S3Config config) : config_(std::move(config)), impl_(std::make_unique<Impl>(config_)) {}
-S3Client::~S3Client() = default;
+// One thread, started at the first delete_later(), working through a queue.
+struct S3Client::Deleter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> queue;
+  std::uint64_t queued = 0, done = 0;
+  bool stop = false;
+  std::thread thread;
+
+  void run(S3Client& client) {
+    std::unique_lock lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return stop || !queue.empty(); });
+      if (queue.empty()) return;  // stop, nothing pending
+      std::string key = std::move(queue.front());
+      queue.pop_front();
+      lock.unlock();
+      auto r = client.execute(S3Request("DELETE", key));
+      if (!r || (!r->ok() && r->status != 404)) {
+        spdlog::warn("S3: could not delete {} ({}); recover() will", key,
+                     r ? s3_error(*r, "DELETE").message : r.error().message);
+      }
+      lock.lock();
+      ++done;
+      cv.notify_all();
+    }
+  }
+};
+
+S3Client::S3Client(S3Config config)
+    : config_(std::move(config)), impl_(std::make_unique<Impl>(config_)), deleter_(std::make_unique<Deleter>()) {}
+
+S3Client::~S3Client() {
+  {
+    std::lock_guard lock(deleter_->mu);
+    deleter_->stop = true;
+    deleter_->cv.notify_all();
+  }
+  if (deleter_->thread.joinable()) deleter_->thread.join();  // after the pending deletes
+}
+
+void S3Client::delete_later(std::string key) {
+  std::lock_guard lock(deleter_->mu);
+  deleter_->queue.push_back(std::move(key));
+  ++deleter_->queued;
+  if (!deleter_->thread.joinable()) deleter_->thread = std::thread([this] { deleter_->run(*this); });
+  deleter_->cv.notify_all();
+}
+
+void S3Client::drain_deletes() {
+  std::unique_lock lock(deleter_->mu);
+  std::uint64_t target = deleter_->queued;
+  deleter_->cv.wait(lock, [&] { return deleter_->done >= target; });
+}
 
 std::string S3Client::url(std::string_view key, const QueryParams& query) const {
   std::string out;
@@ -373,13 +442,7 @@ Result<S3Response> S3Client::execute(const S3Request& req) {
     impl_->release(slot);
 
     if (rc == CURLE_OK) {
-      S3Response r;
-      r.status = status;
-      r.body = std::move(a.body);
-      r.etag = std::move(a.headers.etag);
-      r.content_length = a.headers.content_length;
-      r.attempts = attempt;
-      if (status >= 300 || req.error_in_200) fill_error_fields(r);
+      S3Response r = make_response(status, a, attempt, req.error_in_200);
       if (!retryable_response(r) || attempt >= config_.max_attempts) return r;
       int wait = backoff_ms(attempt);
       spdlog::warn("S3 {}: HTTP {} {}; retry {}/{} in {} ms", what, r.status, r.error_code, attempt + 1,
@@ -614,6 +677,218 @@ Result<std::size_t> S3Download::read(std::span<std::byte> out) {
   if (n == 0 && s.fatal) return std::unexpected(*s.fatal);
   delivered_ += n;
   return n;
+}
+
+}  // namespace blobsync::s3
+
+namespace blobsync::s3 {
+
+// ---------------------------------------------------------------------------
+// S3Upload: the request runs on its own thread (run()); libcurl's read
+// callback blocks until write() offers bytes and copies them straight from
+// the caller's span.
+
+struct S3Upload::State {
+  S3Client* client = nullptr;
+  S3Request request{"PUT"};
+  std::string url;
+  std::string what;
+  std::uint64_t length = 0;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::span<const std::byte> offered;  // what write() is waiting to hand over
+  std::size_t offered_pos = 0;
+  std::uint64_t written = 0;  // bytes accepted by write() calls
+  std::uint64_t taken = 0;    // bytes taken by libcurl (all attempts: only the first may take any)
+  Attempt* attempt = nullptr;
+  CURLM* multi = nullptr;  // of the running attempt, for curl_multi_wakeup
+  bool aborted = false;
+  bool done = false;
+  std::optional<Result<S3Response>> outcome;
+  std::atomic<bool> cancel{false};
+  std::thread thread;
+
+  static size_t on_read(char* dst, size_t size, size_t n, void* user) {
+    auto* s = static_cast<State*>(user);
+    std::unique_lock lock(s->mu);
+    s->cv.wait(lock, [&] { return s->aborted || s->offered_pos < s->offered.size(); });
+    if (s->aborted) return CURL_READFUNC_ABORT;
+    std::size_t c = std::min(size * n, s->offered.size() - s->offered_pos);
+    std::memcpy(dst, s->offered.data() + s->offered_pos, c);
+    s->offered_pos += c;
+    s->taken += c;
+    // Waiting for the producer is not a stall of the server.
+    if (s->attempt) s->attempt->last_progress = std::chrono::steady_clock::now();
+    if (s->offered_pos == s->offered.size()) s->cv.notify_all();
+    return c;
+  }
+
+  static int on_seek(void* user, curl_off_t offset, int origin) {
+    auto* s = static_cast<State*>(user);
+    std::lock_guard lock(s->mu);
+    // Only a rewind to a start that nothing was taken from yet (a retry on a fresh connection).
+    return origin == SEEK_SET && offset == 0 && s->taken == 0 ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_CANTSEEK;
+  }
+
+  Error outcome_error() const {
+    if (!outcome) return Error{Errc::kInternal, "S3 " + what + ": request still running"};
+    if (!*outcome) return outcome->error();
+    const S3Response& r = **outcome;
+    if (!r.ok()) return s3_error(r, what);
+    return Error{Errc::kIOError, fmt::format("S3 {}: the server answered HTTP {} before the body was complete", what,
+                                             r.status)};
+  }
+};
+
+std::unique_ptr<S3Upload> S3Client::upload(S3Request request, std::uint64_t length) {
+  auto st = std::make_unique<S3Upload::State>();
+  st->client = this;
+  st->url = url(request.key, request.query);
+  st->what = request.method + " " + request.key;
+  st->length = length;
+  request.body = {};
+  if (request.payload_sha256.empty()) request.payload_sha256 = std::string(kUnsignedPayload);
+  st->request = std::move(request);
+  std::unique_ptr<S3Upload> up(new S3Upload(std::move(st)));
+  up->state_->thread = std::thread([u = up.get()] { u->run(); });
+  return up;
+}
+
+S3Upload::S3Upload(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+S3Upload::~S3Upload() {
+  if (!finished_) abort();
+}
+
+std::uint64_t S3Upload::sent() const {
+  std::lock_guard lock(state_->mu);
+  return state_->taken;
+}
+
+void S3Upload::run() {
+  State& s = *state_;
+  S3Client::Impl& impl = *s.client->impl_;
+  const S3Config& config = s.client->config();
+  const std::string body_gone = " (the streamed body cannot be resent)";
+  std::optional<Result<S3Response>> outcome;
+  for (int attempt = 1;; ++attempt) {
+    Slot slot = impl.acquire();
+    Attempt a;
+    a.cancel = &s.cancel;
+    impl.setup(slot.easy, s.url, "PUT", s.request.payload_sha256, s.request.headers, {}, true, a);
+    curl_easy_setopt(slot.easy, CURLOPT_READFUNCTION, &State::on_read);
+    curl_easy_setopt(slot.easy, CURLOPT_READDATA, &s);
+    curl_easy_setopt(slot.easy, CURLOPT_SEEKFUNCTION, &State::on_seek);
+    curl_easy_setopt(slot.easy, CURLOPT_SEEKDATA, &s);
+    curl_easy_setopt(slot.easy, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(s.length));
+    curl_easy_setopt(slot.easy, CURLOPT_WRITEFUNCTION, &on_body);
+    curl_easy_setopt(slot.easy, CURLOPT_WRITEDATA, &a);
+    {
+      std::lock_guard lock(s.mu);
+      s.attempt = &a;
+      s.multi = slot.multi;
+    }
+    CURLcode rc = S3Client::Impl::run(slot);
+    long status = 0;
+    curl_easy_getinfo(slot.easy, CURLINFO_RESPONSE_CODE, &status);
+    bool started = false;
+    bool aborted = false;
+    {
+      std::lock_guard lock(s.mu);
+      s.attempt = nullptr;
+      s.multi = nullptr;
+      started = s.taken > 0;
+      aborted = s.aborted;
+    }
+    impl.release(slot);
+    if (aborted) {
+      outcome = std::unexpected(Error{Errc::kIOError, "S3 " + s.what + ": aborted"});
+      break;
+    }
+    bool last = attempt >= config.max_attempts || started;
+    if (rc == CURLE_OK) {
+      S3Response r = make_response(status, a, attempt, s.request.error_in_200);
+      if (!retryable_response(r) || last) {
+        if (!r.ok() && started && retryable_response(r)) r.error_message += body_gone;
+        outcome = std::move(r);
+        break;
+      }
+      spdlog::warn("S3 {}: HTTP {} {} before the body; retry {}/{}", s.what, r.status, r.error_code, attempt + 1,
+                   config.max_attempts);
+    } else {
+      if (!retryable_curl(rc) || last) {
+        Error e = transport_error(rc, a, s.what, attempt);
+        if (started && retryable_curl(rc)) e.message += body_gone;
+        outcome = std::unexpected(std::move(e));
+        break;
+      }
+      spdlog::warn("{}; retry {}/{}", transport_error(rc, a, s.what, attempt).message, attempt + 1,
+                   config.max_attempts);
+    }
+    std::unique_lock lock(s.mu);
+    if (s.cv.wait_for(lock, std::chrono::milliseconds(s.client->backoff_ms(attempt)), [&] { return s.aborted; })) {
+      outcome = std::unexpected(Error{Errc::kIOError, "S3 " + s.what + ": aborted"});
+      break;
+    }
+  }
+  std::lock_guard lock(s.mu);
+  s.outcome = std::move(outcome);
+  s.done = true;
+  s.cv.notify_all();
+}
+
+Result<> S3Upload::write(std::span<const std::byte> data) {
+  State& s = *state_;
+  std::unique_lock lock(s.mu);
+  if (s.done) return std::unexpected(s.outcome_error());
+  if (s.aborted || finished_) return fail(Errc::kInternal, "S3 {}: write after finish or abort", s.what);
+  if (data.size() > s.length - s.written) {
+    return fail(Errc::kInvalidArgument, "S3 {}: more than the {} bytes announced", s.what, s.length);
+  }
+  s.written += data.size();
+  if (data.empty()) return {};
+  s.offered = data;
+  s.offered_pos = 0;
+  s.cv.notify_all();
+  s.cv.wait(lock, [&] { return s.offered_pos == s.offered.size() || s.done; });
+  bool all = s.offered_pos == s.offered.size();
+  s.offered = {};
+  s.offered_pos = 0;
+  if (!all) return std::unexpected(s.outcome_error());
+  return {};
+}
+
+Result<S3Response> S3Upload::finish() {
+  State& s = *state_;
+  if (finished_) return fail(Errc::kInternal, "S3 {}: finish after finish or abort", s.what);
+  std::uint64_t written = 0;
+  bool done = false;
+  {
+    std::lock_guard lock(s.mu);
+    written = s.written;
+    done = s.done;
+  }
+  if (written != s.length && !done) {
+    abort();
+    return fail(Errc::kInternal, "S3 {}: finish after {} of the {} bytes announced", s.what, written, s.length);
+  }
+  if (s.thread.joinable()) s.thread.join();
+  finished_ = true;
+  return std::move(*s.outcome);
+}
+
+void S3Upload::abort() {
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.mu);
+    s.aborted = true;
+    s.cancel = true;
+    if (s.multi) curl_multi_wakeup(s.multi);
+    s.cv.notify_all();
+  }
+  if (s.thread.joinable()) s.thread.join();
+  finished_ = true;
 }
 
 }  // namespace blobsync::s3

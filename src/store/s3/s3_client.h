@@ -87,6 +87,7 @@ struct S3Response {
 Error s3_error(const S3Response& response, std::string_view what);
 
 class S3Download;
+class S3Upload;
 
 class S3Client {
  public:
@@ -109,6 +110,18 @@ class S3Client {
   // by the first read().
   std::unique_ptr<S3Download> download(std::string key, std::uint64_t offset, std::uint64_t length);
 
+  // Starts `request` (a PUT; its body field is ignored) with a body of
+  // exactly `length` bytes that the caller produces while it is sent, through
+  // S3Upload::write(). See S3Upload.
+  std::unique_ptr<S3Upload> upload(S3Request request, std::uint64_t length);
+
+  // Deletes `key` on a background thread, off the caller's path (temporary
+  // objects after their copy). Best effort: a failure is logged and left to
+  // S3Backend::recover(). The destructor waits for pending deletes.
+  void delete_later(std::string key);
+  // Waits until every delete_later() issued so far has run (tests).
+  void drain_deletes();
+
   // The URL of key (empty: the bucket) with a canonical query.
   std::string url(std::string_view key, const QueryParams& query = {}) const;
   // x-amz-copy-source value for key: "/bucket/key", encoded.
@@ -121,8 +134,11 @@ class S3Client {
 
  private:
   friend class S3Download;
+  friend class S3Upload;
+  struct Deleter;
   S3Config config_;
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Deleter> deleter_;  // stopped first by the destructor
 };
 
 class S3Download {
@@ -144,6 +160,49 @@ class S3Download {
   std::uint64_t delivered_;  // absolute offset of the next byte read() returns
   std::uint64_t end_;
   std::unique_ptr<State> state_;
+};
+
+// A request whose body is streamed from the caller: one PutObject of a blob
+// while it is being ingested. The request runs on a thread of its own;
+// write() blocks until libcurl has taken the bytes (its read callback copies
+// them straight from the caller's span into the socket buffer: no copy of
+// ours, bounded memory whatever the length). Nothing of the body is kept, so
+// the request is retried (as execute() does: connection errors, 5xx, 429...)
+// only while no body byte has been taken yet (libcurl sends "Expect:
+// 100-continue", so a server that refuses the request does so before the
+// body); a failure after that is final. The stall detector does not count
+// time spent waiting for write() (a slow producer is not a stalled server).
+//
+// Thread safety: one producer thread at a time (write/finish/abort).
+class S3Upload {
+ public:
+  ~S3Upload();  // abort() unless finish() was called
+  S3Upload(const S3Upload&) = delete;
+  S3Upload& operator=(const S3Upload&) = delete;
+
+  // Blocks until every byte of data has been taken by the connection.
+  // Errors: the request's (kIOError, kTimeout, an HTTP error answered before
+  // the body was complete); kInvalidArgument past `length` bytes. After an
+  // error every call fails.
+  Result<> write(std::span<const std::byte> data);
+  // REQUIRES: exactly `length` bytes were written. Waits for the answer:
+  // transport errors as errors, HTTP answers (also errors) as a response.
+  Result<S3Response> finish();
+  // Cuts the request off: if the body is not complete the server never
+  // receives its last byte (a PutObject then stores nothing). Waits for the
+  // request's thread. Safe to call more than once.
+  void abort();
+
+  // Body bytes taken by the connection so far.
+  std::uint64_t sent() const;
+
+ private:
+  friend class S3Client;
+  struct State;
+  explicit S3Upload(std::unique_ptr<State> state);
+  void run();
+  std::unique_ptr<State> state_;
+  bool finished_ = false;
 };
 
 }  // namespace blobsync::s3

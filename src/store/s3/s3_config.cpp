@@ -125,6 +125,10 @@ Result<> finish_config(S3Config& c, const GetEnv& getenv) {
   if (c.part_size < 1024 || c.part_size > (5ull << 30)) {
     return fail(Errc::kInvalidArgument, "S3: part_size {} outside [1 KiB, 5 GiB]", c.part_size);
   }
+  if (c.single_put_max > (5ull << 30)) {
+    return fail(Errc::kInvalidArgument, "S3: single_put_max {} above 5 GiB (S3's PutObject limit)",
+                c.single_put_max);
+  }
   if (c.max_copy_size < 1024 || c.max_copy_size > (5ull << 30)) {
     return fail(Errc::kInvalidArgument, "S3: max_copy_size {} outside [1 KiB, 5 GiB]", c.max_copy_size);
   }
@@ -196,10 +200,10 @@ Result<S3Config> parse_s3_url(std::string_view url, const GetEnv& getenv) {
       auto b = parse_bool(name, v);
       if (!b) return std::unexpected(b.error());
       path_style = *b;
-    } else if (name == "part_size" || name == "max_copy_size") {
+    } else if (name == "part_size" || name == "max_copy_size" || name == "single_put_max") {
       auto n = parse_size(name, v);
       if (!n) return std::unexpected(n.error());
-      (name == "part_size" ? c.part_size : c.max_copy_size) = *n;
+      (name == "part_size" ? c.part_size : name == "max_copy_size" ? c.max_copy_size : c.single_put_max) = *n;
     } else if (name == "connect_timeout_ms") ok = set_int(c.connect_timeout_ms, 1, 3600000);
     else if (name == "request_timeout_ms") ok = set_int(c.request_timeout_ms, 1, 86400000);
     else if (name == "stall_timeout_s") ok = set_int(c.stall_timeout_s, 1, 86400);

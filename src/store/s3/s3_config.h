@@ -37,11 +37,20 @@ struct S3Config {
   std::string secret_key;
   std::string session_token;  // sent as x-amz-security-token when set
 
-  // Blobs up to this size are buffered and sent in one PutObject; larger ones
-  // go up as a multipart upload in parts of this size (S3: 5 MiB..5 GiB; tests
-  // use less, which s3rver and fake_s3 accept). Memory per writer:
-  // upload_parallelism + 1 parts.
+  // Blobs up to this size are buffered and sent in one PutObject after they
+  // were verified; larger ones of unannounced size go up as a multipart
+  // upload in parts of this size (S3: 5 MiB..5 GiB; tests use less, which
+  // s3rver and fake_s3 accept). Memory per writer: upload_parallelism + 1
+  // parts.
   std::uint64_t part_size = 8ull << 20;
+  // Blobs whose size the caller announces (BlobBackend::create_writer_sized)
+  // and that are larger than part_size but at most this go up as one
+  // PutObject streamed while the blob is ingested (no buffering, no
+  // per-part hashing, no server-side assembly). 0 disables it. At most
+  // 5 GiB (S3's PutObject limit). The cap bounds what a failure costs: a
+  // streamed body cannot be resent, so a PUT that fails after its first
+  // byte fails the ingest (multipart retries a part).
+  std::uint64_t single_put_max = 1ull << 30;
   // Parts of one multipart upload in flight at once (one connection each):
   // one stream rarely fills a link, a few do.
   int upload_parallelism = 3;

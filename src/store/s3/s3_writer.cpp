@@ -30,8 +30,9 @@ std::string new_tmp_key(std::string_view prefix) {
   return out;
 }
 
-S3Writer::S3Writer(S3Client& client, std::optional<Digest> expected)
-    : client_(client), config_(client.config()), expected_(expected) {}
+S3Writer::S3Writer(S3Client& client, std::optional<Digest> expected, std::optional<std::uint64_t> size)
+    : client_(client), config_(client.config()), expected_(expected), size_(size),
+      streaming_(size && *size > config_.part_size && *size <= config_.single_put_max) {}
 
 S3Writer::~S3Writer() { abort(); }
 
@@ -44,6 +45,11 @@ Result<> S3Writer::fail_with(Error e) {
 Result<> S3Writer::append(std::span<const std::byte> data) {
   if (error_) return std::unexpected(*error_);
   if (finished_) return fail(Errc::kInternal, "S3 writer: append after commit or abort");
+  if (size_ && data.size() > *size_ - total_) {
+    return fail_with(Error{Errc::kInvalidArgument,
+                           fmt::format("S3 writer: more than the {} bytes announced were appended", *size_)});
+  }
+  if (streaming_) return append_stream(data);
   while (!data.empty()) {
     if (buf_.size() == config_.part_size) {
       // More bytes after a full buffer: this blob is multipart and the buffer is a part.
@@ -56,6 +62,91 @@ Result<> S3Writer::append(std::span<const std::byte> data) {
     total_ += take;
   }
   return {};
+}
+
+Result<> S3Writer::start_stream() {
+  stream_started_ = true;
+  if (expected_) {
+    upload_key_ = blob_key(config_.prefix, *expected_);
+    auto exists = has_full_object(upload_key_, *size_);
+    if (!exists) return fail_with(exists.error());
+    if (*exists) {
+      stream_dedup_ = true;  // stored already: nothing to send
+      return {};
+    }
+    // Signed with the blob digest: a server that checks payloads refuses other bytes.
+    upload_ = client_.upload(S3Request("PUT", upload_key_).with_body({}, expected_->hex()), *size_);
+  } else {
+    upload_key_ = new_tmp_key(config_.prefix);
+    upload_ = client_.upload(S3Request("PUT", upload_key_).with_body({}, std::string(kUnsignedPayload)), *size_);
+  }
+  stream_unfinished_ = true;
+  return {};
+}
+
+Result<> S3Writer::append_stream(std::span<const std::byte> data) {
+  if (data.empty()) return {};
+  if (!stream_started_) {
+    if (auto r = start_stream(); !r) return r;
+  }
+  total_ += data.size();
+  if (stream_dedup_) return {};
+  if (total_ == *size_) {
+    // The last byte waits for commit(): until then the server cannot have a complete body.
+    last_byte_ = data.back();
+    data = data.first(data.size() - 1);
+  }
+  if (auto r = upload_->write(data); !r) return fail_with(r.error());
+  return {};
+}
+
+Result<> S3Writer::commit_stream(const std::string& final_key) {
+  if (stream_dedup_) return {};
+  if (auto r = upload_->write(std::span(&last_byte_, 1)); !r) return r;
+  auto put = upload_->finish();
+  upload_.reset();
+  if (!put) return std::unexpected(put.error());
+  if (!put->ok()) {
+    Error e = s3_error(*put, "PutObject " + upload_key_);
+    if (put->error_code == "XAmzContentSHA256Mismatch" || put->error_code == "BadDigest") e.code = Errc::kCorruption;
+    return std::unexpected(std::move(e));  // fail_with -> abort() -> clean_up_stream()
+  }
+  stream_unfinished_ = false;
+  if (expected_) return {};  // blobs/<hex> holds the verified bytes
+  tmp_completed_ = true;
+  // Belt and braces, as after a multipart upload: the copy takes exactly what was sent.
+  auto complete = has_full_object(upload_key_);
+  if (!complete) return std::unexpected(complete.error());
+  if (!*complete) {
+    return fail(Errc::kCorruption, "S3 {}: the stored object does not have the {} bytes sent", upload_key_, total_);
+  }
+  auto exists = has_full_object(final_key);
+  if (!exists) return std::unexpected(exists.error());
+  if (!*exists) {
+    if (auto r = copy_to(final_key); !r) return r;
+  }
+  tmp_completed_ = false;
+  client_.delete_later(upload_key_);  // the blob is committed; the temporary object goes off this path
+  return {};
+}
+
+void S3Writer::clean_up_stream() {
+  // An atomic PutObject cut off before its last byte stores nothing. Servers
+  // that write in place (s3rver) keep a short object: remove it. A tmp/ key
+  // is ours alone; under blobs/ only an object of another size goes (one of
+  // the announced size is a verified copy from another writer, since ours
+  // never got its last byte).
+  if (!expected_) {
+    auto r = client_.execute(S3Request("DELETE", upload_key_));
+    if (!r || (!r->ok() && r->status != 404)) spdlog::warn("S3: could not delete {}; recover() will", upload_key_);
+    return;
+  }
+  auto head = client_.execute(S3Request("HEAD", upload_key_));
+  if (!head || !head->ok() || head->content_length == size_) return;
+  auto r = client_.execute(S3Request("DELETE", upload_key_));
+  if (!r || (!r->ok() && r->status != 404)) {
+    spdlog::error("S3: could not delete the short object {} left by a cut-off upload", upload_key_);
+  }
 }
 
 Result<> S3Writer::start_multipart() {
@@ -156,10 +247,10 @@ Result<> S3Writer::complete_multipart() {
   return {};
 }
 
-Result<bool> S3Writer::has_full_object(const std::string& key) {
+Result<bool> S3Writer::has_full_object(const std::string& key, std::uint64_t size) {
   auto head = client_.execute(S3Request("HEAD", key));
   if (!head) return std::unexpected(head.error());
-  if (head->ok()) return head->content_length == total_;
+  if (head->ok()) return head->content_length == size;
   if (head->status != 404) return std::unexpected(s3_error(*head, "HEAD " + key));
   return false;
 }
@@ -222,8 +313,13 @@ Result<> S3Writer::commit(const Digest& digest) {
   if (expected_ && digest != *expected_) {
     return fail_with(Error{Errc::kInternal, "S3 writer: commit under a digest other than the expected one"});
   }
+  if (size_ && total_ != *size_) {
+    return fail_with(Error{Errc::kInvalidArgument,
+                           fmt::format("S3 writer: {} bytes appended, {} announced", total_, *size_)});
+  }
   const std::string final_key = blob_key(config_.prefix, digest);
-  Result<> r = upload_id_.empty() ? commit_single(final_key, digest)
+  Result<> r = streaming_ && stream_started_ ? commit_stream(final_key)
+               : upload_id_.empty()         ? commit_single(final_key, digest)
                : expected_       ? commit_direct(final_key)
                                  : commit_via_tmp(final_key);
   if (!r) return fail_with(r.error());
@@ -278,11 +374,7 @@ Result<> S3Writer::commit_via_tmp(const std::string& final_key) {
     if (auto r = copy_to(final_key); !r) return r;
   }
   tmp_completed_ = false;
-  auto del = client_.execute(S3Request("DELETE", upload_key_));
-  if (!del || (!del->ok() && del->status != 404)) {
-    spdlog::warn("S3: could not delete {} after commit ({}); recover() will", upload_key_,
-                 del ? s3_error(*del, "DELETE").message : del.error().message);
-  }
+  client_.delete_later(upload_key_);  // the blob is committed; the temporary object goes off this path
   return {};
 }
 
@@ -303,6 +395,12 @@ void S3Writer::abort() {
   for (auto& part : inflight_) part.etag.wait();
   inflight_.clear();
   abort_upload();
+  if (upload_) upload_->abort();
+  upload_.reset();
+  if (stream_unfinished_) {
+    stream_unfinished_ = false;
+    clean_up_stream();
+  }
   if (tmp_completed_) {
     auto r = client_.execute(S3Request("DELETE", upload_key_));
     if (!r || (!r->ok() && r->status != 404)) spdlog::warn("S3: could not delete {}; recover() will", upload_key_);
