@@ -2,6 +2,8 @@
 // and registers itself on the CLI11 app; this file only wires global options
 // and turns every failure into one line on stderr and a non-zero exit.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -31,6 +33,9 @@ std::string one_line_failure(const CLI::App*, const CLI::Error& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Diagnostics go to stderr: stdout carries command output (BlobRef JSON,
+  // `ls` listings, `listening on ...`) that scripts parse.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("blobsync"));
   blobsync::CliContext ctx;
   if (const char* env = std::getenv("BLOBSYNC_DATA"); env && *env) ctx.data_dir = env;
 
