@@ -68,7 +68,10 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       RoomEffects fx;
       core_->leave(id, fx);
       apply(fx);
-      if (conns_.empty()) idle_since_ = steady_ms();
+      if (conns_.empty()) {
+        conns_ = {};  // an idle room keeps no bucket array
+        idle_since_ = steady_ms();
+      }
     });
   }
 
