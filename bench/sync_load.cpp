@@ -8,8 +8,9 @@
 //     ~25 bytes), keeping up to `window` of its updates unechoed. Counts every
 //     [0,2,update] delivered to every client; latency = delivery time minus
 //     the send time of that update (matched by its client id and clock).
-//   sync_load rooms --port P --count N
-//     N rooms, each: connect, one update, wait for its echo, close.
+//   sync_load rooms --port P --count N [--first K]
+//     N rooms (room-K ... room-(K+N-1)), each: connect, one update, wait for
+//     its echo, close.
 //   sync_load idle --port P --count N [--rooms R]
 //     Opens N connections (spread over R rooms), prints "ready", and keeps
 //     them open (answering pings) until stdin closes.
@@ -315,13 +316,14 @@ int main(int argc, char** argv) {
 
   if (mode == "rooms") {
     int count = std::stoi(arg(argc, argv, "--count", "1000"));
+    int first = std::stoi(arg(argc, argv, "--first", "0"));
     int batch = 100;
     for (int start = 0; start < count; start += batch) {
       int n = std::min(batch, count - start);
       int done = 0;
       std::vector<Conn*> cs;
       for (int i = 0; i < n; ++i) {
-        auto* c = loop.connect("room-" + std::to_string(start + i), start + i);
+        auto* c = loop.connect("room-" + std::to_string(first + start + i), start + i);
         c->doc = std::make_unique<blobsync::crdt::Doc>(static_cast<std::uint64_t>(5000 + start + i));
         cs.push_back(c);
       }

@@ -303,8 +303,8 @@ void Doc::apply_in_txn(Transaction& txn, DecodedUpdate u, std::string* err) {
       parts.push_back(std::move(rest->update));
       pending_->update = merge_updates(parts);
     }
-  } else {
-    pending_ = std::move(rest);
+  } else if (rest) {
+    pending_ = std::make_unique<Pending>(std::move(*rest));
   }
   u.ds.sort_and_merge();
   DeleteSet unapplied;

@@ -74,7 +74,7 @@ class Doc {
   Bytes encode_state_as_update(const StateVector& sv = {}, UpdateFormat fmt = UpdateFormat::kV1) const;
   Result<Bytes> encode_state_as_update_for(ByteView encoded_sv, UpdateFormat fmt = UpdateFormat::kV1) const;
   DeleteSet delete_set() const;  // from the struct store
-  bool has_pending() const { return pending_.has_value() || !pending_ds_.empty(); }
+  bool has_pending() const { return pending_ != nullptr || !pending_ds_.empty(); }
 
   // JSON text as yjs's doc.toJSON() + JSON.stringify (untyped roots omitted).
   std::string to_json() const;
@@ -108,7 +108,7 @@ class Doc {
   std::vector<const std::string*> root_order_;
   std::vector<std::unique_ptr<Branch>> branches_;
   Transaction* txn_ = nullptr;
-  std::optional<Pending> pending_;
+  std::unique_ptr<Pending> pending_;  // rare: a pointer keeps every Doc ~120 bytes smaller
   DeleteSet pending_ds_;
   int next_handle_ = 1;
   std::vector<std::pair<int, UpdateFn>> update_fns_;

@@ -38,7 +38,7 @@ constexpr std::int64_t kKeepaliveAfterMs = 15'000;  // y-websocket drops a conne
 class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl> {
  public:
   RoomImpl(RoomEnv env, std::string name, asio::io_context& ioc)
-      : env_(env), name_(std::move(name)), strand_(asio::make_strand(ioc)), tick_(strand_), reconcile_(strand_) {}
+      : env_(env), name_(std::move(name)), strand_(asio::make_strand(ioc)), tick_(strand_) {}
 
   void start() {
     auto self = shared_from_this();
@@ -68,7 +68,10 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       RoomEffects fx;
       core_->leave(id, fx);
       apply(fx);
-      if (conns_.empty()) idle_since_ = steady_ms();
+      if (conns_.empty()) {
+        conns_ = {};  // an idle room keeps no bucket array
+        idle_since_ = steady_ms();
+      }
     });
   }
 
@@ -121,7 +124,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     when_ready([this, done = std::move(done)](bool ok) mutable {
       if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));
       withdrawn_ = true;
-      reconcile_.cancel();
+      if (reconcile_) reconcile_->cancel();
       RoomEffects fx;
       core_->local_change(
           [&](crdt::Doc& doc) {
@@ -241,7 +244,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     conns_.clear();
     held_ = {};
     tick_.cancel();
-    reconcile_.cancel();
+    if (reconcile_) reconcile_->cancel();
     core_.reset();
   }
 
@@ -374,8 +377,9 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     auto base = env_.config.reconcile_delay.count();
     auto jitter = std::uniform_int_distribution<std::int64_t>(0, std::max<std::int64_t>(base, 1))(rng);
-    reconcile_.expires_after(std::chrono::milliseconds(base + jitter));
-    reconcile_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!reconcile_) reconcile_ = std::make_unique<asio::steady_timer>(strand_);
+    reconcile_->expires_after(std::chrono::milliseconds(base + jitter));
+    reconcile_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       self->reconcile_pending_ = false;
       if (!ec) self->run_reconcile();
     });
@@ -420,7 +424,8 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   RoomEnv env_;
   std::string name_;
   asio::strand<asio::io_context::executor_type> strand_;
-  asio::steady_timer tick_, reconcile_;
+  asio::steady_timer tick_;
+  std::unique_ptr<asio::steady_timer> reconcile_;  // made on first use: most rooms never reconcile
   State state_ = State::kLoading;
   std::unique_ptr<RoomCore> core_;
   std::int64_t room_id_ = 0;
