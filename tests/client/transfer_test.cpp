@@ -257,6 +257,63 @@ TEST_F(TransferTest, StreamingDownloadRejectsACorruptChunkAndResumesFromTheNextH
   EXPECT_EQ(stored->hash, rec->hash);
 }
 
+// store_checks_chunks: no hashing on arrival; the store's ingest compares its
+// own chunk hashes with the holder's at finish(). A corrupt chunk then fails
+// finish() (nothing stored) and the download starts over with the next holder.
+TEST_F(TransferTest, StreamingDownloadLeavingTheChunkCheckToTheStore) {
+  auto data = random_bytes(6 * kChunkSize + 5, 16);
+  auto rec = holder_store->put_bytes(data, {});
+  ASSERT_TRUE(rec);
+  StreamingOptions o{.partial_dir = dir.path / "partial", .keep_partial = false};
+  o.store_checks_chunks = true;
+  auto sink = StreamingDownload::open(*client_store, rec->hash, o);
+  ASSERT_TRUE(sink);
+  {
+    DownloadSession bad(1, **sink);
+    ScriptedHolder liar{*holder_store, /*corrupt_index=*/3};
+    std::vector<Frame> out;
+    ASSERT_TRUE(liar.serve(bad, bad.request_frame(), out));  // not caught on arrival
+  }
+  ASSERT_TRUE((*sink)->complete());
+  auto stored = (*sink)->finish();
+  ASSERT_FALSE(stored);
+  EXPECT_EQ(stored.error().code, Errc::kCorruption);
+  EXPECT_NE(stored.error().message.find("chunk 3"), std::string::npos) << stored.error().message;
+  EXPECT_FALSE(*client_store->contains(rec->hash));
+  EXPECT_FALSE((*sink)->complete());
+  EXPECT_TRUE((*sink)->missing_ranges().empty());  // starts over: asks for everything
+  EXPECT_EQ((*sink)->bytes_present(), 0u);
+
+  DownloadSession good(3, **sink);
+  ScriptedHolder honest{*holder_store};
+  std::vector<Frame> out;
+  ASSERT_TRUE(honest.serve(good, good.request_frame(), out));
+  stored = (*sink)->finish();
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(stored->hash, rec->hash);
+  EXPECT_EQ(stored->chunk_hashes, rec->chunk_hashes);
+  EXPECT_TRUE(*client_store->contains(rec->hash));
+}
+
+// With a partial the chunks are checked on arrival whatever store_checks_chunks
+// says: the partial keeps only verified chunks.
+TEST_F(TransferTest, StreamingDownloadWithAPartialChecksChunksOnArrival) {
+  auto data = random_bytes(4 * kChunkSize, 17);
+  auto rec = holder_store->put_bytes(data, {});
+  ASSERT_TRUE(rec);
+  StreamingOptions o{.partial_dir = dir.path / "partial", .keep_partial = true};
+  o.store_checks_chunks = true;
+  auto sink = StreamingDownload::open(*client_store, rec->hash, o);
+  ASSERT_TRUE(sink);
+  DownloadSession bad(1, **sink);
+  ScriptedHolder liar{*holder_store, /*corrupt_index=*/2};
+  std::vector<Frame> out;
+  auto r = liar.serve(bad, bad.request_frame(), out);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCorruption);
+  EXPECT_EQ((*sink)->bytes_present(), 2 * kChunkSize);
+}
+
 TEST_F(TransferTest, StreamingDownloadResumesInAnotherProcessFromItsPartial) {
   auto data = random_bytes(4 * kChunkSize + 1, 13);
   auto rec = holder_store->put_bytes(data, {});
