@@ -51,6 +51,11 @@ struct StreamingOptions {
   // kCorruption). With a partial, chunks are always checked on arrival (the
   // partial keeps only verified chunks).
   bool store_checks_chunks = false;
+  // The holder is a blobsync server: when its META types the blob
+  // application/octet-stream (its store's libmagic recognised nothing
+  // specific), the ingest skips its own libmagic pass (PutOptions::sniff).
+  // Any other type is sniffed again as usual.
+  bool holder_typed_it = false;
 };
 
 class StreamingDownload final : public BlobSink {

@@ -386,7 +386,7 @@ Result<BlobRecord> IngestImpl::finish() {
     std::optional<MimeSniff> result;
   };
   auto sniff = std::make_shared<Sniff>();
-  bool have_sniff = sniff_ && sniff_len_ == pipeline_.head().size();
+  bool have_sniff = !options_.sniff || (sniff_ && sniff_len_ == pipeline_.head().size());
   if (!have_sniff) {
     auto head = pipeline_.head();
     pool_->post([sniff, head = std::vector<std::byte>(head.begin(), head.end())] {
@@ -397,6 +397,10 @@ Result<BlobRecord> IngestImpl::finish() {
     });
   }
   auto mime = [&]() -> std::string {
+    if (!options_.sniff) {
+      std::string declared = normalize_mime(options_.declared_mime);
+      return declared.empty() ? "application/octet-stream" : declared;
+    }
     if (!have_sniff) {
       std::unique_lock lk(sniff->mu);
       sniff->cv.wait(lk, [&] { return sniff->result.has_value(); });

@@ -58,6 +58,12 @@ struct PutOptions {
   std::uint64_t max_size = UINT64_MAX;
   // The type the client declared (may be empty). See mime_type_for().
   std::string declared_mime;
+  // false: finish() runs no libmagic; the type is declared_mime (normalized)
+  // or application/octet-stream. For bytes another blobsync store already
+  // typed application/octet-stream (its libmagic recognised nothing
+  // specific in them), e.g. a replicated blob: sniffing again would cost
+  // 0.5-5 ms and find nothing either.
+  bool sniff = true;
   BlobState state = BlobState::kPermanent;
 };
 

@@ -314,6 +314,42 @@ TEST_F(TransferTest, StreamingDownloadWithAPartialChecksChunksOnArrival) {
   EXPECT_EQ((*sink)->bytes_present(), 2 * kChunkSize);
 }
 
+// holder_typed_it: a holder's application/octet-stream is taken as is (no
+// second libmagic pass); any other type is sniffed again.
+TEST_F(TransferTest, StreamingDownloadTakesAHoldersOctetStreamWithoutSniffing) {
+  const unsigned char png_head[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 'I', 'H', 'D', 'R',
+                                    0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89};
+  std::vector<std::byte> png(std::as_bytes(std::span(png_head)).begin(), std::as_bytes(std::span(png_head)).end());
+  png.resize(kChunkSize + 10);
+  auto rec = holder_store->put_bytes(png, {});
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->mime_type, "image/png");
+  auto download = [&](const std::string& holder_type) -> Result<BlobRecord> {
+    (void)client_store->remove(rec->hash);
+    StreamingOptions o{.partial_dir = dir.path / "partial", .keep_partial = false};
+    o.holder_typed_it = true;
+    auto sink = StreamingDownload::open(*client_store, rec->hash, o);
+    if (!sink) return std::unexpected(sink.error());
+    DownloadSession s(1, **sink);
+    (void)s.request_frame();
+    std::vector<Frame> out;
+    sync::MetaMsg meta{1, rec->size, holder_type, rec->chunk_count, rec->chunk_hashes};
+    if (auto r = s.on_message(meta, out); !r) return std::unexpected(r.error());
+    for (std::uint64_t i = 0; i < rec->chunk_count; ++i) {
+      auto bytes = std::span(png).subspan(chunk_offset(i), chunk_length(i, png.size()));
+      std::span<const std::uint8_t> chunk(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+      if (auto r = s.on_message(sync::ChunkMsg{1, i, chunk}, out); !r) return std::unexpected(r.error());
+    }
+    return (*sink)->finish();
+  };
+  auto generic = download("application/octet-stream");
+  ASSERT_TRUE(generic) << generic.error().message;
+  EXPECT_EQ(generic->mime_type, "application/octet-stream");  // not sniffed
+  auto specific = download("text/plain");
+  ASSERT_TRUE(specific) << specific.error().message;
+  EXPECT_EQ(specific->mime_type, "image/png");  // sniffed as usual
+}
+
 TEST_F(TransferTest, StreamingDownloadResumesInAnotherProcessFromItsPartial) {
   auto data = random_bytes(4 * kChunkSize + 1, 13);
   auto rec = holder_store->put_bytes(data, {});

@@ -489,6 +489,29 @@ TEST(BlobStore, MimeSniffedDeclaredOrDefault) {
   EXPECT_EQ(c->mime_type, "application/octet-stream");
 }
 
+// PutOptions::sniff = false: no libmagic, the declared type (normalised) or
+// octet-stream, even for content libmagic would recognise.
+TEST(BlobStore, NoSniffTakesTheDeclaredTypeOrOctetStream) {
+  TempDir tmp;
+  auto store = open_store(tmp.path());
+  const unsigned char png[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 'I', 'H', 'D', 'R',
+                               0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89};
+  PutOptions o;
+  o.sniff = false;
+  o.declared_mime = "application/octet-stream";
+  auto a = store->put_bytes(std::as_bytes(std::span(png)), o);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->mime_type, "application/octet-stream");
+  o.declared_mime = "";
+  auto b = store->put_bytes(as_bytes("# hello\nplain words\n"), o);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->mime_type, "application/octet-stream");
+  o.declared_mime = "Text/Markdown; charset=UTF-8";
+  auto c = store->put_bytes(as_bytes("# other\n"), o);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->mime_type, "text/markdown");
+}
+
 TEST(BlobStore, ReopenKeepsEverything) {
   TempDir tmp;
   Digest d;

@@ -177,6 +177,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
         o.partial_dir = self->env.partial_dir;
         o.keep_partial = false;
         o.store_checks_chunks = true;  // the ingest's chunk hashes are the check: two hashing passes, not three
+        o.holder_typed_it = true;      // a peer's octet-stream needs no second libmagic pass
         partial = StreamingDownload::open(self->env.store, j->job.hash, std::move(o));
       }
       asio::post(self->strand, [self, j, have, partial = std::move(partial)]() mutable {
