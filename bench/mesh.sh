@@ -11,7 +11,7 @@
 # "rsync+sync" also times a `sync -f` of its destination afterwards.
 #
 # Usage: bench/mesh.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
-#        MESH_SMALL_N=1000 MESH_BIG_MIB=1024 BENCH_DIR=/tmp bench/mesh.sh
+#        MESH_SMALL_N=1000 MESH_BIG_MIB=1024 MESH_POLL_SECONDS=0.05 BENCH_DIR=/tmp bench/mesh.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-${BUILD_DIR:-build/release}}
@@ -55,10 +55,10 @@ stop_servers() {
 
 # wait_replicated PORT COUNT: one poller (not a curl and a python3 per poll,
 # which cost 50-100 ms each on a loaded machine and were counted as mesh
-# time) asks B's /peers every 10 ms until COUNT blobs are replicated and no
+# time) asks B's /peers every MESH_POLL_SECONDS (0.05) until COUNT blobs are replicated and no
 # fetch is active or queued; prints "END_TIME BYTES".
 wait_replicated() {
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$1" "$2" "${MESH_POLL_SECONDS:-0.05}" <<'PY'
 import json, sys, time, urllib.request
 port, count = sys.argv[1], int(sys.argv[2])
 deadline, blobs = time.time() + 1800, 0
@@ -74,7 +74,7 @@ while True:
         pass  # not listening yet
     if time.time() > deadline:
         sys.exit(f"timed out: {blobs}/{count} replicated")
-    time.sleep(0.01)
+    time.sleep(float(sys.argv[3]))
 PY
 }
 
