@@ -11,7 +11,7 @@
 # "rsync+sync" also times a `sync -f` of its destination afterwards.
 #
 # Usage: bench/mesh.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
-#        MESH_SMALL_N=1000 MESH_BIG_MIB=1024 BENCH_DIR=/tmp bench/mesh.sh
+#        MESH_SMALL_N=1000 MESH_BIG_MIB=1024 MESH_POLL_SECONDS=0.05 BENCH_DIR=/tmp bench/mesh.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-${BUILD_DIR:-build/release}}
@@ -53,9 +53,29 @@ stop_servers() {
   PIDS=()
 }
 
-# replicated PORT: prints "blobs bytes active queued" from B's /peers.
-replicated() {
-  curl -sf "http://127.0.0.1:$1/peers" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["blobs_replicated"], r["bytes_replicated"], r["fetches_active"], r["fetches_queued"])'
+# wait_replicated PORT COUNT: one poller (not a curl and a python3 per poll,
+# which cost 50-100 ms each on a loaded machine and were counted as mesh
+# time) asks B's /peers every MESH_POLL_SECONDS (0.05) until COUNT blobs are replicated and no
+# fetch is active or queued; prints "END_TIME BYTES".
+wait_replicated() {
+  python3 - "$1" "$2" "${MESH_POLL_SECONDS:-0.05}" <<'PY'
+import json, sys, time, urllib.request
+port, count = sys.argv[1], int(sys.argv[2])
+deadline, blobs = time.time() + 1800, 0
+while True:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/peers", timeout=10) as resp:
+            r = json.load(resp)
+        blobs = r["blobs_replicated"]
+        if blobs >= count and r["fetches_active"] == 0 and r["fetches_queued"] == 0:
+            print(f"{time.time():.6f} {r['bytes_replicated']}")
+            break
+    except OSError:
+        pass  # not listening yet
+    if time.time() > deadline:
+        sys.exit(f"timed out: {blobs}/{count} replicated")
+    time.sleep(float(sys.argv[3]))
+PY
 }
 
 # mesh_run LABEL COUNT FILES...: seeds A, then times B replicating COUNT blobs.
@@ -67,17 +87,11 @@ mesh_run() {
   start_server a "$pa"
   "$SEED" --server "ws://127.0.0.1:$pa/sync" --room bench --data "$WORK/seed" "$@" >/dev/null
   rm -rf "$WORK/seed"
-  local t0 t1
+  local t0 t1 bytes
   t0=$(now)
   start_server b "$pb" --peer "ws://127.0.0.1:$pa/sync"
-  local deadline=$((SECONDS + 1800))
-  while :; do
-    read -r blobs bytes active queued < <(replicated "$pb" || echo "0 0 1 1")
-    if [ "$blobs" -ge "$count" ] && [ "$active" -eq 0 ] && [ "$queued" -eq 0 ]; then break; fi
-    if [ $SECONDS -gt $deadline ]; then echo "timed out: $blobs/$count replicated" >&2; exit 1; fi
-    sleep 0.02
-  done
-  t1=$(now)
+  read -r t1 bytes < <(wait_replicated "$pb" "$count")
+  [ -n "${t1:-}" ] || exit 1
   stop_servers
   MESH_SECONDS=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
   MESH_BYTES=$bytes
@@ -125,21 +139,24 @@ PY
 read -r load1 _ < /proc/loadavg
 echo "# mesh replication (A -> B, loopback) vs rsync daemon: $(nproc) cores, $(rsync --version | head -1 | cut -d' ' -f1-4), load $load1"
 mkdir -p "$WORK/in/small" "$WORK/in/big"
-# Random bytes behind a fixed header, so libmagic sees plain data and the
-# servers' MIME policy (the HTTP upload rules) accepts every file.
+# Pseudo-random bytes behind a fixed header, so libmagic sees plain data and
+# the servers' MIME policy (the HTTP upload rules) accepts every file. Seeded:
+# truly random files were now and then taken for application/x-dosexec and
+# refused, which aborted the run; these files are the same every run.
 python3 - "$WORK/in" "$SMALL_N" "$BIG_MIB" <<'PY'
-import os, sys
+import random, sys
 out, n, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 head = b"\x00\x01\x02BLOBSYNC-BENCH\xff\xfe"
 for i in range(n):
     with open(f"{out}/small/f{i:05d}", "wb") as f:
-        f.write(head + os.urandom((1 << 20) - len(head)))
+        f.write(head + random.Random(i).randbytes((1 << 20) - len(head)))
+rng = random.Random(-1)
 with open(f"{out}/big/big.bin", "wb") as f:
     f.write(head)
     left = (big << 20) - len(head)
     while left:
         k = min(left, 8 << 20)
-        f.write(os.urandom(k))
+        f.write(rng.randbytes(k))
         left -= k
 PY
 

@@ -1,6 +1,7 @@
 #include "cli/serve_command.h"
 
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 
 #include <cstdlib>
 #include <memory>
@@ -65,6 +66,17 @@ void add_config_flags(CLI::App* cmd, ServeFlags& f, bool all) {
   }
 }
 
+// A server moves blobs through short-lived buffers of 256 KiB to a few MiB
+// (chunk frames, each ingest's 4 MiB hashing ring). glibc would mmap and
+// munmap each one, or trim it off the heap when freed, so every transfer
+// page-faults its buffers in afresh (about 10% of a replicating server's CPU).
+// Keep them on the heap and let freed memory be reused: at most 64 MiB
+// stays unreturned per arena top, and the peak is unchanged.
+void keep_transfer_buffers_on_the_heap() {
+  (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  (void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 }  // namespace
 
 void add_serve_command(CLI::App& app, CliContext& ctx) {
@@ -75,6 +87,7 @@ void add_serve_command(CLI::App& app, CliContext& ctx) {
   cmd->callback([cmd, flags, &ctx] {
     auto config = http::load_config(sources(*cmd, ctx, *flags));
     if (!config) return ctx.fail_with(config.error());
+    keep_transfer_buffers_on_the_heap();
     if (auto r = http::run_server(*config); !r) ctx.fail_with(r.error());
   });
 }

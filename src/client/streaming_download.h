@@ -3,6 +3,9 @@
 // a BlobStore Ingest (PutOptions::expected = the blob hash), so the bytes
 // are written once and nothing unverified becomes visible. finish() commits.
 //
+// With StreamingOptions::store_checks_chunks the per-chunk check moves into
+// the store's ingest (compared at finish()).
+//
 // Resuming: the object itself is the resume state within a process (a
 // broken connection or a dead holder: ask the next holder for
 // missing_ranges(), the chunks after the last one received). With
@@ -39,6 +42,20 @@ struct StreamingOptions {
   bool keep_partial = true;           // also write a resumable PartialBlob
   std::uint64_t checkpoint_every = 64;  // chunks between syncs of the partial (0: only checkpoint())
   std::uint64_t max_size = UINT64_MAX;
+  // Without a partial (keep_partial false and none to resume), leave the
+  // chunk check to the store: chunks are not hashed on arrival; the ingest's
+  // own chunk hashes are compared with the holder's at finish()
+  // (PutOptions::expected_chunk_hashes), so every byte is hashed twice, not
+  // three times. The price: a corrupt chunk is found at the end of the blob,
+  // not on arrival, and the download then starts over (finish() fails with
+  // kCorruption). With a partial, chunks are always checked on arrival (the
+  // partial keeps only verified chunks).
+  bool store_checks_chunks = false;
+  // The holder is a blobsync server: when its META types the blob
+  // application/octet-stream (its store's libmagic recognised nothing
+  // specific), the ingest skips its own libmagic pass (PutOptions::sniff).
+  // Any other type is sniffed again as usual.
+  bool holder_typed_it = false;
 };
 
 class StreamingDownload final : public BlobSink {
@@ -82,6 +99,7 @@ class StreamingDownload final : public BlobSink {
   std::string mime_;
   std::vector<Digest> chunk_hashes_;
   std::uint64_t next_ = 0;  // chunks 0..next_-1 are in the ingest
+  bool store_checks_ = false;  // the ingest compares chunk hashes (no check on arrival)
 };
 
 }  // namespace blobsync::client

@@ -136,6 +136,9 @@ class IngestImpl final : public Ingest {
 
   std::string choose_mime() const;
   Env* store_env() const;
+  // A message naming the first chunk whose hash differs from
+  // PutOptions::expected_chunk_hashes (or the count), if any.
+  std::optional<std::string> first_unexpected_chunk(const std::vector<Digest>& got) const;
 
   StoreImpl& store_;
   PutOptions options_;
@@ -361,6 +364,11 @@ Result<BlobRecord> IngestImpl::finish() {
                   fmt::format("{} bytes received, {} announced", result->size, *options_.size)};
     return std::unexpected(*dead_);
   }
+  if (auto bad = first_unexpected_chunk(result->chunk_hashes)) {
+    if (writer_) writer_->abort();
+    dead_ = Error{Errc::kCorruption, *bad};
+    return std::unexpected(*dead_);
+  }
   if (options_.expected && result->digest != *options_.expected) {
     if (writer_) writer_->abort();
     dead_ = Error{Errc::kCorruption, fmt::format("content hash is {}, expected {}", to_hash_ref(result->digest),
@@ -385,7 +393,7 @@ Result<BlobRecord> IngestImpl::finish() {
     std::optional<MimeSniff> result;
   };
   auto sniff = std::make_shared<Sniff>();
-  bool have_sniff = sniff_ && sniff_len_ == pipeline_.head().size();
+  bool have_sniff = !options_.sniff || (sniff_ && sniff_len_ == pipeline_.head().size());
   if (!have_sniff) {
     auto head = pipeline_.head();
     pool_->post([sniff, head = std::vector<std::byte>(head.begin(), head.end())] {
@@ -396,6 +404,10 @@ Result<BlobRecord> IngestImpl::finish() {
     });
   }
   auto mime = [&]() -> std::string {
+    if (!options_.sniff) {
+      std::string declared = normalize_mime(options_.declared_mime);
+      return declared.empty() ? "application/octet-stream" : declared;
+    }
     if (!have_sniff) {
       std::unique_lock lk(sniff->mu);
       sniff->cv.wait(lk, [&] { return sniff->result.has_value(); });
@@ -411,6 +423,17 @@ Result<BlobRecord> IngestImpl::finish() {
 }
 
 Env* IngestImpl::store_env() const { return store_.env(); }
+
+std::optional<std::string> IngestImpl::first_unexpected_chunk(const std::vector<Digest>& got) const {
+  if (!options_.expected_chunk_hashes) return std::nullopt;
+  const std::vector<Digest>& want = *options_.expected_chunk_hashes;
+  std::size_t n = std::min(want.size(), got.size());
+  for (std::size_t i = 0; i < n; ++i)
+    if (got[i] != want[i]) return fmt::format("chunk {} does not match its expected hash", i);
+  if (want.size() != got.size())
+    return fmt::format("blob has {} chunks, {} chunk hashes were expected", got.size(), want.size());
+  return std::nullopt;
+}
 
 std::string IngestImpl::choose_mime() const {
   std::string sniffed = sniffed_mime();

@@ -47,10 +47,23 @@ struct PutOptions {
   // If set, the blob is rejected (kCorruption, nothing stored) unless its
   // SHA-256 equals this.
   std::optional<Digest> expected;
+  // If set, the blob is rejected (kCorruption naming the first chunk that
+  // differs, nothing stored) unless its chunk hashes, computed by the
+  // ingest's own hashing pass, equal these: one per 256 KiB chunk, in order.
+  // A receiver that streams a sender's chunks into an ingest passes the
+  // sender's chunk hashes here instead of hashing every chunk a third time.
+  // Compared when finish() has the chunk hashes, before anything is committed.
+  std::optional<std::vector<Digest>> expected_chunk_hashes;
   // Bytes beyond this fail the ingest with kTooLarge, nothing stored.
   std::uint64_t max_size = UINT64_MAX;
   // The type the client declared (may be empty). See mime_type_for().
   std::string declared_mime;
+  // false: finish() runs no libmagic; the type is declared_mime (normalized)
+  // or application/octet-stream. For bytes another blobsync store already
+  // typed application/octet-stream (its libmagic recognised nothing
+  // specific in them), e.g. a replicated blob: sniffing again would cost
+  // 0.5-5 ms and find nothing either.
+  bool sniff = true;
   BlobState state = BlobState::kPermanent;
   // The exact byte count, if the caller knows it before the first byte
   // (Content-Length, a regular file's size, a BlobRef). An ingest that ends
@@ -74,7 +87,8 @@ class Ingest {
   virtual Result<std::span<std::byte>> acquire() = 0;
   virtual Result<> filled(std::size_t n) = 0;
   // Verifies, commits and indexes the blob. Errors: kCorruption if the digest
-  // differs from PutOptions::expected; backend and metadata errors.
+  // differs from PutOptions::expected or the chunk hashes from
+  // PutOptions::expected_chunk_hashes; backend and metadata errors.
   // Storing content that is already present writes no second copy.
   virtual Result<BlobRecord> finish() = 0;
   // Reads `fd` (not closed) to its end into the ingest, as write() would;

@@ -257,6 +257,99 @@ TEST_F(TransferTest, StreamingDownloadRejectsACorruptChunkAndResumesFromTheNextH
   EXPECT_EQ(stored->hash, rec->hash);
 }
 
+// store_checks_chunks: no hashing on arrival; the store's ingest compares its
+// own chunk hashes with the holder's at finish(). A corrupt chunk then fails
+// finish() (nothing stored) and the download starts over with the next holder.
+TEST_F(TransferTest, StreamingDownloadLeavingTheChunkCheckToTheStore) {
+  auto data = random_bytes(6 * kChunkSize + 5, 16);
+  auto rec = holder_store->put_bytes(data, {});
+  ASSERT_TRUE(rec);
+  StreamingOptions o{.partial_dir = dir.path / "partial", .keep_partial = false};
+  o.store_checks_chunks = true;
+  auto sink = StreamingDownload::open(*client_store, rec->hash, o);
+  ASSERT_TRUE(sink);
+  {
+    DownloadSession bad(1, **sink);
+    ScriptedHolder liar{*holder_store, /*corrupt_index=*/3};
+    std::vector<Frame> out;
+    ASSERT_TRUE(liar.serve(bad, bad.request_frame(), out));  // not caught on arrival
+  }
+  ASSERT_TRUE((*sink)->complete());
+  auto stored = (*sink)->finish();
+  ASSERT_FALSE(stored);
+  EXPECT_EQ(stored.error().code, Errc::kCorruption);
+  EXPECT_NE(stored.error().message.find("chunk 3"), std::string::npos) << stored.error().message;
+  EXPECT_FALSE(*client_store->contains(rec->hash));
+  EXPECT_FALSE((*sink)->complete());
+  EXPECT_TRUE((*sink)->missing_ranges().empty());  // starts over: asks for everything
+  EXPECT_EQ((*sink)->bytes_present(), 0u);
+
+  DownloadSession good(3, **sink);
+  ScriptedHolder honest{*holder_store};
+  std::vector<Frame> out;
+  ASSERT_TRUE(honest.serve(good, good.request_frame(), out));
+  stored = (*sink)->finish();
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(stored->hash, rec->hash);
+  EXPECT_EQ(stored->chunk_hashes, rec->chunk_hashes);
+  EXPECT_TRUE(*client_store->contains(rec->hash));
+}
+
+// With a partial the chunks are checked on arrival whatever store_checks_chunks
+// says: the partial keeps only verified chunks.
+TEST_F(TransferTest, StreamingDownloadWithAPartialChecksChunksOnArrival) {
+  auto data = random_bytes(4 * kChunkSize, 17);
+  auto rec = holder_store->put_bytes(data, {});
+  ASSERT_TRUE(rec);
+  StreamingOptions o{.partial_dir = dir.path / "partial", .keep_partial = true};
+  o.store_checks_chunks = true;
+  auto sink = StreamingDownload::open(*client_store, rec->hash, o);
+  ASSERT_TRUE(sink);
+  DownloadSession bad(1, **sink);
+  ScriptedHolder liar{*holder_store, /*corrupt_index=*/2};
+  std::vector<Frame> out;
+  auto r = liar.serve(bad, bad.request_frame(), out);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCorruption);
+  EXPECT_EQ((*sink)->bytes_present(), 2 * kChunkSize);
+}
+
+// holder_typed_it: a holder's application/octet-stream is taken as is (no
+// second libmagic pass); any other type is sniffed again.
+TEST_F(TransferTest, StreamingDownloadTakesAHoldersOctetStreamWithoutSniffing) {
+  const unsigned char png_head[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 'I', 'H', 'D', 'R',
+                                    0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89};
+  std::vector<std::byte> png(std::as_bytes(std::span(png_head)).begin(), std::as_bytes(std::span(png_head)).end());
+  png.resize(kChunkSize + 10);
+  auto rec = holder_store->put_bytes(png, {});
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->mime_type, "image/png");
+  auto download = [&](const std::string& holder_type) -> Result<BlobRecord> {
+    (void)client_store->remove(rec->hash);
+    StreamingOptions o{.partial_dir = dir.path / "partial", .keep_partial = false};
+    o.holder_typed_it = true;
+    auto sink = StreamingDownload::open(*client_store, rec->hash, o);
+    if (!sink) return std::unexpected(sink.error());
+    DownloadSession s(1, **sink);
+    (void)s.request_frame();
+    std::vector<Frame> out;
+    sync::MetaMsg meta{1, rec->size, holder_type, rec->chunk_count, rec->chunk_hashes};
+    if (auto r = s.on_message(meta, out); !r) return std::unexpected(r.error());
+    for (std::uint64_t i = 0; i < rec->chunk_count; ++i) {
+      auto bytes = std::span(png).subspan(chunk_offset(i), chunk_length(i, png.size()));
+      std::span<const std::uint8_t> chunk(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+      if (auto r = s.on_message(sync::ChunkMsg{1, i, chunk}, out); !r) return std::unexpected(r.error());
+    }
+    return (*sink)->finish();
+  };
+  auto generic = download("application/octet-stream");
+  ASSERT_TRUE(generic) << generic.error().message;
+  EXPECT_EQ(generic->mime_type, "application/octet-stream");  // not sniffed
+  auto specific = download("text/plain");
+  ASSERT_TRUE(specific) << specific.error().message;
+  EXPECT_EQ(specific->mime_type, "image/png");  // sniffed as usual
+}
+
 TEST_F(TransferTest, StreamingDownloadResumesInAnotherProcessFromItsPartial) {
   auto data = random_bytes(4 * kChunkSize + 1, 13);
   auto rec = holder_store->put_bytes(data, {});

@@ -278,6 +278,63 @@ TEST(BlobStore, AnnouncedSizeMustMatch) {
   EXPECT_EQ(testing::files_under(tmp.path() / "blobs" / "tmp").size(), 1u);  // the session lock only
 }
 
+// The ingest's own chunk hashes are compared with expected_chunk_hashes:
+// equal -> stored with them; one differs or the count differs -> kCorruption
+// naming it, nothing stored, even when the whole-blob hash is right.
+TEST(BlobStore, ExpectedChunkHashesAreComparedWithTheIngestsOwn) {
+  TempDir tmp;
+  auto store = open_store(tmp.path());
+  auto data = random_bytes(5 * kChunkSize + 123, 21);
+  std::vector<Digest> chunks;
+  for (std::uint64_t i = 0; i < chunk_count(data.size()); ++i)
+    chunks.push_back(sha(std::span(data).subspan(chunk_offset(i), chunk_length(i, data.size()))));
+  ASSERT_EQ(chunks.size(), 6u);
+
+  PutOptions bad;
+  bad.expected = sha(data);
+  bad.expected_chunk_hashes = chunks;
+  (*bad.expected_chunk_hashes)[4] = sha(as_bytes("not chunk 4"));
+  auto r = store->put_bytes(data, bad);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCorruption);
+  EXPECT_NE(r.error().message.find("chunk 4"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(*store->contains(sha(data)));
+  EXPECT_EQ(blob_file_count(tmp.path()), 0u);
+  EXPECT_EQ(testing::files_under(tmp.path() / "blobs" / "tmp").size(), 1u);  // the session lock only
+
+  PutOptions short_list;
+  short_list.expected_chunk_hashes = std::vector<Digest>(chunks.begin(), chunks.end() - 1);
+  r = store->put_bytes(data, short_list);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCorruption);
+  EXPECT_NE(r.error().message.find("6 chunks, 5 chunk hashes"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(*store->contains(sha(data)));
+
+  PutOptions good;
+  good.expected = sha(data);
+  good.expected_chunk_hashes = chunks;
+  auto ok = store->put_bytes(data, good);
+  ASSERT_TRUE(ok) << ok.error().to_string();
+  EXPECT_EQ(ok->chunk_hashes, chunks);
+  EXPECT_EQ(read_all(*store, sha(data)), data);
+
+  // Already stored: the content is still hashed and compared (dedup path).
+  r = store->put_bytes(data, bad);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCorruption);
+  EXPECT_TRUE(*store->contains(sha(data)));  // the stored copy is untouched
+
+  // The empty blob has no chunks: an empty list matches, one hash does not.
+  PutOptions empty_ok;
+  empty_ok.expected_chunk_hashes = std::vector<Digest>{};
+  EXPECT_TRUE(store->put_bytes({}, empty_ok));
+  PutOptions empty_bad;
+  empty_bad.expected_chunk_hashes = std::vector<Digest>{chunks[0]};
+  r = store->put_bytes({}, empty_bad);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCorruption);
+}
+
 TEST(BlobStore, SizeLimitStoresNothing) {
   TempDir tmp;
   auto store = open_store(tmp.path());
@@ -454,6 +511,29 @@ TEST(BlobStore, MimeSniffedDeclaredOrDefault) {
   auto c = store->put_bytes(random_bytes(5000, 1), o);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->mime_type, "application/octet-stream");
+}
+
+// PutOptions::sniff = false: no libmagic, the declared type (normalised) or
+// octet-stream, even for content libmagic would recognise.
+TEST(BlobStore, NoSniffTakesTheDeclaredTypeOrOctetStream) {
+  TempDir tmp;
+  auto store = open_store(tmp.path());
+  const unsigned char png[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 'I', 'H', 'D', 'R',
+                               0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89};
+  PutOptions o;
+  o.sniff = false;
+  o.declared_mime = "application/octet-stream";
+  auto a = store->put_bytes(std::as_bytes(std::span(png)), o);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->mime_type, "application/octet-stream");
+  o.declared_mime = "";
+  auto b = store->put_bytes(as_bytes("# hello\nplain words\n"), o);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->mime_type, "application/octet-stream");
+  o.declared_mime = "Text/Markdown; charset=UTF-8";
+  auto c = store->put_bytes(as_bytes("# other\n"), o);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->mime_type, "text/markdown");
 }
 
 TEST(BlobStore, ReopenKeepsEverything) {

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <random>
@@ -48,9 +49,12 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     Error last{Errc::kNotFound, "no holder listed"};
   };
 
-  // One blob-only connection to a holder's room, shared by fetches.
+  // One blob-only connection to a holder's room, shared by fetches. The
+  // client runs on its own strand (transfers on different connections
+  // receive, hash and write in parallel); only `alive` is shared with it.
   struct Pooled {
     std::shared_ptr<RoomClient> client;
+    std::atomic<bool> alive{false};  // open and not yet closed (set on the client's strand)
     bool opening = true;
     std::vector<std::function<void(Result<std::shared_ptr<Pooled>>)>> waiters;
     std::size_t users = 0;
@@ -172,6 +176,8 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
         client::StreamingOptions o;
         o.partial_dir = self->env.partial_dir;
         o.keep_partial = false;
+        o.store_checks_chunks = true;  // the ingest's chunk hashes are the check: two hashing passes, not three
+        o.holder_typed_it = true;      // a peer's octet-stream needs no second libmagic pass
         partial = StreamingDownload::open(self->env.store, j->job.hash, std::move(o));
       }
       asio::post(self->strand, [self, j, have, partial = std::move(partial)]() mutable {
@@ -195,16 +201,21 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       }
       auto conn = *c;
       ++conn->users;
-      conn->client->download(*j->partial, {}, [self, j, url, conn](Result<> r) {
-        --conn->users;
-        conn->last_used = Clock::now();
-        if (!r) {
-          self->holder_failed(url);
-          j->last = Error{r.error().code, fmt::format("{}: {}", url, r.error().message)};
-          return self->next_holder(j);
-        }
-        if (!j->partial->complete()) return self->next_holder(j);
-        self->ingest(j, url);
+      // The transfer runs on the connection's strand; its end comes back here.
+      asio::post(conn->client->strand(), [self, j, url, conn] {
+        conn->client->download(*j->partial, {}, [self, j, url, conn](Result<> r) {
+          asio::post(self->strand, [self, j, url, conn, r = std::move(r)] {
+            --conn->users;
+            conn->last_used = Clock::now();
+            if (!r) {
+              self->holder_failed(url);
+              j->last = Error{r.error().code, fmt::format("{}: {}", url, r.error().message)};
+              return self->next_holder(j);
+            }
+            if (!j->partial->complete()) return self->next_holder(j);
+            self->ingest(j, url);
+          });
+        });
       });
     });
   }
@@ -272,7 +283,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
                std::function<void(Result<std::shared_ptr<Pooled>>)> cb) {
     auto key = std::make_tuple(url, room, slot);
     auto& entry = pool[key];
-    if (entry && !entry->opening && entry->client->is_open()) {
+    if (entry && !entry->opening && entry->alive.load()) {
       entry->last_used = Clock::now();
       return cb(entry);
     }
@@ -296,21 +307,35 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     o.user_agent = kMeshUserAgent;  // the holder must not replicate on fetch for us
     o.connect_timeout = env.connect_timeout;
     o.idle_timeout = env.idle_timeout;
-    p->client = RoomClient::create(strand, std::move(o), nullptr);
+    p->client = RoomClient::create(env.ex, std::move(o), nullptr);
+    std::weak_ptr<Pooled> weak = p;
+    p->client->on_closed([weak](const Error&) {
+      if (auto strong = weak.lock()) strong->alive = false;
+    });
     p->client->open([self = shared_from_this(), p, key](Result<> r) {
-      p->opening = false;
-      auto waiters = std::move(p->waiters);
-      p->waiters.clear();
-      if (!r) {
-        self->env.health.unreachable(std::get<0>(key));
-        if (auto it = self->pool.find(key); it != self->pool.end() && it->second == p) self->pool.erase(it);
-        for (auto& w : waiters) w(std::unexpected(r.error()));
-        return;
-      }
-      self->env.health.reachable(std::get<0>(key));
-      for (auto& w : waiters) w(p);
+      if (r) p->alive = true;
+      asio::post(self->strand, [self, p, key, r = std::move(r)] { self->opened(p, key, r); });
     });
     schedule_sweep();
+  }
+
+  static void close_client(const std::shared_ptr<RoomClient>& c) {
+    asio::post(c->strand(), [c] { c->close(); });
+  }
+
+  void opened(const std::shared_ptr<Pooled>& p, const std::tuple<std::string, std::string, unsigned>& key,
+              const Result<>& r) {
+    p->opening = false;
+    auto waiters = std::move(p->waiters);
+    p->waiters.clear();
+    if (!r) {
+      env.health.unreachable(std::get<0>(key));
+      if (auto it = pool.find(key); it != pool.end() && it->second == p) pool.erase(it);
+      for (auto& w : waiters) w(std::unexpected(r.error()));
+      return;
+    }
+    env.health.reachable(std::get<0>(key));
+    for (auto& w : waiters) w(p);
   }
 
   // Closes pooled connections nobody used for a while.
@@ -324,9 +349,9 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       auto now = Clock::now();
       for (auto it = self->pool.begin(); it != self->pool.end();) {
         auto& p = *it->second;
-        bool dead = !p.opening && !p.client->is_open();
+        bool dead = !p.opening && !p.alive.load();
         if (dead || (!p.opening && p.users == 0 && now - p.last_used > kPoolIdle)) {
-          p.client->close();
+          close_client(p.client);
           it = self->pool.erase(it);
         } else {
           ++it;
@@ -367,7 +392,7 @@ void Replicator::stop() {
     // Closing a connection fails its transfers, which finish their jobs.
     auto pool = std::move(s->pool);
     s->pool.clear();
-    for (auto& [key, p] : pool) p->client->close();
+    for (auto& [key, p] : pool) Impl::close_client(p->client);
     auto jobs = s->jobs;
     for (auto& [hash, j] : jobs)
       if (!j->active) s->finish(j, fail(Errc::kCancelled, "replication stopped"));

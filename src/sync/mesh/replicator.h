@@ -7,14 +7,19 @@
 //     callers want it; later callers join the fetch in progress.
 //   - Bounded: at most `max_fetches` blobs move at once; the rest queue
 //     (client requests ahead of background work).
-//   - Verified: chunks are checked against their hashes as they arrive and
-//     kept in a PartialBlob (a broken transfer resumes from the next holder
-//     where it stopped); BlobStore ingests the finished file with
-//     `expected` = the blob hash, so nothing unverified becomes visible.
+//   - Verified: chunks stream in order into a BlobStore ingest
+//     (StreamingDownload) with `expected` = the blob hash and the holder's
+//     chunk hashes as `expected_chunk_hashes`: the store's own hashing pass
+//     is the chunk check (every byte hashed twice: whole blob and chunk), so
+//     nothing unverified becomes visible. A broken transfer resumes at the
+//     next holder where it stopped; a corrupt one fails at finish() and the
+//     blob starts over with the next holder.
 //   - Holders are tried in random order (this server skipped), each through
-//     one of a few pooled blob-only connections (fetches spread over them, so
-//     one transfer's disk writes do not stall the others); connection
-//     failures go to HolderHealth.
+//     one of a few pooled blob-only connections (fetches spread over them;
+//     each connection runs on its own strand, so transfers on different
+//     connections receive, hash and write in parallel and one transfer's
+//     disk writes do not stall the others); connection failures go to
+//     HolderHealth.
 //   - Per-blob backoff: a blob that failed at every holder is not retried in
 //     the background before its jittered, doubling delay has passed (client
 //     requests ignore it: a holder may be back).
