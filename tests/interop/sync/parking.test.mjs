@@ -2,7 +2,7 @@
 // and whose updates are durable parks (observable in /metrics); the next
 // client gets exactly the state it had, awareness states of departed clients
 // do not come back, joins racing the parking lose nothing, and a restart
-// (SIGKILL) loses nothing that was parked.
+// (SIGKILL, or a clean SIGTERM stop) loses nothing that was parked.
 import { Server, client, until, assert, main, tmpDir, rawSocket, encoding, decoding } from './harness.mjs'
 
 async function metrics (server) {
@@ -135,5 +135,19 @@ main('parking: idle rooms park and come back unchanged', async servers => {
   const r = client(server.url, 'park/race')
   await r.synced
   await until(() => r.doc.getArray('a').length === WAVES * PER_WAVE, 'race room survived the restart')
-  r.destroy()
+  r.doc.getArray('a').push(['after-restart'])
+  const rw = client(server.url, 'park/race')
+  await rw.synced
+  await until(() => rw.doc.getArray('a').length === WAVES * PER_WAVE + 1, 'edit after the restart is durable')
+  r.destroy(); rw.destroy()
+  await until(async () => (await metrics(server)).parked >= 1, 'parked again after the restart')
+
+  // 7. Clean stop (SIGTERM) with parked rooms, then start again: nothing lost.
+  const port = server.port
+  await server.kill('SIGTERM')
+  server = await server.start(port)
+  const f = client(server.url, 'park/race')
+  await f.synced
+  await until(() => f.doc.getArray('a').length === WAVES * PER_WAVE + 1, 'parked room survived a clean stop')
+  f.destroy()
 })
