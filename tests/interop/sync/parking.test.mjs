@@ -80,9 +80,21 @@ main('parking: idle rooms park and come back unchanged', async servers => {
   const b2 = client(server.url, 'park/doc')
   await b2.synced
   await until(() => b2.doc.getArray('a').length === 3, 'edit after un-park is broadcast')
+  // The same provider goes offline (the room parks), edits, reconnects.
   const parksBefore = (await metrics(server)).parks
-  b.destroy(); b2.destroy()
-  await until(async () => (await metrics(server)).parks > parksBefore, 'parks again')
+  b2.destroy()
+  b.provider.disconnect()
+  await until(async () => (await metrics(server)).parks > parksBefore, 'parks again while b is offline')
+  b.doc.getArray('a').push(['offline'])
+  b.provider.connect()
+  await until(() => b.provider.synced, 'b resyncs after reconnecting')
+  const b3 = client(server.url, 'park/doc')
+  await b3.synced
+  await until(() => b3.doc.getArray('a').length === 4 && snapshot(b3.doc) === snapshot(b.doc),
+    'the offline edit reached the un-parked room')
+  const parksBefore2 = (await metrics(server)).parks
+  b.destroy(); b3.destroy()
+  await until(async () => (await metrics(server)).parks > parksBefore2, 'parks again')
 
   // 4. Joins racing the parking: waves of clients that each add one item and
   //    leave while the next wave joins. Nothing is lost.
@@ -123,7 +135,7 @@ main('parking: idle rooms park and come back unchanged', async servers => {
   assert(m.parked === 0 && m.parks === 0, 'fresh process')
   const c = client(server.url, 'park/doc')
   await c.synced
-  await until(() => c.doc.getArray('a').length === 3, 'parked room survived the restart')
+  await until(() => c.doc.getArray('a').length === 4, 'parked room survived the restart')
   assert(c.doc.getText('t').toString() === 'hello world', `text survived (${c.doc.getText('t').toString()})`)
   c.destroy()
   for (let i = 0; i < N; i += 7) {
