@@ -77,6 +77,7 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   peers_route.handler = [m](http::Request&) { return http::json_response(sync::mesh::render_peers_json(m->report())); };
   router.add("GET", "/peers", std::move(peers_route));
   service.metrics.add_source([m] { return sync::mesh::render_mesh_metrics(m->report()); });
+  service.metrics.add_source([s = parts->sync.get()] { return s->render_metrics(); });
 
   // Admin delete: the blob leaves the store and this server withdraws from it
   // in every room (as GC does). Only with admin_token configured.

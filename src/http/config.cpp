@@ -51,7 +51,7 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"url", "this server's public sync URL (its name in _blobRegistry); default ws://<listen>/sync"},
       {"sync_tokens", "pre-shared tokens for /sync/<room> (comma list; empty: open)"},
       {"sync_read_only_tokens", "tokens whose edits and uploads are refused (comma list)"},
-      {"room_idle_timeout", "unload a room this long after its last connection closed"},
+      {"room_idle_timeout", "an idle durable room parks at once and leaves memory this long after; rooms that cannot park unload this long after their last connection"},
       {"sync_fsync", "make every room update durable before broadcasting it (true/false)"},
       {"peers", "other servers' sync URLs to mesh with (comma list)"},
       {"replication", "all (copy every blob in hosted rooms) or on-demand"},

@@ -18,6 +18,7 @@
 #include "core/chunking.h"
 #include "crdt/doc.h"
 #include "store/blob_store.h"
+#include "sync/parked_room.h"
 #include "sync/registry.h"
 #include "sync/room_core.h"
 #include "sync/room_manager.h"
@@ -40,8 +41,14 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   RoomImpl(RoomEnv env, std::string name, asio::io_context& ioc)
       : env_(env), name_(std::move(name)), strand_(asio::make_strand(ioc)), tick_(strand_) {}
 
-  void start() {
+  void start(std::optional<StoredRoom> preloaded) {
     auto self = shared_from_this();
+    if (preloaded) {  // un-parked: no store read
+      asio::post(strand_, [self, r = std::move(*preloaded)]() mutable {
+        self->on_loaded(Result<StoredRoom>(std::move(r)));
+      });
+      return;
+    }
     env_.store.load(name_, [self](Result<StoredRoom> r) {
       asio::post(self->strand_, [self, r = std::move(r)]() mutable { self->on_loaded(std::move(r)); });
     });
@@ -71,6 +78,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       if (conns_.empty()) {
         conns_ = {};  // an idle room keeps no bucket array
         idle_since_ = steady_ms();
+        maybe_park();
       }
     });
   }
@@ -324,6 +332,23 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     if (n == held_.size()) held_ = {};  // idle rooms keep no storage
     else held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
     deliver_in_order(ready);
+    if (conns_.empty()) maybe_park();
+  }
+
+  // Parks the room (room.h) if it is idle, everything is durable and nobody
+  // holds it. Returns true if the room closed.
+  bool maybe_park() {
+    if (state_ != State::kReady || !conns_.empty() || !waiting_.empty() || !after_load_.empty() ||
+        durable_ != applied_ || !held_.empty() || reconcile_pending_ || withdrawn_ || !announced_.empty() ||
+        users.load() != 0)
+      return false;
+    ParkedRoom parked;
+    parked.id = room_id_;
+    parked.last_seq = applied_;
+    parked.state = core_->doc().encode_state_as_update();
+    if (!env_.manager.try_park(this, std::move(parked))) return false;
+    close_room();
+    return true;
   }
 
   // Folds the log into a snapshot when it has grown enough (or `force` and
@@ -354,6 +379,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
 
   void on_tick() {
     if (state_ != State::kReady) return;
+    if (maybe_park()) return;
     auto now = steady_ms();
     RoomEffects fx;
     core_->expire_awareness(now, fx);
@@ -444,9 +470,10 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
 
 }  // namespace
 
-std::shared_ptr<Room> make_room(RoomEnv env, std::string name, asio::io_context& ioc) {
+std::shared_ptr<Room> make_room(RoomEnv env, std::string name, asio::io_context& ioc,
+                                std::optional<StoredRoom> preloaded) {
   auto room = std::make_shared<RoomImpl>(env, std::move(name), ioc);
-  room->start();
+  room->start(std::move(preloaded));
   return room;
 }
 

@@ -9,6 +9,12 @@
 // the room closes every connection (1011) and unloads without the
 // undurable change; clients still have it and resend it on reconnect.
 //
+// Parking: once its last connection left and everything it applied is
+// durable (no held messages, no pending registry work, no announced blobs),
+// the room hands RoomManager a ParkedRoom (parked_room.h) and closes; the
+// manager makes a new Room from it on the next acquire(). A room the manager
+// refuses to park (someone holds it) retries on its next tick.
+//
 // Registry maintenance: announce()/withdraw() edit _blobRegistry as this
 // server; after every remote change to _blobRegistry (and after loading a
 // room where this server announced blobs) registry_reconcile() runs once,
@@ -22,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,6 +102,9 @@ class Room {
   std::atomic<int> users{0};
 };
 
-std::shared_ptr<Room> make_room(RoomEnv env, std::string name, boost::asio::io_context& ioc);
+// With `preloaded` (an un-parked room, see parked_room.h) the room starts
+// from it instead of reading the store.
+std::shared_ptr<Room> make_room(RoomEnv env, std::string name, boost::asio::io_context& ioc,
+                                std::optional<StoredRoom> preloaded = std::nullopt);
 
 }  // namespace blobsync::sync

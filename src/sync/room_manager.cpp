@@ -1,8 +1,16 @@
 #include "sync/room_manager.h"
 
 #include <atomic>
+#include <chrono>
 
 namespace blobsync::sync {
+
+namespace {
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 RoomManager::RoomManager(const SyncConfig& config, RoomStore& store, BlobStore& blobs)
     : config_(config), store_(store), blobs_(blobs) {}
@@ -21,7 +29,16 @@ std::shared_ptr<Room> RoomManager::acquire(const std::string& name) {
   std::lock_guard lock(mu_);
   if (stopping_ || !ioc_) return nullptr;
   auto& slot = rooms_[name];
-  if (!slot) slot = make_room(RoomEnv{config_, store_, blobs_, *this, owner_.lock()}, name, *ioc_);
+  if (!slot) {
+    std::optional<StoredRoom> preloaded;
+    if (auto it = parked_.find(name); it != parked_.end()) {
+      preloaded = std::move(it->second).to_stored();
+      parked_.erase(it);
+      ++unparks_;
+    }
+    slot = make_room(RoomEnv{config_, store_, blobs_, *this, owner_.lock()}, name, *ioc_, std::move(preloaded));
+    sweep_parked_locked();
+  }
   slot->users.fetch_add(1);
   return slot;
 }
@@ -46,6 +63,31 @@ bool RoomManager::try_unload(Room* room) {
   return true;
 }
 
+bool RoomManager::try_park(Room* room, ParkedRoom parked) {
+  std::lock_guard lock(mu_);
+  auto it = rooms_.find(room->name());
+  if (stopping_ || it == rooms_.end() || it->second.get() != room || room->users.load() != 0) return false;
+  parked.parked_ms = steady_ms();
+  parked.state.shrink_to_fit();
+  parked_.insert_or_assign(it->first, std::move(parked));
+  rooms_.erase(it);
+  ++parks_;
+  sweep_parked_locked();
+  return true;
+}
+
+void RoomManager::sweep_parked_locked() {
+  auto now = steady_ms();
+  auto limit = config_.room_idle_timeout.count();
+  auto it = parked_.upper_bound(sweep_cursor_);
+  for (int i = 0; i < 2 && !parked_.empty(); ++i) {
+    if (it == parked_.end()) it = parked_.begin();
+    sweep_cursor_ = it->first;
+    if (now - it->second.parked_ms >= limit) it = parked_.erase(it);
+    else ++it;
+  }
+}
+
 void RoomManager::forget(Room* room) {
   std::lock_guard lock(mu_);
   auto it = rooms_.find(room->name());
@@ -59,6 +101,7 @@ void RoomManager::stop(bool withdraw_all, std::function<void()> done) {
     stopping_ = true;
     for (auto& [name, room] : rooms_) all.push_back(room);
     rooms_.clear();
+    parked_.clear();  // durable already
   }
   if (all.empty()) {
     if (done) done();
@@ -74,7 +117,31 @@ void RoomManager::stop(bool withdraw_all, std::function<void()> done) {
 
 std::size_t RoomManager::loaded() const {
   std::lock_guard lock(mu_);
-  return rooms_.size();
+  return rooms_.size() + parked_.size();
+}
+
+std::size_t RoomManager::parked() const {
+  std::lock_guard lock(mu_);
+  return parked_.size();
+}
+
+std::uint64_t RoomManager::parks() const {
+  std::lock_guard lock(mu_);
+  return parks_;
+}
+
+std::uint64_t RoomManager::unparks() const {
+  std::lock_guard lock(mu_);
+  return unparks_;
+}
+
+std::vector<std::string> RoomManager::names() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(rooms_.size() + parked_.size());
+  for (const auto& [name, room] : rooms_) out.push_back(name);
+  for (const auto& [name, p] : parked_) out.push_back(name);
+  return out;
 }
 
 std::vector<std::shared_ptr<Room>> RoomManager::rooms() const {

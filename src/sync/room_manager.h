@@ -1,11 +1,19 @@
 // RoomManager: the loaded rooms by name. acquire() returns the room, loading
-// it on first use; a room unloads itself when nobody holds it and it has been
-// idle for SyncConfig::room_idle_timeout (the manager removes it only if no
-// acquire() raced it).
+// it on first use. A loaded room is either active (a Room) or parked (a
+// ParkedRoom: no connection, everything durable; only its encoded state stays
+// in memory, see parked_room.h). A room parks itself as soon as it is idle
+// and durable and nobody holds it; acquire() un-parks it without disk I/O. A
+// parked room is forgotten (it lives on in the store) once it has been parked
+// for SyncConfig::room_idle_timeout; the check is lazy (each park or acquire
+// looks at two parked rooms), so with no activity parked rooms stay. An
+// active room that cannot park (it announced blobs) unloads itself after
+// room_idle_timeout as before (the manager removes it only if no acquire()
+// raced it).
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -13,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "sync/parked_room.h"
 #include "sync/room.h"
 
 namespace blobsync::sync {
@@ -35,6 +44,9 @@ class RoomManager {
 
   // Called by a room from its strand: unloads it if nobody holds it.
   bool try_unload(Room* room);
+  // Called by a room from its strand: replaces it with `parked` if nobody
+  // holds it. On false the room stays active.
+  bool try_park(Room* room, ParkedRoom parked);
   // A room that failed (load or store error) leaves the map at once.
   void forget(Room* room);
 
@@ -42,16 +54,30 @@ class RoomManager {
   // some room's strand) once all of them queued their final state. Never
   // blocks, so it may be called from an I/O thread.
   void stop(bool withdraw_all, std::function<void()> done = {});
+  // Active + parked.
   std::size_t loaded() const;
+  std::size_t parked() const;
+  // Rooms parked / un-parked since start.
+  std::uint64_t parks() const;
+  std::uint64_t unparks() const;
+  // The active rooms.
   std::vector<std::shared_ptr<Room>> rooms() const;
+  // Names of every loaded room, active or parked.
+  std::vector<std::string> names() const;
 
  private:
+  // Forgets up to two parked rooms parked longer than room_idle_timeout.
+  void sweep_parked_locked();
+
   const SyncConfig& config_;
   RoomStore& store_;
   BlobStore& blobs_;
   mutable std::mutex mu_;
   boost::asio::io_context* ioc_ = nullptr;                  // guarded by mu_
   std::map<std::string, std::shared_ptr<Room>> rooms_;      // guarded by mu_
+  std::map<std::string, ParkedRoom> parked_;                 // guarded by mu_
+  std::string sweep_cursor_;                                 // guarded by mu_: last parked name checked
+  std::uint64_t parks_ = 0, unparks_ = 0;                    // guarded by mu_
   bool stopping_ = false;                                    // guarded by mu_
   std::weak_ptr<void> owner_;
 };

@@ -214,7 +214,26 @@ void SyncService::blob_removed(const Digest& hash) {
 
 SyncService::Stats SyncService::stats() const {
   auto st = state_->store->stats();
-  return Stats{state_->sessions.size(), state_->manager.loaded(), st.commits, st.appends};
+  auto& m = state_->manager;
+  return Stats{state_->sessions.size(), m.loaded(), st.commits, st.appends, m.parked(), m.parks(), m.unparks()};
+}
+
+std::string SyncService::render_metrics() const {
+  auto st = stats();
+  return fmt::format(
+      "# HELP blobsync_sync_rooms_loaded Rooms in memory (active or parked).\n"
+      "# TYPE blobsync_sync_rooms_loaded gauge\n"
+      "blobsync_sync_rooms_loaded {}\n"
+      "# HELP blobsync_sync_rooms_parked Rooms parked: no connection, durable, kept as one encoded update.\n"
+      "# TYPE blobsync_sync_rooms_parked gauge\n"
+      "blobsync_sync_rooms_parked {}\n"
+      "# HELP blobsync_sync_room_parks_total Rooms parked since start.\n"
+      "# TYPE blobsync_sync_room_parks_total counter\n"
+      "blobsync_sync_room_parks_total {}\n"
+      "# HELP blobsync_sync_room_unparks_total Parked rooms made active again since start.\n"
+      "# TYPE blobsync_sync_room_unparks_total counter\n"
+      "blobsync_sync_room_unparks_total {}\n",
+      st.rooms_loaded, st.rooms_parked, st.parks, st.unparks);
 }
 
 }  // namespace blobsync::sync

@@ -88,10 +88,16 @@ class SyncService {
 
   struct Stats {
     std::size_t connections = 0;
-    std::size_t rooms_loaded = 0;
+    std::size_t rooms_loaded = 0;  // active + parked
     std::uint64_t commits = 0, updates_persisted = 0;
+    std::size_t rooms_parked = 0;
+    std::uint64_t parks = 0, unparks = 0;  // since start
   };
   Stats stats() const;
+  // Prometheus lines for /metrics: blobsync_sync_rooms_loaded,
+  // blobsync_sync_rooms_parked, blobsync_sync_room_parks_total,
+  // blobsync_sync_room_unparks_total.
+  std::string render_metrics() const;
 
  private:
   struct State;

@@ -429,8 +429,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       co_await resume_.async_wait(kTuple);
     }
     if (joined_ < 0) {
+      env_.rooms.release(room_);  // before leave: the room may park once left
       room_->leave(id_);
-      env_.rooms.release(room_);
       co_await close_and_drain(1011, "room unavailable");
       co_return;
     }
@@ -503,8 +503,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
     if (blob_) blob_->close();
     blob_.reset();  // its hooks hold this session
+    env_.rooms.release(room_);  // before leave: the room may park once left
     room_->leave(id_);
-    env_.rooms.release(room_);
     env_.sessions.remove(id_);
   }
 

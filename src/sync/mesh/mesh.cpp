@@ -121,8 +121,9 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
   void tick() {
     if (draining || stopped) return;
+    if (peers.empty()) return;  // nothing to link (see ensure_room)
     std::set<std::string> local = stored;
-    for (const auto& room : host.rooms.rooms()) local.insert(room->name());
+    for (auto& name : host.rooms.names()) local.insert(std::move(name));  // parked rooms too
     std::set<std::string> wanted = directory;
     wanted.insert(kDirectoryRoom);
     std::vector<std::string> unlisted;
@@ -168,7 +169,9 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   }
 
   void ensure_room(const std::string& name) {
-    if (rooms.contains(name) || draining || stopped) return;
+    // With no peers there is nothing to link: no replica pins the room and
+    // no directory entry is written (rooms park when idle).
+    if (peers.empty() || rooms.contains(name) || draining || stopped) return;
     if (!validate_room_name(name)) return;  // junk in the directory
     auto room = host.rooms.acquire(name);
     if (!room) return;  // the sync service is stopping
