@@ -82,6 +82,19 @@ class IngestImpl final : public Ingest {
     std::uint64_t last_report = 0;
     for (;;) {
       if (dead_) return std::unexpected(*dead_);
+      if (options_.size && pipeline_.size() == *options_.size) {
+        // All announced bytes are in: look for the end of the file without
+        // taking another ring slot (a 1 MiB file would hold two).
+        std::array<std::byte, 512> probe;
+        auto n = env->read(fd, probe);
+        if (!n) {
+          dead_ = n.error();
+          return std::unexpected(n.error());
+        }
+        if (*n == 0) break;
+        if (auto r = write(std::span(probe.data(), *n)); !r) return r;  // finish() will refuse the size
+        continue;
+      }
       auto space = pipeline_.acquire();
       if (!space) {
         dead_ = space.error();

@@ -138,8 +138,8 @@ class BlobStore {
   // and indexed. Stops at the first failure and returns it, prefixed with
   // the file name; files reported before stay stored (so may a few after,
   // whose commits were already running). `progress` (may be empty) gets
-  // (index, bytes read so far). Memory: up to five ingests (4 commits in
-  // flight, a few MiB each).
+  // (index, bytes read so far). Memory: one ingest ring (4 MiB) and up to 16
+  // commits in flight (their rings already returned, a few KiB each).
   Result<> put_files(std::span<const std::filesystem::path> paths, const PutOptions& options,
                      const std::function<void(std::size_t, const BlobRecord&)>& on_done,
                      const std::function<void(std::size_t, std::uint64_t)>& progress = {});

@@ -11,7 +11,9 @@
 // A producer that finds the ring full takes the hasher role itself when no
 // pool thread holds it (the pool may be busy with other ingests' writes),
 // so hashing never waits for a pool thread while the producer idles.
-// Memory: kSlots * kSlotSize plus kHeadBytes, whatever the size.
+// Memory: kSlots * kSlotSize plus kHeadBytes, whatever the size. Slots are
+// taken when first filled (a small blob holds one) and recycled through a
+// process-wide cache of up to 16 idle slots.
 //
 // The slot memory is only read while the hash and the write are in flight,
 // so the bytes hashed are exactly the bytes written.
@@ -78,8 +80,12 @@ class HashPipeline {
   std::span<const std::byte> head() const { return {head_.data(), head_len_}; }
 
  private:
+  struct FreeSlot {
+    void operator()(std::byte* p) const;
+  };
   struct Slot {
-    std::byte* data = nullptr;
+    std::unique_ptr<std::byte, FreeSlot> memory;  // 4 KiB aligned for O_DIRECT
+    std::byte* data = nullptr;                    // memory.get() until finish()
     std::size_t len = 0;
     bool busy = false;     // submitted and not yet retired
     bool written = false;  // the lane appended it (or skipped it)
@@ -102,10 +108,6 @@ class HashPipeline {
 
   WorkerPool* pool_;
   BlobWriter* writer_;
-  struct FreeAligned {
-    void operator()(std::byte* p) const;
-  };
-  std::unique_ptr<std::byte, FreeAligned> memory_;  // 4 KiB aligned for O_DIRECT
   std::array<Slot, kSlots> slots_;
   BlobHasher whole_;  // used by the hasher role's holder only
 
