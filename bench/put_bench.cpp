@@ -42,18 +42,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double cpu_seconds(int who) {
+// CPU seconds and minor page faults so far, of this process or its children.
+struct Usage {
+  double cpu;
+  long faults;
+};
+
+Usage usage(int who) {
   rusage ru{};
   ::getrusage(who, &ru);
   auto tv = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return tv(ru.ru_utime) + tv(ru.ru_stime);
-}
-
-
-long minor_faults() {
-  rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_minflt;
+  return {tv(ru.ru_utime) + tv(ru.ru_stime), ru.ru_minflt};
 }
 
 [[noreturn]] void die(const std::string& msg) {
@@ -198,18 +197,19 @@ int main(int argc, char** argv) {
   double ssl_cpu = 0, put_cpu = 0;
   long put_faults = 0;
   for (unsigned r = 0; r < rounds; ++r) {
-    double c0 = cpu_seconds(RUSAGE_CHILDREN);
+    double c0 = usage(RUSAGE_CHILDREN).cpu;
     best_ssl = std::min(best_ssl, run_openssl(files));
-    double c1 = cpu_seconds(RUSAGE_CHILDREN), s0 = cpu_seconds(RUSAGE_SELF);
-    long f0 = minor_faults();
+    double c1 = usage(RUSAGE_CHILDREN).cpu;
+    Usage s0 = usage(RUSAGE_SELF);
     // A fresh store per round, all deleted at the end: deleting one between
     // rounds would make the next round's file creations slower (ext4
     // without a journal skips recently deleted inodes one by one when it
     // allocates), a cost a store that is not being wiped never pays.
     best_put = std::min(best_put, run_put(work / ("store-" + std::to_string(r)), files, threads, batch, direct, direct_after));
     ssl_cpu += c1 - c0;
-    put_cpu += cpu_seconds(RUSAGE_SELF) - s0;
-    put_faults += minor_faults() - f0;
+    Usage s1 = usage(RUSAGE_SELF);
+    put_cpu += s1.cpu - s0.cpu;
+    put_faults += s1.faults - s0.faults;
   }
   double total = static_cast<double>(size) * nfiles;
   double ssl_mbs = total / best_ssl / 1e6, put_mbs = total / best_put / 1e6;

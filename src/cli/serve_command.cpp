@@ -67,7 +67,8 @@ void add_config_flags(CLI::App* cmd, ServeFlags& f, bool all) {
 }
 
 // A server moves blobs through short-lived buffers of 256 KiB to a few MiB
-// (chunk frames, each ingest's 4 MiB hashing ring). glibc would mmap and
+// (chunk frames; ingest ring slots have their own cache in the store,
+// store/hash_pipeline.cpp). glibc would mmap and
 // munmap each one, or trim it off the heap when freed, so every transfer
 // page-faults its buffers in afresh (about 10% of a replicating server's CPU).
 // Keep them on the heap and let freed memory be reused: at most 64 MiB

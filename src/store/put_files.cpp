@@ -48,9 +48,8 @@ Result<> BlobStore::put_files(std::span<const std::filesystem::path> paths, cons
                               const std::function<void(std::size_t, std::uint64_t)>& progress) {
   // Commits in flight while the next file is read: each mostly waits for the
   // disk (fdatasync, directory fsync, the metadata commit), a wait many times
-  // longer than hashing a MiB. Concurrent commits share their fsyncs (the
-  // journal commits once for all of them; the metadata database commits
-  // them as one group), so more in flight means fewer fsyncs per file.
+  // longer than hashing a MiB. Concurrent fsyncs share the filesystem
+  // journal's commits, so more in flight means fewer journal commits per file.
   constexpr std::size_t kCommitsInFlight = 16;
   auto named = [&](std::size_t i, const Error& e) {
     return std::unexpected(Error{e.code, paths[i].string() + ": " + e.message});
