@@ -121,7 +121,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
   void tick() {
     if (draining || stopped) return;
-    if (peers.empty()) return;  // nothing to link (see ensure_room)
+    // With no peers of its own a server still lists its rooms in the
+    // directory room, so servers that name it as their peer find them.
     std::set<std::string> local = stored;
     for (auto& name : host.rooms.names()) local.insert(std::move(name));  // parked rooms too
     std::set<std::string> wanted = directory;
@@ -132,6 +133,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
       if (name != kDirectoryRoom && !directory.contains(name)) unlisted.push_back(name);
     }
     if (!unlisted.empty()) add_to_directory(std::move(unlisted));
+    if (peers.empty()) wanted = {kDirectoryRoom};  // nothing to link (see ensure_room)
     // Replace rooms whose local side went away (storage failure, unload).
     std::vector<std::string> dead;
     for (auto& [name, st] : rooms) {
@@ -169,9 +171,10 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   }
 
   void ensure_room(const std::string& name) {
-    // With no peers there is nothing to link: no replica pins the room and
-    // no directory entry is written (rooms park when idle).
-    if (peers.empty() || rooms.contains(name) || draining || stopped) return;
+    // With no peers there is nothing to link: no replica pins the room
+    // (rooms park when idle), only the directory room is kept, for servers
+    // that have this one as their peer to learn the rooms from.
+    if ((peers.empty() && name != kDirectoryRoom) || rooms.contains(name) || draining || stopped) return;
     if (!validate_room_name(name)) return;  // junk in the directory
     auto room = host.rooms.acquire(name);
     if (!room) return;  // the sync service is stopping
