@@ -3,10 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "core/blob_id.h"
+#include "store/background_flusher.h"
 #include "store/env.h"
 
 namespace blobsync {
@@ -67,17 +71,15 @@ class DiskWriter final : public BlobWriter {
     written_ += data.size();
     if (direct) {
       writeback_from_ = written_;  // already on its way to the device
-      return {};
-    }
-    std::uint64_t every = backend_.options_.bytes_per_sync;
-    if (every != 0 && written_ - writeback_from_ >= every) {
+    } else if (std::uint64_t every = backend_.options_.bytes_per_sync;
+               every != 0 && written_ - writeback_from_ >= every) {
       if (auto r = env_->start_writeback(fd_, writeback_from_, written_ - writeback_from_); !r) {
         abort();
         return r;
       }
       writeback_from_ = written_;
     }
-    return {};
+    return flush_early();
   }
 
   Result<> commit(const Digest& digest) override {
@@ -92,6 +94,7 @@ class DiskWriter final : public BlobWriter {
       abort();
       return std::unexpected(std::move(e));
     };
+    if (auto r = wait_flush(); !r) return fail_with(r.error());
     if (direct_fd_ >= 0) {
       if (auto r = env_->close(std::exchange(direct_fd_, -1)); !r) return fail_with(r.error());
     }
@@ -111,12 +114,37 @@ class DiskWriter final : public BlobWriter {
   void abort() override {
     if (done_) return;
     done_ = true;
+    (void)wait_flush();  // the flusher still uses fd_
     if (direct_fd_ >= 0) (void)env_->close(std::exchange(direct_fd_, -1));
     if (fd_ >= 0) (void)env_->close(std::exchange(fd_, -1));
     (void)env_->unlink(tmp_);
   }
 
  private:
+  // Every flush_every bytes, a flush of what was written so far on the
+  // backend's flusher thread (store/background_flusher.h), one at a time.
+  Result<> flush_early() {
+    if (flush_ && flush_->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      if (auto r = wait_flush(); !r) {
+        abort();
+        return r;
+      }
+    }
+    std::uint64_t every = backend_.options_.flush_every;
+    if (every == 0 || flush_ || written_ - flushed_to_ < every) return {};
+    flush_ = backend_.flusher().start(fd_);
+    flushed_to_ = written_;
+    return {};
+  }
+
+  // Waits for the flush in flight, if any; its error is the writer's.
+  Result<> wait_flush() {
+    if (!flush_) return {};
+    auto r = flush_->get();
+    flush_.reset();
+    return r;
+  }
+
   DiskBackend& backend_;
   Env* env_;
   int fd_;
@@ -125,6 +153,8 @@ class DiskWriter final : public BlobWriter {
   std::filesystem::path tmp_;
   std::uint64_t written_ = 0;
   std::uint64_t writeback_from_ = 0;
+  std::uint64_t flushed_to_ = 0;
+  std::optional<std::future<Result<>>> flush_;
   bool done_ = false;
 };
 
@@ -167,6 +197,11 @@ class DiskReader final : public BlobReader {
 
 DiskBackend::DiskBackend(Env* env, std::filesystem::path root, DiskBackendOptions options)
     : env_(env), root_(std::move(root)), tmp_(root_ / "tmp"), options_(options), session_(random_session_id()) {}
+
+BackgroundFlusher& DiskBackend::flusher() {
+  std::call_once(flusher_once_, [this] { flusher_ = std::make_unique<BackgroundFlusher>(env_); });
+  return *flusher_;
+}
 
 DiskBackend::~DiskBackend() {
   if (lock_fd_ >= 0) {

@@ -14,7 +14,9 @@
 // (measured: put CPU 2.1 -> 1.5 ns/byte, the copy costs about as much as a
 // SHA-256 pass) and sends the bytes to the device while hashing goes on.
 // Buffered appends start writeback every `bytes_per_sync` bytes
-// (sync_file_range), so the final fdatasync has little left to do either way.
+// (sync_file_range), and every `flush_every` bytes a flush starts on the
+// backend's flusher thread, so the commit's fdatasync has little left to do
+// either way.
 //
 // Several processes may share a root (the CLI next to a running server): each
 // backend instance is a "session" holding an flock, and recover() only removes
@@ -26,12 +28,14 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "store/backend.h"
 
 namespace blobsync {
 
+class BackgroundFlusher;
 class Env;
 
 struct DiskBackendOptions {
@@ -48,6 +52,14 @@ struct DiskBackendOptions {
   bool direct_io = true;
   std::uint64_t direct_io_after = 0;
   std::uint64_t direct_io_min_write = 256u << 10;
+  // Start a flush (fdatasync on the backend's flusher thread) every this many
+  // bytes of a blob, so the device's flush overlaps the writing instead of
+  // all coming at commit (0: only at commit). Measured on this project's VM
+  // (virtio disk), uploading 64 MiB over HTTP: the commit's fdatasync
+  // 36-39 ms -> 0.2 ms, the whole upload 137-165 ms -> 123-146 ms. A writer
+  // faster than the device gains nothing (the device is the limit either
+  // way: 1 GiB written and flushed takes about 1 s).
+  std::uint64_t flush_every = 16u << 20;
 };
 
 class DiskBackend final : public BlobBackend {
@@ -76,6 +88,7 @@ class DiskBackend final : public BlobBackend {
  private:
   friend class DiskWriter;
   DiskBackend(Env* env, std::filesystem::path root, DiskBackendOptions options);
+  BackgroundFlusher& flusher();  // started on first use
 
   Env* env_;
   std::filesystem::path root_;
@@ -85,6 +98,8 @@ class DiskBackend final : public BlobBackend {
   int lock_fd_ = -1;
   std::atomic<std::uint64_t> next_tmp_{0};
   std::atomic<bool> direct_io_works_{true};
+  std::once_flag flusher_once_;
+  std::unique_ptr<BackgroundFlusher> flusher_;  // declared last: joined before the rest goes
 };
 
 }  // namespace blobsync
