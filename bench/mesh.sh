@@ -8,7 +8,8 @@
 # /peers reports every blob replicated: link setup, registry sync, transfer,
 # chunk and blob verification, and durable ingest (fdatasync, rename,
 # directory fsync, SQLite commit) of every blob. rsync never fsyncs, so
-# "rsync+sync" also times a `sync -f` of its destination afterwards.
+# "rsync+sync" also times a `sync -f` of its destination afterwards. Both
+# sources start in the page cache (A's blobs are read once before B starts).
 #
 # Usage: bench/mesh.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
 #        MESH_SMALL_N=1000 MESH_BIG_MIB=1024 MESH_POLL_SECONDS=0.05 BENCH_DIR=/tmp bench/mesh.sh
@@ -87,6 +88,9 @@ mesh_run() {
   start_server a "$pa"
   "$SEED" --server "ws://127.0.0.1:$pa/sync" --room bench --data "$WORK/seed" "$@" >/dev/null
   rm -rf "$WORK/seed"
+  # Same start as rsync's: its source files sit in the page cache (just
+  # written), while A's store wrote its blobs with O_DIRECT, past the cache.
+  find "$WORK/a/blobs" -type f -size +0 -exec cat {} + >/dev/null
   local t0 t1 bytes
   t0=$(now)
   start_server b "$pb" --peer "ws://127.0.0.1:$pa/sync"
