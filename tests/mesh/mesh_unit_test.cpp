@@ -97,6 +97,7 @@ TEST(MeshReport, JsonRoundTripsAndMetricsNamePeers) {
   r.replication = "all";
   r.rooms = 3;
   r.blobs_replicated = 7;
+  r.blobs_too_large = 2;
   PeerReport p;
   p.url = "ws://b/sync";
   p.state = "down";
@@ -111,6 +112,7 @@ TEST(MeshReport, JsonRoundTripsAndMetricsNamePeers) {
   EXPECT_EQ(back->self, r.self);
   EXPECT_EQ(back->rooms, 3u);
   EXPECT_EQ(back->blobs_replicated, 7u);
+  EXPECT_EQ(back->blobs_too_large, 2u);
   ASSERT_EQ(back->peers.size(), 1u);
   EXPECT_EQ(back->peers[0].state, "down");
   EXPECT_EQ(back->peers[0].blobs_pending, 2u);
@@ -119,6 +121,7 @@ TEST(MeshReport, JsonRoundTripsAndMetricsNamePeers) {
   EXPECT_NE(text.find("blobsync_mesh_peer_up{peer=\"ws://b/sync\"} 0\n"), std::string::npos);
   EXPECT_NE(text.find("blobsync_mesh_peer_blobs_pending{peer=\"ws://b/sync\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("blobsync_mesh_blobs_replicated_total 7\n"), std::string::npos);
+  EXPECT_NE(text.find("blobsync_mesh_blobs_too_large 2\n"), std::string::npos);
   EXPECT_FALSE(parse_peers_json("not json"));
 }
 

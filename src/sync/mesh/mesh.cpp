@@ -107,6 +107,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   Clock::time_point last_rescan{}, last_prune = Clock::now();
 
   std::atomic<std::uint64_t> pruned{0};
+  std::set<Digest> too_large;  // strand only: skipped blobs, each logged once
+  std::atomic<std::uint64_t> too_large_count{0};
   mutable std::mutex report_mu;
   std::vector<std::shared_ptr<PeerLink>> all_links;  // guarded by report_mu
   std::size_t hosted = 0;                            // guarded by report_mu
@@ -287,7 +289,15 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
       bool listed = std::find(e.holders.begin(), e.holders.end(), self) != e.holders.end();
       if (held[i] && !listed) {
         st.room->announce(AnnouncedBlob{hash, e.size, e.chunk_count}, [](Result<>) {});
-      } else if (!held[i] && config.replication == Replication::kAll && e.size <= replicate_max) {
+      } else if (!held[i] && config.replication == Replication::kAll) {
+        if (e.size > replicate_max) {
+          if (too_large.insert(hash).second) {
+            too_large_count.store(too_large.size());
+            spdlog::warn("mesh: not replicating {} of room {}: {} bytes, over this server's limit of {}",
+                         to_hash_ref(hash), name, e.size, replicate_max);
+          }
+          continue;
+        }
         bool elsewhere = std::any_of(e.holders.begin(), e.holders.end(), [&](const auto& h) { return h != self; });
         if (elsewhere) replicator->want(FetchJob{hash, name, e.holders, e.size, e.chunk_count});
       }
@@ -592,6 +602,7 @@ MeshReport Mesh::report() const {
   r.bytes_replicated = st.bytes;
   r.fetch_failures = st.failed;
   r.holders_pruned = s.pruned.load();
+  r.blobs_too_large = s.too_large_count.load();
   return r;
 }
 

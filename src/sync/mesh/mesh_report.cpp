@@ -37,6 +37,7 @@ std::string render_peers_json(const MeshReport& r) {
   root["bytes_replicated"] = r.bytes_replicated;
   root["fetch_failures"] = r.fetch_failures;
   root["holders_pruned"] = r.holders_pruned;
+  root["blobs_too_large"] = r.blobs_too_large;
   return json::serialize(root) + "\n";
 }
 
@@ -92,6 +93,8 @@ std::string render_mesh_metrics(const MeshReport& r) {
          r.fetch_failures);
   single("blobsync_mesh_holders_pruned_total", "counter", "Stale holders removed from registries",
          r.holders_pruned);
+  single("blobsync_mesh_blobs_too_large", "gauge", "Blobs in hosted registries too large to replicate here",
+         r.blobs_too_large);
   return out;
 }
 
@@ -123,6 +126,7 @@ Result<MeshReport> parse_peers_json(std::string_view text) {
   r.bytes_replicated = num(o, "bytes_replicated");
   r.fetch_failures = num(o, "fetch_failures");
   r.holders_pruned = num(o, "holders_pruned");
+  r.blobs_too_large = num(o, "blobs_too_large");
   if (auto* peers = o.if_contains("peers"); peers && peers->is_array()) {
     for (const auto& pv : peers->as_array()) {
       if (!pv.is_object()) continue;

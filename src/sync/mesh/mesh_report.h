@@ -35,6 +35,9 @@ struct MeshReport {
   std::vector<PeerReport> peers;
   std::size_t fetches_active = 0, fetches_queued = 0, blobs_backing_off = 0;
   std::uint64_t blobs_replicated = 0, bytes_replicated = 0, fetch_failures = 0, holders_pruned = 0;
+  // Distinct blobs in hosted registries that background replication skips:
+  // larger than this server's limit.
+  std::uint64_t blobs_too_large = 0;
 };
 
 std::string render_peers_json(const MeshReport& r);

@@ -3,8 +3,9 @@
 // A's rooms from A's directory room (_mesh), sync the document and
 // replicate every blob, and A's clients must see B's edits (the link is
 // one socket, used both ways). This is how a new replica joins an existing
-// server, and how bench/mesh.sh is set up.
-import { Server, tmpDir, freePorts, urlOf, until, assert, main, BlobClient, memoryBlob, testBytes, holds, client, peersReport } from './mesh_harness.mjs'
+// server, and how bench/mesh.sh is set up. B's size limit is lower than A's:
+// the one blob over it is skipped, counted in /peers and /metrics.
+import { Server, tmpDir, freePorts, urlOf, until, assert, main, BlobClient, memoryBlob, testBytes, holds, client, peersReport, httpGet } from './mesh_harness.mjs'
 
 main('mesh one-way: a server learns the rooms of a peer that does not name it', async servers => {
   const [portA] = await freePorts(1)
@@ -25,12 +26,17 @@ main('mesh one-way: a server learns the rooms of a peer that does not name it', 
       assert(r.done, `upload ${i} to ${room} acknowledged by A`)
       uploaded.push({ room, hash: blob.hash })
     }
+    if (room === rooms[0]) {
+      const big = memoryBlob(testBytes(300000))
+      assert((await up.upload(big)).done, 'the big upload acknowledged by A')
+      rooms.big = big.hash
+    }
     up.close()
     writer.destroy()
   }
 
   const b = new Server(tmpDir('oneway-b'), [
-    '--no-fsync', '--link-backoff-max-ms', '1000', '--rescan-ms', '1000', '--peer', urlOf(portA)])
+    '--no-fsync', '--max-blob-bytes', '280000', '--link-backoff-max-ms', '1000', '--rescan-ms', '1000', '--peer', urlOf(portA)])
   servers.push(b)
   await b.start()
 
@@ -39,6 +45,10 @@ main('mesh one-way: a server learns the rooms of a peer that does not name it', 
   await until(async () => (await peersReport(b)).blobs_replicated >= uploaded.length,
     `B replicates all ${uploaded.length} blobs without any client of B`)
   for (const { room, hash } of uploaded) assert(await holds(b, room, hash), `B holds ${hash.slice(0, 12)} of ${room}`)
+  await until(async () => (await peersReport(b)).blobs_too_large === 1, 'B reports the one blob over its limit')
+  assert(!(await holds(b, rooms[0], rooms.big)), 'B did not replicate the blob over its limit')
+  const metrics = (await httpGet(b, '/metrics')).body
+  assert(metrics.includes('blobsync_mesh_blobs_too_large 1'), 'B exports blobs_too_large')
   for (const room of rooms) {
     const onB = client(b.url, room)
     await until(() => onB.doc.getMap('m').get('from') === 'A', `B has A's edit in ${room}`)
