@@ -49,7 +49,9 @@ Result<> BlobStore::put_files(std::span<const std::filesystem::path> paths, cons
   // Commits in flight while the next file is read: each mostly waits for the
   // disk (fdatasync, directory fsync, the metadata commit), a wait many times
   // longer than hashing a MiB. Concurrent fsyncs share the filesystem
-  // journal's commits, so more in flight means fewer journal commits per file.
+  // journal's commits and concurrent metadata inserts share one database
+  // commit (SqlMetadata's group commit), so more in flight means fewer
+  // flushes per file.
   constexpr std::size_t kCommitsInFlight = 16;
   auto named = [&](std::size_t i, const Error& e) {
     return std::unexpected(Error{e.code, paths[i].string() + ": " + e.message});

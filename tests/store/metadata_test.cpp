@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <atomic>
 #include <thread>
 
 #include "core/chunking.h"
@@ -141,6 +142,48 @@ TEST(SqliteMetadata, ManyThreadsReadAndWrite) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ((*meta)->stats()->blob_count, 180u);
+}
+
+// insert_blob commits concurrent calls as a group: every caller still learns
+// whether its own call created the row (exactly one per hash), and the
+// temporary/permanent rule holds inside a group.
+TEST(SqliteMetadata, GroupedInsertsReportEachCallersOwnResult) {
+  TempDir tmp;
+  auto meta = SqliteMetadata::open(tmp.path() / "meta.db");
+  ASSERT_TRUE(meta);
+  constexpr int kThreads = 12, kShared = 20, kOwn = 10;
+  std::vector<BlobRecord> shared;
+  for (int i = 0; i < kShared; ++i) shared.push_back(record(100 + i, 9000 + i, BlobState::kTemporary));
+  std::vector<std::atomic<int>> firsts(kShared);
+  std::atomic<int> errors{0}, own_firsts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kShared; ++k) {
+        int i = (k + t * 7) % kShared;  // each thread in its own order
+        BlobRecord r = shared[i];
+        if (t % 2) r.state = BlobState::kPermanent;
+        auto got = (*meta)->insert_blob(r);
+        if (!got) ++errors;
+        else if (*got) ++firsts[i];
+        if (k < kOwn) {
+          auto own = (*meta)->insert_blob(record(50, static_cast<std::uint64_t>(t * 100 + k)));
+          if (!own) ++errors;
+          else if (*own) ++own_firsts;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  for (int i = 0; i < kShared; ++i) {
+    EXPECT_EQ(firsts[i].load(), 1) << "shared blob " << i;
+    auto row = (*meta)->get_blob(shared[i].hash);
+    ASSERT_TRUE(row && *row);
+    EXPECT_EQ((*row)->state, BlobState::kPermanent) << "a permanent insert promotes, whatever the order";
+  }
+  EXPECT_EQ(own_firsts.load(), kThreads * kOwn);
+  EXPECT_EQ((*meta)->stats()->blob_count, static_cast<std::uint64_t>(kShared + kThreads * kOwn));
 }
 
 TEST(SqliteMetadata, OtherComponentsShareTheDatabase) {

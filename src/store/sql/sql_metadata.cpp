@@ -1,5 +1,7 @@
 #include "store/sql/sql_metadata.h"
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "core/blob_id.h"
@@ -60,36 +62,92 @@ Result<std::unique_ptr<SqlMetadata>> SqlMetadata::open(std::shared_ptr<SqlDb> db
   return std::unique_ptr<SqlMetadata>(new SqlMetadata(std::move(db)));
 }
 
+namespace {
+
+// The row of one insert_blob, run inside a transaction: INSERT ... ON
+// CONFLICT DO NOTHING, then the temporary/permanent rule for an existing row.
+// Sets `inserted` to whether this call created the row.
+Result<> insert_row(SqlConn& c, const BlobRecord& record, const std::vector<std::uint8_t>& chunks, bool& inserted) {
+  // A concurrent insert of the same hash (another server) waits here on the
+  // key and then does nothing: exactly one of them inserts.
+  auto ins = c.query(
+      "INSERT INTO blobs(hash, size, mime_type, chunk_count, chunk_hashes, created_at_ms, state) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+      {key(record.hash), static_cast<std::int64_t>(record.size), std::string_view(record.mime_type),
+       static_cast<std::int64_t>(record.chunk_count), SqlBytes{chunks}, record.created_at_ms,
+       static_cast<std::int64_t>(record.state)});
+  if (!ins) return std::unexpected(ins.error());
+  inserted = ins->affected() > 0;
+  if (inserted) return {};
+  // Temporary over temporary refreshes the grace period; permanent promotes.
+  auto upd = record.state == BlobState::kPermanent
+                 ? c.query("UPDATE blobs SET state = 1 WHERE hash = ? AND state = 0", {key(record.hash)})
+                 : c.query("UPDATE blobs SET created_at_ms = ? WHERE hash = ? AND state = 0 AND created_at_ms < ?",
+                           {record.created_at_ms, key(record.hash), record.created_at_ms});
+  if (!upd) return std::unexpected(upd.error());
+  return {};
+}
+
+}  // namespace
+
+struct SqlMetadata::PendingInsert {
+  const BlobRecord* record;
+  std::vector<std::uint8_t> chunks;
+  Result<bool> result = false;
+  bool done = false;
+};
+
 Result<bool> SqlMetadata::insert_blob(const BlobRecord& record) {
   if (record.chunk_hashes.size() != record.chunk_count)
     return fail(Errc::kInternal, "insert_blob: {} chunk hashes for {} chunks", record.chunk_hashes.size(),
                 record.chunk_count);
-  std::vector<std::uint8_t> chunks(record.chunk_hashes.size() * 32);
+  PendingInsert me{&record, std::vector<std::uint8_t>(record.chunk_hashes.size() * 32)};
   for (std::size_t i = 0; i < record.chunk_hashes.size(); ++i)
-    std::memcpy(chunks.data() + 32 * i, record.chunk_hashes[i].bytes.data(), 32);
-  bool inserted = false;
-  auto r = db_->transaction([&](SqlConn& c) -> Result<> {
-    // A concurrent insert of the same hash (another server) waits here on the
-    // key and then does nothing: exactly one of them inserts.
-    auto ins = c.query(
-        "INSERT INTO blobs(hash, size, mime_type, chunk_count, chunk_hashes, created_at_ms, state) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
-        {key(record.hash), static_cast<std::int64_t>(record.size), std::string_view(record.mime_type),
-         static_cast<std::int64_t>(record.chunk_count), SqlBytes{chunks}, record.created_at_ms,
-         static_cast<std::int64_t>(record.state)});
-    if (!ins) return std::unexpected(ins.error());
-    inserted = ins->affected() > 0;
-    if (inserted) return {};
-    // Temporary over temporary refreshes the grace period; permanent promotes.
-    auto upd = record.state == BlobState::kPermanent
-                   ? c.query("UPDATE blobs SET state = 1 WHERE hash = ? AND state = 0", {key(record.hash)})
-                   : c.query("UPDATE blobs SET created_at_ms = ? WHERE hash = ? AND state = 0 AND created_at_ms < ?",
-                             {record.created_at_ms, key(record.hash), record.created_at_ms});
-    if (!upd) return std::unexpected(upd.error());
-    return {};
-  });
-  if (!r) return std::unexpected(r.error());
-  return inserted;
+    std::memcpy(me.chunks.data() + 32 * i, record.chunk_hashes[i].bytes.data(), 32);
+  // Group commit: whoever finds no commit running takes every insert queued
+  // so far into one transaction; the others wait for theirs to be done.
+  std::unique_lock lock(group_mu_);
+  group_queue_.push_back(&me);
+  while (!me.done) {
+    if (group_running_) {
+      group_cv_.wait(lock);
+      continue;
+    }
+    group_running_ = true;
+    auto batch = std::exchange(group_queue_, {});
+    lock.unlock();
+    commit_group(batch);
+    lock.lock();
+    for (auto* p : batch) p->done = true;
+    group_running_ = false;
+    group_cv_.notify_all();
+  }
+  return std::move(me.result);
+}
+
+void SqlMetadata::commit_group(std::vector<PendingInsert*>& batch) {
+  // One commit (one WAL fsync on SQLite) for the whole group. Rows in hash
+  // order, so two servers' groups on one PostgreSQL database cannot deadlock.
+  if (batch.size() > 1) {
+    std::sort(batch.begin(), batch.end(),
+              [](const PendingInsert* a, const PendingInsert* b) { return a->record->hash < b->record->hash; });
+    auto r = db_->transaction([&](SqlConn& c) -> Result<> {
+      for (auto* p : batch) {
+        bool inserted = false;
+        if (auto one = insert_row(c, *p->record, p->chunks, inserted); !one) return one;
+        p->result = inserted;
+      }
+      return {};
+    });
+    if (r) return;
+    // Some row failed and took the group with it: each on its own, so the
+    // error reaches only its own caller.
+  }
+  for (auto* p : batch) {
+    bool inserted = false;
+    auto r = db_->transaction([&](SqlConn& c) { return insert_row(c, *p->record, p->chunks, inserted); });
+    p->result = r ? Result<bool>(inserted) : Result<bool>(std::unexpected(r.error()));
+  }
 }
 
 Result<std::optional<BlobRecord>> SqlMetadata::get_blob(const Digest& hash) {

@@ -7,13 +7,19 @@
 // insert_blob is one INSERT ... ON CONFLICT DO NOTHING, then (for an
 // existing row) the temporary/permanent rule under a row lock, so two
 // servers inserting the same blob at once store one row and both learn
-// whether theirs was first. The HTTP layer keeps its lifecycle tables in the
+// whether theirs was first. Concurrent insert_blob calls share a
+// transaction (group commit: one durable commit for all of them, where
+// each used to wait for its own fsync in turn); a row that fails sends the
+// group's rows back to one transaction each, so errors stay with their
+// callers. The HTTP layer keeps its lifecycle tables in the
 // same database and locks these rows too (docs/metadata.md).
 //
 // Thread safety: safe for concurrent use from any number of threads.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -44,7 +50,14 @@ class SqlMetadata : public MetadataStore {
   explicit SqlMetadata(std::shared_ptr<SqlDb> db) : db_(std::move(db)) {}
 
  private:
+  struct PendingInsert;
+  void commit_group(std::vector<PendingInsert*>& batch);
+
   std::shared_ptr<SqlDb> db_;
+  std::mutex group_mu_;
+  std::condition_variable group_cv_;
+  std::vector<PendingInsert*> group_queue_;  // guarded by group_mu_
+  bool group_running_ = false;               // guarded by group_mu_
 };
 
 }  // namespace blobsync
