@@ -121,8 +121,9 @@ class DiskWriter final : public BlobWriter {
   }
 
  private:
-  // Every flush_every bytes, a flush of what was written so far on the
-  // backend's flusher thread (store/background_flusher.h), one at a time.
+  // Every flush_every bytes that came slower than flush_below_rate, a flush
+  // of what was written so far on the backend's flusher thread
+  // (store/background_flusher.h), one at a time; its error ends the writer.
   Result<> flush_early() {
     if (flush_ && flush_->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
       if (auto r = wait_flush(); !r) {
