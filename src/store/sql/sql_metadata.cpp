@@ -1,7 +1,6 @@
 #include "store/sql/sql_metadata.h"
 
 #include <algorithm>
-
 #include <cstring>
 
 #include "core/blob_id.h"
