@@ -124,7 +124,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   void tick() {
     if (draining || stopped) return;
     // With no peers of its own a server still lists its rooms in the
-    // directory room, so servers that name it as their peer find them.
+    // directory room, so servers that name it as their peer find them
+    // (ensure_room hosts nothing else then).
     std::set<std::string> local = stored;
     for (auto& name : host.rooms.names()) local.insert(std::move(name));  // parked rooms too
     std::set<std::string> wanted = directory;
@@ -135,7 +136,6 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
       if (name != kDirectoryRoom && !directory.contains(name)) unlisted.push_back(name);
     }
     if (!unlisted.empty()) add_to_directory(std::move(unlisted));
-    if (peers.empty()) wanted = {kDirectoryRoom};  // nothing to link (see ensure_room)
     // Replace rooms whose local side went away (storage failure, unload).
     std::vector<std::string> dead;
     for (auto& [name, st] : rooms) {

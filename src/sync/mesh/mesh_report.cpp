@@ -93,7 +93,7 @@ std::string render_mesh_metrics(const MeshReport& r) {
          r.fetch_failures);
   single("blobsync_mesh_holders_pruned_total", "counter", "Stale holders removed from registries",
          r.holders_pruned);
-  single("blobsync_mesh_blobs_too_large", "gauge", "Blobs in hosted registries too large to replicate here",
+  single("blobsync_mesh_blobs_too_large", "gauge", "Distinct blobs seen in hosted registries that are too large to replicate here",
          r.blobs_too_large);
   return out;
 }
