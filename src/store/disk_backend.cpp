@@ -121,9 +121,9 @@ class DiskWriter final : public BlobWriter {
   }
 
  private:
-  // Every flush_every bytes that came slower than flush_below_rate, a flush
-  // of what was written so far on the backend's flusher thread
-  // (store/background_flusher.h), one at a time; its error ends the writer.
+  // Every flush_every bytes, a flush of what was written so far on the
+  // backend's flusher thread (store/background_flusher.h), one at a time;
+  // its error ends the writer.
   Result<> flush_early() {
     if (flush_ && flush_->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
       if (auto r = wait_flush(); !r) {
@@ -133,14 +133,8 @@ class DiskWriter final : public BlobWriter {
     }
     const auto& o = backend_.options_;
     if (o.flush_every == 0 || flush_ || written_ - flushed_to_ < o.flush_every) return {};
-    // Only a writer slower than the device leaves it time to flush: a flush
-    // stalls the appends behind it, so a fast writer (a local file) loses.
-    auto now = std::chrono::steady_clock::now();
-    double seconds = std::chrono::duration<double>(now - flush_mark_).count();
-    bool slow = static_cast<double>(written_ - flushed_to_) < static_cast<double>(o.flush_below_rate) * seconds;
     flushed_to_ = written_;
-    flush_mark_ = now;
-    if (slow) flush_ = backend_.flusher().start(fd_);
+    flush_ = backend_.flusher().start(fd_);
     return {};
   }
 
@@ -161,7 +155,6 @@ class DiskWriter final : public BlobWriter {
   std::uint64_t written_ = 0;
   std::uint64_t writeback_from_ = 0;
   std::uint64_t flushed_to_ = 0;
-  std::chrono::steady_clock::time_point flush_mark_ = std::chrono::steady_clock::now();
   std::optional<std::future<Result<>>> flush_;
   bool done_ = false;
 };

@@ -14,9 +14,9 @@
 // (measured: put CPU 2.1 -> 1.5 ns/byte, the copy costs about as much as a
 // SHA-256 pass) and sends the bytes to the device while hashing goes on.
 // Buffered appends start writeback every `bytes_per_sync` bytes
-// (sync_file_range), and a writer slower than the device starts a flush
-// every `flush_every` bytes on the backend's flusher thread, so the commit's
-// fdatasync has little left to do either way.
+// (sync_file_range), and every `flush_every` bytes a flush starts on the
+// backend's flusher thread, so the commit's fdatasync has little left to do
+// either way.
 //
 // Several processes may share a root (the CLI next to a running server): each
 // backend instance is a "session" holding an flock, and recover() only removes
@@ -53,18 +53,15 @@ struct DiskBackendOptions {
   std::uint64_t direct_io_after = 0;
   std::uint64_t direct_io_min_write = 256u << 10;
   // Start a flush (fdatasync on the backend's flusher thread) after every
-  // `flush_every` bytes of a blob that took the writer longer than the
-  // device would (written at under `flush_below_rate` bytes/s), so the
-  // device's flush overlaps the writing instead of all coming at commit
-  // (flush_every 0: only at commit). A flush stalls the appends behind it,
-  // so a writer faster than the device (a local file) gains nothing and
-  // loses time. Measured on this project's VM (virtio disk; 1 GiB written
-  // and flushed takes about 1 s either way): a 64 MiB HTTP upload's commit
-  // fdatasync 36-39 ms -> 0.2 ms, the upload 137-165 -> 123-146 ms; a
-  // 256 MiB local put flushing every 16 MiB regardless 0.59-0.71 -> 0.55 of
-  // openssl, hence the rate test.
-  std::uint64_t flush_every = 16u << 20;
-  std::uint64_t flush_below_rate = 768u << 20;
+  // `flush_every` bytes of a blob, so the device's flush overlaps the
+  // writing instead of all coming at commit (0: only at commit). A flush
+  // stalls the appends behind it (a virtual disk serves one at a time);
+  // the ingest ring grows meanwhile (store/hash_pipeline.h) so reading and
+  // hashing go on. Measured on this project's VM (virtio disk, 256 MiB put
+  // vs openssl, interleaved runs in the same minutes): 4-slot ring,
+  // flushing only at commit 0.50-0.67; 40-slot ring, flushing every 64 MiB
+  // 0.58-0.73 (every 32 or 48 MiB was worse: each flush has a fixed cost).
+  std::uint64_t flush_every = 64u << 20;
 };
 
 class DiskBackend final : public BlobBackend {

@@ -1,9 +1,11 @@
 #include "store/hash_pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "core/chunking.h"
 #include "store/backend.h"
@@ -31,6 +33,18 @@ class SlotCache {
     static SlotCache* cache = new SlotCache;  // leaked: ingests may end during exit
     return *cache;
   }
+  // The shared part of the ring budget (HashPipeline::kSharedSlots).
+  bool try_borrow() {
+    std::lock_guard g(mu_);
+    if (borrowed_ >= HashPipeline::kSharedSlots) return false;
+    ++borrowed_;
+    return true;
+  }
+  void give_back(std::size_t n) {
+    std::lock_guard g(mu_);
+    borrowed_ -= n;
+  }
+
   std::byte* take() {
     {
       std::lock_guard g(mu_);
@@ -57,10 +71,11 @@ class SlotCache {
 
  private:
   // Enough for put_files' commits in flight with a small file each, or a
-  // few large ingests' full rings: 16 MiB at most.
-  static constexpr std::size_t kMaxIdle = 16;
+  // few large ingests' full rings, or one grown ring: 56 MiB at most.
+  static constexpr std::size_t kMaxIdle = 16 + HashPipeline::kMaxSlots;
   std::mutex mu_;
   std::vector<std::byte*> idle_;
+  std::size_t borrowed_ = 0;
 };
 
 }  // namespace
@@ -70,9 +85,71 @@ void HashPipeline::FreeSlot::operator()(std::byte* p) const { SlotCache::get().g
 HashPipeline::HashPipeline(WorkerPool* pool, BlobWriter* writer) : pool_(pool), writer_(writer) {}
 
 HashPipeline::~HashPipeline() {
-  // The pool tasks may still reference our slots.
-  std::unique_lock lk(mu_);
-  cv_.wait(lk, [this] { return !lane_running_ && !hashing_; });
+  {
+    // The pool tasks may still reference our slots.
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [this] { return !lane_running_ && !hashing_; });
+  }
+  release_ring();
+}
+
+void HashPipeline::release_ring() {
+  // REQUIRES: no slot in flight (finish() retired them, or the destructor
+  // waited for the pool tasks).
+  filling_ = nullptr;
+  in_flight_.clear();
+  idle_.clear();
+  slots_.clear();  // their memory goes back to the SlotCache
+  ring_slots_.store(0, std::memory_order_relaxed);
+  if (borrowed_ > 0) SlotCache::get().give_back(std::exchange(borrowed_, 0));
+}
+
+HashPipeline::Slot& HashPipeline::add_slot() {
+  slots_.push_back(std::make_unique<Slot>());
+  ring_slots_.store(slots_.size(), std::memory_order_relaxed);
+  return *slots_.back();
+}
+
+HashPipeline::Slot& HashPipeline::next_slot() {
+  for (;;) {
+    // Finished slots are reused first.
+    std::unique_lock lk(mu_);
+    if (!in_flight_.empty() && complete(*in_flight_.front())) {
+      lk.unlock();
+      retire_oldest();
+      continue;
+    }
+    lk.unlock();
+    if (!idle_.empty()) {
+      Slot* s = idle_.back();
+      idle_.pop_back();
+      return *s;
+    }
+    if (slots_.size() < kBaseSlots || in_flight_.empty()) return add_slot();
+    lk.lock();
+    const Slot& oldest = *in_flight_.front();
+    if (complete(oldest)) continue;
+    // Grow only while the writer is what holds the oldest slot: when hashing
+    // is behind, more memory would not make it faster.
+    bool writer_behind = oldest.hashed && slots_.size() < kMaxSlots;
+    if (writer_behind && SlotCache::get().try_borrow()) {
+      ++borrowed_;
+      return add_slot();
+    }
+    if (!hashing_ && !hash_queue_.empty()) {
+      hashing_ = true;  // the pool has not got to it: hash here
+      lk.unlock();
+      hasher();
+      continue;
+    }
+    if (writer_behind) {
+      // The budget is spent; another ingest may return its share meanwhile
+      // without telling us.
+      cv_.wait_for(lk, std::chrono::milliseconds(5));
+    } else {
+      cv_.wait(lk);
+    }
+  }
 }
 
 Result<std::span<std::byte>> HashPipeline::acquire() {
@@ -82,8 +159,7 @@ Result<std::span<std::byte>> HashPipeline::acquire() {
     if (error_) return std::unexpected(*error_);
   }
   if (!filling_) {
-    Slot& s = slot_for(next_seq_);
-    if (s.busy) retire(s);
+    Slot& s = next_slot();
     if (!s.memory) {  // taken when first needed: a 1 MiB blob holds one slot
       s.memory.reset(SlotCache::get().take());
       s.data = s.memory.get();
@@ -122,11 +198,10 @@ Result<> HashPipeline::write(std::span<const std::byte> data) {
 
 void HashPipeline::submit(Slot& s) {
   filling_ = nullptr;
-  ++next_seq_;
-  s.busy = true;
+  bool inline_all = pool_ == nullptr || (s.len < kInlineBelow && in_flight_.empty());
+  in_flight_.push_back(&s);
   s.written = false;
   s.hashed = false;
-  bool inline_all = pool_ == nullptr || (s.len < kInlineBelow && retired_seq_ + 1 == next_seq_);
   if (inline_all) {
     // Nothing else in flight (or no pool): the hasher role is free.
     write_slot(s);
@@ -204,11 +279,12 @@ void HashPipeline::hasher() {
     hash_slot(*s);
     std::lock_guard g(mu_);
     s->hashed = true;
-    if (complete(*s)) cv_.notify_all();
+    cv_.notify_all();  // complete, or hashed while the writer holds it: the ring may grow
   }
 }
 
-void HashPipeline::retire(Slot& s) {
+void HashPipeline::retire_oldest() {
+  Slot& s = *in_flight_.front();
   std::unique_lock lk(mu_);
   while (!complete(s)) {
     if (!hashing_ && !hash_queue_.empty()) {
@@ -224,8 +300,8 @@ void HashPipeline::retire(Slot& s) {
   // Slots retire in submission order, so chunk hashes come out in blob order.
   std::size_t n = (s.len + kChunkSize - 1) / kChunkSize;
   for (std::size_t i = 0; i < n; ++i) chunks_.push_back(s.chunk[i]);
-  s.busy = false;
-  ++retired_seq_;
+  in_flight_.pop_front();
+  idle_.push_back(&s);
 }
 
 Result<PipelineResult> HashPipeline::finish() {
@@ -233,7 +309,7 @@ Result<PipelineResult> HashPipeline::finish() {
   if (filling_ && filling_->len > 0) submit(*filling_);
   filling_ = nullptr;
   finished_ = true;
-  while (retired_seq_ < next_seq_) retire(slot_for(retired_seq_));
+  while (!in_flight_.empty()) retire_oldest();
   {
     std::unique_lock lk(mu_);
     cv_.wait(lk, [this] { return !lane_running_ && !hashing_; });
@@ -241,10 +317,7 @@ Result<PipelineResult> HashPipeline::finish() {
   }
   // The ring is no longer needed: a commit that waits for the disk (or a
   // batch of them, put_files) should not hold its buffers.
-  for (auto& slot : slots_) {
-    slot.data = nullptr;
-    slot.memory.reset();
-  }
+  release_ring();
   PipelineResult out;
   out.digest = whole_.finish();
   out.size = total_;

@@ -3,7 +3,7 @@
 // Bytes go into a ring of kSlotSize (1 MiB) buffers. Each full slot is handed
 // to two tasks on a WorkerPool: the "lane" appends it to the BlobWriter, the
 // "hasher" feeds it to the whole-blob SHA-256 and computes its four 256 KiB
-// chunk digests in the same pass (BlobHasher: about 1.1x the cost of one
+// chunk digests in the same pass (BlobHasher: about 1.25x the cost of one
 // SHA-256 pass on SHA-NI instead of 2x). Both take slots in order. So the
 // producer only moves bytes (read(2) or a socket straight into the ring):
 // reading, hashing and writing overlap on different cores, and the serial
@@ -11,9 +11,19 @@
 // A producer that finds the ring full takes the hasher role itself when no
 // pool thread holds it (the pool may be busy with other ingests' writes),
 // so hashing never waits for a pool thread while the producer idles.
-// Memory: kSlots * kSlotSize plus kHeadBytes, whatever the size. Slots are
+//
+// The ring grows while the writer falls behind: every ingest may hold
+// kBaseSlots, and up to kMaxSlots by borrowing from a process-wide budget of
+// kSharedSlots (first come, first served; returned at finish()). The disk
+// stalls appends while it flushes (tens of ms per 64 MiB on a virtual disk);
+// a deep ring lets hashing and reading go on meanwhile instead of stopping
+// after 4 MiB. Finished slots are reused before new ones are taken, and the
+// ring does not grow while hashing is what is behind (more memory would not
+// help).
+// Memory: at most kBaseSlots * kSlotSize per ingest plus kSharedSlots *
+// kSlotSize for the whole process, plus kHeadBytes per ingest. Slots are
 // taken when first filled (a small blob holds one) and recycled through a
-// process-wide cache of up to 16 idle slots.
+// process-wide cache of idle slots.
 //
 // The slot memory is only read while the hash and the write are in flight,
 // so the bytes hashed are exactly the bytes written.
@@ -23,6 +33,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -51,7 +62,9 @@ struct PipelineResult {
 class HashPipeline {
  public:
   static constexpr std::size_t kSlotSize = 1u << 20;
-  static constexpr std::size_t kSlots = 4;
+  static constexpr std::size_t kBaseSlots = 4;
+  static constexpr std::size_t kMaxSlots = 40;
+  static constexpr std::size_t kSharedSlots = 64;
   static constexpr std::size_t kChunksPerSlot = 4;  // kSlotSize / kChunkSize
   static constexpr std::size_t kHeadBytes = 64 * 1024;
 
@@ -76,6 +89,9 @@ class HashPipeline {
   Result<PipelineResult> finish();
 
   std::uint64_t size() const { return total_; }
+  // Slots the ring holds now (up to kMaxSlots; 0 after finish()). May be
+  // called from any thread: a snapshot.
+  std::size_t ring_slots() const { return ring_slots_.load(std::memory_order_relaxed); }
   // The first min(size, kHeadBytes) bytes.
   std::span<const std::byte> head() const { return {head_.data(), head_len_}; }
 
@@ -87,13 +103,15 @@ class HashPipeline {
     std::unique_ptr<std::byte, FreeSlot> memory;  // 4 KiB aligned for O_DIRECT
     std::byte* data = nullptr;                    // memory.get() until finish()
     std::size_t len = 0;
-    bool busy = false;     // submitted and not yet retired
     bool written = false;  // the lane appended it (or skipped it)
     bool hashed = false;   // the hasher fed it to whole_ and filled chunk[]
     std::array<Digest, kChunksPerSlot> chunk{};
   };
 
-  Slot& slot_for(std::uint64_t seq) { return slots_[seq % kSlots]; }
+  // Producer: the slot to fill next (a finished one, a new one, or the
+  // oldest in flight once it completes).
+  Slot& next_slot();
+  Slot& add_slot();
   void submit(Slot& s);
   // Pool tasks: each drains its queue in order, then drops its role.
   void lane();
@@ -101,20 +119,24 @@ class HashPipeline {
   void write_slot(Slot& s);
   // REQUIRES: the caller holds the hasher role. Touches only s and whole_.
   void hash_slot(Slot& s);
-  // Producer: wait until `s` is written and hashed (taking the hasher role
-  // when it is free), then collect its chunk hashes.
-  void retire(Slot& s);
+  // Producer: wait until the oldest slot in flight is written and hashed
+  // (taking the hasher role when it is free), then collect its chunk hashes.
+  void retire_oldest();
+  // Producer: frees the ring's memory and returns borrowed slots.
+  void release_ring();
   static bool complete(const Slot& s) { return s.written && s.hashed; }
 
   WorkerPool* pool_;
   BlobWriter* writer_;
-  std::array<Slot, kSlots> slots_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // the ring: grows, never shrinks before finish()
+  std::size_t borrowed_ = 0;                  // slots_ beyond kBaseSlots, from the shared budget
+  std::atomic<std::size_t> ring_slots_{0};    // slots_.size(), for ring_slots()
   BlobHasher whole_;  // used by the hasher role's holder only
 
   // Producer-only state.
   std::uint64_t total_ = 0;
-  std::uint64_t next_seq_ = 0;     // seq of the slot being filled (or to fill next)
-  std::uint64_t retired_seq_ = 0;  // slots [retired_seq_, next_seq_) are busy
+  std::deque<Slot*> in_flight_;  // submitted, not yet retired, oldest first
+  std::vector<Slot*> idle_;      // retired (or never used) slots of slots_
   Slot* filling_ = nullptr;
   std::vector<Digest> chunks_;
   std::array<std::byte, kHeadBytes> head_{};

@@ -47,10 +47,7 @@ Result<std::unique_ptr<BlobStore>> open_with(const std::filesystem::path& dir, E
     if (auto r = env->mkdir(dir); !r) return std::unexpected(r.error());
     DiskBackendOptions bo;
     if (mode == WriteMode::kBufferedThenDirect) bo.direct_io_after = 8u << 20;
-    if (mode == WriteMode::kDirectFlushingEarly) {
-      bo.flush_every = 2u << 20;
-      bo.flush_below_rate = UINT64_MAX;  // however fast the test writes
-    }
+    if (mode == WriteMode::kDirectFlushingEarly) bo.flush_every = 2u << 20;
     auto b = DiskBackend::open(env, dir / "blobs", bo);
     if (!b) return std::unexpected(b.error());
     o.backend = std::move(*b);
