@@ -121,18 +121,31 @@ class DiskWriter final : public BlobWriter {
   }
 
  private:
-  // Every flush_every bytes, a flush of what was written so far on the
-  // backend's flusher thread (store/background_flusher.h), one at a time;
-  // its error ends the writer.
+  // Every flush_every bytes (slow_flush_every for a slow writer), a flush
+  // of what was written so far on the backend's flusher thread
+  // (store/background_flusher.h), one at a time; its error ends the writer.
   Result<> flush_early() {
+    auto now = std::chrono::steady_clock::now();
     if (flush_ && flush_->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
       if (auto r = wait_flush(); !r) {
         abort();
         return r;
       }
+      // The time this writer spent stalled behind its own flush says
+      // nothing about its speed.
+      rate_from_ = written_;
+      rate_mark_ = now;
     }
+    if (flush_) return {};
     const auto& o = backend_.options_;
-    if (o.flush_every == 0 || flush_ || written_ - flushed_to_ < o.flush_every) return {};
+    bool due = o.flush_every != 0 && written_ - flushed_to_ >= o.flush_every;
+    if (!due && o.slow_flush_every != 0 && written_ - rate_from_ >= o.slow_flush_every) {
+      double seconds = std::chrono::duration<double>(now - rate_mark_).count();
+      due = static_cast<double>(written_ - rate_from_) < static_cast<double>(o.slow_writer_rate) * seconds;
+      rate_from_ = written_;
+      rate_mark_ = now;
+    }
+    if (!due) return {};
     flushed_to_ = written_;
     flush_ = backend_.flusher().start(fd_);
     return {};
@@ -155,6 +168,8 @@ class DiskWriter final : public BlobWriter {
   std::uint64_t written_ = 0;
   std::uint64_t writeback_from_ = 0;
   std::uint64_t flushed_to_ = 0;
+  std::uint64_t rate_from_ = 0;  // the slow-writer test measures from here
+  std::chrono::steady_clock::time_point rate_mark_ = std::chrono::steady_clock::now();
   std::optional<std::future<Result<>>> flush_;
   bool done_ = false;
 };
