@@ -103,30 +103,38 @@ echo "2. upload 64 MiB (uploadBlob) vs openssl dgst -sha256 on the same file (be
 # The inputs are written and synced first, so their own writeback does not
 # compete with the server's writes, and sent with `-T` (streamed, as a real
 # client would; --data-binary @FILE first loads all 64 MiB into curl).
-# The disk's floor: the same file copied durably with no hashing and no
-# network (dd, O_DIRECT, fdatasync) next to the same openssl run. The upload
-# writes as much and must be durable before it is answered.
-best_up=999; best_ssl=999; best_dd=999
-for i in 1 2 3; do head -c 67108864 /dev/urandom >"$WORK/up$i"; done
+# Neither tool's own start-up counts (curl's is 20 ms here, openssl's 10:
+# dynamic linking, not work on the bytes): the upload is curl's
+# time_total (the request, connect to response), openssl's time is its wall
+# time minus that of hashing an empty file.
+# The disk alone: the same file copied durably with no hashing and no
+# network (dd: O_DIRECT writes, then one fdatasync) next to the same openssl
+# run. The upload writes as much and must be durable before it is answered
+# (it can beat dd: its early flushes overlap the transfer).
+best_up=999; best_ssl=999; best_dd=999; ssl0=999
+# A leading byte no file format starts with: random bytes now and then begin
+# with "MZ" and are refused as an executable, rightly.
+for i in 1 2 3; do { printf x; head -c 67108863 /dev/urandom; } >"$WORK/up$i"; done
 sync
 for i in 1 2 3; do
+  t0=$(date +%s.%N); openssl dgst -sha256 /dev/null >/dev/null; t1=$(date +%s.%N)
+  ssl0=$(python3 -c "print(min($ssl0,$t1-$t0))")
+done
+for i in 1 2 3; do
   t0=$(date +%s.%N); openssl dgst -sha256 "$WORK/up$i" >/dev/null; t1=$(date +%s.%N)
-  ssl=$(python3 -c "print($t1-$t0)")
+  ssl=$(python3 -c "print($t1-$t0-$ssl0)")
   t0=$(date +%s.%N); dd if="$WORK/up$i" of="$WORK/copy" bs=1M oflag=direct conv=fdatasync status=none; t1=$(date +%s.%N)
   best_dd=$(python3 -c "print(min($best_dd,$t1-$t0))"); rm -f "$WORK/copy"
-  t0=$(date +%s.%N)
-  curl -sf -XPOST -T "$WORK/up$i" "$BASE/xrpc/com.atproto.repo.uploadBlob" -H "authorization: Bearer $TOKEN" \
-    -H 'content-type: application/octet-stream' -H 'Expect:' >/dev/null
-  t1=$(date +%s.%N)
-  up=$(python3 -c "print($t1-$t0)")
+  up=$(curl -sf -XPOST -T "$WORK/up$i" "$BASE/xrpc/com.atproto.repo.uploadBlob" -H "authorization: Bearer $TOKEN" \
+    -H 'content-type: application/octet-stream' -H 'Expect:' -o /dev/null -w '%{time_total}')
   best_up=$(python3 -c "print(min($best_up,$up))"); best_ssl=$(python3 -c "print(min($best_ssl,$ssl))")
   rm -f "$WORK/up$i"
 done
-printf '   upload %.3fs (%s)  openssl %.3fs (%s)  ratio %s (goal >= 0.7)\n' "$best_up" \
+printf '   upload %.3fs (%s)  openssl %.3fs (%s; start-up %.3fs not counted)  ratio %s (goal >= 0.7)\n' "$best_up" \
   "$(human "$(python3 -c "print(67108864/$best_up)")")" "$best_ssl" \
-  "$(human "$(python3 -c "print(67108864/$best_ssl)")")" "$(ratio "$best_ssl" "$best_up")"
-printf '   disk floor: dd O_DIRECT+fdatasync of the file %.3fs, %s of openssl: the most a durable upload reaches here\n' \
-  "$best_dd" "$(ratio "$best_ssl" "$best_dd")"
+  "$(human "$(python3 -c "print(67108864/$best_ssl)")")" "$ssl0" "$(ratio "$best_ssl" "$best_up")"
+printf '   the disk alone: dd O_DIRECT+fdatasync of the file %.3fs, %s of openssl; the upload is %s of it\n' \
+  "$best_dd" "$(ratio "$best_ssl" "$best_dd")" "$(ratio "$best_dd" "$best_up")"
 
 echo
 echo "3. 16 KiB requests, 32 concurrent clients"

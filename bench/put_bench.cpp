@@ -2,7 +2,7 @@
 // on the same files, printed as a ratio (put MB/s / openssl MB/s).
 //
 //   put_bench --dir DIR --size BYTES [--files N] [--threads T] [--rounds R] [--batch]
-//             [--direct-after BYTES] [--no-floor]
+//             [--direct-after BYTES] [--no-copy]
 //
 // Creates N files of random bytes in DIR (same disk as the store), reads them
 // once so both contestants find them in the page cache, then per round:
@@ -15,13 +15,13 @@
 //            put F1 F2...` does): one file's durability work overlaps the
 //            next one's hashing, and each file is still durable before it
 //            is reported.
-//   copy:    the disk's own floor for a durable put, with no hashing and no
+//   copy:    the disk alone: a durable copy with no hashing and no
 //            index: each file read, written with O_DIRECT in 1 MiB writes,
 //            fdatasynced and renamed, the directory fsynced; a single file
 //            as 4 ranges written in parallel, many files on 16 threads
 //            (put_files keeps 16 commits in flight).
-//            openssl/copy is the best ratio any durable put can reach on
-//            this disk, however fast its hashing.
+//            copy/openssl is about the best ratio a durable put can reach
+//            on this disk, however fast its hashing.
 // Reports the best round of each. Deletes everything it created.
 #include <fcntl.h>
 #include <spawn.h>
@@ -167,7 +167,7 @@ double run_put(const std::filesystem::path& store_dir, const std::vector<std::fi
 
 // One durable copy per file into `out` on `threads` threads. A single file
 // is written as `threads` ranges in parallel (4 writes in flight beat one
-// on this project's virtio disk by 10-20%), so the floor is the disk's
+// on this project's virtio disk by 10-20%), so the copy shows the disk.s
 // best, not one stream's.
 double run_copy(const std::filesystem::path& out, const std::vector<std::filesystem::path>& files,
                 unsigned threads) {
@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
   std::filesystem::path dir;
   std::uint64_t size = 1 << 20;
   unsigned nfiles = 1, threads = 1, rounds = 5;
-  bool direct = false, batch = false, floor = true;
+  bool direct = false, batch = false, copy = true;
   std::uint64_t direct_after = blobsync::DiskBackendOptions{}.direct_io_after;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -255,9 +255,9 @@ int main(int argc, char** argv) {
     else if (a == "--rounds") rounds = static_cast<unsigned>(std::stoul(next()));
     else if (a == "--direct") direct = true;
     else if (a == "--batch") batch = true;
-    else if (a == "--no-floor") floor = false;  // e.g. to profile the puts alone
+    else if (a == "--no-copy") copy = false;  // e.g. to profile the puts alone
     else if (a == "--direct-after") direct = true, direct_after = std::stoull(next());
-    else die("usage: put_bench --dir DIR --size BYTES [--files N] [--threads T] [--rounds R] [--batch] [--direct-after BYTES] [--no-floor]");
+    else die("usage: put_bench --dir DIR --size BYTES [--files N] [--threads T] [--rounds R] [--batch] [--direct-after BYTES] [--no-copy]");
   }
   if (dir.empty()) die("--dir is required");
   std::filesystem::path work = dir / "put_bench";
@@ -270,7 +270,7 @@ int main(int argc, char** argv) {
   }
   for (auto& f : files) warm(f);
 
-  if (size % (1u << 20) != 0) die("--size must be whole MiBs (the copy floor writes O_DIRECT)");
+  if (size % (1u << 20) != 0) die("--size must be whole MiBs (the copy writes O_DIRECT)");
   double best_ssl = 1e9, best_put = 1e9, best_copy = 1e9;
   unsigned copy_threads = nfiles > 1 ? std::max(threads, 16u) : 4;
   double ssl_cpu = 0, put_cpu = 0;
@@ -289,7 +289,7 @@ int main(int argc, char** argv) {
     Usage s1 = usage(RUSAGE_SELF);
     put_cpu += s1.cpu - s0.cpu;
     put_faults += s1.faults - s0.faults;
-    if (floor) best_copy = std::min(best_copy, run_copy(work / ("copy-" + std::to_string(r)), files, copy_threads));
+    if (copy) best_copy = std::min(best_copy, run_copy(work / ("copy-" + std::to_string(r)), files, copy_threads));
   }
   double total = static_cast<double>(size) * nfiles;
   double ssl_mbs = total / best_ssl / 1e6, put_mbs = total / best_put / 1e6;
@@ -299,9 +299,8 @@ int main(int argc, char** argv) {
               size >= (1u << 20) ? (std::to_string(size >> 20) + " MiB").c_str() : (std::to_string(size) + " B").c_str(),
               nfiles, threads, threads == 1 ? "" : "s", put_mbs, ssl_mbs, put_mbs / ssl_mbs, rounds);
   double copy_mbs = total / best_copy / 1e6;
-  if (floor)
-    std::printf("  disk floor: durable copy without hashing (%u thread%s) %.0f MB/s, %.2f of openssl: the most any durable put"
-              " reaches here; put is %.2f of it\n",
+  if (copy)
+    std::printf("  the disk alone: durable copy without hashing (%u thread%s) %.0f MB/s, %.2f of openssl; put is %.2f of it\n",
               copy_threads, copy_threads == 1 ? "" : "s", copy_mbs, copy_mbs / ssl_mbs, put_mbs / copy_mbs);
   // CPU time per byte does not depend on what else runs on the machine.
   std::printf("  cpu per byte: put %.2f ns/B (store open included), openssl %.2f ns/B; put page faults per file %.0f\n",
