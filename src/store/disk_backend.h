@@ -14,9 +14,9 @@
 // (measured: put CPU 2.1 -> 1.5 ns/byte, the copy costs about as much as a
 // SHA-256 pass) and sends the bytes to the device while hashing goes on.
 // Buffered appends start writeback every `bytes_per_sync` bytes
-// (sync_file_range), and every `flush_every` bytes a flush starts on the
-// backend's flusher thread, so the commit's fdatasync has little left to do
-// either way.
+// (sync_file_range), and every `flush_every` bytes (`slow_flush_every` for a
+// writer slower than the device) a flush starts on the backend's flusher
+// thread, so the commit's fdatasync has little left to do either way.
 //
 // Several processes may share a root (the CLI next to a running server): each
 // backend instance is a "session" holding an flock, and recover() only removes

@@ -16,6 +16,7 @@
 #include "store/backend.h"
 #include "store/hash_pipeline.h"
 #include "store/worker_pool.h"
+#include "test_util.h"
 
 namespace blobsync {
 namespace {
@@ -49,16 +50,6 @@ class GatedWriter final : public BlobWriter {
   bool open_ = false;
   Sha256 hash_;
 };
-
-std::vector<std::byte> pattern(std::size_t n, std::uint32_t seed) {
-  std::vector<std::byte> v(n);
-  std::uint32_t x = seed;
-  for (auto& b : v) {
-    x = x * 1664525u + 1013904223u;
-    b = static_cast<std::byte>(x >> 24);
-  }
-  return v;
-}
 
 // Feeds `data` in 100 KiB pieces (not slot-aligned) on its own thread.
 class Producer {
@@ -103,7 +94,7 @@ bool eventually(const std::function<bool()>& cond) {
 TEST(HashPipelineRing, GrowsWhileTheWriterStallsAndNoFurther) {
   WorkerPool pool(2);
   GatedWriter writer;
-  auto data = pattern(64u << 20, 1);
+  auto data = testing::random_bytes(64u << 20, 1);
   HashPipeline p(&pool, &writer);
   Producer producer(p, data);
   OpenGatesAtExit guard{{&writer}};
@@ -132,7 +123,7 @@ TEST(HashPipelineRing, StalledIngestsShareOneBudgetAndGiveItBack) {
   static_assert(2 * (HashPipeline::kMaxSlots - HashPipeline::kBaseSlots) > HashPipeline::kSharedSlots,
                 "the test needs two grown rings to exhaust the budget");
   WorkerPool pool(4);
-  auto data = pattern(HashPipeline::kMaxSlots * HashPipeline::kSlotSize + (8u << 20), 2);
+  auto data = testing::random_bytes(HashPipeline::kMaxSlots * HashPipeline::kSlotSize + (8u << 20), 2);
   {
     GatedWriter w1, w2;
     HashPipeline p1(&pool, &w1), p2(&pool, &w2);
