@@ -54,6 +54,11 @@ start_server() {
   exit 1
 }
 
+# cpu_seconds PID: user+system CPU time the process has used so far.
+cpu_seconds() {
+  python3 -c "import os,sys; f=open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))" "$1"
+}
+
 stop_servers() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -111,12 +116,15 @@ mesh_run() {
   # Same start as rsync's: its source files sit in the page cache (just
   # written), while A's store wrote its blobs with O_DIRECT, past the cache.
   find "$WORK/a/blobs" -type f -size +0 -exec cat {} + >/dev/null
-  local t0 t1 bytes
+  local t0 t1 bytes cpu_a0 cpu_a1 cpu_b1
+  cpu_a0=$(cpu_seconds "${PIDS[0]}")
   start_server b "$pb" --peer "ws://127.0.0.1:$pa/sync"
   t0=$(now)
   read -r t1 bytes < <(wait_replicated "$pb" "$count" "$WORK/b.err")
   [ -n "${t1:-}" ] || exit 1
+  cpu_a1=$(cpu_seconds "${PIDS[0]}"); cpu_b1=$(cpu_seconds "${PIDS[1]}")
   stop_servers
+  MESH_CPU=$(python3 -c "print(f'A (sender) {$cpu_a1 - $cpu_a0:.2f} s, B (receiver, with its start) {$cpu_b1:.2f} s')")
   MESH_SECONDS=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
   MESH_BYTES=$bytes
 }
@@ -158,6 +166,8 @@ mb = n / 1e6
 print(f"{label:<22} mesh {mesh:7.2f} s ({mb/mesh:7.1f} MB/s)   rsync {rs:7.2f} s ({mb/rs:7.1f} MB/s)"
       f"   rsync+sync {rss:7.2f} s   ratio rsync/mesh {rs/mesh:5.2f}   (rsync+sync)/mesh {rss/mesh:5.2f}")
 PY
+  echo "    mesh CPU: $MESH_CPU"
+  true
 }
 
 read -r load1 _ < /proc/loadavg
