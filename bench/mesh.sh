@@ -13,6 +13,9 @@
 # "rsync+sync" also times a `sync -f` of its destination afterwards. Both
 # sources start in the page cache (A's blobs are read once before B starts).
 #
+# Under each case it also prints the CPU time each server used (A while B
+# replicated; B from its start), to tell a CPU-bound run from a disk-bound one.
+#
 # Usage: bench/mesh.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
 #        MESH_SMALL_N=1000 MESH_BIG_MIB=1024 MESH_POLL_SECONDS=0.02 BENCH_DIR=/tmp bench/mesh.sh
 set -euo pipefail
@@ -167,7 +170,6 @@ print(f"{label:<22} mesh {mesh:7.2f} s ({mb/mesh:7.1f} MB/s)   rsync {rs:7.2f} s
       f"   rsync+sync {rss:7.2f} s   ratio rsync/mesh {rs/mesh:5.2f}   (rsync+sync)/mesh {rss/mesh:5.2f}")
 PY
   echo "    mesh CPU: $MESH_CPU"
-  true
 }
 
 read -r load1 _ < /proc/loadavg
