@@ -19,10 +19,17 @@
 
 namespace blobsync {
 
-// Lifecycle of a blob. The HTTP layer moves uploads from kTemporary to
-// kPermanent when a record references them; blobs stored through the CLI or a
-// room are permanent at once.
-enum class BlobState : int { kTemporary = 0, kPermanent = 1 };
+// Lifecycle of a blob (docs/architecture.md, "Blob lifecycle"):
+//   kTemporary  nothing is known to keep it; collectable once the grace
+//               period has passed since it became unheld (unheld_at_ms, or
+//               created_at_ms for a blob that never was held).
+//   kPermanent  something keeps it: a record, a room's registry entry or a pin
+//               (store/blob_lifecycle.h). Only an index for the sweeper: the
+//               holds themselves are the truth, checked again before deletion.
+//   kDeleting   the sweeper decided to collect it and is withdrawing it from
+//               registries; readers treat it as absent. A new ingest of the
+//               same bytes brings it back (kTemporary or kPermanent).
+enum class BlobState : int { kTemporary = 0, kPermanent = 1, kDeleting = 2 };
 
 struct BlobRecord {
   Digest hash;
@@ -32,6 +39,9 @@ struct BlobRecord {
   std::vector<Digest> chunk_hashes;  // chunk_count entries; may be left empty by list()
   std::int64_t created_at_ms = 0;    // Unix epoch milliseconds
   BlobState state = BlobState::kPermanent;
+  // Non-empty: the blob failed a re-hash (scrub, verify) and is quarantined:
+  // no path serves it; a verified copy (heal, re-upload) clears it.
+  std::string quarantine;
 };
 
 struct MetadataStats {

@@ -11,9 +11,9 @@ namespace {
 
 SqlBytes key(const Digest& d) { return SqlBytes{{d.bytes.data(), d.bytes.size()}}; }
 
-constexpr const char* kColumns = "hash, size, mime_type, chunk_count, created_at_ms, state";
+constexpr const char* kColumns = "hash, size, mime_type, chunk_count, created_at_ms, state, quarantine";
 
-// Reads row `i` in kColumns order (plus chunk_hashes at index 6 if `with_chunks`).
+// Reads row `i` in kColumns order (plus chunk_hashes at index 7 if `with_chunks`).
 Result<BlobRecord> read_row(const SqlResult& res, std::size_t i, bool with_chunks) {
   BlobRecord r;
   auto hash = res.bytes(i, 0);
@@ -24,9 +24,11 @@ Result<BlobRecord> read_row(const SqlResult& res, std::size_t i, bool with_chunk
   r.mime_type = res.text(i, 2);
   r.chunk_count = static_cast<std::uint64_t>(res.int64(i, 3));
   r.created_at_ms = res.int64(i, 4);
-  r.state = res.int64(i, 5) == 0 ? BlobState::kTemporary : BlobState::kPermanent;
+  std::int64_t state = res.int64(i, 5);
+  r.state = state == 0 ? BlobState::kTemporary : state == 2 ? BlobState::kDeleting : BlobState::kPermanent;
+  r.quarantine = res.text(i, 6);
   if (with_chunks) {
-    auto blob = res.bytes(i, 6);
+    auto blob = res.bytes(i, 7);
     if (blob.size() != r.chunk_count * 32)
       return fail(Errc::kCorruption, "metadata: blob {} has {} bytes of chunk hashes for {} chunks", to_hash_ref(r.hash),
                   blob.size(), r.chunk_count);
@@ -52,6 +54,18 @@ const std::vector<std::string>& SqlMetadata::migrations() {
       "  owner TEXT"
       ");"
       "CREATE INDEX blobs_by_state_created ON blobs(state, created_at_ms);",
+      // 2: one lifecycle for every blob (store/blob_lifecycle.h) and quarantine.
+      // Blobs that were permanent before keep a "pin:legacy" hold, so an
+      // upgrade collects nothing that the old rules kept.
+      "ALTER TABLE blobs ADD COLUMN unheld_at_ms ${INT};"
+      "ALTER TABLE blobs ADD COLUMN quarantine TEXT;"
+      "CREATE TABLE blob_hold ("
+      "  hash ${BYTES} NOT NULL CHECK (length(hash) = 32),"
+      "  holder TEXT NOT NULL,"
+      "  since_ms ${INT} NOT NULL,"
+      "  PRIMARY KEY (hash, holder)"
+      ");"
+      "INSERT INTO blob_hold(hash, holder, since_ms) SELECT hash, 'pin:legacy', created_at_ms FROM blobs WHERE state = 1;",
   };
   return steps;
 }
