@@ -18,11 +18,15 @@
 #include "core/blob_ref.h"
 #include "cli/migrate_command.h"
 #include "store/blob_store.h"
+#include "store/sql/blob_lifecycle.h"
 #include "store/sql/shared_store.h"
 
 namespace blobsync {
 
 namespace {
+
+// What `blobsync put` and a local `get` hold their blobs with.
+constexpr std::string_view kCliPin = "pin:cli";
 
 std::string iso_time(std::int64_t ms) {
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -79,6 +83,7 @@ void run_put(CliContext& ctx, const std::vector<std::string>& files, const std::
   BlobStore* store = opened->store.get();
   PutOptions options;
   options.declared_mime = mime;
+  options.hold = std::string(kCliPin);  // a blob the user stored by hand stays until unpinned
   std::vector<std::filesystem::path> batch;
   auto flush = [&]() -> bool {
     std::optional<Progress> bar;
@@ -200,11 +205,17 @@ void run_stat(CliContext& ctx, const std::string& id, bool chunks) {
   BlobStore* store = opened->store.get();
   auto rec = store->stat(*digest);
   if (!rec) return ctx.fail_with(rec.error());
+  auto lifecycle = BlobLifecycle::open(opened->db, opened->store->unfenced(), opened->fence);
+  if (!lifecycle) return ctx.fail_with(lifecycle.error());
+  auto holds = (*lifecycle)->holds_of(*digest);
+  if (!holds) return ctx.fail_with(holds.error());
+  std::string held_by;
+  for (const auto& h : *holds) held_by += fmt::format("{}\"{}\"", held_by.empty() ? "" : ",", json_escape(h));
   std::string json = fmt::format(
       "{{\"hash\":\"{}\",\"cid\":\"{}\",\"size\":{},\"mimeType\":\"{}\",\"chunkCount\":{},\"createdAt\":\"{}\","
-      "\"state\":\"{}\"",
+      "\"state\":\"{}\",\"holds\":[{}]",
       to_hash_ref(rec->hash), to_cid(rec->hash), rec->size, json_escape(rec->mime_type), rec->chunk_count,
-      iso_time(rec->created_at_ms), rec->state == BlobState::kPermanent ? "permanent" : "temporary");
+      iso_time(rec->created_at_ms), rec->state == BlobState::kPermanent ? "permanent" : "temporary", held_by);
   if (chunks) {
     json += ",\"chunks\":[";
     for (std::size_t i = 0; i < rec->chunk_hashes.size(); ++i)
@@ -224,6 +235,32 @@ void run_rm(CliContext& ctx, const std::vector<std::string>& ids) {
     if (!digest) return ctx.fail_with(digest.error());
     if (auto r = store->remove(*digest); !r) return ctx.fail_with(r.error());
   }
+}
+
+// `blobsync pin/unpin`: an explicit hold "pin:<label>" on each blob.
+void run_pin(CliContext& ctx, const std::vector<std::string>& ids, const std::string& label, bool pin) {
+  if (label.empty() || label.find_first_of(" \t\n") != std::string::npos)
+    return ctx.fail_with(Error{Errc::kInvalidArgument, "--label must be a non-empty word"});
+  std::vector<Digest> hashes;
+  for (const auto& id : ids) {
+    auto digest = parse_blob_id_or_hex(id);
+    if (!digest) return ctx.fail_with(digest.error());
+    hashes.push_back(*digest);
+  }
+  auto opened = ctx.open_store();
+  if (!opened) return ctx.fail_with(opened.error());
+  auto lifecycle = BlobLifecycle::open(opened->db, opened->store->unfenced(), opened->fence);
+  if (!lifecycle) return ctx.fail_with(lifecycle.error());
+  if (pin) {
+    for (const auto& h : hashes) {
+      auto has = opened->store->contains(h);
+      if (!has) return ctx.fail_with(has.error());
+      if (!*has) return ctx.fail_with(Error{Errc::kNotFound, fmt::format("blob {} is not stored", to_hash_ref(h))});
+    }
+  }
+  std::string holder = "pin:" + label;
+  auto r = pin ? (*lifecycle)->hold(holder, hashes) : (*lifecycle)->release(holder, hashes);
+  if (!r) return ctx.fail_with(r.error());
 }
 
 void run_verify(CliContext& ctx, bool quiet) {
@@ -292,6 +329,17 @@ void add_store_commands(CLI::App& app, CliContext& ctx) {
     auto ids = std::make_shared<std::vector<std::string>>();
     cmd->add_option("hashes", *ids, "Blob hashes or CIDs")->required();
     cmd->callback([&ctx, ids] { run_rm(ctx, *ids); });
+  }
+  for (bool pin : {true, false}) {
+    auto* cmd = pin ? app.add_subcommand("pin", "Keep blobs whatever references them (a hold pin:LABEL) until unpinned")
+                    : app.add_subcommand("unpin", "Drop the hold pin:LABEL; a blob nothing else holds is collected "
+                                                  "by gc after the grace period");
+    auto ids = std::make_shared<std::vector<std::string>>();
+    auto label = std::make_shared<std::string>("cli");
+    cmd->add_option("hashes", *ids, "Blob hashes or CIDs")->required();
+    cmd->add_option("--label", *label,
+                    "The pin's label (default cli, as `put` pins; PUT /blobs pins with put; upgrades with legacy)");
+    cmd->callback([&ctx, ids, label, pin] { run_pin(ctx, *ids, *label, pin); });
   }
   {
     auto* cmd = app.add_subcommand("verify", "Re-hash every stored blob; list missing or corrupt ones (exit 3)");

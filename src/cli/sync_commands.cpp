@@ -16,6 +16,7 @@
 #include "http/server.h"
 #include "http/service.h"
 #include "store/blob_store.h"
+#include "store/sql/blob_lifecycle.h"
 #include "sync/mesh/mesh.h"
 #include "sync/mesh/mesh_report.h"
 #include "sync/sync_service.h"
@@ -50,9 +51,14 @@ struct SyncParts {
 Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& router, http::Service& service,
                                           const http::ServerConfig& config, const std::string& bound) {
   auto parts = std::make_shared<SyncParts>();
-  auto sync = sync::SyncService::create(sync_config(config, bound), *service.store);
+  auto sync = sync::SyncService::create(sync_config(config, bound), *service.store, service.lifecycle.get());
   if (!sync) return std::unexpected(sync.error());
   parts->sync = std::move(*sync);
+  // The sweeper takes this server out of every registry that lists a blob
+  // before the blob goes (store/sql/blob_lifecycle.h, step 2).
+  service.lifecycle->set_withdraw([s = parts->sync.get()](const Digest& hash) {
+    return s->withdraw_blob(hash, std::chrono::seconds(30));
+  });
 
   sync::mesh::MeshConfig mc;
   mc.peers = config.peers;

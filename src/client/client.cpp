@@ -21,6 +21,9 @@ namespace blobsync::client {
 
 namespace asio = boost::asio;
 
+// A device's own copies (put, get) are pinned as the CLI's local puts are.
+constexpr std::string_view kDevicePin = "pin:cli";
+
 struct Client::Impl {
   ClientOptions options;
   WsUrl server;
@@ -155,7 +158,9 @@ Result<BlobRef> Client::put_blob(const std::filesystem::path& file, const Progre
   std::error_code ec;
   std::uint64_t size = std::filesystem::file_size(file, ec);
   if (ec) return fail(Errc::kNotFound, "cannot read {}: {}", file.string(), ec.message());
-  auto stored = impl_->store->put_file(file, PutOptions{}, [&](std::uint64_t done) {
+  PutOptions put;
+  put.hold = std::string(kDevicePin);
+  auto stored = impl_->store->put_file(file, put, [&](std::uint64_t done) {
     if (progress) progress(done / 2, size);  // local store: first half of the bar
   });
   if (!stored) return std::unexpected(stored.error());
@@ -182,6 +187,7 @@ Result<BlobRecord> Client::get_blob(const Digest& hash, const ProgressFn& progre
   // in DATA/partial in case this process gives up (another run resumes).
   StreamingOptions streaming;
   streaming.partial_dir = impl_->options.data_dir / "partial";
+  streaming.hold = std::string(kDevicePin);
   auto partial = StreamingDownload::open(*impl_->store, hash, streaming);
   if (!partial) return std::unexpected(partial.error());
   auto& sink = **partial;

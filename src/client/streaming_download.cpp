@@ -42,6 +42,8 @@ Result<> StreamingDownload::begin_ingest() {
   put.max_size = options_.max_size;
   put.declared_mime = mime_;
   put.sniff = !(options_.holder_typed_it && mime_ == "application/octet-stream");
+  put.hold = options_.hold;
+  put.state = options_.hold.empty() ? BlobState::kTemporary : BlobState::kPermanent;
   store_checks_ = !partial_ && options_.store_checks_chunks;
   if (store_checks_) put.expected_chunk_hashes = chunk_hashes_;
   auto ingest = store_.begin_put(put);

@@ -42,6 +42,10 @@ struct StreamingOptions {
   bool keep_partial = true;           // also write a resumable PartialBlob
   std::uint64_t checkpoint_every = 64;  // chunks between syncs of the partial (0: only checkpoint())
   std::uint64_t max_size = UINT64_MAX;
+  // The blob's hold in the store (PutOptions::hold): "pin:cli" for a device's
+  // own copy. Empty: stored kTemporary, kept only by holds it already has
+  // (a server replicating a room's blob: the room's entry holds it).
+  std::string hold{};
   // Without a partial (keep_partial false and none to resume), leave the
   // chunk check to the store: chunks are not hashed on arrival; the ingest's
   // own chunk hashes are compared with the holder's at finish()

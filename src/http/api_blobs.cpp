@@ -67,7 +67,6 @@ class UploadSink final : public BodySink {
     }
     std::string cid = to_cid(rec->hash);
     if (mode_ == Mode::kPlain) {
-      if (auto r = s_.repo->pin(rec->hash); !r) return fail_response(r.error());
       Response resp = json_response(fmt::format(R"({{"hash":{},"cid":{},"size":{},"mimeType":{}}})",
                                                 json_quote(to_hash_ref(rec->hash)), json_quote(cid), rec->size,
                                                 json_quote(*mime_)),
@@ -163,6 +162,10 @@ Response serve_blob(Service& s, const Request& req, const Digest& hash, std::uin
 }
 
 }  // namespace
+
+// PUT /blobs/<hash> is an explicit store request: the blob is pinned until
+// an operator unpins it (`blobsync unpin --label put`) or deletes it.
+constexpr std::string_view kPutPin = "pin:put";
 
 void register_blob_routes(Service& s, Router& r) {
   r.add("POST", "/xrpc/com.atproto.repo.uploadBlob",
@@ -276,6 +279,7 @@ void register_blob_routes(Service& s, Router& r) {
                                                               .max_size = s.config.max_upload_bytes,
                                                               .declared_mime = declared,
                                                               .state = BlobState::kPermanent,
+                                                              .hold = std::string(kPutPin),
                                                               .size = req.content_length});
                   if (!ingest) return fail_response(to_xrpc(ingest.error()));
                   return std::make_unique<UploadSink>(s, UploadSink::Mode::kPlain, *did, declared,

@@ -9,7 +9,7 @@
 
 #include "core/blob_id.h"
 #include "store/blob_store.h"
-#include "store/sql/blob_fence.h"
+#include "store/sql/blob_lifecycle.h"
 #include "store/sql/sql_db.h"
 
 namespace blobsync::http {
@@ -52,29 +52,9 @@ XResult<std::map<std::string, BlobState>> lock_blobs(SqlConn& c, const std::set<
     if (!parse_hex_digest(hex, d)) continue;
     auto r = c.query(sql, {key(d)});
     if (!r) return db_error(r.error());
-    if (!r->empty()) out[hex] = r->int64(0, 0) == 0 ? BlobState::kTemporary : BlobState::kPermanent;
+    if (!r->empty()) out[hex] = static_cast<BlobState>(r->int64(0, 0));
   }
   return out;
-}
-
-XResult<bool> exists(SqlConn& c, std::string_view sql, std::initializer_list<SqlParam> params) {
-  auto r = c.query(sql, params);
-  if (!r) return db_error(r.error());
-  return !r->empty();
-}
-
-// The last reference to `hex` went: a managed blob is marked unreferenced
-// and its store row goes back to temporary. REQUIRES: its row is locked.
-XResult<> release_if_unreferenced(SqlConn& c, const std::string& hex, const std::map<std::string, BlobState>& states) {
-  auto referenced = exists(c, "SELECT 1 FROM record_blob WHERE hash = ? LIMIT 1", {std::string_view(hex)});
-  if (!referenced) return std::unexpected(referenced.error());
-  if (*referenced) return {};
-  auto m = c.query("UPDATE managed_blob SET unreferenced_at = ? WHERE hash = ?", {now_s(), std::string_view(hex)});
-  if (!m) return db_error(m.error());
-  Digest d;
-  if (m->affected() == 0 || !states.count(hex) || !parse_hex_digest(hex, d)) return {};
-  if (auto r = c.query("UPDATE blobs SET state = 0 WHERE hash = ?", {key(d)}); !r) return db_error(r.error());
-  return {};
 }
 
 XResult<std::vector<std::string>> record_hashes(SqlConn& c, std::string_view did, std::string_view collection,
@@ -89,8 +69,7 @@ XResult<std::vector<std::string>> record_hashes(SqlConn& c, std::string_view did
 
 }  // namespace
 
-Result<std::unique_ptr<RepoStore>> RepoStore::open(std::shared_ptr<SqlDb> db, BlobStore& store,
-                                                   std::shared_ptr<BlobFence> fence) {
+Result<std::unique_ptr<RepoStore>> RepoStore::open(std::shared_ptr<SqlDb> db, BlobLifecycle& lifecycle) {
   auto m = db->migrate(
       "http_repo",
       {"CREATE TABLE account_blob(did TEXT NOT NULL, hash TEXT NOT NULL, cid TEXT NOT NULL, mime TEXT NOT NULL, "
@@ -102,9 +81,15 @@ Result<std::unique_ptr<RepoStore>> RepoStore::open(std::shared_ptr<SqlDb> db, Bl
        "hash TEXT NOT NULL, cid ${KEY} NOT NULL, rev ${KEY} NOT NULL, PRIMARY KEY(did, collection, rkey, hash));"
        "CREATE INDEX record_blob_hash ON record_blob(hash);"
        "CREATE INDEX record_blob_did_cid ON record_blob(did, cid);"
-       "CREATE TABLE managed_blob(hash TEXT PRIMARY KEY, unreferenced_at ${INT});"});
+       "CREATE TABLE managed_blob(hash TEXT PRIMARY KEY, unreferenced_at ${INT});",
+       // 2: records are holds of the store's blob lifecycle (store/sql/blob_lifecycle.h).
+       // Blobs managed here were permanent only while referenced: no legacy pin.
+       "DELETE FROM blob_hold WHERE holder = 'pin:legacy' AND ${HEX(hash)} IN (SELECT hash FROM managed_blob);"
+       "DROP TABLE managed_blob;"});
   if (!m) return std::unexpected(m.error());
-  return std::unique_ptr<RepoStore>(new RepoStore(std::move(db), store, std::move(fence)));
+  std::unique_ptr<RepoStore> repo(new RepoStore(std::move(db), lifecycle));
+  lifecycle.add_source(repo.get());
+  return repo;
 }
 
 XResult<> RepoStore::note_upload(std::string_view did, const Digest& hash, std::string_view mime_type,
@@ -121,20 +106,8 @@ XResult<> RepoStore::note_upload(std::string_view did, const Digest& hash, std::
         "ON CONFLICT(did, hash) DO UPDATE SET uploaded_at = excluded.uploaded_at, mime = excluded.mime",
         {did, std::string_view(hex), std::string_view(cid), mime_type, static_cast<std::int64_t>(size), now_s()});
     if (!claim) return db_error(claim.error());
-    if (states->begin()->second == BlobState::kTemporary) {
-      // New to the store (or still temporary): its lifecycle is ours.
-      auto m = c.query("INSERT INTO managed_blob(hash, unreferenced_at) VALUES(?, NULL) ON CONFLICT(hash) DO NOTHING",
-                       {std::string_view(hex)});
-      if (!m) return db_error(m.error());
-    }
     return {};
   });
-}
-
-XResult<> RepoStore::pin(const Digest& hash) {
-  auto r = db_->query("DELETE FROM managed_blob WHERE hash = ?", {std::string_view(hash.hex())});
-  if (!r) return db_error(r.error());
-  return {};
 }
 
 XResult<> RepoStore::write_record(std::string_view did, std::string_view collection, std::string_view rkey,
@@ -187,18 +160,18 @@ XResult<> RepoStore::write_record(std::string_view did, std::string_view collect
           {did, collection, rkey, std::string_view(ref.hash.hex()), std::string_view(ref.cid), rev});
       if (!r) return db_error(r.error());
     }
-    // Referenced blobs are permanent, in the same transaction as the reference.
+    // Referenced blobs are permanent, in the same transaction as the reference
+    // (a blob the sweeper is collecting comes back: its last step leaves it).
     for (const auto& hex : new_hashes) {
-      auto m = c.query("UPDATE managed_blob SET unreferenced_at = NULL WHERE hash = ?", {std::string_view(hex)});
-      if (!m) return db_error(m.error());
       Digest d;
-      if (states->at(hex) == BlobState::kTemporary && parse_hex_digest(hex, d)) {
-        if (auto r = c.query("UPDATE blobs SET state = 1 WHERE hash = ?", {key(d)}); !r) return db_error(r.error());
+      if (states->at(hex) != BlobState::kPermanent && parse_hex_digest(hex, d)) {
+        if (auto r = c.query("UPDATE blobs SET state = 1, unheld_at_ms = NULL WHERE hash = ?", {key(d)}); !r)
+          return db_error(r.error());
       }
     }
     for (const auto& hex : *old_hashes) {
       if (new_hashes.count(hex)) continue;
-      if (auto r = release_if_unreferenced(c, hex, *states); !r) return r;
+      if (auto r = release(c, hex, *states); !r) return r;
     }
     return {};
   });
@@ -219,7 +192,7 @@ XResult<bool> RepoStore::delete_record(std::string_view did, std::string_view co
     auto states = lock_blobs(c, std::set<std::string>(old_hashes->begin(), old_hashes->end()));
     if (!states) return std::unexpected(states.error());
     for (const auto& hex : *old_hashes) {
-      if (auto x = release_if_unreferenced(c, hex, *states); !x) return x;
+      if (auto x = release(c, hex, *states); !x) return x;
     }
     return {};
   });
@@ -309,97 +282,39 @@ XResult<std::vector<std::pair<std::string, std::string>>> RepoStore::list_missin
   return out;
 }
 
-Result<bool> RepoStore::sweep_one(const Digest& hash, std::int64_t cutoff_s, GcReport& report) {
-  std::string hex = hash.hex();
-  std::uint64_t dropped = 0, size = 0;
-  bool deleted = false;
-  auto r = db_->transaction([&](SqlConn& c) -> Result<> {
-    dropped = 0;
-    deleted = false;
-    auto row = c.query("SELECT state, size, created_at_ms FROM blobs WHERE hash = ?" +
-                           std::string(c.dialect().for_update()),
-                       {key(hash)});
-    if (!row) return std::unexpected(row.error());
-    // Claims older than the grace period that no record of that account uses.
-    auto claims = c.query(
-        "DELETE FROM account_blob WHERE hash = ? AND uploaded_at <= ? AND NOT EXISTS (SELECT 1 FROM record_blob r "
-        "WHERE r.did = account_blob.did AND r.hash = account_blob.hash)",
-        {std::string_view(hex), cutoff_s});
-    if (!claims) return std::unexpected(claims.error());
-    dropped = static_cast<std::uint64_t>(claims->affected());
-    auto forget = [&]() -> Result<> {
-      auto f = c.query("DELETE FROM managed_blob WHERE hash = ?", {std::string_view(hex)});
-      if (!f) return std::unexpected(f.error());
-      return {};
-    };
-    if (row->empty()) return forget();  // gone from the store: nothing left to manage
-    for (const char* sql : {"SELECT 1 FROM account_blob WHERE hash = ? LIMIT 1",
-                            "SELECT 1 FROM record_blob WHERE hash = ? LIMIT 1"}) {
-      auto used = c.query(sql, {std::string_view(hex)});
-      if (!used) return std::unexpected(used.error());
-      if (!used->empty()) return {};  // claimed or referenced: it stays
-    }
-    auto managed = c.query("SELECT 1 FROM managed_blob WHERE hash = ?", {std::string_view(hex)});
-    if (!managed) return std::unexpected(managed.error());
-    if (row->int64(0, 0) != 0) return managed->empty() ? Result<>{} : forget();  // made permanent by someone else
-    // Unclaimed temporary rows that we never managed (a crash between ingest
-    // and note_upload) get the grace period from their creation.
-    if (managed->empty() && row->int64(0, 2) > cutoff_s * 1000) return {};
-    auto del = c.query("DELETE FROM blobs WHERE hash = ?", {key(hash)});
-    if (!del) return std::unexpected(del.error());
-    size = static_cast<std::uint64_t>(row->int64(0, 1));
-    deleted = true;
-    return forget();
-  });
-  if (!r) return std::unexpected(r.error());
-  report.claims_dropped += dropped;
-  if (deleted) report.bytes_deleted += size;
-  return deleted;
+XResult<> RepoStore::release(SqlConn& c, const std::string& hex, const std::map<std::string, BlobState>& states) {
+  Digest d;
+  if (!states.count(hex) || !parse_hex_digest(hex, d)) return {};
+  if (auto r = lifecycle_.release_if_unheld(c, d); !r) return db_error(r.error());
+  return {};
 }
 
-Result<GcReport> RepoStore::gc(std::chrono::seconds grace) {
-  GcReport report;
-  std::int64_t cutoff = now_s() - grace.count();
-  // Candidates: blobs with claims that may expire, managed blobs, and old
-  // temporary rows. Each is decided again under its row lock.
-  std::set<std::string> candidates;
-  auto collect = [&](std::string_view sql, std::initializer_list<SqlParam> params, bool bytes) -> Result<> {
-    auto r = db_->read(sql, params);
-    if (!r) return std::unexpected(r.error());
-    for (std::size_t i = 0; i < r->rows(); ++i) {
-      if (!bytes) {
-        candidates.insert(r->text(i, 0));
-        continue;
-      }
-      auto b = r->bytes(i, 0);
-      Digest d;
-      if (b.size() != d.bytes.size()) continue;
-      std::copy(b.begin(), b.end(), d.bytes.begin());
-      candidates.insert(d.hex());
-    }
-    return {};
-  };
-  if (auto r = collect("SELECT DISTINCT hash FROM account_blob WHERE uploaded_at <= ?", {cutoff}, false); !r)
-    return std::unexpected(r.error());
-  if (auto r = collect("SELECT hash FROM managed_blob", {}, false); !r) return std::unexpected(r.error());
-  if (auto r = collect("SELECT hash FROM blobs WHERE state = 0 AND created_at_ms <= ?", {cutoff * 1000}, true); !r)
-    return std::unexpected(r.error());
-  for (const auto& hex : candidates) {
-    Digest d;
-    if (!parse_hex_digest(hex, d)) continue;
-    // Row delete and byte delete under the fence: no upload anywhere is
-    // between its "already stored?" check and its row write meanwhile.
-    auto guard = fence_->exclusive();
-    if (!guard) return std::unexpected(guard.error());
-    auto deleted = sweep_one(d, cutoff, report);
-    if (!deleted) return std::unexpected(deleted.error());
-    if (!*deleted) continue;
-    ++report.blobs_deleted;
-    if (auto r = store_.backend().remove(d); !r)
-      spdlog::warn("gc: blob {} was unindexed but its bytes could not be deleted (verify reports them): {}", hex,
-                   r.error().to_string());
-  }
-  return report;
+Result<std::vector<std::string>> RepoStore::holds(SqlConn& c, const Digest& hash, std::size_t limit) {
+  auto r = c.query("SELECT did, collection, rkey FROM record_blob WHERE hash = ? ORDER BY did, collection, rkey LIMIT ?",
+                   {std::string_view(hash.hex()), static_cast<std::int64_t>(limit)});
+  if (!r) return std::unexpected(r.error());
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < r->rows(); ++i)
+    out.push_back(fmt::format("record:at://{}/{}/{}", r->text(i, 0), r->text(i, 1), r->text(i, 2)));
+  return out;
+}
+
+Result<> RepoStore::on_collect(SqlConn& c, const Digest& hash) {
+  auto r = c.query("DELETE FROM account_blob WHERE hash = ?", {std::string_view(hash.hex())});
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+Result<> RepoStore::expire(std::int64_t cutoff_s) {
+  // Claims older than the grace period that no record of that account uses:
+  // the account must upload the blob again before it can reference it.
+  auto r = db_->query(
+      "DELETE FROM account_blob WHERE uploaded_at <= ? AND NOT EXISTS (SELECT 1 FROM record_blob r "
+      "WHERE r.did = account_blob.did AND r.hash = account_blob.hash)",
+      {cutoff_s});
+  if (!r) return std::unexpected(r.error());
+  claims_dropped_ += static_cast<std::uint64_t>(r->affected());
+  return {};
 }
 
 }  // namespace blobsync::http

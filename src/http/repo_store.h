@@ -3,37 +3,36 @@
 // "http_repo"). No Merkle search tree, signing or firehose: records are JSON
 // rows keyed (did, collection, rkey).
 //
-// Blob lifecycle:
-//   upload      -> account_blob(did, hash) "claim"; the store row is
-//                  kTemporary unless something else already made it permanent
-//                  (then it is not ours to manage).
+// Blobs: records are one kind of hold in the store's blob lifecycle
+// (store/sql/blob_lifecycle.h). RepoStore is that lifecycle's HoldSource for
+// records:
+//   upload      -> account_blob(did, hash) "claim": lets that account
+//                  reference the blob; the blob is kTemporary (a new grace
+//                  period) unless something holds it.
 //   reference   -> a record containing {"$type":"blob"} pointing at a claimed
 //                  blob with the same mimeType and size: record_blob row,
-//                  store state kPermanent.
-//   unreference -> record deleted/updated: record_blob rows go; a managed blob
-//                  with no references left is marked unreferenced and its
-//                  store row goes back to kTemporary.
-//   gc          -> claims older than the grace period with no references of
-//                  that account are dropped; a managed blob with no claims and
-//                  no references from anyone is deleted from the store.
-// So nothing referenced is ever deleted, and a blob shared by two accounts
-// lives while either account references (or freshly claimed) it.
+//                  store state kPermanent, in one transaction.
+//   unreference -> record deleted/updated: record_blob rows go; a blob nothing
+//                  holds any more goes back to kTemporary (collectable after
+//                  the grace period).
+//   sweep       -> claims older than the grace period with no reference of
+//                  that account are dropped (expire()); a collected blob's
+//                  claims go with its row (on_collect()).
 //
 // Cross-server safety (docs/metadata.md has the full argument): every
 // transaction that reads or changes the lifecycle of blob X (its claims,
-// references, managed row or store state) first locks X's row in the store's
-// `blobs` table, which lives in the same database (several rows in hash
-// order, after the one record row it writes). So on PostgreSQL, where
-// several servers share the tables, a reference and a GC decision about X
-// never interleave: GC either sees the reference or deletes X first, and the
-// record write then fails with BlobNotFound. Making a referenced blob
-// permanent happens in the same transaction as the reference. Deleting the
-// bytes happens under the BlobFence, after the row delete committed.
+// references or store state) first locks X's row in the store's `blobs`
+// table, which lives in the same database (several rows in hash order,
+// after the one record row it writes), as the sweeper does. So on
+// PostgreSQL, where several servers share the tables, a reference and a GC
+// decision about X never interleave.
 //
 // Thread safety: safe for concurrent use.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -42,12 +41,12 @@
 #include <vector>
 
 #include "core/digest.h"
+#include "store/metadata.h"
+#include "store/sql/blob_lifecycle.h"
 #include "http/xrpc_error.h"
 
 namespace blobsync {
 class SqlDb;
-class BlobStore;
-class BlobFence;
 }  // namespace blobsync
 
 namespace blobsync::http {
@@ -64,27 +63,17 @@ struct RecordRow {
   std::string collection, rkey, cid, value_json, rev;
 };
 
-struct GcReport {
-  std::uint64_t claims_dropped = 0;
-  std::uint64_t blobs_deleted = 0;
-  std::uint64_t bytes_deleted = 0;
-};
-
-class RepoStore {
+class RepoStore final : public HoldSource {
  public:
-  // `store` keeps its blob index in `db` (the lifecycle locks those rows);
-  // `fence` is the one the store's uploads take.
-  static Result<std::unique_ptr<RepoStore>> open(std::shared_ptr<SqlDb> db, BlobStore& store,
-                                                 std::shared_ptr<BlobFence> fence);
+  // `db` holds the store's blob index (the lifecycle's rows); registers
+  // itself as a source of `lifecycle`, which must outlive it.
+  static Result<std::unique_ptr<RepoStore>> open(std::shared_ptr<SqlDb> db, BlobLifecycle& lifecycle);
 
   // An upload of `hash` by `did` finished (the store holds the blob).
   // `mime_type` is what the upload policy decided. REQUIRES: the caller
   // holds the fence shared since before the upload's finish(), so GC cannot
   // delete the blob in between.
   XResult<> note_upload(std::string_view did, const Digest& hash, std::string_view mime_type, std::uint64_t size);
-  // The plain API stored `hash` as permanent: stop managing its lifecycle.
-  XResult<> pin(const Digest& hash);
-
   // Creates or replaces a record. create_only: 400 RecordAlreadyExists if it
   // exists (createRecord); otherwise an upsert (putRecord). Errors from the
   // refs: 400 BlobNotFound / InvalidMimeType / InvalidSize.
@@ -112,20 +101,22 @@ class RepoStore {
                                                                                 std::optional<std::string> cursor,
                                                                                 std::size_t limit);
 
-  // One sweep (see the file comment). Unmanaged temporary store rows older
-  // than the grace period (crash leftovers) are deleted too. Each deletion
-  // holds the fence exclusively. REQUIRES: the caller holds no fence guard.
-  Result<GcReport> gc(std::chrono::seconds grace);
+  // HoldSource: "record:at://did/collection/rkey" holds; claims go with a
+  // collected blob; expired claims are dropped at the start of a sweep.
+  Result<std::vector<std::string>> holds(SqlConn& c, const Digest& hash, std::size_t limit) override;
+  Result<> on_collect(SqlConn& c, const Digest& hash) override;
+  Result<> expire(std::int64_t cutoff_s) override;
+  // Claims dropped by expire() since the start.
+  std::uint64_t claims_dropped() const { return claims_dropped_.load(); }
 
  private:
-  RepoStore(std::shared_ptr<SqlDb> db, BlobStore& store, std::shared_ptr<BlobFence> fence)
-      : db_(std::move(db)), store_(store), fence_(std::move(fence)) {}
-  // Decides and (if due) deletes one blob's row; true if it was deleted.
-  Result<bool> sweep_one(const Digest& hash, std::int64_t cutoff_s, GcReport& report);
+  RepoStore(std::shared_ptr<SqlDb> db, BlobLifecycle& lifecycle) : db_(std::move(db)), lifecycle_(lifecycle) {}
+  // A reference to `hex` went: the lifecycle decides whether anything still holds it.
+  XResult<> release(SqlConn& c, const std::string& hex, const std::map<std::string, BlobState>& states);
 
   std::shared_ptr<SqlDb> db_;
-  BlobStore& store_;
-  std::shared_ptr<BlobFence> fence_;
+  BlobLifecycle& lifecycle_;
+  std::atomic<std::uint64_t> claims_dropped_{0};
 };
 
 }  // namespace blobsync::http

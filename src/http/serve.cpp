@@ -7,10 +7,13 @@
 #include <vector>
 
 #include "http/access_log.h"
+#include "core/blob_id.h"
 #include "http/gc_sweeper.h"
+#include "http/http_types.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "http/service.h"
+#include "store/sql/blob_lifecycle.h"
 
 namespace blobsync::http {
 
@@ -58,7 +61,7 @@ Result<> run_server(const ServerConfig& config) {
   spdlog::info("blobsync serving {} on {}", config.data_dir.string(), *addr);
   Result<> result;
   {
-    GcSweeper sweeper(*(*service)->repo, (*service)->metrics, config.gc_interval, config.gc_grace);
+    GcSweeper sweeper(*(*service)->lifecycle, (*service)->metrics, config.gc_interval, config.gc_grace);
     result = server.run();
   }
   for (auto& h : handles)
@@ -67,16 +70,27 @@ Result<> run_server(const ServerConfig& config) {
   return result;
 }
 
-Result<> run_gc(const ServerConfig& config) {
+Result<> run_gc(const ServerConfig& config, const GcRun& run) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   auto service = Service::open(config);
   if (!service) return std::unexpected(service.error());
-  auto report = (*service)->repo->gc(config.gc_grace);
+  auto& lifecycle = *(*service)->lifecycle;
+  if (run.withdraw) lifecycle.set_withdraw(run.withdraw);
+  SweepOptions options;
+  options.grace = config.gc_grace;
+  options.dry_run = run.dry_run;
+  options.on_step = crash_at_step_from_env();
+  auto report = lifecycle.sweep(options);
   if (!report) return std::unexpected(report.error());
-  std::printf("{\"blobsDeleted\":%llu,\"bytesDeleted\":%llu,\"claimsDropped\":%llu}\n",
-              static_cast<unsigned long long>(report->blobs_deleted),
-              static_cast<unsigned long long>(report->bytes_deleted),
-              static_cast<unsigned long long>(report->claims_dropped));
+  for (const auto& e : report->collected)
+    std::printf("%s\n", fmt::format(R"({{"hash":{},"size":{},"why":{}}})", json_quote(to_hash_ref(e.hash)), e.size,
+                                    json_quote(e.why))
+                            .c_str());
+  std::printf("%s\n", fmt::format(R"({{"dryRun":{},"blobsDeleted":{},"bytesDeleted":{},"released":{},"deferred":{},)"
+                                  R"("claimsDropped":{}}})",
+                                  run.dry_run, report->blobs_deleted, report->bytes_deleted, report->released,
+                                  report->deferred, (*service)->repo->claims_dropped())
+                          .c_str());
   return {};
 }
 

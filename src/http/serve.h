@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "core/digest.h"
 #include "core/error.h"
 #include "http/config.h"
 
@@ -44,7 +45,16 @@ Result<ServerConfig> load_config(const ConfigSources& sources);
 // stdout once the port is bound.
 Result<> run_server(const ServerConfig& config);
 
-// One GC sweep; prints a JSON report line on stdout.
-Result<> run_gc(const ServerConfig& config);
+struct GcRun {
+  bool dry_run = false;  // list what would go and why; change nothing
+  // Takes this server out of the registries that list a blob before it goes
+  // (BlobLifecycle::Withdraw); empty: none.
+  std::function<Result<>(const Digest&)> withdraw;
+};
+
+// One GC sweep. Prints one JSON line per blob collected (or, with dry_run,
+// that would be), {"hash","size","why"}, then a summary line
+// {"blobsDeleted","bytesDeleted","released","deferred","claimsDropped"}.
+Result<> run_gc(const ServerConfig& config, const GcRun& run);
 
 }  // namespace blobsync::http

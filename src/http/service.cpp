@@ -84,7 +84,10 @@ Result<std::unique_ptr<Service>> Service::open(const ServerConfig& config) {
   auto accounts = AccountStore::open(s->db);
   if (!accounts) return std::unexpected(accounts.error());
   s->accounts = std::move(*accounts);
-  auto repo = RepoStore::open(s->db, *s->store, s->fence);
+  auto lifecycle = BlobLifecycle::open(s->db, *s->unfenced_store, s->fence);
+  if (!lifecycle) return std::unexpected(lifecycle.error());
+  s->lifecycle = std::move(*lifecycle);
+  auto repo = RepoStore::open(s->db, *s->lifecycle);
   if (!repo) return std::unexpected(repo.error());
   s->repo = std::move(*repo);
   auto secret = load_secret(config);

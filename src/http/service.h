@@ -33,6 +33,7 @@
 namespace blobsync {
 class BlobStore;
 class BlobFence;
+class BlobLifecycle;
 class SqlDb;
 }  // namespace blobsync
 
@@ -62,7 +63,8 @@ class Service {
   std::shared_ptr<BlobFence> fence;
   std::shared_ptr<SqlDb> db;
   std::unique_ptr<AccountStore> accounts;
-  std::unique_ptr<RepoStore> repo;
+  std::unique_ptr<BlobLifecycle> lifecycle;  // what keeps blobs; the GC sweeper
+  std::unique_ptr<RepoStore> repo;           // a hold source of `lifecycle`
   std::vector<std::uint8_t> jwt_secret;
   std::string service_did;  // did:web:<hostname>
   MimePolicy mime{{}};

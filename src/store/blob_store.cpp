@@ -226,20 +226,21 @@ class StoreImpl final : public BlobStore {
   Result<BlobRecord> stat(const Digest& hash) override {
     auto row = metadata_->get_blob(hash);
     if (!row) return std::unexpected(row.error());
-    if (!*row) return not_found(hash);
+    if (!*row || (*row)->state == BlobState::kDeleting) return not_found(hash);
     return std::move(**row);
   }
 
   Result<bool> contains(const Digest& hash) override {
     auto row = metadata_->get_blob(hash);
     if (!row) return std::unexpected(row.error());
-    return row->has_value();
+    return row->has_value() && (*row)->state != BlobState::kDeleting;
   }
 
   Result<std::unique_ptr<BlobReader>> open(const Digest& hash, std::uint64_t offset, std::uint64_t length) override {
     auto row = metadata_->get_blob(hash);
     if (!row) return std::unexpected(row.error());
-    if (!*row) return not_found(hash);
+    // A blob being collected is gone for readers (the sweeper is withdrawing it).
+    if (!*row || (*row)->state == BlobState::kDeleting) return not_found(hash);
     auto reader = backend_->open_sized(hash, (*row)->size, offset, length);
     if (!reader && reader.error().code == Errc::kNotFound) return missing_bytes(hash);
     return reader;
@@ -313,7 +314,8 @@ class StoreImpl final : public BlobStore {
 
   // Called by IngestImpl::finish once the digest is known and verified.
   // `mime` is called once the bytes are durable (it may wait for the sniffer).
-  Result<BlobRecord> commit(BlobWriter* writer, BlobRecord record, const std::function<std::string()>& mime) {
+  Result<BlobRecord> commit(BlobWriter* writer, BlobRecord record, const std::function<std::string()>& mime,
+                            std::string_view hold) {
     std::lock_guard g(locks_.for_digest(record.hash));
     auto row = metadata_->get_blob(record.hash);
     if (!row) return std::unexpected(row.error());
@@ -331,7 +333,7 @@ class StoreImpl final : public BlobStore {
       writer->abort();  // dedup: the stored copy stays, ours is dropped
     }
     record.mime_type = mime();
-    auto inserted = metadata_->insert_blob(record);
+    auto inserted = metadata_->insert_blob(record, hold);
     if (!inserted) {
       // No row names these bytes (we hold the digest's lock), so drop them
       // rather than leave an unindexed copy; if that fails too, verify reports it.
@@ -429,7 +431,7 @@ Result<BlobRecord> IngestImpl::finish() {
     }
     return choose_mime();
   };
-  auto committed = store_.commit(writer_.get(), std::move(record), mime);
+  auto committed = store_.commit(writer_.get(), std::move(record), mime, options_.hold);
   writer_.reset();
   if (!committed) dead_ = committed.error();
   return committed;

@@ -64,7 +64,13 @@ struct PutOptions {
   // specific in them), e.g. a replicated blob: sniffing again would cost
   // 0.5-5 ms and find nothing either.
   bool sniff = true;
+  // kTemporary: kept for the grace period unless something holds it.
+  // kPermanent: only for tests and tools that manage no lifecycle; callers
+  // that mean to keep a blob name a `hold` instead.
   BlobState state = BlobState::kPermanent;
+  // A hold written with the row, in one transaction (store/sql/blob_lifecycle.h):
+  // "pin:cli", "pin:put", "room:<room>@<server>". Makes the blob kPermanent.
+  std::string hold{};
   // The exact byte count, if the caller knows it before the first byte
   // (Content-Length, a regular file's size, a BlobRef). An ingest that ends
   // with another count fails (kInvalidArgument), nothing stored. Lets a

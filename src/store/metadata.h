@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/digest.h"
@@ -53,10 +54,17 @@ class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
 
-  // Inserts the row; returns false (and changes nothing) if it existed.
-  // A kTemporary insert over a kTemporary row refreshes created_at_ms; a
-  // kPermanent insert promotes an existing row.
-  virtual Result<bool> insert_blob(const BlobRecord& record) = 0;
+  // Inserts the row; returns false if it existed (then only the rules below
+  // apply). A kTemporary insert over a kTemporary row refreshes
+  // created_at_ms (a new grace period); a kPermanent insert promotes an
+  // existing row; an insert over a kDeleting row brings it back (the
+  // sweeper then leaves it). `hold` (may be empty): a hold
+  // ("pin:put", "room:notes@ws://a/sync", store/sql/blob_lifecycle.h) added
+  // in the same transaction, which makes the row kPermanent; a row for which
+  // holds already exist (a room listed the blob before it arrived) is
+  // kPermanent too.
+  virtual Result<bool> insert_blob(const BlobRecord& record, std::string_view hold) = 0;
+  Result<bool> insert_blob(const BlobRecord& record) { return insert_blob(record, {}); }
   virtual Result<std::optional<BlobRecord>> get_blob(const Digest& hash) = 0;
   virtual Result<> set_state(const Digest& hash, BlobState state) = 0;
   // Deleting a missing row is not an error.

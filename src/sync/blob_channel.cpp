@@ -318,7 +318,10 @@ void BlobChannel::finalize(std::uint64_t req) {
       options.expected = up->msg.hash;
       options.max_size = env.config.max_blob_bytes;
       options.declared_mime = normalize_mime(up->msg.mime_type);
-      options.state = BlobState::kPermanent;
+      // Held by the room from its row's first commit: the announcement that
+      // follows makes an entry, but a sweep must not find the blob unheld in between.
+      options.hold = self->hooks_.hold;
+      options.state = options.hold.empty() ? BlobState::kTemporary : BlobState::kPermanent;
       auto ingest = env.store.begin_put(options);
       if (!ingest) {
         outcome = Outcome::kInternal;

@@ -76,6 +76,9 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
     // bound in); empty for connections from other servers, so two servers
     // whose registries list each other never wait on each other.
     std::function<void(const Digest&, std::function<void(Result<>)>)> fetch_missing;
+    // The hold an upload's blob is stored with: the room's ("room:<room>@<url>",
+    // room_holds.h).
+    std::string hold;
     bool read_only = false;
     // The peer is another blobsync server, whose replicator checks every
     // chunk against its hash: served chunks skip this server's own re-check

@@ -74,6 +74,23 @@ std::vector<std::pair<Digest, RegistryEntry>> registry_entries(crdt::Doc& doc) {
   return out;
 }
 
+std::vector<Digest> registry_keys(crdt::Doc& doc) {
+  std::vector<Digest> out;
+  auto map = doc.get_map(kRegistryMap);
+  if (!map) return out;
+  for (const auto& key : map.keys()) {
+    if (!key.starts_with("sha256:")) continue;
+    if (auto digest = parse_blob_id(key)) out.push_back(*digest);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool registry_has_key(crdt::Doc& doc, const Digest& hash) {
+  auto map = doc.get_map(kRegistryMap);
+  return map && map.has(to_hash_ref(hash));
+}
+
 bool registry_announce(crdt::Doc& doc, const Digest& hash, std::uint64_t size, std::uint64_t chunk_count,
                        const std::string& self_url, const void* origin) {
   auto current = registry_get(doc, hash);

@@ -53,6 +53,13 @@ bool registry_announce(crdt::Doc& doc, const Digest& hash, std::uint64_t size, s
 // left. Returns true if the document changed.
 bool registry_withdraw(crdt::Doc& doc, const Digest& hash, const std::string& self_url, const void* origin = nullptr);
 
+// Every blob the registry has a key for ("sha256:<hex>"), whatever its
+// value: an entry keeps its blob on this server (a hold, room_holds.h) even
+// when a buggy peer wrote it malformed. In hash order.
+std::vector<Digest> registry_keys(crdt::Doc& doc);
+// Whether the registry has a key for the blob (see registry_keys).
+bool registry_has_key(crdt::Doc& doc, const Digest& hash);
+
 struct HeldBlob {
   Digest hash;
   std::uint64_t size = 0;

@@ -20,6 +20,7 @@
 #include "store/blob_store.h"
 #include "sync/parked_room.h"
 #include "sync/registry.h"
+#include "sync/room_holds.h"
 #include "sync/room_core.h"
 #include "sync/room_manager.h"
 
@@ -45,12 +46,12 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     auto self = shared_from_this();
     if (preloaded) {  // un-parked: no store read
       asio::post(strand_, [self, r = std::move(*preloaded)]() mutable {
-        self->on_loaded(Result<StoredRoom>(std::move(r)));
+        self->on_loaded(Result<StoredRoom>(std::move(r)), false);
       });
       return;
     }
     env_.store.load(name_, [self](Result<StoredRoom> r) {
-      asio::post(self->strand_, [self, r = std::move(r)]() mutable { self->on_loaded(std::move(r)); });
+      asio::post(self->strand_, [self, r = std::move(r)]() mutable { self->on_loaded(std::move(r), true); });
     });
   }
 
@@ -206,7 +207,8 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     });
   }
 
-  void on_loaded(Result<StoredRoom> r) {
+  // from_store: read from the RoomStore (not un-parked in this process).
+  void on_loaded(Result<StoredRoom> r, bool from_store) {
     if (state_ != State::kLoading) return;
     if (!r) {
       spdlog::error("sync: cannot load room {}: {}", name_, r.error().to_string());
@@ -222,6 +224,10 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     log_bytes_ = r->log_bytes;
     snapshot_bytes_ = r->snapshot.size();
     for (const auto& a : r->announced) announced_[a.hash] = a;
+    // Holds left by a crash between a hold and its delta, or missing from
+    // before holds existed: make them what the registry says.
+    if (from_store && env_.lifecycle && core_->doc().root(kRegistryMap))
+      RoomHolds(env_.store, env_.lifecycle, room_holder(name_, env_.config.url)).reconcile(core_->doc());
     listener_ = std::make_shared<Listener>();
     listener_->room = weak_from_this();
     state_ = State::kReady;
@@ -266,12 +272,20 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
 
   // Carries out what the core asked for: persist deltas, send or hold messages.
   void apply(RoomEffects& fx) {
+    // Registry keys changed: holds before the appends, releases after (room_holds.h).
+    std::optional<RoomHolds> holds;
+    std::shared_ptr<const Result<>> precondition;
+    if (!fx.registry_keys.empty() && env_.lifecycle) {
+      holds.emplace(env_.store, env_.lifecycle, room_holder(name_, env_.config.url));
+      precondition = holds->before_append(core_->doc(), fx.registry_keys);
+    }
     for (auto& delta : fx.persist) {
       ++applied_;
       ++log_count_;
       log_bytes_ += delta.size();
-      env_.store.append(room_id_, applied_, std::move(delta), listener_);
+      env_.store.append(room_id_, applied_, std::move(delta), listener_, precondition);
     }
+    if (holds) holds->after_append();
     std::vector<std::pair<ConnId, SharedBytes>> now;
     for (auto& o : fx.out) {
       if (o.reveals_doc && (durable_ < applied_ || !held_.empty())) {

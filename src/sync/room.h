@@ -44,6 +44,7 @@ class io_context;
 
 namespace blobsync {
 class BlobStore;
+class BlobLifecycle;
 }
 
 namespace blobsync::sync {
@@ -54,6 +55,7 @@ struct RoomEnv {
   const SyncConfig& config;
   RoomStore& store;
   BlobStore& blobs;
+  BlobLifecycle* lifecycle;  // registry entries hold blobs (room_holds.h); null: none kept
   RoomManager& manager;
   std::shared_ptr<void> owner;  // keeps the above alive while the room exists
 };

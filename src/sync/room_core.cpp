@@ -50,9 +50,12 @@ RoomCore::RoomCore(bool gc) : doc_(std::make_unique<crdt::Doc>(crdt::random_clie
     if (!fx_) return;  // loading persisted state
     fx_->persist.push_back(update);
     fx_->out.push_back({kAllConnections, sync_message(kSyncUpdate, update), true});
-    if (txn.origin != &kLocalTag) {
-      if (crdt::Branch* reg = doc_->root(kRegistryMap); reg && txn.changed.contains(reg))
-        fx_->registry_changed_remotely = true;
+    if (crdt::Branch* reg = doc_->root(kRegistryMap)) {
+      if (auto it = txn.changed.find(reg); it != txn.changed.end()) {
+        if (txn.origin != &kLocalTag) fx_->registry_changed_remotely = true;
+        for (const std::string* key : it->second)
+          if (key) fx_->registry_keys.push_back(*key);
+      }
     }
   });
 }

@@ -54,6 +54,7 @@ struct RoomEffects {
   std::vector<Outgoing> out;
   std::vector<crdt::Bytes> persist;    // document deltas to make durable, in order
   bool registry_changed_remotely = false;
+  std::vector<std::string> registry_keys;  // _blobRegistry keys changed (by anyone), for RoomHolds
   std::vector<std::string> errors;     // protocol errors, for the log
 };
 

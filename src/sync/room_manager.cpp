@@ -12,8 +12,8 @@ std::int64_t steady_ms() {
 }
 }  // namespace
 
-RoomManager::RoomManager(const SyncConfig& config, RoomStore& store, BlobStore& blobs)
-    : config_(config), store_(store), blobs_(blobs) {}
+RoomManager::RoomManager(const SyncConfig& config, RoomStore& store, BlobStore& blobs, BlobLifecycle* lifecycle)
+    : config_(config), store_(store), blobs_(blobs), lifecycle_(lifecycle) {}
 
 void RoomManager::set_io_context(boost::asio::io_context& ioc) {
   std::lock_guard lock(mu_);
@@ -36,7 +36,7 @@ std::shared_ptr<Room> RoomManager::acquire(const std::string& name) {
       parked_.erase(it);
       ++unparks_;
     }
-    slot = make_room(RoomEnv{config_, store_, blobs_, *this, owner_.lock()}, name, *ioc_, std::move(preloaded));
+    slot = make_room(RoomEnv{config_, store_, blobs_, lifecycle_, *this, owner_.lock()}, name, *ioc_, std::move(preloaded));
     sweep_parked_locked();
   }
   slot->users.fetch_add(1);

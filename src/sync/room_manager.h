@@ -28,7 +28,8 @@ namespace blobsync::sync {
 
 class RoomManager {
  public:
-  RoomManager(const SyncConfig& config, RoomStore& store, BlobStore& blobs);
+  // lifecycle may be null (registry entries then hold no blobs).
+  RoomManager(const SyncConfig& config, RoomStore& store, BlobStore& blobs, BlobLifecycle* lifecycle);
 
   // Rooms keep `owner` (what holds the store, config...) alive.
   void set_owner(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
@@ -72,6 +73,7 @@ class RoomManager {
   const SyncConfig& config_;
   RoomStore& store_;
   BlobStore& blobs_;
+  BlobLifecycle* lifecycle_;
   mutable std::mutex mu_;
   boost::asio::io_context* ioc_ = nullptr;                  // guarded by mu_
   std::map<std::string, std::shared_ptr<Room>> rooms_;      // guarded by mu_

@@ -202,15 +202,29 @@ void RoomStore::load(std::string name, std::function<void(Result<StoredRoom>)> d
 }
 
 void RoomStore::append(std::int64_t room, std::uint64_t seq, crdt::Bytes delta,
-                       std::shared_ptr<DurabilityListener> listener) {
+                       std::shared_ptr<DurabilityListener> listener, std::shared_ptr<const Result<>> precondition) {
   Job job;
   job.seq = seq;
   job.listener = std::move(listener);
-  job.run = [room, seq, delta = std::move(delta)](SqliteDb& db) -> Result<> {
+  job.run = [room, seq, delta = std::move(delta), precondition = std::move(precondition)](SqliteDb& db) -> Result<> {
+    if (precondition && !*precondition) return std::unexpected(precondition->error());
     auto st = db.prepare("INSERT INTO sync_updates(room_id, seq, data) VALUES (?, ?, ?)");
     if (!st) return std::unexpected(st.error());
     st->bind(1, room).bind(2, static_cast<std::int64_t>(seq)).bind_blob(3, delta);
     return st->run();
+  };
+  push(std::move(job));
+}
+
+void RoomStore::run_between(std::function<Result<>()> fn, std::function<void(Result<>)> done) {
+  // A read job: the loop runs it outside any transaction, so the writes
+  // queued before it were committed by then, and those after it start a new one.
+  Job job;
+  job.write = false;
+  job.run = [fn = std::move(fn), done = std::move(done)](SqliteDb&) -> Result<> {
+    auto r = fn();
+    if (done) done(r);
+    return {};
   };
   push(std::move(job));
 }

@@ -75,7 +75,17 @@ class RoomStore {
   // Loads (creating if needed) the room `name`.
   void load(std::string name, std::function<void(Result<StoredRoom>)> done);
   // Appends a delta. REQUIRES: seq greater than every seq of the room so far.
-  void append(std::int64_t room, std::uint64_t seq, crdt::Bytes delta, std::shared_ptr<DurabilityListener> listener);
+  // `precondition` (may be null): set by a run_between() queued before; if it
+  // holds an error when the append runs, the append fails with it (and its
+  // commit group with it), so the delta never becomes durable.
+  void append(std::int64_t room, std::uint64_t seq, crdt::Bytes delta, std::shared_ptr<DurabilityListener> listener,
+              std::shared_ptr<const Result<>> precondition = nullptr);
+  // Runs `fn` on the store's thread between commits: after every write
+  // queued before it is durable, before any write queued after it begins.
+  // For work in another database that must be ordered with a room's
+  // appends (the holds its registry entries put on blobs). `fn` may block;
+  // its result goes to `done` (may be empty), on the store's thread.
+  void run_between(std::function<Result<>()> fn, std::function<void(Result<>)> done = {});
   // Makes `snapshot` the room's state up to and including upto_seq.
   void compact(std::int64_t room, std::uint64_t upto_seq, crdt::Bytes snapshot,
                std::function<void(Result<>)> done = {});

@@ -17,6 +17,7 @@
 #include "sync/blob_channel.h"
 #include "sync/registry.h"
 #include "sync/room_core.h"
+#include "sync/room_holds.h"
 #include "sync/room_manager.h"
 #include "sync/room_store.h"
 #include "sync/upload_staging.h"
@@ -27,19 +28,21 @@ namespace blobsync::sync {
 namespace asio = boost::asio;
 
 struct SyncService::State : std::enable_shared_from_this<SyncService::State> {
-  State(const SyncConfig& c, BlobStore& b, std::unique_ptr<RoomStore> s)
+  State(const SyncConfig& c, BlobStore& b, BlobLifecycle* l, std::unique_ptr<RoomStore> s)
       : config(c),
         blobs(b),
+        lifecycle(l),
         store(std::move(s)),
         staging(config.staging_dir, std::chrono::duration_cast<std::chrono::seconds>(config.staging_expiry)),
         mime(config.allowed_mime.empty() ? http::default_allowed_mime() : config.allowed_mime),
         pool(std::max(1u, config.blob_threads)),
         blob_env{config, blobs, staging, mime, [this](std::function<void()> fn) { asio::post(pool, std::move(fn)); }, {}},
-        manager(config, *store, blobs),
+        manager(config, *store, blobs, lifecycle),
         session_env{config, manager, blob_env, sessions, "/sync/", {}} {}
 
   SyncConfig config;
   BlobStore& blobs;
+  BlobLifecycle* lifecycle;
   std::unique_ptr<RoomStore> store;
   UploadStaging staging;
   http::MimePolicy mime;
@@ -84,11 +87,16 @@ Result<> SyncService::State::offline_edit(const std::string& room,
   if (!stored) return std::unexpected(stored.error());
   RoomCore core(config.gc);
   core.load(stored->snapshot, stored->log);
+  RoomHolds holds(*store, lifecycle, room_holder(room, config.url));
+  if (core.doc().root(kRegistryMap)) holds.reconcile(core.doc());  // as a load does
   RoomEffects fx;
   fn(core, *stored, fx);
+  auto precondition = holds.before_append(core.doc(), fx.registry_keys);
   std::uint64_t seq = stored->last_seq;
-  for (auto& delta : fx.persist) store->append(stored->id, ++seq, std::move(delta), nullptr);
+  for (auto& delta : fx.persist) store->append(stored->id, ++seq, std::move(delta), nullptr, precondition);
+  holds.after_append();
   store->flush();
+  if (precondition && !*precondition) return std::unexpected(precondition->error());
   return {};
 }
 
@@ -110,7 +118,8 @@ Result<> SyncService::State::reconcile_offline(const std::string& room) {
   });
 }
 
-Result<std::unique_ptr<SyncService>> SyncService::create(const SyncConfig& config_in, BlobStore& blobs) {
+Result<std::unique_ptr<SyncService>> SyncService::create(const SyncConfig& config_in, BlobStore& blobs,
+                                                         BlobLifecycle* lifecycle) {
   SyncConfig config = config_in;
   if (config.staging_dir.empty()) config.staging_dir = config.data_dir / "sync-staging";
   if (config.window == 0 || config.window > kMaxWindow) return fail(Errc::kInvalidArgument, "sync window must be 1-256");
@@ -118,7 +127,7 @@ Result<std::unique_ptr<SyncService>> SyncService::create(const SyncConfig& confi
   std::filesystem::create_directories(config.data_dir, ec);
   auto store = RoomStore::open(config.data_dir / "meta.db", config.fsync);
   if (!store) return std::unexpected(store.error());
-  auto state = std::make_shared<State>(config, blobs, std::move(*store));
+  auto state = std::make_shared<State>(config, blobs, lifecycle, std::move(*store));
   state->manager.set_owner(state);
   state->session_env.owner = state;
   if (auto r = state->staging.init(); !r) return std::unexpected(r.error());
@@ -210,6 +219,35 @@ void SyncService::blob_removed(const Digest& hash) {
       if (!r) spdlog::warn("sync: withdrawing from room {} failed: {}", name, r.error().to_string());
     }
   }
+}
+
+Result<> SyncService::withdraw_blob(const Digest& hash, std::chrono::milliseconds timeout) {
+  auto rooms = state_->store->rooms_announcing(hash);
+  if (!rooms) return std::unexpected(rooms.error());
+  for (const auto& name : *rooms) {
+    if (state_->manager.has_io_context() && !state_->stopping) {
+      // Room::withdraw reports once the change and the announcement row are durable.
+      auto done = std::make_shared<std::promise<Result<>>>();
+      auto f = done->get_future();
+      state_->manager.with_room(name, [hash, done](Room& room, std::function<void()> release) {
+        room.withdraw(hash, [release, done](Result<> r) {
+          release();
+          done->set_value(std::move(r));
+        });
+      });
+      if (f.wait_for(timeout) != std::future_status::ready)
+        return fail(Errc::kTimeout, "withdrawing from room {} took longer than {} ms", name, timeout.count());
+      if (auto r = f.get(); !r) return fail(r.error().code, "room {}: {}", name, r.error().message);
+    } else {
+      auto r = state_->offline_edit(name, [&](RoomCore& core, const StoredRoom& stored, RoomEffects& fx) {
+        core.local_change(
+            [&](crdt::Doc& doc) { registry_withdraw(doc, hash, state_->config.url, RoomCore::local_origin()); }, fx);
+        state_->store->remove_announce(stored.id, hash);
+      });
+      if (!r) return fail(r.error().code, "room {}: {}", name, r.error().message);
+    }
+  }
+  return {};
 }
 
 SyncService::Stats SyncService::stats() const {

@@ -20,6 +20,7 @@
 // called from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,6 +37,7 @@ class io_context;
 
 namespace blobsync {
 class BlobStore;
+class BlobLifecycle;
 namespace http {
 class Server;
 }
@@ -50,7 +52,10 @@ class SyncService {
   // Opens DATA/meta.db (sync tables), the staging directory, and reconciles
   // the registry of every room with announcements. Errors: database or
   // directory failures.
-  static Result<std::unique_ptr<SyncService>> create(const SyncConfig& config, BlobStore& store);
+  // `lifecycle` (may be null): registry entries become holds on their blobs
+  // (room_holds.h); it must outlive the service.
+  static Result<std::unique_ptr<SyncService>> create(const SyncConfig& config, BlobStore& store,
+                                                     BlobLifecycle* lifecycle = nullptr);
   ~SyncService();  // stop(), then waits until everything queued is durable
   SyncService(const SyncService&) = delete;
   SyncService& operator=(const SyncService&) = delete;
@@ -85,6 +90,10 @@ class SyncService {
   // withdraws from the blob's entry in every room it announced it in.
   // Asynchronous; safe from any thread.
   void blob_removed(const Digest& hash);
+  // The sweeper's withdrawal (BlobLifecycle::Withdraw): the same, but
+  // returns only once every room's change is durable, or an error (a room
+  // failed, or `timeout` passed). Blocks: never call on an I/O thread.
+  Result<> withdraw_blob(const Digest& hash, std::chrono::milliseconds timeout);
 
   struct Stats {
     std::size_t connections = 0;

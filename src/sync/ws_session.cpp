@@ -29,6 +29,7 @@
 #include "sync/blob_channel.h"
 #include "sync/room.h"
 #include "sync/room_manager.h"
+#include "sync/room_holds.h"
 #include "sync/room_name.h"
 #include "sync/sync_config.h"
 
@@ -548,6 +549,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
                                 const Digest& hash, std::function<void(Result<>)> done) {
         fetch(room, hash, std::move(done));
       };
+    hooks.hold = room_holder(room_->name(), env_.blobs.config.url);
     hooks.read_only = access_ == Access::kReadOnly;
     hooks.peer_verifies = from_server_;
     blob_ = std::make_shared<BlobChannel>(env_.blobs, std::move(hooks));

@@ -138,7 +138,7 @@ class ReplicaTest : public ::testing::Test {
     blobs_ = std::move(BlobStore::open(so).value());
     store_ = std::move(RoomStore::open(dir_ / "meta.db", false).value());
     config_.data_dir = dir_;
-    manager_ = std::make_unique<RoomManager>(config_, *store_, *blobs_);
+    manager_ = std::make_unique<RoomManager>(config_, *store_, *blobs_, nullptr);
     manager_->set_io_context(ioc_);
     thread_ = std::thread([this] { ioc_.run(); });
   }

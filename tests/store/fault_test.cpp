@@ -410,7 +410,9 @@ TEST(StoreFaults, ReopenRemovesLeftoversOfDeadSessions) {
 class FailingInserts final : public MetadataStore {
  public:
   explicit FailingInserts(std::shared_ptr<MetadataStore> inner) : inner_(std::move(inner)) {}
-  Result<bool> insert_blob(const BlobRecord&) override { return fail(Errc::kIOError, "injected insert failure"); }
+  Result<bool> insert_blob(const BlobRecord&, std::string_view) override {
+    return fail(Errc::kIOError, "injected insert failure");
+  }
   Result<std::optional<BlobRecord>> get_blob(const Digest& h) override { return inner_->get_blob(h); }
   Result<> set_state(const Digest& h, BlobState s) override { return inner_->set_state(h, s); }
   Result<> delete_blob(const Digest& h) override { return inner_->delete_blob(h); }

@@ -65,6 +65,7 @@ const std::vector<std::string>& SqlMetadata::migrations() {
       "  since_ms ${INT} NOT NULL,"
       "  PRIMARY KEY (hash, holder)"
       ");"
+      "CREATE INDEX blob_hold_by_holder ON blob_hold(holder);"
       "INSERT INTO blob_hold(hash, holder, since_ms) SELECT hash, 'pin:legacy', created_at_ms FROM blobs WHERE state = 1;",
   };
   return steps;
@@ -78,25 +79,39 @@ Result<std::unique_ptr<SqlMetadata>> SqlMetadata::open(std::shared_ptr<SqlDb> db
 namespace {
 
 // The row of one insert_blob, run inside a transaction: INSERT ... ON
-// CONFLICT DO NOTHING, then the temporary/permanent rule for an existing row.
-// Sets `inserted` to whether this call created the row.
-Result<> insert_row(SqlConn& c, const BlobRecord& record, const std::vector<std::uint8_t>& chunks, bool& inserted) {
+// CONFLICT DO NOTHING, then the lifecycle rules for an existing row (see
+// MetadataStore::insert_blob). Sets `inserted` to whether this call created the row.
+Result<> insert_row(SqlConn& c, const BlobRecord& record, std::string_view hold, const std::vector<std::uint8_t>& chunks,
+                    bool& inserted) {
+  std::int64_t state = static_cast<std::int64_t>(record.state == BlobState::kPermanent ? BlobState::kPermanent
+                                                                                       : BlobState::kTemporary);
+  if (!hold.empty()) {
+    auto h = c.query("INSERT INTO blob_hold(hash, holder, since_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                     {key(record.hash), hold, record.created_at_ms});
+    if (!h) return std::unexpected(h.error());
+    state = 1;
+  } else if (state == 0) {
+    // Holds may come before the blob (a room listed it, then it arrived).
+    auto h = c.query("SELECT 1 FROM blob_hold WHERE hash = ? LIMIT 1", {key(record.hash)});
+    if (!h) return std::unexpected(h.error());
+    if (!h->empty()) state = 1;
+  }
   // A concurrent insert of the same hash (another server) waits here on the
   // key and then does nothing: exactly one of them inserts.
   auto ins = c.query(
       "INSERT INTO blobs(hash, size, mime_type, chunk_count, chunk_hashes, created_at_ms, state) "
       "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
       {key(record.hash), static_cast<std::int64_t>(record.size), std::string_view(record.mime_type),
-       static_cast<std::int64_t>(record.chunk_count), SqlBytes{chunks}, record.created_at_ms,
-       static_cast<std::int64_t>(record.state)});
+       static_cast<std::int64_t>(record.chunk_count), SqlBytes{chunks}, record.created_at_ms, state});
   if (!ins) return std::unexpected(ins.error());
   inserted = ins->affected() > 0;
   if (inserted) return {};
-  // Temporary over temporary refreshes the grace period; permanent promotes.
-  auto upd = record.state == BlobState::kPermanent
-                 ? c.query("UPDATE blobs SET state = 1 WHERE hash = ? AND state = 0", {key(record.hash)})
-                 : c.query("UPDATE blobs SET created_at_ms = ? WHERE hash = ? AND state = 0 AND created_at_ms < ?",
-                           {record.created_at_ms, key(record.hash), record.created_at_ms});
+  // Held: permanent (also brings a kDeleting row back). Temporary over
+  // temporary or kDeleting: a new grace period from now.
+  auto upd = state == 1 ? c.query("UPDATE blobs SET state = 1 WHERE hash = ? AND state <> 1", {key(record.hash)})
+                        : c.query("UPDATE blobs SET state = 0, created_at_ms = ?, unheld_at_ms = NULL "
+                                  "WHERE hash = ? AND (state = 2 OR (state = 0 AND created_at_ms < ?))",
+                                  {record.created_at_ms, key(record.hash), record.created_at_ms});
   if (!upd) return std::unexpected(upd.error());
   return {};
 }
@@ -105,16 +120,17 @@ Result<> insert_row(SqlConn& c, const BlobRecord& record, const std::vector<std:
 
 struct SqlMetadata::PendingInsert {
   const BlobRecord* record;
+  std::string_view hold;
   std::vector<std::uint8_t> chunks;
   Result<bool> result = false;
   bool done = false;
 };
 
-Result<bool> SqlMetadata::insert_blob(const BlobRecord& record) {
+Result<bool> SqlMetadata::insert_blob(const BlobRecord& record, std::string_view hold) {
   if (record.chunk_hashes.size() != record.chunk_count)
     return fail(Errc::kInternal, "insert_blob: {} chunk hashes for {} chunks", record.chunk_hashes.size(),
                 record.chunk_count);
-  PendingInsert me{&record, std::vector<std::uint8_t>(record.chunk_hashes.size() * 32)};
+  PendingInsert me{&record, hold, std::vector<std::uint8_t>(record.chunk_hashes.size() * 32)};
   for (std::size_t i = 0; i < record.chunk_hashes.size(); ++i)
     std::memcpy(me.chunks.data() + 32 * i, record.chunk_hashes[i].bytes.data(), 32);
   // Group commit: whoever finds no commit running takes every insert queued
@@ -147,7 +163,7 @@ void SqlMetadata::commit_group(std::vector<PendingInsert*>& batch) {
     auto r = db_->transaction([&](SqlConn& c) -> Result<> {
       for (auto* p : batch) {
         bool inserted = false;
-        if (auto one = insert_row(c, *p->record, p->chunks, inserted); !one) return one;
+        if (auto one = insert_row(c, *p->record, p->hold, p->chunks, inserted); !one) return one;
         p->result = inserted;
       }
       return {};
@@ -158,7 +174,7 @@ void SqlMetadata::commit_group(std::vector<PendingInsert*>& batch) {
   }
   for (auto* p : batch) {
     bool inserted = false;
-    auto r = db_->transaction([&](SqlConn& c) { return insert_row(c, *p->record, p->chunks, inserted); });
+    auto r = db_->transaction([&](SqlConn& c) { return insert_row(c, *p->record, p->hold, p->chunks, inserted); });
     p->result = r ? Result<bool>(inserted) : Result<bool>(std::unexpected(r.error()));
   }
 }

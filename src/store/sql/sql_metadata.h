@@ -2,7 +2,10 @@
 // `blobs` (migration component "blobs"):
 //
 //   blobs(hash BYTES PRIMARY KEY (32 bytes), size, mime_type, chunk_count,
-//         chunk_hashes BYTES (32 * chunk_count), created_at_ms, state, owner)
+//         chunk_hashes BYTES (32 * chunk_count), created_at_ms, state, owner,
+//         unheld_at_ms, quarantine)
+//   blob_hold(hash BYTES, holder TEXT, since_ms)   what keeps a blob
+//                                                  (store/sql/blob_lifecycle.h)
 //
 // insert_blob is one INSERT ... ON CONFLICT DO NOTHING, then (for an
 // existing row) the temporary/permanent rule under a row lock, so two
@@ -33,7 +36,8 @@ class SqlMetadata : public MetadataStore {
   // Migrates the `blobs` component and returns the store.
   static Result<std::unique_ptr<SqlMetadata>> open(std::shared_ptr<SqlDb> db);
 
-  Result<bool> insert_blob(const BlobRecord& record) override;
+  using MetadataStore::insert_blob;
+  Result<bool> insert_blob(const BlobRecord& record, std::string_view hold) override;
   Result<std::optional<BlobRecord>> get_blob(const Digest& hash) override;
   Result<> set_state(const Digest& hash, BlobState state) override;
   Result<> delete_blob(const Digest& hash) override;
