@@ -76,14 +76,19 @@ export async function startServer(env = {}, extraArgs = [], { dir: sharedDir, me
   };
 }
 
-// `blobsync gc` on the server's data dir.
-export function runGc(dir, grace = '0') {
-  const r = spawnSync(BIN, ['--data', dir, 'gc', '--grace', grace], {
+// `blobsync gc` on the server's data dir: the summary line, with the
+// blobs collected (or, dry run, that would be) as `collected`.
+export function runGc(dir, grace = '0', { dryRun = false } = {}) {
+  const args = ['--data', dir, 'gc', '--grace', grace, ...(dryRun ? ['--dry-run'] : [])];
+  const r = spawnSync(BIN, args, {
     env: { ...process.env, BLOBSYNC_JWT_SECRET: SECRET, BLOBSYNC_METADATA: metadataOf.get(dir) ?? '' },
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`gc failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim());
+  const lines = r.stdout.trim().split('\n').filter((l) => l !== '');
+  const summary = JSON.parse(lines.pop());
+  summary.collected = lines.map((l) => JSON.parse(l));
+  return summary;
 }
 
 // Committed blob files in the store (temp files excluded).
