@@ -30,6 +30,7 @@ sync::SyncConfig sync_config(const http::ServerConfig& c, const std::string& bou
   sc.data_dir = c.data_dir;
   sc.url = c.url.empty() ? "ws://" + bound + "/sync" : c.url;
   sc.tokens = c.sync_tokens;
+  sc.peer_token = c.peer_token;
   sc.read_only_tokens = c.sync_read_only_tokens;
   sc.room_idle_timeout = c.room_idle_timeout;
   sc.fsync = c.sync_fsync;
@@ -66,6 +67,7 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   if (!mode) return std::unexpected(mode.error());
   mc.replication = *mode;
   mc.peer_token = config.peer_token;
+  mc.mesh_allow = config.mesh_allow;
   mc.replicate_on_fetch = config.replicate_on_fetch;
   mc.max_fetches = config.mesh_max_fetches;
   mc.link_backoff_max = config.mesh_link_backoff_max;

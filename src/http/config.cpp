@@ -55,7 +55,8 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"sync_fsync", "make every room update durable before broadcasting it (true/false)"},
       {"peers", "other servers' sync URLs to mesh with (comma list)"},
       {"replication", "all (copy every blob in hosted rooms) or on-demand"},
-      {"peer_token", "token this server presents to its peers (default: the first sync token)"},
+      {"peer_token", "token this server presents to its peers, and accepts from them (default: none)"},
+      {"mesh_allow", "URL prefixes of registry holders that are not peers but may be fetched from, with no token (comma list)"},
       {"replicate_on_fetch", "fetch a blob a client asks for from another holder first (true/false)"},
       {"mesh_max_fetches", "blobs replicated at once"},
       {"mesh_link_backoff_max", "cap of the jittered reconnect backoff of peer links"},
@@ -345,6 +346,12 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       c.replication = value;
     } else if (key == "peer_token") {
       c.peer_token = value;
+    } else if (key == "mesh_allow") {
+      // Checked fully (canonical form) when the mesh starts.
+      c.mesh_allow = split_list(value);
+      for (const auto& prefix : c.mesh_allow)
+        if (!prefix.starts_with("ws://"))
+          return fail(Errc::kInvalidArgument, "config 'mesh_allow': '{}' must be a ws:// URL prefix", prefix);
     } else if (key == "replicate_on_fetch") {
       auto b = parse_bool(value);
       if (!b) return bad(b.error());

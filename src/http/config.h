@@ -67,7 +67,8 @@ struct ServerConfig {
   // Server mesh (src/sync/mesh): other servers' sync URLs, and what to copy.
   std::vector<std::string> peers;
   std::string replication = "all";  // "all" or "on-demand"
-  std::string peer_token;           // presented to peers; empty: sync_tokens[0]
+  std::string peer_token;           // presented to peers and accepted from them; empty: none
+  std::vector<std::string> mesh_allow;  // holder URL prefixes that may be dialed (no token)
   bool replicate_on_fetch = true;
   unsigned mesh_max_fetches = 8;
   std::chrono::milliseconds mesh_link_backoff_max{30'000};

@@ -37,7 +37,8 @@ Access decide_access(const SyncConfig& config, std::string_view query_token, std
   if (config.tokens.empty() && config.read_only_tokens.empty()) return Access::kReadWrite;
   std::string_view token = query_token.empty() ? bearer(authorization) : query_token;
   if (token.empty()) return Access::kDenied;
-  if (listed(config.tokens, token)) return Access::kReadWrite;
+  bool peer = !config.peer_token.empty() && same(config.peer_token, token);
+  if (listed(config.tokens, token) || peer) return Access::kReadWrite;
   if (listed(config.read_only_tokens, token)) return Access::kReadOnly;
   return Access::kDenied;
 }

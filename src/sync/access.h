@@ -3,6 +3,7 @@
 //
 //   no tokens configured          -> kReadWrite for everyone
 //   token in SyncConfig::tokens   -> kReadWrite
+//   SyncConfig::peer_token        -> kReadWrite (another server of the mesh)
 //   token in read_only_tokens     -> kReadOnly (sync step 2 and updates
 //                                    dropped, blob UPLOAD gets FORBIDDEN)
 //   anything else / no token      -> kDenied (closed with code 4401)

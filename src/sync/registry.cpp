@@ -122,8 +122,9 @@ bool registry_withdraw(crdt::Doc& doc, const Digest& hash, const std::string& se
 }
 
 std::size_t registry_reconcile(crdt::Doc& doc, const std::string& self_url,
-                               const std::function<bool(const Digest&)>& holds, const std::vector<HeldBlob>& ours,
-                               const void* origin) {
+                               const std::function<bool(const Digest&)>& holds,
+                               const std::function<std::optional<HeldBlob>(const Digest&)>& verified,
+                               const std::vector<HeldBlob>& ours, const void* origin) {
   std::size_t changed = 0;
   for (const auto& blob : ours)
     if (!registry_get(doc, blob.hash) && holds(blob.hash))
@@ -131,8 +132,9 @@ std::size_t registry_reconcile(crdt::Doc& doc, const std::string& self_url,
   for (const auto& [hash, entry] : registry_entries(doc)) {
     bool listed = contains(entry.holders, self_url);
     bool have = holds(hash);
-    if (have && !listed) changed += registry_announce(doc, hash, entry.size, entry.chunk_count, self_url, origin);
-    else if (!have && listed) changed += registry_withdraw(doc, hash, self_url, origin);
+    if (have && !listed) {
+      if (auto v = verified(hash)) changed += registry_announce(doc, hash, v->size, v->chunk_count, self_url, origin);
+    } else if (!have && listed) changed += registry_withdraw(doc, hash, self_url, origin);
   }
   return changed;
 }

@@ -71,8 +71,12 @@ struct HeldBlob {
 // of blobs we do not have, and re-creates the entries of `ours` (blobs this
 // server announced in this room) whose key vanished. Returns the number of
 // entries changed.
+// verified(hash): the store's own size and chunk count of a held blob. A
+// re-add writes those, never the entry's: its size is whatever a client
+// wrote (nullopt: that re-add waits for the next reconcile).
 std::size_t registry_reconcile(crdt::Doc& doc, const std::string& self_url,
                                const std::function<bool(const Digest&)>& holds,
+                               const std::function<std::optional<HeldBlob>(const Digest&)>& verified,
                                const std::vector<HeldBlob>& ours = {}, const void* origin = nullptr);
 
 }  // namespace blobsync::sync

@@ -431,12 +431,19 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       auto r = env_.blobs.contains(h);
       return r && *r;
     };
+    auto verified = [this](const Digest& h) -> std::optional<HeldBlob> {
+      auto r = env_.blobs.stat(h);
+      if (!r) return std::nullopt;
+      return HeldBlob{h, r->size, r->chunk_count};
+    };
     std::vector<HeldBlob> ours;
     for (const auto& [hash, a] : announced_) ours.push_back({a.hash, a.size, a.chunk_count});
     RoomEffects fx;
     std::size_t changed = 0;
     core_->local_change(
-        [&](crdt::Doc& doc) { changed = registry_reconcile(doc, env_.config.url, holds, ours, RoomCore::local_origin()); },
+        [&](crdt::Doc& doc) {
+          changed = registry_reconcile(doc, env_.config.url, holds, verified, ours, RoomCore::local_origin());
+        },
         fx);
     apply(fx);
     if (changed) spdlog::info("sync: room {}: registry reconcile changed {} entries", name_, changed);
@@ -446,7 +453,9 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       if (std::find(entry.holders.begin(), entry.holders.end(), env_.config.url) == entry.holders.end()) continue;
       listed.insert(hash);
       if (!announced_.contains(hash)) {
-        AnnouncedBlob a{hash, entry.size, entry.chunk_count};
+        auto v = verified(hash);  // not the entry's size: a client may have written it
+        if (!v) continue;
+        AnnouncedBlob a{hash, v->size, v->chunk_count};
         announced_[hash] = a;
         env_.store.record_announce(room_id_, a);
       }

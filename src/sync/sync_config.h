@@ -25,6 +25,10 @@ struct SyncConfig {
   // must present one (?token= or Authorization: Bearer) or is closed with 4401.
   std::vector<std::string> tokens;           // read-write
   std::vector<std::string> read_only_tokens;  // sync step 2 / updates dropped, uploads FORBIDDEN
+  // The mesh's shared token (MeshConfig::peer_token): what this server
+  // presents to its peers, accepted read-write from them. Needs no entry in
+  // `tokens`, so no client token ever has to be given to a peer.
+  std::string peer_token;
 
   // Rooms.
   std::chrono::milliseconds room_idle_timeout{60'000};  // unload after this long with no connection

@@ -106,11 +106,18 @@ Result<> SyncService::State::reconcile_offline(const std::string& room) {
       auto r = blobs.contains(h);
       return r && *r;
     };
+    auto verified = [this](const Digest& h) -> std::optional<HeldBlob> {
+      auto r = blobs.stat(h);
+      if (!r) return std::nullopt;
+      return HeldBlob{h, r->size, r->chunk_count};
+    };
     std::vector<HeldBlob> ours;
     for (const auto& a : stored.announced) ours.push_back({a.hash, a.size, a.chunk_count});
     std::size_t changed = 0;
     core.local_change(
-        [&](crdt::Doc& doc) { changed = registry_reconcile(doc, config.url, holds, ours, RoomCore::local_origin()); },
+        [&](crdt::Doc& doc) {
+          changed = registry_reconcile(doc, config.url, holds, verified, ours, RoomCore::local_origin());
+        },
         fx);
     for (const auto& a : stored.announced)
       if (!holds(a.hash)) store->remove_announce(stored.id, a.hash);

@@ -89,6 +89,17 @@ TEST(PrunePlan, OnlyLongDeadHoldersOfBlobsWeHoldAndAreListedFor) {
   EXPECT_EQ(plan[0], (PruneAction{x, dead}));
   EXPECT_TRUE(plan_prunes(entries, self, holds, h, now, 3h).empty());  // not dead long enough
   EXPECT_TRUE(plan_prunes(entries, self, holds, h, now, 0ms).empty());  // disabled
+  // A holder this server never dials has no health of its own: never pruned,
+  // whatever its string's health says; an admitted one is looked up by its dial URL.
+  h.unreachable("ws://dead:80/sync", now - 2h);
+  auto key = [&](const std::string& holder) -> std::optional<std::string> {
+    if (holder == dead) return std::nullopt;
+    if (holder == alive) return std::string("ws://dead:80/sync");
+    return holder;
+  };
+  plan = plan_prunes(entries, self, holds, h, now, 1h, key);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0], (PruneAction{x, alive}));
 }
 
 TEST(MeshReport, JsonRoundTripsAndMetricsNamePeers) {
@@ -98,6 +109,7 @@ TEST(MeshReport, JsonRoundTripsAndMetricsNamePeers) {
   r.rooms = 3;
   r.blobs_replicated = 7;
   r.blobs_too_large = 2;
+  r.holders_refused = 4;
   PeerReport p;
   p.url = "ws://b/sync";
   p.state = "down";
@@ -113,6 +125,7 @@ TEST(MeshReport, JsonRoundTripsAndMetricsNamePeers) {
   EXPECT_EQ(back->rooms, 3u);
   EXPECT_EQ(back->blobs_replicated, 7u);
   EXPECT_EQ(back->blobs_too_large, 2u);
+  EXPECT_EQ(back->holders_refused, 4u);
   ASSERT_EQ(back->peers.size(), 1u);
   EXPECT_EQ(back->peers[0].state, "down");
   EXPECT_EQ(back->peers[0].blobs_pending, 2u);
@@ -122,6 +135,7 @@ TEST(MeshReport, JsonRoundTripsAndMetricsNamePeers) {
   EXPECT_NE(text.find("blobsync_mesh_peer_blobs_pending{peer=\"ws://b/sync\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("blobsync_mesh_blobs_replicated_total 7\n"), std::string::npos);
   EXPECT_NE(text.find("blobsync_mesh_blobs_too_large 2\n"), std::string::npos);
+  EXPECT_NE(text.find("blobsync_mesh_holders_refused 4\n"), std::string::npos);
   EXPECT_FALSE(parse_peers_json("not json"));
 }
 

@@ -60,12 +60,14 @@ TEST(Registry, ConcurrentAnnouncesLoseAHolderAndReconcileRepairsIt) {
   EXPECT_EQ(registry_get(a, h('x')), registry_get(b, h('x')));
   // Each server re-checks its own entries after the remote change.
   auto holds = [](const Digest&) { return true; };
-  std::size_t fixed = registry_reconcile(a, "ws://a/sync", holds) + registry_reconcile(b, "ws://b/sync", holds);
+  auto verified = [](const Digest& d) -> std::optional<HeldBlob> { return HeldBlob{d, 10, 1}; };
+  std::size_t fixed = registry_reconcile(a, "ws://a/sync", holds, verified) +
+                      registry_reconcile(b, "ws://b/sync", holds, verified);
   EXPECT_EQ(fixed, 1u);  // only the loser had to re-add itself
   sync(a, b);
   for (int round = 0; round < 4; ++round) {
-    registry_reconcile(a, "ws://a/sync", holds);
-    registry_reconcile(b, "ws://b/sync", holds);
+    registry_reconcile(a, "ws://a/sync", holds, verified);
+    registry_reconcile(b, "ws://b/sync", holds, verified);
     sync(a, b);
   }
   auto e = registry_get(a, h('x'));
@@ -82,11 +84,32 @@ TEST(Registry, ReconcileRemovesSelfWhereBlobIsGoneAndRecreatesVanishedKeys) {
   registry_announce(doc, h('b'), 1, 1, "ws://other/sync");
   auto holds = [&](const Digest& d) { return d == h('c'); };  // we only hold c now
   std::vector<HeldBlob> ours = {{h('c'), 7, 1}};
-  EXPECT_EQ(registry_reconcile(doc, "ws://me/sync", holds, ours), 3u);
+  auto verified = [](const Digest& d) -> std::optional<HeldBlob> { return HeldBlob{d, 7, 1}; };
+  EXPECT_EQ(registry_reconcile(doc, "ws://me/sync", holds, verified, ours), 3u);
   EXPECT_FALSE(registry_get(doc, h('a')));
   EXPECT_EQ(registry_get(doc, h('b'))->holders, std::vector<std::string>{"ws://other/sync"});
   EXPECT_EQ(registry_get(doc, h('c'))->holders, std::vector<std::string>{"ws://me/sync"});
-  EXPECT_EQ(registry_reconcile(doc, "ws://me/sync", holds, ours), 0u);  // a fixed point
+  EXPECT_EQ(registry_reconcile(doc, "ws://me/sync", holds, verified, ours), 0u);  // a fixed point
+}
+
+// A client may write any size into an entry; a server re-adding itself
+// publishes its store's numbers, not the claim.
+TEST(Registry, ReconcileReAddsWithTheStoresSizeNotTheEntrys) {
+  crdt::Doc doc(1);
+  registry_announce(doc, h('a'), 1, 1, "ws://other/sync");  // a lie: the blob is 600000 bytes
+  auto holds = [](const Digest&) { return true; };
+  auto verified = [](const Digest& d) -> std::optional<HeldBlob> { return HeldBlob{d, 600000, 3}; };
+  EXPECT_EQ(registry_reconcile(doc, "ws://me/sync", holds, verified), 1u);
+  auto e = registry_get(doc, h('a'));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->size, 600000u);
+  EXPECT_EQ(e->chunk_count, 3u);
+  // No verified record (a store error): no re-add with the claimed numbers.
+  crdt::Doc other(2);
+  registry_announce(other, h('b'), 1, 1, "ws://other/sync");
+  auto unknown = [](const Digest&) -> std::optional<HeldBlob> { return std::nullopt; };
+  EXPECT_EQ(registry_reconcile(other, "ws://me/sync", holds, unknown), 0u);
+  EXPECT_EQ(registry_get(other, h('b'))->holders, std::vector<std::string>{"ws://other/sync"});
 }
 
 TEST(Registry, MalformedEntriesAreIgnored) {

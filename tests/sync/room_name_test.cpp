@@ -47,5 +47,22 @@ TEST(Access, Tokens) {
   EXPECT_EQ(decide_access(c, "nope", "Bearer rw"), Access::kDenied);  // the query token wins
 }
 
+// Servers of a mesh share peer_token; it is accepted without being a client token.
+TEST(Access, PeerTokenIsReadWrite) {
+  SyncConfig c;
+  c.tokens = {"rw"};
+  c.peer_token = "mesh-secret";
+  EXPECT_EQ(decide_access(c, "mesh-secret", ""), Access::kReadWrite);
+  EXPECT_EQ(decide_access(c, "", "Bearer mesh-secret"), Access::kReadWrite);
+  EXPECT_EQ(decide_access(c, "mesh-secre", ""), Access::kDenied);
+  EXPECT_EQ(decide_access(c, "rw", ""), Access::kReadWrite);
+  SyncConfig no_peer_token;
+  no_peer_token.tokens = {"rw"};
+  EXPECT_EQ(decide_access(no_peer_token, "", ""), Access::kDenied);  // an empty peer_token matches nothing
+  SyncConfig open_with_peer_token;
+  open_with_peer_token.peer_token = "mesh-secret";
+  EXPECT_EQ(decide_access(open_with_peer_token, "", ""), Access::kReadWrite);  // still open: it adds, never closes
+}
+
 }  // namespace
 }  // namespace blobsync::sync

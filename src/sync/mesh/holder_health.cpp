@@ -26,10 +26,11 @@ std::vector<std::pair<std::string, Clock::time_point>> HolderHealth::down() cons
   return {down_since_.begin(), down_since_.end()};
 }
 
-std::vector<PruneAction> plan_prunes(const std::vector<std::pair<Digest, RegistryEntry>>& entries,
-                                     const std::string& self_url, const std::function<bool(const Digest&)>& holds,
-                                     const HolderHealth& health, Clock::time_point now,
-                                     std::chrono::milliseconds prune_after) {
+std::vector<PruneAction> plan_prunes(
+    const std::vector<std::pair<Digest, RegistryEntry>>& entries, const std::string& self_url,
+    const std::function<bool(const Digest&)>& holds, const HolderHealth& health, Clock::time_point now,
+    std::chrono::milliseconds prune_after,
+    const std::function<std::optional<std::string>(const std::string&)>& health_key) {
   std::vector<PruneAction> out;
   if (prune_after.count() <= 0) return out;
   for (const auto& [hash, entry] : entries) {
@@ -37,7 +38,9 @@ std::vector<PruneAction> plan_prunes(const std::vector<std::pair<Digest, Registr
     bool checked = false, held = false;
     for (const auto& holder : entry.holders) {
       if (holder == self_url) continue;
-      auto since = health.down_since(holder);
+      auto key = health_key ? health_key(holder) : std::optional<std::string>(holder);
+      if (!key) continue;
+      auto since = health.down_since(*key);
       if (!since || now - *since < prune_after) continue;
       if (!checked) {  // the store lookup only for entries with a prunable holder
         held = holds(hash);

@@ -14,7 +14,8 @@
 //     exists" check of git-annex), and is listed in the entry (so the key
 //     never disappears).
 // A pruned server that comes back re-adds itself (its registry reconcile
-// runs on the next remote change), so a wrong prune heals.
+// runs on the next remote change), so a wrong prune heals. Holders this
+// server may not dial (DialPolicy) have no health and are never pruned.
 //
 // Thread safety: HolderHealth is safe to use from any thread; plan_prunes is
 // a pure function.
@@ -57,9 +58,12 @@ struct PruneAction {
   bool operator==(const PruneAction&) const = default;
 };
 
-std::vector<PruneAction> plan_prunes(const std::vector<std::pair<Digest, RegistryEntry>>& entries,
-                                     const std::string& self_url, const std::function<bool(const Digest&)>& holds,
-                                     const HolderHealth& health, Clock::time_point now,
-                                     std::chrono::milliseconds prune_after);
+// health_key: the name a holder's health is kept under (its dial URL), or
+// nullopt for a holder that is never dialed; empty: the holder string itself.
+std::vector<PruneAction> plan_prunes(
+    const std::vector<std::pair<Digest, RegistryEntry>>& entries, const std::string& self_url,
+    const std::function<bool(const Digest&)>& holds, const HolderHealth& health, Clock::time_point now,
+    std::chrono::milliseconds prune_after,
+    const std::function<std::optional<std::string>(const std::string&)>& health_key = {});
 
 }  // namespace blobsync::sync::mesh

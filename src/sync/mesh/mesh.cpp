@@ -21,6 +21,7 @@
 #include "crdt/doc.h"
 #include "crdt/map.h"
 #include "store/blob_store.h"
+#include "sync/mesh/dial_policy.h"
 #include "sync/mesh/holder_health.h"
 #include "sync/mesh/local_replica.h"
 #include "sync/mesh/peer_link.h"
@@ -48,12 +49,6 @@ struct Countdown {
     if (left.fetch_sub(1) == 1 && done) done();
   }
 };
-
-// Normalises ws://HOST:PORT/PATH so "ws://h:80/sync/" and "ws://h/sync" compare equal.
-std::string canonical(const std::string& url) {
-  auto u = client::parse_ws_url(url);
-  return u ? client::to_string(*u) : url;
-}
 
 }  // namespace
 
@@ -86,8 +81,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   MeshConfig config;
   MeshHost host;
   std::string self;
-  std::vector<std::string> peers;
-  std::string token;
+  std::shared_ptr<const DialPolicy> policy;  // set by create(); peers, mesh_allow, peer_token
   std::uint64_t replicate_max = 0;
 
   asio::io_context ioc;
@@ -107,8 +101,6 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   Clock::time_point last_rescan{}, last_prune = Clock::now();
 
   std::atomic<std::uint64_t> pruned{0};
-  std::set<Digest> too_large;  // strand only: skipped blobs, each logged once
-  std::atomic<std::uint64_t> too_large_count{0};
   mutable std::mutex report_mu;
   std::vector<std::shared_ptr<PeerLink>> all_links;  // guarded by report_mu
   std::size_t hosted = 0;                            // guarded by report_mu
@@ -176,7 +168,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     // With no peers there is nothing to link: no replica pins the room
     // (rooms park when idle), only the directory room is kept, for servers
     // that have this one as their peer to learn the rooms from.
-    if ((peers.empty() && name != kDirectoryRoom) || rooms.contains(name) || draining || stopped) return;
+    if ((policy->peers().empty() && name != kDirectoryRoom) || rooms.contains(name) || draining || stopped) return;
     if (!validate_room_name(name)) return;  // junk in the directory
     auto room = host.rooms.acquire(name);
     if (!room) return;  // the sync service is stopping
@@ -201,11 +193,11 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
         asio::post(s->strand, [s, name, keys] { s->scan(name, std::set<std::string>(keys.begin(), keys.end())); });
       }
     });
-    for (const auto& peer : peers) {
+    for (const auto& peer : policy->peers()) {
       PeerLinkOptions o;
       o.peer = peer;
       o.room = name;
-      o.token = token;
+      o.token = policy->peer_token();  // never a client token (docs/protocol.md)
       o.connect_timeout = config.connect_timeout;
       o.backoff_initial = config.link_backoff_initial;
       o.backoff_max = config.link_backoff_max;
@@ -268,38 +260,36 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
       }
       s->run_blocking([s, name, entries = std::move(entries)]() mutable {
         std::vector<char> held;
+        std::vector<AnnouncedBlob> unlisted;  // held, not listed: announced with the store's size
         held.reserve(entries.size());
-        for (const auto& [hash, e] : entries) held.push_back(s->holds(hash));
-        asio::post(s->strand, [s, name, entries = std::move(entries), held = std::move(held)] {
-          s->act(name, entries, held);
-        });
+        for (const auto& [hash, e] : entries) {
+          held.push_back(s->holds(hash));
+          bool listed = std::find(e.holders.begin(), e.holders.end(), s->self) != e.holders.end();
+          if (!held.back() || listed) continue;
+          if (auto rec = s->host.blobs.stat(hash)) unlisted.push_back(AnnouncedBlob{hash, rec->size, rec->chunk_count});
+        }
+        asio::post(s->strand, [s, name, entries = std::move(entries), held = std::move(held),
+                               unlisted = std::move(unlisted)] { s->act(name, entries, held, unlisted); });
       });
     });
   }
 
+  // Registry sizes are whatever a client wrote: announcements use the
+  // store's record, fetches the holder's META (Replicator, max_bytes).
   void act(const std::string& name, const std::vector<std::pair<Digest, RegistryEntry>>& entries,
-           const std::vector<char>& held) {
+           const std::vector<char>& held, const std::vector<AnnouncedBlob>& unlisted) {
     auto it = rooms.find(name);
     if (it == rooms.end()) return;
     auto& st = it->second;
     st.scanning = false;
     if (draining) return;
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const auto& [hash, e] = entries[i];
-      bool listed = std::find(e.holders.begin(), e.holders.end(), self) != e.holders.end();
-      if (held[i] && !listed) {
-        st.room->announce(AnnouncedBlob{hash, e.size, e.chunk_count}, [](Result<>) {});
-      } else if (!held[i] && config.replication == Replication::kAll) {
-        if (e.size > replicate_max) {
-          if (too_large.insert(hash).second) {
-            too_large_count.store(too_large.size());
-            spdlog::warn("mesh: not replicating {} of room {}: {} bytes, over this server's limit of {}",
-                         to_hash_ref(hash), name, e.size, replicate_max);
-          }
-          continue;
-        }
-        bool elsewhere = std::any_of(e.holders.begin(), e.holders.end(), [&](const auto& h) { return h != self; });
-        if (elsewhere) replicator->want(FetchJob{hash, name, e.holders, e.size, e.chunk_count});
+    for (const auto& blob : unlisted) st.room->announce(blob, [](Result<>) {});
+    if (config.replication == Replication::kAll) {
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        const auto& [hash, e] = entries[i];
+        if (held[i]) continue;
+        auto holders = policy->admit(e.holders);  // only peers and mesh_allow matches
+        if (!holders.empty()) replicator->want(FetchJob{hash, name, std::move(holders), replicate_max});
       }
     }
     if (st.full_pending) {
@@ -317,20 +307,25 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     auto it = rooms.find(name);
     if (it == rooms.end()) return;
     auto replica = it->second.replica;
-    std::set<std::string> peer_set(peers.begin(), peers.end());
-    replica->read([s = shared_from_this(), name, replica, peer_set](crdt::Doc& doc) {
+    replica->read([s = shared_from_this(), name, replica](crdt::Doc& doc) {
       auto entries = registry_entries(doc);
-      // Holders that are not peers have no link telling us whether they are
-      // up: probe them.
+      // mesh_allow holders have no link telling us whether they are up:
+      // probe them. Peers have links; any other holder is never dialed.
       std::set<std::string> others;
       for (const auto& [h, e] : entries)
         for (const auto& holder : e.holders)
-          if (holder != s->self && !peer_set.contains(holder)) others.insert(holder);
+          if (auto t = s->policy->classify(holder); t.kind == DialPolicy::Kind::kAllowed) others.insert(t.url);
       for (const auto& url : others) s->probe(url, name);
       s->run_blocking([s, replica, entries = std::move(entries)] {
+        // Health is known only for admitted holders, under their dial URL.
+        auto health_key = [&](const std::string& holder) -> std::optional<std::string> {
+          auto t = s->policy->classify(holder);
+          if (t.kind != DialPolicy::Kind::kPeer && t.kind != DialPolicy::Kind::kAllowed) return std::nullopt;
+          return t.url;
+        };
         auto actions = plan_prunes(
             entries, s->self, [&](const Digest& h) { return s->holds(h); }, s->health, Clock::now(),
-            s->config.prune_after);
+            s->config.prune_after, health_key);
         if (actions.empty()) return;
         replica->edit([s, actions](crdt::Doc& d) {
           for (const auto& a : actions) {
@@ -352,7 +347,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     client::RoomClientOptions o;
     o.server = *parsed;
     o.room = room;
-    o.token = token;
+    o.token = policy->classify(url).token;  // none for mesh_allow holders
     o.sync_doc = false;
     o.user_agent = kMeshUserAgent;
     o.connect_timeout = config.connect_timeout;
@@ -374,10 +369,11 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
       return done(fail(Errc::kNotFound, "room {} is not hosted by the mesh", room));
     it->second.replica->read([s = shared_from_this(), room, hash, done = std::move(done)](crdt::Doc& doc) mutable {
       auto entry = registry_get(doc, hash);
-      bool elsewhere = entry && std::any_of(entry->holders.begin(), entry->holders.end(),
-                                            [&](const auto& h) { return h != s->self; });
-      if (!elsewhere) return done(fail(Errc::kNotFound, "no other holder of {} is listed", to_hash_ref(hash)));
-      s->replicator->fetch_now(FetchJob{hash, room, entry->holders, entry->size, entry->chunk_count},
+      auto holders = entry ? s->policy->admit(entry->holders) : std::vector<std::string>{};
+      if (holders.empty())
+        return done(fail(Errc::kNotFound, "no holder of {} this server may fetch from is listed", to_hash_ref(hash)));
+      // A client is waiting: up to what a client could upload here.
+      s->replicator->fetch_now(FetchJob{hash, room, std::move(holders), s->host.sync.max_blob_bytes},
                                std::move(done));
     });
   }
@@ -462,20 +458,21 @@ Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, SyncService& sync,
   if (ec) return fail(Errc::kIOError, "cannot create {}: {}", config.partial_dir.string(), ec.message());
   auto impl = std::make_shared<Impl>(std::move(config), host);
   auto& c = impl->config;
-  std::string self = canonical(impl->self);
-  for (const auto& p : c.peers) {
-    auto u = client::parse_ws_url(p);
-    if (!u) return fail(Errc::kInvalidArgument, "peer {}: {}", p, u.error().message);
-    // Peers are identified by the URL string as configured (it must equal the
-    // peer's own --url, which is what it writes into registries).
-    if (client::to_string(*u) == self || p == impl->self) continue;
-    if (std::find(impl->peers.begin(), impl->peers.end(), p) == impl->peers.end()) impl->peers.push_back(p);
-  }
-  impl->token = !c.peer_token.empty() ? c.peer_token
-                : !host.sync.tokens.empty() ? host.sync.tokens.front()
-                                            : std::string();
+  // Peers are identified by the URL string as configured (its canonical form
+  // must equal the peer's own url, which is what it writes into registries).
+  auto policy = DialPolicy::create(impl->self, c.peers, c.mesh_allow, c.peer_token);
+  if (!policy) return std::unexpected(policy.error());
+  impl->policy = *policy;
+  auto& tokens = host.sync.tokens;
+  if (!c.peer_token.empty() && (std::find(tokens.begin(), tokens.end(), c.peer_token) != tokens.end() ||
+                                std::find(host.sync.read_only_tokens.begin(), host.sync.read_only_tokens.end(),
+                                          c.peer_token) != host.sync.read_only_tokens.end()))
+    spdlog::warn("mesh: peer_token is also a client token: clients holding it can pose as a peer");
+  if (c.peer_token.empty() && !tokens.empty() && !impl->policy->peers().empty())
+    spdlog::warn("mesh: sync tokens are required here but peer_token is not set: this server presents no token to "
+                 "its peers, and peers that require one refuse it");
   impl->replicate_max = c.replicate_max_bytes ? c.replicate_max_bytes : host.sync.max_blob_bytes;
-  ReplicatorEnv env{impl->ioc.get_executor(), host.blobs, impl->health, c.partial_dir, impl->self, impl->token,
+  ReplicatorEnv env{impl->ioc.get_executor(), host.blobs, impl->health, c.partial_dir, impl->self, impl->policy,
                     {}, {}, {}, {}, {}, {}, {}, {}};
   env.max_fetches = c.max_fetches;
   env.connections_per_holder = c.connections_per_holder;
@@ -520,8 +517,8 @@ void Mesh::start() {
   auto& s = *impl_;
   unsigned n = std::max(1u, s.config.io_threads);
   for (unsigned i = 0; i < n; ++i) s.threads.emplace_back([&ioc = s.ioc] { ioc.run(); });
-  spdlog::info("mesh: {} as {}, {} peers, replication {}", "starting", s.self, s.peers.size(),
-               replication_name(s.config.replication));
+  spdlog::info("mesh: {} as {}, {} peers, {} mesh_allow prefixes, replication {}", "starting", s.self,
+               s.policy->peers().size(), s.config.mesh_allow.size(), replication_name(s.config.replication));
   asio::post(s.strand, [impl = impl_] { impl->tick(); });
 }
 
@@ -569,7 +566,7 @@ MeshReport Mesh::report() const {
   }
   auto holders = s.replicator->holder_stats();
   auto now = Clock::now();
-  for (const auto& peer : s.peers) {
+  for (const auto& peer : s.policy->peers()) {
     PeerReport p;
     p.url = peer;
     for (const auto& l : links) {
@@ -602,7 +599,8 @@ MeshReport Mesh::report() const {
   r.bytes_replicated = st.bytes;
   r.fetch_failures = st.failed;
   r.holders_pruned = s.pruned.load();
-  r.blobs_too_large = s.too_large_count.load();
+  r.blobs_too_large = st.too_large;
+  r.holders_refused = s.policy->refused();
   return r;
 }
 

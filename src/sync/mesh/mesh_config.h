@@ -2,8 +2,8 @@
 // "Topology, replication and failure handling"): which peers to keep in sync
 // with, which blobs to replicate, and the timings of reconnects, retries,
 // holder pruning and the clean-shutdown flush. Every field has a working
-// default; `blobsync serve` fills them from `peers = [...]`, `--peer` and the
-// `mesh_*` config keys.
+// default; `blobsync serve` fills them from `peers = [...]`, `--peer`,
+// `peer_token` and the `mesh_*` config keys.
 //
 // Thread safety: a plain value; immutable once a Mesh is created.
 #pragma once
@@ -37,8 +37,14 @@ struct MeshConfig {
   // URL (SyncConfig::url) may appear in the list and is skipped, so every
   // server of a mesh can share one list.
   std::vector<std::string> peers;
-  // Token presented to peers (?token=); empty: SyncConfig::tokens[0] if any.
+  // Token presented to peers (?token=), and only to them; empty: none. Never
+  // a client token by default: servers of a mesh share it, and each accepts
+  // its own peer_token (SyncConfig::peer_token).
   std::string peer_token;
+  // URL prefixes (ws://host:port[/path], matched on whole components, see
+  // DialPolicy) of registry holders that are not peers but may be fetched
+  // from and probed, with no token. Empty: only peers are ever dialed.
+  std::vector<std::string> mesh_allow;
 
   Replication replication = Replication::kAll;
   // A server asked (REQUEST) for a blob it lacks fetches it from another

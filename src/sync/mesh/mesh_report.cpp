@@ -38,6 +38,7 @@ std::string render_peers_json(const MeshReport& r) {
   root["fetch_failures"] = r.fetch_failures;
   root["holders_pruned"] = r.holders_pruned;
   root["blobs_too_large"] = r.blobs_too_large;
+  root["holders_refused"] = r.holders_refused;
   return json::serialize(root) + "\n";
 }
 
@@ -95,6 +96,8 @@ std::string render_mesh_metrics(const MeshReport& r) {
          r.holders_pruned);
   single("blobsync_mesh_blobs_too_large", "gauge", "Distinct blobs seen in hosted registries that are too large to replicate here",
          r.blobs_too_large);
+  single("blobsync_mesh_holders_refused", "gauge",
+         "Distinct registry holders not dialed: neither a peer nor under mesh_allow", r.holders_refused);
   return out;
 }
 
@@ -127,6 +130,7 @@ Result<MeshReport> parse_peers_json(std::string_view text) {
   r.fetch_failures = num(o, "fetch_failures");
   r.holders_pruned = num(o, "holders_pruned");
   r.blobs_too_large = num(o, "blobs_too_large");
+  r.holders_refused = num(o, "holders_refused");
   if (auto* peers = o.if_contains("peers"); peers && peers->is_array()) {
     for (const auto& pv : peers->as_array()) {
       if (!pv.is_object()) continue;

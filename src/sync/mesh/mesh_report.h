@@ -35,9 +35,12 @@ struct MeshReport {
   std::vector<PeerReport> peers;
   std::size_t fetches_active = 0, fetches_queued = 0, blobs_backing_off = 0;
   std::uint64_t blobs_replicated = 0, bytes_replicated = 0, fetch_failures = 0, holders_pruned = 0;
-  // Distinct blobs in hosted registries that background replication skips:
-  // larger than this server's limit.
+  // Distinct blobs background replication skips: a holder's META said they
+  // are larger than this server's limit (registry sizes are not trusted).
   std::uint64_t blobs_too_large = 0;
+  // Distinct registry holder URLs this server will not dial: neither a peer
+  // nor under mesh_allow (saturates at DialPolicy::kMaxLogged).
+  std::uint64_t holders_refused = 0;
 };
 
 std::string render_peers_json(const MeshReport& r);

@@ -9,7 +9,9 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <set>
 #include <tuple>
 
 #include "client/streaming_download.h"
@@ -17,6 +19,7 @@
 #include "core/blob_id.h"
 #include "store/blob_store.h"
 #include "sync/mesh/backoff.h"
+#include "sync/mesh/dial_policy.h"
 #include "sync/mesh/holder_health.h"
 #include "sync/mesh/mesh_config.h"
 
@@ -30,6 +33,9 @@ namespace {
 
 constexpr auto kPoolIdle = std::chrono::seconds(30);
 constexpr auto kSweepEvery = std::chrono::seconds(10);
+
+// Limits where 0 means none: the wider of two.
+std::uint64_t wider(std::uint64_t a, std::uint64_t b) { return a == 0 || b == 0 ? 0 : std::max(a, b); }
 
 }  // namespace
 
@@ -47,6 +53,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     std::size_t next = 0;
     std::unique_ptr<StreamingDownload> partial;  // kept across holders: a broken transfer resumes
     Error last{Errc::kNotFound, "no holder listed"};
+    std::optional<Error> too_large;  // a holder's META was over max_bytes
   };
 
   // One blob-only connection to a holder's room, shared by fetches. The
@@ -76,6 +83,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   std::deque<Digest> queue;
   std::size_t active = 0;
   std::map<Digest, Retry> retries;
+  std::set<Digest> too_large;  // background replication skips these (a holder said so)
   std::map<std::tuple<std::string, std::string, unsigned>, std::shared_ptr<Pooled>> pool;  // (url, room, slot)
   unsigned next_slot = 0;
   bool stopped = false, sweeping = false;
@@ -107,8 +115,10 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   }
 
   void add(FetchJob job, bool urgent, Waiter waiter) {
+    job.holders = env.policy->admit(job.holders);  // whoever calls, only admitted holders are dialed
     if (auto it = jobs.find(job.hash); it != jobs.end()) {
       merge(*it->second, job.holders);
+      if (!it->second->active) it->second->job.max_bytes = wider(it->second->job.max_bytes, job.max_bytes);
       if (waiter) {
         it->second->waiters.push_back(std::move(waiter));
         if (!it->second->active && urgent) {  // jump the queue
@@ -120,7 +130,12 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       return;
     }
     if (!urgent) {
+      if (too_large.contains(job.hash)) return;
       if (auto r = retries.find(job.hash); r != retries.end() && Clock::now() < r->second.next) return;
+    }
+    if (job.holders.empty()) {
+      if (waiter) waiter(fail(Errc::kNotFound, "no holder this server may dial is listed"));
+      return;
     }
     auto j = std::make_shared<Job>();
     count_pending(job.holders, +1);
@@ -142,6 +157,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     stats.active = active;
     stats.queued = jobs.size() - std::min(jobs.size(), active);
     stats.backing_off = backing_off;
+    stats.too_large = too_large.size();
   }
 
   void pump() {
@@ -178,7 +194,13 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
         o.keep_partial = false;
         o.store_checks_chunks = true;  // the ingest's chunk hashes are the check: two hashing passes, not three
         o.holder_typed_it = true;      // a peer's octet-stream needs no second libmagic pass
+        std::uint64_t limit = j->job.max_bytes ? j->job.max_bytes : UINT64_MAX;
+        o.max_size = limit;  // checked against the holder's META
         partial = StreamingDownload::open(self->env.store, j->job.hash, std::move(o));
+        // A partial left by an older version already knows its size.
+        if (partial && limit < (*partial)->size())
+          partial = fail(Errc::kTooLarge, "blob of {} bytes is over this server's limit of {}", (*partial)->size(),
+                         limit);
       }
       asio::post(self->strand, [self, j, have, partial = std::move(partial)]() mutable {
         if (have) return self->finish(j, {});
@@ -191,7 +213,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
 
   void next_holder(std::shared_ptr<Job> j) {
     if (stopped) return finish(j, fail(Errc::kCancelled, "replication stopped"));
-    if (j->next >= j->order.size()) return finish(j, std::unexpected(j->last));
+    if (j->next >= j->order.size()) return finish(j, std::unexpected(j->too_large ? *j->too_large : j->last));
     std::string url = j->order[j->next++];
     connect(url, j->job.room, j->slot, [self = shared_from_this(), j, url](Result<std::shared_ptr<Pooled>> c) {
       if (!c) {
@@ -207,6 +229,10 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
           asio::post(self->strand, [self, j, url, conn, r = std::move(r)] {
             --conn->users;
             conn->last_used = Clock::now();
+            if (!r && r.error().code == Errc::kTooLarge) {  // the holder is fine; the blob is not for us
+              j->too_large = Error{Errc::kTooLarge, fmt::format("{}: {}", url, r.error().message)};
+              return self->next_holder(j);
+            }
             if (!r) {
               self->holder_failed(url);
               j->last = Error{r.error().code, fmt::format("{}: {}", url, r.error().message)};
@@ -264,6 +290,10 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     count_pending(j->job.holders, -1);
     if (r) {
       retries.erase(j->job.hash);
+      too_large.erase(j->job.hash);
+    } else if (r.error().code == Errc::kTooLarge) {
+      if (too_large.insert(j->job.hash).second)
+        spdlog::warn("mesh: not replicating {}: {}", to_hash_ref(j->job.hash), r.error().message);
     } else if (r.error().code != Errc::kCancelled) {
       auto [rit, fresh] = retries.try_emplace(j->job.hash, Retry{Backoff(env.backoff_initial, env.backoff_max), {}});
       rit->second.next = Clock::now() + rit->second.backoff.next();
@@ -281,6 +311,10 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
 
   void connect(const std::string& url, const std::string& room, unsigned slot,
                std::function<void(Result<std::shared_ptr<Pooled>>)> cb) {
+    // Jobs hold admitted URLs only; checked again here, where the token is chosen.
+    auto target = env.policy->classify(url);
+    if (target.kind != DialPolicy::Kind::kPeer && target.kind != DialPolicy::Kind::kAllowed)
+      return cb(fail(Errc::kForbidden, "{} is neither a peer nor under mesh_allow", url));
     auto key = std::make_tuple(url, room, slot);
     auto& entry = pool[key];
     if (entry && !entry->opening && entry->alive.load()) {
@@ -302,7 +336,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     client::RoomClientOptions o;
     o.server = *parsed;
     o.room = room;
-    o.token = env.token;
+    o.token = target.token;  // peer_token for peers; mesh_allow holders get none
     o.sync_doc = false;
     o.user_agent = kMeshUserAgent;  // the holder must not replicate on fetch for us
     o.connect_timeout = env.connect_timeout;

@@ -14,6 +14,11 @@
 //     nothing unverified becomes visible. A broken transfer resumes at the
 //     next holder where it stopped; a corrupt one fails at finish() and the
 //     blob starts over with the next holder.
+//   - Only holders the DialPolicy admits are dialed (peers with peer_token,
+//     mesh_allow matches with no token); the rest of a job's list is dropped.
+//   - Sizes come from the holder's META, never from the registry: a blob
+//     over the job's max_bytes is not fetched (kTooLarge, counted; background
+//     replication does not ask again for it).
 //   - Holders are tried in random order (this server skipped), each through
 //     one of a few pooled blob-only connections (fetches spread over them;
 //     each connection runs on its own strand, so transfers on different
@@ -49,6 +54,7 @@ class BlobStore;
 
 namespace blobsync::sync::mesh {
 
+class DialPolicy;
 class HolderHealth;
 
 struct ReplicatorEnv {
@@ -57,7 +63,7 @@ struct ReplicatorEnv {
   HolderHealth& health;
   std::filesystem::path partial_dir;
   std::string self_url;
-  std::string token;
+  std::shared_ptr<const DialPolicy> policy;  // who may be dialed, with which token
   unsigned max_fetches = 8;
   unsigned connections_per_holder = 4;
   std::chrono::milliseconds backoff_initial{1000}, backoff_max{300'000};
@@ -71,9 +77,10 @@ struct ReplicatorEnv {
 struct FetchJob {
   Digest hash;
   std::string room;                  // where the registry entry was seen
-  std::vector<std::string> holders;  // from the entry
-  std::uint64_t size = 0;
-  std::uint64_t chunk_count = 0;
+  std::vector<std::string> holders;  // from the entry (filtered by the DialPolicy)
+  // Largest blob this job may fetch, checked against the holder's META
+  // (0: no limit). The registry's size is a client's claim: never used.
+  std::uint64_t max_bytes = 0;
 };
 
 class Replicator : public std::enable_shared_from_this<Replicator> {
@@ -81,8 +88,8 @@ class Replicator : public std::enable_shared_from_this<Replicator> {
   static std::shared_ptr<Replicator> create(ReplicatorEnv env);
   ~Replicator();
 
-  // Background replication: queued unless already queued or running, or the
-  // blob is backing off after failures.
+  // Background replication: queued unless already queued or running, the
+  // blob is backing off after failures, or a holder said it is too large.
   void want(FetchJob job);
   // A client is waiting: runs ahead of background work, ignores backoff,
   // joins a fetch in progress. done(ok) once the blob is stored.
@@ -94,6 +101,7 @@ class Replicator : public std::enable_shared_from_this<Replicator> {
   struct Stats {
     std::size_t queued = 0, active = 0, backing_off = 0;
     std::uint64_t fetched = 0, failed = 0, bytes = 0;
+    std::size_t too_large = 0;  // distinct blobs a holder said are over the background limit
   };
   struct HolderStats {
     std::size_t pending = 0;  // queued or running fetches listing this holder

@@ -8,7 +8,8 @@
 //   --token X, --read-only-token X (repeatable), --room-idle-ms N,
 //   --max-blob-bytes N, --compact-updates N, --no-fsync, --url U, --peer U,
 //   --replication M, --no-replicate-on-fetch, --link-backoff-max-ms N,
-//   --prune-after-ms N, --probe-interval-ms N, --rescan-ms N, --max-fetches N.
+//   --prune-after-ms N, --probe-interval-ms N, --rescan-ms N, --max-fetches N,
+//   --peer-token X, --mesh-allow PREFIX (repeatable).
 // Every server gets admin token ADMIN_TOKEN (for DELETE /blobs/<hash>).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -48,19 +49,23 @@ export function serveArgs (args) {
     '--prune-after-ms': v => ['--mesh-prune-after', ms(v)],
     '--probe-interval-ms': v => ['--mesh-probe-interval', ms(v)],
     '--rescan-ms': v => ['--mesh-rescan-interval', ms(v)],
-    '--max-fetches': v => ['--mesh-max-fetches', v]
+    '--max-fetches': v => ['--mesh-max-fetches', v],
+    '--peer-token': v => ['--peer-token', v]
   }
+  const allow = []
   for (let i = 0; i < args.length; i++) {
     const a = args[i]
     if (a === '--no-fsync') out.push('--sync-fsync', 'false')
     else if (a === '--no-replicate-on-fetch') out.push('--replicate-on-fetch', 'false')
     else if (a === '--token') tokens.push(args[++i])
     else if (a === '--read-only-token') roTokens.push(args[++i])
+    else if (a === '--mesh-allow') allow.push(args[++i])
     else if (map[a]) out.push(...map[a](args[++i]))
     else throw new Error(`harness: unknown test flag ${a}`)
   }
   if (tokens.length) out.push('--sync-tokens', tokens.join(','))
   if (roTokens.length) out.push('--sync-read-only-tokens', roTokens.join(','))
+  if (allow.length) out.push('--mesh-allow', allow.join(','))
   return out
 }
 
