@@ -3,7 +3,7 @@
 //
 // sniff() looks at no more than kSniffBytes (libmagic at no more than
 // kQuickSniffBytes of binary content: it is slower on more). libmagic also
-// answers from weak patterns (1.1% of random buffers sniff as a DOS
+// answers from weak patterns (1.3% of random buffers sniff as a DOS
 // executable, zlib, MPEG audio...), so an answer counts as `specific` only
 // when it is certain: a strong signature backs it (strong_signature.h), or
 // the content is text and libmagic named a textual type (HTML, JSON, a

@@ -116,8 +116,12 @@ bool ebml(Bytes h) { return at(h, 0, "\x1a\x45\xdf\xa3"sv); }
 bool ogg(Bytes h) { return at(h, 0, "OggS\0"sv); }
 // fLaC, then the STREAMINFO block (type 0, 34 bytes) that must come first.
 bool flac(Bytes h) { return at(h, 0, "fLaC"sv) && h.size() >= 8 && (h[4] & 0x7f) == 0 && at(h, 5, "\0\0\x22"sv); }
-// An ID3v2 tag (version 2-4); bare MPEG frame syncs are 11 bits, not strong.
-bool id3(Bytes h) { return at(h, 0, "ID3"sv) && h.size() >= 5 && h[3] >= 2 && h[3] <= 4 && h[4] != 0xff; }
+// An ID3v2 tag (version 2-4, undefined flag bits clear, a syncsafe size);
+// bare MPEG frame syncs are 11 bits, not strong.
+bool id3(Bytes h) {
+  return at(h, 0, "ID3"sv) && h.size() >= 10 && h[3] >= 2 && h[3] <= 4 && h[4] != 0xff && (h[5] & 0x0f) == 0 &&
+         ((h[6] | h[7] | h[8] | h[9]) & 0x80) == 0;
+}
 bool pdf(Bytes h) { return at(h, 0, "%PDF-"sv) && h.size() >= 6 && h[5] >= '1' && h[5] <= '9'; }
 
 // Archives.

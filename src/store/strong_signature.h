@@ -1,15 +1,15 @@
 // StrongSignature: the formats a magic number identifies with certainty.
 //
-// libmagic also answers from weak patterns: 1.1% of random 16 KiB buffers
+// libmagic also answers from weak patterns: 1.3% of random 16 KiB buffers
 // sniff as something specific (application/x-dosexec from a DOS .COM guess,
 // application/zlib from two bytes, MPEG audio from a frame sync...), and
 // encrypted or compressed uploads look random. This table holds only
-// signatures that random bytes carry with probability 2^-30 or less each:
+// signatures that random bytes carry with probability 2^-31 or less each:
 // executables with a real header (ELF, PE with its "PE\0\0" header, Mach-O
 // thin and fat, Java class, WebAssembly), the allow-listed image, audio and
 // video formats, PDF, and common archives. The MIME sniffer trusts libmagic's
-// answer for binary content only when one of these backs it, so only these
-// can get an upload refused.
+// answer for binary content only when one of these backs it, so no other
+// binary content can get an upload refused.
 //
 // Thread safety: pure functions over immutable tables.
 #pragma once
