@@ -175,21 +175,16 @@ PY
 read -r load1 _ < /proc/loadavg
 echo "# mesh replication (A -> B, loopback) vs rsync daemon: $(nproc) cores, $(rsync --version | head -1 | cut -d' ' -f1-4), load $load1"
 mkdir -p "$WORK/in/small" "$WORK/in/big"
-# Pseudo-random bytes behind a fixed header, so libmagic sees plain data and
-# the servers' MIME policy (the HTTP upload rules) accepts every file. Seeded:
-# truly random files were now and then taken for application/x-dosexec and
-# refused, which aborted the run; these files are the same every run.
+# Seeded pseudo-random bytes: the same files every run.
 python3 - "$WORK/in" "$SMALL_N" "$BIG_MIB" <<'PY'
 import random, sys
 out, n, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-head = b"\x00\x01\x02BLOBSYNC-BENCH\xff\xfe"
 for i in range(n):
     with open(f"{out}/small/f{i:05d}", "wb") as f:
-        f.write(head + random.Random(i).randbytes((1 << 20) - len(head)))
+        f.write(random.Random(i).randbytes(1 << 20))
 rng = random.Random(-1)
 with open(f"{out}/big/big.bin", "wb") as f:
-    f.write(head)
-    left = (big << 20) - len(head)
+    left = big << 20
     while left:
         k = min(left, 8 << 20)
         f.write(rng.randbytes(k))

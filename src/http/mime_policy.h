@@ -3,13 +3,15 @@
 //   1. The declared type is the request's Content-Type, normalised (lower
 //      case, parameters dropped). application/octet-stream and */* declare
 //      nothing.
-//   2. If libmagic recognises the content (a specific type, not a generic
-//      fallback such as text/plain or application/octet-stream), that type
-//      must match the declared one (aliases such as image/jpg = image/jpeg
-//      are equal), else 400 InvalidMimeType ("an executable declared as
-//      image/png"); and it must be on the allow-list, else 415
-//      UnsupportedMediaType. The stored type is the recognised one.
-//   3. If the content is not recognised, the declared type must be on the
+//   2. If the content's type is certain (store/mime_sniffer.h: a strong
+//      signature such as a real ELF or PE header or a PNG signature, or text
+//      libmagic names, such as HTML), that type must match the declared one
+//      (aliases such as image/jpg = image/jpeg are equal), else 400
+//      InvalidMimeType ("an executable declared as image/png"); and it must
+//      be on the allow-list, else 415 UnsupportedMediaType. The stored type
+//      is the certain one.
+//   3. Otherwise (libmagic's weak guesses included: random bytes often look
+//      like a DOS executable or zlib), the declared type must be on the
 //      allow-list (415 otherwise) and is stored as is.
 // Allow-list entries may be "type/*".
 //
@@ -28,8 +30,8 @@ class MimePolicy {
  public:
   explicit MimePolicy(std::vector<std::string> allowed) : allowed_(std::move(allowed)) {}
 
-  // declared: normalised Content-Type. sniffed: libmagic's specific type or
-  // "" when the content was not recognised. Returns the type to store.
+  // declared: normalised Content-Type. sniffed: the certain type
+  // (MimeSniff::specific) or "". Returns the type to store.
   XResult<std::string> decide(std::string_view declared, std::string_view sniffed) const;
   bool allowed(std::string_view mime) const;
 

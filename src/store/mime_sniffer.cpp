@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "store/strong_signature.h"
+
 namespace blobsync {
 
 namespace {
@@ -30,6 +32,21 @@ bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$&-^_.+").find(c) != std::string_view::npos;
 }
 
+// libmagic's answers about text, read from its syntax.
+bool textual(std::string_view m) {
+  return m.starts_with("text/") || m == "application/json" || m == "application/xml" ||
+         m == "application/javascript" || m.ends_with("+xml") || m.ends_with("+json");
+}
+
+// What libmagic counts as text: no control bytes but BEL BS HT LF FF CR ESC.
+// 16 KiB of random bytes pass with probability (230/256)^16384, i.e. never.
+bool is_text(std::span<const std::byte> head) {
+  return std::ranges::all_of(head, [](std::byte b) {
+    auto c = static_cast<unsigned char>(b);
+    return c >= 0x20 ? c != 0x7f : (c >= 7 && c <= 10) || c == 12 || c == 13 || c == 27;
+  });
+}
+
 }  // namespace
 
 bool is_generic_mime(std::string_view mime) {
@@ -40,19 +57,33 @@ bool is_generic_mime(std::string_view mime) {
 MimeSniff sniff_mime(std::span<const std::byte> head) {
   thread_local MagicHandle handle;
   MimeSniff out;
-  if (!handle.cookie) return out;
   head = head.first(std::min(head.size(), kSniffBytes));
-  // Binary formats are recognised from their first bytes, and libmagic's
-  // cost grows with the buffer (random 64 KiB: 0.49 ms, 16 KiB: 0.36 ms), so
-  // look at kQuickSniffBytes first. Only text needs more (JSON is recognised
-  // only when it parses completely), so text gets a second look at all of it.
-  std::span<const std::byte> quick = head.first(std::min(head.size(), kQuickSniffBytes));
-  const char* type = magic_buffer(handle.cookie, quick.data(), quick.size());
-  if (type && quick.size() < head.size() && std::string_view(type).starts_with("text/"))
-    type = magic_buffer(handle.cookie, head.data(), head.size());
-  if (!type) return out;
-  out.mime = normalize_mime(type);
-  out.specific = !is_generic_mime(out.mime);
+  if (handle.cookie) {
+    // Binary formats are recognised from their first bytes, and libmagic's
+    // cost grows with the buffer (random 64 KiB: 0.49 ms, 16 KiB: 0.36 ms), so
+    // look at kQuickSniffBytes first. Only text needs more (JSON is recognised
+    // only when it parses completely), so text gets a second look at all of it.
+    std::span<const std::byte> quick = head.first(std::min(head.size(), kQuickSniffBytes));
+    const char* type = magic_buffer(handle.cookie, quick.data(), quick.size());
+    if (type && quick.size() < head.size() && std::string_view(type).starts_with("text/"))
+      type = magic_buffer(handle.cookie, head.data(), head.size());
+    if (type) out.guess = normalize_mime(type);
+  }
+  if (const StrongSignature* sig = strong_signature(head)) {
+    if (auto certain = confirmed_mime(*sig, out.guess); !certain.empty()) {
+      out.mime = certain;
+      out.specific = true;
+      return out;
+    }
+  }
+  if (is_generic_mime(out.guess)) {
+    out.mime = out.guess;
+  } else if (textual(out.guess) && is_text(head)) {
+    out.mime = out.guess;
+    out.specific = true;
+  } else {
+    out.mime = "application/octet-stream";  // a weak guess names nothing
+  }
   return out;
 }
 

@@ -1,10 +1,14 @@
-// MimeSniffer: guesses a blob's MIME type from its first bytes with libmagic.
+// MimeSniffer: names a blob's MIME type from its first bytes, with libmagic
+// and a table of strong signatures.
 //
-// sniff() looks at no more than kSniffBytes (binary content at no more than
-// kQuickSniffBytes: libmagic is slower on more). The result separates a specific
-// recognition ("image/png") from libmagic's generic fallbacks
-// ("application/octet-stream", "text/plain", "application/x-empty"...), so
-// the HTTP MIME policy can tell "this really is a PNG" from "some text".
+// sniff() looks at no more than kSniffBytes (libmagic at no more than
+// kQuickSniffBytes of binary content: it is slower on more). libmagic also
+// answers from weak patterns (1.3% of random buffers sniff as a DOS
+// executable, zlib, MPEG audio...), so an answer counts as `specific` only
+// when it is certain: a strong signature backs it (strong_signature.h), or
+// the content is text and libmagic named a textual type (HTML, JSON, a
+// script: read from their syntax, which random bytes never have). Only a
+// specific answer can get an upload refused (http/mime_policy.h).
 //
 // normalize_mime() is the canonical form the store keeps for declared types:
 // lowercase, parameters after ';' dropped, surrounding blanks trimmed; ""
@@ -12,8 +16,7 @@
 //
 // Thread safety: sniff() is safe from any number of threads (one libmagic
 // handle per thread, loaded on first use). If the magic database cannot be
-// loaded, sniff() returns {"" , false} and the store falls back to the
-// declared type.
+// loaded, libmagic's answer is "" and only the signature table names types.
 #pragma once
 
 #include <cstddef>
@@ -28,8 +31,12 @@ inline constexpr std::size_t kSniffBytes = 64 * 1024;
 inline constexpr std::size_t kQuickSniffBytes = 16 * 1024;
 
 struct MimeSniff {
-  std::string mime;       // what libmagic said ("" if it failed)
-  bool specific = false;  // false for generic fallbacks and failures
+  // specific: the type the content certainly has. Otherwise libmagic's
+  // generic answer (text/plain, application/x-empty...), or
+  // application/octet-stream in place of a weak guess; "" if libmagic failed.
+  std::string mime;
+  bool specific = false;
+  std::string guess;  // libmagic's own answer, normalised ("" if it failed)
 };
 
 // REQUIRES: nothing; data beyond kSniffBytes is ignored.

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
   startServer, xrpc, createAccount, rawRequest, statusOf, bodyOf, storedBlobFiles, tempFiles, runGc,
-  pngBytes, jpegBytes, mp4Bytes, elfBytes, cidOfBytes, opaqueBytes, SECRET,
+  pngBytes, jpegBytes, mp4Bytes, elfBytes, cidOfBytes, SECRET,
 } from './server.mjs';
 
 const LIMIT = 1024 * 1024;  // 1 MiB upload limit for these tests
@@ -123,7 +123,7 @@ test('upload returns the real CIDv1 and the sniffed type', async () => {
   // Content-Type parameters are dropped, declared jpg alias accepted.
   const j = await upload(a.accessJwt, jpegBytes(), 'image/jpg; charset=binary');
   assert.equal(j.json.blob.mimeType, 'image/jpeg');
-  const unknown = await upload(a.accessJwt, opaqueBytes(5000), 'application/octet-stream');
+  const unknown = await upload(a.accessJwt, crypto.randomBytes(5000), 'application/octet-stream');
   assert.equal(unknown.json.blob.mimeType, 'application/octet-stream');
 });
 
@@ -161,7 +161,7 @@ test('oversize by Content-Length and by chunked stream: 413, nothing stored', as
   assert.equal(statusOf(byHeader), 413);
   assert.equal(JSON.parse(bodyOf(byHeader)).error, 'PayloadTooLarge');
   // Chunked, no length: the limit is enforced while streaming.
-  const chunk = opaqueBytes(256 * 1024);
+  const chunk = crypto.randomBytes(256 * 1024);
   const chunks = [`POST /xrpc/com.atproto.repo.uploadBlob HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.accessJwt}\r\n` +
     'Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n'];
   for (let i = 0; i < 6; i++) chunks.push(`${chunk.length.toString(16)}\r\n`, chunk, '\r\n');
@@ -172,7 +172,7 @@ test('oversize by Content-Length and by chunked stream: 413, nothing stored', as
   assert.deepEqual(tempFiles(srv.dir), []);
   // Exactly the limit is fine, chunked too.
   const okChunks = chunks.slice(0, 1);
-  const exact = opaqueBytes(LIMIT);
+  const exact = crypto.randomBytes(LIMIT);
   okChunks.push(`${exact.length.toString(16)}\r\n`, exact, '\r\n0\r\n\r\n');
   const ok = await rawRequest(srv.port, okChunks, { waitMs: 1000 });
   assert.equal(statusOf(ok), 200);
@@ -184,12 +184,12 @@ test('body shorter or longer than Content-Length is rejected', async () => {
   const before = storedBlobFiles(srv.dir).length;
   const hdr = (n) => `POST /xrpc/com.atproto.repo.uploadBlob HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.accessJwt}\r\n` +
     `Content-Type: application/octet-stream\r\nContent-Length: ${n}\r\n\r\n`;
-  const shortHalfClosed = await rawRequest(srv.port, [hdr(1000), opaqueBytes(500)], { halfClose: true });
+  const shortHalfClosed = await rawRequest(srv.port, [hdr(1000), crypto.randomBytes(500)], { halfClose: true });
   assert.equal(statusOf(shortHalfClosed), 400);
   assert.match(bodyOf(shortHalfClosed), /shorter than its Content-Length/);
-  const shortStalled = await rawRequest(srv.port, [hdr(1000), opaqueBytes(500)], { waitMs: 5000 });
+  const shortStalled = await rawRequest(srv.port, [hdr(1000), crypto.randomBytes(500)], { waitMs: 5000 });
   assert.equal(statusOf(shortStalled), 400);
-  const longer = await rawRequest(srv.port, [hdr(100), Buffer.concat([opaqueBytes(100), Buffer.alloc(50, 0xee)])]);
+  const longer = await rawRequest(srv.port, [hdr(100), Buffer.concat([crypto.randomBytes(100), Buffer.alloc(50, 0xee)])]);
   assert.equal(statusOf(longer), 400);
   assert.match(bodyOf(longer), /longer than its Content-Length/);
   assert.equal(storedBlobFiles(srv.dir).length, before);
@@ -271,7 +271,7 @@ test('records reference blobs; only referenced blobs are served and listed', asy
 
 test('Range requests and HEAD', async () => {
   const a = await createAccount(srv.base, 'range');
-  const bytes = opaqueBytes(1000);
+  const bytes = crypto.randomBytes(1000);
   const up = await upload(a.accessJwt, bytes);
   await xrpc(srv.base, 'POST', 'com.atproto.repo.createRecord',
     { token: a.accessJwt, body: { repo: a.did, collection: 'app.bsky.feed.post', record: blobRecord(up.json.blob) } });
@@ -374,13 +374,13 @@ test('slowloris: a trickling request head is cut off', async () => {
 
 test('plain API: PUT /blobs/<hash>', async () => {
   const a = await createAccount(srv.base, 'plain');
-  const bytes = opaqueBytes(3000);
+  const bytes = crypto.randomBytes(3000);
   const { hex } = cidOfBytes(bytes);
   const before = storedBlobFiles(srv.dir).length;
   const noAuth = await fetch(`${srv.base}/blobs/${hex}`, { method: 'PUT', body: bytes });
   assert.equal(noAuth.status, 401);
   const wrong = await fetch(`${srv.base}/blobs/${hex}`,
-    { method: 'PUT', body: opaqueBytes(3000), headers: { authorization: `Bearer ${a.accessJwt}` } });
+    { method: 'PUT', body: crypto.randomBytes(3000), headers: { authorization: `Bearer ${a.accessJwt}` } });
   assert.equal(wrong.status, 400);
   assert.equal((await wrong.json()).error, 'HashMismatch');
   assert.equal(storedBlobFiles(srv.dir).length, before);
@@ -407,7 +407,7 @@ test('gc: unreferenced uploads go, shared blobs survive one account', async () =
   const ua = await upload(a.accessJwt, shared, 'video/mp4');
   const ub = await upload(b.accessJwt, shared, 'video/mp4');
   assert.equal(ua.json.blob.ref.$link, ub.json.blob.ref.$link);
-  const lonelyBytes = opaqueBytes(777);
+  const lonelyBytes = crypto.randomBytes(777);
   const lonely = await upload(a.accessJwt, lonelyBytes);
   assert.equal(lonely.status, 200);
   const cid = ua.json.blob.ref.$link;

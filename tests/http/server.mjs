@@ -216,11 +216,3 @@ export function cidOfBytes(bytes) {
   const digest = crypto.createHash('sha256').update(bytes).digest();
   return { hex: digest.toString('hex'), digest };
 }
-
-// Random bytes that libmagic cannot mistake for a format (a bare random
-// prefix now and then looks like gzip, compress or a bytecode file, which the
-// MIME policy refuses): a fixed binary header, then random bytes.
-export function opaqueBytes(n) {
-  const head = Buffer.from('blobsync-opaque\0');
-  return Buffer.concat([head, crypto.randomBytes(Math.max(0, n - head.length))]).subarray(0, n);
-}

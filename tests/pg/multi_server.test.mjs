@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import {
-  startServer, xrpc, createAccount, storedBlobFiles, tempFiles, opaqueBytes, cidOfBytes, sql, USE_PG,
+  startServer, xrpc, createAccount, storedBlobFiles, tempFiles, cidOfBytes, sql, USE_PG,
   freshPgDatabase, SECRET,
 } from '../http/server.mjs';
 
@@ -122,7 +122,7 @@ async function getBlob(srv, did, cid) {
 test('uploads to either server are readable from both', async () => {
   const acct = await createAccount(a.base, 'multi');
   const tokenB = await login(b, acct);
-  const bytes = opaqueBytes(70_000);
+  const bytes = crypto.randomBytes(70_000);
   // The servers' GC runs at grace 0: an upload may be collected before the
   // record that references it (the record is then refused); upload again.
   let up, rec;
@@ -152,7 +152,7 @@ test('concurrent duplicate uploads to both servers store one row and one file', 
   const tokenOf = (i) => (i % 2 ? tokenB : acct.accessJwt);
   const serverOf = (i) => (i % 2 ? b : a);
   // XRPC uploads of one blob to both servers at once: all succeed, one CID.
-  const temp = opaqueBytes(300_000);
+  const temp = crypto.randomBytes(300_000);
   const results = await Promise.all(Array.from({ length: 16 }, (_, i) => upload(serverOf(i), tokenOf(i), temp)));
   for (const r of results) {
     assert.equal(r.status, 200, String(r.body));
@@ -160,7 +160,7 @@ test('concurrent duplicate uploads to both servers store one row and one file', 
   }
   // Plain-API uploads are permanent at once, so the servers' grace-0 GC
   // cannot interfere with counting: one row, one object, the right bytes.
-  const bytes = opaqueBytes(300_000);
+  const bytes = crypto.randomBytes(300_000);
   const { hex } = cidOfBytes(bytes);
   const puts = await Promise.all(Array.from({ length: 16 }, (_, i) => fetch(`${serverOf(i).base}/blobs/${hex}`,
     { method: 'PUT', body: bytes, headers: { authorization: `Bearer ${tokenOf(i)}` } })));
@@ -191,7 +191,7 @@ test('GC on both servers never deletes what the other just referenced', async ()
   // A small pool of contents, so uploads often land on rows that GC is
   // about to delete or has just deleted; records are deleted again half the
   // time so blobs keep going back to temporary.
-  const pool = Array.from({ length: 6 }, () => opaqueBytes(20_000 + crypto.randomInt(20_000)));
+  const pool = Array.from({ length: 6 }, () => crypto.randomBytes(20_000 + crypto.randomInt(20_000)));
   const live = new Map();  // cid -> { bytes, records }
   let ok = 0, gone = 0;
   const stop = { done: false };
