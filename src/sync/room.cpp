@@ -270,6 +270,20 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     apply(fx);
   }
 
+  // Someone else deleted the entry of a blob this server announced: the room
+  // no longer wants it here, so no reconcile or restart brings the entry
+  // back (the lifecycle then collects the blob once nothing else holds it).
+  // Our own withdrawals (shutdown) keep their announcements for the restart.
+  void forget_removed_announcements(const std::vector<std::string>& keys) {
+    for (const auto& key : keys) {
+      auto d = parse_blob_id(key);
+      if (!d || !key.starts_with("sha256:") || !announced_.contains(*d)) continue;
+      if (registry_has_key(core_->doc(), *d)) continue;
+      announced_.erase(*d);
+      env_.store.remove_announce(room_id_, *d);
+    }
+  }
+
   // Carries out what the core asked for: persist deltas, send or hold messages.
   void apply(RoomEffects& fx) {
     // Registry keys changed: holds before the appends, releases after (room_holds.h).
@@ -286,6 +300,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       env_.store.append(room_id_, applied_, std::move(delta), listener_, precondition);
     }
     if (holds) holds->after_append();
+    if (fx.registry_changed_remotely) forget_removed_announcements(fx.registry_keys);
     std::vector<std::pair<ConnId, SharedBytes>> now;
     for (auto& o : fx.out) {
       if (o.reveals_doc && (durable_ < applied_ || !held_.empty())) {

@@ -9,7 +9,7 @@
 //   --max-blob-bytes N, --compact-updates N, --no-fsync, --url U, --peer U,
 //   --replication M, --no-replicate-on-fetch, --link-backoff-max-ms N,
 //   --prune-after-ms N, --probe-interval-ms N, --rescan-ms N, --max-fetches N,
-//   --peer-token X, --mesh-allow PREFIX (repeatable).
+//   --peer-token X, --mesh-allow PREFIX (repeatable), --gc-grace D, --gc-interval D.
 // Every server gets admin token ADMIN_TOKEN (for DELETE /blobs/<hash>).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -50,7 +50,9 @@ export function serveArgs (args) {
     '--probe-interval-ms': v => ['--mesh-probe-interval', ms(v)],
     '--rescan-ms': v => ['--mesh-rescan-interval', ms(v)],
     '--max-fetches': v => ['--mesh-max-fetches', v],
-    '--peer-token': v => ['--peer-token', v]
+    '--peer-token': v => ['--peer-token', v],
+    '--gc-grace': v => ['--gc-grace', v],
+    '--gc-interval': v => ['--gc-interval', v]
   }
   const allow = []
   for (let i = 0; i < args.length; i++) {
@@ -74,11 +76,12 @@ export function tmpDir (tag) {
 }
 
 export class Server {
-  constructor (dataDir, args = []) { this.dataDir = dataDir; this.args = args; this.proc = null }
+  // env: extra environment variables for the server process.
+  constructor (dataDir, args = [], { env = {} } = {}) { this.dataDir = dataDir; this.args = args; this.env = env; this.proc = null }
   async start (port = 0) {
     const [cmd, ...pre] = serverCommand()
     const args = [...pre, '--listen', `127.0.0.1:${port}`, '--data', this.dataDir, ...serveArgs(this.args)]
-    this.proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } })
     this.stderr = ''
     this.proc.stderr.on('data', d => { this.stderr += d; if (process.env.SYNC_TEST_VERBOSE) process.stderr.write(d) })
     this.exited = new Promise(resolve => this.proc.on('exit', (code, signal) => resolve({ code, signal })))
