@@ -112,12 +112,10 @@ bool registry_withdraw(crdt::Doc& doc, const Digest& hash, const std::string& se
   auto map = doc.get_map(kRegistryMap);
   if (!map) return false;
   std::erase(current->holders, self_url);
-  doc.transact(
-      [&](crdt::Transaction&) {
-        if (current->holders.empty()) map.remove(to_hash_ref(hash));
-        else map.set(to_hash_ref(hash), crdt::Prelim(to_any(*current)));
-      },
-      origin);
+  // The key stays even with no holder left: deleting a key is the app's
+  // decision (it releases the blob on every server, room_holds.h), and a
+  // server that thought it was the last holder may be wrong.
+  doc.transact([&](crdt::Transaction&) { map.set(to_hash_ref(hash), crdt::Prelim(to_any(*current))); }, origin);
   return true;
 }
 

@@ -49,8 +49,10 @@ std::vector<std::pair<Digest, RegistryEntry>> registry_entries(crdt::Doc& doc);
 bool registry_announce(crdt::Doc& doc, const Digest& hash, std::uint64_t size, std::uint64_t chunk_count,
                        const std::string& self_url, const void* origin = nullptr);
 
-// Removes self_url from the blob's holders; deletes the key when no holder is
-// left. Returns true if the document changed.
+// Removes self_url from the blob's holders. The key stays, with no holders
+// if self_url was the last one: only apps delete keys (a deleted key releases
+// the blob on every server; a server's view of "last holder" may be stale).
+// Returns true if the document changed.
 bool registry_withdraw(crdt::Doc& doc, const Digest& hash, const std::string& self_url, const void* origin = nullptr);
 
 // Every blob the registry has a key for ("sha256:<hex>"), whatever its
