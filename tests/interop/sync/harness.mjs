@@ -8,7 +8,8 @@
 //   --token X, --read-only-token X (repeatable), --room-idle-ms N,
 //   --max-blob-bytes N, --compact-updates N, --no-fsync, --url U, --peer U,
 //   --replication M, --no-replicate-on-fetch, --link-backoff-max-ms N,
-//   --prune-after-ms N, --probe-interval-ms N, --rescan-ms N, --max-fetches N.
+//   --prune-after-ms N, --probe-interval-ms N, --rescan-ms N, --max-fetches N,
+//   --scrub-rate SIZE, --scrub-interval-ms N.
 // Every server gets admin token ADMIN_TOKEN (for DELETE /blobs/<hash>).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -48,7 +49,9 @@ export function serveArgs (args) {
     '--prune-after-ms': v => ['--mesh-prune-after', ms(v)],
     '--probe-interval-ms': v => ['--mesh-probe-interval', ms(v)],
     '--rescan-ms': v => ['--mesh-rescan-interval', ms(v)],
-    '--max-fetches': v => ['--mesh-max-fetches', v]
+    '--max-fetches': v => ['--mesh-max-fetches', v],
+    '--scrub-rate': v => ['--scrub-rate', v],
+    '--scrub-interval-ms': v => ['--scrub-interval', ms(v)]
   }
   for (let i = 0; i < args.length; i++) {
     const a = args[i]
