@@ -11,6 +11,7 @@
 #include <ctime>
 #include <fmt/format.h>
 #include <optional>
+#include <set>
 
 #include "cli/cli_context.h"
 #include "cli/progress.h"
@@ -189,8 +190,10 @@ void run_ls(CliContext& ctx, std::size_t limit, const std::string& after) {
     std::size_t page = limit == 0 ? 1000 : std::min<std::size_t>(1000, limit - printed);
     auto rows = store->list(cursor, page);
     if (!rows) return ctx.fail_with(rows.error());
-    for (const auto& r : *rows) std::printf("%s\t%llu\t%s\n", to_hash_ref(r.hash).c_str(),
-                                            static_cast<unsigned long long>(r.size), r.mime_type.c_str());
+    // A quarantined blob (bytes failed a re-hash; not served) gets a fourth column.
+    for (const auto& r : *rows)
+      std::printf("%s\t%llu\t%s%s\n", to_hash_ref(r.hash).c_str(), static_cast<unsigned long long>(r.size),
+                  r.mime_type.c_str(), r.quarantine.empty() ? "" : "\tquarantined");
     printed += rows->size();
     if (rows->size() < page) break;
     cursor = rows->back().hash;
@@ -216,6 +219,7 @@ void run_stat(CliContext& ctx, const std::string& id, bool chunks) {
       "\"state\":\"{}\",\"holds\":[{}]",
       to_hash_ref(rec->hash), to_cid(rec->hash), rec->size, json_escape(rec->mime_type), rec->chunk_count,
       iso_time(rec->created_at_ms), rec->state == BlobState::kPermanent ? "permanent" : "temporary", held_by);
+  if (!rec->quarantine.empty()) json += fmt::format(",\"quarantine\":\"{}\"", json_escape(rec->quarantine));
   if (chunks) {
     json += ",\"chunks\":[";
     for (std::size_t i = 0; i < rec->chunk_hashes.size(); ++i)
@@ -269,11 +273,20 @@ void run_verify(CliContext& ctx, bool quiet) {
   BlobStore* store = opened->store.get();
   auto report = store->verify();
   if (!report) return ctx.fail_with(report.error());
-  for (const auto& p : report->problems) std::printf("%s\t%s\n", to_hash_ref(p.hash).c_str(), p.what.c_str());
+  std::set<Digest> quarantined;
+  for (const auto& p : report->problems) {
+    std::printf("%s\t%s%s\n", to_hash_ref(p.hash).c_str(), p.what.c_str(), p.quarantined ? " (quarantined)" : "");
+    if (p.quarantined) quarantined.insert(p.hash);
+  }
+  for (const auto& h : report->released) std::printf("%s\tchecks out again: quarantine lifted\n", to_hash_ref(h).c_str());
+  std::string q = quarantined.empty() ? std::string()
+                                      : fmt::format("; {} blob{} quarantined: not served until a verified copy replaces {}",
+                                                    quarantined.size(), quarantined.size() == 1 ? "" : "s",
+                                                    quarantined.size() == 1 ? "it" : "them");
   if (!quiet || !report->problems.empty())
-    std::fprintf(stderr, "verified %llu blobs (%llu bytes): %zu problem%s\n",
+    std::fprintf(stderr, "verified %llu blobs (%llu bytes): %zu problem%s%s\n",
                  static_cast<unsigned long long>(report->checked), static_cast<unsigned long long>(report->bytes),
-                 report->problems.size(), report->problems.size() == 1 ? "" : "s");
+                 report->problems.size(), report->problems.size() == 1 ? "" : "s", q.c_str());
   if (!report->problems.empty()) ctx.exit_code = kExitCorrupt;
 }
 
@@ -342,7 +355,7 @@ void add_store_commands(CLI::App& app, CliContext& ctx) {
     cmd->callback([&ctx, ids, label, pin] { run_pin(ctx, *ids, *label, pin); });
   }
   {
-    auto* cmd = app.add_subcommand("verify", "Re-hash every stored blob; list missing or corrupt ones (exit 3)");
+    auto* cmd = app.add_subcommand("verify", "Re-hash every stored blob; list missing or corrupt ones and quarantine them (exit 3)");
     auto quiet = std::make_shared<bool>(false);
     cmd->add_flag("-q,--quiet", *quiet, "Print nothing when all is well");
     cmd->callback([&ctx, quiet] { run_verify(ctx, *quiet); });

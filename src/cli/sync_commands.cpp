@@ -109,6 +109,7 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   parts->sync->attach(server);
   parts->mesh->start();
   http::ExtensionHandle handle;
+  handle.heal = [m](const Digest& hash) { m->heal(hash); };  // the scrubber stops before after_stop
   handle.after_stop = [parts] {
     parts->sync->stop();
     parts->mesh->stop();

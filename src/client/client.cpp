@@ -181,7 +181,8 @@ Result<BlobRef> Client::put_blob(const std::filesystem::path& file, const Progre
 
 Result<BlobRecord> Client::get_blob(const Digest& hash, const ProgressFn& progress) {
   std::lock_guard lock(impl_->op_mutex);
-  if (auto local = impl_->store->stat(hash)) return local;
+  // A quarantined local copy is refetched (the ingest replaces it).
+  if (auto local = impl_->store->stat(hash); local && local->quarantine.empty()) return local;
 
   // Chunks stream into the store as they arrive; a resumable copy is kept
   // in DATA/partial in case this process gives up (another run resumes).

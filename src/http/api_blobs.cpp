@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <optional>
 
 #include "core/blob_id.h"
 #include "http/json_util.h"
@@ -118,6 +119,19 @@ std::variant<Response, std::string> check_upload_head(Service& s, const Request&
   return declared;
 }
 
+// Bytes that failed a re-hash are never served. 503, not 404: the blob
+// exists and a verified copy (heal, re-upload) is expected to replace them,
+// so clients retry later or fetch it elsewhere; nothing here is cacheable.
+std::optional<Response> refuse_quarantined(const BlobRecord& rec) {
+  if (rec.quarantine.empty()) return std::nullopt;
+  Response r = xrpc_error(503, "BlobQuarantined",
+                          fmt::format("Blob {} failed verification on this server and is quarantined until a "
+                                      "verified copy replaces it",
+                                      to_hash_ref(rec.hash)));
+  r.set("Retry-After", "30");
+  return r;
+}
+
 // Common download response: headers, ETag, conditional and Range handling.
 Response serve_blob(Service& s, const Request& req, const Digest& hash, std::uint64_t size, const std::string& mime,
                     const std::string& etag_value, std::optional<std::string> attachment_name) {
@@ -206,6 +220,8 @@ void register_blob_routes(Service& s, Router& r) {
              if (rec.error().code == Errc::kNotFound) return xrpc_error(400, "BlobNotFound", "Blob not found");
              return fail_response(to_xrpc(rec.error()));
            }
+           if (rec->state == BlobState::kDeleting) return xrpc_error(400, "BlobNotFound", "Blob not found");
+           if (auto refused = refuse_quarantined(*rec)) return std::move(*refused);
            auto mime = s.repo->claimed_mime(account->did, *hash);
            std::string type = mime && *mime ? **mime : rec->mime_type;
            return serve_blob(s, req, *hash, rec->size, type, *cid, *cid);
@@ -261,6 +277,7 @@ void register_blob_routes(Service& s, Router& r) {
                                     // Temporary (unreferenced) uploads are not served.
                                     if (!rec || rec->state != BlobState::kPermanent)
                                       return xrpc_error(404, "BlobNotFound", "Blob not found");
+                                    if (auto refused = refuse_quarantined(*rec)) return std::move(*refused);
                                     return serve_blob(s, req, *hash, rec->size, rec->mime_type, rec->hash.hex(),
                                                       std::nullopt);
                                   }});

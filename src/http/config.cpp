@@ -48,6 +48,8 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"allowed_mime", "MIME allow-list for uploads (comma list)"},
       {"gc_grace", "unreferenced uploads younger than this are kept"},
       {"gc_interval", "background GC period; 0 disables it"},
+      {"scrub_rate", "bytes per second the background scrubber re-hashes (e.g. 16MiB); 0 disables scrubbing"},
+      {"scrub_interval", "a scrub pass over every blob starts at most this often"},
       {"url", "this server's public sync URL (its name in _blobRegistry); default ws://<listen>/sync"},
       {"sync_tokens", "pre-shared tokens for /sync/<room> (comma list; empty: open)"},
       {"sync_read_only_tokens", "tokens whose edits and uploads are refused (comma list)"},
@@ -319,6 +321,12 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       r = dur(c.gc_grace);
     } else if (key == "gc_interval") {
       r = dur(c.gc_interval);
+    } else if (key == "scrub_rate") {
+      r = size(c.scrub_rate);
+    } else if (key == "scrub_interval") {
+      auto d = parse_duration_ms(value);
+      if (!d) return bad(d.error());
+      c.scrub_interval = *d;
     } else if (key == "url") {
       if (!value.empty() && !value.starts_with("ws://") && !value.starts_with("wss://"))
         return fail(Errc::kInvalidArgument, "config 'url': '{}' must be a ws:// URL", value);

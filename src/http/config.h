@@ -56,6 +56,10 @@ struct ServerConfig {
   std::vector<std::string> allowed_mime;  // filled with the defaults by load
   std::chrono::seconds gc_grace{6 * 3600};
   std::chrono::seconds gc_interval{15 * 60};  // 0 disables the background sweeper
+  // Background scrub (store/scrubber.h): bytes/s re-hashed (0: off), and how
+  // often a pass over the store may start.
+  std::uint64_t scrub_rate = 16ull * 1024 * 1024;
+  std::chrono::milliseconds scrub_interval{24 * 3600 * 1000LL};
 
   // WebSocket rooms (/sync/<room>, src/sync). url: this server's identity in
   // every room's _blobRegistry; empty: ws://<listen address>/sync.

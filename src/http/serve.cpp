@@ -14,6 +14,7 @@
 #include "http/server.h"
 #include "http/service.h"
 #include "store/sql/blob_lifecycle.h"
+#include "store/scrubber.h"
 
 namespace blobsync::http {
 
@@ -59,10 +60,26 @@ Result<> run_server(const ServerConfig& config) {
   std::printf("listening on %s\n", addr->c_str());
   std::fflush(stdout);
   spdlog::info("blobsync serving {} on {}", config.data_dir.string(), *addr);
+  ScrubOptions scrub;
+  scrub.rate = config.scrub_rate;
+  scrub.interval = config.scrub_interval;
+  scrub.state_file = config.data_dir / "scrub.state";
+  std::vector<std::function<void(const Digest&)>> heals;
+  for (const auto& h : handles)
+    if (h.heal) heals.push_back(h.heal);
+  if (!heals.empty())
+    scrub.heal = [heals](const Digest& hash) {
+      for (const auto& heal : heals) heal(hash);
+    };
+  // Stopped (scope end) before the extensions' stop hooks: its heal calls into them.
+  Scrubber scrubber(*(*service)->store, std::move(scrub));
+  (*service)->metrics.add_source([&scrubber] { return scrubber.render_metrics(); });
   Result<> result;
   {
     GcSweeper sweeper(*(*service)->lifecycle, (*service)->metrics, config.gc_interval, config.gc_grace);
+    scrubber.start();
     result = server.run();
+    scrubber.stop();
   }
   for (auto& h : handles)
     if (h.after_stop) h.after_stop();

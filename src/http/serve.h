@@ -24,9 +24,12 @@ class Service;
 // Lets other components (WebSocket rooms) attach to the running server, e.g.
 // with Server::add_upgrade_handler("/sync/", ...). Called after the service
 // is open and the port is bound (`bound` is "HOST:PORT"), before the server
-// runs. An extension may return a stop hook, run after the server stopped.
+// runs. An extension may return a stop hook, run after the server stopped,
+// and a heal hook, called (from the scrubber's thread, must not block) for a
+// blob the store quarantined: fetch a verified copy from elsewhere.
 struct ExtensionHandle {
   std::function<void()> after_stop;
+  std::function<void(const Digest&)> heal;
 };
 using ServeExtension = std::function<Result<ExtensionHandle>(Server&, Router&, Service&, const ServerConfig&,
                                                              const std::string& bound)>;

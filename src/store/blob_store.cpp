@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "core/blob_id.h"
 #include "core/chunking.h"
 #include "core/sha256.h"
+#include "store/blob_check.h"
 #include "store/disk_backend.h"
 #include "store/env.h"
 #include "store/hash_pipeline.h"
@@ -182,7 +184,7 @@ class StoreImpl final : public BlobStore {
     if (options.expected) {
       auto row = metadata_->get_blob(*options.expected);
       if (!row) return std::unexpected(row.error());
-      if (*row) {
+      if (*row && (*row)->quarantine.empty()) {  // a quarantined copy is written afresh (the heal)
         auto st = backend_->stat(*options.expected);
         already = st && st->size == (*row)->size;
       }
@@ -233,14 +235,14 @@ class StoreImpl final : public BlobStore {
   Result<bool> contains(const Digest& hash) override {
     auto row = metadata_->get_blob(hash);
     if (!row) return std::unexpected(row.error());
-    return row->has_value() && (*row)->state != BlobState::kDeleting;
+    return row->has_value() && !unservable(**row);
   }
 
   Result<std::unique_ptr<BlobReader>> open(const Digest& hash, std::uint64_t offset, std::uint64_t length) override {
     auto row = metadata_->get_blob(hash);
     if (!row) return std::unexpected(row.error());
-    // A blob being collected is gone for readers (the sweeper is withdrawing it).
-    if (!*row || (*row)->state == BlobState::kDeleting) return not_found(hash);
+    if (!*row) return not_found(hash);
+    if (auto refused = unservable(**row)) return std::unexpected(*refused);
     auto reader = backend_->open_sized(hash, (*row)->size, offset, length);
     if (!reader && reader.error().code == Errc::kNotFound) return missing_bytes(hash);
     return reader;
@@ -250,33 +252,16 @@ class StoreImpl final : public BlobStore {
                          const std::function<Result<>(std::span<const std::byte>)>& sink) override {
     auto rec = stat(hash);
     if (!rec) return std::unexpected(rec.error());
-    auto reader = backend_->open_sized(hash, rec->size);
-    if (!reader) {
-      if (reader.error().code == Errc::kNotFound) return missing_bytes(hash);
-      return std::unexpected(reader.error());
-    }
-    if ((*reader)->remaining() != rec->size)
-      return fail(Errc::kCorruption, "blob {} has {} bytes on disk, {} expected", to_hash_ref(hash),
-                  (*reader)->remaining(), rec->size);
-    std::vector<std::byte> buf(kChunkSize);
-    BlobHasher whole;  // whole blob and each chunk in one pass
-    for (std::uint64_t i = 0; i < rec->chunk_count; ++i) {
-      std::size_t len = static_cast<std::size_t>(chunk_length(i, rec->size));
-      std::size_t got = 0;
-      while (got < len) {
-        auto n = (*reader)->read(std::span(buf.data() + got, len - got));
-        if (!n && n.error().code == Errc::kNotFound) return missing_bytes(hash);  // open_sized found out late
-        if (!n) return std::unexpected(n.error());
-        if (*n == 0) return fail(Errc::kCorruption, "blob {} is shorter than indexed", to_hash_ref(hash));
-        got += *n;
-      }
-      if (whole.update_with_chunk(std::span<const std::byte>(buf.data(), len)) != rec->chunk_hashes[i])
-        return fail(Errc::kCorruption, "blob {}: chunk {} hash mismatch", to_hash_ref(hash), i);
-      if (auto r = sink(std::span<const std::byte>(buf.data(), len)); !r) return r;
-    }
-    if (whole.finish() != hash) return fail(Errc::kCorruption, "blob {}: content hash mismatch", to_hash_ref(hash));
-    return {};
+    if (auto refused = unservable(*rec)) return std::unexpected(*refused);
+    return read_checked(*backend_, *rec, sink);
   }
+
+  Result<> quarantine(const Digest& hash, std::string_view reason) override {
+    if (reason.empty()) return fail(Errc::kInvalidArgument, "a quarantine needs a reason");
+    return set_quarantine(hash, reason);
+  }
+  Result<> release_quarantine(const Digest& hash) override { return set_quarantine(hash, ""); }
+  std::uint64_t quarantine_generation() const override { return quarantine_gen_.load(); }
 
   Result<> remove(const Digest& hash) override {
     std::lock_guard g(locks_.for_digest(hash));
@@ -320,14 +305,18 @@ class StoreImpl final : public BlobStore {
     auto row = metadata_->get_blob(record.hash);
     if (!row) return std::unexpected(row.error());
     bool bytes_ok = false;
-    if (*row) {
+    bool heal = *row && !(*row)->quarantine.empty();
+    if (*row && !heal) {
       auto st = backend_->stat(record.hash);
       bytes_ok = st && st->size == record.size;
     }
     if (!bytes_ok) {
       if (!writer)
-        return fail(Errc::kConflict, "blob {} was removed while it was being uploaded; retry",
+        return fail(Errc::kConflict, "blob {} was removed or quarantined while it was being uploaded; retry",
                     to_hash_ref(record.hash));
+      // Backends dedup by name: the bad copy must go before ours can land.
+      if (auto r = heal ? backend_->remove(record.hash) : Result<>(); !r && r.error().code != Errc::kNotFound)
+        return std::unexpected(r.error());
       if (auto r = writer->commit(record.hash); !r) return std::unexpected(r.error());
     } else if (writer) {
       writer->abort();  // dedup: the stored copy stays, ours is dropped
@@ -341,10 +330,19 @@ class StoreImpl final : public BlobStore {
       return std::unexpected(inserted.error());
     }
     if (*inserted) return record;
+    if (heal) {
+      if (auto r = set_quarantine(record.hash, ""); !r) return std::unexpected(r.error());
+    }
     auto now = metadata_->get_blob(record.hash);
     if (!now) return std::unexpected(now.error());
     if (!*now) return fail(Errc::kInternal, "blob {} vanished after insert", to_hash_ref(record.hash));
     return std::move(**now);
+  }
+
+  Result<> set_quarantine(const Digest& hash, std::string_view reason) {
+    auto r = metadata_->set_quarantine(hash, reason);
+    if (r) quarantine_gen_.fetch_add(1);
+    return r;
   }
 
   static std::unexpected<Error> missing_bytes(const Digest& hash) {
@@ -360,6 +358,7 @@ class StoreImpl final : public BlobStore {
   std::shared_ptr<BlobBackend> backend_;
   std::shared_ptr<MetadataStore> metadata_;
   DigestLocks locks_;
+  std::atomic<std::uint64_t> quarantine_gen_{0};
   WorkerPool pool_;  // last: its threads stop before the rest goes
 };
 
@@ -544,6 +543,18 @@ Result<VerifyReport> StoreImpl::verify(const std::function<void(const Digest&)>&
     return {};
   };
 
+  // A blob that failed is quarantined (its first problem is the reason); a
+  // quarantined one that passed is released.
+  auto settle = [&](const BlobRecord& row, std::size_t first) -> Result<> {
+    bool failed = report.problems.size() > first;
+    if (!failed && row.quarantine.empty()) return {};
+    auto r = set_quarantine(row.hash, failed ? std::string_view(report.problems[first].what) : "");
+    if (!r) return r.error().code == Errc::kNotFound ? Result<>() : r;  // removed meanwhile
+    for (auto i = first; i < report.problems.size(); ++i) report.problems[i].quarantined = true;
+    if (!failed) report.released.push_back(row.hash);
+    return {};
+  };
+
   for (;;) {
     if (auto r = refill(); !r) return std::unexpected(r.error());
     bool have_row = ri < rows.size();
@@ -552,7 +563,9 @@ Result<VerifyReport> StoreImpl::verify(const std::function<void(const Digest&)>&
     if (have_row && (!have_file || rows[ri].hash <= files[fi].digest)) {
       const Digest h = rows[ri].hash;
       if (on_blob) on_blob(h);
+      std::size_t first = report.problems.size();
       if (auto r = check_blob(h); !r) return std::unexpected(r.error());
+      if (auto r = settle(rows[ri], first); !r) return std::unexpected(r.error());
       if (have_file && files[fi].digest == h) ++fi;
       ++ri;
     } else {

@@ -24,6 +24,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/digest.h"
@@ -114,12 +115,14 @@ class Ingest {
 struct VerifyProblem {
   Digest hash;
   std::string what;  // "missing", "size mismatch", "content hash mismatch", "chunk 3 hash mismatch", "not indexed"
+  bool quarantined = false;  // verify() quarantined the blob for this problem
 };
 
 struct VerifyReport {
   std::uint64_t checked = 0;
   std::uint64_t bytes = 0;
   std::vector<VerifyProblem> problems;
+  std::vector<Digest> released;  // were quarantined, and their bytes now check out
 };
 
 class BlobStore {
@@ -150,21 +153,40 @@ class BlobStore {
                      const std::function<void(std::size_t, const BlobRecord&)>& on_done,
                      const std::function<void(std::size_t, std::uint64_t)>& progress = {});
 
-  // Metadata of a stored blob, chunk hashes included. Errors: kNotFound.
+  // Metadata of a stored blob, chunk hashes included, quarantined or not
+  // (BlobRecord::quarantine says why, for operators). Errors: kNotFound.
   virtual Result<BlobRecord> stat(const Digest& hash) = 0;
+  // Whether the store has bytes it may serve: false for a quarantined blob,
+  // so the mesh treats it as missing (fetches a good copy, stops listing
+  // this server as a holder).
   virtual Result<bool> contains(const Digest& hash) = 0;
 
   // Opens a byte range for reading. The bytes are the ones that were verified
   // at ingest; readers that need end-to-end assurance (get, verify) re-hash.
-  // Errors: kNotFound; kInvalidArgument if offset > size.
+  // Errors: kNotFound; kCorruption for a quarantined blob; kInvalidArgument
+  // if offset > size.
   virtual Result<std::unique_ptr<BlobReader>> open(const Digest& hash, std::uint64_t offset = 0,
                                                    std::uint64_t length = kToEnd) = 0;
 
   // Reads the whole blob into `sink` chunk by chunk, verifying every chunk
   // hash and the blob hash; fails with kCorruption on the first mismatch
-  // (bytes already passed to sink must then be discarded by the caller).
+  // (bytes already passed to sink must then be discarded by the caller), and
+  // for a quarantined blob before reading anything.
   virtual Result<> read_verified(const Digest& hash,
                                  const std::function<Result<>(std::span<const std::byte>)>& sink) = 0;
+
+  // Quarantine (docs/architecture.md, "Quarantine and scrub"): the blob's
+  // bytes failed a re-hash, so no read path serves them (open, read_verified,
+  // contains refuse; stat shows the reason). An ingest of the same hash then
+  // writes the bytes afresh (no dedup against the bad copy) and clears the
+  // quarantine once the verified bytes are committed: the heal.
+  // Errors: kNotFound (no such blob), kInvalidArgument (empty reason).
+  virtual Result<> quarantine(const Digest& hash, std::string_view reason) = 0;
+  // Lifts a quarantine without new bytes: the stored bytes checked out again.
+  virtual Result<> release_quarantine(const Digest& hash) = 0;
+  // Bumped whenever this process quarantines or releases a blob (heals
+  // included), so a watcher (the scrubber's gauge) recounts only after a change.
+  virtual std::uint64_t quarantine_generation() const = 0;
 
   // Removes metadata then bytes. Removing a missing blob is kNotFound.
   virtual Result<> remove(const Digest& hash) = 0;
@@ -174,7 +196,9 @@ class BlobStore {
   virtual Result<std::vector<BlobRecord>> list(std::optional<Digest> after, std::size_t limit) = 0;
   virtual Result<MetadataStats> stats() = 0;
 
-  // Re-hashes every stored blob; reports every missing, corrupt or unindexed one.
+  // Re-hashes every stored blob; reports every missing, corrupt or unindexed
+  // one, quarantines each indexed one that failed and releases quarantined
+  // ones whose bytes now check out.
   virtual Result<VerifyReport> verify(const std::function<void(const Digest&)>& on_blob = {}) = 0;
 
   virtual BlobBackend& backend() = 0;

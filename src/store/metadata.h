@@ -67,6 +67,10 @@ class MetadataStore {
   Result<bool> insert_blob(const BlobRecord& record) { return insert_blob(record, {}); }
   virtual Result<std::optional<BlobRecord>> get_blob(const Digest& hash) = 0;
   virtual Result<> set_state(const Digest& hash, BlobState state) = 0;
+  // Sets BlobRecord::quarantine; "" clears it. Errors: kNotFound (no row).
+  virtual Result<> set_quarantine(const Digest& hash, std::string_view reason) = 0;
+  // Rows with a quarantine reason. Scans the table: not for I/O threads.
+  virtual Result<std::uint64_t> count_quarantined() = 0;
   // Deleting a missing row is not an error.
   virtual Result<> delete_blob(const Digest& hash) = 0;
   // Ascending hash order after `after`; chunk_hashes are not filled in.

@@ -440,7 +440,9 @@ void BlobChannel::serve_request(RequestMsg m, bool may_fetch) {
     self->hooks_.post([self, m = std::move(m), record = std::move(record), may_fetch]() mutable {
       std::uint64_t id = m.req;
       if (!self->pending_.contains(id)) return;  // cancelled or closed meanwhile
-      if (!record && record.error().code == Errc::kNotFound && may_fetch) {
+      // Quarantined bytes are never served: as if absent (a fetch heals it).
+      bool bad = record && !record->quarantine.empty();
+      if ((bad || (!record && record.error().code == Errc::kNotFound)) && may_fetch) {
         // Replicate on fetch: get it from another holder, then serve it.
         auto hash = m.hash;
         self->hooks_.fetch_missing(hash, [self, m = std::move(m)](Result<> r) mutable {
@@ -457,6 +459,7 @@ void BlobChannel::serve_request(RequestMsg m, bool may_fetch) {
         return;
       }
       self->pending_.erase(id);
+      if (bad) return self->error(id, BlobErrorCode::kNotFound, fmt::format("{} is quarantined here", to_hash_ref(m.hash)));
       if (!record) {
         if (record.error().code == Errc::kNotFound)
           return self->error(id, BlobErrorCode::kNotFound,
@@ -535,8 +538,10 @@ void BlobChannel::pump(std::uint64_t req) {
         }
         got += *n;
       }
-      if (r && !self->hooks_.peer_verifies && Sha256::of(frame.data() + header.size(), len) != dl->chunk_hashes[index])
+      if (r && !self->hooks_.peer_verifies && Sha256::of(frame.data() + header.size(), len) != dl->chunk_hashes[index]) {
         r = fail(Errc::kCorruption, "stored chunk {} does not match its hash", index);
+        (void)self->env_.store.quarantine(dl->hash, fmt::format("serving: chunk {} hash mismatch", index));
+      }
       if (r) frames.push_back(std::move(frame));
       else spdlog::error("sync: serving {} chunk {}: {}", to_hash_ref(dl->hash), index, r.error().message);
     }

@@ -93,6 +93,25 @@ TEST_P(SqlMetadataTest, TemporaryRefreshAndPromotion) {
   EXPECT_EQ((*m->get_blob(r.hash))->state, BlobState::kPermanent);
 }
 
+TEST_P(SqlMetadataTest, QuarantineIsSetReadCountedAndCleared) {
+  auto m = meta(open());
+  ASSERT_TRUE(m);
+  auto a = record(300 * 1024, 11), b = record(10, 12);
+  ASSERT_TRUE(m->insert_blob(a) && m->insert_blob(b));
+  EXPECT_EQ(*m->count_quarantined(), 0u);
+  EXPECT_TRUE((*m->get_blob(a.hash))->quarantine.empty());
+  ASSERT_TRUE(m->set_quarantine(a.hash, "chunk 1 hash mismatch"));
+  EXPECT_EQ((*m->get_blob(a.hash))->quarantine, "chunk 1 hash mismatch");
+  auto listed = m->list_blobs(std::nullopt, 10);
+  ASSERT_TRUE(listed);
+  for (const auto& r : *listed) EXPECT_EQ(r.quarantine, r.hash == a.hash ? "chunk 1 hash mismatch" : "");
+  EXPECT_EQ(*m->count_quarantined(), 1u);
+  ASSERT_TRUE(m->set_quarantine(a.hash, ""));
+  EXPECT_TRUE((*m->get_blob(a.hash))->quarantine.empty());
+  EXPECT_EQ(*m->count_quarantined(), 0u);
+  EXPECT_EQ(m->set_quarantine(record(5, 13).hash, "x").error().code, Errc::kNotFound);
+}
+
 TEST_P(SqlMetadataTest, ServersInsertingTheSameBlobAtOnceStoreOneRow) {
   // Two servers x three threads insert the same 20 blobs at once: each blob
   // gets one row and exactly one insert reports "new".

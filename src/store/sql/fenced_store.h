@@ -36,6 +36,9 @@ class FencedBlobStore final : public BlobStore {
                          const std::function<Result<>(std::span<const std::byte>)>& sink) override {
     return inner_->read_verified(hash, sink);
   }
+  Result<> quarantine(const Digest& hash, std::string_view reason) override { return inner_->quarantine(hash, reason); }
+  Result<> release_quarantine(const Digest& hash) override { return inner_->release_quarantine(hash); }
+  std::uint64_t quarantine_generation() const override { return inner_->quarantine_generation(); }
   Result<> remove(const Digest& hash) override;
   Result<> set_state(const Digest& hash, BlobState state) override { return inner_->set_state(hash, state); }
   Result<std::vector<BlobRecord>> list(std::optional<Digest> after, std::size_t limit) override {

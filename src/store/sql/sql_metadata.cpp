@@ -196,6 +196,21 @@ Result<> SqlMetadata::set_state(const Digest& hash, BlobState state) {
   return {};
 }
 
+Result<> SqlMetadata::set_quarantine(const Digest& hash, std::string_view reason) {
+  // NULL, not "", when clear: the column's meaning since migration 2.
+  auto res = reason.empty() ? db_->query("UPDATE blobs SET quarantine = NULL WHERE hash = ?", {key(hash)})
+                            : db_->query("UPDATE blobs SET quarantine = ? WHERE hash = ?", {reason, key(hash)});
+  if (!res) return std::unexpected(res.error());
+  if (res->affected() == 0) return fail(Errc::kNotFound, "blob {} is not stored", to_hash_ref(hash));
+  return {};
+}
+
+Result<std::uint64_t> SqlMetadata::count_quarantined() {
+  auto res = db_->read("SELECT count(*) FROM blobs WHERE quarantine IS NOT NULL AND quarantine <> ''");
+  if (!res) return std::unexpected(res.error());
+  return res->empty() ? 0 : static_cast<std::uint64_t>(res->int64(0, 0));
+}
+
 Result<> SqlMetadata::delete_blob(const Digest& hash) {
   auto res = db_->query("DELETE FROM blobs WHERE hash = ?", {key(hash)});
   if (!res) return std::unexpected(res.error());

@@ -40,6 +40,8 @@ class SqlMetadata : public MetadataStore {
   Result<bool> insert_blob(const BlobRecord& record, std::string_view hold) override;
   Result<std::optional<BlobRecord>> get_blob(const Digest& hash) override;
   Result<> set_state(const Digest& hash, BlobState state) override;
+  Result<> set_quarantine(const Digest& hash, std::string_view reason) override;
+  Result<std::uint64_t> count_quarantined() override;
   Result<> delete_blob(const Digest& hash) override;
   Result<std::vector<BlobRecord>> list_blobs(std::optional<Digest> after, std::size_t limit) override;
   Result<MetadataStats> stats() override;

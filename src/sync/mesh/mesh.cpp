@@ -22,6 +22,7 @@
 #include "crdt/map.h"
 #include "store/blob_store.h"
 #include "sync/mesh/dial_policy.h"
+#include "sync/mesh/heal.h"
 #include "sync/mesh/holder_health.h"
 #include "sync/mesh/local_replica.h"
 #include "sync/mesh/peer_link.h"
@@ -378,7 +379,34 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     });
   }
 
+  // ---- heal a quarantined blob (heal.h) -------------------------------------------
+
+  void heal(const Digest& hash) {
+    if (draining || stopped || policy->peers().empty()) return;
+    std::vector<std::pair<std::string, std::shared_ptr<LocalReplica>>> replicas;
+    for (auto& [name, st] : rooms)
+      if (name != kDirectoryRoom) replicas.emplace_back(name, st.replica);
+    read_entries(hash, std::move(replicas), [s = shared_from_this(), hash](RoomEntries entries) {
+      asio::post(s->strand, [s, hash, entries = std::move(entries)] { s->heal_from(hash, entries); });
+    });
+  }
+
+  void heal_from(const Digest& hash, const RoomEntries& entries) {
+    if (draining || stopped) return;
+    HealPlan plan = plan_heal(entries, self, policy->peers());
+    for (const auto& name : plan.withdraw_from)
+      if (auto it = rooms.find(name); it != rooms.end()) it->second.room->withdraw(hash, [](Result<>) {});
+    spdlog::info("mesh: healing quarantined {} from {} peer(s)", to_hash_ref(hash), plan.holders.size());
+    // The size limit is this server's own (the registry's size is a claim).
+    replicator->fetch_now(FetchJob{hash, plan.room.value_or(kDirectoryRoom), plan.holders, host.sync.max_blob_bytes},
+                          [hash](Result<> r) {
+                            if (r) spdlog::info("mesh: healed {}", to_hash_ref(hash));
+                            else spdlog::warn("mesh: cannot heal {} yet: {}", to_hash_ref(hash), r.error().message);
+                          });
+  }
+
   void announce(const std::string& room, const AnnouncedBlob& blob) {
+    if (room == kDirectoryRoom) return;  // a heal fetched through it: the scans announce in the real rooms
     asio::post(strand, [s = shared_from_this(), room, blob] {
       if (auto it = s->rooms.find(room); it != s->rooms.end()) {
         it->second.room->announce(blob, [](Result<>) {});
@@ -528,6 +556,10 @@ void Mesh::fetch_for_client(const std::string& room, const Digest& hash, std::fu
   asio::post(impl_->strand, [impl = impl_, room, hash, done = std::move(done)]() mutable {
     impl->fetch_for_client(room, hash, std::move(done));
   });
+}
+
+void Mesh::heal(const Digest& hash) {
+  asio::post(impl_->strand, [impl = impl_, hash] { impl->heal(hash); });
 }
 
 void Mesh::drain(std::function<void()> done) {

@@ -80,6 +80,12 @@ class Mesh {
   // MeshConfig::replicate_on_fetch (kNotFound at once when off).
   void fetch_for_client(const std::string& room, const Digest& hash, std::function<void(Result<>)> done);
 
+  // The store quarantined `hash` (its bytes failed a re-hash): fetch a
+  // verified copy from the peers that hold it and stop listing this server
+  // meanwhile (sync/mesh/heal.h). Returns at once; the replicator does the
+  // fetch and announces this server again once the copy is stored.
+  void heal(const Digest& hash);
+
   // Clean shutdown, first half: stop replicating, withdraw this server from
   // every registry entry, wait until every connected peer confirmed it
   // (at most MeshConfig::shutdown_flush_timeout). done runs on a mesh

@@ -9,7 +9,8 @@
 //   --max-blob-bytes N, --compact-updates N, --no-fsync, --url U, --peer U,
 //   --replication M, --no-replicate-on-fetch, --link-backoff-max-ms N,
 //   --prune-after-ms N, --probe-interval-ms N, --rescan-ms N, --max-fetches N,
-//   --peer-token X, --mesh-allow PREFIX (repeatable), --gc-grace D, --gc-interval D.
+//   --peer-token X, --mesh-allow PREFIX (repeatable), --gc-grace D, --gc-interval D,
+//   --scrub-rate SIZE, --scrub-interval-ms N.
 // Every server gets admin token ADMIN_TOKEN (for DELETE /blobs/<hash>).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -52,7 +53,9 @@ export function serveArgs (args) {
     '--max-fetches': v => ['--mesh-max-fetches', v],
     '--peer-token': v => ['--peer-token', v],
     '--gc-grace': v => ['--gc-grace', v],
-    '--gc-interval': v => ['--gc-interval', v]
+    '--gc-interval': v => ['--gc-interval', v],
+    '--scrub-rate': v => ['--scrub-rate', v],
+    '--scrub-interval-ms': v => ['--scrub-interval', ms(v)]
   }
   const allow = []
   for (let i = 0; i < args.length; i++) {
