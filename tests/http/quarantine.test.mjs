@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, xrpc, createAccount, cidOfBytes, opaqueBytes, BIN, SECRET } from './server.mjs';
+import crypto from 'node:crypto';
+import { startServer, xrpc, createAccount, cidOfBytes, BIN, SECRET } from './server.mjs';
 
 const blobFile = (dir, hex) => path.join(dir, 'blobs', hex.slice(0, 2), hex);
 
@@ -59,7 +60,7 @@ test('verify quarantines a damaged blob on a live server; nothing serves it; a v
   const srv = await startServer({ BLOBSYNC_SCRUB_RATE: '0' });
   try {
     const a = await createAccount(srv.base, 'q');
-    const bytes = opaqueBytes(300_000);  // two chunks
+    const bytes = crypto.randomBytes(300_000);  // two chunks
     const { hex } = cidOfBytes(bytes);
     assert.equal((await putBlob(srv, a.accessJwt, hex, bytes)).status, 201);
     const file = blobFile(srv.dir, hex);
@@ -84,7 +85,7 @@ test('verify quarantines a damaged blob on a live server; nothing serves it; a v
     assert.equal(cli(srv, 'get', hex, '-o', path.join(srv.dir, 'out.bin')).status, 3, 'local get refuses too');
 
     // Wrong bytes under its hash change nothing; the right ones heal it.
-    assert.equal((await putBlob(srv, a.accessJwt, hex, opaqueBytes(300_000))).status, 400);
+    assert.equal((await putBlob(srv, a.accessJwt, hex, crypto.randomBytes(300_000))).status, 400);
     assert.equal((await fetch(`${srv.base}/blobs/${hex}`)).status, 503);
     assert.equal((await putBlob(srv, a.accessJwt, hex, bytes)).status, 201);
     const got = await fetch(`${srv.base}/blobs/${hex}`);
@@ -102,7 +103,7 @@ test('the scrubber quarantines on its own: getBlob and /blobs refuse, /metrics s
   const srv = await startServer({ BLOBSYNC_SCRUB_RATE: '256MiB', BLOBSYNC_SCRUB_INTERVAL: '100ms' });
   try {
     const a = await createAccount(srv.base, 's');
-    const bytes = opaqueBytes(200_000);
+    const bytes = crypto.randomBytes(200_000);
     const up = await xrpc(srv.base, 'POST', 'com.atproto.repo.uploadBlob',
       { token: a.accessJwt, body: bytes, headers: { 'content-type': 'application/octet-stream' } });
     assert.equal(up.status, 200);

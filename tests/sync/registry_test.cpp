@@ -89,7 +89,7 @@ TEST(Registry, ReconcileRemovesSelfWhereBlobIsGoneAndRecreatesVanishedKeys) {
   std::vector<HeldBlob> ours = {{h('c'), 7, 1}};
   auto verified = [](const Digest& d) -> std::optional<HeldBlob> { return HeldBlob{d, 7, 1}; };
   EXPECT_EQ(registry_reconcile(doc, "ws://me/sync", holds, verified, ours), 3u);
-  EXPECT_FALSE(registry_get(doc, h('a')));
+  EXPECT_TRUE(registry_get(doc, h('a'))->holders.empty());  // the key stays: only apps delete keys
   EXPECT_EQ(registry_get(doc, h('b'))->holders, std::vector<std::string>{"ws://other/sync"});
   EXPECT_EQ(registry_get(doc, h('c'))->holders, std::vector<std::string>{"ws://me/sync"});
   EXPECT_EQ(registry_reconcile(doc, "ws://me/sync", holds, verified, ours), 0u);  // a fixed point
