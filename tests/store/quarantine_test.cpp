@@ -25,13 +25,7 @@ using testing::random_bytes;
 using testing::sha;
 using testing::TempDir;
 
-std::unique_ptr<BlobStore> open_store(const std::filesystem::path& dir) {
-  StoreOptions o;
-  o.data_dir = dir;
-  auto s = BlobStore::open(o);
-  EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().to_string());
-  return s ? std::move(*s) : nullptr;
-}
+using testing::open_store;
 
 std::filesystem::path file_of(BlobStore& store, const Digest& d) {
   return dynamic_cast<DiskBackend&>(store.backend()).blob_path(d);

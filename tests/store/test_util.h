@@ -9,8 +9,13 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include <memory>
+
 #include "core/digest.h"
 #include "core/sha256.h"
+#include "store/blob_store.h"
 
 namespace blobsync::testing {
 
@@ -64,6 +69,16 @@ inline std::vector<std::string> files_under(const std::filesystem::path& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// A store in `dir` with the default disk backend and SQLite metadata
+// (nullptr, and a test failure, if it cannot be opened).
+inline std::unique_ptr<BlobStore> open_store(const std::filesystem::path& dir) {
+  StoreOptions o;
+  o.data_dir = dir;
+  auto s = BlobStore::open(o);
+  EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().to_string());
+  return s ? std::move(*s) : nullptr;
 }
 
 }  // namespace blobsync::testing

@@ -1,5 +1,6 @@
 #include "store/sql/blob_lifecycle.h"
 
+#include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -25,12 +26,7 @@ std::int64_t now_ms() {
 SqlBytes key(const Digest& d) { return SqlBytes{{d.bytes.data(), d.bytes.size()}}; }
 
 std::string iso_time(std::int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(static_cast<std::time_t>(ms / 1000)));
 }
 
 bool read_digest(const SqlResult& r, std::size_t row, int col, Digest& out) {
@@ -120,6 +116,18 @@ struct BlobLifecycle::Impl {
     return release_if_unheld(c, hash);
   }
 
+  // fn for each hash, in hash order, in one transaction.
+  Result<> for_each_in_one_transaction(std::span<const Digest> hashes,
+                                       const std::function<Result<>(SqlConn&, const Digest&)>& fn) {
+    if (hashes.empty()) return {};
+    auto sorted = sorted_unique(hashes);
+    return db->transaction([&](SqlConn& c) -> Result<> {
+      for (const auto& h : sorted)
+        if (auto r = fn(c, h); !r) return r;
+      return {};
+    });
+  }
+
   std::string describe(const Digest& hash, std::int64_t since_ms, const SweepOptions& o) const {
     return fmt::format("{}: no holds; unheld since {}, grace {}s", to_hash_ref(hash), iso_time(since_ms),
                        o.grace.count());
@@ -196,6 +204,18 @@ struct BlobLifecycle::Impl {
     return released;
   }
 
+  // A hold the row's state missed (its source committed, the state change
+  // did not; or one taken during a collection): the blob is permanent again.
+  // Returns whether it is held. REQUIRES: the row is locked.
+  Result<bool> keep_if_held(SqlConn& c, const Digest& hash) {
+    auto h = held(c, hash);
+    if (!h) return std::unexpected(h.error());
+    if (!*h) return false;
+    auto up = c.query("UPDATE blobs SET state = 1, unheld_at_ms = NULL WHERE hash = ?", {key(hash)});
+    if (!up) return std::unexpected(up.error());
+    return true;
+  }
+
   // Step 1. Returns true if the blob is now kDeleting (or already was).
   Result<bool> decide(const Digest& hash, std::int64_t cutoff_ms) {
     bool deleting = false;
@@ -214,14 +234,9 @@ struct BlobLifecycle::Impl {
       if (state != 0) return {};
       std::int64_t since = row->is_null(0, 2) ? row->int64(0, 1) : std::max(row->int64(0, 1), row->int64(0, 2));
       if (since > cutoff_ms) return {};
-      auto h = held(c, hash);
+      auto h = keep_if_held(c, hash);
       if (!h) return std::unexpected(h.error());
-      if (*h) {
-        // A hold the state missed (its source committed, the state change did not).
-        auto up = c.query("UPDATE blobs SET state = 1, unheld_at_ms = NULL WHERE hash = ?", {key(hash)});
-        if (!up) return std::unexpected(up.error());
-        return {};
-      }
+      if (*h) return {};
       auto up = c.query("UPDATE blobs SET state = 2 WHERE hash = ?", {key(hash)});
       if (!up) return std::unexpected(up.error());
       deleting = true;
@@ -246,13 +261,9 @@ struct BlobLifecycle::Impl {
       auto st = lock_row(c, hash);
       if (!st) return std::unexpected(st.error());
       if (*st != 2) return {};  // brought back by an upload or a hold
-      auto h = held(c, hash);
+      auto h = keep_if_held(c, hash);
       if (!h) return std::unexpected(h.error());
-      if (*h) {
-        auto up = c.query("UPDATE blobs SET state = 1, unheld_at_ms = NULL WHERE hash = ?", {key(hash)});
-        if (!up) return std::unexpected(up.error());
-        return {};
-      }
+      if (*h) return {};
       for (auto* s : sources)
         if (auto x = s->on_collect(c, hash); !x) return x;
       auto del = c.query("DELETE FROM blobs WHERE hash = ?", {key(hash)});
@@ -281,23 +292,12 @@ void BlobLifecycle::add_source(HoldSource* source) { impl_->sources.push_back(so
 void BlobLifecycle::set_withdraw(Withdraw withdraw) { impl_->withdraw = std::move(withdraw); }
 
 Result<> BlobLifecycle::hold(std::string_view holder, std::span<const Digest> hashes) {
-  if (hashes.empty()) return {};
-  auto sorted = sorted_unique(hashes);
-  return impl_->db->transaction([&](SqlConn& c) -> Result<> {
-    for (const auto& h : sorted)
-      if (auto r = impl_->add(c, holder, h); !r) return r;
-    return {};
-  });
+  return impl_->for_each_in_one_transaction(hashes, [&](SqlConn& c, const Digest& h) { return impl_->add(c, holder, h); });
 }
 
 Result<> BlobLifecycle::release(std::string_view holder, std::span<const Digest> hashes) {
-  if (hashes.empty()) return {};
-  auto sorted = sorted_unique(hashes);
-  return impl_->db->transaction([&](SqlConn& c) -> Result<> {
-    for (const auto& h : sorted)
-      if (auto r = impl_->remove(c, holder, h); !r) return r;
-    return {};
-  });
+  return impl_->for_each_in_one_transaction(hashes,
+                                            [&](SqlConn& c, const Digest& h) { return impl_->remove(c, holder, h); });
 }
 
 Result<> BlobLifecycle::set_holds(std::string_view holder, std::span<const Digest> hashes) {
