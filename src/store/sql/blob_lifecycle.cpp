@@ -246,6 +246,36 @@ struct BlobLifecycle::Impl {
     return deleting;
   }
 
+  // Step 3's second half: the bytes of a deleted row, then its blob_gone
+  // row. REQUIRES: the fence held exclusively (no upload of `hash` is
+  // between its "already stored?" check and its row write).
+  Result<> remove_bytes(const Digest& hash) {
+    auto row = db->read("SELECT 1 FROM blobs WHERE hash = ?", {key(hash)});
+    if (!row) return std::unexpected(row.error());
+    if (row->empty()) {  // not stored again meanwhile
+      if (auto r = store.backend().remove(hash); !r && r.error().code != Errc::kNotFound) return r;
+    }
+    auto done = db->query("DELETE FROM blob_gone WHERE hash = ?", {key(hash)});
+    if (!done) return std::unexpected(done.error());
+    return {};
+  }
+
+  // Bytes left by a crash between a row's deletion and its bytes'.
+  Result<std::uint64_t> finish_interrupted_deletions() {
+    auto rows = db->read("SELECT hash FROM blob_gone ORDER BY hash");
+    if (!rows) return std::unexpected(rows.error());
+    std::uint64_t n = 0;
+    for (std::size_t i = 0; i < rows->rows(); ++i) {
+      Digest d;
+      if (!read_digest(*rows, i, 0, d)) continue;
+      auto guard = fence->exclusive();
+      if (!guard) return std::unexpected(guard.error());
+      if (auto r = remove_bytes(d); !r) return std::unexpected(r.error());
+      ++n;
+    }
+    return n;
+  }
+
   // Withdrawal failed: the blob is live again until the next sweep (its
   // grace period is not renewed, so that sweep tries again).
   void undo(const Digest& hash) {
@@ -269,6 +299,9 @@ struct BlobLifecycle::Impl {
       auto del = c.query("DELETE FROM blobs WHERE hash = ?", {key(hash)});
       if (!del) return std::unexpected(del.error());
       deleted = del->affected() > 0;
+      // The bytes go after the commit; until then this row says they must.
+      auto gone = c.query("INSERT INTO blob_gone(hash) VALUES (?) ON CONFLICT DO NOTHING", {key(hash)});
+      if (!gone) return std::unexpected(gone.error());
       return {};
     });
     if (!r) return std::unexpected(r.error());
@@ -283,7 +316,7 @@ Result<std::unique_ptr<BlobLifecycle>> BlobLifecycle::open(std::shared_ptr<SqlDb
                                                            std::shared_ptr<BlobFence> fence) {
   auto v = db->schema_version("blobs");
   if (!v) return std::unexpected(v.error());
-  if (*v < 2) return fail(Errc::kInternal, "blob lifecycle: the blobs schema is at version {}, 2 needed", *v);
+  if (*v < 3) return fail(Errc::kInternal, "blob lifecycle: the blobs schema is at version {}, 3 needed", *v);
   return std::unique_ptr<BlobLifecycle>(
       new BlobLifecycle(std::make_unique<Impl>(std::move(db), store, std::move(fence))));
 }
@@ -340,6 +373,11 @@ Result<SweepReport> BlobLifecycle::sweep(const SweepOptions& o) {
     for (auto* s : I.sources)
       if (auto r = s->expire(cutoff_ms / 1000); !r) return std::unexpected(r.error());
   }
+  if (!o.dry_run) {
+    auto finished = I.finish_interrupted_deletions();
+    if (!finished) return std::unexpected(finished.error());
+    if (*finished) spdlog::info("gc: removed the bytes of {} blobs whose collection a crash interrupted", *finished);
+  }
   auto released = I.audit(o.audit_batch, o.dry_run);
   if (!released) return std::unexpected(released.error());
   report.released = *released;
@@ -377,8 +415,8 @@ Result<SweepReport> BlobLifecycle::sweep(const SweepOptions& o) {
     if (!deleted) return std::unexpected(deleted.error());
     if (!*deleted) continue;
     if (o.on_step) o.on_step("unindexed");
-    if (auto r = I.store.backend().remove(hash); !r)
-      spdlog::warn("gc: blob {} was unindexed but its bytes could not be deleted (verify reports them): {}",
+    if (auto r = I.remove_bytes(hash); !r)
+      spdlog::warn("gc: blob {} was unindexed but its bytes could not be deleted yet (the next sweep retries): {}",
                    to_hash_ref(hash), r.error().to_string());
     ++report.blobs_deleted;
     report.bytes_deleted += size;

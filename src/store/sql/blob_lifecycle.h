@@ -28,8 +28,9 @@
 //   3. delete (fence exclusive; one transaction): still kDeleting and still
 //      unheld -> each source's on_collect, the row goes; then the bytes.
 // A crash after 1 or 2 leaves a kDeleting row, which the next sweep resumes
-// at 2. A crash between 3's commit and the byte removal leaves unindexed
-// bytes (`blobsync verify` reports them; nothing names them). A hold added
+// at 2. Step 3's transaction also writes a blob_gone row, removed once the
+// bytes are: a crash in between leaves it, and the next sweep removes those
+// bytes first (unless the blob was stored again meanwhile). A hold added
 // meanwhile, or a new upload of the same bytes, turns a kDeleting row back
 // into a live one, and 3 leaves it.
 //

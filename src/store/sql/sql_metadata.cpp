@@ -67,6 +67,9 @@ const std::vector<std::string>& SqlMetadata::migrations() {
       ");"
       "CREATE INDEX blob_hold_by_holder ON blob_hold(holder);"
       "INSERT INTO blob_hold(hash, holder, since_ms) SELECT hash, 'pin:legacy', created_at_ms FROM blobs WHERE state = 1;",
+      // 3: bytes whose row the sweeper deleted, until the bytes are gone too
+      // (a crash in between is finished by the next sweep).
+      "CREATE TABLE blob_gone (hash ${BYTES} PRIMARY KEY CHECK (length(hash) = 32));",
   };
   return steps;
 }
