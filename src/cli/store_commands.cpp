@@ -255,16 +255,13 @@ void run_pin(CliContext& ctx, const std::vector<std::string>& ids, const std::st
   if (!opened) return ctx.fail_with(opened.error());
   auto lifecycle = BlobLifecycle::open(opened->db, opened->store->unfenced(), opened->fence);
   if (!lifecycle) return ctx.fail_with(lifecycle.error());
-  if (pin) {
-    for (const auto& h : hashes) {
-      auto has = opened->store->contains(h);
-      if (!has) return ctx.fail_with(has.error());
-      if (!*has) return ctx.fail_with(Error{Errc::kNotFound, fmt::format("blob {} is not stored", to_hash_ref(h))});
-    }
-  }
   std::string holder = "pin:" + label;
-  auto r = pin ? (*lifecycle)->hold(holder, hashes) : (*lifecycle)->release(holder, hashes);
-  if (!r) return ctx.fail_with(r.error());
+  if (!pin) {
+    if (auto r = (*lifecycle)->release(holder, hashes); !r) return ctx.fail_with(r.error());
+    return;
+  }
+  for (const auto& h : hashes)
+    if (auto r = (*lifecycle)->hold_stored(holder, h); !r) return ctx.fail_with(r.error());
 }
 
 void run_verify(CliContext& ctx, bool quiet) {

@@ -31,6 +31,7 @@ GcSweeper::~GcSweeper() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
+    stopping_ = true;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -40,6 +41,7 @@ void GcSweeper::loop() {
   SweepOptions options;
   options.grace = grace_;
   options.on_step = crash_at_step_from_env();
+  options.stop_requested = [this] { return stopping_.load(); };
   std::unique_lock lock(mu_);
   for (;;) {
     if (cv_.wait_for(lock, interval_, [this] { return stop_; })) return;

@@ -10,6 +10,7 @@
 // and joins the sweeper (waiting for a sweep in progress).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -44,6 +45,7 @@ class GcSweeper {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_
+  std::atomic<bool> stopping_{false};  // the same, read by a sweep in progress
   std::thread thread_;
 };
 

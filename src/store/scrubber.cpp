@@ -152,7 +152,9 @@ bool Scrubber::scrub(const BlobRecord& row) {
       failures_.fetch_add(1);
       spdlog::warn("scrub: quarantined {}: {}; not served until a verified copy replaces it", to_hash_ref(row.hash),
                    problem);
-    } else if (q.error().code != Errc::kNotFound) {
+    } else if (q.error().code == Errc::kNotFound) {
+      return true;  // collected (or removed) while it was being read: nothing to heal
+    } else {
       spdlog::error("scrub: cannot quarantine {} ({}): {}", to_hash_ref(row.hash), problem, q.error().to_string());
     }
   }

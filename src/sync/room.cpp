@@ -125,6 +125,9 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
           [&](crdt::Doc& doc) { registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin()); }, fx);
       announced_.erase(hash);
       apply(fx);
+      // The entry stays (withdrawals keep keys): so does its hold, written
+      // again before `done`, for a sweeper that asked (blob_lifecycle.h).
+      if (env_.lifecycle) holds().rehold_if_listed(core_->doc(), hash);
       env_.store.remove_announce(room_id_, hash, [done = std::move(done)](const Result<>& r) { done(r); });
     });
   }
@@ -226,8 +229,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     for (const auto& a : r->announced) announced_[a.hash] = a;
     // Holds left by a crash between a hold and its delta, or missing from
     // before holds existed: make them what the registry says.
-    if (from_store && env_.lifecycle && core_->doc().root(kRegistryMap))
-      RoomHolds(env_.store, env_.lifecycle, room_holder(name_, env_.config.url)).reconcile(core_->doc());
+    if (env_.lifecycle && core_->doc().root(kRegistryMap)) holds().loaded(core_->doc(), from_store);
     listener_ = std::make_shared<Listener>();
     listener_->room = weak_from_this();
     state_ = State::kReady;
@@ -270,6 +272,12 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     apply(fx);
   }
 
+  // Made on first use: most rooms have no registry. REQUIRES: env_.lifecycle.
+  RoomHolds& holds() {
+    if (!holds_) holds_ = std::make_unique<RoomHolds>(env_.store, *env_.lifecycle, room_holder(name_, env_.config.url));
+    return *holds_;
+  }
+
   // Someone else deleted the entry of a blob this server announced: the room
   // no longer wants it here, so no reconcile or restart brings the entry
   // back (the lifecycle then collects the blob once nothing else holds it).
@@ -287,19 +295,15 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   // Carries out what the core asked for: persist deltas, send or hold messages.
   void apply(RoomEffects& fx) {
     // Registry keys changed: holds before the appends, releases after (room_holds.h).
-    std::optional<RoomHolds> holds;
-    std::shared_ptr<const Result<>> precondition;
-    if (!fx.registry_keys.empty() && env_.lifecycle) {
-      holds.emplace(env_.store, env_.lifecycle, room_holder(name_, env_.config.url));
-      precondition = holds->before_append(core_->doc(), fx.registry_keys);
-    }
+    bool keys = !fx.registry_keys.empty() && env_.lifecycle;
+    auto precondition = keys ? holds().before_append(core_->doc(), fx.registry_keys) : nullptr;
     for (auto& delta : fx.persist) {
       ++applied_;
       ++log_count_;
       log_bytes_ += delta.size();
       env_.store.append(room_id_, applied_, std::move(delta), listener_, precondition);
     }
-    if (holds) holds->after_append();
+    if (keys) holds().after_append();
     if (fx.registry_changed_remotely) forget_removed_announcements(fx.registry_keys);
     std::vector<std::pair<ConnId, SharedBytes>> now;
     for (auto& o : fx.out) {
@@ -504,6 +508,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   bool reconcile_pending_ = false;
   bool withdrawn_ = false;  // withdraw_all() ran: no more registry writes
   std::unordered_map<Digest, AnnouncedBlob> announced_;
+  std::unique_ptr<RoomHolds> holds_;  // the registry's holds (room_holds.h), if it has one
 };
 
 }  // namespace

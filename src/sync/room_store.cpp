@@ -148,47 +148,85 @@ void RoomStore::loop() {
     std::size_t i = 0;
     while (i < batch.size()) {
       if (!batch[i].write) {
-        (void)batch[i].run(*db_);
+        run_between_job(batch[i]);
         ++i;
         continue;
       }
-      // A run of consecutive writes: one transaction, one fsync.
+      // A run of consecutive writes: one transaction, one fsync. Writes whose
+      // precondition failed are left out (with their room's later writes).
       std::size_t j = i;
+      while (j < batch.size() && batch[j].write) ++j;
+      std::unordered_map<DurabilityListener*, Error> refused;
+      std::vector<bool> skip(j - i, false);
+      for (std::size_t k = i; k < j; ++k) {
+        auto& job = batch[k];
+        auto it = job.listener ? refused.find(job.listener.get()) : refused.end();
+        if (it == refused.end() && job.precondition && !*job.precondition && job.listener)
+          it = refused.emplace(job.listener.get(), job.precondition->error()).first;
+        skip[k - i] = it != refused.end() || (job.precondition && !*job.precondition);
+      }
       Result<> result;
       {
         auto txn = db_->begin();
         if (!txn) {
           result = std::unexpected(txn.error());
-          while (j < batch.size() && batch[j].write) ++j;
         } else {
-          for (; j < batch.size() && batch[j].write; ++j)
-            if (result) result = batch[j].run(*db_);
+          for (std::size_t k = i; k < j && result; ++k)
+            if (!skip[k - i]) result = batch[k].run(*db_);
           if (result) result = txn->commit();
         }
       }
       if (!result) spdlog::error("sync: room store commit failed: {}", result.error().to_string());
+      if (commits_since_between_ && !result) commits_since_between_ = result;
       std::size_t appends = 0;
       std::unordered_map<DurabilityListener*, std::pair<std::shared_ptr<DurabilityListener>, std::uint64_t>> durable;
+      std::vector<std::pair<std::shared_ptr<DurabilityListener>, std::pair<std::uint64_t, Error>>> failed;
       for (std::size_t k = i; k < j; ++k) {
         auto& job = batch[k];
-        if (job.listener) {
-          ++appends;
-          auto& slot = durable[job.listener.get()];
-          slot.first = job.listener;
-          slot.second = std::max(slot.second, job.seq);
+        if (!job.listener) continue;
+        if (auto it = refused.find(job.listener.get()); it != refused.end()) {
+          if (failed.empty() || failed.back().first != job.listener)
+            failed.push_back({job.listener, {job.seq, it->second}});
+          continue;
         }
+        ++appends;
+        auto& slot = durable[job.listener.get()];
+        slot.first = job.listener;
+        slot.second = std::max(slot.second, job.seq);
       }
       {
         std::lock_guard lock(mu_);
         stats_.commits += 1;
         stats_.appends += appends;
       }
-      for (std::size_t k = i; k < j; ++k)
-        if (batch[k].done) batch[k].done(result);
+      for (std::size_t k = i; k < j; ++k) {
+        if (!batch[k].done) continue;
+        if (skip[k - i]) batch[k].done(std::unexpected(batch[k].precondition && !*batch[k].precondition
+                                                           ? batch[k].precondition->error()
+                                                           : refused.at(batch[k].listener.get())));
+        else batch[k].done(result);
+      }
+      // A refused room hears of its first refused seq (and closes); the others of their commit.
+      for (auto& [listener, at] : failed) listener->on_durable(at.first, std::unexpected(at.second));
       for (auto& [ptr, slot] : durable) slot.first->on_durable(slot.second, result);
       i = j;
     }
   }
+}
+
+void RoomStore::run_between_job(Job& job) {
+  if (job.after_commits_ok) {
+    // A failed group since the last check (even another room's) skips the
+    // job: what it would follow may not be durable. Erring this way only
+    // keeps a hold longer (the room's next load reconciles it).
+    Result<> ok = std::exchange(commits_since_between_, Result<>{});
+    if (job.precondition && !*job.precondition) ok = *job.precondition;
+    if (!ok) {
+      if (job.done) job.done(ok);
+      return;
+    }
+  }
+  (void)job.run(*db_);
 }
 
 void RoomStore::load(std::string name, std::function<void(Result<StoredRoom>)> done) {
@@ -206,8 +244,8 @@ void RoomStore::append(std::int64_t room, std::uint64_t seq, crdt::Bytes delta,
   Job job;
   job.seq = seq;
   job.listener = std::move(listener);
-  job.run = [room, seq, delta = std::move(delta), precondition = std::move(precondition)](SqliteDb& db) -> Result<> {
-    if (precondition && !*precondition) return std::unexpected(precondition->error());
+  job.precondition = std::move(precondition);
+  job.run = [room, seq, delta = std::move(delta)](SqliteDb& db) -> Result<> {
     auto st = db.prepare("INSERT INTO sync_updates(room_id, seq, data) VALUES (?, ?, ?)");
     if (!st) return std::unexpected(st.error());
     st->bind(1, room).bind(2, static_cast<std::int64_t>(seq)).bind_blob(3, delta);
@@ -216,11 +254,17 @@ void RoomStore::append(std::int64_t room, std::uint64_t seq, crdt::Bytes delta,
   push(std::move(job));
 }
 
-void RoomStore::run_between(std::function<Result<>()> fn, std::function<void(Result<>)> done) {
-  // A read job: the loop runs it outside any transaction, so the writes
+void RoomStore::run_between(std::function<Result<>()> fn, std::function<void(Result<>)> done,
+                            std::shared_ptr<const Result<>> precondition, bool after_commits) {
+  // A non-write job: the loop runs it outside any transaction, so the writes
   // queued before it were committed by then, and those after it start a new one.
   Job job;
   job.write = false;
+  job.precondition = std::move(precondition);
+  job.after_commits_ok = after_commits;
+  // A failed precondition skips fn whether or not after_commits is set.
+  if (job.precondition) job.after_commits_ok = true;
+  job.done = done;
   job.run = [fn = std::move(fn), done = std::move(done)](SqliteDb&) -> Result<> {
     auto r = fn();
     if (done) done(r);

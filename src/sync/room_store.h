@@ -85,7 +85,12 @@ class RoomStore {
   // For work in another database that must be ordered with a room's
   // appends (the holds its registry entries put on blobs). `fn` may block;
   // its result goes to `done` (may be empty), on the store's thread.
-  void run_between(std::function<Result<>()> fn, std::function<void(Result<>)> done = {});
+  // `precondition` (may be null): as for append(); with `after_commits`, fn
+  // runs only if every write group since the previous such job committed
+  // (so the writes queued before it are durable): for work that must follow
+  // their durability. A skipped fn's `done` gets the error.
+  void run_between(std::function<Result<>()> fn, std::function<void(Result<>)> done = {},
+                   std::shared_ptr<const Result<>> precondition = nullptr, bool after_commits = false);
   // Makes `snapshot` the room's state up to and including upto_seq.
   void compact(std::int64_t room, std::uint64_t upto_seq, crdt::Bytes snapshot,
                std::function<void(Result<>)> done = {});
@@ -114,9 +119,18 @@ class RoomStore {
     std::function<void(const Result<>&)> done;        // after commit (writes) or after run (reads)
     std::shared_ptr<DurabilityListener> listener;     // appends
     std::uint64_t seq = 0;
+    // Writes: refused (with this error, and so are the listener's later
+    // writes in the group) if it holds an error when the group forms; the
+    // rest of the group commits. Non-writes (run_between): not run, and
+    // `done` gets the error.
+    std::shared_ptr<const Result<>> precondition;
+    // Non-writes: run only if every write group since the previous such
+    // job committed (else `done` gets that error).
+    bool after_commits_ok = false;
   };
   explicit RoomStore(std::unique_ptr<SqliteDb> db);
   Result<std::vector<std::string>> query_names(const char* sql, const Digest* hash);
+  void run_between_job(Job& job);
   void push(Job job);
   void loop();
 
@@ -124,6 +138,7 @@ class RoomStore {
   mutable std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
   std::deque<Job> jobs_;   // guarded by mu_
+  Result<> commits_since_between_;  // the loop thread's: every group since the last after_commits job
   bool stopping_ = false;  // guarded by mu_
   bool busy_ = false;      // guarded by mu_
   Stats stats_;            // guarded by mu_

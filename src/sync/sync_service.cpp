@@ -87,14 +87,15 @@ Result<> SyncService::State::offline_edit(const std::string& room,
   if (!stored) return std::unexpected(stored.error());
   RoomCore core(config.gc);
   core.load(stored->snapshot, stored->log);
-  RoomHolds holds(*store, lifecycle, room_holder(room, config.url));
-  if (core.doc().root(kRegistryMap)) holds.reconcile(core.doc());  // as a load does
+  std::optional<RoomHolds> holds;
+  if (lifecycle) holds.emplace(*store, *lifecycle, room_holder(room, config.url));
+  if (holds && core.doc().root(kRegistryMap)) holds->loaded(core.doc(), true);  // as a load does
   RoomEffects fx;
   fn(core, *stored, fx);
-  auto precondition = holds.before_append(core.doc(), fx.registry_keys);
+  auto precondition = holds ? holds->before_append(core.doc(), fx.registry_keys) : nullptr;
   std::uint64_t seq = stored->last_seq;
   for (auto& delta : fx.persist) store->append(stored->id, ++seq, std::move(delta), nullptr, precondition);
-  holds.after_append();
+  if (holds) holds->after_append();
   store->flush();
   if (precondition && !*precondition) return std::unexpected(precondition->error());
   return {};
@@ -232,7 +233,10 @@ Result<> SyncService::withdraw_blob(const Digest& hash, std::chrono::millisecond
   auto rooms = state_->store->rooms_announcing(hash);
   if (!rooms) return std::unexpected(rooms.error());
   for (const auto& name : *rooms) {
-    if (state_->manager.has_io_context() && !state_->stopping) {
+    // Rooms are live (or shutting down): never edit one behind their back.
+    if (state_->manager.has_io_context() && state_->stopping)
+      return fail(Errc::kCancelled, "shutting down: room {} is not withdrawn from now", name);
+    if (state_->manager.has_io_context()) {
       // Room::withdraw reports once the change and the announcement row are durable.
       auto done = std::make_shared<std::promise<Result<>>>();
       auto f = done->get_future();

@@ -97,14 +97,21 @@ struct BlobLifecycle::Impl {
     return {};
   }
 
-  Result<> add(SqlConn& c, std::string_view holder, const Digest& hash) {
+  // The row is locked first, so a release or audit deciding on it either
+  // sees this hold or is waited for (on PostgreSQL an UPDATE that finds the
+  // row already permanent would neither match nor wait). Returns whether the
+  // blob's row exists.
+  Result<bool> add(SqlConn& c, std::string_view holder, const Digest& hash) {
+    auto st = lock_row(c, hash);
+    if (!st) return std::unexpected(st.error());
     auto ins = c.query("INSERT INTO blob_hold(hash, holder, since_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                        {key(hash), holder, now_ms()});
     if (!ins) return std::unexpected(ins.error());
+    if (*st < 0 || *st == 1) return *st >= 0;
     // Also brings back a row the sweeper is collecting: its step 3 then leaves it.
-    auto up = c.query("UPDATE blobs SET state = 1, unheld_at_ms = NULL WHERE hash = ? AND state <> 1", {key(hash)});
+    auto up = c.query("UPDATE blobs SET state = 1, unheld_at_ms = NULL WHERE hash = ?", {key(hash)});
     if (!up) return std::unexpected(up.error());
-    return {};
+    return true;
   }
 
   Result<> remove(SqlConn& c, std::string_view holder, const Digest& hash) {
@@ -163,7 +170,34 @@ struct BlobLifecycle::Impl {
   // Re-checks a batch of permanent rows: a hold dropped by a crash between
   // its source's commit and the state change leaves a permanent row that
   // nothing holds; it becomes temporary (and gets the grace period from now).
+  // Temporary rows that a hold names (a hold committed beside an insert
+  // that did not see it, on PostgreSQL): permanent again, so reads that
+  // serve only held blobs (GET /blobs) see them before the grace period ends.
+  Result<std::uint64_t> promote_held_temporaries(bool dry_run) {
+    auto rows = db->read(
+        "SELECT b.hash FROM blobs b WHERE b.state = 0 AND EXISTS (SELECT 1 FROM blob_hold h WHERE h.hash = b.hash)");
+    if (!rows) return std::unexpected(rows.error());
+    if (dry_run) return std::uint64_t{rows->rows()};
+    std::uint64_t n = 0;
+    for (std::size_t i = 0; i < rows->rows(); ++i) {
+      Digest d;
+      if (!read_digest(*rows, i, 0, d)) continue;
+      auto r = db->transaction([&](SqlConn& c) -> Result<> {
+        auto st = lock_row(c, d);
+        if (!st) return std::unexpected(st.error());
+        if (*st != 0) return {};
+        auto h = keep_if_held(c, d);
+        if (!h) return std::unexpected(h.error());
+        n += *h ? 1 : 0;
+        return {};
+      });
+      if (!r) return std::unexpected(r.error());
+    }
+    return n;
+  }
+
   Result<std::uint64_t> audit(std::size_t batch, bool dry_run) {
+    if (auto p = promote_held_temporaries(dry_run); !p) return std::unexpected(p.error());
     if (batch == 0) return std::uint64_t{0};
     auto rows = audit_cursor
                     ? db->read("SELECT hash FROM blobs WHERE state = 1 AND hash > ? ORDER BY hash LIMIT ?",
@@ -270,7 +304,13 @@ struct BlobLifecycle::Impl {
       if (!read_digest(*rows, i, 0, d)) continue;
       auto guard = fence->exclusive();
       if (!guard) return std::unexpected(guard.error());
-      if (auto r = remove_bytes(d); !r) return std::unexpected(r.error());
+      // One object that cannot be removed (EIO, a backend refusing) must not
+      // stop every later sweep: it stays listed and is retried next time.
+      if (auto r = remove_bytes(d); !r) {
+        spdlog::warn("gc: the bytes of collected blob {} cannot be removed yet: {}", to_hash_ref(d),
+                     r.error().to_string());
+        continue;
+      }
       ++n;
     }
     return n;
@@ -325,7 +365,21 @@ void BlobLifecycle::add_source(HoldSource* source) { impl_->sources.push_back(so
 void BlobLifecycle::set_withdraw(Withdraw withdraw) { impl_->withdraw = std::move(withdraw); }
 
 Result<> BlobLifecycle::hold(std::string_view holder, std::span<const Digest> hashes) {
-  return impl_->for_each_in_one_transaction(hashes, [&](SqlConn& c, const Digest& h) { return impl_->add(c, holder, h); });
+  return impl_->for_each_in_one_transaction(hashes, [&](SqlConn& c, const Digest& h) -> Result<> {
+    auto r = impl_->add(c, holder, h);
+    if (!r) return std::unexpected(r.error());
+    return {};
+  });
+}
+
+Result<> BlobLifecycle::hold_stored(std::string_view holder, const Digest& hash) {
+  return impl_->db->transaction([&](SqlConn& c) -> Result<> {
+    auto r = impl_->add(c, holder, hash);
+    if (!r) return std::unexpected(r.error());
+    // No row: roll the hold back (a pin of something not stored is a typo).
+    if (!*r) return fail(Errc::kNotFound, "blob {} is not stored", to_hash_ref(hash));
+    return {};
+  });
 }
 
 Result<> BlobLifecycle::release(std::string_view holder, std::span<const Digest> hashes) {
@@ -385,6 +439,7 @@ Result<SweepReport> BlobLifecycle::sweep(const SweepOptions& o) {
   auto cands = I.candidates(o, cutoff_ms, why);
   if (!cands) return std::unexpected(cands.error());
   for (std::size_t i = 0; i < cands->size(); ++i) {
+    if (o.stop_requested && o.stop_requested()) break;
     const auto& [hash, size] = (*cands)[i];
     if (o.dry_run) {
       // Decided as step 1 would, without writing: only unheld blobs are listed.

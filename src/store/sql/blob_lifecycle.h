@@ -79,6 +79,8 @@ struct SweepOptions {
   // Called after each step of a collection: "decided", "withdrawn",
   // "unindexed" (before the bytes go). Crash tests stop the process there.
   std::function<void(std::string_view step)> on_step;
+  // Checked between blobs: true ends the sweep early (shutdown).
+  std::function<bool()> stop_requested;
 };
 
 struct SweepEntry {
@@ -118,6 +120,9 @@ class BlobLifecycle {
   Result<> release(std::string_view holder, std::span<const Digest> hashes);
   // Makes `holder`'s holds exactly `hashes` (a room's registry after load).
   Result<> set_holds(std::string_view holder, std::span<const Digest> hashes);
+  // hold() of one stored blob: kNotFound (nothing held) unless its row
+  // exists, checked in the same transaction (`blobsync pin`).
+  Result<> hold_stored(std::string_view holder, const Digest& hash);
   // Every hold on `hash`, blob_hold's and the sources' (at most 64).
   Result<std::vector<std::string>> holds_of(const Digest& hash);
 

@@ -7,8 +7,10 @@
 //     answers REQUEST for any blob it holds, whatever the room). Only peers:
 //     a heal never dials a URL that merely appears in a registry.
 //   - Withdraw this server from each entry that lists it and another holder
-//     (a client then goes to the others first; the key stays). An entry
-//     listing only this server keeps it: the blob has no other holder.
+//     at once (a client then goes to the others first). Entries listing only
+//     this server are left to the registry reconcile, which withdraws every
+//     server that does not hold a servable copy; keys are never deleted by a
+//     withdrawal, so the entry (and the room's hold on the blob) stays.
 //   - The fetch runs in a room that lists a peer as holder, so the replicator
 //     announces this server there once the copy is stored; the mesh's scans
 //     re-announce it in the other rooms.
