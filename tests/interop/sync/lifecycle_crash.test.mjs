@@ -50,7 +50,7 @@ main('blob lifecycle: a crash at any sweeper step loses nothing held and leaves 
     await s.start(port)
     await until(() => blobRow(dir, hg) === null, `${step}: gone's row removed after the restart`, 30000)
     await until(() => !fs.existsSync(blobFile(dir, hg)), `${step}: gone's bytes removed`, 30000)
-    assert(sql(dir, `SELECT count(*) FROM blob_gone`)[0][0] === '0', `${step}: no deletion left unfinished`)
+    await until(() => sql(dir, `SELECT count(*) FROM blob_gone`)[0][0] === '0', `${step}: no deletion left unfinished`)
     const g = await getBlob(s, hg)
     assert(g.status === 404, `${step}: gone is not served (${g.status})`)
     assert(!(await holdersIn(s, 'gone', hg)).includes(s.url), `${step}: no entry names the server for gone`)
