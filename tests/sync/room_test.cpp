@@ -1,0 +1,558 @@
+// Room (room.h) driven for real: RoomManager + RoomStore (SQLite in a
+// temporary directory) + BlobStore + BlobLifecycle, on an io_context run by
+// the test thread, with fake connections that record what they are sent.
+#include "sync/room.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+
+#include "../store/test_util.h"
+#include "core/blob_id.h"
+#include "crdt/array.h"
+#include "crdt/doc.h"
+#include "crdt/map.h"
+#include "store/sql/blob_lifecycle.h"
+#include "store/sql/shared_store.h"
+#include "sync/registry.h"
+#include "sync/room_holds.h"
+#include "sync/room_manager.h"
+#include "sync/room_store.h"
+#include "sync_test_util.h"
+
+namespace blobsync::sync {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ScratchDir;
+using testing::AwarenessEntry;
+using testing::ClientDoc;
+using testing::FakeConnection;
+using testing::parse_awareness;
+using testing::parse_sync;
+using testing::sync_msg;
+
+constexpr char kSelf[] = "ws://self.test/sync";
+
+std::vector<std::uint8_t> push_text(ClientDoc& c, const std::string& value) {
+  return c.edit([&](crdt::Doc& d) {
+    d.transact([&](crdt::Transaction&) { d.get_array("a").push({crdt::Prelim(crdt::Any(value))}); });
+  });
+}
+
+// Messages of one kind: sync sub type, or -1 for awareness, -2 for auth.
+std::size_t count_kind(const std::vector<std::vector<std::uint8_t>>& msgs, int kind) {
+  std::size_t n = 0;
+  for (const auto& m : msgs) {
+    if (m.empty()) continue;
+    if (kind == -1) n += m[0] == 1;
+    else if (kind == -2) n += m[0] == 2;
+    else if (auto p = parse_sync(m)) n += p->sub == static_cast<std::uint64_t>(kind);
+  }
+  return n;
+}
+
+// The stores are shared by the suite's tests (each uses its own room names
+// and blobs); each test has its own RoomManager and io_context.
+class RoomTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new ScratchDir();
+    SharedStoreOptions so;
+    so.data_dir = dir_->path();
+    auto shared = open_shared_store(so);
+    ASSERT_TRUE(shared) << shared.error().to_string();
+    shared_ = new SharedStore(std::move(*shared));
+    auto lifecycle = BlobLifecycle::open(shared_->db, shared_->store->unfenced(), shared_->fence);
+    ASSERT_TRUE(lifecycle) << lifecycle.error().to_string();
+    lifecycle_ = lifecycle->release();
+    auto store = RoomStore::open(dir_->path() / "meta.db", false);
+    ASSERT_TRUE(store) << store.error().to_string();
+    store_ = store->release();
+  }
+  static void TearDownTestSuite() {
+    delete store_;
+    delete lifecycle_;
+    delete shared_;
+    delete dir_;
+    store_ = nullptr;
+    lifecycle_ = nullptr;
+    shared_ = nullptr;
+    dir_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(store_ && lifecycle_ && shared_);
+    config_.url = kSelf;
+    config_.data_dir = dir_->path();
+    config_.reconcile_delay = 1h;  // no registry reconcile during a test unless it asks
+    manager_ = std::make_unique<RoomManager>(config_, *store_, *shared_->store, lifecycle_);
+    manager_->set_io_context(ioc_);
+  }
+
+  void TearDown() override {
+    if (manager_) {
+      bool stopped = false;
+      manager_->stop(false, [&] { stopped = true; });
+      EXPECT_TRUE(run([&] { return stopped; }));
+      store_->flush();
+    }
+    manager_.reset();
+  }
+
+  bool run(const std::function<bool()>& pred, std::chrono::milliseconds limit = 5s) {
+    return testing::run_until(ioc_, pred, limit);
+  }
+
+  // Joins a fresh fake connection; waits for ready(true).
+  std::shared_ptr<FakeConnection> join(Room& room, ConnId id) {
+    auto conn = std::make_shared<FakeConnection>(id);
+    std::optional<bool> ready;
+    room.join(conn, [&](bool ok) { ready = ok; });
+    EXPECT_TRUE(run([&] { return ready.has_value(); }));
+    EXPECT_TRUE(ready.value_or(false));
+    return conn;
+  }
+
+  // Sends a message and waits until the room processed it.
+  void send(Room& room, ConnId id, std::vector<std::uint8_t> msg, bool read_only = false) {
+    bool done = false;
+    room.message(id, read_only, std::move(msg), [&] { done = true; });
+    ASSERT_TRUE(run([&] { return done; }));
+  }
+
+  RoomStats stats(Room& room) {
+    std::optional<RoomStats> s;
+    room.stats([&](RoomStats r) { s = r; });
+    EXPECT_TRUE(run([&] { return s.has_value(); }));
+    return s.value_or(RoomStats{});
+  }
+
+  // Waits for a Result<> callback that runs on the store thread.
+  bool wait_result(std::atomic<int>& state) {
+    return run([&] { return state.load() != 0; }) && state.load() == 1;
+  }
+
+  std::vector<std::string> holds_of(const Digest& h) {
+    auto r = lifecycle_->holds_of(h);
+    EXPECT_TRUE(r) << r.error().to_string();
+    return r ? *r : std::vector<std::string>{};
+  }
+
+  static inline ScratchDir* dir_ = nullptr;
+  static inline SharedStore* shared_ = nullptr;
+  static inline BlobLifecycle* lifecycle_ = nullptr;
+  static inline RoomStore* store_ = nullptr;
+  boost::asio::io_context ioc_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ = boost::asio::make_work_guard(ioc_);
+  SyncConfig config_;
+  std::unique_ptr<RoomManager> manager_;
+};
+
+auto result_into(std::atomic<int>& state) {
+  return [&state](Result<> r) { state = r ? 1 : 2; };
+}
+
+TEST_F(RoomTest, JoinGreetsWithStateVectorThenAwareness) {
+  auto room = manager_->acquire("greet");
+  ASSERT_TRUE(room);
+  auto a = join(*room, 1);
+  auto got = a->messages();
+  ASSERT_EQ(got.size(), 1u);  // no awareness states yet: the greeting only
+  auto p = parse_sync(got[0]);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->sub, 0u);
+  EXPECT_EQ(p->payload, crdt::Bytes{0});  // the empty document's state vector
+
+  send(*room, 1, testing::awareness_msg(42, 1, R"({"user":"a"})"));
+  ClientDoc client(7);
+  send(*room, 1, push_text(client, "x"));
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 1; }));
+
+  auto b = join(*room, 2);
+  got = b->messages();
+  ASSERT_EQ(got.size(), 2u);
+  auto sv = parse_sync(got[0]);
+  ASSERT_TRUE(sv);
+  EXPECT_EQ(sv->sub, 0u);
+  EXPECT_EQ(sv->payload, client.doc().encode_state_vector());  // the room has the client's edit
+  auto aw = parse_awareness(got[1]);
+  ASSERT_TRUE(aw);
+  ASSERT_EQ(aw->size(), 1u);
+  EXPECT_EQ((*aw)[0].client, 42u);
+  EXPECT_EQ((*aw)[0].json, R"({"user":"a"})");
+  manager_->release(room);
+}
+
+TEST_F(RoomTest, UpdateIsBroadcastToAllOnlyOnceDurable) {
+  auto room = manager_->acquire("durable");
+  ASSERT_TRUE(room);
+  auto a = join(*room, 1);
+  auto b = join(*room, 2);
+  auto before_a = a->count(), before_b = b->count();
+
+  // Hold the store's writer: the update's append cannot commit meanwhile.
+  std::promise<void> gate;
+  auto gate_future = gate.get_future().share();
+  std::atomic<bool> blocked{false};
+  store_->run_between([gate_future, &blocked]() -> Result<> {
+    blocked = true;
+    gate_future.wait();
+    return {};
+  });
+  ASSERT_TRUE(run([&] { return blocked.load(); }));
+
+  ClientDoc client(7);
+  send(*room, 1, push_text(client, "x"));
+  // An awareness update is not held back by the pending update.
+  send(*room, 2, testing::awareness_msg(9, 1, R"({"c":1})"));
+  testing::run_ready(ioc_);
+  auto s = stats(*room);
+  EXPECT_EQ(s.applied_seq, 1u);
+  EXPECT_EQ(s.durable_seq, 0u);
+  EXPECT_EQ(count_kind(a->messages(), 2), 0u) << "the update was revealed before it was durable";
+  EXPECT_EQ(count_kind(b->messages(), 2), 0u);
+  EXPECT_EQ(count_kind(a->messages(), -1), 1u);
+  EXPECT_EQ(count_kind(b->messages(), -1), 1u);
+  // A step 1 now is answered only after the update is durable too (its step 2 reveals it).
+  send(*room, 2, sync_msg(0, crdt::Bytes{0}));
+  EXPECT_EQ(count_kind(b->messages(), 1), 0u);
+
+  gate.set_value();
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 1 && count_kind(b->messages(), 2) == 1; }));
+  ASSERT_TRUE(run([&] { return count_kind(b->messages(), 1) == 1; }));
+  s = stats(*room);
+  EXPECT_EQ(s.durable_seq, 1u);
+
+  // Both got the same delta, sender included, and it carries the edit.
+  auto msgs_a = a->messages();
+  std::vector<std::vector<std::uint8_t>> tail(msgs_a.begin() + static_cast<std::ptrdiff_t>(before_a), msgs_a.end());
+  ClientDoc other(8);
+  EXPECT_EQ(other.apply(tail), 1u);
+  EXPECT_EQ(other.doc().get_array("a").to_json(), R"(["x"])");
+  // b: awareness first (not held), then the update, then the step 2, in order.
+  auto msgs_b = b->messages();
+  ASSERT_EQ(msgs_b.size(), before_b + 3);
+  EXPECT_EQ(msgs_b[before_b][0], 1);
+  EXPECT_EQ(parse_sync(msgs_b[before_b + 1])->sub, 2u);
+  EXPECT_EQ(parse_sync(msgs_b[before_b + 2])->sub, 1u);
+
+  // And it is in the store.
+  std::promise<Result<StoredRoom>> loaded;
+  store_->load("durable", [&](Result<StoredRoom> r) { loaded.set_value(std::move(r)); });
+  auto stored = loaded.get_future().get();
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->last_seq, 1u);
+  EXPECT_EQ(stored->log.size(), 1u);
+  manager_->release(room);
+}
+
+TEST_F(RoomTest, ReadOnlyUpdatesAreDroppedButReadsAnswered) {
+  auto room = manager_->acquire("ro");
+  ASSERT_TRUE(room);
+  auto a = join(*room, 1);
+  auto b = join(*room, 2);
+  ClientDoc client(7);
+  send(*room, 1, push_text(client, "x"), /*read_only=*/true);
+  send(*room, 1, sync_msg(1, client.doc().encode_state_as_update()), /*read_only=*/true);
+  auto s = stats(*room);
+  EXPECT_EQ(s.applied_seq, 0u);
+  EXPECT_EQ(count_kind(a->messages(), 2), 0u);
+  EXPECT_EQ(count_kind(b->messages(), 2), 0u);
+  EXPECT_EQ(count_kind(a->messages(), -2), 0u);  // dropped silently, not an error
+  // Reading is allowed.
+  send(*room, 1, sync_msg(0, crdt::Bytes{0}), true);
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 1) == 1; }));
+  // The same update read-write is applied.
+  send(*room, 2, sync_msg(2, client.doc().encode_state_as_update()));
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 1; }));
+  EXPECT_EQ(stats(*room).applied_seq, 1u);
+  manager_->release(room);
+}
+
+TEST_F(RoomTest, ProtocolErrorAnswersTheSenderOnly) {
+  auto room = manager_->acquire("errors");
+  ASSERT_TRUE(room);
+  auto a = join(*room, 1);
+  auto b = join(*room, 2);
+  auto before_b = b->count();
+  send(*room, 1, {0, 2, 5, 1});  // a truncated update
+  send(*room, 1, {9, 9});        // an unknown message type
+  auto msgs = a->messages();
+  ASSERT_EQ(count_kind(msgs, -2), 2u);
+  crdt::Decoder d(msgs.back());
+  EXPECT_EQ(d.read_var_uint(), 2u);
+  EXPECT_EQ(d.read_var_uint(), 0u);
+  EXPECT_TRUE(d.read_var_string().starts_with("blobsync protocol error: "));
+  EXPECT_EQ(b->count(), before_b);
+  EXPECT_TRUE(a->closes().empty());
+  EXPECT_EQ(stats(*room).applied_seq, 0u);
+  // The room still works, for the same connection too.
+  ClientDoc client(7);
+  send(*room, 1, push_text(client, "ok"));
+  ASSERT_TRUE(run([&] { return count_kind(b->messages(), 2) == 1 && count_kind(a->messages(), 2) == 1; }));
+  EXPECT_EQ(stats(*room).connections, 2u);
+  manager_->release(room);
+}
+
+TEST_F(RoomTest, AwarenessIsRelayedAndRemovedWhenItsConnectionLeaves) {
+  auto room = manager_->acquire("aware");
+  ASSERT_TRUE(room);
+  auto a = join(*room, 1);
+  auto b = join(*room, 2);
+  send(*room, 1, testing::awareness_msg(42, 3, R"({"cursor":5})"));
+  auto relayed = parse_awareness(b->messages().back());
+  ASSERT_TRUE(relayed);
+  ASSERT_EQ(relayed->size(), 1u);
+  EXPECT_EQ((*relayed)[0].client, 42u);
+  EXPECT_EQ((*relayed)[0].clock, 3u);
+  EXPECT_EQ(stats(*room).awareness_states, 1u);
+  // [3]: query awareness, answered to the asker only.
+  auto before_a = a->count();
+  send(*room, 2, {3});
+  EXPECT_EQ(a->count(), before_a);
+  ASSERT_TRUE(parse_awareness(b->messages().back()));
+
+  auto before_b = b->count();
+  room->leave(1);
+  ASSERT_TRUE(run([&] { return b->count() == before_b + 1; }));
+  auto removal = parse_awareness(b->messages().back());
+  ASSERT_TRUE(removal);
+  ASSERT_EQ(removal->size(), 1u);
+  EXPECT_EQ((*removal)[0].client, 42u);
+  EXPECT_EQ((*removal)[0].json, "null");
+  EXPECT_GT((*removal)[0].clock, 3u);  // bumped, so peers accept the removal
+  auto s = stats(*room);
+  EXPECT_EQ(s.awareness_states, 0u);
+  EXPECT_EQ(s.connections, 1u);
+  // A message from the connection that left is ignored.
+  ClientDoc client(7);
+  send(*room, 1, push_text(client, "late"));
+  EXPECT_EQ(stats(*room).applied_seq, 0u);
+  manager_->release(room);
+}
+
+TEST_F(RoomTest, ParksAfterTheLastLeaveAndUnparksWithItsState) {
+  auto room = manager_->acquire("park");
+  ASSERT_TRUE(room);
+  auto a = join(*room, 1);
+  ClientDoc client(7);
+  send(*room, 1, push_text(client, "kept"));
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 1; }));
+  // Pinned by the acquire: the room does not park while someone holds it.
+  room->leave(1);
+  testing::run_ready(ioc_);
+  EXPECT_EQ(manager_->parked(), 0u);
+  auto again = join(*room, 2);
+  manager_->release(room);
+  room.reset();
+  again.reset();
+  manager_->with_room("park", [](Room& r, std::function<void()> release) {
+    r.leave(2);
+    release();
+  });
+  ASSERT_TRUE(run([&] { return manager_->parked() == 1; }));
+  EXPECT_EQ(manager_->parks(), 1u);
+  EXPECT_EQ(manager_->loaded(), 1u);
+  EXPECT_TRUE(manager_->rooms().empty());
+  EXPECT_EQ(manager_->names(), std::vector<std::string>{"park"});
+
+  // The next acquire un-parks it, with its document.
+  auto back = manager_->acquire("park");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(manager_->unparks(), 1u);
+  EXPECT_EQ(manager_->parked(), 0u);
+  auto c = join(*back, 3);
+  auto greet = parse_sync(c->messages().at(0));
+  ASSERT_TRUE(greet);
+  EXPECT_EQ(greet->payload, client.doc().encode_state_vector());
+  send(*back, 3, sync_msg(0, crdt::Bytes{0}));
+  ASSERT_TRUE(run([&] { return count_kind(c->messages(), 1) == 1; }));
+  ClientDoc reader(9);
+  reader.apply(c->messages());
+  EXPECT_EQ(reader.doc().get_array("a").to_json(), R"(["kept"])");
+  auto s = stats(*back);
+  EXPECT_EQ(s.applied_seq, 1u);  // sequence numbers continue from the parked state
+  EXPECT_EQ(s.durable_seq, 1u);
+  manager_->release(back);
+}
+
+TEST_F(RoomTest, ARoomThatAnnouncedUnloadsAfterTheIdleTimeout) {
+  config_.room_idle_timeout = 200ms;  // ticks every 100 ms
+  auto room = manager_->acquire("idle");
+  ASSERT_TRUE(room);
+  auto h = Sha256::of("idle blob", 9);
+  std::atomic<int> announced{0};
+  room->announce(AnnouncedBlob{h, 9, 1}, result_into(announced));
+  ASSERT_TRUE(wait_result(announced));
+  auto a = join(*room, 1);
+  manager_->release(room);
+  room->leave(1);
+  // It announced a blob, so it cannot park; it unloads once idle long enough.
+  ASSERT_TRUE(run([&] { return manager_->loaded() == 0; }, 3s));
+  EXPECT_EQ(manager_->parks(), 0u);
+  // Its log was folded into a snapshot before it went.
+  std::promise<Result<StoredRoom>> loaded;
+  store_->load("idle", [&](Result<StoredRoom> r) { loaded.set_value(std::move(r)); });
+  auto stored = loaded.get_future().get();
+  ASSERT_TRUE(stored);
+  EXPECT_TRUE(stored->log.empty());
+  EXPECT_FALSE(stored->snapshot.empty());
+  ASSERT_EQ(stored->announced.size(), 1u);
+  EXPECT_EQ(stored->announced[0].hash, h);
+}
+
+TEST_F(RoomTest, AnnounceAndWithdrawEditTheRegistryAsThisServer) {
+  auto room = manager_->acquire("reg");
+  ASSERT_TRUE(room);
+  auto a = join(*room, 1);
+  ClientDoc client(7);
+  client.apply(a->messages());
+  auto h = Sha256::of("announced", 9);
+
+  std::atomic<int> announced{0};
+  room->announce(AnnouncedBlob{h, 9, 1}, result_into(announced));
+  ASSERT_TRUE(wait_result(announced));
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 1; }));
+  client.apply(a->messages());
+  auto entry = registry_get(client.doc(), h);
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->holders, std::vector<std::string>{kSelf});
+  EXPECT_EQ(entry->size, 9u);
+  EXPECT_EQ(entry->chunk_count, 1u);
+  EXPECT_EQ(store_->rooms_announcing(h).value(), std::vector<std::string>{"reg"});
+  // The entry holds the blob on this server (before it is even stored).
+  EXPECT_EQ(holds_of(h), std::vector<std::string>{room_holder("reg", kSelf)});
+
+  // Another holder, added by a client, is kept by the withdrawal.
+  send(*room, 1, client.edit([&](crdt::Doc& d) { registry_announce(d, h, 9, 1, "ws://other/sync"); }));
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 2; }));
+  std::atomic<int> withdrawn{0};
+  room->withdraw(h, result_into(withdrawn));
+  ASSERT_TRUE(wait_result(withdrawn));
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 3; }));
+  ClientDoc fresh(8);
+  fresh.apply(a->messages());
+  entry = registry_get(fresh.doc(), h);
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->holders, std::vector<std::string>{"ws://other/sync"});
+  EXPECT_TRUE(store_->rooms_announcing(h).value().empty());
+
+  // The last holder withdrawing leaves the key, with no holders: only apps delete keys.
+  send(*room, 1, fresh.edit([&](crdt::Doc& d) { registry_withdraw(d, h, "ws://other/sync"); }));
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 4; }));
+  std::atomic<int> again{0};
+  room->announce(AnnouncedBlob{h, 9, 1}, result_into(again));
+  ASSERT_TRUE(wait_result(again));
+  std::atomic<int> last{0};
+  room->withdraw(h, result_into(last));
+  ASSERT_TRUE(wait_result(last));
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 6; }));
+  ClientDoc final_view(9);
+  final_view.apply(a->messages());
+  EXPECT_TRUE(registry_has_key(final_view.doc(), h));
+  entry = registry_get(final_view.doc(), h);
+  ASSERT_TRUE(entry);
+  EXPECT_TRUE(entry->holders.empty());
+  // A key with no holders still holds the blob.
+  store_->flush();
+  EXPECT_EQ(holds_of(h), std::vector<std::string>{room_holder("reg", kSelf)});
+  manager_->release(room);
+}
+
+TEST_F(RoomTest, RegistryKeysFromClientsHoldTheirBlobsUntilDeleted) {
+  // A stored blob nothing holds: temporary.
+  std::string bytes = "a blob some client lists";
+  PutOptions po;
+  po.state = BlobState::kTemporary;
+  auto rec = shared_->store->put_bytes(blobsync::testing::as_bytes(bytes), po);
+  ASSERT_TRUE(rec) << rec.error().to_string();
+  auto h = rec->hash;
+  auto missing = Sha256::of("not here yet", 12);
+  ASSERT_EQ(shared_->store->stat(h)->state, BlobState::kTemporary);
+
+  auto room = manager_->acquire("holds");
+  ASSERT_TRUE(room);
+  auto a = join(*room, 1);
+  ClientDoc client(7);
+  send(*room, 1, client.edit([&](crdt::Doc& d) {
+    d.transact([&](crdt::Transaction&) {
+      registry_announce(d, h, bytes.size(), 1, "ws://peer/sync");
+      registry_announce(d, missing, 12, 1, "ws://peer/sync");
+    });
+  }));
+  // The delta is revealed only once durable, and its holds were written before it.
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 1; }));
+  const std::string holder = room_holder("holds", kSelf);
+  EXPECT_EQ(holder, "room:holds@ws://self.test/sync");
+  EXPECT_EQ(holds_of(h), std::vector<std::string>{holder});
+  EXPECT_EQ(holds_of(missing), std::vector<std::string>{holder});
+  EXPECT_EQ(shared_->store->stat(h)->state, BlobState::kPermanent);
+
+  // A rewrite of the entry (another holder) changes no hold.
+  send(*room, 1, client.edit([&](crdt::Doc& d) { registry_announce(d, h, bytes.size(), 1, "ws://peer2/sync"); }));
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 2; }));
+  EXPECT_EQ(holds_of(h), std::vector<std::string>{holder});
+
+  // Deleting the key releases the hold, once the deletion is durable.
+  std::promise<void> gate;
+  auto gate_future = gate.get_future().share();
+  std::atomic<bool> blocked{false};
+  store_->run_between([gate_future, &blocked]() -> Result<> {
+    blocked = true;
+    gate_future.wait();
+    return {};
+  });
+  ASSERT_TRUE(run([&] { return blocked.load(); }));
+  send(*room, 1, client.edit([&](crdt::Doc& d) {
+    d.transact([&](crdt::Transaction&) { d.get_map(kRegistryMap).remove(to_hash_ref(h)); });
+  }));
+  EXPECT_EQ(holds_of(h), std::vector<std::string>{holder}) << "released before the deletion was durable";
+  gate.set_value();
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 3; }));
+  store_->flush();  // the release runs after the commit
+  EXPECT_TRUE(holds_of(h).empty());
+  EXPECT_EQ(shared_->store->stat(h)->state, BlobState::kTemporary);
+  EXPECT_EQ(holds_of(missing), std::vector<std::string>{holder});  // its key is still there
+  manager_->release(room);
+}
+
+TEST_F(RoomTest, LoadingARoomMakesItsHoldsMatchItsRegistry) {
+  auto h = Sha256::of("listed", 6);
+  auto stale = Sha256::of("stale", 5);
+  {
+    auto room = manager_->acquire("reload");
+    ASSERT_TRUE(room);
+    auto a = join(*room, 1);
+    ClientDoc client(7);
+    send(*room, 1, client.edit([&](crdt::Doc& d) { registry_announce(d, h, 6, 1, "ws://peer/sync"); }));
+    ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 1; }));
+    manager_->release(room);
+    bool stopped = false;
+    manager_->stop(false, [&] { stopped = true; });
+    ASSERT_TRUE(run([&] { return stopped; }));
+    store_->flush();
+  }
+  // A hold whose entry never became durable (a crash between the two).
+  const std::string holder = room_holder("reload", kSelf);
+  ASSERT_TRUE(lifecycle_->hold(holder, std::span<const Digest>(&stale, 1)));
+  manager_ = std::make_unique<RoomManager>(config_, *store_, *shared_->store, lifecycle_);
+  manager_->set_io_context(ioc_);
+  auto room = manager_->acquire("reload");
+  ASSERT_TRUE(room);
+  auto a = join(*room, 1);  // loaded by now
+  store_->flush();
+  EXPECT_EQ(holds_of(h), std::vector<std::string>{holder});
+  EXPECT_TRUE(holds_of(stale).empty());
+  manager_->release(room);
+}
+
+}  // namespace
+}  // namespace blobsync::sync
