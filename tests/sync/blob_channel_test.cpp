@@ -1,0 +1,449 @@
+// BlobChannel (blob_channel.h) with fake hooks and a real BlobStore,
+// UploadStaging and MimePolicy. Worker tasks and strand posts go to one
+// queue the test drains, so every step is deterministic and single-threaded.
+#include "sync/blob_channel.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../store/test_util.h"
+#include "core/chunking.h"
+#include "core/sha256.h"
+#include "http/config.h"
+#include "http/mime_policy.h"
+#include "store/sql/blob_lifecycle.h"
+#include "store/sql/shared_store.h"
+#include "sync/blob_messages.h"
+#include "sync/upload_staging.h"
+#include "sync_test_util.h"
+
+namespace blobsync::sync {
+namespace {
+
+using testing::ScratchDir;
+
+constexpr char kHold[] = "room:album@ws://self.test/sync";
+
+std::vector<std::uint8_t> random_data(std::size_t n, std::uint64_t seed) {
+  auto b = blobsync::testing::random_bytes(n, seed);
+  std::vector<std::uint8_t> out(n);
+  std::memcpy(out.data(), b.data(), n);
+  return out;
+}
+
+std::vector<Digest> chunk_hashes(const std::vector<std::uint8_t>& data) {
+  std::vector<Digest> out;
+  for (std::uint64_t i = 0; i < chunk_count(data.size()); ++i)
+    out.push_back(Sha256::of(data.data() + chunk_offset(i), chunk_length(i, data.size())));
+  return out;
+}
+
+std::span<const std::uint8_t> chunk_of(const std::vector<std::uint8_t>& data, std::uint64_t i) {
+  return {data.data() + chunk_offset(i), chunk_length(i, data.size())};
+}
+
+class BlobChannelTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new ScratchDir();
+    SharedStoreOptions so;
+    so.data_dir = dir_->path();
+    auto shared = open_shared_store(so);
+    ASSERT_TRUE(shared) << shared.error().to_string();
+    shared_ = new SharedStore(std::move(*shared));
+    auto lifecycle = BlobLifecycle::open(shared_->db, shared_->store->unfenced(), shared_->fence);
+    ASSERT_TRUE(lifecycle) << lifecycle.error().to_string();
+    lifecycle_ = lifecycle->release();
+  }
+  static void TearDownTestSuite() {
+    delete lifecycle_;
+    delete shared_;
+    delete dir_;
+    lifecycle_ = nullptr;
+    shared_ = nullptr;
+    dir_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(shared_ && lifecycle_);
+    config_.window = 4;
+    staging_dir_ = dir_->path() / ("staging-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    staging_ = std::make_unique<UploadStaging>(staging_dir_, std::chrono::hours(24));
+    ASSERT_TRUE(staging_->init());
+    env_ = std::make_unique<BlobChannelEnv>(BlobChannelEnv{
+        config_, *shared_->store, *staging_, mime_, [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); },
+        {}});
+    channel_ = make_channel(false);
+  }
+
+  void TearDown() override {
+    if (channel_) channel_->close();
+    drain();
+    channel_.reset();
+  }
+
+  std::shared_ptr<BlobChannel> make_channel(bool read_only) {
+    BlobChannel::Hooks h;
+    h.send = [this](SharedBytes b) { frames_.push_back(std::move(b)); };
+    h.post = [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); };
+    h.queued_bytes = [] { return std::size_t{0}; };
+    h.announce = [this](const AnnouncedBlob& blob, std::function<void(Result<>)> done) {
+      announced_.push_back(blob);
+      tasks_.push_back([done = std::move(done)] { done({}); });
+    };
+    h.hold = kHold;
+    h.read_only = read_only;
+    return std::make_shared<BlobChannel>(*env_, std::move(h));
+  }
+
+  // Runs queued tasks (and what they queue) until none is left.
+  void drain() {
+    for (int i = 0; i < 100000 && !tasks_.empty(); ++i) {
+      auto fn = std::move(tasks_.front());
+      tasks_.pop_front();
+      fn();
+    }
+    ASSERT_TRUE(tasks_.empty()) << "tasks keep coming";
+  }
+
+  void frame(BlobChannel& ch, const BlobMessage& m) {
+    ch.on_frame(encode_blob_message(m));
+    drain();
+  }
+  void chunk(BlobChannel& ch, std::uint64_t req, std::uint64_t index, std::span<const std::uint8_t> data) {
+    auto f = encode_chunk_header(req, index, data.size());
+    f.insert(f.end(), data.begin(), data.end());
+    ch.on_frame(std::move(f));
+    drain();
+  }
+
+  // Frames sent since the last call, decoded (CHUNK data copied out).
+  struct Got {
+    std::vector<BlobMessage> msgs;
+    std::vector<std::vector<std::uint8_t>> chunk_data;  // parallel to msgs, for CHUNKs
+  };
+  Got take() {
+    Got g;
+    for (const auto& f : frames_) {
+      auto m = decode_blob_message(*f);
+      EXPECT_TRUE(m) << m.error().message;
+      if (!m) continue;
+      if (auto* c = std::get_if<ChunkMsg>(&*m)) g.chunk_data.emplace_back(c->data.begin(), c->data.end());
+      else g.chunk_data.emplace_back();
+      g.msgs.push_back(std::move(*m));
+    }
+    frames_.clear();
+    return g;
+  }
+  template <class T>
+  static std::vector<T> all_of(const Got& g) {
+    std::vector<T> out;
+    for (const auto& m : g.msgs)
+      if (auto* t = std::get_if<T>(&m)) out.push_back(*t);
+    return out;
+  }
+
+  UploadMsg upload_msg(std::uint64_t req, const std::vector<std::uint8_t>& data,
+                       std::string mime = "application/octet-stream") {
+    return UploadMsg{req, Sha256::of(data.data(), data.size()), data.size(), std::move(mime), "f.bin",
+                     chunk_hashes(data)};
+  }
+
+  bool stored(const Digest& h) {
+    auto r = shared_->store->contains(h);
+    return r && *r;
+  }
+  std::vector<std::string> holds_of(const Digest& h) {
+    auto r = lifecycle_->holds_of(h);
+    EXPECT_TRUE(r) << r.error().to_string();
+    return r ? *r : std::vector<std::string>{};
+  }
+
+  static inline ScratchDir* dir_ = nullptr;
+  static inline SharedStore* shared_ = nullptr;
+  static inline BlobLifecycle* lifecycle_ = nullptr;
+  SyncConfig config_;
+  http::MimePolicy mime_{http::default_allowed_mime()};
+  std::filesystem::path staging_dir_;
+  std::unique_ptr<UploadStaging> staging_;
+  std::unique_ptr<BlobChannelEnv> env_;
+  std::shared_ptr<BlobChannel> channel_;
+  std::deque<std::function<void()>> tasks_;
+  std::vector<SharedBytes> frames_;
+  std::vector<AnnouncedBlob> announced_;
+};
+
+TEST_F(BlobChannelTest, UploadStoresTheBlobWithTheRoomsHoldAndAnnouncesIt) {
+  auto data = random_data(2 * kChunkSize + 1000, 1);  // 3 chunks, the last short
+  auto up = upload_msg(1, data);
+  frame(*channel_, up);
+  auto g = take();
+  ASSERT_EQ(g.msgs.size(), 1u);
+  auto* want = std::get_if<WantMsg>(&g.msgs[0]);
+  ASSERT_TRUE(want);
+  EXPECT_EQ(want->req, 1u);
+  EXPECT_EQ(want->window, 4u);
+  EXPECT_EQ(want->missing, (std::vector<ChunkRange>{{0, 3}}));
+  EXPECT_EQ(staging_->claimed(), 1u);
+
+  for (std::uint64_t i = 0; i < 3; ++i) chunk(*channel_, 1, i, chunk_of(data, i));
+  g = take();
+  auto credits = all_of<CreditMsg>(g);
+  EXPECT_EQ(credits.size(), 3u);
+  for (const auto& c : credits) EXPECT_EQ(c, (CreditMsg{1, 1}));
+  ASSERT_FALSE(g.msgs.empty());
+  auto* done = std::get_if<DoneMsg>(&g.msgs.back());
+  ASSERT_TRUE(done);
+  EXPECT_EQ(*done, (DoneMsg{1, up.hash}));
+  EXPECT_TRUE(all_of<ErrorMsg>(g).empty());
+
+  ASSERT_TRUE(stored(up.hash));
+  auto rec = shared_->store->stat(up.hash);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->size, data.size());
+  EXPECT_EQ(rec->chunk_hashes, up.chunk_hashes);
+  EXPECT_EQ(rec->state, BlobState::kPermanent);
+  EXPECT_EQ(holds_of(up.hash), std::vector<std::string>{kHold});
+  ASSERT_EQ(announced_.size(), 1u);
+  EXPECT_EQ(announced_[0].hash, up.hash);
+  EXPECT_EQ(announced_[0].size, data.size());
+  EXPECT_EQ(announced_[0].chunk_count, 3u);
+  EXPECT_EQ(staging_->claimed(), 0u);
+  EXPECT_TRUE(blobsync::testing::files_under(staging_dir_).empty());
+
+  // The same blob again: nothing to send, announced again, DONE.
+  frame(*channel_, upload_msg(3, data));
+  g = take();
+  ASSERT_EQ(g.msgs.size(), 2u);
+  EXPECT_EQ(std::get<WantMsg>(g.msgs[0]).missing, std::vector<ChunkRange>{});
+  EXPECT_EQ(std::get<DoneMsg>(g.msgs[1]), (DoneMsg{3, up.hash}));
+  EXPECT_EQ(announced_.size(), 2u);
+}
+
+TEST_F(BlobChannelTest, ACorruptChunkIsAHashMismatchAndNothingIsStored) {
+  auto data = random_data(kChunkSize + 10, 2);
+  auto up = upload_msg(1, data);
+  frame(*channel_, up);
+  take();
+  auto bad = std::vector<std::uint8_t>(chunk_of(data, 1).begin(), chunk_of(data, 1).end());
+  bad[3] ^= 0xff;
+  chunk(*channel_, 1, 0, chunk_of(data, 0));
+  chunk(*channel_, 1, 1, bad);
+  auto g = take();
+  auto errors = all_of<ErrorMsg>(g);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].req, 1u);
+  EXPECT_EQ(errors[0].code, BlobErrorCode::kHashMismatch);
+  EXPECT_TRUE(all_of<DoneMsg>(g).empty());
+  EXPECT_FALSE(stored(up.hash));
+  EXPECT_TRUE(announced_.empty());
+  EXPECT_EQ(staging_->claimed(), 0u);
+  // A late chunk of the ended upload is ignored, not answered.
+  chunk(*channel_, 1, 1, chunk_of(data, 1));
+  EXPECT_TRUE(take().msgs.empty());
+  // The staging was discarded: a new upload starts from nothing, and succeeds.
+  frame(*channel_, upload_msg(3, data));
+  g = take();
+  ASSERT_EQ(g.msgs.size(), 1u);
+  EXPECT_EQ(std::get<WantMsg>(g.msgs[0]).missing, (std::vector<ChunkRange>{{0, 2}}));
+  chunk(*channel_, 3, 0, chunk_of(data, 0));
+  chunk(*channel_, 3, 1, chunk_of(data, 1));
+  g = take();
+  EXPECT_EQ(all_of<DoneMsg>(g), (std::vector<DoneMsg>{{3, up.hash}}));
+  EXPECT_TRUE(stored(up.hash));
+}
+
+TEST_F(BlobChannelTest, ChunkHashesThatDoNotAddUpToTheBlobAreAHashMismatch) {
+  auto data = random_data(1000, 3);
+  auto up = upload_msg(1, data);
+  up.hash = Sha256::of("something else", 14);  // the chunk hashes are right, the blob hash is not
+  frame(*channel_, up);
+  take();
+  chunk(*channel_, 1, 0, chunk_of(data, 0));
+  auto g = take();
+  auto errors = all_of<ErrorMsg>(g);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].code, BlobErrorCode::kHashMismatch);
+  EXPECT_FALSE(stored(up.hash));
+  EXPECT_FALSE(stored(Sha256::of(data.data(), data.size())));
+  EXPECT_TRUE(announced_.empty());
+}
+
+TEST_F(BlobChannelTest, AResumedUploadAsksOnlyForMissingChunksAndResendsDamagedOnes) {
+  auto data = random_data(3 * kChunkSize, 4);
+  auto up = upload_msg(1, data);
+  frame(*channel_, up);
+  take();
+  chunk(*channel_, 1, 0, chunk_of(data, 0));
+  chunk(*channel_, 1, 1, chunk_of(data, 1));
+  channel_->close();  // the connection dropped: staging stays
+  drain();
+  EXPECT_EQ(staging_->claimed(), 0u);
+  // The disk lost chunk 1's bytes (its bit survived).
+  {
+    auto part = staging_dir_ / (up.hash.hex() + ".part");
+    ASSERT_TRUE(std::filesystem::exists(part)) << part;
+    std::fstream f(part, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(kChunkSize + 7));
+    f.put('\0');
+    f.put('\1');
+  }
+  channel_ = make_channel(false);
+  frames_.clear();
+  frame(*channel_, upload_msg(5, data));
+  auto g = take();
+  ASSERT_EQ(g.msgs.size(), 1u);
+  EXPECT_EQ(std::get<WantMsg>(g.msgs[0]).missing, (std::vector<ChunkRange>{{2, 1}}));
+  chunk(*channel_, 5, 2, chunk_of(data, 2));
+  g = take();
+  // The whole-blob check fails, re-verification finds chunk 1: asked for again.
+  auto wants = all_of<WantMsg>(g);
+  ASSERT_EQ(wants.size(), 1u);
+  EXPECT_EQ(wants[0].missing, (std::vector<ChunkRange>{{1, 1}}));
+  EXPECT_TRUE(all_of<ErrorMsg>(g).empty());
+  EXPECT_FALSE(stored(up.hash));
+  chunk(*channel_, 5, 1, chunk_of(data, 1));
+  g = take();
+  EXPECT_EQ(all_of<DoneMsg>(g), (std::vector<DoneMsg>{{5, up.hash}}));
+  EXPECT_TRUE(stored(up.hash));
+}
+
+TEST_F(BlobChannelTest, RequestSendsMetaThenChunksWithinTheCreditWindowThenDone) {
+  auto data = random_data(5 * kChunkSize + 123, 5);  // 6 chunks
+  PutOptions po;
+  auto rec = shared_->store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(data)), po);
+  ASSERT_TRUE(rec) << rec.error().to_string();
+  frame(*channel_, RequestMsg{7, rec->hash, 2, {}});  // the client's window (2) is below the server's (4)
+  auto g = take();
+  ASSERT_GE(g.msgs.size(), 1u);
+  auto* meta = std::get_if<MetaMsg>(&g.msgs[0]);
+  ASSERT_TRUE(meta);
+  EXPECT_EQ(meta->req, 7u);
+  EXPECT_EQ(meta->size, data.size());
+  EXPECT_EQ(meta->chunk_count, 6u);
+  EXPECT_EQ(meta->chunk_hashes, chunk_hashes(data));
+  std::vector<std::uint8_t> received;
+  std::uint64_t next = 0;
+  auto collect = [&](const Got& got) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < got.msgs.size(); ++i) {
+      auto* c = std::get_if<ChunkMsg>(&got.msgs[i]);
+      if (!c) continue;
+      EXPECT_EQ(c->req, 7u);
+      EXPECT_EQ(c->index, next++);
+      received.insert(received.end(), got.chunk_data[i].begin(), got.chunk_data[i].end());
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(collect(g), 2u) << "more chunks than the window without credit";
+  EXPECT_TRUE(all_of<DoneMsg>(g).empty());
+  frame(*channel_, CreditMsg{7, 1});
+  g = take();
+  EXPECT_EQ(collect(g), 1u);
+  frame(*channel_, CreditMsg{7, 2});
+  g = take();
+  EXPECT_EQ(collect(g), 2u);
+  EXPECT_TRUE(all_of<DoneMsg>(g).empty());
+  frame(*channel_, CreditMsg{7, 2});
+  g = take();
+  EXPECT_EQ(collect(g), 1u);
+  EXPECT_EQ(all_of<DoneMsg>(g), (std::vector<DoneMsg>{{7, rec->hash}}));
+  EXPECT_EQ(received, data);
+  // A credit after DONE is ignored.
+  frame(*channel_, CreditMsg{7, 1});
+  EXPECT_TRUE(take().msgs.empty());
+
+  // Wanted ranges only.
+  frame(*channel_, RequestMsg{9, rec->hash, 16, {{1, 1}, {4, 2}}});
+  g = take();
+  ASSERT_TRUE(std::holds_alternative<MetaMsg>(g.msgs[0]));
+  EXPECT_EQ(std::get<MetaMsg>(g.msgs[0]).chunk_hashes.size(), 3u);
+  std::vector<std::uint64_t> indexes;
+  for (const auto& c : all_of<ChunkMsg>(g)) indexes.push_back(c.index);
+  EXPECT_EQ(indexes, (std::vector<std::uint64_t>{1, 4, 5}));  // 3 chunks, inside the window of 4
+  EXPECT_EQ(all_of<DoneMsg>(g).size(), 1u);
+}
+
+TEST_F(BlobChannelTest, RequestOfAMissingBlobIsNotFound) {
+  auto h = Sha256::of("nobody has this", 15);
+  frame(*channel_, RequestMsg{11, h, 4, {}});
+  auto g = take();
+  ASSERT_EQ(g.msgs.size(), 1u);
+  auto* e = std::get_if<ErrorMsg>(&g.msgs[0]);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->req, 11u);
+  EXPECT_EQ(e->code, BlobErrorCode::kNotFound);
+  // Even ids are the server's: refused.
+  frame(*channel_, RequestMsg{12, h, 4, {}});
+  g = take();
+  ASSERT_EQ(g.msgs.size(), 1u);
+  EXPECT_EQ(std::get<ErrorMsg>(g.msgs[0]).code, BlobErrorCode::kBadRequest);
+}
+
+TEST_F(BlobChannelTest, HaveAnswersWithABitmap) {
+  std::string a = "have test blob a", c = "have test blob c";
+  ASSERT_TRUE(shared_->store->put_bytes(blobsync::testing::as_bytes(a), PutOptions{}));
+  ASSERT_TRUE(shared_->store->put_bytes(blobsync::testing::as_bytes(c), PutOptions{}));
+  auto ha = Sha256::of(a.data(), a.size()), hc = Sha256::of(c.data(), c.size());
+  auto hb = Sha256::of("have test blob b", 16);
+  frame(*channel_, HaveMsg{13, {ha, hb, hc}});
+  auto g = take();
+  ASSERT_EQ(g.msgs.size(), 1u);
+  auto* r = std::get_if<HaveReplyMsg>(&g.msgs[0]);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->req, 13u);
+  ASSERT_GE(r->have.size(), 3u);
+  EXPECT_TRUE(r->have[0]);
+  EXPECT_FALSE(r->have[1]);
+  EXPECT_TRUE(r->have[2]);
+}
+
+TEST_F(BlobChannelTest, ReadOnlyConnectionsCannotUpload) {
+  auto ro = make_channel(true);
+  auto data = random_data(100, 6);
+  auto up = upload_msg(1, data);
+  frame(*ro, up);
+  auto g = take();
+  ASSERT_EQ(g.msgs.size(), 1u);
+  auto* e = std::get_if<ErrorMsg>(&g.msgs[0]);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->req, 1u);
+  EXPECT_EQ(e->code, BlobErrorCode::kForbidden);
+  EXPECT_EQ(staging_->claimed(), 0u);
+  // Its chunks go nowhere.
+  chunk(*ro, 1, 0, chunk_of(data, 0));
+  EXPECT_FALSE(stored(up.hash));
+  EXPECT_TRUE(announced_.empty());
+  // Reading is allowed.
+  frame(*ro, HaveMsg{3, {up.hash}});
+  g = take();
+  ASSERT_EQ(g.msgs.size(), 2u);  // the stray CHUNK's error, then the reply
+  EXPECT_EQ(std::get<ErrorMsg>(g.msgs[0]).code, BlobErrorCode::kBadRequest);
+  EXPECT_FALSE(std::get<HaveReplyMsg>(g.msgs[1]).have.at(0));
+  ro->close();
+}
+
+TEST_F(BlobChannelTest, AnUnsupportedTypeIsRefusedAndNotStored) {
+  auto data = random_data(2000, 7);
+  auto up = upload_msg(1, data, "application/x-not-allowed");
+  frame(*channel_, up);
+  take();
+  chunk(*channel_, 1, 0, chunk_of(data, 0));
+  auto g = take();
+  auto errors = all_of<ErrorMsg>(g);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].code, BlobErrorCode::kUnsupportedType);
+  EXPECT_FALSE(stored(up.hash));
+  EXPECT_EQ(staging_->claimed(), 0u);
+}
+
+}  // namespace
+}  // namespace blobsync::sync
