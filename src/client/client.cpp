@@ -218,6 +218,9 @@ Result<BlobRecord> Client::get_blob(const Digest& hash, const ProgressFn& progre
     for (const auto& holder : holders) {
       auto r = impl_->fetch_from(holder, sink, progress, sink.size());
       if (!r) {
+        // Makes what arrived durable before the next holder; if that fails, a
+        // later resume fetches those chunks again. The holder's error is the
+        // one reported.
         (void)sink.checkpoint();
         last = Error{r.error().code, fmt::format("{}: {}", holder, r.error().message)};
         if (impl_->options.on_holder_error) impl_->options.on_holder_error(holder, r.error());

@@ -64,6 +64,8 @@ PartialBlob& PartialBlob::operator=(PartialBlob&& o) noexcept {
 
 PartialBlob::~PartialBlob() {
   if (fd_ >= 0) {
+    // A destructor cannot report; a lost checkpoint only means a resume
+    // fetches again the chunks written since the last one.
     (void)checkpoint();
     ::close(fd_);
   }

@@ -140,7 +140,9 @@ XResult<Account> AccountStore::authenticate(std::string_view identifier, std::st
 }
 
 Result<> AccountStore::add_session(std::string_view jti, std::string_view did, std::int64_t expires_at) {
-  // Drop expired sessions while we are here.
+  // Drop expired sessions while we are here. Housekeeping only: a row left
+  // behind is harmless (its token is refused once past exp) and the next
+  // add_session tries again, so its failure does not fail the login.
   (void)db_->query("DELETE FROM refresh_session WHERE expires_at < ?", {now_s()});
   auto r = db_->query("INSERT INTO refresh_session(jti, did, expires_at) VALUES(?,?,?)", {jti, did, expires_at});
   if (!r) return std::unexpected(r.error());

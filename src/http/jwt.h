@@ -32,11 +32,11 @@ enum class JwtError { kMalformed, kBadSignature, kExpired };
 std::string jwt_sign(const JwtClaims& claims, std::span<const std::uint8_t> secret);
 
 // Checks structure, alg == HS256, the signature and exp > now.
-std::expected<JwtClaims, JwtError> jwt_verify(std::string_view token, std::span<const std::uint8_t> secret,
-                                              std::int64_t now);
+[[nodiscard]] std::expected<JwtClaims, JwtError> jwt_verify(std::string_view token,
+                                                            std::span<const std::uint8_t> secret, std::int64_t now);
 
 std::string base64url_encode(std::span<const std::uint8_t> data);
 // Rejects padding and characters outside the URL-safe alphabet.
-std::expected<std::string, JwtError> base64url_decode(std::string_view text);
+[[nodiscard]] std::expected<std::string, JwtError> base64url_decode(std::string_view text);
 
 }  // namespace blobsync::http

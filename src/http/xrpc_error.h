@@ -22,8 +22,9 @@ struct XrpcFailure {
   std::string message = "Internal Server Error";
 };
 
+// [[nodiscard]] like Result (see core/error.h).
 template <class T = void>
-using XResult = std::expected<T, XrpcFailure>;
+using XResult = BasicResult<T, XrpcFailure>;
 
 inline std::unexpected<XrpcFailure> xfail(int status, std::string name, std::string message) {
   return std::unexpected(XrpcFailure{status, std::move(name), std::move(message)});

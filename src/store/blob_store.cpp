@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "core/blob_hasher.h"
 #include "core/blob_id.h"
 #include "core/chunking.h"
@@ -205,7 +207,7 @@ class StoreImpl final : public BlobStore {
     struct Closer {
       Env* env;
       int fd;
-      ~Closer() { (void)env->close(fd); }
+      ~Closer() { (void)env->close(fd); }  // read-only: a failed close loses nothing
     } closer{env_, *fd};
     auto st = env_->stat(path);
     if (st && st->is_dir) return fail(Errc::kInvalidArgument, "{} is a directory", path.string());
@@ -592,7 +594,10 @@ Result<std::unique_ptr<BlobStore>> BlobStore::open(const StoreOptions& options) 
   if (!made) return fail(made.error().code, "cannot create data directory: {}", made.error().message);
   if (*made) {
     std::filesystem::path parent = dir.parent_path().empty() ? "." : dir.parent_path();
-    (void)env->fsync_dir(parent);
+    // Best effort, but said: until the parent is synced a crash can lose the
+    // new directory.
+    if (auto r = env->fsync_dir(parent); !r)
+      spdlog::warn("store: cannot sync {} after creating {}: {}", parent.string(), dir.string(), r.error().message);
   }
   std::shared_ptr<BlobBackend> backend = options.backend;
   if (!backend) {

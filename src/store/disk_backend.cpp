@@ -105,6 +105,7 @@ class DiskWriter final : public BlobWriter {
     done_ = true;  // tmp_ no longer exists
     if (auto r = env_->fsync_dir(final_path.parent_path()); !r) {
       // The name may not survive a crash; don't leave a blob whose durability we can't vouch for.
+      // Best effort: the fsync_dir error is the one the caller needs.
       (void)env_->unlink(final_path);
       return r;
     }
@@ -114,6 +115,9 @@ class DiskWriter final : public BlobWriter {
   void abort() override {
     if (done_) return;
     done_ = true;
+    // abort() cannot fail: the write is being dropped, so its flush, close and
+    // unlink errors are moot, and a tmp file left behind is removed by a
+    // later process's recover().
     (void)wait_flush();  // the flusher still uses fd_
     if (direct_fd_ >= 0) (void)env_->close(std::exchange(direct_fd_, -1));
     if (fd_ >= 0) (void)env_->close(std::exchange(fd_, -1));
@@ -183,7 +187,7 @@ class DiskReader final : public BlobReader {
  public:
   DiskReader(Env* env, int fd, std::uint64_t offset, std::uint64_t end)
       : env_(env), fd_(fd), offset_(offset), end_(end) {}
-  ~DiskReader() override { (void)env_->close(fd_); }
+  ~DiskReader() override { (void)env_->close(fd_); }  // read-only: a failed close loses nothing
 
   Result<std::size_t> read(std::span<std::byte> buf) override {
     std::uint64_t want = std::min<std::uint64_t>(buf.size(), end_ - offset_);
@@ -221,6 +225,8 @@ BackgroundFlusher& DiskBackend::flusher() {
 
 DiskBackend::~DiskBackend() {
   if (lock_fd_ >= 0) {
+    // A destructor cannot report; a lock file left behind is removed by a
+    // later process's recover() (the lock itself goes with the fd).
     (void)env_->unlink(tmp_ / (session_ + ".lock"));
     (void)env_->close(lock_fd_);
   }
@@ -274,11 +280,11 @@ Result<std::unique_ptr<BlobReader>> DiskBackend::open(const Digest& digest, std:
   }
   auto size = env_->file_size(*fd);
   if (!size) {
-    (void)env_->close(*fd);
+    (void)env_->close(*fd);  // read-only: a failed close loses nothing; size's error is reported
     return std::unexpected(size.error());
   }
   if (offset > *size) {
-    (void)env_->close(*fd);
+    (void)env_->close(*fd);  // read-only, as above
     return fail(Errc::kInvalidArgument, "offset {} is past the end of blob {} ({} bytes)", offset, to_hash_ref(digest),
                 *size);
   }
@@ -366,12 +372,14 @@ Result<> DiskBackend::recover() {
     for (const std::string& f : files) {
       if (f == session + ".lock") continue;
       if (auto r = env_->unlink(tmp_ / f); !r && r.error().code != Errc::kNotFound) {
-        if (lock_fd >= 0) (void)env_->close(lock_fd);
+        if (lock_fd >= 0) (void)env_->close(lock_fd);  // releases the lock either way; r is the error
         return r;
       }
       removed = true;
     }
     if (lock_fd >= 0) {
+      // The session's files are gone; a lock file that stays is tried again
+      // by the next recover().
       (void)env_->unlink(lock_path);
       (void)env_->close(lock_fd);
       removed = true;

@@ -339,12 +339,13 @@ Result<> FaultInjectionEnv::power_loss() {
       if (st->is_dir) {
         (void)::rmdir(it->path.c_str());
       } else {
+        // Best effort, as the rmdir: power_loss undoes what it can (tests only).
         (void)base_->unlink(it->path);
       }
     } else {
       // The rename is undone: the old name comes back (if its directory still exists).
       if (base_->stat(it->path)) {
-        if (!base_->rename(it->path, it->from)) (void)base_->unlink(it->path);
+        if (!base_->rename(it->path, it->from)) (void)base_->unlink(it->path);  // best effort, as above
       }
     }
   }

@@ -172,6 +172,8 @@ Result<Statement> SqliteDb::prepare(std::string_view sql) {
 std::int64_t SqliteDb::changes() const { return sqlite3_changes64(db_); }
 
 SqliteDb::Transaction::~Transaction() {
+  // Not committed: the caller bailed out. A destructor cannot report; a
+  // ROLLBACK that fails leaves the transaction open, and the next BEGIN says so.
   if (db_) (void)db_->exec("ROLLBACK");
 }
 

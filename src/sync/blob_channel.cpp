@@ -540,7 +540,10 @@ void BlobChannel::pump(std::uint64_t req) {
       }
       if (r && !self->hooks_.peer_verifies && Sha256::of(frame.data() + header.size(), len) != dl->chunk_hashes[index]) {
         r = fail(Errc::kCorruption, "stored chunk {} does not match its hash", index);
-        (void)self->env_.store.quarantine(dl->hash, fmt::format("serving: chunk {} hash mismatch", index));
+        // The chunk is refused either way (r); a failed quarantine only means
+        // the next request finds the mismatch again.
+        if (auto q = self->env_.store.quarantine(dl->hash, fmt::format("serving: chunk {} hash mismatch", index)); !q)
+          spdlog::error("sync: cannot quarantine {}: {}", to_hash_ref(dl->hash), q.error().message);
       }
       if (r) frames.push_back(std::move(frame));
       else spdlog::error("sync: serving {} chunk {}: {}", to_hash_ref(dl->hash), index, r.error().message);

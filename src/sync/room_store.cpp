@@ -226,6 +226,8 @@ void RoomStore::run_between_job(Job& job) {
       return;
     }
   }
+  // A non-write job reports through its own done() or promise (run_between,
+  // query_names, flush) and returns {}: there is nothing here to look at.
   (void)job.run(*db_);
 }
 

@@ -325,7 +325,7 @@ TEST_F(TransferTest, StreamingDownloadTakesAHoldersOctetStreamWithoutSniffing) {
   ASSERT_TRUE(rec);
   ASSERT_EQ(rec->mime_type, "image/png");
   auto download = [&](const std::string& holder_type) -> Result<BlobRecord> {
-    (void)client_store->remove(rec->hash);
+    (void)client_store->remove(rec->hash);  // a fresh start each round (kNotFound on the first)
     StreamingOptions o{.partial_dir = dir.path / "partial", .keep_partial = false};
     o.holder_typed_it = true;
     auto sink = StreamingDownload::open(*client_store, rec->hash, o);

@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (body.error().status != 400) std::abort();
     return 0;
   }
-  (void)get_string(*body, "repo");
+  (void)get_string(*body, "repo");  // any outcome but a crash will do
   if (auto c = get_string(*body, "collection"); c) (void)valid_nsid(*c);
   if (auto k = get_opt_string(*body, "rkey"); k && *k) {
     if (valid_rkey(**k) && ((*k)->empty() || (*k)->size() > 512)) std::abort();

@@ -5,6 +5,8 @@
 #include <thread>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 namespace blobsync {
 
 namespace {
@@ -47,7 +49,10 @@ class AdvisoryLock final : public SqlLock {
 
   void unlock() override {
     if (!conn_ || conn_->broken()) return;  // the server already released it
-    (void)conn_->query(exclusive_ ? "SELECT pg_advisory_unlock(?)" : "SELECT pg_advisory_unlock_shared(?)", {key_});
+    // unlock() cannot report; the server also releases the lock when the
+    // session ends.
+    auto r = conn_->query(exclusive_ ? "SELECT pg_advisory_unlock(?)" : "SELECT pg_advisory_unlock_shared(?)", {key_});
+    if (!r) spdlog::warn("pg: cannot release advisory lock {}: {}", key_, r.error().message);
   }
 
  private:
@@ -164,7 +169,9 @@ Result<> PgDb::transaction(const Body& body) {
       if (r) return r;
     }
     std::string state = (*conn)->last_sqlstate();
-    if (!(*conn)->broken()) (void)(*conn)->exec("ROLLBACK");  // after a failed COMMIT too: harmless
+    // After a failed COMMIT too: harmless. Its own failure is not reported:
+    // the body's (or COMMIT's) error is the one that matters.
+    if (!(*conn)->broken()) (void)(*conn)->exec("ROLLBACK");
     if (!(*conn)->broken() && pg_retryable(state) && attempt < kMaxAttempts) {
       backoff(attempt);
       continue;

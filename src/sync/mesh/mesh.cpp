@@ -284,6 +284,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     auto& st = it->second;
     st.scanning = false;
     if (draining) return;
+    // Results ignored: a write the room cannot make durable is logged there
+    // (and closes the room), and a later scan finds what is still unlisted.
     for (const auto& blob : unlisted) st.room->announce(blob, [](Result<>) {});
     if (config.replication == Replication::kAll) {
       for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -394,6 +396,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   void heal_from(const Digest& hash, const RoomEntries& entries) {
     if (draining || stopped) return;
     HealPlan plan = plan_heal(entries, self, policy->peers());
+    // Results ignored: the heal does not wait on the withdrawals, and the room
+    // logs a write it cannot make durable.
     for (const auto& name : plan.withdraw_from)
       if (auto it = rooms.find(name); it != rooms.end()) it->second.room->withdraw(hash, [](Result<>) {});
     spdlog::info("mesh: healing quarantined {} from {} peer(s)", to_hash_ref(hash), plan.holders.size());
@@ -407,6 +411,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
   void announce(const std::string& room, const AnnouncedBlob& blob) {
     if (room == kDirectoryRoom) return;  // a heal fetched through it: the scans announce in the real rooms
+    // Results ignored, as in act(): the room logs a failed write and the
+    // scans announce what is still unlisted.
     asio::post(strand, [s = shared_from_this(), room, blob] {
       if (auto it = s->rooms.find(room); it != s->rooms.end()) {
         it->second.room->announce(blob, [](Result<>) {});
@@ -446,7 +452,9 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     for (auto& [name, st] : rooms) {
       auto links = st.links;
       auto replica = st.replica;
-      // Durable means queued to every connection, the links included.
+      // Durable means queued to every connection, the links included. The
+      // Result is ignored: the drain goes on either way (the room logs a
+      // write it cannot make durable).
       st.room->withdraw_all([s = shared_from_this(), links, replica, all](Result<>) {
         replica->read([s, links, all](crdt::Doc& d) {
           if (links.empty()) return all->one();
