@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "http/config.h"
-#include "http/mime_policy.h"
+#include "store/mime_policy.h"
 #include "store/mime_sniffer.h"
 
 namespace {
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: mime_refusals [--count N] [--size BYTES] [--seed S] [--threads T] [--declared TYPE]\n");
     return 2;
   }
-  const http::MimePolicy policy(http::default_allowed_mime());
+  const MimePolicy policy(default_allowed_mime());
 
   std::atomic<long> next{0};
   std::mutex mu;

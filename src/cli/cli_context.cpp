@@ -6,7 +6,7 @@
 
 #include "store/blob_store.h"
 #include "store/s3/backend_url.h"
-#include "store/sql/shared_store.h"
+#include "store/shared_store.h"
 
 namespace blobsync {
 

@@ -9,16 +9,10 @@
 #include <exception>
 
 #include "cli/cli_context.h"
-#ifdef BLOBSYNC_HAVE_YDOC
 #include "cli/ydoc_command.h"
-#endif
-#ifdef BLOBSYNC_HAVE_HTTP
 #include "cli/gc_command.h"
 #include "cli/serve_command.h"
-#endif
-#ifdef BLOBSYNC_HAVE_SYNC
 #include "cli/sync_commands.h"
-#endif
 
 #ifndef BLOBSYNC_VERSION
 #define BLOBSYNC_VERSION "0.0.0"
@@ -47,17 +41,11 @@ int main(int argc, char** argv) {
   app.add_option("--data", ctx.data_dir, "Data directory (default ./data, or $BLOBSYNC_DATA)");
 
   blobsync::add_store_commands(app, ctx);
-#ifdef BLOBSYNC_HAVE_YDOC
   blobsync::add_ydoc_command(app);
-#endif
   blobsync::add_remote_commands(app, ctx);
-#ifdef BLOBSYNC_HAVE_HTTP
   blobsync::add_serve_command(app, ctx);
   blobsync::add_gc_command(app, ctx);
-#endif
-#ifdef BLOBSYNC_HAVE_SYNC
   blobsync::add_sync_commands(app, ctx);
-#endif
 
   // "blobsync frob" should say so, not "a subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {

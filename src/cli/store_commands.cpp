@@ -19,8 +19,8 @@
 #include "core/blob_ref.h"
 #include "cli/migrate_command.h"
 #include "store/blob_store.h"
-#include "store/sql/blob_lifecycle.h"
-#include "store/sql/shared_store.h"
+#include "store/blob_lifecycle.h"
+#include "store/shared_store.h"
 
 namespace blobsync {
 

@@ -16,9 +16,9 @@
 #include "http/server.h"
 #include "http/service.h"
 #include "store/blob_store.h"
-#include "store/sql/blob_lifecycle.h"
-#include "sync/mesh/mesh.h"
-#include "sync/mesh/mesh_report.h"
+#include "store/blob_lifecycle.h"
+#include "mesh/mesh.h"
+#include "mesh/mesh_report.h"
 #include "sync/sync_service.h"
 
 namespace blobsync {

@@ -12,7 +12,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
-#include "sync/blob_messages.h"
+#include "protocol/blob_messages.h"
 
 namespace blobsync::client {
 

@@ -18,7 +18,7 @@
 
 #include "core/error.h"
 #include "store/metadata.h"
-#include "sync/blob_messages.h"
+#include "protocol/blob_messages.h"
 
 namespace blobsync {
 class BlobStore;

@@ -15,7 +15,7 @@
 #include "core/blob_id.h"
 #include "crdt/doc.h"
 #include "store/blob_store.h"
-#include "sync/registry.h"
+#include "protocol/registry.h"
 
 namespace blobsync::client {
 

@@ -23,7 +23,7 @@
 #include "client/blob_sink.h"
 #include "core/digest.h"
 #include "core/error.h"
-#include "sync/blob_messages.h"
+#include "protocol/blob_messages.h"
 
 namespace blobsync::client {
 

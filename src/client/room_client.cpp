@@ -15,7 +15,7 @@
 #include "client/blob_sink.h"
 #include "crdt/doc.h"
 #include "crdt/lib0.h"
-#include "sync/blob_messages.h"
+#include "protocol/blob_messages.h"
 
 namespace blobsync::client {
 

@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "core/base32.h"
-#include "store/sql/sql_db.h"
+#include "sql/sql_db.h"
 
 namespace blobsync::http {
 

@@ -12,11 +12,18 @@
 #include "http/service.h"
 #include "store/blob_store.h"
 #include "store/mime_sniffer.h"
-#include "store/sql/blob_fence.h"
+#include "store/blob_fence.h"
 
 namespace blobsync::http {
 
 namespace {
+
+// The MIME policy's refusals as XRPC errors (store/mime_policy.h).
+XrpcFailure mime_failure(const Error& e) {
+  if (e.code == Errc::kInvalidArgument) return {400, "InvalidMimeType", e.message};
+  return to_xrpc(e);  // kUnsupported: 415 UnsupportedMediaType
+}
+
 
 Response fail_response(const XrpcFailure& f) { return to_response(f); }
 
@@ -84,7 +91,7 @@ class UploadSink final : public BodySink {
   // The ingest sniffs its own head once; finish() reuses that answer.
   std::optional<Response> decide() {
     auto m = s_.mime.decide(declared_, ingest_->sniffed_mime());
-    if (!m) return fail_response(m.error());
+    if (!m) return fail_response(mime_failure(m.error()));
     mime_ = *m;
     return std::nullopt;
   }

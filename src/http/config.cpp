@@ -8,21 +8,11 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "http/blob_backend_url.h"
+#include "store/mime_policy.h"
+#include "store/s3/backend_url.h"
 
 namespace blobsync::http {
 
-std::vector<std::string> default_allowed_mime() {
-  return {
-      // The list.
-      "image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4", "video/quicktime", "video/webm",
-      // Other formats Bluesky clients produce or accept.
-      "image/avif", "image/heic", "image/heif", "image/bmp", "image/tiff", "audio/mpeg", "audio/mp4",
-      "audio/ogg", "audio/wav", "audio/webm", "audio/flac", "text/vtt", "text/plain", "application/pdf",
-      "application/json",
-      // Content libmagic cannot recognise, declared as opaque bytes.
-      "application/octet-stream"};
-}
 
 const std::vector<ConfigKeyInfo>& config_keys() {
   static const std::vector<ConfigKeyInfo> keys = {

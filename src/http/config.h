@@ -90,7 +90,6 @@ struct ServerConfig {
 };
 
 // The allow-list used when none is configured.
-std::vector<std::string> default_allowed_mime();
 
 // One key as the user can set it: TOML name, env name and flag name are
 // derived from `key`.

@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "http/metrics.h"
-#include "store/sql/blob_lifecycle.h"
+#include "store/blob_lifecycle.h"
 
 namespace blobsync::http {
 

@@ -9,8 +9,8 @@
 
 #include "core/blob_id.h"
 #include "store/blob_store.h"
-#include "store/sql/blob_lifecycle.h"
-#include "store/sql/sql_db.h"
+#include "store/blob_lifecycle.h"
+#include "sql/sql_db.h"
 
 namespace blobsync::http {
 

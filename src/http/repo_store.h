@@ -42,7 +42,7 @@
 
 #include "core/digest.h"
 #include "store/metadata.h"
-#include "store/sql/blob_lifecycle.h"
+#include "store/blob_lifecycle.h"
 #include "http/xrpc_error.h"
 
 namespace blobsync {

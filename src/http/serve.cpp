@@ -13,7 +13,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "http/service.h"
-#include "store/sql/blob_lifecycle.h"
+#include "store/blob_lifecycle.h"
 #include "store/scrubber.h"
 
 namespace blobsync::http {

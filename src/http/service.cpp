@@ -10,9 +10,9 @@
 #include <chrono>
 #include <fstream>
 
-#include "http/blob_backend_url.h"
+#include "store/s3/backend_url.h"
 #include "store/blob_store.h"
-#include "store/sql/shared_store.h"
+#include "store/shared_store.h"
 
 namespace blobsync::http {
 
@@ -72,7 +72,7 @@ Result<std::unique_ptr<Service>> Service::open(const ServerConfig& config) {
   s->config = config;
   s->mime = MimePolicy(config.allowed_mime);
   s->service_did = "did:web:" + config.hostname;
-  auto backend = open_blob_backend(config.store);
+  auto backend = open_store_url(config.store);
   if (!backend) return std::unexpected(backend.error());
   auto shared = open_shared_store(
       SharedStoreOptions{.data_dir = config.data_dir, .metadata = config.metadata, .backend = std::move(*backend)});

@@ -25,7 +25,7 @@
 #include "http/config.h"
 #include "http/jwt.h"
 #include "http/metrics.h"
-#include "http/mime_policy.h"
+#include "store/mime_policy.h"
 #include "http/repo_store.h"
 #include "http/router.h"
 #include "http/xrpc_error.h"

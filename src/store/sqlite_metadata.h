@@ -19,8 +19,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "store/sql/sql_metadata.h"
-#include "store/sql/sqlite_sql_db.h"
+#include "store/sql_metadata.h"
+#include "sql/sqlite_sql_db.h"
 
 namespace blobsync {
 

@@ -8,7 +8,7 @@
 #include "core/blob_id.h"
 #include "core/chunking.h"
 #include "core/sha256.h"
-#include "http/mime_policy.h"
+#include "store/mime_policy.h"
 #include "store/blob_store.h"
 #include "store/mime_sniffer.h"
 #include "sync/upload_staging.h"
@@ -24,9 +24,10 @@ std::span<const std::byte> as_bytes(std::span<const std::uint8_t> s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }
 
-// The MIME policy of HTTP uploads (http::MimePolicy::decide), applied to a
-// declared type and the sniffed one ("" when not recognised).
-Result<std::string> check_mime(const http::MimePolicy& policy, const std::string& declared, std::string_view sniffed) {
+// The store's MIME policy (store/mime_policy.h), as HTTP uploads apply it, to
+// a declared type and the sniffed one ("" when not recognised). Any refusal
+// is UNSUPPORTED_TYPE on the wire.
+Result<std::string> check_mime(const MimePolicy& policy, const std::string& declared, std::string_view sniffed) {
   auto d = policy.decide(normalize_mime(declared), sniffed);
   if (!d) return fail(Errc::kUnsupported, "{}", d.error().message);
   return *d;

@@ -33,16 +33,14 @@
 #include <vector>
 
 #include "core/error.h"
-#include "sync/blob_messages.h"
+#include "protocol/blob_messages.h"
 #include "sync/connection.h"
 #include "sync/room_store.h"
 #include "sync/sync_config.h"
 
 namespace blobsync {
 class BlobStore;
-namespace http {
 class MimePolicy;
-}
 }  // namespace blobsync
 
 namespace blobsync::sync {
@@ -55,7 +53,7 @@ struct BlobChannelEnv {
   const SyncConfig& config;
   BlobStore& store;
   UploadStaging& staging;
-  const http::MimePolicy& mime;
+  const MimePolicy& mime;
   // Runs a task on the worker pool (disk, hashing).
   std::function<void(std::function<void()>)> run_blocking;
   // Replicate on fetch (set by the mesh): fetches a blob this server lacks

@@ -19,7 +19,7 @@
 #include "crdt/doc.h"
 #include "store/blob_store.h"
 #include "sync/parked_room.h"
-#include "sync/registry.h"
+#include "protocol/registry.h"
 #include "sync/room_holds.h"
 #include "sync/room_core.h"
 #include "sync/room_manager.h"

@@ -5,7 +5,7 @@
 #include "crdt/block.h"
 #include "crdt/doc.h"
 #include "crdt/state_vector.h"
-#include "sync/registry.h"
+#include "protocol/registry.h"
 
 namespace blobsync::sync {
 

@@ -33,7 +33,7 @@
 
 #include "core/error.h"
 #include "crdt/lib0.h"
-#include "sync/awareness.h"
+#include "protocol/awareness.h"
 #include "sync/connection.h"
 
 namespace blobsync::crdt {

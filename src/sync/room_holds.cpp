@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include "core/blob_id.h"
-#include "store/sql/blob_lifecycle.h"
-#include "sync/registry.h"
+#include "store/blob_lifecycle.h"
+#include "protocol/registry.h"
 #include "sync/room_store.h"
 
 namespace blobsync::sync {

@@ -7,7 +7,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "store/sqlite_db.h"
+#include "sql/sqlite_db.h"
 
 namespace blobsync::sync {
 

@@ -44,7 +44,7 @@ struct SyncConfig {
 
   // Blob channel.
   std::uint64_t max_blob_bytes = 100ull * 1024 * 1024;  // same default as HTTP max_upload_bytes
-  std::vector<std::string> allowed_mime;               // empty: http::default_allowed_mime()
+  std::vector<std::string> allowed_mime;               // empty: default_allowed_mime() (store/mime_policy.h)
   std::uint32_t window = 16;                           // chunks in flight per transfer (<= 256)
   std::size_t max_transfers_per_connection = 8;
   std::size_t max_uploads = 64;                        // concurrent uploads, whole server

@@ -10,12 +10,12 @@
 
 #include "crdt/doc.h"
 #include "http/config.h"
-#include "http/mime_policy.h"
+#include "store/mime_policy.h"
 #include "http/server.h"
 #include "http/upgrade.h"
 #include "store/blob_store.h"
 #include "sync/blob_channel.h"
-#include "sync/registry.h"
+#include "protocol/registry.h"
 #include "sync/room_core.h"
 #include "sync/room_holds.h"
 #include "sync/room_manager.h"
@@ -34,7 +34,7 @@ struct SyncService::State : std::enable_shared_from_this<SyncService::State> {
         lifecycle(l),
         store(std::move(s)),
         staging(config.staging_dir, std::chrono::duration_cast<std::chrono::seconds>(config.staging_expiry)),
-        mime(config.allowed_mime.empty() ? http::default_allowed_mime() : config.allowed_mime),
+        mime(config.allowed_mime.empty() ? default_allowed_mime() : config.allowed_mime),
         pool(std::max(1u, config.blob_threads)),
         blob_env{config, blobs, staging, mime, [this](std::function<void()> fn) { asio::post(pool, std::move(fn)); }, {}},
         manager(config, *store, blobs, lifecycle),
@@ -45,7 +45,7 @@ struct SyncService::State : std::enable_shared_from_this<SyncService::State> {
   BlobLifecycle* lifecycle;
   std::unique_ptr<RoomStore> store;
   UploadStaging staging;
-  http::MimePolicy mime;
+  MimePolicy mime;
   asio::thread_pool pool;
   BlobChannelEnv blob_env;
   RoomManager manager;

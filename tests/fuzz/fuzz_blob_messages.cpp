@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "sync/blob_messages.h"
+#include "protocol/blob_messages.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace blobsync::sync;

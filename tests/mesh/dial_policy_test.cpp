@@ -2,7 +2,7 @@
 // written by clients, so every spelling trick must land on "refused" unless
 // it names the same server as a peer or lies under a mesh_allow prefix on
 // whole components.
-#include "sync/mesh/dial_policy.h"
+#include "mesh/dial_policy.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>

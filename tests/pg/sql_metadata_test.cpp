@@ -7,8 +7,8 @@
 
 #include "core/chunking.h"
 #include "sql_test_util.h"
-#include "store/sql/blob_fence.h"
-#include "store/sql/sql_metadata.h"
+#include "store/blob_fence.h"
+#include "store/sql_metadata.h"
 
 namespace blobsync {
 namespace {

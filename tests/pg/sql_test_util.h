@@ -13,9 +13,9 @@
 #include <string>
 
 #include "../store/test_util.h"
-#include "store/sql/pg_connection.h"
-#include "store/sql/pg_db.h"
-#include "store/sql/sqlite_sql_db.h"
+#include "sql/pg_connection.h"
+#include "sql/pg_db.h"
+#include "sql/sqlite_sql_db.h"
 
 namespace blobsync::testing {
 

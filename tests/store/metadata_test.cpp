@@ -11,7 +11,7 @@
 #include "store/disk_backend.h"
 #include "store/env.h"
 #include "store/mime_sniffer.h"
-#include "store/sqlite_db.h"
+#include "sql/sqlite_db.h"
 #include "store/sqlite_metadata.h"
 #include "test_util.h"
 

@@ -1,4 +1,4 @@
-#include "sync/awareness.h"
+#include "protocol/awareness.h"
 
 #include <gtest/gtest.h>
 

@@ -17,10 +17,10 @@
 #include "core/chunking.h"
 #include "core/sha256.h"
 #include "http/config.h"
-#include "http/mime_policy.h"
-#include "store/sql/blob_lifecycle.h"
-#include "store/sql/shared_store.h"
-#include "sync/blob_messages.h"
+#include "store/mime_policy.h"
+#include "store/blob_lifecycle.h"
+#include "store/shared_store.h"
+#include "protocol/blob_messages.h"
 #include "sync/upload_staging.h"
 #include "sync_test_util.h"
 
@@ -170,7 +170,7 @@ class BlobChannelTest : public ::testing::Test {
   static inline SharedStore* shared_ = nullptr;
   static inline BlobLifecycle* lifecycle_ = nullptr;
   SyncConfig config_;
-  http::MimePolicy mime_{http::default_allowed_mime()};
+  MimePolicy mime_{default_allowed_mime()};
   std::filesystem::path staging_dir_;
   std::unique_ptr<UploadStaging> staging_;
   std::unique_ptr<BlobChannelEnv> env_;

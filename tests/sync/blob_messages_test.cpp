@@ -1,4 +1,4 @@
-#include "sync/blob_messages.h"
+#include "protocol/blob_messages.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "sync/registry.h"
+#include "protocol/registry.h"
 
 #include <gtest/gtest.h>
 

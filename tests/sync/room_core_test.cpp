@@ -6,7 +6,7 @@
 #include "crdt/doc.h"
 #include "crdt/lib0.h"
 #include "crdt/map.h"
-#include "sync/registry.h"
+#include "protocol/registry.h"
 
 namespace blobsync::sync {
 namespace {

@@ -1,0 +1,122 @@
+#include "mesh/local_replica.h"
+
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+
+#include "crdt/doc.h"
+#include "mesh/mesh_conn_id.h"
+#include "mesh/yjs_frames.h"
+#include "protocol/registry.h"
+#include "sync/room.h"
+
+namespace blobsync::sync::mesh {
+
+namespace asio = boost::asio;
+
+std::shared_ptr<LocalReplica> LocalReplica::create(asio::any_io_executor ex, std::shared_ptr<Room> room) {
+  return std::shared_ptr<LocalReplica>(new LocalReplica(std::move(ex), std::move(room)));
+}
+
+LocalReplica::LocalReplica(asio::any_io_executor ex, std::shared_ptr<Room> room)
+    : strand_(asio::make_strand(std::move(ex))), room_(std::move(room)), id_(next_mesh_conn_id()) {}
+
+LocalReplica::~LocalReplica() = default;
+
+void LocalReplica::start(OnChange on_change) {
+  asio::post(strand_, [self = shared_from_this(), on_change = std::move(on_change)]() mutable {
+    self->on_change_ = std::move(on_change);
+    self->doc_ = std::make_unique<crdt::Doc>();
+    LocalReplica* raw = self.get();
+    self->doc_->on_update([raw](const crdt::Bytes& update, const crdt::Transaction& txn) {
+      if (txn.origin == raw) {  // from the room
+        if (crdt::Branch* reg = raw->doc_->root(kRegistryMap)) {
+          if (auto it = txn.changed.find(reg); it != txn.changed.end())
+            for (const std::string* key : it->second)
+              if (key) raw->registry_keys_.push_back(*key);
+        }
+        return;
+      }
+      raw->to_room(sync_frame(kSyncUpdate, update));  // our own edit
+    });
+    std::weak_ptr<LocalReplica> weak = self;
+    self->room_->join(self, [weak](bool ok) {
+      auto s = weak.lock();
+      if (!s) return;
+      asio::post(s->strand_, [s, ok] {
+        if (!ok) {
+          s->closed_ = true;
+          return;
+        }
+        s->joined_ = true;
+        if (s->stopped_) {
+          s->room_->leave(s->id_);
+          return;
+        }
+        // Ask for everything: the room answers with SyncStep2.
+        s->to_room(sync_frame(kSyncStep1, s->doc_->encode_state_vector()));
+      });
+    });
+  });
+}
+
+void LocalReplica::stop() {
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->stopped_) return;
+    self->stopped_ = true;
+    self->on_change_ = nullptr;
+    if (self->joined_) self->room_->leave(self->id_);
+  });
+}
+
+void LocalReplica::read(std::function<void(crdt::Doc&)> fn) {
+  asio::post(strand_, [self = shared_from_this(), fn = std::move(fn)] {
+    if (self->doc_) fn(*self->doc_);
+  });
+}
+
+void LocalReplica::edit(std::function<void(crdt::Doc&)> fn) {
+  asio::post(strand_, [self = shared_from_this(), fn = std::move(fn)] {
+    if (!self->doc_ || self->stopped_ || self->closed_) return;
+    self->doc_->transact([&](crdt::Transaction&) { fn(*self->doc_); });
+  });
+}
+
+void LocalReplica::send(std::vector<SharedBytes> messages) {
+  asio::post(strand_, [self = shared_from_this(), messages = std::move(messages)] {
+    if (self->stopped_) return;
+    for (const auto& m : messages) self->handle(*m);
+  });
+}
+
+void LocalReplica::close(std::uint16_t, std::string_view) { closed_ = true; }
+
+std::int64_t LocalReplica::last_send_ms() const {
+  // Always "just sent": an in-process connection needs no keep-alives.
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void LocalReplica::handle(const std::vector<std::uint8_t>& msg) {
+  crdt::Decoder d(msg);
+  if (d.read_var_uint() != 0 || !d.ok()) return;  // awareness and the rest: not ours to track
+  std::uint64_t sub = d.read_var_uint();
+  crdt::Bytes payload = d.read_var_bytes();
+  if (!d.ok()) return;
+  if (sub == kSyncStep1) {
+    if (auto update = doc_->encode_state_as_update_for(payload)) to_room(sync_frame(kSyncStep2, *update));
+    return;
+  }
+  if (sub != kSyncStep2 && sub != kSyncUpdate) return;
+  registry_keys_.clear();
+  (void)doc_->apply_update(payload, this);  // the room only sends what it applied itself
+  if (sub == kSyncStep2) synced_ = true;
+  if (on_change_) on_change_(*doc_, registry_keys_);
+}
+
+void LocalReplica::to_room(std::vector<std::uint8_t> msg) {
+  if (closed_) return;
+  room_->message(id_, false, std::move(msg), [] {});
+}
+
+}  // namespace blobsync::sync::mesh

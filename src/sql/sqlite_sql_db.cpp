@@ -1,0 +1,161 @@
+#include "sql/sqlite_sql_db.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace blobsync {
+
+namespace {
+
+constexpr std::size_t kMaxIdleReaders = 4;
+
+// Binds, steps to the end and collects every row.
+Result<SqlResult> run(SqliteDb& db, std::string_view sql, std::span<const SqlParam> params) {
+  auto st = db.prepare(sql);
+  if (!st) return std::unexpected(st.error());
+  int index = 1;
+  for (const SqlParam& p : params) {
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::nullptr_t>) st->bind_null(index);
+          else if constexpr (std::is_same_v<T, SqlBytes>) st->bind_blob(index, v.data);
+          else st->bind(index, v);
+        },
+        p);
+    ++index;
+  }
+  SqlResult out(st->column_count());
+  for (;;) {
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    for (int c = 0; c < out.columns(); ++c) {
+      switch (st->column_type(c)) {
+        case Statement::Type::kNull: out.push(std::monostate{}); break;
+        case Statement::Type::kInteger: out.push(st->column_int64(c)); break;
+        case Statement::Type::kBlob: {
+          auto b = st->column_blob(c);
+          out.push(std::string(reinterpret_cast<const char*>(b.data()), b.size()));
+          break;
+        }
+        default: out.push(st->column_text(c)); break;
+      }
+    }
+  }
+  if (!st->readonly()) out.set_affected(db.changes());
+  return out;
+}
+
+class Conn final : public SqlConn {
+ public:
+  explicit Conn(SqliteDb& db) : db_(db) {}
+  using SqlConn::query;
+  Result<SqlResult> query(std::string_view sql, std::span<const SqlParam> params) override {
+    return run(db_, sql, params);
+  }
+  Result<> exec(std::string_view sql) override { return db_.exec(sql); }
+  const SqlDialect& dialect() const override { return kSqliteDialect; }
+
+ private:
+  SqliteDb& db_;
+};
+
+class FileLock final : public SqlLock {
+ public:
+  explicit FileLock(int fd) : fd_(fd) {}
+  ~FileLock() override { ::close(fd_); }
+  Result<> lock(bool exclusive) override {
+    while (::flock(fd_, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+      if (errno != EINTR) return std::unexpected(errno_error(errno, "flock"));
+    }
+    return {};
+  }
+  void unlock() override { (void)::flock(fd_, LOCK_UN); }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+class SqliteSqlDb::ReaderLease {
+ public:
+  ReaderLease(SqliteSqlDb* owner, std::unique_ptr<SqliteDb> db) : owner_(owner), db_(std::move(db)) {}
+  ReaderLease(ReaderLease&&) noexcept = default;
+  ~ReaderLease() {
+    if (!db_) return;
+    std::lock_guard g(owner_->pool_mu_);
+    if (owner_->idle_readers_.size() < kMaxIdleReaders) owner_->idle_readers_.push_back(std::move(db_));
+  }
+  SqliteDb& operator*() { return *db_; }
+
+ private:
+  SqliteSqlDb* owner_;
+  std::unique_ptr<SqliteDb> db_;
+};
+
+Result<std::unique_ptr<SqliteSqlDb>> SqliteSqlDb::open(const std::filesystem::path& path,
+                                                       const SqliteOptions& options) {
+  auto db = SqliteDb::open(path, options);
+  if (!db) return std::unexpected(db.error());
+  SqliteDb* raw = db->get();
+  return std::unique_ptr<SqliteSqlDb>(new SqliteSqlDb(std::move(*db), raw, options));
+}
+
+std::unique_ptr<SqliteSqlDb> SqliteSqlDb::borrow(SqliteDb& db) {
+  return std::unique_ptr<SqliteSqlDb>(new SqliteSqlDb(nullptr, &db, SqliteOptions{}));
+}
+
+SqliteSqlDb::~SqliteSqlDb() = default;
+
+std::string SqliteSqlDb::describe() const { return "sqlite:" + writer_->path().string(); }
+
+Result<SqliteSqlDb::ReaderLease> SqliteSqlDb::reader() {
+  {
+    std::lock_guard g(pool_mu_);
+    if (!idle_readers_.empty()) {
+      auto db = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return ReaderLease(this, std::move(db));
+    }
+  }
+  auto db = SqliteDb::open(writer_->path(), options_);
+  if (!db) return std::unexpected(db.error());
+  if (auto r = (*db)->exec("PRAGMA query_only=1"); !r) return std::unexpected(r.error());
+  return ReaderLease(this, std::move(*db));
+}
+
+Result<SqlResult> SqliteSqlDb::query(std::string_view sql, std::span<const SqlParam> params) {
+  auto guard = writer_->lock();
+  return run(*writer_, sql, params);
+}
+
+Result<SqlResult> SqliteSqlDb::read(std::string_view sql, std::span<const SqlParam> params) {
+  if (!owned_) return query(sql, params);
+  auto db = reader();
+  if (!db) return std::unexpected(db.error());
+  return run(**db, sql, params);
+}
+
+Result<> SqliteSqlDb::transaction(const Body& body) {
+  auto guard = writer_->lock();
+  auto txn = writer_->begin();
+  if (!txn) return std::unexpected(txn.error());
+  Conn conn(*writer_);
+  if (auto r = body(conn); !r) return r;  // ~Transaction rolls back
+  return txn->commit();
+}
+
+Result<std::unique_ptr<SqlLock>> SqliteSqlDb::open_lock(std::string_view name) {
+  std::filesystem::path p = writer_->path();
+  p += "." + std::string(name) + ".lock";
+  int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected(errno_error(errno, "open lock file " + p.string()));
+  return std::unique_ptr<SqlLock>(new FileLock(fd));
+}
+
+}  // namespace blobsync

@@ -1,0 +1,252 @@
+#include "store/sql_metadata.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/blob_id.h"
+
+namespace blobsync {
+
+namespace {
+
+SqlBytes key(const Digest& d) { return SqlBytes{{d.bytes.data(), d.bytes.size()}}; }
+
+constexpr const char* kColumns = "hash, size, mime_type, chunk_count, created_at_ms, state, quarantine";
+
+// Reads row `i` in kColumns order (plus chunk_hashes at index 7 if `with_chunks`).
+Result<BlobRecord> read_row(const SqlResult& res, std::size_t i, bool with_chunks) {
+  BlobRecord r;
+  auto hash = res.bytes(i, 0);
+  if (hash.size() != r.hash.bytes.size())
+    return fail(Errc::kCorruption, "metadata: hash column has {} bytes", hash.size());
+  std::memcpy(r.hash.bytes.data(), hash.data(), hash.size());
+  r.size = static_cast<std::uint64_t>(res.int64(i, 1));
+  r.mime_type = res.text(i, 2);
+  r.chunk_count = static_cast<std::uint64_t>(res.int64(i, 3));
+  r.created_at_ms = res.int64(i, 4);
+  std::int64_t state = res.int64(i, 5);
+  r.state = state == 0 ? BlobState::kTemporary : state == 2 ? BlobState::kDeleting : BlobState::kPermanent;
+  r.quarantine = res.text(i, 6);
+  if (with_chunks) {
+    auto blob = res.bytes(i, 7);
+    if (blob.size() != r.chunk_count * 32)
+      return fail(Errc::kCorruption, "metadata: blob {} has {} bytes of chunk hashes for {} chunks", to_hash_ref(r.hash),
+                  blob.size(), r.chunk_count);
+    r.chunk_hashes.resize(r.chunk_count);
+    for (std::size_t c = 0; c < r.chunk_count; ++c) std::memcpy(r.chunk_hashes[c].bytes.data(), blob.data() + 32 * c, 32);
+  }
+  return r;
+}
+
+}  // namespace
+
+const std::vector<std::string>& SqlMetadata::migrations() {
+  static const std::vector<std::string> steps = {
+      // 1: the blob index.
+      "CREATE TABLE blobs ("
+      "  hash ${BYTES} PRIMARY KEY CHECK (length(hash) = 32),"
+      "  size ${INT} NOT NULL CHECK (size >= 0),"
+      "  mime_type TEXT NOT NULL,"
+      "  chunk_count ${INT} NOT NULL,"
+      "  chunk_hashes ${BYTES} NOT NULL CHECK (length(chunk_hashes) = 32 * chunk_count),"
+      "  created_at_ms ${INT} NOT NULL,"
+      "  state ${INT} NOT NULL DEFAULT 1,"
+      "  owner TEXT"
+      ");"
+      "CREATE INDEX blobs_by_state_created ON blobs(state, created_at_ms);",
+      // 2: one lifecycle for every blob (store/blob_lifecycle.h) and quarantine.
+      // Blobs that were permanent before keep a "pin:legacy" hold, so an
+      // upgrade collects nothing that the old rules kept.
+      "ALTER TABLE blobs ADD COLUMN unheld_at_ms ${INT};"
+      "ALTER TABLE blobs ADD COLUMN quarantine TEXT;"
+      "CREATE TABLE blob_hold ("
+      "  hash ${BYTES} NOT NULL CHECK (length(hash) = 32),"
+      "  holder TEXT NOT NULL,"
+      "  since_ms ${INT} NOT NULL,"
+      "  PRIMARY KEY (hash, holder)"
+      ");"
+      "CREATE INDEX blob_hold_by_holder ON blob_hold(holder);"
+      "INSERT INTO blob_hold(hash, holder, since_ms) SELECT hash, 'pin:legacy', created_at_ms FROM blobs WHERE state = 1;",
+      // 3: bytes whose row the sweeper deleted, until the bytes are gone too
+      // (a crash in between is finished by the next sweep).
+      "CREATE TABLE blob_gone (hash ${BYTES} PRIMARY KEY CHECK (length(hash) = 32));",
+  };
+  return steps;
+}
+
+Result<std::unique_ptr<SqlMetadata>> SqlMetadata::open(std::shared_ptr<SqlDb> db) {
+  if (auto r = db->migrate("blobs", migrations()); !r) return std::unexpected(r.error());
+  return std::unique_ptr<SqlMetadata>(new SqlMetadata(std::move(db)));
+}
+
+namespace {
+
+// The row of one insert_blob, run inside a transaction: INSERT ... ON
+// CONFLICT DO NOTHING, then the lifecycle rules for an existing row (see
+// MetadataStore::insert_blob). Sets `inserted` to whether this call created the row.
+Result<> insert_row(SqlConn& c, const BlobRecord& record, std::string_view hold, const std::vector<std::uint8_t>& chunks,
+                    bool& inserted) {
+  std::int64_t state = static_cast<std::int64_t>(record.state == BlobState::kPermanent ? BlobState::kPermanent
+                                                                                       : BlobState::kTemporary);
+  if (!hold.empty()) {
+    auto h = c.query("INSERT INTO blob_hold(hash, holder, since_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                     {key(record.hash), hold, record.created_at_ms});
+    if (!h) return std::unexpected(h.error());
+    state = 1;
+  } else if (state == 0) {
+    // Holds may come before the blob (a room listed it, then it arrived).
+    auto h = c.query("SELECT 1 FROM blob_hold WHERE hash = ? LIMIT 1", {key(record.hash)});
+    if (!h) return std::unexpected(h.error());
+    if (!h->empty()) state = 1;
+  }
+  // A concurrent insert of the same hash (another server) waits here on the
+  // key and then does nothing: exactly one of them inserts.
+  auto ins = c.query(
+      "INSERT INTO blobs(hash, size, mime_type, chunk_count, chunk_hashes, created_at_ms, state) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+      {key(record.hash), static_cast<std::int64_t>(record.size), std::string_view(record.mime_type),
+       static_cast<std::int64_t>(record.chunk_count), SqlBytes{chunks}, record.created_at_ms, state});
+  if (!ins) return std::unexpected(ins.error());
+  inserted = ins->affected() > 0;
+  if (inserted) return {};
+  // Held: permanent (also brings a kDeleting row back). Temporary over
+  // temporary or kDeleting: a new grace period from now.
+  auto upd = state == 1 ? c.query("UPDATE blobs SET state = 1 WHERE hash = ? AND state <> 1", {key(record.hash)})
+                        : c.query("UPDATE blobs SET state = 0, created_at_ms = ?, unheld_at_ms = NULL "
+                                  "WHERE hash = ? AND (state = 2 OR (state = 0 AND created_at_ms < ?))",
+                                  {record.created_at_ms, key(record.hash), record.created_at_ms});
+  if (!upd) return std::unexpected(upd.error());
+  return {};
+}
+
+}  // namespace
+
+struct SqlMetadata::PendingInsert {
+  const BlobRecord* record;
+  std::string_view hold;
+  std::vector<std::uint8_t> chunks;
+  Result<bool> result = false;
+  bool done = false;
+};
+
+Result<bool> SqlMetadata::insert_blob(const BlobRecord& record, std::string_view hold) {
+  if (record.chunk_hashes.size() != record.chunk_count)
+    return fail(Errc::kInternal, "insert_blob: {} chunk hashes for {} chunks", record.chunk_hashes.size(),
+                record.chunk_count);
+  PendingInsert me{&record, hold, std::vector<std::uint8_t>(record.chunk_hashes.size() * 32)};
+  for (std::size_t i = 0; i < record.chunk_hashes.size(); ++i)
+    std::memcpy(me.chunks.data() + 32 * i, record.chunk_hashes[i].bytes.data(), 32);
+  // Group commit: whoever finds no commit running takes every insert queued
+  // so far into one transaction; the others wait for theirs to be done.
+  std::unique_lock lock(group_mu_);
+  group_queue_.push_back(&me);
+  while (!me.done) {
+    if (group_running_) {
+      group_cv_.wait(lock);
+      continue;
+    }
+    group_running_ = true;
+    auto batch = std::exchange(group_queue_, {});
+    lock.unlock();
+    commit_group(batch);
+    lock.lock();
+    for (auto* p : batch) p->done = true;
+    group_running_ = false;
+    group_cv_.notify_all();
+  }
+  return std::move(me.result);
+}
+
+void SqlMetadata::commit_group(std::vector<PendingInsert*>& batch) {
+  // One commit (one WAL fsync on SQLite) for the whole group. Rows in hash
+  // order, so two servers' groups on one PostgreSQL database cannot deadlock.
+  if (batch.size() > 1) {
+    std::sort(batch.begin(), batch.end(),
+              [](const PendingInsert* a, const PendingInsert* b) { return a->record->hash < b->record->hash; });
+    auto r = db_->transaction([&](SqlConn& c) -> Result<> {
+      for (auto* p : batch) {
+        bool inserted = false;
+        if (auto one = insert_row(c, *p->record, p->hold, p->chunks, inserted); !one) return one;
+        p->result = inserted;
+      }
+      return {};
+    });
+    if (r) return;
+    // Some row failed and took the group with it: each on its own, so the
+    // error reaches only its own caller.
+  }
+  for (auto* p : batch) {
+    bool inserted = false;
+    auto r = db_->transaction([&](SqlConn& c) { return insert_row(c, *p->record, p->hold, p->chunks, inserted); });
+    p->result = r ? Result<bool>(inserted) : Result<bool>(std::unexpected(r.error()));
+  }
+}
+
+Result<std::optional<BlobRecord>> SqlMetadata::get_blob(const Digest& hash) {
+  static const std::string sql = fmt::format("SELECT {}, chunk_hashes FROM blobs WHERE hash = ?", kColumns);
+  auto res = db_->read(sql, {key(hash)});
+  if (!res) return std::unexpected(res.error());
+  if (res->empty()) return std::optional<BlobRecord>();
+  auto rec = read_row(*res, 0, true);
+  if (!rec) return std::unexpected(rec.error());
+  return std::optional<BlobRecord>(std::move(*rec));
+}
+
+Result<> SqlMetadata::set_state(const Digest& hash, BlobState state) {
+  auto res = db_->query("UPDATE blobs SET state = ? WHERE hash = ?", {static_cast<std::int64_t>(state), key(hash)});
+  if (!res) return std::unexpected(res.error());
+  if (res->affected() == 0) return fail(Errc::kNotFound, "blob {} is not stored", to_hash_ref(hash));
+  return {};
+}
+
+Result<> SqlMetadata::set_quarantine(const Digest& hash, std::string_view reason) {
+  // NULL, not "", when clear: the column's meaning since migration 2.
+  auto res = reason.empty() ? db_->query("UPDATE blobs SET quarantine = NULL WHERE hash = ?", {key(hash)})
+                            : db_->query("UPDATE blobs SET quarantine = ? WHERE hash = ?", {reason, key(hash)});
+  if (!res) return std::unexpected(res.error());
+  if (res->affected() == 0) return fail(Errc::kNotFound, "blob {} is not stored", to_hash_ref(hash));
+  return {};
+}
+
+Result<std::uint64_t> SqlMetadata::count_quarantined() {
+  auto res = db_->read("SELECT count(*) FROM blobs WHERE quarantine IS NOT NULL AND quarantine <> ''");
+  if (!res) return std::unexpected(res.error());
+  return res->empty() ? 0 : static_cast<std::uint64_t>(res->int64(0, 0));
+}
+
+Result<> SqlMetadata::delete_blob(const Digest& hash) {
+  auto res = db_->query("DELETE FROM blobs WHERE hash = ?", {key(hash)});
+  if (!res) return std::unexpected(res.error());
+  return {};
+}
+
+Result<std::vector<BlobRecord>> SqlMetadata::list_blobs(std::optional<Digest> after, std::size_t limit) {
+  std::vector<BlobRecord> out;
+  if (limit == 0) return out;
+  static const std::string from_start = fmt::format("SELECT {} FROM blobs ORDER BY hash LIMIT ?", kColumns);
+  static const std::string from_cursor =
+      fmt::format("SELECT {} FROM blobs WHERE hash > ? ORDER BY hash LIMIT ?", kColumns);
+  std::int64_t lim = limit > static_cast<std::size_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(limit);
+  auto res = after ? db_->read(from_cursor, {key(*after), lim}) : db_->read(from_start, {lim});
+  if (!res) return std::unexpected(res.error());
+  out.reserve(res->rows());
+  for (std::size_t i = 0; i < res->rows(); ++i) {
+    auto rec = read_row(*res, i, false);
+    if (!rec) return std::unexpected(rec.error());
+    out.push_back(std::move(*rec));
+  }
+  return out;
+}
+
+Result<MetadataStats> SqlMetadata::stats() {
+  auto res = db_->read("SELECT count(*), coalesce(sum(size), 0) FROM blobs");
+  if (!res) return std::unexpected(res.error());
+  MetadataStats s;
+  if (!res->empty()) {
+    s.blob_count = static_cast<std::uint64_t>(res->int64(0, 0));
+    s.total_bytes = static_cast<std::uint64_t>(res->int64(0, 1));
+  }
+  return s;
+}
+
+}  // namespace blobsync
