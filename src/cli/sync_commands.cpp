@@ -56,7 +56,7 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   if (!sync) return std::unexpected(sync.error());
   parts->sync = std::move(*sync);
   // The sweeper takes this server out of every registry that lists a blob
-  // before the blob goes (store/sql/blob_lifecycle.h, step 2).
+  // before the blob goes (store/blob_lifecycle.h, step 2).
   service.lifecycle->set_withdraw([s = parts->sync.get()](const Digest& hash) {
     return s->withdraw_blob(hash, std::chrono::seconds(30));
   });

@@ -2,7 +2,7 @@
 // thread (blocking work stays off the I/O threads). interval 0 disables it.
 //
 // Test hook: BLOBSYNC_TEST_CRASH_AT=<step> ("decided", "withdrawn",
-// "unindexed"; store/sql/blob_lifecycle.h) ends the process with exit code
+// "unindexed"; store/blob_lifecycle.h) ends the process with exit code
 // 86 right after that step of the first collection, as a crash would, so
 // tests can restart the server and check that nothing was lost.
 //

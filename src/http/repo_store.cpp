@@ -82,7 +82,7 @@ Result<std::unique_ptr<RepoStore>> RepoStore::open(std::shared_ptr<SqlDb> db, Bl
        "CREATE INDEX record_blob_hash ON record_blob(hash);"
        "CREATE INDEX record_blob_did_cid ON record_blob(did, cid);"
        "CREATE TABLE managed_blob(hash TEXT PRIMARY KEY, unreferenced_at ${INT});",
-       // 2: records are holds of the store's blob lifecycle (store/sql/blob_lifecycle.h).
+       // 2: records are holds of the store's blob lifecycle (store/blob_lifecycle.h).
        // Blobs managed here that records reference: records hold them, no legacy pin.
        // (Managed blobs made permanent by a room upload, not by a record, keep it.)
        "DELETE FROM blob_hold WHERE holder = 'pin:legacy' AND ${HEX(hash)} IN (SELECT hash FROM managed_blob) "

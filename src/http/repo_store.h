@@ -4,7 +4,7 @@
 // rows keyed (did, collection, rkey).
 //
 // Blobs: records are one kind of hold in the store's blob lifecycle
-// (store/sql/blob_lifecycle.h). RepoStore is that lifecycle's HoldSource for
+// (store/blob_lifecycle.h). RepoStore is that lifecycle's HoldSource for
 // records:
 //   upload      -> account_blob(did, hash) "claim": lets that account
 //                  reference the blob; the blob is kTemporary (a new grace

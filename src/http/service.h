@@ -5,7 +5,7 @@
 // The metadata database is config.metadata (SQLite in the data dir by
 // default, or PostgreSQL shared with other servers); the blob index,
 // accounts and records all live in it. `store` is fenced (see
-// store/sql/blob_fence.h) so uploads here and GC in any process sharing the
+// store/blob_fence.h) so uploads here and GC in any process sharing the
 // database never race.
 //
 // The JWT secret is config.jwt_secret, or else DATA/jwt.secret, generated

@@ -82,7 +82,7 @@ class Mesh {
 
   // The store quarantined `hash` (its bytes failed a re-hash): fetch a
   // verified copy from the peers that hold it and stop listing this server
-  // meanwhile (sync/mesh/heal.h). Returns at once; the replicator does the
+  // meanwhile (mesh/heal.h). Returns at once; the replicator does the
   // fetch and announces this server again once the copy is stored.
   void heal(const Digest& hash);
 

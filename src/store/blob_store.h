@@ -69,7 +69,7 @@ struct PutOptions {
   // kPermanent: only for tests and tools that manage no lifecycle; callers
   // that mean to keep a blob name a `hold` instead.
   BlobState state = BlobState::kPermanent;
-  // A hold written with the row, in one transaction (store/sql/blob_lifecycle.h):
+  // A hold written with the row, in one transaction (store/blob_lifecycle.h):
   // "pin:cli", "pin:put", "room:<room>@<server>". Makes the blob kPermanent.
   std::string hold{};
   // The exact byte count, if the caller knows it before the first byte

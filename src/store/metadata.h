@@ -59,7 +59,7 @@ class MetadataStore {
   // created_at_ms (a new grace period); a kPermanent insert promotes an
   // existing row; an insert over a kDeleting row brings it back (the
   // sweeper then leaves it). `hold` (may be empty): a hold
-  // ("pin:put", "room:notes@ws://a/sync", store/sql/blob_lifecycle.h) added
+  // ("pin:put", "room:notes@ws://a/sync", store/blob_lifecycle.h) added
   // in the same transaction, which makes the row kPermanent; a row for which
   // holds already exist (a room listed the blob before it arrived) is
   // kPermanent too.

@@ -8,7 +8,7 @@
 // when it is certain: a strong signature backs it (strong_signature.h), or
 // the content is text and libmagic named a textual type (HTML, JSON, a
 // script: read from their syntax, which random bytes never have). Only a
-// specific answer can get an upload refused (http/mime_policy.h).
+// specific answer can get an upload refused (store/mime_policy.h).
 //
 // normalize_mime() is the canonical form the store keeps for declared types:
 // lowercase, parameters after ';' dropped, surrounding blanks trimmed; ""

@@ -5,7 +5,7 @@
 //         chunk_hashes BYTES (32 * chunk_count), created_at_ms, state, owner,
 //         unheld_at_ms, quarantine)
 //   blob_hold(hash BYTES, holder TEXT, since_ms)   what keeps a blob
-//                                                  (store/sql/blob_lifecycle.h)
+//                                                  (store/blob_lifecycle.h)
 //
 // insert_blob is one INSERT ... ON CONFLICT DO NOTHING, then (for an
 // existing row) the temporary/permanent rule under a row lock, so two

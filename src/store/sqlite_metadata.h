@@ -1,5 +1,5 @@
 // SqliteMetadata: the MetadataStore on SQLite (WAL), the embedded default:
-// SqlMetadata (store/sql/sql_metadata.h, schema and semantics) over a
+// SqlMetadata (store/sql_metadata.h, schema and semantics) over a
 // SqliteSqlDb on DATA/meta.db.
 //
 // Other components keep their tables in the same database, through

@@ -1,7 +1,7 @@
 // RoomHolds: a room's _blobRegistry entries keep their blobs on this server.
 //
 // Each key "sha256:<hex>" in a room's registry is a hold "room:<room>@<url>"
-// in the store's blob lifecycle (store/sql/blob_lifecycle.h), whatever the
+// in the store's blob lifecycle (store/blob_lifecycle.h), whatever the
 // entry says and whether or not the blob is here yet; the hold goes when the
 // key does. The order makes a crash harmless:
 //   - a change that adds keys: the holds are written (on the RoomStore's

@@ -63,7 +63,7 @@ class SyncService {
   // Serves WebSocket upgrades under "/sync/". REQUIRES: before server.run().
   void attach(http::Server& server);
 
-  // ---- Hooks for the server mesh (sync/mesh/mesh.h); REQUIRES: before attach().
+  // ---- Hooks for the server mesh (mesh/mesh.h); REQUIRES: before attach().
   // Rooms run on `ioc` from now on (instead of the first WebSocket's
   // io_context, so rooms can load before any client connects) and
   // SIGINT/SIGTERM are handled there.
