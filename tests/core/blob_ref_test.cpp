@@ -2,22 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "core/chunking.h"
 #include "core/sha256.h"
 
 namespace blobsync {
 namespace {
-
-TEST(Chunking, CountsAndLengths) {
-  EXPECT_EQ(chunk_count(0), 0u);
-  EXPECT_EQ(chunk_count(1), 1u);
-  EXPECT_EQ(chunk_count(kChunkSize), 1u);
-  EXPECT_EQ(chunk_count(kChunkSize + 1), 2u);
-  EXPECT_EQ(chunk_count(307200), 2u);
-  EXPECT_EQ(chunk_length(0, kChunkSize + 1), kChunkSize);
-  EXPECT_EQ(chunk_length(1, kChunkSize + 1), 1u);
-  EXPECT_EQ(chunk_offset(3), 3 * kChunkSize);
-}
 
 TEST(BlobRef, JsonRoundTrip) {
   BlobRef ref{Sha256::of("hello", 5), 5, "text/plain", "hello.txt", 1};
