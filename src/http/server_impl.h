@@ -1,0 +1,176 @@
+// Server::Impl (internal to http; included only by server*.cpp): the state
+// of the listening server and the steps it serves a connection with.
+//   server.cpp           the port, connections (accept, keep-alive loop,
+//                        limits, shutdown and drain)
+//   server_dispatch.cpp  one request: head -> Request, upgrade hand-over,
+//                        route, buffered or streamed body, respond
+//   server_response.cpp  writing a Response (sendfile(2) for blobs)
+// See server.h for the contract.
+//
+// Thread safety: a Conn and an Exchange are used on their connection's strand
+// only; conns and next_id are guarded by mu; stopping is atomic.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "http/http_types.h"
+#include "http/router.h"
+#include "http/server.h"
+
+namespace blobsync::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+
+inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+inline constexpr std::size_t kChunk = 256 * 1024;
+
+// The parser a request head is read with; a body parser is built from it.
+using HeadParser = bhttp::request_parser<bhttp::empty_body>;
+
+// One accepted connection.
+struct Conn : std::enable_shared_from_this<Conn> {
+  explicit Conn(tcp::socket s) : stream(std::move(s)) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  std::vector<std::byte> chunk;
+  std::string remote;
+  std::uint64_t id = 0;
+  bool idle = true;         // waiting for a request; read/written on the strand only
+  bool handed_over = false; // the stream now belongs to an upgrade handler
+};
+
+// Cancels (rather than closes, as tcp_stream's expiry would) the connection's
+// pending operation when it takes longer than the armed duration, so the
+// caller can still answer. Late timer handlers are ignored by generation.
+class StallGuard {
+ public:
+  explicit StallGuard(Conn& c) : conn_(c.weak_from_this()), timer_(c.stream.get_executor()) {}
+  void arm(std::chrono::steady_clock::duration d) {
+    state_->fired = false;
+    auto gen = ++state_->gen;
+    timer_.expires_after(d);
+    timer_.async_wait([conn = conn_, state = state_, gen](const boost::system::error_code& ec) {
+      if (ec || gen != state->gen) return;
+      state->fired = true;
+      if (auto c = conn.lock()) {
+        boost::system::error_code ignored;
+        beast::get_lowest_layer(c->stream).socket().cancel(ignored);
+      }
+    });
+  }
+  // Returns whether the timer fired during the operation.
+  bool disarm() {
+    ++state_->gen;
+    timer_.cancel();
+    return state_->fired;
+  }
+
+ private:
+  struct State {
+    std::uint64_t gen = 0;
+    bool fired = false;
+  };
+  std::weak_ptr<Conn> conn_;
+  asio::steady_timer timer_;
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+// One request being served: what handle()'s steps fill in, and what the
+// access log and metrics record at the end.
+struct Exchange {
+  Request req;
+  Response resp;
+  std::string route_name = "unknown";
+  std::uint64_t bytes_in = 0;
+  bool body_unread = false;  // some of the request body is still on the socket
+  bool upload = false;       // the route is an upload (metrics)
+};
+
+struct Server::Impl {
+  Impl(const ServerConfig& c, const Router& r, Metrics& m, AccessLog& l)
+      : cfg(c), router(r), metrics(m), log(l), ioc(static_cast<int>(c.threads)), blocking(2), commits(kCommitThreads) {}
+
+  ServerConfig cfg;
+  const Router& router;
+  Metrics& metrics;
+  AccessLog& log;
+  asio::io_context ioc;
+  asio::thread_pool blocking;  // password hashing and other slow CPU work
+  // Upload commits (BodySink::finish): fdatasync, rename, directory fsync and
+  // a metadata transaction, i.e. mostly waiting for the disk. Off the I/O
+  // threads, and more of them than cores so that concurrent uploads' flushes
+  // overlap (measured, 16 KiB uploads x 32 clients: finish() on the 2 I/O
+  // threads capped the server at 2 commits in flight).
+  static constexpr std::size_t kCommitThreads = 16;
+  asio::thread_pool commits;
+  tcp::acceptor acceptor{ioc};
+  asio::signal_set signals{ioc};
+  std::atomic<bool> stopping{false};
+  std::vector<std::pair<std::string, UpgradeHandler>> upgrades;
+
+  std::mutex mu;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Conn>> conns;  // guarded by mu
+  std::uint64_t next_id = 0;                                     // guarded by mu
+
+  // Connections (server.cpp).
+  awaitable<void> accept_loop();
+  awaitable<void> session(std::shared_ptr<Conn> c);
+  awaitable<void> linger_close(Conn& c);
+  awaitable<bool> send_continue(Conn& c);
+  void begin_shutdown();
+  awaitable<void> drain();
+  void for_each_conn(const std::function<void(Conn&)>& fn);
+
+  // One request (server_dispatch.cpp). Each awaitable<bool> step returns
+  // false when the connection must be dropped without an answer.
+  // Handles one request whose head is in `hp`. Returns whether to keep the connection.
+  awaitable<bool> handle(Conn& c, HeadParser& hp);
+  // Hands the connection to an upgrade handler if the request asks for one
+  // under its prefix; returns whether it did.
+  bool hand_over_upgrade(Conn& c, HeadParser& hp, const Request& req);
+  // A route with a buffered body: reads it (up to max_json_bytes), calls the handler.
+  awaitable<bool> serve_buffered(Conn& c, HeadParser& hp, const Route& route, bool wants_continue, Exchange& x);
+  awaitable<Response> call_handler(const Route& route, Request& req);
+  // A route with a streamed body: starts the sink, streams the body into it, commits.
+  awaitable<bool> serve_streamed(Conn& c, HeadParser& hp, const Route& route, bool wants_continue, Exchange& x);
+  // Streams the request body into `sink`; an error Response if it fails.
+  awaitable<std::optional<Response>> stream_body(Conn& c, HeadParser& hp, BodySink& sink, Exchange& x);
+  awaitable<std::optional<Response>> stream_fixed_body(Conn& c, BodySink& sink, StallGuard& stall, Exchange& x);
+  awaitable<std::optional<Response>> stream_parsed_body(Conn& c, HeadParser& hp, BodySink& sink, StallGuard& stall,
+                                                        Exchange& x);
+  // Writes the answer, records the request. Returns whether to keep the connection.
+  awaitable<bool> respond(Conn& c, Exchange& x, std::chrono::steady_clock::time_point start, bool keep_alive,
+                          bool is_head, unsigned version);
+
+  // Responses (server_response.cpp).
+  awaitable<std::pair<bool, std::uint64_t>> write_response(Conn& c, Response& r, bool head, bool keep_alive,
+                                                           unsigned version);
+  awaitable<bool> send_blob(Conn& c, Response& r, std::uint64_t& sent);
+};
+
+}  // namespace blobsync::http

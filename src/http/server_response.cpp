@@ -1,0 +1,99 @@
+// Writing a Response on a connection: the head and a string body, or a blob
+// from the store with sendfile(2) (through a buffer when the backend has no
+// local file), every write bounded by body_timeout.
+#include <sys/sendfile.h>
+
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "http/server_impl.h"
+
+namespace blobsync::http {
+
+awaitable<std::pair<bool, std::uint64_t>> Server::Impl::write_response(Conn& c, Response& r, bool head,
+                                                                       bool keep_alive, unsigned version) {
+  bhttp::response<bhttp::string_body> res;
+  res.version(version);
+  res.result(static_cast<unsigned>(r.status));
+  res.set(bhttp::field::server, "blobsync");
+  for (auto& [k, v] : r.headers) res.set(k, v);
+  res.keep_alive(keep_alive);
+  std::uint64_t sent = 0;
+  c.stream.expires_after(cfg.body_timeout);
+  if (r.blob) {
+    res.content_length(r.blob_length);
+    bhttp::response_serializer<bhttp::string_body> sr(res);
+    auto [ec, n] = co_await bhttp::async_write_header(c.stream, sr, kNoThrow);
+    if (ec) co_return std::pair{false, sent};
+    if (head) co_return std::pair{true, sent};
+    bool ok = co_await send_blob(c, r, sent);
+    co_return std::pair{ok, sent};
+  }
+  res.body() = std::move(r.body);
+  res.prepare_payload();
+  if (head) {
+    bhttp::response_serializer<bhttp::string_body> sr(res);
+    auto [ec, n] = co_await bhttp::async_write_header(c.stream, sr, kNoThrow);
+    co_return std::pair{!ec, sent};
+  }
+  sent = res.body().size();
+  auto [ec, n] = co_await bhttp::async_write(c.stream, res, kNoThrow);
+  co_return std::pair{!ec, ec ? 0 : sent};
+}
+
+awaitable<bool> Server::Impl::send_blob(Conn& c, Response& r, std::uint64_t& sent) {
+  auto& reader = *r.blob;
+  std::uint64_t remaining = r.blob_length;
+  auto& sock = beast::get_lowest_layer(c.stream).socket();
+  int fd = reader.native_fd();
+  if (fd >= 0) {
+    boost::system::error_code ec;
+    sock.native_non_blocking(true, ec);
+    if (ec) co_return false;
+    StallGuard stall(c);
+    while (remaining > 0) {
+      off_t off = static_cast<off_t>(reader.native_offset());
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1u << 30));
+      ssize_t n = ::sendfile(sock.native_handle(), fd, &off, want);
+      if (n > 0) {
+        reader.advance(static_cast<std::uint64_t>(n));
+        remaining -= static_cast<std::uint64_t>(n);
+        sent += static_cast<std::uint64_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        // Wait until the client drains its window, but not forever.
+        stall.arm(cfg.body_timeout);
+        auto [wec] = co_await sock.async_wait(tcp::socket::wait_write, kNoThrow);
+        if (stall.disarm() || wec) co_return false;
+        continue;
+      }
+      if (n == 0) spdlog::error("sendfile: blob shorter than its size ({} bytes missing)", remaining);
+      else spdlog::warn("sendfile: {}", std::strerror(errno));
+      co_return false;
+    }
+    co_return true;
+  }
+  // No local file (remote backend): copy through a buffer.
+  if (c.chunk.size() < kChunk) c.chunk.resize(kChunk);
+  while (remaining > 0) {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, c.chunk.size()));
+    auto n = reader.read(std::span<std::byte>(c.chunk.data(), want));
+    if (!n || *n == 0) {
+      spdlog::error("blob read failed: {}", n ? "unexpected end" : n.error().to_string());
+      co_return false;
+    }
+    c.stream.expires_after(cfg.body_timeout);
+    auto [ec, w] = co_await asio::async_write(c.stream, asio::buffer(c.chunk.data(), *n), kNoThrow);
+    if (ec) co_return false;
+    remaining -= *n;
+    sent += *n;
+  }
+  co_return true;
+}
+
+}  // namespace blobsync::http
