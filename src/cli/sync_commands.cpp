@@ -46,7 +46,7 @@ sync::SyncConfig sync_config(const http::ServerConfig& c, const std::string& bou
 // Rooms and mesh live from the extension call until the server stopped.
 struct SyncParts {
   std::unique_ptr<sync::SyncService> sync;
-  std::unique_ptr<sync::mesh::Mesh> mesh;
+  std::unique_ptr<mesh::Mesh> mesh;
 };
 
 Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& router, http::Service& service,
@@ -61,9 +61,9 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
     return s->withdraw_blob(hash, std::chrono::seconds(30));
   });
 
-  sync::mesh::MeshConfig mc;
+  mesh::MeshConfig mc;
   mc.peers = config.peers;
-  auto mode = sync::mesh::parse_replication(config.replication);
+  auto mode = mesh::parse_replication(config.replication);
   if (!mode) return std::unexpected(mode.error());
   mc.replication = *mode;
   mc.peer_token = config.peer_token;
@@ -75,16 +75,16 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   mc.probe_interval = config.mesh_probe_interval;
   mc.rescan_interval = config.mesh_rescan_interval;
   mc.shutdown_flush_timeout = config.mesh_shutdown_flush;
-  auto mesh = sync::mesh::Mesh::create(mc, *parts->sync, *service.store);
+  auto mesh = mesh::Mesh::create(mc, *parts->sync, *service.store);
   if (!mesh) return std::unexpected(mesh.error());
   parts->mesh = std::move(*mesh);
 
   auto* m = parts->mesh.get();
   http::Route peers_route;
   peers_route.name = "peers";
-  peers_route.handler = [m](http::Request&) { return http::json_response(sync::mesh::render_peers_json(m->report())); };
+  peers_route.handler = [m](http::Request&) { return http::json_response(mesh::render_peers_json(m->report())); };
   router.add("GET", "/peers", std::move(peers_route));
-  service.metrics.add_source([m] { return sync::mesh::render_mesh_metrics(m->report()); });
+  service.metrics.add_source([m] { return mesh::render_mesh_metrics(m->report()); });
   service.metrics.add_source([s = parts->sync.get()] { return s->render_metrics(); });
 
   // Admin delete: the blob leaves the store and this server withdraws from it

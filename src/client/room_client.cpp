@@ -26,7 +26,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::size_t kMaxFrame = sync::kMaxBlobFrame + 1024;
+constexpr std::size_t kMaxFrame = protocol::kMaxBlobFrame + 1024;
 
 Error net_error(const boost::system::error_code& ec, std::string_view what) {
   Errc code = ec == asio::error::operation_aborted ? Errc::kCancelled
@@ -153,14 +153,14 @@ void arm_idle_timer(const std::shared_ptr<RoomClient>& self, RoomClient::Impl* s
   t.idle->expires_after(s->opts.idle_timeout);
   t.idle->async_wait([self, s, req](const boost::system::error_code& ec) {
     if (ec) return;  // re-armed or cancelled
-    queue_frame(self, s, sync::encode_blob_message(sync::CancelMsg{req}));
+    queue_frame(self, s, protocol::encode_blob_message(protocol::CancelMsg{req}));
     finish_transfer(s, req, fail(Errc::kTimeout, "holder sent nothing for {} ms", s->opts.idle_timeout.count()));
   });
 }
 
 void handle_blob_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl* s, std::span<const std::uint8_t> f) {
   std::uint64_t req = 0;
-  auto msg = sync::decode_blob_message(f, &req);
+  auto msg = protocol::decode_blob_message(f, &req);
   auto it = s->transfers.find(req);
   if (it == s->transfers.end()) return;  // late message for a finished transfer
   Transfer& t = *it->second;
@@ -170,11 +170,11 @@ void handle_blob_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl
   Result<TransferStatus> status = t.down ? t.down->on_message(*msg, out) : t.up->on_message(*msg, out);
   for (auto& frame : out) queue_frame(self, s, std::move(frame));
   if (!status) {
-    if (!std::holds_alternative<sync::ErrorMsg>(*msg))
-      queue_frame(self, s, sync::encode_blob_message(sync::CancelMsg{req}));
+    if (!std::holds_alternative<protocol::ErrorMsg>(*msg))
+      queue_frame(self, s, protocol::encode_blob_message(protocol::CancelMsg{req}));
     return finish_transfer(s, req, std::unexpected(status.error()));
   }
-  if (auto* chunk = std::get_if<sync::ChunkMsg>(&*msg); chunk && t.down) t.bytes += chunk->data.size();
+  if (auto* chunk = std::get_if<protocol::ChunkMsg>(&*msg); chunk && t.down) t.bytes += chunk->data.size();
   if (t.up) t.bytes = t.up->chunks_sent() * 262144;
   if (t.progress) t.progress(t.bytes);
   if (*status == TransferStatus::kDone) return finish_transfer(s, req, {});
@@ -268,7 +268,7 @@ asio::awaitable<void> run(std::shared_ptr<RoomClient> self, RoomClient::Impl* s,
     }
     auto data = buffer.cdata();
     std::span<const std::uint8_t> frame(static_cast<const std::uint8_t*>(data.data()), data.size());
-    if (sync::is_blob_frame(frame)) handle_blob_frame(self, s, frame);
+    if (protocol::is_blob_frame(frame)) handle_blob_frame(self, s, frame);
     else handle_yjs_frame(self, s, frame);
     buffer.consume(buffer.size());
   }

@@ -10,15 +10,15 @@
 #include "protocol/registry.h"
 #include "sync/room.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 namespace asio = boost::asio;
 
-std::shared_ptr<LocalReplica> LocalReplica::create(asio::any_io_executor ex, std::shared_ptr<Room> room) {
+std::shared_ptr<LocalReplica> LocalReplica::create(asio::any_io_executor ex, std::shared_ptr<sync::Room> room) {
   return std::shared_ptr<LocalReplica>(new LocalReplica(std::move(ex), std::move(room)));
 }
 
-LocalReplica::LocalReplica(asio::any_io_executor ex, std::shared_ptr<Room> room)
+LocalReplica::LocalReplica(asio::any_io_executor ex, std::shared_ptr<sync::Room> room)
     : strand_(asio::make_strand(std::move(ex))), room_(std::move(room)), id_(next_mesh_conn_id()) {}
 
 LocalReplica::~LocalReplica() = default;
@@ -30,7 +30,7 @@ void LocalReplica::start(OnChange on_change) {
     LocalReplica* raw = self.get();
     self->doc_->on_update([raw](const crdt::Bytes& update, const crdt::Transaction& txn) {
       if (txn.origin == raw) {  // from the room
-        if (crdt::Branch* reg = raw->doc_->root(kRegistryMap)) {
+        if (crdt::Branch* reg = raw->doc_->root(protocol::kRegistryMap)) {
           if (auto it = txn.changed.find(reg); it != txn.changed.end())
             for (const std::string* key : it->second)
               if (key) raw->registry_keys_.push_back(*key);
@@ -82,7 +82,7 @@ void LocalReplica::edit(std::function<void(crdt::Doc&)> fn) {
   });
 }
 
-void LocalReplica::send(std::vector<SharedBytes> messages) {
+void LocalReplica::send(std::vector<sync::SharedBytes> messages) {
   asio::post(strand_, [self = shared_from_this(), messages = std::move(messages)] {
     if (self->stopped_) return;
     for (const auto& m : messages) self->handle(*m);
@@ -119,4 +119,4 @@ void LocalReplica::to_room(std::vector<std::uint8_t> msg) {
   room_->message(id_, false, std::move(msg), [] {});
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

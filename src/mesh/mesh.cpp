@@ -34,7 +34,7 @@
 #include "sync/sync_config.h"
 #include "sync/sync_service.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 namespace asio = boost::asio;
 
@@ -55,9 +55,9 @@ struct Countdown {
 
 // What the mesh uses of the sync service.
 struct MeshHost {
-  RoomManager& rooms;
+  sync::RoomManager& rooms;
   BlobStore& blobs;
-  const SyncConfig& sync;  // url (identity), tokens, max_blob_bytes, data_dir
+  const sync::SyncConfig& sync;  // url (identity), tokens, max_blob_bytes, data_dir
 };
 
 struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
@@ -71,7 +71,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
         tick_timer(strand) {}
 
   struct RoomState {
-    std::shared_ptr<Room> room;
+    std::shared_ptr<sync::Room> room;
     std::shared_ptr<LocalReplica> replica;
     std::vector<std::shared_ptr<PeerLink>> links;
     // Registry scans: one at a time; what changes meanwhile waits for the next.
@@ -170,7 +170,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     // (rooms park when idle), only the directory room is kept, for servers
     // that have this one as their peer to learn the rooms from.
     if ((policy->peers().empty() && name != kDirectoryRoom) || rooms.contains(name) || draining || stopped) return;
-    if (!validate_room_name(name)) return;  // junk in the directory
+    if (!sync::validate_room_name(name)) return;  // junk in the directory
     auto room = host.rooms.acquire(name);
     if (!room) return;  // the sync service is stopping
     RoomState st;
@@ -249,25 +249,25 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     }
     st.scanning = true;
     st.replica->read([s = shared_from_this(), name, keys = std::move(keys)](crdt::Doc& doc) {
-      std::vector<std::pair<Digest, RegistryEntry>> entries;
+      std::vector<std::pair<Digest, protocol::RegistryEntry>> entries;
       if (!keys) {
-        entries = registry_entries(doc);
+        entries = protocol::registry_entries(doc);
       } else {
         for (const auto& key : *keys) {
           auto hash = parse_blob_id(key);
           if (!hash) continue;
-          if (auto e = registry_get(doc, *hash)) entries.emplace_back(*hash, std::move(*e));
+          if (auto e = protocol::registry_get(doc, *hash)) entries.emplace_back(*hash, std::move(*e));
         }
       }
       s->run_blocking([s, name, entries = std::move(entries)]() mutable {
         std::vector<char> held;
-        std::vector<AnnouncedBlob> unlisted;  // held, not listed: announced with the store's size
+        std::vector<sync::AnnouncedBlob> unlisted;  // held, not listed: announced with the store's size
         held.reserve(entries.size());
         for (const auto& [hash, e] : entries) {
           held.push_back(s->holds(hash));
           bool listed = std::find(e.holders.begin(), e.holders.end(), s->self) != e.holders.end();
           if (!held.back() || listed) continue;
-          if (auto rec = s->host.blobs.stat(hash)) unlisted.push_back(AnnouncedBlob{hash, rec->size, rec->chunk_count});
+          if (auto rec = s->host.blobs.stat(hash)) unlisted.push_back(sync::AnnouncedBlob{hash, rec->size, rec->chunk_count});
         }
         asio::post(s->strand, [s, name, entries = std::move(entries), held = std::move(held),
                                unlisted = std::move(unlisted)] { s->act(name, entries, held, unlisted); });
@@ -277,8 +277,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
   // Registry sizes are whatever a client wrote: announcements use the
   // store's record, fetches the holder's META (Replicator, max_bytes).
-  void act(const std::string& name, const std::vector<std::pair<Digest, RegistryEntry>>& entries,
-           const std::vector<char>& held, const std::vector<AnnouncedBlob>& unlisted) {
+  void act(const std::string& name, const std::vector<std::pair<Digest, protocol::RegistryEntry>>& entries,
+           const std::vector<char>& held, const std::vector<sync::AnnouncedBlob>& unlisted) {
     auto it = rooms.find(name);
     if (it == rooms.end()) return;
     auto& st = it->second;
@@ -311,7 +311,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     if (it == rooms.end()) return;
     auto replica = it->second.replica;
     replica->read([s = shared_from_this(), name, replica](crdt::Doc& doc) {
-      auto entries = registry_entries(doc);
+      auto entries = protocol::registry_entries(doc);
       // mesh_allow holders have no link telling us whether they are up:
       // probe them. Peers have links; any other holder is never dialed.
       std::set<std::string> others;
@@ -334,7 +334,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
           for (const auto& a : actions) {
             // Removes another server's membership: the one write a server
             // makes on others' behalf (docs/protocol.md, pruning rule).
-            if (registry_withdraw(d, a.hash, a.holder)) {
+            if (protocol::registry_withdraw(d, a.hash, a.holder)) {
               s->pruned.fetch_add(1);
               spdlog::info("mesh: pruned stale holder {} of {}", a.holder, to_hash_ref(a.hash));
             }
@@ -371,7 +371,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     if (it == rooms.end() || draining || stopped)
       return done(fail(Errc::kNotFound, "room {} is not hosted by the mesh", room));
     it->second.replica->read([s = shared_from_this(), room, hash, done = std::move(done)](crdt::Doc& doc) mutable {
-      auto entry = registry_get(doc, hash);
+      auto entry = protocol::registry_get(doc, hash);
       auto holders = entry ? s->policy->admit(entry->holders) : std::vector<std::string>{};
       if (holders.empty())
         return done(fail(Errc::kNotFound, "no holder of {} this server may fetch from is listed", to_hash_ref(hash)));
@@ -409,7 +409,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
                           });
   }
 
-  void announce(const std::string& room, const AnnouncedBlob& blob) {
+  void announce(const std::string& room, const sync::AnnouncedBlob& blob) {
     if (room == kDirectoryRoom) return;  // a heal fetched through it: the scans announce in the real rooms
     // Results ignored, as in act(): the room logs a failed write and the
     // scans announce what is still unlisted.
@@ -418,7 +418,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
         it->second.room->announce(blob, [](Result<>) {});
         return;
       }
-      s->host.rooms.with_room(room, [blob](Room& r, std::function<void()> release) {
+      s->host.rooms.with_room(room, [blob](sync::Room& r, std::function<void()> release) {
         r.announce(blob, [release](Result<>) { release(); });
       });
     });
@@ -486,7 +486,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
 // ---- Mesh ---------------------------------------------------------------------
 
-Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, SyncService& sync, BlobStore& blobs) {
+Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, sync::SyncService& sync, BlobStore& blobs) {
   MeshHost host{sync.rooms(), blobs, sync.config()};
   if (config.partial_dir.empty()) config.partial_dir = host.sync.data_dir / "mesh-partial";
   std::error_code ec;
@@ -520,7 +520,7 @@ Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, SyncService& sync,
   env.run_blocking = [weak](std::function<void()> fn) {
     if (auto s = weak.lock()) s->run_blocking(std::move(fn));
   };
-  env.announce = [weak](const std::string& room, const AnnouncedBlob& blob) {
+  env.announce = [weak](const std::string& room, const sync::AnnouncedBlob& blob) {
     if (auto s = weak.lock()) s->announce(room, blob);
   };
   impl->replicator = Replicator::create(std::move(env));
@@ -644,4 +644,4 @@ MeshReport Mesh::report() const {
   return r;
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

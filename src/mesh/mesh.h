@@ -53,7 +53,7 @@ namespace blobsync::sync {
 class SyncService;
 }
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 // The system room holding the room directory.
 inline constexpr char kDirectoryRoom[] = "_mesh";
@@ -65,7 +65,7 @@ class Mesh {
   // set_fetch_missing), so call it before sync.attach(). Errors:
   // kInvalidArgument (a peer URL that does not parse), directory creation
   // failures. REQUIRES: sync and blobs outlive the Mesh.
-  static Result<std::unique_ptr<Mesh>> create(MeshConfig config, SyncService& sync, BlobStore& blobs);
+  static Result<std::unique_ptr<Mesh>> create(MeshConfig config, sync::SyncService& sync, BlobStore& blobs);
   ~Mesh();  // stop()
   Mesh(const Mesh&) = delete;
   Mesh& operator=(const Mesh&) = delete;
@@ -104,4 +104,4 @@ class Mesh {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -23,7 +23,7 @@
 #include "mesh/holder_health.h"
 #include "mesh/mesh_config.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 namespace asio = boost::asio;
 using client::StreamingDownload;
@@ -262,7 +262,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
           }
           spdlog::info("mesh: replicated {} ({} bytes) from {}", to_hash_ref(j->job.hash), stored->size, url);
           if (self->env.announce)
-            self->env.announce(j->job.room, AnnouncedBlob{stored->hash, stored->size, stored->chunk_count});
+            self->env.announce(j->job.room, sync::AnnouncedBlob{stored->hash, stored->size, stored->chunk_count});
           return self->finish(j, {});
         }
         if (corrupt) {
@@ -443,4 +443,4 @@ std::map<std::string, Replicator::HolderStats> Replicator::holder_stats() const 
   return impl_->holders;
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -11,7 +11,7 @@
 
 #include "crdt/lib0.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 inline constexpr std::uint8_t kSyncStep1 = 0, kSyncStep2 = 1, kSyncUpdate = 2;
 
@@ -28,4 +28,4 @@ inline bool is_sync(std::span<const std::uint8_t> frame, std::uint8_t sub) {
   return frame.size() >= 2 && frame[0] == 0 && frame[1] == sub;
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

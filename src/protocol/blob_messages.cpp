@@ -4,7 +4,7 @@
 
 #include "crdt/lib0.h"
 
-namespace blobsync::sync {
+namespace blobsync::protocol {
 
 namespace {
 
@@ -305,4 +305,4 @@ std::string_view blob_error_name(BlobErrorCode code) {
   return "UNKNOWN";
 }
 
-}  // namespace blobsync::sync
+}  // namespace blobsync::protocol

@@ -107,7 +107,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       RoomEffects fx;
       core_->local_change(
           [&](crdt::Doc& doc) {
-            registry_announce(doc, blob.hash, blob.size, blob.chunk_count, env_.config.url, RoomCore::local_origin());
+            protocol::registry_announce(doc, blob.hash, blob.size, blob.chunk_count, env_.config.url, RoomCore::local_origin());
           },
           fx);
       announced_[blob.hash] = blob;
@@ -122,7 +122,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));
       RoomEffects fx;
       core_->local_change(
-          [&](crdt::Doc& doc) { registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin()); }, fx);
+          [&](crdt::Doc& doc) { protocol::registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin()); }, fx);
       announced_.erase(hash);
       apply(fx);
       // The entry stays (withdrawals keep keys): so does its hold, written
@@ -140,8 +140,8 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       RoomEffects fx;
       core_->local_change(
           [&](crdt::Doc& doc) {
-            for (const auto& [hash, entry] : registry_entries(doc))
-              registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin());
+            for (const auto& [hash, entry] : protocol::registry_entries(doc))
+              protocol::registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin());
           },
           fx);
       apply(fx);
@@ -161,7 +161,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
           core_->local_change(
               [&](crdt::Doc& doc) {
                 for (const auto& [hash, blob] : announced_)
-                  registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin());
+                  protocol::registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin());
               },
               fx);
           apply(fx);
@@ -229,7 +229,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     for (const auto& a : r->announced) announced_[a.hash] = a;
     // Holds left by a crash between a hold and its delta, or missing from
     // before holds existed: make them what the registry says.
-    if (env_.lifecycle && core_->doc().root(kRegistryMap)) holds().loaded(core_->doc(), from_store);
+    if (env_.lifecycle && core_->doc().root(protocol::kRegistryMap)) holds().loaded(core_->doc(), from_store);
     listener_ = std::make_shared<Listener>();
     listener_->room = weak_from_this();
     state_ = State::kReady;
@@ -286,7 +286,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     for (const auto& key : keys) {
       auto d = parse_blob_id(key);
       if (!d || !key.starts_with("sha256:") || !announced_.contains(*d)) continue;
-      if (registry_has_key(core_->doc(), *d)) continue;
+      if (protocol::registry_has_key(core_->doc(), *d)) continue;
       announced_.erase(*d);
       env_.store.remove_announce(room_id_, *d);
     }
@@ -450,25 +450,25 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       auto r = env_.blobs.contains(h);
       return r && *r;
     };
-    auto verified = [this](const Digest& h) -> std::optional<HeldBlob> {
+    auto verified = [this](const Digest& h) -> std::optional<protocol::HeldBlob> {
       auto r = env_.blobs.stat(h);
       if (!r) return std::nullopt;
-      return HeldBlob{h, r->size, r->chunk_count};
+      return protocol::HeldBlob{h, r->size, r->chunk_count};
     };
-    std::vector<HeldBlob> ours;
+    std::vector<protocol::HeldBlob> ours;
     for (const auto& [hash, a] : announced_) ours.push_back({a.hash, a.size, a.chunk_count});
     RoomEffects fx;
     std::size_t changed = 0;
     core_->local_change(
         [&](crdt::Doc& doc) {
-          changed = registry_reconcile(doc, env_.config.url, holds, verified, ours, RoomCore::local_origin());
+          changed = protocol::registry_reconcile(doc, env_.config.url, holds, verified, ours, RoomCore::local_origin());
         },
         fx);
     apply(fx);
     if (changed) spdlog::info("sync: room {}: registry reconcile changed {} entries", name_, changed);
     // Keep the announcement table in step with what the registry now says.
     std::unordered_set<Digest> listed;
-    for (const auto& [hash, entry] : registry_entries(core_->doc())) {
+    for (const auto& [hash, entry] : protocol::registry_entries(core_->doc())) {
       if (std::find(entry.holders.begin(), entry.holders.end(), env_.config.url) == entry.holders.end()) continue;
       listed.insert(hash);
       if (!announced_.contains(hash)) {

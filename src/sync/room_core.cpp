@@ -50,7 +50,7 @@ RoomCore::RoomCore(bool gc) : doc_(std::make_unique<crdt::Doc>(crdt::random_clie
     if (!fx_) return;  // loading persisted state
     fx_->persist.push_back(update);
     fx_->out.push_back({kAllConnections, sync_message(kSyncUpdate, update), true});
-    if (crdt::Branch* reg = doc_->root(kRegistryMap)) {
+    if (crdt::Branch* reg = doc_->root(protocol::kRegistryMap)) {
       if (auto it = txn.changed.find(reg); it != txn.changed.end()) {
         if (txn.origin != &kLocalTag) fx_->registry_changed_remotely = true;
         for (const std::string* key : it->second)
@@ -115,7 +115,7 @@ void RoomCore::leave(ConnId conn, RoomEffects& fx) {
   broadcast_awareness(change, fx);
 }
 
-void RoomCore::broadcast_awareness(const AwarenessChange& change, RoomEffects& fx) {
+void RoomCore::broadcast_awareness(const protocol::AwarenessChange& change, RoomEffects& fx) {
   if (change.empty() || conns_.empty()) return;
   fx.out.push_back({kAllConnections, awareness_message(awareness_.encode_update(change.all())), false});
 }

@@ -89,7 +89,7 @@ Result<> SyncService::State::offline_edit(const std::string& room,
   core.load(stored->snapshot, stored->log);
   std::optional<RoomHolds> holds;
   if (lifecycle) holds.emplace(*store, *lifecycle, room_holder(room, config.url));
-  if (holds && core.doc().root(kRegistryMap)) holds->loaded(core.doc(), true);  // as a load does
+  if (holds && core.doc().root(protocol::kRegistryMap)) holds->loaded(core.doc(), true);  // as a load does
   RoomEffects fx;
   fn(core, *stored, fx);
   auto precondition = holds ? holds->before_append(core.doc(), fx.registry_keys) : nullptr;
@@ -107,17 +107,17 @@ Result<> SyncService::State::reconcile_offline(const std::string& room) {
       auto r = blobs.contains(h);
       return r && *r;
     };
-    auto verified = [this](const Digest& h) -> std::optional<HeldBlob> {
+    auto verified = [this](const Digest& h) -> std::optional<protocol::HeldBlob> {
       auto r = blobs.stat(h);
       if (!r) return std::nullopt;
-      return HeldBlob{h, r->size, r->chunk_count};
+      return protocol::HeldBlob{h, r->size, r->chunk_count};
     };
-    std::vector<HeldBlob> ours;
+    std::vector<protocol::HeldBlob> ours;
     for (const auto& a : stored.announced) ours.push_back({a.hash, a.size, a.chunk_count});
     std::size_t changed = 0;
     core.local_change(
         [&](crdt::Doc& doc) {
-          changed = registry_reconcile(doc, config.url, holds, verified, ours, RoomCore::local_origin());
+          changed = protocol::registry_reconcile(doc, config.url, holds, verified, ours, RoomCore::local_origin());
         },
         fx);
     for (const auto& a : stored.announced)
@@ -130,7 +130,7 @@ Result<std::unique_ptr<SyncService>> SyncService::create(const SyncConfig& confi
                                                          BlobLifecycle* lifecycle) {
   SyncConfig config = config_in;
   if (config.staging_dir.empty()) config.staging_dir = config.data_dir / "sync-staging";
-  if (config.window == 0 || config.window > kMaxWindow) return fail(Errc::kInvalidArgument, "sync window must be 1-256");
+  if (config.window == 0 || config.window > protocol::kMaxWindow) return fail(Errc::kInvalidArgument, "sync window must be 1-256");
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   auto store = RoomStore::open(config.data_dir / "meta.db", config.fsync);
@@ -221,7 +221,7 @@ void SyncService::blob_removed(const Digest& hash) {
     } else {
       auto r = state_->offline_edit(name, [&](RoomCore& core, const StoredRoom& stored, RoomEffects& fx) {
         core.local_change(
-            [&](crdt::Doc& doc) { registry_withdraw(doc, hash, state_->config.url, RoomCore::local_origin()); }, fx);
+            [&](crdt::Doc& doc) { protocol::registry_withdraw(doc, hash, state_->config.url, RoomCore::local_origin()); }, fx);
         state_->store->remove_announce(stored.id, hash);
       });
       if (!r) spdlog::warn("sync: withdrawing from room {} failed: {}", name, r.error().to_string());
@@ -252,7 +252,7 @@ Result<> SyncService::withdraw_blob(const Digest& hash, std::chrono::millisecond
     } else {
       auto r = state_->offline_edit(name, [&](RoomCore& core, const StoredRoom& stored, RoomEffects& fx) {
         core.local_change(
-            [&](crdt::Doc& doc) { registry_withdraw(doc, hash, state_->config.url, RoomCore::local_origin()); }, fx);
+            [&](crdt::Doc& doc) { protocol::registry_withdraw(doc, hash, state_->config.url, RoomCore::local_origin()); }, fx);
         state_->store->remove_announce(stored.id, hash);
       });
       if (!r) return fail(r.error().code, "room {}: {}", name, r.error().message);

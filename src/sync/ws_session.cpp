@@ -510,7 +510,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   }
 
   void dispatch(std::vector<std::uint8_t> msg) {
-    if (!msg.empty() && msg[0] >= kFirstBlobMsg && msg[0] <= kLastBlobMsg) {
+    if (!msg.empty() && msg[0] >= protocol::kFirstBlobMsg && msg[0] <= protocol::kLastBlobMsg) {
       if (!blob_) make_blob_channel();
       blob_->on_frame(std::move(msg));
       return;
