@@ -13,9 +13,11 @@
 
 #include "client/blob_transfer.h"
 #include "client/blob_sink.h"
+#include "core/chunking.h"
 #include "crdt/doc.h"
 #include "crdt/lib0.h"
 #include "protocol/blob_messages.h"
+#include "protocol/y_protocol.h"
 
 namespace blobsync::client {
 
@@ -35,9 +37,11 @@ Error net_error(const boost::system::error_code& ec, std::string_view what) {
   return Error{code, fmt::format("{}: {}", what, ec.message())};
 }
 
-// y-websocket outer message types.
-constexpr std::uint64_t kMsgSync = 0, kMsgAwareness = 1, kMsgAuth = 2;
-constexpr std::uint64_t kSyncStep1 = 0, kSyncStep2 = 1, kSyncUpdate = 2;
+using protocol::kMsgAuth;
+using protocol::kMsgSync;
+using protocol::kSyncStep1;
+using protocol::kSyncStep2;
+using protocol::kSyncUpdate;
 
 Frame sync_frame(std::uint64_t sub, const crdt::Bytes& payload) {
   crdt::Encoder e;
@@ -175,7 +179,7 @@ void handle_blob_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl
     return finish_transfer(s, req, std::unexpected(status.error()));
   }
   if (auto* chunk = std::get_if<protocol::ChunkMsg>(&*msg); chunk && t.down) t.bytes += chunk->data.size();
-  if (t.up) t.bytes = t.up->chunks_sent() * 262144;
+  if (t.up) t.bytes = t.up->chunks_sent() * kChunkSize;
   if (t.progress) t.progress(t.bytes);
   if (*status == TransferStatus::kDone) return finish_transfer(s, req, {});
   arm_idle_timer(self, s, req, t);
@@ -209,7 +213,6 @@ void handle_yjs_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl*
     s->ws.async_close(websocket::close_code::normal, [self](const boost::system::error_code&) {});
   }
   // Awareness (1) and queryAwareness (3): this client publishes no awareness state.
-  (void)kMsgAwareness;
 }
 
 asio::awaitable<void> run(std::shared_ptr<RoomClient> self, RoomClient::Impl* s, RoomClient::Done on_open) {

@@ -37,7 +37,7 @@ void LocalReplica::start(OnChange on_change) {
         }
         return;
       }
-      raw->to_room(sync_frame(kSyncUpdate, update));  // our own edit
+      raw->to_room(sync_frame(protocol::kSyncUpdate, update));  // our own edit
     });
     std::weak_ptr<LocalReplica> weak = self;
     self->room_->join(self, [weak](bool ok) {
@@ -54,7 +54,7 @@ void LocalReplica::start(OnChange on_change) {
           return;
         }
         // Ask for everything: the room answers with SyncStep2.
-        s->to_room(sync_frame(kSyncStep1, s->doc_->encode_state_vector()));
+        s->to_room(sync_frame(protocol::kSyncStep1, s->doc_->encode_state_vector()));
       });
     });
   });
@@ -103,14 +103,14 @@ void LocalReplica::handle(const std::vector<std::uint8_t>& msg) {
   std::uint64_t sub = d.read_var_uint();
   crdt::Bytes payload = d.read_var_bytes();
   if (!d.ok()) return;
-  if (sub == kSyncStep1) {
-    if (auto update = doc_->encode_state_as_update_for(payload)) to_room(sync_frame(kSyncStep2, *update));
+  if (sub == protocol::kSyncStep1) {
+    if (auto update = doc_->encode_state_as_update_for(payload)) to_room(sync_frame(protocol::kSyncStep2, *update));
     return;
   }
-  if (sub != kSyncStep2 && sub != kSyncUpdate) return;
+  if (sub != protocol::kSyncStep2 && sub != protocol::kSyncUpdate) return;
   registry_keys_.clear();
   (void)doc_->apply_update(payload, this);  // the room only sends what it applied itself
-  if (sub == kSyncStep2) synced_ = true;
+  if (sub == protocol::kSyncStep2) synced_ = true;
   if (on_change_) on_change_(*doc_, registry_keys_);
 }
 

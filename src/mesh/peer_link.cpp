@@ -217,8 +217,8 @@ void PeerLink::Impl::down(std::uint64_t g, const std::string& why, bool was_open
 void PeerLink::Impl::from_peer(std::uint64_t g, std::span<const std::uint8_t> frame) {
   if (g != gen || stopped) return;
   update([](Status& s) { ++s.frames_in; });
-  if (is_sync(frame, kSyncStep1)) ++local_step1;  // answered by the local room
-  if (is_sync(frame, kSyncStep2)) {
+  if (is_sync(frame, protocol::kSyncStep1)) ++local_step1;  // answered by the local room
+  if (is_sync(frame, protocol::kSyncStep2)) {
     ++peer_step2;
     update([](Status& s) { s.synced = true; });
   }
@@ -231,7 +231,7 @@ void PeerLink::Impl::from_peer(std::uint64_t g, std::span<const std::uint8_t> fr
 void PeerLink::Impl::from_local(std::uint64_t g, const std::vector<sync::SharedBytes>& msgs) {
   if (g != gen || stopped || !client) return;
   for (const auto& m : msgs) {
-    if (is_sync(*m, kSyncStep2)) ++local_step2;
+    if (is_sync(*m, protocol::kSyncStep2)) ++local_step2;
     to_peer(*m);
   }
   check_flushes();
@@ -276,7 +276,7 @@ void PeerLink::Impl::check_flushes() {
       // Everything the room queued to us before the probe is now queued to
       // the peer, ahead of this SyncStep1.
       it->stage = 2;
-      to_peer(sync_frame(kSyncStep1, it->sv));
+      to_peer(sync_frame(protocol::kSyncStep1, it->sv));
       it->target = peer_step1;
     }
     if (it->stage == 2 && peer_step2 >= it->target) {
@@ -292,7 +292,7 @@ void PeerLink::Impl::check_flushes() {
 
 void PeerLink::Impl::to_peer(std::vector<std::uint8_t> frame) {
   if (!client) return;
-  if (is_sync(frame, kSyncStep1)) ++peer_step1;
+  if (is_sync(frame, protocol::kSyncStep1)) ++peer_step1;
   update([](Status& s) { ++s.frames_out; });
   client->send_frame(std::move(frame));
 }
@@ -343,7 +343,7 @@ void PeerLink::flush(crdt::Bytes state_vector, std::chrono::milliseconds timeout
     f.done = std::move(done);
     f.timer = std::make_shared<asio::steady_timer>(s->strand, timeout);
     f.target = ++s->local_step1;
-    auto probe = sync_frame(kSyncStep1, f.sv);
+    auto probe = sync_frame(protocol::kSyncStep1, f.sv);
     std::uint64_t id = f.id;
     f.timer->async_wait([weak = std::weak_ptr<Impl>(s), id](const boost::system::error_code& ec) {
       auto l = weak.lock();

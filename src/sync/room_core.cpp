@@ -6,13 +6,19 @@
 #include "crdt/doc.h"
 #include "crdt/state_vector.h"
 #include "protocol/registry.h"
+#include "protocol/y_protocol.h"
 
 namespace blobsync::sync {
 
 namespace {
 
-constexpr std::uint64_t kMsgSync = 0, kMsgAwareness = 1, kMsgAuth = 2, kMsgQueryAwareness = 3;
-constexpr std::uint64_t kSyncStep1 = 0, kSyncStep2 = 1, kSyncUpdate = 2;
+using protocol::kMsgAuth;
+using protocol::kMsgAwareness;
+using protocol::kMsgQueryAwareness;
+using protocol::kMsgSync;
+using protocol::kSyncStep1;
+using protocol::kSyncStep2;
+using protocol::kSyncUpdate;
 
 char kLocalTag = 0;   // distinct addresses tag transaction origins
 char kRemoteTag = 0;
