@@ -57,7 +57,7 @@ namespace blobsync::mesh {
 class DialPolicy;
 class HolderHealth;
 
-struct ReplicatorEnv {
+struct ReplicatorDeps {
   boost::asio::any_io_executor ex;  // network I/O
   BlobStore& store;
   HolderHealth& health;
@@ -85,7 +85,7 @@ struct FetchJob {
 
 class Replicator : public std::enable_shared_from_this<Replicator> {
  public:
-  static std::shared_ptr<Replicator> create(ReplicatorEnv env);
+  static std::shared_ptr<Replicator> create(ReplicatorDeps deps);
   ~Replicator();
 
   // Background replication: queued unless already queued or running, the

@@ -60,7 +60,7 @@ struct BlobChannel::Download {
   bool stalled = false;
 };
 
-BlobChannel::BlobChannel(BlobChannelEnv& env, Hooks hooks) : env_(env), hooks_(std::move(hooks)) {}
+BlobChannel::BlobChannel(BlobChannelDeps& deps, Hooks hooks) : deps_(deps), hooks_(std::move(hooks)) {}
 
 BlobChannel::~BlobChannel() = default;
 
@@ -86,7 +86,7 @@ bool BlobChannel::check_new_req(std::uint64_t req) {
     error(req, protocol::BlobErrorCode::kBadRequest, "request id already in use");
     return false;
   }
-  if (uploads_.size() + downloads_.size() + pending_.size() >= env_.config.max_transfers_per_connection) {
+  if (uploads_.size() + downloads_.size() + pending_.size() >= deps_.config.max_transfers_per_connection) {
     error(req, protocol::BlobErrorCode::kBusy, "too many transfers on this connection");
     return false;
   }
@@ -103,7 +103,7 @@ void BlobChannel::end(std::uint64_t req) {
   auto up = it->second;
   uploads_.erase(it);
   up->dead = true;
-  if (up->in_flight == 0 && !up->finalizing) env_.staging.unclaim(up->msg.hash);
+  if (up->in_flight == 0 && !up->finalizing) deps_.staging.unclaim(up->msg.hash);
 }
 
 void BlobChannel::close() {
@@ -156,27 +156,27 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
   std::uint64_t req = m.req;
   if (!check_new_req(req)) return;
   if (hooks_.read_only) return error(req, protocol::BlobErrorCode::kForbidden, "this connection's token is read-only");
-  if (m.size > env_.config.max_blob_bytes)
+  if (m.size > deps_.config.max_blob_bytes)
     return error(req, protocol::BlobErrorCode::kTooLarge,
                  fmt::format("blob of {} bytes is over this server's limit of {} bytes", m.size,
-                             env_.config.max_blob_bytes));
+                             deps_.config.max_blob_bytes));
   if (m.chunk_hashes.size() != chunk_count(m.size))
     return error(req, protocol::BlobErrorCode::kBadRequest, "chunk hash count does not match the size");
-  if (env_.staging.claimed() >= env_.config.max_uploads)
+  if (deps_.staging.claimed() >= deps_.config.max_uploads)
     return error(req, protocol::BlobErrorCode::kBusy, "too many uploads in progress on this server");
-  if (!env_.staging.claim(m.hash))
+  if (!deps_.staging.claim(m.hash))
     return error(req, protocol::BlobErrorCode::kBusy, "another upload of this blob is in progress");
   auto up = std::make_shared<Upload>();
   up->msg = std::move(m);
-  up->window = std::clamp<std::uint32_t>(env_.config.window, 1, protocol::kMaxWindow);
+  up->window = std::clamp<std::uint32_t>(deps_.config.window, 1, protocol::kMaxWindow);
   uploads_[req] = up;
-  env_.run_blocking([self = shared_from_this(), up, req] {
-    auto& env = self->env_;
-    env.staging.maybe_sweep();
-    auto held = env.store.contains(up->msg.hash);
+  deps_.run_blocking([self = shared_from_this(), up, req] {
+    auto& deps = self->deps_;
+    deps.staging.maybe_sweep();
+    auto held = deps.store.contains(up->msg.hash);
     Result<std::unique_ptr<StagedUpload>> staged = nullptr;
     bool have = held && *held;
-    if (!have) staged = env.staging.open(up->msg.hash, up->msg.size, up->msg.chunk_hashes);
+    if (!have) staged = deps.staging.open(up->msg.hash, up->msg.size, up->msg.chunk_hashes);
     std::shared_ptr<StagedUpload> s;
     Error err;
     bool ok = have || staged.has_value();
@@ -184,7 +184,7 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
     else if (!have) s = std::move(*staged);
     self->hooks_.post([self, up, req, have, ok, s, err] {
       if (up->dead) {
-        if (up->in_flight == 0 && !up->finalizing) self->env_.staging.unclaim(up->msg.hash);
+        if (up->in_flight == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
         return;
       }
       if (!ok) {
@@ -200,7 +200,7 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
                                   up->finalizing = false;
                                   if (!up->dead) self->send(protocol::DoneMsg{req, up->msg.hash});
                                   self->end(req);
-                                  if (up->dead && up->in_flight == 0) self->env_.staging.unclaim(up->msg.hash);
+                                  if (up->dead && up->in_flight == 0) self->deps_.staging.unclaim(up->msg.hash);
                                 });
                               });
         return;
@@ -251,7 +251,7 @@ void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const protocol::Chun
   bool sniff = m.index == 0;
   auto data = m.data;
   std::uint64_t req = m.req, index = m.index;
-  env_.run_blocking([self = shared_from_this(), up, req, index, bytes, sniff, data, frame = std::move(frame)] {
+  deps_.run_blocking([self = shared_from_this(), up, req, index, bytes, sniff, data, frame = std::move(frame)] {
     auto r = up->staged->write_chunk(index, data);
     Result<std::string> out = std::string();
     if (!r) out = std::unexpected(r.error());
@@ -265,7 +265,7 @@ void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const protocol::Chun
           --up->in_flight;
           up->inflight_idx.erase(index);
           if (up->dead) {
-            if (up->in_flight == 0 && !up->finalizing) self->env_.staging.unclaim(up->msg.hash);
+            if (up->in_flight == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
             return;
           }
           self->chunk_written(req, index, bytes, std::move(out));
@@ -279,7 +279,7 @@ void BlobChannel::chunk_written(std::uint64_t req, std::uint64_t index, std::siz
   auto up = it->second;
   if (!sniffed) {
     if (sniffed.error().code == Errc::kCorruption) {
-      env_.staging.remove(up->msg.hash);
+      deps_.staging.remove(up->msg.hash);
       error(req, protocol::BlobErrorCode::kHashMismatch,
             fmt::format("chunk {} does not match its declared hash; upload discarded, nothing stored", index));
     } else {
@@ -289,8 +289,8 @@ void BlobChannel::chunk_written(std::uint64_t req, std::uint64_t index, std::siz
   }
   if (index == 0 && !up->mime_checked) {
     up->mime_checked = true;
-    if (auto d = check_mime(env_.mime, up->msg.mime_type, *sniffed); !d) {
-      env_.staging.remove(up->msg.hash);
+    if (auto d = check_mime(deps_.mime, up->msg.mime_type, *sniffed); !d) {
+      deps_.staging.remove(up->msg.hash);
       error(req, protocol::BlobErrorCode::kUnsupportedType, d.error().message);
       return end(req);
     }
@@ -304,8 +304,8 @@ void BlobChannel::finalize(std::uint64_t req) {
   auto up = uploads_.at(req);
   up->finalizing = true;
   enum class Outcome { kStored, kResend, kHashMismatch, kUnsupported, kTooLarge, kInternal };
-  env_.run_blocking([self = shared_from_this(), up, req] {
-    auto& env = self->env_;
+  deps_.run_blocking([self = shared_from_this(), up, req] {
+    auto& deps = self->deps_;
     Outcome outcome = Outcome::kStored;
     std::string message;
     std::vector<protocol::ChunkRange> missing;
@@ -317,13 +317,13 @@ void BlobChannel::finalize(std::uint64_t req) {
       }
       PutOptions options;
       options.expected = up->msg.hash;
-      options.max_size = env.config.max_blob_bytes;
+      options.max_size = deps.config.max_blob_bytes;
       options.declared_mime = normalize_mime(up->msg.mime_type);
       // Held by the room from its row's first commit: the announcement that
       // follows makes an entry, but a sweep must not find the blob unheld in between.
       options.hold = self->hooks_.hold;
       options.state = options.hold.empty() ? BlobState::kTemporary : BlobState::kPermanent;
-      auto ingest = env.store.begin_put(options);
+      auto ingest = deps.store.begin_put(options);
       if (!ingest) {
         outcome = Outcome::kInternal;
         message = ingest.error().message;
@@ -335,7 +335,7 @@ void BlobChannel::finalize(std::uint64_t req) {
       for (;;) {
         if (!checked && (offset >= kSniffBytes || offset == size)) {
           checked = true;
-          if (auto d = check_mime(env.mime, up->msg.mime_type, (*ingest)->sniffed_mime()); !d) {
+          if (auto d = check_mime(deps.mime, up->msg.mime_type, (*ingest)->sniffed_mime()); !d) {
             outcome = Outcome::kUnsupported;
             message = d.error().message;
             return;
@@ -376,9 +376,9 @@ void BlobChannel::finalize(std::uint64_t req) {
     run();
     if (outcome == Outcome::kStored || outcome == Outcome::kHashMismatch || outcome == Outcome::kUnsupported ||
         outcome == Outcome::kTooLarge)
-      env.staging.remove(up->msg.hash);
+      deps.staging.remove(up->msg.hash);
     self->hooks_.post([self, up, req, outcome, message = std::move(message), missing = std::move(missing)]() mutable {
-      auto& env2 = self->env_;
+      auto& env2 = self->deps_;
       if (outcome == Outcome::kStored) {
         spdlog::info("sync: stored blob {} ({} bytes) from the blob channel", to_hash_ref(up->msg.hash), up->msg.size);
         // Announce even if the connection went away meanwhile: the blob is stored.
@@ -392,7 +392,7 @@ void BlobChannel::finalize(std::uint64_t req) {
                                     self->send(protocol::DoneMsg{req, up->msg.hash});
                                     self->end(req);
                                   } else if (up->in_flight == 0) {
-                                    self->env_.staging.unclaim(up->msg.hash);
+                                    self->deps_.staging.unclaim(up->msg.hash);
                                   }
                                 });
                               });
@@ -436,8 +436,8 @@ void BlobChannel::on_request(protocol::RequestMsg m) {
 }
 
 void BlobChannel::serve_request(protocol::RequestMsg m, bool may_fetch) {
-  env_.run_blocking([self = shared_from_this(), m = std::move(m), may_fetch]() mutable {
-    auto record = self->env_.store.stat(m.hash);
+  deps_.run_blocking([self = shared_from_this(), m = std::move(m), may_fetch]() mutable {
+    auto record = self->deps_.store.stat(m.hash);
     self->hooks_.post([self, m = std::move(m), record = std::move(record), may_fetch]() mutable {
       std::uint64_t id = m.req;
       if (!self->pending_.contains(id)) return;  // cancelled or closed meanwhile
@@ -481,7 +481,7 @@ void BlobChannel::serve_request(protocol::RequestMsg m, bool may_fetch) {
       if (*total * 32 + 1024 + record->mime_type.size() > protocol::kMaxBlobFrame)
         return self->error(id, protocol::BlobErrorCode::kTooLarge,
                            fmt::format("ask for at most {} chunks per REQUEST", (protocol::kMaxBlobFrame - 2048) / 32));
-      dl->window = std::clamp<std::uint32_t>(std::min(m.window, self->env_.config.window), 1, protocol::kMaxWindow);
+      dl->window = std::clamp<std::uint32_t>(std::min(m.window, self->deps_.config.window), 1, protocol::kMaxWindow);
       protocol::MetaMsg meta{id, dl->size, record->mime_type, count, {}};
       meta.chunk_hashes.reserve(*total);
       for (const auto& r : dl->ranges)
@@ -514,12 +514,12 @@ void BlobChannel::pump(std::uint64_t req) {
   std::uint64_t first = range.first + dl->next;
   std::uint64_t count = std::min({kReadAhead, dl->window - (dl->sent - dl->credited), range.count - dl->next});
   dl->reading = true;
-  env_.run_blocking([self = shared_from_this(), dl, req, first, count] {
+  deps_.run_blocking([self = shared_from_this(), dl, req, first, count] {
     std::vector<std::vector<std::uint8_t>> frames;
     frames.reserve(count);
     Result<> r;
     std::uint64_t end = std::min(chunk_offset(first + count), dl->size);
-    auto reader = self->env_.store.open(dl->hash, chunk_offset(first), end - chunk_offset(first));
+    auto reader = self->deps_.store.open(dl->hash, chunk_offset(first), end - chunk_offset(first));
     if (!reader) r = std::unexpected(reader.error());
     for (std::uint64_t index = first; r && index < first + count; ++index) {
       std::uint64_t len = chunk_length(index, dl->size);
@@ -543,7 +543,7 @@ void BlobChannel::pump(std::uint64_t req) {
         r = fail(Errc::kCorruption, "stored chunk {} does not match its hash", index);
         // The chunk is refused either way (r); a failed quarantine only means
         // the next request finds the mismatch again.
-        if (auto q = self->env_.store.quarantine(dl->hash, fmt::format("serving: chunk {} hash mismatch", index)); !q)
+        if (auto q = self->deps_.store.quarantine(dl->hash, fmt::format("serving: chunk {} hash mismatch", index)); !q)
           spdlog::error("sync: cannot quarantine {}: {}", to_hash_ref(dl->hash), q.error().message);
       }
       if (r) frames.push_back(std::move(frame));
@@ -604,11 +604,11 @@ void BlobChannel::on_have(protocol::HaveMsg m) {
   std::uint64_t req = m.req;
   if (!check_new_req(req)) return;
   pending_[req] = true;
-  env_.run_blocking([self = shared_from_this(), m = std::move(m)] {
+  deps_.run_blocking([self = shared_from_this(), m = std::move(m)] {
     protocol::HaveReplyMsg reply{m.req, {}};
     reply.have.reserve(m.hashes.size());
     for (const auto& h : m.hashes) {
-      auto r = self->env_.store.contains(h);
+      auto r = self->deps_.store.contains(h);
       reply.have.push_back(r && *r);
     }
     self->hooks_.post([self, reply = std::move(reply)] {

@@ -49,7 +49,7 @@ class UploadStaging;
 class StagedUpload;
 
 // Shared by every connection of a SyncService.
-struct BlobChannelEnv {
+struct BlobChannelDeps {
   const SyncConfig& config;
   BlobStore& store;
   UploadStaging& staging;
@@ -88,7 +88,7 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   // A download pauses while the connection has more than this unsent.
   static constexpr std::size_t kQueueHighWater = 4u << 20;
 
-  BlobChannel(BlobChannelEnv& env, Hooks hooks);
+  BlobChannel(BlobChannelDeps& deps, Hooks hooks);
   ~BlobChannel();
 
   void on_frame(std::vector<std::uint8_t> frame);
@@ -121,7 +121,7 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   bool check_new_req(std::uint64_t req);
   bool recently_ended(std::uint64_t req) const;
 
-  BlobChannelEnv& env_;
+  BlobChannelDeps& deps_;
   Hooks hooks_;
   bool closed_ = false;
   std::size_t buffered_ = 0;

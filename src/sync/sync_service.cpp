@@ -36,9 +36,9 @@ struct SyncService::State : std::enable_shared_from_this<SyncService::State> {
         staging(config.staging_dir, std::chrono::duration_cast<std::chrono::seconds>(config.staging_expiry)),
         mime(config.allowed_mime.empty() ? default_allowed_mime() : config.allowed_mime),
         pool(std::max(1u, config.blob_threads)),
-        blob_env{config, blobs, staging, mime, [this](std::function<void()> fn) { asio::post(pool, std::move(fn)); }, {}},
+        blob_deps{config, blobs, staging, mime, [this](std::function<void()> fn) { asio::post(pool, std::move(fn)); }, {}},
         manager(config, *store, blobs, lifecycle),
-        session_env{config, manager, blob_env, sessions, "/sync/", {}} {}
+        session_deps{config, manager, blob_deps, sessions, "/sync/", {}} {}
 
   SyncConfig config;
   BlobStore& blobs;
@@ -47,10 +47,10 @@ struct SyncService::State : std::enable_shared_from_this<SyncService::State> {
   UploadStaging staging;
   MimePolicy mime;
   asio::thread_pool pool;
-  BlobChannelEnv blob_env;
+  BlobChannelDeps blob_deps;
   RoomManager manager;
   SessionRegistry sessions;
-  SessionEnv session_env;
+  SessionDeps session_deps;
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unique_ptr<asio::signal_set> signals;  // guarded by mu
@@ -137,7 +137,7 @@ Result<std::unique_ptr<SyncService>> SyncService::create(const SyncConfig& confi
   if (!store) return std::unexpected(store.error());
   auto state = std::make_shared<State>(config, blobs, lifecycle, std::move(*store));
   state->manager.set_owner(state);
-  state->session_env.owner = state;
+  state->session_deps.owner = state;
   if (auto r = state->staging.init(); !r) return std::unexpected(r.error());
   // Re-announce what we hold (and withdraw what we lost) in every room we announced in.
   auto rooms = state->store->rooms_with_announcements();
@@ -180,7 +180,7 @@ void SyncService::set_before_stop(std::function<void(std::function<void()>)> hoo
   state_->before_stop = std::move(hook);
 }
 
-void SyncService::set_fetch_missing(FetchMissing fn) { state_->blob_env.fetch_missing = std::move(fn); }
+void SyncService::set_fetch_missing(FetchMissing fn) { state_->blob_deps.fetch_missing = std::move(fn); }
 
 RoomManager& SyncService::rooms() { return state_->manager; }
 
@@ -190,7 +190,7 @@ Result<std::vector<std::string>> SyncService::stored_rooms() { return state_->st
 
 void SyncService::attach(http::Server& server) {
   std::weak_ptr<State> weak = state_;
-  server.add_upgrade_handler(state_->session_env.prefix, [weak](std::unique_ptr<http::UpgradeContext> ctx) {
+  server.add_upgrade_handler(state_->session_deps.prefix, [weak](std::unique_ptr<http::UpgradeContext> ctx) {
     auto state = weak.lock();
     if (!state) return;  // the service is gone: dropping ctx closes the socket
     if (!state->manager.has_io_context()) {
@@ -201,7 +201,7 @@ void SyncService::attach(http::Server& server) {
             static_cast<asio::io_context&>(asio::query(ctx->stream.get_executor(), asio::execution::context)));
       }
     }
-    start_ws_session(state->session_env, std::move(ctx));
+    start_ws_session(state->session_deps, std::move(ctx));
   });
 }
 

@@ -77,7 +77,7 @@ class BlobChannelTest : public ::testing::Test {
     staging_dir_ = dir_->path() / ("staging-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     staging_ = std::make_unique<UploadStaging>(staging_dir_, std::chrono::hours(24));
     ASSERT_TRUE(staging_->init());
-    env_ = std::make_unique<BlobChannelEnv>(BlobChannelEnv{
+    deps_ = std::make_unique<BlobChannelDeps>(BlobChannelDeps{
         config_, *shared_->store, *staging_, mime_, [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); },
         {}});
     channel_ = make_channel(false);
@@ -100,7 +100,7 @@ class BlobChannelTest : public ::testing::Test {
     };
     h.hold = kHold;
     h.read_only = read_only;
-    return std::make_shared<BlobChannel>(*env_, std::move(h));
+    return std::make_shared<BlobChannel>(*deps_, std::move(h));
   }
 
   // Runs queued tasks (and what they queue) until none is left.
@@ -173,7 +173,7 @@ class BlobChannelTest : public ::testing::Test {
   MimePolicy mime_{default_allowed_mime()};
   std::filesystem::path staging_dir_;
   std::unique_ptr<UploadStaging> staging_;
-  std::unique_ptr<BlobChannelEnv> env_;
+  std::unique_ptr<BlobChannelDeps> deps_;
   std::shared_ptr<BlobChannel> channel_;
   std::deque<std::function<void()>> tasks_;
   std::vector<SharedBytes> frames_;
