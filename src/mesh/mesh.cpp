@@ -32,7 +32,7 @@
 #include "sync/room_manager.h"
 #include "sync/room_name.h"
 #include "sync/sync_config.h"
-#include "sync/sync_service.h"
+#include "sync/sync_endpoint.h"
 
 namespace blobsync::mesh {
 
@@ -53,7 +53,7 @@ struct Countdown {
 
 }  // namespace
 
-// What the mesh uses of the sync service.
+// What the mesh uses of the sync endpoint.
 struct MeshDeps {
   sync::RoomManager& rooms;
   BlobStore& blobs;
@@ -486,7 +486,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
 // ---- Mesh ---------------------------------------------------------------------
 
-Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, sync::SyncService& sync, BlobStore& blobs) {
+Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, sync::SyncEndpoint& sync, BlobStore& blobs) {
   MeshDeps deps{sync.rooms(), blobs, sync.config()};
   if (config.partial_dir.empty()) config.partial_dir = deps.sync.data_dir / "mesh-partial";
   std::error_code ec;
@@ -584,7 +584,7 @@ void Mesh::stop() {
   });
   torn_down.get_future().wait();
   // Links close asynchronously; rooms the mesh's io_context runs (when it
-  // gave the RoomManager its own) need it until the SyncService stopped them.
+  // gave the RoomManager its own) need it until the SyncEndpoint stopped them.
   s.work.reset();
   for (int i = 0; i < 200 && !s.ioc.stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   s.ioc.stop();

@@ -48,7 +48,7 @@ namespace blobsync::sync {
 class UploadStaging;
 class StagedUpload;
 
-// Shared by every connection of a SyncService.
+// Shared by every connection of a SyncEndpoint.
 struct BlobChannelDeps {
   const SyncConfig& config;
   BlobStore& store;

@@ -1,5 +1,5 @@
 // The mesh's registry scan (mesh.cpp, Impl::scan/act), reached the only way
-// it can be: a real Mesh on a real SyncService, whose one peer refuses
+// it can be: a real Mesh on a real SyncEndpoint, whose one peer refuses
 // connections (127.0.0.1:1). A room stored before the mesh starts lists
 //   A  held here, listed only for the peer  -> the scan announces this server
 //   B  not held, listed for the peer        -> the replicator is asked for it
@@ -26,7 +26,7 @@
 #include "sync/room.h"
 #include "sync/room_manager.h"
 #include "sync/room_store.h"
-#include "sync/sync_service.h"
+#include "sync/sync_endpoint.h"
 
 namespace blobsync::mesh {
 namespace {
@@ -99,7 +99,7 @@ TEST(MeshScan, AnnouncesHeldBlobsAndFetchesOnlyFromAdmittedHolders) {
     (*store)->flush();
   }
 
-  auto sync = sync::SyncService::create(config, blobs);
+  auto sync = sync::SyncEndpoint::create(config, blobs);
   ASSERT_TRUE(sync) << sync.error().to_string();
   MeshConfig mc;
   mc.peers = {kPeer};
