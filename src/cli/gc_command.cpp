@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cli/cli_context.h"
-#include "http/serve.h"
+#include "http/run.h"
 #include "sync/room_store.h"
 
 namespace blobsync {

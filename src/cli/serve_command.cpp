@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cli/cli_context.h"
-#include "http/serve.h"
+#include "http/run.h"
 
 namespace blobsync {
 

@@ -1,4 +1,4 @@
-// `blobsync serve`: the HTTP server (see src/http/serve.h and docs/http.md).
+// `blobsync serve`: the HTTP server (see src/http/run.h and docs/http.md).
 #pragma once
 
 namespace CLI {

@@ -12,14 +12,14 @@
 #include "http/xrpc_error.h"
 #include "http/json_util.h"
 #include "http/router.h"
-#include "http/serve.h"
+#include "http/run.h"
 #include "http/server.h"
-#include "http/service.h"
+#include "http/api.h"
 #include "store/blob_store.h"
 #include "store/blob_lifecycle.h"
 #include "mesh/mesh.h"
 #include "mesh/mesh_report.h"
-#include "sync/sync_service.h"
+#include "sync/sync_endpoint.h"
 
 namespace blobsync {
 
@@ -45,25 +45,25 @@ sync::SyncConfig sync_config(const http::ServerConfig& c, const std::string& bou
 
 // Rooms and mesh live from the extension call until the server stopped.
 struct SyncParts {
-  std::unique_ptr<sync::SyncService> sync;
-  std::unique_ptr<sync::mesh::Mesh> mesh;
+  std::unique_ptr<sync::SyncEndpoint> sync;
+  std::unique_ptr<mesh::Mesh> mesh;
 };
 
-Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& router, http::Service& service,
+Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& router, http::Api& api,
                                           const http::ServerConfig& config, const std::string& bound) {
   auto parts = std::make_shared<SyncParts>();
-  auto sync = sync::SyncService::create(sync_config(config, bound), *service.store, service.lifecycle.get());
+  auto sync = sync::SyncEndpoint::create(sync_config(config, bound), *api.store, api.lifecycle.get());
   if (!sync) return std::unexpected(sync.error());
   parts->sync = std::move(*sync);
   // The sweeper takes this server out of every registry that lists a blob
   // before the blob goes (store/blob_lifecycle.h, step 2).
-  service.lifecycle->set_withdraw([s = parts->sync.get()](const Digest& hash) {
+  api.lifecycle->set_withdraw([s = parts->sync.get()](const Digest& hash) {
     return s->withdraw_blob(hash, std::chrono::seconds(30));
   });
 
-  sync::mesh::MeshConfig mc;
+  mesh::MeshConfig mc;
   mc.peers = config.peers;
-  auto mode = sync::mesh::parse_replication(config.replication);
+  auto mode = mesh::parse_replication(config.replication);
   if (!mode) return std::unexpected(mode.error());
   mc.replication = *mode;
   mc.peer_token = config.peer_token;
@@ -75,17 +75,17 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   mc.probe_interval = config.mesh_probe_interval;
   mc.rescan_interval = config.mesh_rescan_interval;
   mc.shutdown_flush_timeout = config.mesh_shutdown_flush;
-  auto mesh = sync::mesh::Mesh::create(mc, *parts->sync, *service.store);
+  auto mesh = mesh::Mesh::create(mc, *parts->sync, *api.store);
   if (!mesh) return std::unexpected(mesh.error());
   parts->mesh = std::move(*mesh);
 
   auto* m = parts->mesh.get();
   http::Route peers_route;
   peers_route.name = "peers";
-  peers_route.handler = [m](http::Request&) { return http::json_response(sync::mesh::render_peers_json(m->report())); };
+  peers_route.handler = [m](http::Request&) { return http::json_response(mesh::render_peers_json(m->report())); };
   router.add("GET", "/peers", std::move(peers_route));
-  service.metrics.add_source([m] { return sync::mesh::render_mesh_metrics(m->report()); });
-  service.metrics.add_source([s = parts->sync.get()] { return s->render_metrics(); });
+  api.metrics.add_source([m] { return mesh::render_mesh_metrics(m->report()); });
+  api.metrics.add_source([s = parts->sync.get()] { return s->render_metrics(); });
 
   // Admin delete: the blob leaves the store and this server withdraws from it
   // in every room (as GC does). Only with admin_token configured.
@@ -93,13 +93,13 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
     http::Route del;
     del.name = "blobs.delete";
     del.blocking = true;
-    del.handler = [&service, s = parts->sync.get(), token = config.admin_token](http::Request& req) {
+    del.handler = [&api, s = parts->sync.get(), token = config.admin_token](http::Request& req) {
       auto auth = req.header("authorization");
       if (!auth || *auth != "Bearer " + token)
         return http::xrpc_error(401, "AuthenticationRequired", "DELETE /blobs/<hash> needs the admin token");
       auto hash = parse_blob_id_or_hex(std::string_view(req.path).substr(std::string_view("/blobs/").size()));
       if (!hash) return http::xrpc_error(400, "InvalidRequest", hash.error().message);
-      if (auto r = service.store->remove(*hash); !r) return http::xrpc_error(404, "BlobNotFound", r.error().message);
+      if (auto r = api.store->remove(*hash); !r) return http::xrpc_error(404, "BlobNotFound", r.error().message);
       s->blob_removed(*hash);
       return http::json_response("{}");
     };

@@ -27,14 +27,14 @@ class BlobSink {
   virtual bool complete() const = 0;
 
   // The chunk ranges to REQUEST: empty (meaning "all") before the first META.
-  virtual std::vector<sync::ChunkRange> missing_ranges() const = 0;
+  virtual std::vector<protocol::ChunkRange> missing_ranges() const = 0;
 
   // Takes the holder's META for a REQUEST of `wanted` (empty = all). The first
   // META fixes size, type and chunk hashes; a later one (another holder, a
   // resumed transfer) must agree, else kCorruption (try another holder).
   // Returns the chunk indices in the order the holder will send them.
-  virtual Result<std::vector<std::uint64_t>> adopt_meta(const sync::MetaMsg& meta,
-                                                        const std::vector<sync::ChunkRange>& wanted) = 0;
+  virtual Result<std::vector<std::uint64_t>> adopt_meta(const protocol::MetaMsg& meta,
+                                                        const std::vector<protocol::ChunkRange>& wanted) = 0;
 
   // Verifies a chunk against its chunk hash and keeps it. Errors:
   // kCorruption (hash mismatch: nothing kept), kInvalidArgument (index or
@@ -50,13 +50,13 @@ class BlobSink {
 // `wanted` ranges (chunk count matches the size, covers the ranges, one
 // hash per requested chunk; else kCorruption) and returns the chunk indices
 // in sending order.
-Result<std::vector<std::uint64_t>> meta_chunk_order(const sync::MetaMsg& meta,
-                                                    const std::vector<sync::ChunkRange>& wanted);
+Result<std::vector<std::uint64_t>> meta_chunk_order(const protocol::MetaMsg& meta,
+                                                    const std::vector<protocol::ChunkRange>& wanted);
 
 // Shared by the sinks' adopt_meta(): a later META (another holder, a resumed
 // transfer) must agree with the size and chunk hashes fixed by the first one.
 // `order` is what meta_chunk_order returned. Errors: kCorruption.
-Result<> meta_agrees(const sync::MetaMsg& meta, const std::vector<std::uint64_t>& order, std::uint64_t size,
+Result<> meta_agrees(const protocol::MetaMsg& meta, const std::vector<std::uint64_t>& order, std::uint64_t size,
                      const std::vector<Digest>& chunk_hashes);
 
 }  // namespace blobsync::client

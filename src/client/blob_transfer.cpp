@@ -6,20 +6,20 @@
 
 namespace blobsync::client {
 
-Error error_from_reply(const sync::ErrorMsg& reply) {
+Error error_from_reply(const protocol::ErrorMsg& reply) {
   Errc code = Errc::kIOError;
   switch (reply.code) {
-    case sync::BlobErrorCode::kNotFound: code = Errc::kNotFound; break;
-    case sync::BlobErrorCode::kBadRequest: code = Errc::kInvalidArgument; break;
-    case sync::BlobErrorCode::kTooLarge: code = Errc::kTooLarge; break;
-    case sync::BlobErrorCode::kUnsupportedType: code = Errc::kUnsupported; break;
-    case sync::BlobErrorCode::kHashMismatch: code = Errc::kCorruption; break;
-    case sync::BlobErrorCode::kForbidden: code = Errc::kForbidden; break;
-    case sync::BlobErrorCode::kBusy: code = Errc::kTimeout; break;
-    case sync::BlobErrorCode::kInternal: code = Errc::kIOError; break;
-    case sync::BlobErrorCode::kCancelled: code = Errc::kCancelled; break;
+    case protocol::BlobErrorCode::kNotFound: code = Errc::kNotFound; break;
+    case protocol::BlobErrorCode::kBadRequest: code = Errc::kInvalidArgument; break;
+    case protocol::BlobErrorCode::kTooLarge: code = Errc::kTooLarge; break;
+    case protocol::BlobErrorCode::kUnsupportedType: code = Errc::kUnsupported; break;
+    case protocol::BlobErrorCode::kHashMismatch: code = Errc::kCorruption; break;
+    case protocol::BlobErrorCode::kForbidden: code = Errc::kForbidden; break;
+    case protocol::BlobErrorCode::kBusy: code = Errc::kTimeout; break;
+    case protocol::BlobErrorCode::kInternal: code = Errc::kIOError; break;
+    case protocol::BlobErrorCode::kCancelled: code = Errc::kCancelled; break;
   }
-  return Error{code, fmt::format("holder replied {}: {}", sync::blob_error_name(reply.code), reply.message)};
+  return Error{code, fmt::format("holder replied {}: {}", protocol::blob_error_name(reply.code), reply.message)};
 }
 
 // ---------------------------------------------------------------- download
@@ -29,12 +29,12 @@ DownloadSession::DownloadSession(std::uint64_t req, BlobSink& partial, std::uint
 
 Frame DownloadSession::request_frame() {
   wanted_ = partial_.missing_ranges();
-  return sync::encode_blob_message(sync::RequestMsg{req_, partial_.hash(), window_, wanted_});
+  return protocol::encode_blob_message(protocol::RequestMsg{req_, partial_.hash(), window_, wanted_});
 }
 
-Result<TransferStatus> DownloadSession::on_message(const sync::BlobMessage& msg, std::vector<Frame>& out) {
-  if (auto* err = std::get_if<sync::ErrorMsg>(&msg)) return std::unexpected(error_from_reply(*err));
-  if (auto* meta = std::get_if<sync::MetaMsg>(&msg)) {
+Result<TransferStatus> DownloadSession::on_message(const protocol::BlobMessage& msg, std::vector<Frame>& out) {
+  if (auto* err = std::get_if<protocol::ErrorMsg>(&msg)) return std::unexpected(error_from_reply(*err));
+  if (auto* meta = std::get_if<protocol::MetaMsg>(&msg)) {
     if (have_meta_) return fail(Errc::kInvalidArgument, "holder sent META twice");
     auto order = partial_.adopt_meta(*meta, wanted_);
     if (!order) return std::unexpected(order.error());
@@ -42,7 +42,7 @@ Result<TransferStatus> DownloadSession::on_message(const sync::BlobMessage& msg,
     have_meta_ = true;
     return TransferStatus::kInProgress;
   }
-  if (auto* chunk = std::get_if<sync::ChunkMsg>(&msg)) {
+  if (auto* chunk = std::get_if<protocol::ChunkMsg>(&msg)) {
     if (!have_meta_) return fail(Errc::kInvalidArgument, "holder sent a chunk before META");
     if (next_ >= order_.size()) return fail(Errc::kInvalidArgument, "holder sent more chunks than requested");
     if (chunk->index != order_[next_])
@@ -52,12 +52,12 @@ Result<TransferStatus> DownloadSession::on_message(const sync::BlobMessage& msg,
     ++next_;
     // Return credit in batches of a quarter window: fewer messages, the pipe stays full.
     if (++uncredited_ >= std::max<std::uint32_t>(1, window_ / 4) && next_ < order_.size()) {
-      out.push_back(sync::encode_blob_message(sync::CreditMsg{req_, uncredited_}));
+      out.push_back(protocol::encode_blob_message(protocol::CreditMsg{req_, uncredited_}));
       uncredited_ = 0;
     }
     return TransferStatus::kInProgress;
   }
-  if (std::get_if<sync::DoneMsg>(&msg)) {
+  if (std::get_if<protocol::DoneMsg>(&msg)) {
     if (!have_meta_ || next_ != order_.size())
       return fail(Errc::kInvalidArgument, "holder said DONE after {} of {} chunks", next_, order_.size());
     if (auto r = partial_.checkpoint(); !r) return std::unexpected(r.error());
@@ -72,8 +72,8 @@ UploadSession::UploadSession(std::uint64_t req, BlobStore& store, BlobRecord rec
     : req_(req), store_(store), record_(std::move(record)), filename_(std::move(filename)) {}
 
 Frame UploadSession::upload_frame() const {
-  return sync::encode_blob_message(
-      sync::UploadMsg{req_, record_.hash, record_.size, record_.mime_type, filename_, record_.chunk_hashes});
+  return protocol::encode_blob_message(
+      protocol::UploadMsg{req_, record_.hash, record_.size, record_.mime_type, filename_, record_.chunk_hashes});
 }
 
 Result<> UploadSession::send_more(std::vector<Frame>& out) {
@@ -82,7 +82,7 @@ Result<> UploadSession::send_more(std::vector<Frame>& out) {
     std::uint64_t len = chunk_length(index, record_.size);
     auto reader = store_.open(record_.hash, chunk_offset(index), len);
     if (!reader) return std::unexpected(reader.error());
-    Frame frame = sync::encode_chunk_header(req_, index, len);
+    Frame frame = protocol::encode_chunk_header(req_, index, len);
     std::size_t header = frame.size();
     frame.resize(header + len);
     std::size_t got = 0;
@@ -99,11 +99,11 @@ Result<> UploadSession::send_more(std::vector<Frame>& out) {
   return {};
 }
 
-Result<TransferStatus> UploadSession::on_message(const sync::BlobMessage& msg, std::vector<Frame>& out) {
-  if (auto* err = std::get_if<sync::ErrorMsg>(&msg)) return std::unexpected(error_from_reply(*err));
-  if (auto* want = std::get_if<sync::WantMsg>(&msg)) {
+Result<TransferStatus> UploadSession::on_message(const protocol::BlobMessage& msg, std::vector<Frame>& out) {
+  if (auto* err = std::get_if<protocol::ErrorMsg>(&msg)) return std::unexpected(error_from_reply(*err));
+  if (auto* want = std::get_if<protocol::WantMsg>(&msg)) {
     if (have_want_) return fail(Errc::kInvalidArgument, "holder sent WANT twice");
-    auto covered = sync::check_ranges(want->missing, record_.chunk_count);
+    auto covered = protocol::check_ranges(want->missing, record_.chunk_count);
     if (!covered) return std::unexpected(covered.error());
     for (const auto& r : want->missing)
       for (std::uint64_t i = r.first; i < r.first + r.count; ++i) order_.push_back(i);
@@ -112,13 +112,13 @@ Result<TransferStatus> UploadSession::on_message(const sync::BlobMessage& msg, s
     if (auto r = send_more(out); !r) return std::unexpected(r.error());
     return TransferStatus::kInProgress;
   }
-  if (auto* credit = std::get_if<sync::CreditMsg>(&msg)) {
+  if (auto* credit = std::get_if<protocol::CreditMsg>(&msg)) {
     if (!have_want_) return fail(Errc::kInvalidArgument, "holder sent CREDIT before WANT");
     credit_ += credit->chunks;
     if (auto r = send_more(out); !r) return std::unexpected(r.error());
     return TransferStatus::kInProgress;
   }
-  if (auto* done = std::get_if<sync::DoneMsg>(&msg)) {
+  if (auto* done = std::get_if<protocol::DoneMsg>(&msg)) {
     if (done->hash != record_.hash) return fail(Errc::kInvalidArgument, "holder confirmed a different blob");
     if (have_want_ && sent_ != order_.size())
       return fail(Errc::kInvalidArgument, "holder said DONE before receiving every chunk");

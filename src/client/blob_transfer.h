@@ -33,12 +33,12 @@ using Frame = std::vector<std::uint8_t>;
 enum class TransferStatus { kInProgress, kDone };
 
 // Maps a holder's ERROR reply to an Error (NOT_FOUND -> kNotFound, ...).
-Error error_from_reply(const sync::ErrorMsg& reply);
+Error error_from_reply(const protocol::ErrorMsg& reply);
 
 class DownloadSession {
  public:
   // REQUIRES: `sink` outlives the session.
-  DownloadSession(std::uint64_t req, BlobSink& sink, std::uint32_t window = sync::kDefaultWindow);
+  DownloadSession(std::uint64_t req, BlobSink& sink, std::uint32_t window = protocol::kDefaultWindow);
 
   // The REQUEST frame: every chunk, or only the missing ones when resuming.
   Frame request_frame();
@@ -46,7 +46,7 @@ class DownloadSession {
   // Handles one message addressed to this request; appends CREDIT frames to
   // `out`. Errors: the holder's ERROR, kCorruption (bad chunk or META: try
   // another holder), kInvalidArgument (protocol violation).
-  Result<TransferStatus> on_message(const sync::BlobMessage& msg, std::vector<Frame>& out);
+  Result<TransferStatus> on_message(const protocol::BlobMessage& msg, std::vector<Frame>& out);
 
   std::uint64_t req() const { return req_; }
   // Chunks received so far in this session.
@@ -56,7 +56,7 @@ class DownloadSession {
   std::uint64_t req_;
   BlobSink& partial_;
   std::uint32_t window_;
-  std::vector<sync::ChunkRange> wanted_;
+  std::vector<protocol::ChunkRange> wanted_;
   std::vector<std::uint64_t> order_;  // chunk indices in sending order, after META
   bool have_meta_ = false;
   std::uint64_t next_ = 0;        // position in order_
@@ -74,7 +74,7 @@ class UploadSession {
   // Handles one message addressed to this request; appends CHUNK frames to
   // `out` as the window allows. Errors: the holder's ERROR, store read
   // errors, kInvalidArgument (protocol violation).
-  Result<TransferStatus> on_message(const sync::BlobMessage& msg, std::vector<Frame>& out);
+  Result<TransferStatus> on_message(const protocol::BlobMessage& msg, std::vector<Frame>& out);
 
   std::uint64_t req() const { return req_; }
   std::uint64_t chunks_sent() const { return sent_; }

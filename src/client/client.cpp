@@ -98,7 +98,7 @@ struct Client::Impl {
     auto promise = std::make_shared<std::promise<void>>();
     auto fut = promise->get_future();
     asio::post(main->strand(), [&, promise] {
-      if (auto entry = sync::registry_get(*doc, hash)) holders = entry->holders;
+      if (auto entry = protocol::registry_get(*doc, hash)) holders = entry->holders;
       promise->set_value();
     });
     fut.get();

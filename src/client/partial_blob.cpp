@@ -84,8 +84,8 @@ std::uint64_t PartialBlob::present_prefix() const {
   return n;
 }
 
-std::vector<sync::ChunkRange> PartialBlob::missing_ranges() const {
-  std::vector<sync::ChunkRange> out;
+std::vector<protocol::ChunkRange> PartialBlob::missing_ranges() const {
+  std::vector<protocol::ChunkRange> out;
   if (!has_meta_) return out;
   for (std::uint64_t i = 0; i < present_.size(); ++i) {
     if (present_[i]) continue;
@@ -95,8 +95,8 @@ std::vector<sync::ChunkRange> PartialBlob::missing_ranges() const {
   return out;
 }
 
-Result<std::vector<std::uint64_t>> PartialBlob::adopt_meta(const sync::MetaMsg& meta,
-                                                          const std::vector<sync::ChunkRange>& wanted) {
+Result<std::vector<std::uint64_t>> PartialBlob::adopt_meta(const protocol::MetaMsg& meta,
+                                                          const std::vector<protocol::ChunkRange>& wanted) {
   auto checked = meta_chunk_order(meta, wanted);
   if (!checked) return std::unexpected(checked.error());
   std::vector<std::uint64_t> order = std::move(*checked);

@@ -56,15 +56,15 @@ class PartialBlob final : public BlobSink {
 
   // The chunk ranges still missing (every chunk while the size is unknown:
   // an empty list, meaning "all", in a REQUEST).
-  std::vector<sync::ChunkRange> missing_ranges() const override;
+  std::vector<protocol::ChunkRange> missing_ranges() const override;
 
   // Takes the holder's META for a REQUEST of `wanted` ranges (empty = all).
   // The first META fixes size, type and chunk hashes; a later one (another
   // holder, a resumed transfer) must agree with them, else kCorruption and
   // the caller should try another holder. Returns the chunk indices in the
   // order the holder will send them.
-  Result<std::vector<std::uint64_t>> adopt_meta(const sync::MetaMsg& meta,
-                                                const std::vector<sync::ChunkRange>& wanted) override;
+  Result<std::vector<std::uint64_t>> adopt_meta(const protocol::MetaMsg& meta,
+                                                const std::vector<protocol::ChunkRange>& wanted) override;
 
   // Verifies a chunk against its chunk hash and writes it. Errors:
   // kCorruption (hash mismatch: nothing written), kInvalidArgument (index out

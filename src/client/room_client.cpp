@@ -13,9 +13,11 @@
 
 #include "client/blob_transfer.h"
 #include "client/blob_sink.h"
+#include "core/chunking.h"
 #include "crdt/doc.h"
 #include "crdt/lib0.h"
 #include "protocol/blob_messages.h"
+#include "protocol/y_protocol.h"
 
 namespace blobsync::client {
 
@@ -26,7 +28,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::size_t kMaxFrame = sync::kMaxBlobFrame + 1024;
+constexpr std::size_t kMaxFrame = protocol::kMaxBlobFrame + 1024;
 
 Error net_error(const boost::system::error_code& ec, std::string_view what) {
   Errc code = ec == asio::error::operation_aborted ? Errc::kCancelled
@@ -35,9 +37,11 @@ Error net_error(const boost::system::error_code& ec, std::string_view what) {
   return Error{code, fmt::format("{}: {}", what, ec.message())};
 }
 
-// y-websocket outer message types.
-constexpr std::uint64_t kMsgSync = 0, kMsgAwareness = 1, kMsgAuth = 2;
-constexpr std::uint64_t kSyncStep1 = 0, kSyncStep2 = 1, kSyncUpdate = 2;
+using protocol::kMsgAuth;
+using protocol::kMsgSync;
+using protocol::kSyncStep1;
+using protocol::kSyncStep2;
+using protocol::kSyncUpdate;
 
 Frame sync_frame(std::uint64_t sub, const crdt::Bytes& payload) {
   crdt::Encoder e;
@@ -153,14 +157,14 @@ void arm_idle_timer(const std::shared_ptr<RoomClient>& self, RoomClient::Impl* s
   t.idle->expires_after(s->opts.idle_timeout);
   t.idle->async_wait([self, s, req](const boost::system::error_code& ec) {
     if (ec) return;  // re-armed or cancelled
-    queue_frame(self, s, sync::encode_blob_message(sync::CancelMsg{req}));
+    queue_frame(self, s, protocol::encode_blob_message(protocol::CancelMsg{req}));
     finish_transfer(s, req, fail(Errc::kTimeout, "holder sent nothing for {} ms", s->opts.idle_timeout.count()));
   });
 }
 
 void handle_blob_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl* s, std::span<const std::uint8_t> f) {
   std::uint64_t req = 0;
-  auto msg = sync::decode_blob_message(f, &req);
+  auto msg = protocol::decode_blob_message(f, &req);
   auto it = s->transfers.find(req);
   if (it == s->transfers.end()) return;  // late message for a finished transfer
   Transfer& t = *it->second;
@@ -170,12 +174,12 @@ void handle_blob_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl
   Result<TransferStatus> status = t.down ? t.down->on_message(*msg, out) : t.up->on_message(*msg, out);
   for (auto& frame : out) queue_frame(self, s, std::move(frame));
   if (!status) {
-    if (!std::holds_alternative<sync::ErrorMsg>(*msg))
-      queue_frame(self, s, sync::encode_blob_message(sync::CancelMsg{req}));
+    if (!std::holds_alternative<protocol::ErrorMsg>(*msg))
+      queue_frame(self, s, protocol::encode_blob_message(protocol::CancelMsg{req}));
     return finish_transfer(s, req, std::unexpected(status.error()));
   }
-  if (auto* chunk = std::get_if<sync::ChunkMsg>(&*msg); chunk && t.down) t.bytes += chunk->data.size();
-  if (t.up) t.bytes = t.up->chunks_sent() * 262144;
+  if (auto* chunk = std::get_if<protocol::ChunkMsg>(&*msg); chunk && t.down) t.bytes += chunk->data.size();
+  if (t.up) t.bytes = t.up->chunks_sent() * kChunkSize;
   if (t.progress) t.progress(t.bytes);
   if (*status == TransferStatus::kDone) return finish_transfer(s, req, {});
   arm_idle_timer(self, s, req, t);
@@ -209,7 +213,6 @@ void handle_yjs_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl*
     s->ws.async_close(websocket::close_code::normal, [self](const boost::system::error_code&) {});
   }
   // Awareness (1) and queryAwareness (3): this client publishes no awareness state.
-  (void)kMsgAwareness;
 }
 
 asio::awaitable<void> run(std::shared_ptr<RoomClient> self, RoomClient::Impl* s, RoomClient::Done on_open) {
@@ -268,7 +271,7 @@ asio::awaitable<void> run(std::shared_ptr<RoomClient> self, RoomClient::Impl* s,
     }
     auto data = buffer.cdata();
     std::span<const std::uint8_t> frame(static_cast<const std::uint8_t*>(data.data()), data.size());
-    if (sync::is_blob_frame(frame)) handle_blob_frame(self, s, frame);
+    if (protocol::is_blob_frame(frame)) handle_blob_frame(self, s, frame);
     else handle_yjs_frame(self, s, frame);
     buffer.consume(buffer.size());
   }

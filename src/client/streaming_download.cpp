@@ -81,13 +81,13 @@ Result<> StreamingDownload::resume_from_partial() {
 
 std::uint64_t StreamingDownload::bytes_present() const { return has_meta_ ? std::min(chunk_offset(next_), size_) : 0; }
 
-std::vector<sync::ChunkRange> StreamingDownload::missing_ranges() const {
+std::vector<protocol::ChunkRange> StreamingDownload::missing_ranges() const {
   if (!has_meta_ || complete()) return {};
-  return {sync::ChunkRange{next_, chunk_hashes_.size() - next_}};
+  return {protocol::ChunkRange{next_, chunk_hashes_.size() - next_}};
 }
 
-Result<std::vector<std::uint64_t>> StreamingDownload::adopt_meta(const sync::MetaMsg& meta,
-                                                                 const std::vector<sync::ChunkRange>& wanted) {
+Result<std::vector<std::uint64_t>> StreamingDownload::adopt_meta(const protocol::MetaMsg& meta,
+                                                                 const std::vector<protocol::ChunkRange>& wanted) {
   auto checked = meta_chunk_order(meta, wanted);
   if (!checked) return std::unexpected(checked.error());
   std::vector<std::uint64_t> order = std::move(*checked);

@@ -75,9 +75,9 @@ class StreamingDownload final : public BlobSink {
   std::uint64_t bytes_present() const override;
   bool complete() const override { return has_meta_ && next_ == chunk_hashes_.size(); }
   const std::string& mime_type() const { return mime_; }
-  std::vector<sync::ChunkRange> missing_ranges() const override;
-  Result<std::vector<std::uint64_t>> adopt_meta(const sync::MetaMsg& meta,
-                                                const std::vector<sync::ChunkRange>& wanted) override;
+  std::vector<protocol::ChunkRange> missing_ranges() const override;
+  Result<std::vector<std::uint64_t>> adopt_meta(const protocol::MetaMsg& meta,
+                                                const std::vector<protocol::ChunkRange>& wanted) override;
   Result<> write_chunk(std::uint64_t index, std::span<const std::uint8_t> data) override;
   Result<> checkpoint() override;
 

@@ -9,7 +9,7 @@
 #include "core/blob_id.h"
 #include "http/json_util.h"
 #include "http/range.h"
-#include "http/service.h"
+#include "http/api.h"
 #include "store/blob_store.h"
 #include "store/mime_sniffer.h"
 #include "store/blob_fence.h"
@@ -36,7 +36,7 @@ Response fail_response(const XrpcFailure& f) { return to_response(f); }
 class UploadSink final : public BodySink {
  public:
   enum class Mode { kXrpc, kPlain };
-  UploadSink(Service& s, Mode mode, std::string did, std::string declared, std::unique_ptr<Ingest> ingest)
+  UploadSink(Api& s, Mode mode, std::string did, std::string declared, std::unique_ptr<Ingest> ingest)
       : s_(s), mode_(mode), did_(std::move(did)), declared_(std::move(declared)), ingest_(std::move(ingest)) {}
 
   // The server reads the body straight into the ingest's ring.
@@ -96,7 +96,7 @@ class UploadSink final : public BodySink {
     return std::nullopt;
   }
 
-  Service& s_;
+  Api& s_;
   Mode mode_;
   std::string did_;
   std::string declared_;
@@ -108,7 +108,7 @@ class UploadSink final : public BodySink {
 
 // Checks shared by both upload endpoints; returns an error Response or the
 // normalised declared type.
-std::variant<Response, std::string> check_upload_head(Service& s, const Request& req, bool require_type) {
+std::variant<Response, std::string> check_upload_head(Api& s, const Request& req, bool require_type) {
   if (!req.content_length && !req.has_body)
     return xrpc_error(400, "InvalidRequest", "A request body is expected but none was provided");
   if (auto enc = req.header("content-encoding"); enc && *enc != "identity")
@@ -140,7 +140,7 @@ std::optional<Response> refuse_quarantined(const BlobRecord& rec) {
 }
 
 // Common download response: headers, ETag, conditional and Range handling.
-Response serve_blob(Service& s, const Request& req, const Digest& hash, std::uint64_t size, const std::string& mime,
+Response serve_blob(Api& s, const Request& req, const Digest& hash, std::uint64_t size, const std::string& mime,
                     const std::string& etag_value, std::optional<std::string> attachment_name) {
   std::string etag = "\"" + etag_value + "\"";
   Response resp;
@@ -188,7 +188,7 @@ Response serve_blob(Service& s, const Request& req, const Digest& hash, std::uin
 // an operator unpins it (`blobsync unpin --label put`) or deletes it.
 constexpr std::string_view kPutPin = "pin:put";
 
-void register_blob_routes(Service& s, Router& r) {
+void register_blob_routes(Api& s, Router& r) {
   r.add("POST", "/xrpc/com.atproto.repo.uploadBlob",
         {.name = "com.atproto.repo.uploadBlob",
          .stream = [&s](Request& req) -> StreamStart {

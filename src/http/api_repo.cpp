@@ -10,7 +10,7 @@
 #include "http/blob_refs.h"
 #include "http/json_util.h"
 #include "http/record_syntax.h"
-#include "http/service.h"
+#include "http/api.h"
 #include "http/tid.h"
 
 namespace blobsync::http {
@@ -28,7 +28,7 @@ std::string record_cid(std::string_view json) {
 }
 
 // The account a write targets: must be the authenticated one.
-XResult<> check_repo(Service& s, const std::string& repo, const std::string& did) {
+XResult<> check_repo(Api& s, const std::string& repo, const std::string& did) {
   if (repo == did) return {};
   auto account = s.accounts->get(repo);
   if (account && account->did == did) return {};
@@ -40,7 +40,7 @@ struct WriteInput {
   boost::json::object record;
 };
 
-XResult<WriteInput> read_write_input(Service& s, Request& req, bool need_rkey, bool need_record) {
+XResult<WriteInput> read_write_input(Api& s, Request& req, bool need_rkey, bool need_record) {
   auto did = s.authenticate(req);
   if (!did) return std::unexpected(did.error());
   auto body = parse_json_body(req);
@@ -72,7 +72,7 @@ XResult<WriteInput> read_write_input(Service& s, Request& req, bool need_rkey, b
   return in;
 }
 
-Response write(Service& s, Request& req, bool create) {
+Response write(Api& s, Request& req, bool create) {
   auto in = read_write_input(s, req, !create, true);
   if (!in) return fail_response(in.error());
   if (in->rkey.empty()) in->rkey = next_tid();
@@ -90,7 +90,7 @@ Response write(Service& s, Request& req, bool create) {
 
 }  // namespace
 
-void register_repo_routes(Service& s, Router& r) {
+void register_repo_routes(Api& s, Router& r) {
   r.add("POST", "/xrpc/com.atproto.repo.createRecord",
         {.name = "com.atproto.repo.createRecord", .handler = [&s](Request& req) { return write(s, req, true); }});
   r.add("POST", "/xrpc/com.atproto.repo.putRecord",

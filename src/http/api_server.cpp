@@ -2,7 +2,7 @@
 #include <boost/json.hpp>
 
 #include "http/json_util.h"
-#include "http/service.h"
+#include "http/api.h"
 #include "store/blob_store.h"
 
 namespace blobsync::http {
@@ -18,7 +18,7 @@ boost::json::object session_json(const Account& a, const std::string& access, co
 
 }  // namespace
 
-void register_server_routes(Service& s, Router& r) {
+void register_server_routes(Api& s, Router& r) {
   r.add("GET", "/healthz", {.name = "healthz", .handler = [](Request&) {
                               return json_response(R"({"status":"ok"})");
                             }});

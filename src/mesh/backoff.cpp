@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 Backoff::Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max)
     : initial_(std::max<std::chrono::milliseconds>(initial, std::chrono::milliseconds(1))),
@@ -19,4 +19,4 @@ std::chrono::milliseconds Backoff::next() {
   return std::chrono::milliseconds(pick(rng_));
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <random>
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 class Backoff {
  public:
@@ -29,4 +29,4 @@ class Backoff {
   std::mt19937_64 rng_;
 };
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

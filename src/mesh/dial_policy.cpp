@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 namespace {
 
@@ -191,4 +191,4 @@ std::size_t DialPolicy::refused() const {
   return refused_.size();
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -31,7 +31,7 @@
 
 #include "core/error.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 struct CanonicalUrl {
   std::string host;                  // lower case; IPv6 without brackets
@@ -93,4 +93,4 @@ class DialPolicy {
   mutable std::set<std::string> refused_;  // guarded by mu_
 };
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

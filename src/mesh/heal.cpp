@@ -6,7 +6,7 @@
 
 #include "mesh/local_replica.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 namespace {
 
@@ -58,7 +58,7 @@ void read_entries(const Digest& hash, std::vector<std::pair<std::string, std::sh
   g->done = std::move(done);
   for (auto& [name, replica] : replicas)
     replica->read([g, hash, name = name](crdt::Doc& doc) {
-      if (auto e = registry_get(doc, hash)) {
+      if (auto e = protocol::registry_get(doc, hash)) {
         std::lock_guard lock(g->mu);
         g->found.emplace_back(name, std::move(*e));
       }
@@ -67,4 +67,4 @@ void read_entries(const Digest& hash, std::vector<std::pair<std::string, std::sh
   g->one();
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -30,7 +30,7 @@
 #include "core/digest.h"
 #include "protocol/registry.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 class LocalReplica;
 
@@ -41,7 +41,7 @@ struct HealPlan {
 };
 
 // (room, the blob's entry there) for each hosted room that has one.
-using RoomEntries = std::vector<std::pair<std::string, RegistryEntry>>;
+using RoomEntries = std::vector<std::pair<std::string, protocol::RegistryEntry>>;
 
 HealPlan plan_heal(const RoomEntries& entries, const std::string& self_url, const std::vector<std::string>& peers);
 
@@ -52,4 +52,4 @@ HealPlan plan_heal(const RoomEntries& entries, const std::string& self_url, cons
 void read_entries(const Digest& hash, std::vector<std::pair<std::string, std::shared_ptr<LocalReplica>>> replicas,
                   std::function<void(RoomEntries)> done);
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 void HolderHealth::reachable(const std::string& url) {
   std::lock_guard lock(mu_);
@@ -27,7 +27,7 @@ std::vector<std::pair<std::string, Clock::time_point>> HolderHealth::down() cons
 }
 
 std::vector<PruneAction> plan_prunes(
-    const std::vector<std::pair<Digest, RegistryEntry>>& entries, const std::string& self_url,
+    const std::vector<std::pair<Digest, protocol::RegistryEntry>>& entries, const std::string& self_url,
     const std::function<bool(const Digest&)>& holds, const HolderHealth& health, Clock::time_point now,
     std::chrono::milliseconds prune_after,
     const std::function<std::optional<std::string>(const std::string&)>& health_key) {
@@ -52,4 +52,4 @@ std::vector<PruneAction> plan_prunes(
   return out;
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -33,7 +33,7 @@
 #include "core/digest.h"
 #include "protocol/registry.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 using Clock = std::chrono::steady_clock;
 
@@ -61,9 +61,9 @@ struct PruneAction {
 // health_key: the name a holder's health is kept under (its dial URL), or
 // nullopt for a holder that is never dialed; empty: the holder string itself.
 std::vector<PruneAction> plan_prunes(
-    const std::vector<std::pair<Digest, RegistryEntry>>& entries, const std::string& self_url,
+    const std::vector<std::pair<Digest, protocol::RegistryEntry>>& entries, const std::string& self_url,
     const std::function<bool(const Digest&)>& holds, const HolderHealth& health, Clock::time_point now,
     std::chrono::milliseconds prune_after,
     const std::function<std::optional<std::string>(const std::string&)>& health_key = {});
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

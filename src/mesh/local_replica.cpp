@@ -10,15 +10,15 @@
 #include "protocol/registry.h"
 #include "sync/room.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 namespace asio = boost::asio;
 
-std::shared_ptr<LocalReplica> LocalReplica::create(asio::any_io_executor ex, std::shared_ptr<Room> room) {
+std::shared_ptr<LocalReplica> LocalReplica::create(asio::any_io_executor ex, std::shared_ptr<sync::Room> room) {
   return std::shared_ptr<LocalReplica>(new LocalReplica(std::move(ex), std::move(room)));
 }
 
-LocalReplica::LocalReplica(asio::any_io_executor ex, std::shared_ptr<Room> room)
+LocalReplica::LocalReplica(asio::any_io_executor ex, std::shared_ptr<sync::Room> room)
     : strand_(asio::make_strand(std::move(ex))), room_(std::move(room)), id_(next_mesh_conn_id()) {}
 
 LocalReplica::~LocalReplica() = default;
@@ -30,14 +30,14 @@ void LocalReplica::start(OnChange on_change) {
     LocalReplica* raw = self.get();
     self->doc_->on_update([raw](const crdt::Bytes& update, const crdt::Transaction& txn) {
       if (txn.origin == raw) {  // from the room
-        if (crdt::Branch* reg = raw->doc_->root(kRegistryMap)) {
+        if (crdt::Branch* reg = raw->doc_->root(protocol::kRegistryMap)) {
           if (auto it = txn.changed.find(reg); it != txn.changed.end())
             for (const std::string* key : it->second)
               if (key) raw->registry_keys_.push_back(*key);
         }
         return;
       }
-      raw->to_room(sync_frame(kSyncUpdate, update));  // our own edit
+      raw->to_room(sync_frame(protocol::kSyncUpdate, update));  // our own edit
     });
     std::weak_ptr<LocalReplica> weak = self;
     self->room_->join(self, [weak](bool ok) {
@@ -54,7 +54,7 @@ void LocalReplica::start(OnChange on_change) {
           return;
         }
         // Ask for everything: the room answers with SyncStep2.
-        s->to_room(sync_frame(kSyncStep1, s->doc_->encode_state_vector()));
+        s->to_room(sync_frame(protocol::kSyncStep1, s->doc_->encode_state_vector()));
       });
     });
   });
@@ -82,7 +82,7 @@ void LocalReplica::edit(std::function<void(crdt::Doc&)> fn) {
   });
 }
 
-void LocalReplica::send(std::vector<SharedBytes> messages) {
+void LocalReplica::send(std::vector<sync::SharedBytes> messages) {
   asio::post(strand_, [self = shared_from_this(), messages = std::move(messages)] {
     if (self->stopped_) return;
     for (const auto& m : messages) self->handle(*m);
@@ -103,14 +103,14 @@ void LocalReplica::handle(const std::vector<std::uint8_t>& msg) {
   std::uint64_t sub = d.read_var_uint();
   crdt::Bytes payload = d.read_var_bytes();
   if (!d.ok()) return;
-  if (sub == kSyncStep1) {
-    if (auto update = doc_->encode_state_as_update_for(payload)) to_room(sync_frame(kSyncStep2, *update));
+  if (sub == protocol::kSyncStep1) {
+    if (auto update = doc_->encode_state_as_update_for(payload)) to_room(sync_frame(protocol::kSyncStep2, *update));
     return;
   }
-  if (sub != kSyncStep2 && sub != kSyncUpdate) return;
+  if (sub != protocol::kSyncStep2 && sub != protocol::kSyncUpdate) return;
   registry_keys_.clear();
   (void)doc_->apply_update(payload, this);  // the room only sends what it applied itself
-  if (sub == kSyncStep2) synced_ = true;
+  if (sub == protocol::kSyncStep2) synced_ = true;
   if (on_change_) on_change_(*doc_, registry_keys_);
 }
 
@@ -119,4 +119,4 @@ void LocalReplica::to_room(std::vector<std::uint8_t> msg) {
   room_->message(id_, false, std::move(msg), [] {});
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -32,15 +32,15 @@ namespace blobsync::sync {
 class Room;
 }
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
-class LocalReplica final : public Connection, public std::enable_shared_from_this<LocalReplica> {
+class LocalReplica final : public sync::Connection, public std::enable_shared_from_this<LocalReplica> {
  public:
   // Called on the strand after each update from the room with the keys of
   // _blobRegistry it changed (often none).
   using OnChange = std::function<void(crdt::Doc& doc, const std::vector<std::string>& registry_keys)>;
 
-  static std::shared_ptr<LocalReplica> create(boost::asio::any_io_executor ex, std::shared_ptr<Room> room);
+  static std::shared_ptr<LocalReplica> create(boost::asio::any_io_executor ex, std::shared_ptr<sync::Room> room);
   ~LocalReplica() override;
 
   // Joins the room. REQUIRES: called once.
@@ -61,19 +61,19 @@ class LocalReplica final : public Connection, public std::enable_shared_from_thi
   bool closed() const { return closed_.load(); }
 
   // ---- Connection ----
-  ConnId id() const override { return id_; }
-  void send(std::vector<SharedBytes> messages) override;
+  sync::ConnId id() const override { return id_; }
+  void send(std::vector<sync::SharedBytes> messages) override;
   void close(std::uint16_t code, std::string_view reason) override;
   std::int64_t last_send_ms() const override;
 
  private:
-  LocalReplica(boost::asio::any_io_executor ex, std::shared_ptr<Room> room);
+  LocalReplica(boost::asio::any_io_executor ex, std::shared_ptr<sync::Room> room);
   void handle(const std::vector<std::uint8_t>& msg);
   void to_room(std::vector<std::uint8_t> msg);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
-  std::shared_ptr<Room> room_;
-  ConnId id_;
+  std::shared_ptr<sync::Room> room_;
+  sync::ConnId id_;
   std::unique_ptr<crdt::Doc> doc_;  // strand
   OnChange on_change_;              // strand
   bool joined_ = false;             // strand
@@ -82,4 +82,4 @@ class LocalReplica final : public Connection, public std::enable_shared_from_thi
   std::atomic<bool> synced_{false}, closed_{false};
 };
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

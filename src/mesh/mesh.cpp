@@ -32,9 +32,9 @@
 #include "sync/room_manager.h"
 #include "sync/room_name.h"
 #include "sync/sync_config.h"
-#include "sync/sync_service.h"
+#include "sync/sync_endpoint.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 namespace asio = boost::asio;
 
@@ -53,25 +53,25 @@ struct Countdown {
 
 }  // namespace
 
-// What the mesh uses of the sync service.
-struct MeshHost {
-  RoomManager& rooms;
+// What the mesh uses of the sync endpoint.
+struct MeshDeps {
+  sync::RoomManager& rooms;
   BlobStore& blobs;
-  const SyncConfig& sync;  // url (identity), tokens, max_blob_bytes, data_dir
+  const sync::SyncConfig& sync;  // url (identity), tokens, max_blob_bytes, data_dir
 };
 
 struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
-  Impl(MeshConfig c, MeshHost h)
+  Impl(MeshConfig c, MeshDeps h)
       : config(std::move(c)),
-        host(h),
-        self(host.sync.url),
+        deps(h),
+        self(deps.sync.url),
         pool(std::max({1u, config.threads, config.max_fetches})),  // finishing ingests wait on fsync: one thread each
         work(asio::make_work_guard(ioc)),
         strand(asio::make_strand(ioc)),
         tick_timer(strand) {}
 
   struct RoomState {
-    std::shared_ptr<Room> room;
+    std::shared_ptr<sync::Room> room;
     std::shared_ptr<LocalReplica> replica;
     std::vector<std::shared_ptr<PeerLink>> links;
     // Registry scans: one at a time; what changes meanwhile waits for the next.
@@ -80,7 +80,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   };
 
   MeshConfig config;
-  MeshHost host;
+  MeshDeps deps;
   std::string self;
   std::shared_ptr<const DialPolicy> policy;  // set by create(); peers, mesh_allow, peer_token
   std::uint64_t replicate_max = 0;
@@ -108,7 +108,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
   void run_blocking(std::function<void()> fn) { asio::post(pool, std::move(fn)); }
   bool holds(const Digest& h) {
-    auto r = host.blobs.contains(h);
+    auto r = deps.blobs.contains(h);
     return r && *r;
   }
 
@@ -120,7 +120,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     // directory room, so servers that name it as their peer find them
     // (ensure_room hosts nothing else then).
     std::set<std::string> local = stored;
-    for (auto& name : host.rooms.names()) local.insert(std::move(name));  // parked rooms too
+    for (auto& name : deps.rooms.names()) local.insert(std::move(name));  // parked rooms too
     std::set<std::string> wanted = directory;
     wanted.insert(kDirectoryRoom);
     std::vector<std::string> unlisted;
@@ -170,8 +170,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     // (rooms park when idle), only the directory room is kept, for servers
     // that have this one as their peer to learn the rooms from.
     if ((policy->peers().empty() && name != kDirectoryRoom) || rooms.contains(name) || draining || stopped) return;
-    if (!validate_room_name(name)) return;  // junk in the directory
-    auto room = host.rooms.acquire(name);
+    if (!sync::validate_room_name(name)) return;  // junk in the directory
+    auto room = deps.rooms.acquire(name);
     if (!room) return;  // the sync service is stopping
     RoomState st;
     st.room = room;
@@ -221,7 +221,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     auto& st = it->second;
     for (auto& l : st.links) l->stop();
     st.replica->stop();
-    host.rooms.release(st.room);
+    deps.rooms.release(st.room);
     {
       std::lock_guard lock(report_mu);
       std::erase_if(all_links, [&](const auto& l) {
@@ -249,25 +249,25 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     }
     st.scanning = true;
     st.replica->read([s = shared_from_this(), name, keys = std::move(keys)](crdt::Doc& doc) {
-      std::vector<std::pair<Digest, RegistryEntry>> entries;
+      std::vector<std::pair<Digest, protocol::RegistryEntry>> entries;
       if (!keys) {
-        entries = registry_entries(doc);
+        entries = protocol::registry_entries(doc);
       } else {
         for (const auto& key : *keys) {
           auto hash = parse_blob_id(key);
           if (!hash) continue;
-          if (auto e = registry_get(doc, *hash)) entries.emplace_back(*hash, std::move(*e));
+          if (auto e = protocol::registry_get(doc, *hash)) entries.emplace_back(*hash, std::move(*e));
         }
       }
       s->run_blocking([s, name, entries = std::move(entries)]() mutable {
         std::vector<char> held;
-        std::vector<AnnouncedBlob> unlisted;  // held, not listed: announced with the store's size
+        std::vector<sync::AnnouncedBlob> unlisted;  // held, not listed: announced with the store's size
         held.reserve(entries.size());
         for (const auto& [hash, e] : entries) {
           held.push_back(s->holds(hash));
           bool listed = std::find(e.holders.begin(), e.holders.end(), s->self) != e.holders.end();
           if (!held.back() || listed) continue;
-          if (auto rec = s->host.blobs.stat(hash)) unlisted.push_back(AnnouncedBlob{hash, rec->size, rec->chunk_count});
+          if (auto rec = s->deps.blobs.stat(hash)) unlisted.push_back(sync::AnnouncedBlob{hash, rec->size, rec->chunk_count});
         }
         asio::post(s->strand, [s, name, entries = std::move(entries), held = std::move(held),
                                unlisted = std::move(unlisted)] { s->act(name, entries, held, unlisted); });
@@ -277,8 +277,8 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
   // Registry sizes are whatever a client wrote: announcements use the
   // store's record, fetches the holder's META (Replicator, max_bytes).
-  void act(const std::string& name, const std::vector<std::pair<Digest, RegistryEntry>>& entries,
-           const std::vector<char>& held, const std::vector<AnnouncedBlob>& unlisted) {
+  void act(const std::string& name, const std::vector<std::pair<Digest, protocol::RegistryEntry>>& entries,
+           const std::vector<char>& held, const std::vector<sync::AnnouncedBlob>& unlisted) {
     auto it = rooms.find(name);
     if (it == rooms.end()) return;
     auto& st = it->second;
@@ -311,7 +311,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     if (it == rooms.end()) return;
     auto replica = it->second.replica;
     replica->read([s = shared_from_this(), name, replica](crdt::Doc& doc) {
-      auto entries = registry_entries(doc);
+      auto entries = protocol::registry_entries(doc);
       // mesh_allow holders have no link telling us whether they are up:
       // probe them. Peers have links; any other holder is never dialed.
       std::set<std::string> others;
@@ -334,7 +334,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
           for (const auto& a : actions) {
             // Removes another server's membership: the one write a server
             // makes on others' behalf (docs/protocol.md, pruning rule).
-            if (registry_withdraw(d, a.hash, a.holder)) {
+            if (protocol::registry_withdraw(d, a.hash, a.holder)) {
               s->pruned.fetch_add(1);
               spdlog::info("mesh: pruned stale holder {} of {}", a.holder, to_hash_ref(a.hash));
             }
@@ -371,12 +371,12 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
     if (it == rooms.end() || draining || stopped)
       return done(fail(Errc::kNotFound, "room {} is not hosted by the mesh", room));
     it->second.replica->read([s = shared_from_this(), room, hash, done = std::move(done)](crdt::Doc& doc) mutable {
-      auto entry = registry_get(doc, hash);
+      auto entry = protocol::registry_get(doc, hash);
       auto holders = entry ? s->policy->admit(entry->holders) : std::vector<std::string>{};
       if (holders.empty())
         return done(fail(Errc::kNotFound, "no holder of {} this server may fetch from is listed", to_hash_ref(hash)));
       // A client is waiting: up to what a client could upload here.
-      s->replicator->fetch_now(FetchJob{hash, room, std::move(holders), s->host.sync.max_blob_bytes},
+      s->replicator->fetch_now(FetchJob{hash, room, std::move(holders), s->deps.sync.max_blob_bytes},
                                std::move(done));
     });
   }
@@ -402,14 +402,14 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
       if (auto it = rooms.find(name); it != rooms.end()) it->second.room->withdraw(hash, [](Result<>) {});
     spdlog::info("mesh: healing quarantined {} from {} peer(s)", to_hash_ref(hash), plan.holders.size());
     // The size limit is this server's own (the registry's size is a claim).
-    replicator->fetch_now(FetchJob{hash, plan.room.value_or(kDirectoryRoom), plan.holders, host.sync.max_blob_bytes},
+    replicator->fetch_now(FetchJob{hash, plan.room.value_or(kDirectoryRoom), plan.holders, deps.sync.max_blob_bytes},
                           [hash](Result<> r) {
                             if (r) spdlog::info("mesh: healed {}", to_hash_ref(hash));
                             else spdlog::warn("mesh: cannot heal {} yet: {}", to_hash_ref(hash), r.error().message);
                           });
   }
 
-  void announce(const std::string& room, const AnnouncedBlob& blob) {
+  void announce(const std::string& room, const sync::AnnouncedBlob& blob) {
     if (room == kDirectoryRoom) return;  // a heal fetched through it: the scans announce in the real rooms
     // Results ignored, as in act(): the room logs a failed write and the
     // scans announce what is still unlisted.
@@ -418,7 +418,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
         it->second.room->announce(blob, [](Result<>) {});
         return;
       }
-      s->host.rooms.with_room(room, [blob](Room& r, std::function<void()> release) {
+      s->deps.rooms.with_room(room, [blob](sync::Room& r, std::function<void()> release) {
         r.announce(blob, [release](Result<>) { release(); });
       });
     });
@@ -486,44 +486,44 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
 // ---- Mesh ---------------------------------------------------------------------
 
-Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, SyncService& sync, BlobStore& blobs) {
-  MeshHost host{sync.rooms(), blobs, sync.config()};
-  if (config.partial_dir.empty()) config.partial_dir = host.sync.data_dir / "mesh-partial";
+Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, sync::SyncEndpoint& sync, BlobStore& blobs) {
+  MeshDeps deps{sync.rooms(), blobs, sync.config()};
+  if (config.partial_dir.empty()) config.partial_dir = deps.sync.data_dir / "mesh-partial";
   std::error_code ec;
   std::filesystem::create_directories(config.partial_dir, ec);
   if (ec) return fail(Errc::kIOError, "cannot create {}: {}", config.partial_dir.string(), ec.message());
-  auto impl = std::make_shared<Impl>(std::move(config), host);
+  auto impl = std::make_shared<Impl>(std::move(config), deps);
   auto& c = impl->config;
   // Peers are identified by the URL string as configured (its canonical form
   // must equal the peer's own url, which is what it writes into registries).
   auto policy = DialPolicy::create(impl->self, c.peers, c.mesh_allow, c.peer_token);
   if (!policy) return std::unexpected(policy.error());
   impl->policy = *policy;
-  auto& tokens = host.sync.tokens;
+  auto& tokens = deps.sync.tokens;
   if (!c.peer_token.empty() && (std::find(tokens.begin(), tokens.end(), c.peer_token) != tokens.end() ||
-                                std::find(host.sync.read_only_tokens.begin(), host.sync.read_only_tokens.end(),
-                                          c.peer_token) != host.sync.read_only_tokens.end()))
+                                std::find(deps.sync.read_only_tokens.begin(), deps.sync.read_only_tokens.end(),
+                                          c.peer_token) != deps.sync.read_only_tokens.end()))
     spdlog::warn("mesh: peer_token is also a client token: clients holding it can pose as a peer");
   if (c.peer_token.empty() && !tokens.empty() && !impl->policy->peers().empty())
     spdlog::warn("mesh: sync tokens are required here but peer_token is not set: this server presents no token to "
                  "its peers, and peers that require one refuse it");
-  impl->replicate_max = c.replicate_max_bytes ? c.replicate_max_bytes : host.sync.max_blob_bytes;
-  ReplicatorEnv env{impl->ioc.get_executor(), host.blobs, impl->health, c.partial_dir, impl->self, impl->policy,
-                    {}, {}, {}, {}, {}, {}, {}, {}};
-  env.max_fetches = c.max_fetches;
-  env.connections_per_holder = c.connections_per_holder;
-  env.backoff_initial = c.blob_backoff_initial;
-  env.backoff_max = c.blob_backoff_max;
-  env.connect_timeout = c.connect_timeout;
-  env.idle_timeout = c.fetch_idle_timeout;
+  impl->replicate_max = c.replicate_max_bytes ? c.replicate_max_bytes : deps.sync.max_blob_bytes;
+  ReplicatorDeps replicator_deps{impl->ioc.get_executor(), deps.blobs, impl->health, c.partial_dir, impl->self,
+                                impl->policy, {}, {}, {}, {}, {}, {}, {}, {}};
+  replicator_deps.max_fetches = c.max_fetches;
+  replicator_deps.connections_per_holder = c.connections_per_holder;
+  replicator_deps.backoff_initial = c.blob_backoff_initial;
+  replicator_deps.backoff_max = c.blob_backoff_max;
+  replicator_deps.connect_timeout = c.connect_timeout;
+  replicator_deps.idle_timeout = c.fetch_idle_timeout;
   std::weak_ptr<Impl> weak = impl;
-  env.run_blocking = [weak](std::function<void()> fn) {
+  replicator_deps.run_blocking = [weak](std::function<void()> fn) {
     if (auto s = weak.lock()) s->run_blocking(std::move(fn));
   };
-  env.announce = [weak](const std::string& room, const AnnouncedBlob& blob) {
+  replicator_deps.announce = [weak](const std::string& room, const sync::AnnouncedBlob& blob) {
     if (auto s = weak.lock()) s->announce(room, blob);
   };
-  impl->replicator = Replicator::create(std::move(env));
+  impl->replicator = Replicator::create(std::move(replicator_deps));
   if (auto names = sync.stored_rooms()) impl->stored.insert(names->begin(), names->end());
   else spdlog::warn("mesh: cannot list this server's rooms: {}", names.error().to_string());
 
@@ -584,7 +584,7 @@ void Mesh::stop() {
   });
   torn_down.get_future().wait();
   // Links close asynchronously; rooms the mesh's io_context runs (when it
-  // gave the RoomManager its own) need it until the SyncService stopped them.
+  // gave the RoomManager its own) need it until the SyncEndpoint stopped them.
   s.work.reset();
   for (int i = 0; i < 200 && !s.ioc.stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   s.ioc.stop();
@@ -644,4 +644,4 @@ MeshReport Mesh::report() const {
   return r;
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -18,18 +18,18 @@
 //   Shutdown:      drain() withdraws this server from every registry entry
 //                  and waits (bounded) until each peer confirmed it has the
 //                  change durably (PeerLink::flush); then the owner stops the
-//                  SyncService and the mesh.
+//                  SyncEndpoint and the mesh.
 //
 // Usage (see src/cli/sync_commands.cpp):
-//   auto sync = SyncService::create(sync_config, store);
+//   auto sync = SyncEndpoint::create(sync_config, store);
 //   auto mesh = Mesh::create(mesh_config, **sync, store);   // before attach
 //   (*sync)->attach(server);
 //   (*mesh)->start();
 //   server.run();      // SIGTERM: mesh drain -> sync stop -> run() returns
-//   (*mesh)->stop();   // then destroy the mesh, then the SyncService
+//   (*mesh)->stop();   // then destroy the mesh, then the SyncEndpoint
 //
 // The mesh runs its own I/O threads and the rooms run on them too
-// (SyncService::use_io_context), so rooms can load and link before any
+// (SyncEndpoint::use_io_context), so rooms can load and link before any
 // client connects.
 //
 // Thread safety: every public method may be called from any thread, except
@@ -50,10 +50,10 @@ class BlobStore;
 }
 
 namespace blobsync::sync {
-class SyncService;
+class SyncEndpoint;
 }
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 // The system room holding the room directory.
 inline constexpr char kDirectoryRoom[] = "_mesh";
@@ -61,11 +61,11 @@ inline constexpr char kDirectoryMap[] = "rooms";
 
 class Mesh {
  public:
-  // Hooks itself into `sync` (SyncService::use_io_context, set_before_stop,
+  // Hooks itself into `sync` (SyncEndpoint::use_io_context, set_before_stop,
   // set_fetch_missing), so call it before sync.attach(). Errors:
   // kInvalidArgument (a peer URL that does not parse), directory creation
   // failures. REQUIRES: sync and blobs outlive the Mesh.
-  static Result<std::unique_ptr<Mesh>> create(MeshConfig config, SyncService& sync, BlobStore& blobs);
+  static Result<std::unique_ptr<Mesh>> create(MeshConfig config, sync::SyncEndpoint& sync, BlobStore& blobs);
   ~Mesh();  // stop()
   Mesh(const Mesh&) = delete;
   Mesh& operator=(const Mesh&) = delete;
@@ -104,4 +104,4 @@ class Mesh {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -1,6 +1,6 @@
 #include "mesh/mesh_config.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 Result<Replication> parse_replication(std::string_view text) {
   if (text == "all") return Replication::kAll;
@@ -10,4 +10,4 @@ Result<Replication> parse_replication(std::string_view text) {
 
 std::string_view replication_name(Replication r) { return r == Replication::kAll ? "all" : "on-demand"; }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -17,7 +17,7 @@
 
 #include "core/error.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 // The User-Agent of the mesh's connections to other servers; a server never
 // replicates on fetch for them (docs/protocol.md).
@@ -95,4 +95,4 @@ struct MeshConfig {
   std::filesystem::path partial_dir;
 };
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -9,11 +9,11 @@
 
 #include "sync/connection.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
-inline ConnId next_mesh_conn_id() {
-  static std::atomic<ConnId> next{ConnId{1} << 62};
+inline sync::ConnId next_mesh_conn_id() {
+  static std::atomic<sync::ConnId> next{sync::ConnId{1} << 62};
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

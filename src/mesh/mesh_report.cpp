@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 namespace json = boost::json;
 
@@ -153,4 +153,4 @@ Result<MeshReport> parse_peers_json(std::string_view text) {
   return r;
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

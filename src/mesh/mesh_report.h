@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 struct PeerReport {
   std::string url;
@@ -49,4 +49,4 @@ std::string render_mesh_metrics(const MeshReport& r);
 // Parses render_peers_json output (for the CLI). Errors: kInvalidArgument.
 Result<MeshReport> parse_peers_json(std::string_view json);
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

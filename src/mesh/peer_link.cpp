@@ -16,7 +16,7 @@
 #include "mesh/yjs_frames.h"
 #include "sync/room.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 namespace asio = boost::asio;
 
@@ -42,7 +42,7 @@ std::int64_t steady_ms() {
 class LinkConn;
 
 struct PeerLink::Impl : std::enable_shared_from_this<PeerLink::Impl> {
-  Impl(asio::any_io_executor ex, PeerLinkOptions o, std::shared_ptr<Room> r, HolderHealth& h)
+  Impl(asio::any_io_executor ex, PeerLinkOptions o, std::shared_ptr<sync::Room> r, HolderHealth& h)
       : strand(asio::make_strand(std::move(ex))),
         opts(std::move(o)),
         room(std::move(r)),
@@ -61,7 +61,7 @@ struct PeerLink::Impl : std::enable_shared_from_this<PeerLink::Impl> {
 
   asio::strand<asio::any_io_executor> strand;
   PeerLinkOptions opts;
-  std::shared_ptr<Room> room;
+  std::shared_ptr<sync::Room> room;
   HolderHealth& health;
   Backoff backoff;
   asio::steady_timer retry;
@@ -92,7 +92,7 @@ struct PeerLink::Impl : std::enable_shared_from_this<PeerLink::Impl> {
   void joined_room(std::uint64_t g, bool ok);
   void down(std::uint64_t g, const std::string& why, bool was_open);
   void from_peer(std::uint64_t g, std::span<const std::uint8_t> frame);
-  void from_local(std::uint64_t g, const std::vector<SharedBytes>& msgs);
+  void from_local(std::uint64_t g, const std::vector<sync::SharedBytes>& msgs);
   void local_gone(std::uint64_t g);
   void leave_room();
   void fail_flushes();
@@ -102,11 +102,11 @@ struct PeerLink::Impl : std::enable_shared_from_this<PeerLink::Impl> {
 };
 
 // The peer as a connection of the local room.
-class LinkConn final : public Connection {
+class LinkConn final : public sync::Connection {
  public:
   LinkConn(std::weak_ptr<PeerLink::Impl> link, std::uint64_t gen) : link_(std::move(link)), gen_(gen) {}
-  ConnId id() const override { return id_; }
-  void send(std::vector<SharedBytes> messages) override {
+  sync::ConnId id() const override { return id_; }
+  void send(std::vector<sync::SharedBytes> messages) override {
     last_send_.store(steady_ms(), std::memory_order_relaxed);
     auto l = link_.lock();
     if (!l) return;
@@ -120,7 +120,7 @@ class LinkConn final : public Connection {
  private:
   std::weak_ptr<PeerLink::Impl> link_;
   std::uint64_t gen_;
-  ConnId id_ = next_mesh_conn_id();
+  sync::ConnId id_ = next_mesh_conn_id();
   std::atomic<std::int64_t> last_send_{steady_ms()};
 };
 
@@ -217,8 +217,8 @@ void PeerLink::Impl::down(std::uint64_t g, const std::string& why, bool was_open
 void PeerLink::Impl::from_peer(std::uint64_t g, std::span<const std::uint8_t> frame) {
   if (g != gen || stopped) return;
   update([](Status& s) { ++s.frames_in; });
-  if (is_sync(frame, kSyncStep1)) ++local_step1;  // answered by the local room
-  if (is_sync(frame, kSyncStep2)) {
+  if (is_sync(frame, protocol::kSyncStep1)) ++local_step1;  // answered by the local room
+  if (is_sync(frame, protocol::kSyncStep2)) {
     ++peer_step2;
     update([](Status& s) { s.synced = true; });
   }
@@ -228,10 +228,10 @@ void PeerLink::Impl::from_peer(std::uint64_t g, std::span<const std::uint8_t> fr
   check_flushes();
 }
 
-void PeerLink::Impl::from_local(std::uint64_t g, const std::vector<SharedBytes>& msgs) {
+void PeerLink::Impl::from_local(std::uint64_t g, const std::vector<sync::SharedBytes>& msgs) {
   if (g != gen || stopped || !client) return;
   for (const auto& m : msgs) {
-    if (is_sync(*m, kSyncStep2)) ++local_step2;
+    if (is_sync(*m, protocol::kSyncStep2)) ++local_step2;
     to_peer(*m);
   }
   check_flushes();
@@ -276,7 +276,7 @@ void PeerLink::Impl::check_flushes() {
       // Everything the room queued to us before the probe is now queued to
       // the peer, ahead of this SyncStep1.
       it->stage = 2;
-      to_peer(sync_frame(kSyncStep1, it->sv));
+      to_peer(sync_frame(protocol::kSyncStep1, it->sv));
       it->target = peer_step1;
     }
     if (it->stage == 2 && peer_step2 >= it->target) {
@@ -292,7 +292,7 @@ void PeerLink::Impl::check_flushes() {
 
 void PeerLink::Impl::to_peer(std::vector<std::uint8_t> frame) {
   if (!client) return;
-  if (is_sync(frame, kSyncStep1)) ++peer_step1;
+  if (is_sync(frame, protocol::kSyncStep1)) ++peer_step1;
   update([](Status& s) { ++s.frames_out; });
   client->send_frame(std::move(frame));
 }
@@ -304,7 +304,7 @@ void PeerLink::Impl::to_room(std::vector<std::uint8_t> frame) {
 // ---- PeerLink ----------------------------------------------------------------
 
 std::shared_ptr<PeerLink> PeerLink::create(asio::any_io_executor ex, PeerLinkOptions options,
-                                           std::shared_ptr<Room> room, HolderHealth& health) {
+                                           std::shared_ptr<sync::Room> room, HolderHealth& health) {
   auto impl = std::make_shared<Impl>(std::move(ex), std::move(options), std::move(room), health);
   return std::shared_ptr<PeerLink>(new PeerLink(std::move(impl)));
 }
@@ -343,7 +343,7 @@ void PeerLink::flush(crdt::Bytes state_vector, std::chrono::milliseconds timeout
     f.done = std::move(done);
     f.timer = std::make_shared<asio::steady_timer>(s->strand, timeout);
     f.target = ++s->local_step1;
-    auto probe = sync_frame(kSyncStep1, f.sv);
+    auto probe = sync_frame(protocol::kSyncStep1, f.sv);
     std::uint64_t id = f.id;
     f.timer->async_wait([weak = std::weak_ptr<Impl>(s), id](const boost::system::error_code& ec) {
       auto l = weak.lock();
@@ -366,4 +366,4 @@ PeerLink::Status PeerLink::status() const {
   return impl_->status;
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

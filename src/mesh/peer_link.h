@@ -46,7 +46,7 @@ namespace blobsync::sync {
 class Room;
 }
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 class HolderHealth;
 
@@ -75,7 +75,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
 
   // REQUIRES: health outlives the link.
   static std::shared_ptr<PeerLink> create(boost::asio::any_io_executor ex, PeerLinkOptions options,
-                                          std::shared_ptr<Room> room, HolderHealth& health);
+                                          std::shared_ptr<sync::Room> room, HolderHealth& health);
   ~PeerLink();
 
   const std::string& peer() const;
@@ -102,4 +102,4 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
 
 std::string_view link_state_name(PeerLink::State s);
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -23,7 +23,7 @@
 #include "mesh/holder_health.h"
 #include "mesh/mesh_config.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 namespace asio = boost::asio;
 using client::StreamingDownload;
@@ -40,7 +40,7 @@ std::uint64_t wider(std::uint64_t a, std::uint64_t b) { return a == 0 || b == 0 
 }  // namespace
 
 struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
-  explicit Impl(ReplicatorEnv e) : env(std::move(e)), strand(asio::make_strand(env.ex)), sweep(strand) {}
+  explicit Impl(ReplicatorDeps e) : deps(std::move(e)), strand(asio::make_strand(deps.ex)), sweep(strand) {}
 
   using Waiter = std::function<void(Result<>)>;
 
@@ -73,7 +73,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     Clock::time_point next;
   };
 
-  ReplicatorEnv env;
+  ReplicatorDeps deps;
   asio::strand<asio::any_io_executor> strand;
   asio::steady_timer sweep;
   std::mt19937_64 rng{std::random_device{}()};
@@ -95,7 +95,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   void count_pending(const std::vector<std::string>& hs, int delta) {
     std::lock_guard lock(mu);
     for (const auto& h : hs) {
-      if (h == env.self_url) continue;
+      if (h == deps.self_url) continue;
       auto& p = holders[h].pending;
       p = delta > 0 ? p + 1 : (p ? p - 1 : 0);
     }
@@ -110,12 +110,12 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     count_pending(added, +1);
     for (auto& h : added) {
       j.job.holders.push_back(h);
-      if (j.active && h != env.self_url) j.order.push_back(h);  // tried after the current ones
+      if (j.active && h != deps.self_url) j.order.push_back(h);  // tried after the current ones
     }
   }
 
   void add(FetchJob job, bool urgent, Waiter waiter) {
-    job.holders = env.policy->admit(job.holders);  // whoever calls, only admitted holders are dialed
+    job.holders = deps.policy->admit(job.holders);  // whoever calls, only admitted holders are dialed
     if (auto it = jobs.find(job.hash); it != jobs.end()) {
       merge(*it->second, job.holders);
       if (!it->second->active) it->second->job.max_bytes = wider(it->second->job.max_bytes, job.max_bytes);
@@ -161,7 +161,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   }
 
   void pump() {
-    while (!stopped && active < std::max(1u, env.max_fetches) && !queue.empty()) {
+    while (!stopped && active < std::max(1u, deps.max_fetches) && !queue.empty()) {
       Digest h = queue.front();
       queue.pop_front();
       auto it = jobs.find(h);
@@ -174,29 +174,29 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   void start(std::shared_ptr<Job> j) {
     ++active;
     j->active = true;
-    j->slot = next_slot++ % std::max(1u, env.connections_per_holder);
+    j->slot = next_slot++ % std::max(1u, deps.connections_per_holder);
     j->order.clear();
     for (const auto& h : j->job.holders)
-      if (h != env.self_url) j->order.push_back(h);
+      if (h != deps.self_url) j->order.push_back(h);
     std::shuffle(j->order.begin(), j->order.end(), rng);
     j->next = 0;
-    env.run_blocking([self = shared_from_this(), j] {
+    deps.run_blocking([self = shared_from_this(), j] {
       // Maybe a client uploaded it meanwhile; else stream it into the store.
       // No partial file: the bytes are written once, into the ingest; the
       // job keeps the download across holders, so a broken transfer resumes
       // where it stopped (a partial left by an older version is resumed too).
-      auto held = self->env.store.contains(j->job.hash);
+      auto held = self->deps.store.contains(j->job.hash);
       Result<std::unique_ptr<StreamingDownload>> partial = fail(Errc::kInternal, "unused");
       bool have = held && *held;
       if (!have) {
         client::StreamingOptions o;
-        o.partial_dir = self->env.partial_dir;
+        o.partial_dir = self->deps.partial_dir;
         o.keep_partial = false;
         o.store_checks_chunks = true;  // the ingest's chunk hashes are the check: two hashing passes, not three
         o.holder_typed_it = true;      // a peer's octet-stream needs no second libmagic pass
         std::uint64_t limit = j->job.max_bytes ? j->job.max_bytes : UINT64_MAX;
         o.max_size = limit;  // checked against the holder's META
-        partial = StreamingDownload::open(self->env.store, j->job.hash, std::move(o));
+        partial = StreamingDownload::open(self->deps.store, j->job.hash, std::move(o));
         // A partial left by an older version already knows its size.
         if (partial && limit < (*partial)->size())
           partial = fail(Errc::kTooLarge, "blob of {} bytes is over this server's limit of {}", (*partial)->size(),
@@ -247,7 +247,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   }
 
   void ingest(std::shared_ptr<Job> j, std::string url) {
-    env.run_blocking([self = shared_from_this(), j, url = std::move(url)]() mutable {
+    deps.run_blocking([self = shared_from_this(), j, url = std::move(url)]() mutable {
       // Verifies the blob hash and commits; on corruption (the chunk hashes
       // the holders sent do not add up to the blob) the download starts over.
       auto stored = j->partial->finish();
@@ -261,8 +261,8 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
             ++self->holders[url].fetched;
           }
           spdlog::info("mesh: replicated {} ({} bytes) from {}", to_hash_ref(j->job.hash), stored->size, url);
-          if (self->env.announce)
-            self->env.announce(j->job.room, AnnouncedBlob{stored->hash, stored->size, stored->chunk_count});
+          if (self->deps.announce)
+            self->deps.announce(j->job.room, sync::AnnouncedBlob{stored->hash, stored->size, stored->chunk_count});
           return self->finish(j, {});
         }
         if (corrupt) {
@@ -295,7 +295,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       if (too_large.insert(j->job.hash).second)
         spdlog::warn("mesh: not replicating {}: {}", to_hash_ref(j->job.hash), r.error().message);
     } else if (r.error().code != Errc::kCancelled) {
-      auto [rit, fresh] = retries.try_emplace(j->job.hash, Retry{Backoff(env.backoff_initial, env.backoff_max), {}});
+      auto [rit, fresh] = retries.try_emplace(j->job.hash, Retry{Backoff(deps.backoff_initial, deps.backoff_max), {}});
       rit->second.next = Clock::now() + rit->second.backoff.next();
       {
         std::lock_guard lock(mu);
@@ -312,7 +312,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   void connect(const std::string& url, const std::string& room, unsigned slot,
                std::function<void(Result<std::shared_ptr<Pooled>>)> cb) {
     // Jobs hold admitted URLs only; checked again here, where the token is chosen.
-    auto target = env.policy->classify(url);
+    auto target = deps.policy->classify(url);
     if (target.kind != DialPolicy::Kind::kPeer && target.kind != DialPolicy::Kind::kAllowed)
       return cb(fail(Errc::kForbidden, "{} is neither a peer nor under mesh_allow", url));
     auto key = std::make_tuple(url, room, slot);
@@ -339,9 +339,9 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     o.token = target.token;  // peer_token for peers; mesh_allow holders get none
     o.sync_doc = false;
     o.user_agent = kMeshUserAgent;  // the holder must not replicate on fetch for us
-    o.connect_timeout = env.connect_timeout;
-    o.idle_timeout = env.idle_timeout;
-    p->client = RoomClient::create(env.ex, std::move(o), nullptr);
+    o.connect_timeout = deps.connect_timeout;
+    o.idle_timeout = deps.idle_timeout;
+    p->client = RoomClient::create(deps.ex, std::move(o), nullptr);
     std::weak_ptr<Pooled> weak = p;
     p->client->on_closed([weak](const Error&) {
       if (auto strong = weak.lock()) strong->alive = false;
@@ -363,12 +363,12 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     auto waiters = std::move(p->waiters);
     p->waiters.clear();
     if (!r) {
-      env.health.unreachable(std::get<0>(key));
+      deps.health.unreachable(std::get<0>(key));
       if (auto it = pool.find(key); it != pool.end() && it->second == p) pool.erase(it);
       for (auto& w : waiters) w(std::unexpected(r.error()));
       return;
     }
-    env.health.reachable(std::get<0>(key));
+    deps.health.reachable(std::get<0>(key));
     for (auto& w : waiters) w(p);
   }
 
@@ -396,8 +396,8 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   }
 };
 
-std::shared_ptr<Replicator> Replicator::create(ReplicatorEnv env) {
-  return std::shared_ptr<Replicator>(new Replicator(std::make_shared<Impl>(std::move(env))));
+std::shared_ptr<Replicator> Replicator::create(ReplicatorDeps deps) {
+  return std::shared_ptr<Replicator>(new Replicator(std::make_shared<Impl>(std::move(deps))));
 }
 
 Replicator::Replicator(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -443,4 +443,4 @@ std::map<std::string, Replicator::HolderStats> Replicator::holder_stats() const 
   return impl_->holders;
 }
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

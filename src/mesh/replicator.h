@@ -52,12 +52,12 @@ namespace blobsync {
 class BlobStore;
 }
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 
 class DialPolicy;
 class HolderHealth;
 
-struct ReplicatorEnv {
+struct ReplicatorDeps {
   boost::asio::any_io_executor ex;  // network I/O
   BlobStore& store;
   HolderHealth& health;
@@ -71,7 +71,7 @@ struct ReplicatorEnv {
   // Runs blocking work (ingest, store lookups) off the I/O threads.
   std::function<void(std::function<void()>)> run_blocking;
   // Announces a freshly stored blob in `room` (Room::announce).
-  std::function<void(const std::string& room, const AnnouncedBlob& blob)> announce;
+  std::function<void(const std::string& room, const sync::AnnouncedBlob& blob)> announce;
 };
 
 struct FetchJob {
@@ -85,7 +85,7 @@ struct FetchJob {
 
 class Replicator : public std::enable_shared_from_this<Replicator> {
  public:
-  static std::shared_ptr<Replicator> create(ReplicatorEnv env);
+  static std::shared_ptr<Replicator> create(ReplicatorDeps deps);
   ~Replicator();
 
   // Background replication: queued unless already queued or running, the
@@ -117,4 +117,4 @@ class Replicator : public std::enable_shared_from_this<Replicator> {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

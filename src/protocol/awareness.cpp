@@ -4,7 +4,7 @@
 
 #include "crdt/lib0.h"
 
-namespace blobsync::sync {
+namespace blobsync::protocol {
 
 std::vector<std::uint64_t> AwarenessChange::all() const {
   std::vector<std::uint64_t> out = added;
@@ -103,4 +103,4 @@ const std::string* Awareness::state_of(std::uint64_t client) const {
   return it == states_.end() ? nullptr : &it->second;
 }
 
-}  // namespace blobsync::sync
+}  // namespace blobsync::protocol

@@ -17,7 +17,7 @@
 
 #include "core/error.h"
 
-namespace blobsync::sync {
+namespace blobsync::protocol {
 
 struct AwarenessChange {
   std::vector<std::uint64_t> added, updated, removed;
@@ -60,4 +60,4 @@ class Awareness {
   std::map<std::uint64_t, Meta> meta_;           // kept after removal, as in y-protocols
 };
 
-}  // namespace blobsync::sync
+}  // namespace blobsync::protocol

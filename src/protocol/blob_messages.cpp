@@ -2,9 +2,10 @@
 
 #include <algorithm>
 
+#include "core/chunking.h"
 #include "crdt/lib0.h"
 
-namespace blobsync::sync {
+namespace blobsync::protocol {
 
 namespace {
 
@@ -154,7 +155,7 @@ Result<BlobMessage> decode_body(BlobMsg type, Decoder& d, std::uint64_t* req_out
       m.mime_type = d.read_var_string();
       m.filename = d.read_var_string();
       std::uint64_t n = d.read_var_uint();
-      if (d.ok() && n != (m.size + 262143) / 262144) d.fail("chunk count does not match size");
+      if (d.ok() && n != chunk_count(m.size)) d.fail("chunk count does not match size");
       m.chunk_hashes = get_hashes(d, n);
       return m;
     }
@@ -171,7 +172,7 @@ Result<BlobMessage> decode_body(BlobMsg type, Decoder& d, std::uint64_t* req_out
       m.req = get_req(d, req_out);
       m.index = d.read_var_uint();
       std::uint64_t len = d.read_var_uint();
-      if (d.ok() && len > 262144) d.fail("chunk larger than 256 KiB");
+      if (d.ok() && len > kChunkSize) d.fail("chunk larger than 256 KiB");
       if (d.ok()) m.data = d.read_view(static_cast<std::size_t>(len));
       return m;
     }
@@ -187,7 +188,7 @@ Result<BlobMessage> decode_body(BlobMsg type, Decoder& d, std::uint64_t* req_out
       m.size = d.read_var_uint();
       m.mime_type = d.read_var_string();
       m.chunk_count = d.read_var_uint();
-      if (d.ok() && m.chunk_count != (m.size + 262143) / 262144) d.fail("chunk count does not match size");
+      if (d.ok() && m.chunk_count != chunk_count(m.size)) d.fail("chunk count does not match size");
       std::uint64_t n = d.read_var_uint();
       if (d.ok() && n > m.chunk_count) d.fail("more chunk hashes than chunks");
       m.chunk_hashes = get_hashes(d, n);
@@ -305,4 +306,4 @@ std::string_view blob_error_name(BlobErrorCode code) {
   return "UNKNOWN";
 }
 
-}  // namespace blobsync::sync
+}  // namespace blobsync::protocol

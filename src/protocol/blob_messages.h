@@ -14,7 +14,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 
-namespace blobsync::sync {
+namespace blobsync::protocol {
 
 enum class BlobMsg : std::uint8_t {
   kUpload = 10,
@@ -159,4 +159,4 @@ Result<std::uint64_t> check_ranges(const std::vector<ChunkRange>& ranges, std::u
 
 std::string_view blob_error_name(BlobErrorCode code);
 
-}  // namespace blobsync::sync
+}  // namespace blobsync::protocol

@@ -7,7 +7,7 @@
 #include "crdt/doc.h"
 #include "crdt/map.h"
 
-namespace blobsync::sync {
+namespace blobsync::protocol {
 
 namespace {
 
@@ -137,4 +137,4 @@ std::size_t registry_reconcile(crdt::Doc& doc, const std::string& self_url,
   return changed;
 }
 
-}  // namespace blobsync::sync
+}  // namespace blobsync::protocol

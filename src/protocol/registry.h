@@ -26,7 +26,7 @@ namespace blobsync::crdt {
 class Doc;
 }
 
-namespace blobsync::sync {
+namespace blobsync::protocol {
 
 inline constexpr char kRegistryMap[] = "_blobRegistry";
 
@@ -81,4 +81,4 @@ std::size_t registry_reconcile(crdt::Doc& doc, const std::string& self_url,
                                const std::function<std::optional<HeldBlob>(const Digest&)>& verified,
                                const std::vector<HeldBlob>& ours = {}, const void* origin = nullptr);
 
-}  // namespace blobsync::sync
+}  // namespace blobsync::protocol

@@ -36,9 +36,9 @@ Result<std::string> check_mime(const MimePolicy& policy, const std::string& decl
 }  // namespace
 
 struct BlobChannel::Upload {
-  UploadMsg msg;
+  protocol::UploadMsg msg;
   std::shared_ptr<StagedUpload> staged;
-  std::uint32_t window = kDefaultWindow;
+  std::uint32_t window = protocol::kDefaultWindow;
   std::uint32_t in_flight = 0;
   std::set<std::uint64_t> inflight_idx;
   std::uint64_t remaining = 0;  // chunks not yet on disk
@@ -51,26 +51,26 @@ struct BlobChannel::Download {
   Digest hash;
   std::uint64_t size = 0;
   std::vector<Digest> chunk_hashes;
-  std::vector<ChunkRange> ranges;
+  std::vector<protocol::ChunkRange> ranges;
   std::size_t range_idx = 0;
   std::uint64_t next = 0;  // within ranges[range_idx]
-  std::uint32_t window = kDefaultWindow;
+  std::uint32_t window = protocol::kDefaultWindow;
   std::uint64_t sent = 0, credited = 0;
   bool reading = false;
   bool stalled = false;
 };
 
-BlobChannel::BlobChannel(BlobChannelEnv& env, Hooks hooks) : env_(env), hooks_(std::move(hooks)) {}
+BlobChannel::BlobChannel(BlobChannelDeps& deps, Hooks hooks) : deps_(deps), hooks_(std::move(hooks)) {}
 
 BlobChannel::~BlobChannel() = default;
 
-void BlobChannel::send(const BlobMessage& m) {
-  if (!closed_) hooks_.send(share_bytes(encode_blob_message(m)));
+void BlobChannel::send(const protocol::BlobMessage& m) {
+  if (!closed_) hooks_.send(share_bytes(protocol::encode_blob_message(m)));
 }
 
-void BlobChannel::error(std::uint64_t req, BlobErrorCode code, std::string message) {
-  spdlog::debug("sync: blob req {}: {} {}", req, blob_error_name(code), message);
-  send(ErrorMsg{req, code, std::move(message)});
+void BlobChannel::error(std::uint64_t req, protocol::BlobErrorCode code, std::string message) {
+  spdlog::debug("sync: blob req {}: {} {}", req, protocol::blob_error_name(code), message);
+  send(protocol::ErrorMsg{req, code, std::move(message)});
 }
 
 bool BlobChannel::recently_ended(std::uint64_t req) const {
@@ -79,15 +79,15 @@ bool BlobChannel::recently_ended(std::uint64_t req) const {
 
 bool BlobChannel::check_new_req(std::uint64_t req) {
   if (req == 0 || req % 2 == 0) {
-    error(req, BlobErrorCode::kBadRequest, "request ids chosen by a client must be odd");
+    error(req, protocol::BlobErrorCode::kBadRequest, "request ids chosen by a client must be odd");
     return false;
   }
   if (uploads_.contains(req) || downloads_.contains(req) || pending_.contains(req)) {
-    error(req, BlobErrorCode::kBadRequest, "request id already in use");
+    error(req, protocol::BlobErrorCode::kBadRequest, "request id already in use");
     return false;
   }
-  if (uploads_.size() + downloads_.size() + pending_.size() >= env_.config.max_transfers_per_connection) {
-    error(req, BlobErrorCode::kBusy, "too many transfers on this connection");
+  if (uploads_.size() + downloads_.size() + pending_.size() >= deps_.config.max_transfers_per_connection) {
+    error(req, protocol::BlobErrorCode::kBusy, "too many transfers on this connection");
     return false;
   }
   return true;
@@ -103,7 +103,7 @@ void BlobChannel::end(std::uint64_t req) {
   auto up = it->second;
   uploads_.erase(it);
   up->dead = true;
-  if (up->in_flight == 0 && !up->finalizing) env_.staging.unclaim(up->msg.hash);
+  if (up->in_flight == 0 && !up->finalizing) deps_.staging.unclaim(up->msg.hash);
 }
 
 void BlobChannel::close() {
@@ -118,33 +118,33 @@ void BlobChannel::close() {
 void BlobChannel::on_frame(std::vector<std::uint8_t> frame) {
   if (closed_) return;
   std::uint64_t req = 0;
-  auto msg = decode_blob_message(frame, &req);
+  auto msg = protocol::decode_blob_message(frame, &req);
   if (!msg) {
-    if (frame.size() > 0 && frame[0] == static_cast<std::uint8_t>(BlobMsg::kError)) return;  // never answer an ERROR
-    error(req, BlobErrorCode::kBadRequest, msg.error().message);
+    if (frame.size() > 0 && frame[0] == static_cast<std::uint8_t>(protocol::BlobMsg::kError)) return;  // never answer an ERROR
+    error(req, protocol::BlobErrorCode::kBadRequest, msg.error().message);
     if (req && (uploads_.contains(req) || downloads_.contains(req))) end(req);
     return;
   }
   std::visit(
       [&](auto& m) {
         using T = std::decay_t<decltype(m)>;
-        if constexpr (std::is_same_v<T, UploadMsg>) {
+        if constexpr (std::is_same_v<T, protocol::UploadMsg>) {
           on_upload(std::move(m));
-        } else if constexpr (std::is_same_v<T, RequestMsg>) {
+        } else if constexpr (std::is_same_v<T, protocol::RequestMsg>) {
           on_request(std::move(m));
-        } else if constexpr (std::is_same_v<T, ChunkMsg>) {
-          ChunkMsg c = m;
+        } else if constexpr (std::is_same_v<T, protocol::ChunkMsg>) {
+          protocol::ChunkMsg c = m;
           on_chunk(std::move(frame), c);  // c.data points into the moved buffer, which stays put
-        } else if constexpr (std::is_same_v<T, HaveMsg>) {
+        } else if constexpr (std::is_same_v<T, protocol::HaveMsg>) {
           on_have(std::move(m));
-        } else if constexpr (std::is_same_v<T, CreditMsg>) {
+        } else if constexpr (std::is_same_v<T, protocol::CreditMsg>) {
           on_credit(m);
-        } else if constexpr (std::is_same_v<T, CancelMsg> || std::is_same_v<T, ErrorMsg>) {
+        } else if constexpr (std::is_same_v<T, protocol::CancelMsg> || std::is_same_v<T, protocol::ErrorMsg>) {
           if (uploads_.contains(m.req) || downloads_.contains(m.req) || pending_.contains(m.req)) end(m.req);
         } else {
           // META, WANT, DONE, HAVE_REPLY answer requests; this server sent none.
           if (!recently_ended(m.req))
-            error(m.req, BlobErrorCode::kBadRequest, "unexpected reply: this server made no request with this id");
+            error(m.req, protocol::BlobErrorCode::kBadRequest, "unexpected reply: this server made no request with this id");
         }
       },
       *msg);
@@ -152,31 +152,31 @@ void BlobChannel::on_frame(std::vector<std::uint8_t> frame) {
 
 // ---- upload ----------------------------------------------------------------
 
-void BlobChannel::on_upload(UploadMsg m) {
+void BlobChannel::on_upload(protocol::UploadMsg m) {
   std::uint64_t req = m.req;
   if (!check_new_req(req)) return;
-  if (hooks_.read_only) return error(req, BlobErrorCode::kForbidden, "this connection's token is read-only");
-  if (m.size > env_.config.max_blob_bytes)
-    return error(req, BlobErrorCode::kTooLarge,
+  if (hooks_.read_only) return error(req, protocol::BlobErrorCode::kForbidden, "this connection's token is read-only");
+  if (m.size > deps_.config.max_blob_bytes)
+    return error(req, protocol::BlobErrorCode::kTooLarge,
                  fmt::format("blob of {} bytes is over this server's limit of {} bytes", m.size,
-                             env_.config.max_blob_bytes));
+                             deps_.config.max_blob_bytes));
   if (m.chunk_hashes.size() != chunk_count(m.size))
-    return error(req, BlobErrorCode::kBadRequest, "chunk hash count does not match the size");
-  if (env_.staging.claimed() >= env_.config.max_uploads)
-    return error(req, BlobErrorCode::kBusy, "too many uploads in progress on this server");
-  if (!env_.staging.claim(m.hash))
-    return error(req, BlobErrorCode::kBusy, "another upload of this blob is in progress");
+    return error(req, protocol::BlobErrorCode::kBadRequest, "chunk hash count does not match the size");
+  if (deps_.staging.claimed() >= deps_.config.max_uploads)
+    return error(req, protocol::BlobErrorCode::kBusy, "too many uploads in progress on this server");
+  if (!deps_.staging.claim(m.hash))
+    return error(req, protocol::BlobErrorCode::kBusy, "another upload of this blob is in progress");
   auto up = std::make_shared<Upload>();
   up->msg = std::move(m);
-  up->window = std::clamp<std::uint32_t>(env_.config.window, 1, kMaxWindow);
+  up->window = std::clamp<std::uint32_t>(deps_.config.window, 1, protocol::kMaxWindow);
   uploads_[req] = up;
-  env_.run_blocking([self = shared_from_this(), up, req] {
-    auto& env = self->env_;
-    env.staging.maybe_sweep();
-    auto held = env.store.contains(up->msg.hash);
+  deps_.run_blocking([self = shared_from_this(), up, req] {
+    auto& deps = self->deps_;
+    deps.staging.maybe_sweep();
+    auto held = deps.store.contains(up->msg.hash);
     Result<std::unique_ptr<StagedUpload>> staged = nullptr;
     bool have = held && *held;
-    if (!have) staged = env.staging.open(up->msg.hash, up->msg.size, up->msg.chunk_hashes);
+    if (!have) staged = deps.staging.open(up->msg.hash, up->msg.size, up->msg.chunk_hashes);
     std::shared_ptr<StagedUpload> s;
     Error err;
     bool ok = have || staged.has_value();
@@ -184,23 +184,23 @@ void BlobChannel::on_upload(UploadMsg m) {
     else if (!have) s = std::move(*staged);
     self->hooks_.post([self, up, req, have, ok, s, err] {
       if (up->dead) {
-        if (up->in_flight == 0 && !up->finalizing) self->env_.staging.unclaim(up->msg.hash);
+        if (up->in_flight == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
         return;
       }
       if (!ok) {
-        self->error(req, BlobErrorCode::kInternal, err.message);
+        self->error(req, protocol::BlobErrorCode::kInternal, err.message);
         return self->end(req);
       }
       if (have) {
-        self->send(WantMsg{req, up->window, {}});
+        self->send(protocol::WantMsg{req, up->window, {}});
         up->finalizing = true;  // nothing to receive
         self->hooks_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
                               [self, up, req](Result<>) {
                                 self->hooks_.post([self, up, req] {
                                   up->finalizing = false;
-                                  if (!up->dead) self->send(DoneMsg{req, up->msg.hash});
+                                  if (!up->dead) self->send(protocol::DoneMsg{req, up->msg.hash});
                                   self->end(req);
-                                  if (up->dead && up->in_flight == 0) self->env_.staging.unclaim(up->msg.hash);
+                                  if (up->dead && up->in_flight == 0) self->deps_.staging.unclaim(up->msg.hash);
                                 });
                               });
         return;
@@ -210,38 +210,38 @@ void BlobChannel::on_upload(UploadMsg m) {
       up->remaining = 0;
       for (const auto& r : missing) up->remaining += r.count;
       up->mime_checked = s->has(0);  // checked when it was received
-      self->send(WantMsg{req, up->window, std::move(missing)});
+      self->send(protocol::WantMsg{req, up->window, std::move(missing)});
       if (up->remaining == 0) self->finalize(req);
     });
   });
 }
 
-void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const ChunkMsg& m) {
+void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const protocol::ChunkMsg& m) {
   auto it = uploads_.find(m.req);
   if (it == uploads_.end()) {
-    if (!recently_ended(m.req)) error(m.req, BlobErrorCode::kBadRequest, "CHUNK for no upload in progress");
+    if (!recently_ended(m.req)) error(m.req, protocol::BlobErrorCode::kBadRequest, "CHUNK for no upload in progress");
     return;
   }
   auto up = it->second;
   if (!up->staged) {
-    error(m.req, BlobErrorCode::kBadRequest, "CHUNK before WANT");
+    error(m.req, protocol::BlobErrorCode::kBadRequest, "CHUNK before WANT");
     return end(m.req);
   }
   if (m.index >= up->staged->chunk_count()) {
-    error(m.req, BlobErrorCode::kBadRequest, fmt::format("chunk index {} out of range", m.index));
+    error(m.req, protocol::BlobErrorCode::kBadRequest, fmt::format("chunk index {} out of range", m.index));
     return end(m.req);
   }
   if (m.data.size() != chunk_length(m.index, up->msg.size)) {
-    error(m.req, BlobErrorCode::kBadRequest,
+    error(m.req, protocol::BlobErrorCode::kBadRequest,
           fmt::format("chunk {} has {} bytes, expected {}", m.index, m.data.size(), chunk_length(m.index, up->msg.size)));
     return end(m.req);
   }
   if (up->finalizing || up->staged->has(m.index) || up->inflight_idx.contains(m.index)) {
-    send(CreditMsg{m.req, 1});  // a duplicate: nothing to do, give the credit back
+    send(protocol::CreditMsg{m.req, 1});  // a duplicate: nothing to do, give the credit back
     return;
   }
   if (up->in_flight >= up->window) {
-    error(m.req, BlobErrorCode::kBadRequest, fmt::format("more than {} chunks sent without credit", up->window));
+    error(m.req, protocol::BlobErrorCode::kBadRequest, fmt::format("more than {} chunks sent without credit", up->window));
     return end(m.req);
   }
   ++up->in_flight;
@@ -251,7 +251,7 @@ void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const ChunkMsg& m) {
   bool sniff = m.index == 0;
   auto data = m.data;
   std::uint64_t req = m.req, index = m.index;
-  env_.run_blocking([self = shared_from_this(), up, req, index, bytes, sniff, data, frame = std::move(frame)] {
+  deps_.run_blocking([self = shared_from_this(), up, req, index, bytes, sniff, data, frame = std::move(frame)] {
     auto r = up->staged->write_chunk(index, data);
     Result<std::string> out = std::string();
     if (!r) out = std::unexpected(r.error());
@@ -265,7 +265,7 @@ void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const ChunkMsg& m) {
           --up->in_flight;
           up->inflight_idx.erase(index);
           if (up->dead) {
-            if (up->in_flight == 0 && !up->finalizing) self->env_.staging.unclaim(up->msg.hash);
+            if (up->in_flight == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
             return;
           }
           self->chunk_written(req, index, bytes, std::move(out));
@@ -279,23 +279,23 @@ void BlobChannel::chunk_written(std::uint64_t req, std::uint64_t index, std::siz
   auto up = it->second;
   if (!sniffed) {
     if (sniffed.error().code == Errc::kCorruption) {
-      env_.staging.remove(up->msg.hash);
-      error(req, BlobErrorCode::kHashMismatch,
+      deps_.staging.remove(up->msg.hash);
+      error(req, protocol::BlobErrorCode::kHashMismatch,
             fmt::format("chunk {} does not match its declared hash; upload discarded, nothing stored", index));
     } else {
-      error(req, BlobErrorCode::kInternal, sniffed.error().message);
+      error(req, protocol::BlobErrorCode::kInternal, sniffed.error().message);
     }
     return end(req);
   }
   if (index == 0 && !up->mime_checked) {
     up->mime_checked = true;
-    if (auto d = check_mime(env_.mime, up->msg.mime_type, *sniffed); !d) {
-      env_.staging.remove(up->msg.hash);
-      error(req, BlobErrorCode::kUnsupportedType, d.error().message);
+    if (auto d = check_mime(deps_.mime, up->msg.mime_type, *sniffed); !d) {
+      deps_.staging.remove(up->msg.hash);
+      error(req, protocol::BlobErrorCode::kUnsupportedType, d.error().message);
       return end(req);
     }
   }
-  send(CreditMsg{req, 1});
+  send(protocol::CreditMsg{req, 1});
   if (up->remaining > 0) --up->remaining;
   if (up->remaining == 0 && up->in_flight == 0) finalize(req);
 }
@@ -304,11 +304,11 @@ void BlobChannel::finalize(std::uint64_t req) {
   auto up = uploads_.at(req);
   up->finalizing = true;
   enum class Outcome { kStored, kResend, kHashMismatch, kUnsupported, kTooLarge, kInternal };
-  env_.run_blocking([self = shared_from_this(), up, req] {
-    auto& env = self->env_;
+  deps_.run_blocking([self = shared_from_this(), up, req] {
+    auto& deps = self->deps_;
     Outcome outcome = Outcome::kStored;
     std::string message;
-    std::vector<ChunkRange> missing;
+    std::vector<protocol::ChunkRange> missing;
     auto run = [&]() -> void {
       if (auto r = up->staged->sync(); !r) {
         outcome = Outcome::kInternal;
@@ -317,13 +317,13 @@ void BlobChannel::finalize(std::uint64_t req) {
       }
       PutOptions options;
       options.expected = up->msg.hash;
-      options.max_size = env.config.max_blob_bytes;
+      options.max_size = deps.config.max_blob_bytes;
       options.declared_mime = normalize_mime(up->msg.mime_type);
       // Held by the room from its row's first commit: the announcement that
       // follows makes an entry, but a sweep must not find the blob unheld in between.
       options.hold = self->hooks_.hold;
       options.state = options.hold.empty() ? BlobState::kTemporary : BlobState::kPermanent;
-      auto ingest = env.store.begin_put(options);
+      auto ingest = deps.store.begin_put(options);
       if (!ingest) {
         outcome = Outcome::kInternal;
         message = ingest.error().message;
@@ -335,7 +335,7 @@ void BlobChannel::finalize(std::uint64_t req) {
       for (;;) {
         if (!checked && (offset >= kSniffBytes || offset == size)) {
           checked = true;
-          if (auto d = check_mime(env.mime, up->msg.mime_type, (*ingest)->sniffed_mime()); !d) {
+          if (auto d = check_mime(deps.mime, up->msg.mime_type, (*ingest)->sniffed_mime()); !d) {
             outcome = Outcome::kUnsupported;
             message = d.error().message;
             return;
@@ -376,9 +376,9 @@ void BlobChannel::finalize(std::uint64_t req) {
     run();
     if (outcome == Outcome::kStored || outcome == Outcome::kHashMismatch || outcome == Outcome::kUnsupported ||
         outcome == Outcome::kTooLarge)
-      env.staging.remove(up->msg.hash);
+      deps.staging.remove(up->msg.hash);
     self->hooks_.post([self, up, req, outcome, message = std::move(message), missing = std::move(missing)]() mutable {
-      auto& env2 = self->env_;
+      auto& env2 = self->deps_;
       if (outcome == Outcome::kStored) {
         spdlog::info("sync: stored blob {} ({} bytes) from the blob channel", to_hash_ref(up->msg.hash), up->msg.size);
         // Announce even if the connection went away meanwhile: the blob is stored.
@@ -389,10 +389,10 @@ void BlobChannel::finalize(std::uint64_t req) {
                                 self->hooks_.post([self, up, req] {
                                   up->finalizing = false;
                                   if (!up->dead) {
-                                    self->send(DoneMsg{req, up->msg.hash});
+                                    self->send(protocol::DoneMsg{req, up->msg.hash});
                                     self->end(req);
                                   } else if (up->in_flight == 0) {
-                                    self->env_.staging.unclaim(up->msg.hash);
+                                    self->deps_.staging.unclaim(up->msg.hash);
                                   }
                                 });
                               });
@@ -407,19 +407,19 @@ void BlobChannel::finalize(std::uint64_t req) {
         case Outcome::kResend:
           up->remaining = 0;
           for (const auto& r : missing) up->remaining += r.count;
-          self->send(WantMsg{req, up->window, std::move(missing)});
+          self->send(protocol::WantMsg{req, up->window, std::move(missing)});
           return;
         case Outcome::kHashMismatch:
-          self->error(req, BlobErrorCode::kHashMismatch, message);
+          self->error(req, protocol::BlobErrorCode::kHashMismatch, message);
           break;
         case Outcome::kUnsupported:
-          self->error(req, BlobErrorCode::kUnsupportedType, message);
+          self->error(req, protocol::BlobErrorCode::kUnsupportedType, message);
           break;
         case Outcome::kTooLarge:
-          self->error(req, BlobErrorCode::kTooLarge, message);
+          self->error(req, protocol::BlobErrorCode::kTooLarge, message);
           break;
         default:
-          self->error(req, BlobErrorCode::kInternal, message);
+          self->error(req, protocol::BlobErrorCode::kInternal, message);
           break;
       }
       self->end(req);
@@ -429,15 +429,15 @@ void BlobChannel::finalize(std::uint64_t req) {
 
 // ---- download --------------------------------------------------------------
 
-void BlobChannel::on_request(RequestMsg m) {
+void BlobChannel::on_request(protocol::RequestMsg m) {
   if (!check_new_req(m.req)) return;
   pending_[m.req] = true;
   serve_request(std::move(m), static_cast<bool>(hooks_.fetch_missing));
 }
 
-void BlobChannel::serve_request(RequestMsg m, bool may_fetch) {
-  env_.run_blocking([self = shared_from_this(), m = std::move(m), may_fetch]() mutable {
-    auto record = self->env_.store.stat(m.hash);
+void BlobChannel::serve_request(protocol::RequestMsg m, bool may_fetch) {
+  deps_.run_blocking([self = shared_from_this(), m = std::move(m), may_fetch]() mutable {
+    auto record = self->deps_.store.stat(m.hash);
     self->hooks_.post([self, m = std::move(m), record = std::move(record), may_fetch]() mutable {
       std::uint64_t id = m.req;
       if (!self->pending_.contains(id)) return;  // cancelled or closed meanwhile
@@ -451,7 +451,7 @@ void BlobChannel::serve_request(RequestMsg m, bool may_fetch) {
             if (!self->pending_.contains(m.req)) return;
             if (r) return self->serve_request(std::move(m), false);
             self->pending_.erase(m.req);
-            self->error(m.req, BlobErrorCode::kNotFound,
+            self->error(m.req, protocol::BlobErrorCode::kNotFound,
                         fmt::format("this server does not hold {} and cannot fetch it: {}", to_hash_ref(m.hash),
                                     r.error().message));
             self->end(m.req);
@@ -460,12 +460,12 @@ void BlobChannel::serve_request(RequestMsg m, bool may_fetch) {
         return;
       }
       self->pending_.erase(id);
-      if (bad) return self->error(id, BlobErrorCode::kNotFound, fmt::format("{} is quarantined here", to_hash_ref(m.hash)));
+      if (bad) return self->error(id, protocol::BlobErrorCode::kNotFound, fmt::format("{} is quarantined here", to_hash_ref(m.hash)));
       if (!record) {
         if (record.error().code == Errc::kNotFound)
-          return self->error(id, BlobErrorCode::kNotFound,
+          return self->error(id, protocol::BlobErrorCode::kNotFound,
                              fmt::format("this server does not hold {}", to_hash_ref(m.hash)));
-        return self->error(id, BlobErrorCode::kInternal, record.error().message);
+        return self->error(id, protocol::BlobErrorCode::kInternal, record.error().message);
       }
       auto dl = std::make_shared<Download>();
       dl->hash = m.hash;
@@ -473,22 +473,22 @@ void BlobChannel::serve_request(RequestMsg m, bool may_fetch) {
       dl->chunk_hashes = std::move(record->chunk_hashes);
       std::uint64_t count = chunk_count(dl->size);
       if (dl->chunk_hashes.size() != count)
-        return self->error(id, BlobErrorCode::kInternal, "stored blob has no chunk hashes");
+        return self->error(id, protocol::BlobErrorCode::kInternal, "stored blob has no chunk hashes");
       dl->ranges = m.wanted;
       if (dl->ranges.empty() && count > 0) dl->ranges.push_back({0, count});
-      auto total = check_ranges(dl->ranges, count);
-      if (!total) return self->error(id, BlobErrorCode::kBadRequest, total.error().message);
-      if (*total * 32 + 1024 + record->mime_type.size() > kMaxBlobFrame)
-        return self->error(id, BlobErrorCode::kTooLarge,
-                           fmt::format("ask for at most {} chunks per REQUEST", (kMaxBlobFrame - 2048) / 32));
-      dl->window = std::clamp<std::uint32_t>(std::min(m.window, self->env_.config.window), 1, kMaxWindow);
-      MetaMsg meta{id, dl->size, record->mime_type, count, {}};
+      auto total = protocol::check_ranges(dl->ranges, count);
+      if (!total) return self->error(id, protocol::BlobErrorCode::kBadRequest, total.error().message);
+      if (*total * 32 + 1024 + record->mime_type.size() > protocol::kMaxBlobFrame)
+        return self->error(id, protocol::BlobErrorCode::kTooLarge,
+                           fmt::format("ask for at most {} chunks per REQUEST", (protocol::kMaxBlobFrame - 2048) / 32));
+      dl->window = std::clamp<std::uint32_t>(std::min(m.window, self->deps_.config.window), 1, protocol::kMaxWindow);
+      protocol::MetaMsg meta{id, dl->size, record->mime_type, count, {}};
       meta.chunk_hashes.reserve(*total);
       for (const auto& r : dl->ranges)
         for (std::uint64_t i = r.first; i < r.first + r.count; ++i) meta.chunk_hashes.push_back(dl->chunk_hashes[i]);
       self->send(meta);
       if (*total == 0) {
-        self->send(DoneMsg{id, dl->hash});
+        self->send(protocol::DoneMsg{id, dl->hash});
         return self->end(id);
       }
       self->downloads_[id] = dl;
@@ -514,16 +514,16 @@ void BlobChannel::pump(std::uint64_t req) {
   std::uint64_t first = range.first + dl->next;
   std::uint64_t count = std::min({kReadAhead, dl->window - (dl->sent - dl->credited), range.count - dl->next});
   dl->reading = true;
-  env_.run_blocking([self = shared_from_this(), dl, req, first, count] {
+  deps_.run_blocking([self = shared_from_this(), dl, req, first, count] {
     std::vector<std::vector<std::uint8_t>> frames;
     frames.reserve(count);
     Result<> r;
     std::uint64_t end = std::min(chunk_offset(first + count), dl->size);
-    auto reader = self->env_.store.open(dl->hash, chunk_offset(first), end - chunk_offset(first));
+    auto reader = self->deps_.store.open(dl->hash, chunk_offset(first), end - chunk_offset(first));
     if (!reader) r = std::unexpected(reader.error());
     for (std::uint64_t index = first; r && index < first + count; ++index) {
       std::uint64_t len = chunk_length(index, dl->size);
-      auto header = encode_chunk_header(req, index, len);
+      auto header = protocol::encode_chunk_header(req, index, len);
       std::vector<std::uint8_t> frame(header.size() + len);
       std::copy(header.begin(), header.end(), frame.begin());
       std::size_t got = 0;
@@ -543,7 +543,7 @@ void BlobChannel::pump(std::uint64_t req) {
         r = fail(Errc::kCorruption, "stored chunk {} does not match its hash", index);
         // The chunk is refused either way (r); a failed quarantine only means
         // the next request finds the mismatch again.
-        if (auto q = self->env_.store.quarantine(dl->hash, fmt::format("serving: chunk {} hash mismatch", index)); !q)
+        if (auto q = self->deps_.store.quarantine(dl->hash, fmt::format("serving: chunk {} hash mismatch", index)); !q)
           spdlog::error("sync: cannot quarantine {}: {}", to_hash_ref(dl->hash), q.error().message);
       }
       if (r) frames.push_back(std::move(frame));
@@ -560,13 +560,13 @@ void BlobChannel::pump(std::uint64_t req) {
         if (++dl->next == dl->ranges[dl->range_idx].count) {
           dl->next = 0;
           if (++dl->range_idx == dl->ranges.size()) {
-            self->send(DoneMsg{req, dl->hash});
+            self->send(protocol::DoneMsg{req, dl->hash});
             return self->end(req);
           }
         }
       }
       if (!r) {
-        self->error(req, r.error().code == Errc::kNotFound ? BlobErrorCode::kNotFound : BlobErrorCode::kInternal,
+        self->error(req, r.error().code == Errc::kNotFound ? protocol::BlobErrorCode::kNotFound : protocol::BlobErrorCode::kInternal,
                     r.error().message);
         return self->end(req);
       }
@@ -575,7 +575,7 @@ void BlobChannel::pump(std::uint64_t req) {
   });
 }
 
-void BlobChannel::on_credit(const CreditMsg& m) {
+void BlobChannel::on_credit(const protocol::CreditMsg& m) {
   if (auto it = downloads_.find(m.req); it != downloads_.end()) {
     auto& dl = *it->second;
     dl.credited = std::min(dl.credited + m.chunks, dl.sent);
@@ -583,9 +583,9 @@ void BlobChannel::on_credit(const CreditMsg& m) {
     return;
   }
   if (uploads_.contains(m.req))
-    return error(m.req, BlobErrorCode::kBadRequest, "CREDIT for an upload: the server is the receiver");
+    return error(m.req, protocol::BlobErrorCode::kBadRequest, "CREDIT for an upload: the server is the receiver");
   if (!recently_ended(m.req) && !pending_.contains(m.req))
-    error(m.req, BlobErrorCode::kBadRequest, "CREDIT for no transfer in progress");
+    error(m.req, protocol::BlobErrorCode::kBadRequest, "CREDIT for no transfer in progress");
 }
 
 void BlobChannel::on_drained() {
@@ -600,15 +600,15 @@ void BlobChannel::on_drained() {
 
 // ---- have ------------------------------------------------------------------
 
-void BlobChannel::on_have(HaveMsg m) {
+void BlobChannel::on_have(protocol::HaveMsg m) {
   std::uint64_t req = m.req;
   if (!check_new_req(req)) return;
   pending_[req] = true;
-  env_.run_blocking([self = shared_from_this(), m = std::move(m)] {
-    HaveReplyMsg reply{m.req, {}};
+  deps_.run_blocking([self = shared_from_this(), m = std::move(m)] {
+    protocol::HaveReplyMsg reply{m.req, {}};
     reply.have.reserve(m.hashes.size());
     for (const auto& h : m.hashes) {
-      auto r = self->env_.store.contains(h);
+      auto r = self->deps_.store.contains(h);
       reply.have.push_back(r && *r);
     }
     self->hooks_.post([self, reply = std::move(reply)] {

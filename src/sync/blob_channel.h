@@ -48,8 +48,8 @@ namespace blobsync::sync {
 class UploadStaging;
 class StagedUpload;
 
-// Shared by every connection of a SyncService.
-struct BlobChannelEnv {
+// Shared by every connection of a SyncEndpoint.
+struct BlobChannelDeps {
   const SyncConfig& config;
   BlobStore& store;
   UploadStaging& staging;
@@ -88,7 +88,7 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   // A download pauses while the connection has more than this unsent.
   static constexpr std::size_t kQueueHighWater = 4u << 20;
 
-  BlobChannel(BlobChannelEnv& env, Hooks hooks);
+  BlobChannel(BlobChannelDeps& deps, Hooks hooks);
   ~BlobChannel();
 
   void on_frame(std::vector<std::uint8_t> frame);
@@ -103,12 +103,12 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   struct Upload;
   struct Download;
 
-  void on_upload(UploadMsg m);
-  void on_chunk(std::vector<std::uint8_t> frame, const ChunkMsg& m);
-  void on_request(RequestMsg m);
-  void serve_request(RequestMsg m, bool may_fetch);
-  void on_have(HaveMsg m);
-  void on_credit(const CreditMsg& m);
+  void on_upload(protocol::UploadMsg m);
+  void on_chunk(std::vector<std::uint8_t> frame, const protocol::ChunkMsg& m);
+  void on_request(protocol::RequestMsg m);
+  void serve_request(protocol::RequestMsg m, bool may_fetch);
+  void on_have(protocol::HaveMsg m);
+  void on_credit(const protocol::CreditMsg& m);
   void end(std::uint64_t req);
 
   void start_upload(std::uint64_t req);
@@ -116,12 +116,12 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   void finalize(std::uint64_t req);
   void pump(std::uint64_t req);
 
-  void send(const BlobMessage& m);
-  void error(std::uint64_t req, BlobErrorCode code, std::string message);
+  void send(const protocol::BlobMessage& m);
+  void error(std::uint64_t req, protocol::BlobErrorCode code, std::string message);
   bool check_new_req(std::uint64_t req);
   bool recently_ended(std::uint64_t req) const;
 
-  BlobChannelEnv& env_;
+  BlobChannelDeps& deps_;
   Hooks hooks_;
   bool closed_ = false;
   std::size_t buffered_ = 0;

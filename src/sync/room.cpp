@@ -39,8 +39,8 @@ constexpr std::int64_t kKeepaliveAfterMs = 15'000;  // y-websocket drops a conne
 
 class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl> {
  public:
-  RoomImpl(RoomEnv env, std::string name, asio::io_context& ioc)
-      : env_(env), name_(std::move(name)), strand_(asio::make_strand(ioc)), tick_(strand_) {}
+  RoomImpl(RoomDeps deps, std::string name, asio::io_context& ioc)
+      : deps_(deps), name_(std::move(name)), strand_(asio::make_strand(ioc)), tick_(strand_) {}
 
   void start(std::optional<StoredRoom> preloaded) {
     auto self = shared_from_this();
@@ -50,7 +50,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       });
       return;
     }
-    env_.store.load(name_, [self](Result<StoredRoom> r) {
+    deps_.store.load(name_, [self](Result<StoredRoom> r) {
       asio::post(self->strand_, [self, r = std::move(r)]() mutable { self->on_loaded(std::move(r), true); });
     });
   }
@@ -101,19 +101,19 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));
       if (withdrawn_) {  // shutting down: the restart announces it
         announced_[blob.hash] = blob;
-        env_.store.record_announce(room_id_, blob, [done = std::move(done)](const Result<>& r) { done(r); });
+        deps_.store.record_announce(room_id_, blob, [done = std::move(done)](const Result<>& r) { done(r); });
         return;
       }
       RoomEffects fx;
       core_->local_change(
           [&](crdt::Doc& doc) {
-            registry_announce(doc, blob.hash, blob.size, blob.chunk_count, env_.config.url, RoomCore::local_origin());
+            protocol::registry_announce(doc, blob.hash, blob.size, blob.chunk_count, deps_.config.url, RoomCore::local_origin());
           },
           fx);
       announced_[blob.hash] = blob;
       apply(fx);
       // Queued after the delta's append, so its commit implies the delta's.
-      env_.store.record_announce(room_id_, blob, [done = std::move(done)](const Result<>& r) { done(r); });
+      deps_.store.record_announce(room_id_, blob, [done = std::move(done)](const Result<>& r) { done(r); });
     });
   }
 
@@ -122,13 +122,13 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));
       RoomEffects fx;
       core_->local_change(
-          [&](crdt::Doc& doc) { registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin()); }, fx);
+          [&](crdt::Doc& doc) { protocol::registry_withdraw(doc, hash, deps_.config.url, RoomCore::local_origin()); }, fx);
       announced_.erase(hash);
       apply(fx);
       // The entry stays (withdrawals keep keys): so does its hold, written
       // again before `done`, for a sweeper that asked (blob_lifecycle.h).
-      if (env_.lifecycle) holds().rehold_if_listed(core_->doc(), hash);
-      env_.store.remove_announce(room_id_, hash, [done = std::move(done)](const Result<>& r) { done(r); });
+      if (deps_.lifecycle) holds().rehold_if_listed(core_->doc(), hash);
+      deps_.store.remove_announce(room_id_, hash, [done = std::move(done)](const Result<>& r) { done(r); });
     });
   }
 
@@ -140,13 +140,13 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       RoomEffects fx;
       core_->local_change(
           [&](crdt::Doc& doc) {
-            for (const auto& [hash, entry] : registry_entries(doc))
-              registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin());
+            for (const auto& [hash, entry] : protocol::registry_entries(doc))
+              protocol::registry_withdraw(doc, hash, deps_.config.url, RoomCore::local_origin());
           },
           fx);
       apply(fx);
       // Queued after the delta's append, so its commit implies the delta's.
-      env_.store.barrier([done = std::move(done)](const Result<>& r) { done(r); });
+      deps_.store.barrier([done = std::move(done)](const Result<>& r) { done(r); });
     });
   }
 
@@ -161,7 +161,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
           core_->local_change(
               [&](crdt::Doc& doc) {
                 for (const auto& [hash, blob] : announced_)
-                  registry_withdraw(doc, hash, env_.config.url, RoomCore::local_origin());
+                  protocol::registry_withdraw(doc, hash, deps_.config.url, RoomCore::local_origin());
               },
               fx);
           apply(fx);
@@ -218,7 +218,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       fail_room();
       return;
     }
-    core_ = std::make_unique<RoomCore>(env_.config.gc);
+    core_ = std::make_unique<RoomCore>(deps_.config.gc);
     if (auto bad = core_->load(r->snapshot, r->log); bad)
       spdlog::error("sync: room {}: {} stored updates did not apply", name_, bad);
     room_id_ = r->id;
@@ -229,7 +229,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     for (const auto& a : r->announced) announced_[a.hash] = a;
     // Holds left by a crash between a hold and its delta, or missing from
     // before holds existed: make them what the registry says.
-    if (env_.lifecycle && core_->doc().root(kRegistryMap)) holds().loaded(core_->doc(), from_store);
+    if (deps_.lifecycle && core_->doc().root(protocol::kRegistryMap)) holds().loaded(core_->doc(), from_store);
     listener_ = std::make_shared<Listener>();
     listener_->room = weak_from_this();
     state_ = State::kReady;
@@ -252,7 +252,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     after_load_.clear();
     for (auto& [id, conn] : conns_) conn->close(1011, "room storage failure");
     close_room();
-    env_.manager.forget(this);
+    deps_.manager.forget(this);
   }
 
   void close_room() {
@@ -272,9 +272,9 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     apply(fx);
   }
 
-  // Made on first use: most rooms have no registry. REQUIRES: env_.lifecycle.
+  // Made on first use: most rooms have no registry. REQUIRES: deps_.lifecycle.
   RoomHolds& holds() {
-    if (!holds_) holds_ = std::make_unique<RoomHolds>(env_.store, *env_.lifecycle, room_holder(name_, env_.config.url));
+    if (!holds_) holds_ = std::make_unique<RoomHolds>(deps_.store, *deps_.lifecycle, room_holder(name_, deps_.config.url));
     return *holds_;
   }
 
@@ -286,22 +286,22 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     for (const auto& key : keys) {
       auto d = parse_blob_id(key);
       if (!d || !key.starts_with("sha256:") || !announced_.contains(*d)) continue;
-      if (registry_has_key(core_->doc(), *d)) continue;
+      if (protocol::registry_has_key(core_->doc(), *d)) continue;
       announced_.erase(*d);
-      env_.store.remove_announce(room_id_, *d);
+      deps_.store.remove_announce(room_id_, *d);
     }
   }
 
   // Carries out what the core asked for: persist deltas, send or hold messages.
   void apply(RoomEffects& fx) {
     // Registry keys changed: holds before the appends, releases after (room_holds.h).
-    bool keys = !fx.registry_keys.empty() && env_.lifecycle;
+    bool keys = !fx.registry_keys.empty() && deps_.lifecycle;
     auto precondition = keys ? holds().before_append(core_->doc(), fx.registry_keys) : nullptr;
     for (auto& delta : fx.persist) {
       ++applied_;
       ++log_count_;
       log_bytes_ += delta.size();
-      env_.store.append(room_id_, applied_, std::move(delta), listener_, precondition);
+      deps_.store.append(room_id_, applied_, std::move(delta), listener_, precondition);
     }
     if (keys) holds().after_append();
     if (fx.registry_changed_remotely) forget_removed_announcements(fx.registry_keys);
@@ -379,7 +379,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     parked.id = room_id_;
     parked.last_seq = applied_;
     parked.state = core_->doc().encode_state_as_update();
-    if (!env_.manager.try_park(this, std::move(parked))) return false;
+    if (!deps_.manager.try_park(this, std::move(parked))) return false;
     close_room();
     return true;
   }
@@ -388,18 +388,18 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   // anything is logged). Amortised: the log must outgrow the snapshot.
   void compact(bool force) {
     if (!core_ || log_count_ == 0) return;
-    bool due = log_count_ >= env_.config.compact_updates ||
-               log_bytes_ >= std::max<std::uint64_t>(env_.config.compact_bytes, snapshot_bytes_);
+    bool due = log_count_ >= deps_.config.compact_updates ||
+               log_bytes_ >= std::max<std::uint64_t>(deps_.config.compact_bytes, snapshot_bytes_);
     if (!due && !force) return;
     auto snapshot = core_->doc().encode_state_as_update();
     snapshot_bytes_ = snapshot.size();
     log_count_ = 0;
     log_bytes_ = 0;
-    env_.store.compact(room_id_, applied_, std::move(snapshot));
+    deps_.store.compact(room_id_, applied_, std::move(snapshot));
   }
 
   std::chrono::milliseconds tick_interval() const {
-    auto half = env_.config.room_idle_timeout / 2;
+    auto half = deps_.config.room_idle_timeout / 2;
     return std::clamp<std::chrono::milliseconds>(half, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
   }
 
@@ -419,10 +419,10 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     apply(fx);
     for (auto& [id, conn] : conns_)
       if (now - conn->last_send_ms() >= kKeepaliveAfterMs) conn->send({RoomCore::keepalive_message()});
-    if (conns_.empty() && waiting_.empty() && now - idle_since_ >= env_.config.room_idle_timeout.count() &&
+    if (conns_.empty() && waiting_.empty() && now - idle_since_ >= deps_.config.room_idle_timeout.count() &&
         durable_ == applied_ && held_.empty() && after_load_.empty()) {
       compact(true);
-      if (env_.manager.try_unload(this)) {
+      if (deps_.manager.try_unload(this)) {
         close_room();
         return;
       }
@@ -434,7 +434,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     if (reconcile_pending_ || withdrawn_) return;
     reconcile_pending_ = true;
     static thread_local std::mt19937_64 rng{std::random_device{}()};
-    auto base = env_.config.reconcile_delay.count();
+    auto base = deps_.config.reconcile_delay.count();
     auto jitter = std::uniform_int_distribution<std::int64_t>(0, std::max<std::int64_t>(base, 1))(rng);
     if (!reconcile_) reconcile_ = std::make_unique<asio::steady_timer>(strand_);
     reconcile_->expires_after(std::chrono::milliseconds(base + jitter));
@@ -447,41 +447,41 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   void run_reconcile() {
     if (state_ != State::kReady || withdrawn_) return;
     auto holds = [this](const Digest& h) {
-      auto r = env_.blobs.contains(h);
+      auto r = deps_.blobs.contains(h);
       return r && *r;
     };
-    auto verified = [this](const Digest& h) -> std::optional<HeldBlob> {
-      auto r = env_.blobs.stat(h);
+    auto verified = [this](const Digest& h) -> std::optional<protocol::HeldBlob> {
+      auto r = deps_.blobs.stat(h);
       if (!r) return std::nullopt;
-      return HeldBlob{h, r->size, r->chunk_count};
+      return protocol::HeldBlob{h, r->size, r->chunk_count};
     };
-    std::vector<HeldBlob> ours;
+    std::vector<protocol::HeldBlob> ours;
     for (const auto& [hash, a] : announced_) ours.push_back({a.hash, a.size, a.chunk_count});
     RoomEffects fx;
     std::size_t changed = 0;
     core_->local_change(
         [&](crdt::Doc& doc) {
-          changed = registry_reconcile(doc, env_.config.url, holds, verified, ours, RoomCore::local_origin());
+          changed = protocol::registry_reconcile(doc, deps_.config.url, holds, verified, ours, RoomCore::local_origin());
         },
         fx);
     apply(fx);
     if (changed) spdlog::info("sync: room {}: registry reconcile changed {} entries", name_, changed);
     // Keep the announcement table in step with what the registry now says.
     std::unordered_set<Digest> listed;
-    for (const auto& [hash, entry] : registry_entries(core_->doc())) {
-      if (std::find(entry.holders.begin(), entry.holders.end(), env_.config.url) == entry.holders.end()) continue;
+    for (const auto& [hash, entry] : protocol::registry_entries(core_->doc())) {
+      if (std::find(entry.holders.begin(), entry.holders.end(), deps_.config.url) == entry.holders.end()) continue;
       listed.insert(hash);
       if (!announced_.contains(hash)) {
         auto v = verified(hash);  // not the entry's size: a client may have written it
         if (!v) continue;
         AnnouncedBlob a{hash, v->size, v->chunk_count};
         announced_[hash] = a;
-        env_.store.record_announce(room_id_, a);
+        deps_.store.record_announce(room_id_, a);
       }
     }
     for (auto it = announced_.begin(); it != announced_.end();) {
       if (!listed.contains(it->first) && !holds(it->first)) {
-        env_.store.remove_announce(room_id_, it->first);
+        deps_.store.remove_announce(room_id_, it->first);
         it = announced_.erase(it);
       } else {
         ++it;
@@ -489,7 +489,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     }
   }
 
-  RoomEnv env_;
+  RoomDeps deps_;
   std::string name_;
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer tick_;
@@ -513,9 +513,9 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
 
 }  // namespace
 
-std::shared_ptr<Room> make_room(RoomEnv env, std::string name, asio::io_context& ioc,
+std::shared_ptr<Room> make_room(RoomDeps deps, std::string name, asio::io_context& ioc,
                                 std::optional<StoredRoom> preloaded) {
-  auto room = std::make_shared<RoomImpl>(env, std::move(name), ioc);
+  auto room = std::make_shared<RoomImpl>(deps, std::move(name), ioc);
   room->start(std::move(preloaded));
   return room;
 }

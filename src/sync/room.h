@@ -51,7 +51,7 @@ namespace blobsync::sync {
 
 class RoomManager;
 
-struct RoomEnv {
+struct RoomDeps {
   const SyncConfig& config;
   RoomStore& store;
   BlobStore& blobs;
@@ -106,7 +106,7 @@ class Room {
 
 // With `preloaded` (an un-parked room, see parked_room.h) the room starts
 // from it instead of reading the store.
-std::shared_ptr<Room> make_room(RoomEnv env, std::string name, boost::asio::io_context& ioc,
+std::shared_ptr<Room> make_room(RoomDeps deps, std::string name, boost::asio::io_context& ioc,
                                 std::optional<StoredRoom> preloaded = std::nullopt);
 
 }  // namespace blobsync::sync

@@ -6,13 +6,19 @@
 #include "crdt/doc.h"
 #include "crdt/state_vector.h"
 #include "protocol/registry.h"
+#include "protocol/y_protocol.h"
 
 namespace blobsync::sync {
 
 namespace {
 
-constexpr std::uint64_t kMsgSync = 0, kMsgAwareness = 1, kMsgAuth = 2, kMsgQueryAwareness = 3;
-constexpr std::uint64_t kSyncStep1 = 0, kSyncStep2 = 1, kSyncUpdate = 2;
+using protocol::kMsgAuth;
+using protocol::kMsgAwareness;
+using protocol::kMsgQueryAwareness;
+using protocol::kMsgSync;
+using protocol::kSyncStep1;
+using protocol::kSyncStep2;
+using protocol::kSyncUpdate;
 
 char kLocalTag = 0;   // distinct addresses tag transaction origins
 char kRemoteTag = 0;
@@ -50,7 +56,7 @@ RoomCore::RoomCore(bool gc) : doc_(std::make_unique<crdt::Doc>(crdt::random_clie
     if (!fx_) return;  // loading persisted state
     fx_->persist.push_back(update);
     fx_->out.push_back({kAllConnections, sync_message(kSyncUpdate, update), true});
-    if (crdt::Branch* reg = doc_->root(kRegistryMap)) {
+    if (crdt::Branch* reg = doc_->root(protocol::kRegistryMap)) {
       if (auto it = txn.changed.find(reg); it != txn.changed.end()) {
         if (txn.origin != &kLocalTag) fx_->registry_changed_remotely = true;
         for (const std::string* key : it->second)
@@ -115,7 +121,7 @@ void RoomCore::leave(ConnId conn, RoomEffects& fx) {
   broadcast_awareness(change, fx);
 }
 
-void RoomCore::broadcast_awareness(const AwarenessChange& change, RoomEffects& fx) {
+void RoomCore::broadcast_awareness(const protocol::AwarenessChange& change, RoomEffects& fx) {
   if (change.empty() || conns_.empty()) return;
   fx.out.push_back({kAllConnections, awareness_message(awareness_.encode_update(change.all())), false});
 }

@@ -82,7 +82,7 @@ class RoomCore {
 
   crdt::Doc& doc() { return *doc_; }
   std::size_t connection_count() const { return conns_.size(); }
-  const Awareness& awareness() const { return awareness_; }
+  const protocol::Awareness& awareness() const { return awareness_; }
   // The origin tag of local_change transactions.
   static const void* local_origin();
 
@@ -93,10 +93,10 @@ class RoomCore {
 
  private:
   void error(ConnId conn, std::string text, RoomEffects& fx);
-  void broadcast_awareness(const AwarenessChange& change, RoomEffects& fx);
+  void broadcast_awareness(const protocol::AwarenessChange& change, RoomEffects& fx);
 
   std::unique_ptr<crdt::Doc> doc_;
-  Awareness awareness_;
+  protocol::Awareness awareness_;
   std::unordered_map<ConnId, std::unordered_set<std::uint64_t>> conns_;  // conn -> awareness clients it controls
   RoomEffects* fx_ = nullptr;  // where the doc's update observer reports, during a call
 };

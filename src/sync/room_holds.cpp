@@ -14,7 +14,7 @@ std::string room_holder(std::string_view room, std::string_view self_url) {
 }
 
 void RoomHolds::loaded(crdt::Doc& doc, bool write) {
-  auto keys = registry_keys(doc);
+  auto keys = protocol::registry_keys(doc);
   held_ = std::unordered_set<Digest>(keys.begin(), keys.end());
   if (!write) return;
   store_.run_between([lifecycle = &lifecycle_, holder = holder_, keys = std::move(keys)]() -> Result<> {
@@ -32,7 +32,7 @@ std::shared_ptr<const Result<>> RoomHolds::before_append(crdt::Doc& doc, const s
     if (!key.starts_with("sha256:")) continue;
     auto digest = parse_blob_id(key);
     if (!digest) continue;
-    if (registry_has_key(doc, *digest)) {
+    if (protocol::registry_has_key(doc, *digest)) {
       if (held_.insert(*digest).second) added.push_back(*digest);
     } else if (held_.erase(*digest)) {
       removed_.push_back(*digest);
@@ -52,7 +52,7 @@ std::shared_ptr<const Result<>> RoomHolds::before_append(crdt::Doc& doc, const s
 }
 
 void RoomHolds::rehold_if_listed(crdt::Doc& doc, const Digest& hash) {
-  if (!registry_has_key(doc, hash)) return;
+  if (!protocol::registry_has_key(doc, hash)) return;
   held_.insert(hash);
   store_.run_between([lifecycle = &lifecycle_, holder = holder_, hash]() -> Result<> {
     auto r = lifecycle->hold(holder, std::span<const Digest>(&hash, 1));

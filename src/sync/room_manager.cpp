@@ -36,7 +36,7 @@ std::shared_ptr<Room> RoomManager::acquire(const std::string& name) {
       parked_.erase(it);
       ++unparks_;
     }
-    slot = make_room(RoomEnv{config_, store_, blobs_, lifecycle_, *this, owner_.lock()}, name, *ioc_, std::move(preloaded));
+    slot = make_room(RoomDeps{config_, store_, blobs_, lifecycle_, *this, owner_.lock()}, name, *ioc_, std::move(preloaded));
     sweep_parked_locked();
   }
   slot->users.fetch_add(1);

@@ -2,7 +2,7 @@
 // identity, tokens, limits, persistence and blob-channel tuning. Every field
 // has a working default; `blobsync serve` fills them from its config keys.
 //
-// Thread safety: a plain value; immutable once a SyncService is created.
+// Thread safety: a plain value; immutable once a SyncEndpoint is created.
 #pragma once
 
 #include <chrono>

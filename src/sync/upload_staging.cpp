@@ -78,9 +78,9 @@ std::uint64_t StagedUpload::missing_count() const {
   return n;
 }
 
-std::vector<ChunkRange> StagedUpload::missing() const {
+std::vector<protocol::ChunkRange> StagedUpload::missing() const {
   std::lock_guard lock(mu_);
-  std::vector<ChunkRange> out;
+  std::vector<protocol::ChunkRange> out;
   for (std::uint64_t i = 0; i < hashes_.size(); ++i) {
     if ((bitmap_[i / 8] >> (i % 8)) & 1) continue;
     if (!out.empty() && out.back().first + out.back().count == i) ++out.back().count;

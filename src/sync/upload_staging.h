@@ -43,7 +43,7 @@ class StagedUpload {
   const Digest& chunk_hash(std::uint64_t i) const { return hashes_[i]; }
   bool has(std::uint64_t index) const;
   std::uint64_t missing_count() const;
-  std::vector<ChunkRange> missing() const;
+  std::vector<protocol::ChunkRange> missing() const;
 
   // Checks data against the declared hash of chunk `index`, writes it at its
   // offset and marks it present. Errors: kCorruption on a hash mismatch

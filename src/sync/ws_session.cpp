@@ -214,9 +214,9 @@ std::int64_t steady_ms() {
 
 class WsSession final : public Connection, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(SessionEnv& env, std::unique_ptr<http::UpgradeContext> ctx)
-      : env_(env),
-        owner_(env.owner.lock()),
+  WsSession(SessionDeps& deps, std::unique_ptr<http::UpgradeContext> ctx)
+      : deps_(deps),
+        owner_(deps.owner.lock()),
         request_(std::move(ctx->request)),
         leftover_(std::move(ctx->buffer)),
         ws_(ctx->stream.release_socket()),
@@ -245,7 +245,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       }
       last_send_ms_.store(steady_ms(), std::memory_order_relaxed);
       // One message may always go out, however large; beyond that the queue is bounded.
-      if (queued_bytes_ > env_.config.max_write_queue_bytes && queue_.size() > 1) {
+      if (queued_bytes_ > deps_.config.max_write_queue_bytes && queue_.size() > 1) {
         closed_ = true;
         too_slow = true;
       } else if (!writing_) {
@@ -350,7 +350,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   asio::awaitable<void> run(std::shared_ptr<WsSession> self) {
     auto target = std::string(request_.target());
-    auto room_name = room_from_target(target, env_.prefix);
+    auto room_name = room_from_target(target, deps_.prefix);
     if (!room_name) {
       co_await reject(bhttp::status::bad_request, "invalid room name: " + room_name.error().message);
       co_return;
@@ -359,11 +359,11 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     // Another server's mesh fetching a blob (User-Agent blobsync-mesh/...): never
     // replicate on fetch for it, so servers cannot wait on each other.
     from_server_ = std::string_view(request_[bhttp::field::user_agent]).starts_with("blobsync-mesh");
-    access_ = decide_access(env_.config, query_param(target, "token"), authorization);
+    access_ = decide_access(deps_.config, query_param(target, "token"), authorization);
 
     ws_.binary(true);
     ws_.auto_fragment(false);
-    ws_.read_message_max(env_.config.max_message_bytes);
+    ws_.read_message_max(deps_.config.max_message_bytes);
     ws_.write_buffer_bytes(256);  // only used for masking/fragmenting, which a server never does
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = std::chrono::seconds(30);
@@ -392,26 +392,26 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     request_ = {};
     release_freed_memory();
 
-    id_ = env_.sessions.add(weak_from_this());
+    id_ = deps_.sessions.add(weak_from_this());
     // Until the read loop owns the session, every exit unregisters it.
     struct Unregister {
-      SessionEnv& env;
+      SessionDeps& deps;
       ConnId id;
       bool armed = true;
       ~Unregister() {
-        if (armed) env.sessions.remove(id);
+        if (armed) deps.sessions.remove(id);
       }
-    } unregister{env_, id_};
+    } unregister{deps_, id_};
 
     if (access_ == Access::kDenied) {
       co_await close_and_drain(kCloseUnauthorized, "unauthorized: missing or unknown token");
       co_return;
     }
-    if (env_.sessions.size() > env_.config.max_connections) {
+    if (deps_.sessions.size() > deps_.config.max_connections) {
       co_await close_and_drain(1013, "too many connections; try again later");
       co_return;
     }
-    room_ = env_.rooms.acquire(*room_name);
+    room_ = deps_.rooms.acquire(*room_name);
     if (!room_) {
       co_await close_and_drain(1001, "server shutting down");
       co_return;
@@ -430,7 +430,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       co_await resume_.async_wait(kTuple);
     }
     if (joined_ < 0) {
-      env_.rooms.release(room_);  // before leave: the room may park once left
+      deps_.rooms.release(room_);  // before leave: the room may park once left
       room_->leave(id_);
       co_await close_and_drain(1011, "room unavailable");
       co_return;
@@ -504,13 +504,13 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
     if (blob_) blob_->close();
     blob_.reset();  // its hooks hold this session
-    env_.rooms.release(room_);  // before leave: the room may park once left
+    deps_.rooms.release(room_);  // before leave: the room may park once left
     room_->leave(id_);
-    env_.sessions.remove(id_);
+    deps_.sessions.remove(id_);
   }
 
   void dispatch(std::vector<std::uint8_t> msg) {
-    if (!msg.empty() && msg[0] >= kFirstBlobMsg && msg[0] <= kLastBlobMsg) {
+    if (!msg.empty() && msg[0] >= protocol::kFirstBlobMsg && msg[0] <= protocol::kLastBlobMsg) {
       if (!blob_) make_blob_channel();
       blob_->on_frame(std::move(msg));
       return;
@@ -544,18 +544,18 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     hooks.announce = [room = room_](const AnnouncedBlob& blob, std::function<void(Result<>)> done) {
       room->announce(blob, std::move(done));
     };
-    if (env_.blobs.fetch_missing && !from_server_)
-      hooks.fetch_missing = [fetch = env_.blobs.fetch_missing, room = room_->name()](
+    if (deps_.blobs.fetch_missing && !from_server_)
+      hooks.fetch_missing = [fetch = deps_.blobs.fetch_missing, room = room_->name()](
                                 const Digest& hash, std::function<void(Result<>)> done) {
         fetch(room, hash, std::move(done));
       };
-    hooks.hold = room_holder(room_->name(), env_.blobs.config.url);
+    hooks.hold = room_holder(room_->name(), deps_.blobs.config.url);
     hooks.read_only = access_ == Access::kReadOnly;
     hooks.peer_verifies = from_server_;
-    blob_ = std::make_shared<BlobChannel>(env_.blobs, std::move(hooks));
+    blob_ = std::make_shared<BlobChannel>(deps_.blobs, std::move(hooks));
   }
 
-  SessionEnv& env_;
+  SessionDeps& deps_;
   std::shared_ptr<void> owner_;
   bhttp::request<bhttp::string_body> request_;
   beast::flat_buffer leftover_;
@@ -584,8 +584,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
 }  // namespace
 
-void start_ws_session(SessionEnv& env, std::unique_ptr<http::UpgradeContext> ctx) {
-  std::make_shared<WsSession>(env, std::move(ctx))->start();
+void start_ws_session(SessionDeps& deps, std::unique_ptr<http::UpgradeContext> ctx) {
+  std::make_shared<WsSession>(deps, std::move(ctx))->start();
 }
 
 }  // namespace blobsync::sync

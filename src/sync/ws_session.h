@@ -32,7 +32,7 @@ struct UpgradeContext;
 
 namespace blobsync::sync {
 
-struct BlobChannelEnv;
+struct BlobChannelDeps;
 class RoomManager;
 struct SyncConfig;
 
@@ -51,16 +51,16 @@ class SessionRegistry {
   std::unordered_map<ConnId, std::weak_ptr<Connection>> conns_;  // guarded by mu_
 };
 
-struct SessionEnv {
+struct SessionDeps {
   const SyncConfig& config;
   RoomManager& rooms;
-  BlobChannelEnv& blobs;
+  BlobChannelDeps& blobs;
   SessionRegistry& sessions;
   std::string prefix;            // "/sync/"
   std::weak_ptr<void> owner;     // sessions lock it: keeps the above alive while they exist
 };
 
 // Takes over an upgraded connection. Call on the connection's strand.
-void start_ws_session(SessionEnv& env, std::unique_ptr<http::UpgradeContext> ctx);
+void start_ws_session(SessionDeps& deps, std::unique_ptr<http::UpgradeContext> ctx);
 
 }  // namespace blobsync::sync

@@ -45,11 +45,11 @@ struct ScriptedHolder {
   // Returns the messages the holder sends, given the client's REQUEST and
   // the client's CREDIT replies fed back through `client`.
   Result<> serve(DownloadSession& client, Frame request, std::vector<Frame>& client_out) {
-    auto req_msg = sync::decode_blob_message(request);
+    auto req_msg = protocol::decode_blob_message(request);
     if (!req_msg) return std::unexpected(req_msg.error());
-    auto req = std::get<sync::RequestMsg>(*req_msg);
+    auto req = std::get<protocol::RequestMsg>(*req_msg);
     auto rec = store.stat(req.hash);
-    if (!rec) return std::unexpected(client.on_message(sync::ErrorMsg{req.req, sync::BlobErrorCode::kNotFound, "no"},
+    if (!rec) return std::unexpected(client.on_message(protocol::ErrorMsg{req.req, protocol::BlobErrorCode::kNotFound, "no"},
                                                       client_out).error());
     std::vector<std::uint64_t> order;
     if (req.wanted.empty()) {
@@ -58,7 +58,7 @@ struct ScriptedHolder {
       for (auto r : req.wanted)
         for (auto i = r.first; i < r.first + r.count; ++i) order.push_back(i);
     }
-    sync::MetaMsg meta{req.req, rec->size, rec->mime_type, rec->chunk_count, {}};
+    protocol::MetaMsg meta{req.req, rec->size, rec->mime_type, rec->chunk_count, {}};
     for (auto i : order) meta.chunk_hashes.push_back(rec->chunk_hashes[i]);
     auto st = client.on_message(meta, client_out);
     if (!st) return std::unexpected(st.error());
@@ -69,10 +69,10 @@ struct ScriptedHolder {
         // Collect credit from what the client sent.
         bool got = false;
         for (auto& f : client_out) {
-          auto m = sync::decode_blob_message(f);
-          if (m && std::holds_alternative<sync::CreditMsg>(*m)) {
-            credit += std::get<sync::CreditMsg>(*m).chunks;
-            in_flight -= std::get<sync::CreditMsg>(*m).chunks;
+          auto m = protocol::decode_blob_message(f);
+          if (m && std::holds_alternative<protocol::CreditMsg>(*m)) {
+            credit += std::get<protocol::CreditMsg>(*m).chunks;
+            in_flight -= std::get<protocol::CreditMsg>(*m).chunks;
             got = true;
           }
         }
@@ -87,10 +87,10 @@ struct ScriptedHolder {
       if (static_cast<std::int64_t>(i) == corrupt_index) data[data.size() / 2] ^= 0x01;
       --credit;
       max_in_flight = std::max(max_in_flight, ++in_flight);
-      auto r = client.on_message(sync::ChunkMsg{req.req, i, data}, client_out);
+      auto r = client.on_message(protocol::ChunkMsg{req.req, i, data}, client_out);
       if (!r) return std::unexpected(r.error());
     }
-    auto done = client.on_message(sync::DoneMsg{req.req, rec->hash}, client_out);
+    auto done = client.on_message(protocol::DoneMsg{req.req, rec->hash}, client_out);
     if (!done) return std::unexpected(done.error());
     EXPECT_EQ(*done, TransferStatus::kDone);
     return {};
@@ -147,11 +147,11 @@ TEST_F(TransferTest, CorruptChunkIsRejectedAndTheNextHolderResumes) {
   EXPECT_EQ(partial->present_count(), 3u);  // chunks 0-2 were good and kept
   auto missing = partial->missing_ranges();
   ASSERT_EQ(missing.size(), 1u);
-  EXPECT_EQ(missing[0], (sync::ChunkRange{3, 3}));
+  EXPECT_EQ(missing[0], (protocol::ChunkRange{3, 3}));
   DownloadSession good(3, *partial);
-  auto request = sync::decode_blob_message(good.request_frame());
+  auto request = protocol::decode_blob_message(good.request_frame());
   ASSERT_TRUE(request);
-  EXPECT_EQ(std::get<sync::RequestMsg>(*request).wanted, missing);  // asks only for what is missing
+  EXPECT_EQ(std::get<protocol::RequestMsg>(*request).wanted, missing);  // asks only for what is missing
   ScriptedHolder honest{*holder_store};
   std::vector<Frame> out;
   ASSERT_TRUE(honest.serve(good, good.request_frame(), out));
@@ -186,7 +186,7 @@ TEST_F(TransferTest, HolderThatContradictsEarlierChunkHashesIsRejected) {
   DownloadSession first(1, *partial);
   std::vector<Frame> out;
   (void)first.request_frame();
-  sync::MetaMsg meta{1, rec->size, rec->mime_type, rec->chunk_count, rec->chunk_hashes};
+  protocol::MetaMsg meta{1, rec->size, rec->mime_type, rec->chunk_count, rec->chunk_hashes};
   ASSERT_TRUE(first.on_message(meta, out));
   DownloadSession second(3, *partial);
   (void)second.request_frame();
@@ -203,7 +203,7 @@ TEST_F(TransferTest, HolderErrorsBecomeClearErrors) {
   DownloadSession s(1, *partial);
   (void)s.request_frame();
   std::vector<Frame> out;
-  auto r = s.on_message(sync::ErrorMsg{1, sync::BlobErrorCode::kNotFound, "not here"}, out);
+  auto r = s.on_message(protocol::ErrorMsg{1, protocol::BlobErrorCode::kNotFound, "not here"}, out);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kNotFound);
   EXPECT_NE(r.error().message.find("NOT_FOUND"), std::string::npos);
@@ -247,7 +247,7 @@ TEST_F(TransferTest, StreamingDownloadRejectsACorruptChunkAndResumesFromTheNextH
   EXPECT_FALSE(*client_store->contains(rec->hash));
   auto missing = (*sink)->missing_ranges();
   ASSERT_EQ(missing.size(), 1u);
-  EXPECT_EQ(missing[0], (sync::ChunkRange{3, 3}));
+  EXPECT_EQ(missing[0], (protocol::ChunkRange{3, 3}));
   DownloadSession good(3, **sink);
   ScriptedHolder honest{*holder_store};
   std::vector<Frame> out;
@@ -333,12 +333,12 @@ TEST_F(TransferTest, StreamingDownloadTakesAHoldersOctetStreamWithoutSniffing) {
     DownloadSession s(1, **sink);
     (void)s.request_frame();
     std::vector<Frame> out;
-    sync::MetaMsg meta{1, rec->size, holder_type, rec->chunk_count, rec->chunk_hashes};
+    protocol::MetaMsg meta{1, rec->size, holder_type, rec->chunk_count, rec->chunk_hashes};
     if (auto r = s.on_message(meta, out); !r) return std::unexpected(r.error());
     for (std::uint64_t i = 0; i < rec->chunk_count; ++i) {
       auto bytes = std::span(png).subspan(chunk_offset(i), chunk_length(i, png.size()));
       std::span<const std::uint8_t> chunk(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-      if (auto r = s.on_message(sync::ChunkMsg{1, i, chunk}, out); !r) return std::unexpected(r.error());
+      if (auto r = s.on_message(protocol::ChunkMsg{1, i, chunk}, out); !r) return std::unexpected(r.error());
     }
     return (*sink)->finish();
   };
@@ -369,9 +369,9 @@ TEST_F(TransferTest, StreamingDownloadResumesInAnotherProcessFromItsPartial) {
   ASSERT_TRUE(sink);
   EXPECT_EQ((*sink)->bytes_present(), 2 * kChunkSize);
   DownloadSession s(1, **sink);
-  auto request = sync::decode_blob_message(s.request_frame());
+  auto request = protocol::decode_blob_message(s.request_frame());
   ASSERT_TRUE(request);
-  EXPECT_EQ(std::get<sync::RequestMsg>(*request).wanted, (std::vector<sync::ChunkRange>{{2, 3}}));
+  EXPECT_EQ(std::get<protocol::RequestMsg>(*request).wanted, (std::vector<protocol::ChunkRange>{{2, 3}}));
   ScriptedHolder holder{*holder_store};
   std::vector<Frame> out;
   ASSERT_TRUE(holder.serve(s, s.request_frame(), out));
@@ -392,12 +392,12 @@ TEST_F(TransferTest, StreamingDownloadWithLyingChunkHashesStoresNothingAndStarts
   DownloadSession s(1, **sink);
   (void)s.request_frame();
   std::vector<Frame> out;
-  sync::MetaMsg meta{1, other_rec->size, other_rec->mime_type, other_rec->chunk_count, other_rec->chunk_hashes};
+  protocol::MetaMsg meta{1, other_rec->size, other_rec->mime_type, other_rec->chunk_count, other_rec->chunk_hashes};
   ASSERT_TRUE(s.on_message(meta, out));
   for (std::uint64_t i = 0; i < 2; ++i) {
     std::vector<std::uint8_t> chunk(reinterpret_cast<const std::uint8_t*>(other.data()) + i * kChunkSize,
                                     reinterpret_cast<const std::uint8_t*>(other.data()) + (i + 1) * kChunkSize);
-    ASSERT_TRUE(s.on_message(sync::ChunkMsg{1, i, chunk}, out));
+    ASSERT_TRUE(s.on_message(protocol::ChunkMsg{1, i, chunk}, out));
   }
   ASSERT_TRUE((*sink)->complete());
   auto stored = (*sink)->finish();
@@ -415,25 +415,25 @@ TEST_F(TransferTest, UploadSendsOnlyWhatTheHolderWantsWithinCredit) {
   auto rec = client_store->stat(stored->hash);
   ASSERT_TRUE(rec);
   UploadSession up(1, *client_store, *rec, "x.bin");
-  auto first = sync::decode_blob_message(up.upload_frame());
+  auto first = protocol::decode_blob_message(up.upload_frame());
   ASSERT_TRUE(first);
-  EXPECT_EQ(std::get<sync::UploadMsg>(*first).chunk_hashes.size(), 10u);
+  EXPECT_EQ(std::get<protocol::UploadMsg>(*first).chunk_hashes.size(), 10u);
   std::vector<Frame> out;
-  ASSERT_TRUE(up.on_message(sync::WantMsg{1, 3, {{2, 2}, {7, 3}}}, out));
+  ASSERT_TRUE(up.on_message(protocol::WantMsg{1, 3, {{2, 2}, {7, 3}}}, out));
   ASSERT_EQ(out.size(), 3u);  // window of 3
   std::vector<std::uint64_t> indices;
   for (auto& f : out) {
-    auto m = sync::decode_blob_message(f);
+    auto m = protocol::decode_blob_message(f);
     ASSERT_TRUE(m);
-    auto& c = std::get<sync::ChunkMsg>(*m);
+    auto& c = std::get<protocol::ChunkMsg>(*m);
     indices.push_back(c.index);
     EXPECT_EQ(Sha256::of(c.data.data(), c.data.size()), rec->chunk_hashes[c.index]);
   }
   EXPECT_EQ(indices, (std::vector<std::uint64_t>{2, 3, 7}));
   out.clear();
-  ASSERT_TRUE(up.on_message(sync::CreditMsg{1, 5}, out));
+  ASSERT_TRUE(up.on_message(protocol::CreditMsg{1, 5}, out));
   EXPECT_EQ(out.size(), 2u);  // only 2 chunks were left
-  auto done = up.on_message(sync::DoneMsg{1, rec->hash}, out);
+  auto done = up.on_message(protocol::DoneMsg{1, rec->hash}, out);
   ASSERT_TRUE(done);
   EXPECT_EQ(*done, TransferStatus::kDone);
 }

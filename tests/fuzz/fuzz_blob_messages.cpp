@@ -9,7 +9,7 @@
 #include "protocol/blob_messages.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace blobsync::sync;
+  using namespace blobsync::protocol;
   std::span<const std::uint8_t> frame(data, size);
   std::uint64_t req = 0;
   auto msg = decode_blob_message(frame, &req);

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 namespace {
 
 std::string canon(std::string_view url) {
@@ -158,4 +158,4 @@ TEST(DialPolicyCreate, RejectsPeersAndPrefixesThatAreNotCanonical) {
 }
 
 }  // namespace
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

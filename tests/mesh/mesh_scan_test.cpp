@@ -1,5 +1,5 @@
 // The mesh's registry scan (mesh.cpp, Impl::scan/act), reached the only way
-// it can be: a real Mesh on a real SyncService, whose one peer refuses
+// it can be: a real Mesh on a real SyncEndpoint, whose one peer refuses
 // connections (127.0.0.1:1). A room stored before the mesh starts lists
 //   A  held here, listed only for the peer  -> the scan announces this server
 //   B  not held, listed for the peer        -> the replicator is asked for it
@@ -26,9 +26,9 @@
 #include "sync/room.h"
 #include "sync/room_manager.h"
 #include "sync/room_store.h"
-#include "sync/sync_service.h"
+#include "sync/sync_endpoint.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 namespace {
 
 using namespace std::chrono_literals;
@@ -63,18 +63,18 @@ TEST(MeshScan, AnnouncesHeldBlobsAndFetchesOnlyFromAdmittedHolders) {
   ASSERT_TRUE(put);
   const Digest a = put->hash, b = Sha256::of("on the peer only", 16), c = Sha256::of("a stranger's", 12);
 
-  SyncConfig config;
+  sync::SyncConfig config;
   config.url = kSelf;
   config.data_dir = dir.path();
   config.fsync = false;
 
   // The room's registry, written by a client before this server's mesh runs.
   {
-    auto store = RoomStore::open(dir.path() / "meta.db", false);
+    auto store = sync::RoomStore::open(dir.path() / "meta.db", false);
     ASSERT_TRUE(store);
     boost::asio::io_context ioc;
     auto work = boost::asio::make_work_guard(ioc);
-    RoomManager manager(config, **store, blobs, nullptr);
+    sync::RoomManager manager(config, **store, blobs, nullptr);
     manager.set_io_context(ioc);
     auto room = manager.acquire("album");
     ASSERT_TRUE(room);
@@ -86,9 +86,9 @@ TEST(MeshScan, AnnouncesHeldBlobsAndFetchesOnlyFromAdmittedHolders) {
     bool done = false;
     room->message(1, false, client.edit([&](crdt::Doc& d) {
       d.transact([&](crdt::Transaction&) {
-        registry_announce(d, a, held.size(), 1, kPeer);
-        registry_announce(d, b, 100, 1, kPeer);
-        registry_announce(d, c, 100, 1, kStranger);
+        protocol::registry_announce(d, a, held.size(), 1, kPeer);
+        protocol::registry_announce(d, b, 100, 1, kPeer);
+        protocol::registry_announce(d, c, 100, 1, kStranger);
       });
     }), [&] { done = true; });
     ASSERT_TRUE(sync::testing::run_until(ioc, [&] { return done && conn->count() >= 2; }));  // durable
@@ -99,7 +99,7 @@ TEST(MeshScan, AnnouncesHeldBlobsAndFetchesOnlyFromAdmittedHolders) {
     (*store)->flush();
   }
 
-  auto sync = SyncService::create(config, blobs);
+  auto sync = sync::SyncEndpoint::create(config, blobs);
   ASSERT_TRUE(sync) << sync.error().to_string();
   MeshConfig mc;
   mc.peers = {kPeer};
@@ -131,7 +131,7 @@ TEST(MeshScan, AnnouncesHeldBlobsAndFetchesOnlyFromAdmittedHolders) {
   room->join(conn, [&](bool ok) { ready = ok ? 1 : 2; });
   ASSERT_TRUE(eventually([&] { return ready.load() != 0; }));
   ASSERT_EQ(ready.load(), 1);
-  std::optional<RegistryEntry> entry_a, entry_b, entry_c;
+  std::optional<protocol::RegistryEntry> entry_a, entry_b, entry_c;
   ASSERT_TRUE(eventually([&] {
     std::atomic<bool> done{false};
     room->message(99, false, sync::testing::sync_msg(0, crdt::Bytes{0}), [&] { done = true; });
@@ -145,9 +145,9 @@ TEST(MeshScan, AnnouncesHeldBlobsAndFetchesOnlyFromAdmittedHolders) {
         break;
       }
     }
-    entry_a = registry_get(view.doc(), a);
-    entry_b = registry_get(view.doc(), b);
-    entry_c = registry_get(view.doc(), c);
+    entry_a = protocol::registry_get(view.doc(), a);
+    entry_b = protocol::registry_get(view.doc(), b);
+    entry_c = protocol::registry_get(view.doc(), c);
     return entry_a && entry_a->holders.size() == 2;
   })) << "this server was not announced for the blob it holds";
   EXPECT_EQ(entry_a->holders, (std::vector<std::string>{kPeer, kSelf}));
@@ -166,4 +166,4 @@ TEST(MeshScan, AnnouncesHeldBlobsAndFetchesOnlyFromAdmittedHolders) {
 }
 
 }  // namespace
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

@@ -26,7 +26,7 @@
 #include "sync/room_manager.h"
 #include "sync/room_store.h"
 
-namespace blobsync::sync::mesh {
+namespace blobsync::mesh {
 namespace {
 
 using namespace std::chrono_literals;
@@ -101,7 +101,7 @@ TEST(PrunePlan, OnlyLongDeadHoldersOfBlobsWeHoldAndAreListedFor) {
   h.unreachable(dead, now - 2h);
   h.unreachable(brief, now - 1min);
   auto x = digest_of("x"), y = digest_of("y"), z = digest_of("z");
-  std::vector<std::pair<Digest, RegistryEntry>> entries = {
+  std::vector<std::pair<Digest, protocol::RegistryEntry>> entries = {
       {x, {{self, dead, alive, brief}, 10, 1}},  // held, listed: prune dead only
       {y, {{dead, alive}, 10, 1}},               // not listed: leave alone
       {z, {{self, dead}, 10, 1}},                // listed but not held: leave alone
@@ -173,9 +173,9 @@ class ReplicaTest : public ::testing::Test {
     StoreOptions so;
     so.data_dir = dir_;
     blobs_ = std::move(BlobStore::open(so).value());
-    store_ = std::move(RoomStore::open(dir_ / "meta.db", false).value());
+    store_ = std::move(sync::RoomStore::open(dir_ / "meta.db", false).value());
     config_.data_dir = dir_;
-    manager_ = std::make_unique<RoomManager>(config_, *store_, *blobs_, nullptr);
+    manager_ = std::make_unique<sync::RoomManager>(config_, *store_, *blobs_, nullptr);
     manager_->set_io_context(ioc_);
     thread_ = std::thread([this] { ioc_.run(); });
   }
@@ -213,10 +213,10 @@ class ReplicaTest : public ::testing::Test {
   boost::asio::io_context ioc_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ = boost::asio::make_work_guard(ioc_);
   std::thread thread_;
-  SyncConfig config_;
+  sync::SyncConfig config_;
   std::unique_ptr<BlobStore> blobs_;
-  std::unique_ptr<RoomStore> store_;
-  std::unique_ptr<RoomManager> manager_;
+  std::unique_ptr<sync::RoomStore> store_;
+  std::unique_ptr<sync::RoomManager> manager_;
 };
 
 TEST_F(ReplicaTest, EditsReachOtherReplicasThroughTheRoom) {
@@ -236,9 +236,9 @@ TEST_F(ReplicaTest, EditsReachOtherReplicasThroughTheRoom) {
   EXPECT_EQ(registry_changes.load(), 0);
 
   auto h = digest_of("blob");
-  a->edit([&](crdt::Doc& d) { registry_announce(d, h, 5, 1, "ws://other/sync"); });
+  a->edit([&](crdt::Doc& d) { protocol::registry_announce(d, h, 5, 1, "ws://other/sync"); });
   ASSERT_TRUE(eventually([&] { return registry_changes.load() > 0; }));
-  auto entry = on_replica<std::optional<RegistryEntry>>(*b, [&](crdt::Doc& d) { return registry_get(d, h); });
+  auto entry = on_replica<std::optional<protocol::RegistryEntry>>(*b, [&](crdt::Doc& d) { return protocol::registry_get(d, h); });
   ASSERT_TRUE(entry);
   EXPECT_EQ(entry->holders, std::vector<std::string>{"ws://other/sync"});
 
@@ -254,4 +254,4 @@ TEST_F(ReplicaTest, EditsReachOtherReplicasThroughTheRoom) {
 }
 
 }  // namespace
-}  // namespace blobsync::sync::mesh
+}  // namespace blobsync::mesh

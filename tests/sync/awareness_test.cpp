@@ -4,7 +4,7 @@
 
 #include "crdt/lib0.h"
 
-namespace blobsync::sync {
+namespace blobsync::protocol {
 namespace {
 
 std::vector<std::uint8_t> update(std::initializer_list<std::tuple<std::uint64_t, std::uint64_t, const char*>> entries) {
@@ -88,4 +88,4 @@ TEST(Awareness, EncodeAllListsLiveStates) {
 }
 
 }  // namespace
-}  // namespace blobsync::sync
+}  // namespace blobsync::protocol

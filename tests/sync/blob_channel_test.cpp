@@ -77,7 +77,7 @@ class BlobChannelTest : public ::testing::Test {
     staging_dir_ = dir_->path() / ("staging-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     staging_ = std::make_unique<UploadStaging>(staging_dir_, std::chrono::hours(24));
     ASSERT_TRUE(staging_->init());
-    env_ = std::make_unique<BlobChannelEnv>(BlobChannelEnv{
+    deps_ = std::make_unique<BlobChannelDeps>(BlobChannelDeps{
         config_, *shared_->store, *staging_, mime_, [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); },
         {}});
     channel_ = make_channel(false);
@@ -100,7 +100,7 @@ class BlobChannelTest : public ::testing::Test {
     };
     h.hold = kHold;
     h.read_only = read_only;
-    return std::make_shared<BlobChannel>(*env_, std::move(h));
+    return std::make_shared<BlobChannel>(*deps_, std::move(h));
   }
 
   // Runs queued tasks (and what they queue) until none is left.
@@ -113,12 +113,12 @@ class BlobChannelTest : public ::testing::Test {
     ASSERT_TRUE(tasks_.empty()) << "tasks keep coming";
   }
 
-  void frame(BlobChannel& ch, const BlobMessage& m) {
-    ch.on_frame(encode_blob_message(m));
+  void frame(BlobChannel& ch, const protocol::BlobMessage& m) {
+    ch.on_frame(protocol::encode_blob_message(m));
     drain();
   }
   void chunk(BlobChannel& ch, std::uint64_t req, std::uint64_t index, std::span<const std::uint8_t> data) {
-    auto f = encode_chunk_header(req, index, data.size());
+    auto f = protocol::encode_chunk_header(req, index, data.size());
     f.insert(f.end(), data.begin(), data.end());
     ch.on_frame(std::move(f));
     drain();
@@ -126,16 +126,16 @@ class BlobChannelTest : public ::testing::Test {
 
   // Frames sent since the last call, decoded (CHUNK data copied out).
   struct Got {
-    std::vector<BlobMessage> msgs;
+    std::vector<protocol::BlobMessage> msgs;
     std::vector<std::vector<std::uint8_t>> chunk_data;  // parallel to msgs, for CHUNKs
   };
   Got take() {
     Got g;
     for (const auto& f : frames_) {
-      auto m = decode_blob_message(*f);
+      auto m = protocol::decode_blob_message(*f);
       EXPECT_TRUE(m) << m.error().message;
       if (!m) continue;
-      if (auto* c = std::get_if<ChunkMsg>(&*m)) g.chunk_data.emplace_back(c->data.begin(), c->data.end());
+      if (auto* c = std::get_if<protocol::ChunkMsg>(&*m)) g.chunk_data.emplace_back(c->data.begin(), c->data.end());
       else g.chunk_data.emplace_back();
       g.msgs.push_back(std::move(*m));
     }
@@ -150,9 +150,9 @@ class BlobChannelTest : public ::testing::Test {
     return out;
   }
 
-  UploadMsg upload_msg(std::uint64_t req, const std::vector<std::uint8_t>& data,
+  protocol::UploadMsg upload_msg(std::uint64_t req, const std::vector<std::uint8_t>& data,
                        std::string mime = "application/octet-stream") {
-    return UploadMsg{req, Sha256::of(data.data(), data.size()), data.size(), std::move(mime), "f.bin",
+    return protocol::UploadMsg{req, Sha256::of(data.data(), data.size()), data.size(), std::move(mime), "f.bin",
                      chunk_hashes(data)};
   }
 
@@ -173,7 +173,7 @@ class BlobChannelTest : public ::testing::Test {
   MimePolicy mime_{default_allowed_mime()};
   std::filesystem::path staging_dir_;
   std::unique_ptr<UploadStaging> staging_;
-  std::unique_ptr<BlobChannelEnv> env_;
+  std::unique_ptr<BlobChannelDeps> deps_;
   std::shared_ptr<BlobChannel> channel_;
   std::deque<std::function<void()>> tasks_;
   std::vector<SharedBytes> frames_;
@@ -186,23 +186,23 @@ TEST_F(BlobChannelTest, UploadStoresTheBlobWithTheRoomsHoldAndAnnouncesIt) {
   frame(*channel_, up);
   auto g = take();
   ASSERT_EQ(g.msgs.size(), 1u);
-  auto* want = std::get_if<WantMsg>(&g.msgs[0]);
+  auto* want = std::get_if<protocol::WantMsg>(&g.msgs[0]);
   ASSERT_TRUE(want);
   EXPECT_EQ(want->req, 1u);
   EXPECT_EQ(want->window, 4u);
-  EXPECT_EQ(want->missing, (std::vector<ChunkRange>{{0, 3}}));
+  EXPECT_EQ(want->missing, (std::vector<protocol::ChunkRange>{{0, 3}}));
   EXPECT_EQ(staging_->claimed(), 1u);
 
   for (std::uint64_t i = 0; i < 3; ++i) chunk(*channel_, 1, i, chunk_of(data, i));
   g = take();
-  auto credits = all_of<CreditMsg>(g);
+  auto credits = all_of<protocol::CreditMsg>(g);
   EXPECT_EQ(credits.size(), 3u);
-  for (const auto& c : credits) EXPECT_EQ(c, (CreditMsg{1, 1}));
+  for (const auto& c : credits) EXPECT_EQ(c, (protocol::CreditMsg{1, 1}));
   ASSERT_FALSE(g.msgs.empty());
-  auto* done = std::get_if<DoneMsg>(&g.msgs.back());
+  auto* done = std::get_if<protocol::DoneMsg>(&g.msgs.back());
   ASSERT_TRUE(done);
-  EXPECT_EQ(*done, (DoneMsg{1, up.hash}));
-  EXPECT_TRUE(all_of<ErrorMsg>(g).empty());
+  EXPECT_EQ(*done, (protocol::DoneMsg{1, up.hash}));
+  EXPECT_TRUE(all_of<protocol::ErrorMsg>(g).empty());
 
   ASSERT_TRUE(stored(up.hash));
   auto rec = shared_->store->stat(up.hash);
@@ -222,8 +222,8 @@ TEST_F(BlobChannelTest, UploadStoresTheBlobWithTheRoomsHoldAndAnnouncesIt) {
   frame(*channel_, upload_msg(3, data));
   g = take();
   ASSERT_EQ(g.msgs.size(), 2u);
-  EXPECT_EQ(std::get<WantMsg>(g.msgs[0]).missing, std::vector<ChunkRange>{});
-  EXPECT_EQ(std::get<DoneMsg>(g.msgs[1]), (DoneMsg{3, up.hash}));
+  EXPECT_EQ(std::get<protocol::WantMsg>(g.msgs[0]).missing, std::vector<protocol::ChunkRange>{});
+  EXPECT_EQ(std::get<protocol::DoneMsg>(g.msgs[1]), (protocol::DoneMsg{3, up.hash}));
   EXPECT_EQ(announced_.size(), 2u);
 }
 
@@ -237,11 +237,11 @@ TEST_F(BlobChannelTest, ACorruptChunkIsAHashMismatchAndNothingIsStored) {
   chunk(*channel_, 1, 0, chunk_of(data, 0));
   chunk(*channel_, 1, 1, bad);
   auto g = take();
-  auto errors = all_of<ErrorMsg>(g);
+  auto errors = all_of<protocol::ErrorMsg>(g);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].req, 1u);
-  EXPECT_EQ(errors[0].code, BlobErrorCode::kHashMismatch);
-  EXPECT_TRUE(all_of<DoneMsg>(g).empty());
+  EXPECT_EQ(errors[0].code, protocol::BlobErrorCode::kHashMismatch);
+  EXPECT_TRUE(all_of<protocol::DoneMsg>(g).empty());
   EXPECT_FALSE(stored(up.hash));
   EXPECT_TRUE(announced_.empty());
   EXPECT_EQ(staging_->claimed(), 0u);
@@ -252,11 +252,11 @@ TEST_F(BlobChannelTest, ACorruptChunkIsAHashMismatchAndNothingIsStored) {
   frame(*channel_, upload_msg(3, data));
   g = take();
   ASSERT_EQ(g.msgs.size(), 1u);
-  EXPECT_EQ(std::get<WantMsg>(g.msgs[0]).missing, (std::vector<ChunkRange>{{0, 2}}));
+  EXPECT_EQ(std::get<protocol::WantMsg>(g.msgs[0]).missing, (std::vector<protocol::ChunkRange>{{0, 2}}));
   chunk(*channel_, 3, 0, chunk_of(data, 0));
   chunk(*channel_, 3, 1, chunk_of(data, 1));
   g = take();
-  EXPECT_EQ(all_of<DoneMsg>(g), (std::vector<DoneMsg>{{3, up.hash}}));
+  EXPECT_EQ(all_of<protocol::DoneMsg>(g), (std::vector<protocol::DoneMsg>{{3, up.hash}}));
   EXPECT_TRUE(stored(up.hash));
 }
 
@@ -268,9 +268,9 @@ TEST_F(BlobChannelTest, ChunkHashesThatDoNotAddUpToTheBlobAreAHashMismatch) {
   take();
   chunk(*channel_, 1, 0, chunk_of(data, 0));
   auto g = take();
-  auto errors = all_of<ErrorMsg>(g);
+  auto errors = all_of<protocol::ErrorMsg>(g);
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].code, BlobErrorCode::kHashMismatch);
+  EXPECT_EQ(errors[0].code, protocol::BlobErrorCode::kHashMismatch);
   EXPECT_FALSE(stored(up.hash));
   EXPECT_FALSE(stored(Sha256::of(data.data(), data.size())));
   EXPECT_TRUE(announced_.empty());
@@ -300,18 +300,18 @@ TEST_F(BlobChannelTest, AResumedUploadAsksOnlyForMissingChunksAndResendsDamagedO
   frame(*channel_, upload_msg(5, data));
   auto g = take();
   ASSERT_EQ(g.msgs.size(), 1u);
-  EXPECT_EQ(std::get<WantMsg>(g.msgs[0]).missing, (std::vector<ChunkRange>{{2, 1}}));
+  EXPECT_EQ(std::get<protocol::WantMsg>(g.msgs[0]).missing, (std::vector<protocol::ChunkRange>{{2, 1}}));
   chunk(*channel_, 5, 2, chunk_of(data, 2));
   g = take();
   // The whole-blob check fails, re-verification finds chunk 1: asked for again.
-  auto wants = all_of<WantMsg>(g);
+  auto wants = all_of<protocol::WantMsg>(g);
   ASSERT_EQ(wants.size(), 1u);
-  EXPECT_EQ(wants[0].missing, (std::vector<ChunkRange>{{1, 1}}));
-  EXPECT_TRUE(all_of<ErrorMsg>(g).empty());
+  EXPECT_EQ(wants[0].missing, (std::vector<protocol::ChunkRange>{{1, 1}}));
+  EXPECT_TRUE(all_of<protocol::ErrorMsg>(g).empty());
   EXPECT_FALSE(stored(up.hash));
   chunk(*channel_, 5, 1, chunk_of(data, 1));
   g = take();
-  EXPECT_EQ(all_of<DoneMsg>(g), (std::vector<DoneMsg>{{5, up.hash}}));
+  EXPECT_EQ(all_of<protocol::DoneMsg>(g), (std::vector<protocol::DoneMsg>{{5, up.hash}}));
   EXPECT_TRUE(stored(up.hash));
 }
 
@@ -320,10 +320,10 @@ TEST_F(BlobChannelTest, RequestSendsMetaThenChunksWithinTheCreditWindowThenDone)
   PutOptions po;
   auto rec = shared_->store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(data)), po);
   ASSERT_TRUE(rec) << rec.error().to_string();
-  frame(*channel_, RequestMsg{7, rec->hash, 2, {}});  // the client's window (2) is below the server's (4)
+  frame(*channel_, protocol::RequestMsg{7, rec->hash, 2, {}});  // the client's window (2) is below the server's (4)
   auto g = take();
   ASSERT_GE(g.msgs.size(), 1u);
-  auto* meta = std::get_if<MetaMsg>(&g.msgs[0]);
+  auto* meta = std::get_if<protocol::MetaMsg>(&g.msgs[0]);
   ASSERT_TRUE(meta);
   EXPECT_EQ(meta->req, 7u);
   EXPECT_EQ(meta->size, data.size());
@@ -334,7 +334,7 @@ TEST_F(BlobChannelTest, RequestSendsMetaThenChunksWithinTheCreditWindowThenDone)
   auto collect = [&](const Got& got) {
     std::size_t n = 0;
     for (std::size_t i = 0; i < got.msgs.size(); ++i) {
-      auto* c = std::get_if<ChunkMsg>(&got.msgs[i]);
+      auto* c = std::get_if<protocol::ChunkMsg>(&got.msgs[i]);
       if (!c) continue;
       EXPECT_EQ(c->req, 7u);
       EXPECT_EQ(c->index, next++);
@@ -344,48 +344,48 @@ TEST_F(BlobChannelTest, RequestSendsMetaThenChunksWithinTheCreditWindowThenDone)
     return n;
   };
   EXPECT_EQ(collect(g), 2u) << "more chunks than the window without credit";
-  EXPECT_TRUE(all_of<DoneMsg>(g).empty());
-  frame(*channel_, CreditMsg{7, 1});
+  EXPECT_TRUE(all_of<protocol::DoneMsg>(g).empty());
+  frame(*channel_, protocol::CreditMsg{7, 1});
   g = take();
   EXPECT_EQ(collect(g), 1u);
-  frame(*channel_, CreditMsg{7, 2});
+  frame(*channel_, protocol::CreditMsg{7, 2});
   g = take();
   EXPECT_EQ(collect(g), 2u);
-  EXPECT_TRUE(all_of<DoneMsg>(g).empty());
-  frame(*channel_, CreditMsg{7, 2});
+  EXPECT_TRUE(all_of<protocol::DoneMsg>(g).empty());
+  frame(*channel_, protocol::CreditMsg{7, 2});
   g = take();
   EXPECT_EQ(collect(g), 1u);
-  EXPECT_EQ(all_of<DoneMsg>(g), (std::vector<DoneMsg>{{7, rec->hash}}));
+  EXPECT_EQ(all_of<protocol::DoneMsg>(g), (std::vector<protocol::DoneMsg>{{7, rec->hash}}));
   EXPECT_EQ(received, data);
   // A credit after DONE is ignored.
-  frame(*channel_, CreditMsg{7, 1});
+  frame(*channel_, protocol::CreditMsg{7, 1});
   EXPECT_TRUE(take().msgs.empty());
 
   // Wanted ranges only.
-  frame(*channel_, RequestMsg{9, rec->hash, 16, {{1, 1}, {4, 2}}});
+  frame(*channel_, protocol::RequestMsg{9, rec->hash, 16, {{1, 1}, {4, 2}}});
   g = take();
-  ASSERT_TRUE(std::holds_alternative<MetaMsg>(g.msgs[0]));
-  EXPECT_EQ(std::get<MetaMsg>(g.msgs[0]).chunk_hashes.size(), 3u);
+  ASSERT_TRUE(std::holds_alternative<protocol::MetaMsg>(g.msgs[0]));
+  EXPECT_EQ(std::get<protocol::MetaMsg>(g.msgs[0]).chunk_hashes.size(), 3u);
   std::vector<std::uint64_t> indexes;
-  for (const auto& c : all_of<ChunkMsg>(g)) indexes.push_back(c.index);
+  for (const auto& c : all_of<protocol::ChunkMsg>(g)) indexes.push_back(c.index);
   EXPECT_EQ(indexes, (std::vector<std::uint64_t>{1, 4, 5}));  // 3 chunks, inside the window of 4
-  EXPECT_EQ(all_of<DoneMsg>(g).size(), 1u);
+  EXPECT_EQ(all_of<protocol::DoneMsg>(g).size(), 1u);
 }
 
 TEST_F(BlobChannelTest, RequestOfAMissingBlobIsNotFound) {
   auto h = Sha256::of("nobody has this", 15);
-  frame(*channel_, RequestMsg{11, h, 4, {}});
+  frame(*channel_, protocol::RequestMsg{11, h, 4, {}});
   auto g = take();
   ASSERT_EQ(g.msgs.size(), 1u);
-  auto* e = std::get_if<ErrorMsg>(&g.msgs[0]);
+  auto* e = std::get_if<protocol::ErrorMsg>(&g.msgs[0]);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->req, 11u);
-  EXPECT_EQ(e->code, BlobErrorCode::kNotFound);
+  EXPECT_EQ(e->code, protocol::BlobErrorCode::kNotFound);
   // Even ids are the server's: refused.
-  frame(*channel_, RequestMsg{12, h, 4, {}});
+  frame(*channel_, protocol::RequestMsg{12, h, 4, {}});
   g = take();
   ASSERT_EQ(g.msgs.size(), 1u);
-  EXPECT_EQ(std::get<ErrorMsg>(g.msgs[0]).code, BlobErrorCode::kBadRequest);
+  EXPECT_EQ(std::get<protocol::ErrorMsg>(g.msgs[0]).code, protocol::BlobErrorCode::kBadRequest);
 }
 
 TEST_F(BlobChannelTest, HaveAnswersWithABitmap) {
@@ -394,10 +394,10 @@ TEST_F(BlobChannelTest, HaveAnswersWithABitmap) {
   ASSERT_TRUE(shared_->store->put_bytes(blobsync::testing::as_bytes(c), PutOptions{}));
   auto ha = Sha256::of(a.data(), a.size()), hc = Sha256::of(c.data(), c.size());
   auto hb = Sha256::of("have test blob b", 16);
-  frame(*channel_, HaveMsg{13, {ha, hb, hc}});
+  frame(*channel_, protocol::HaveMsg{13, {ha, hb, hc}});
   auto g = take();
   ASSERT_EQ(g.msgs.size(), 1u);
-  auto* r = std::get_if<HaveReplyMsg>(&g.msgs[0]);
+  auto* r = std::get_if<protocol::HaveReplyMsg>(&g.msgs[0]);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->req, 13u);
   ASSERT_GE(r->have.size(), 3u);
@@ -413,21 +413,21 @@ TEST_F(BlobChannelTest, ReadOnlyConnectionsCannotUpload) {
   frame(*ro, up);
   auto g = take();
   ASSERT_EQ(g.msgs.size(), 1u);
-  auto* e = std::get_if<ErrorMsg>(&g.msgs[0]);
+  auto* e = std::get_if<protocol::ErrorMsg>(&g.msgs[0]);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->req, 1u);
-  EXPECT_EQ(e->code, BlobErrorCode::kForbidden);
+  EXPECT_EQ(e->code, protocol::BlobErrorCode::kForbidden);
   EXPECT_EQ(staging_->claimed(), 0u);
   // Its chunks go nowhere.
   chunk(*ro, 1, 0, chunk_of(data, 0));
   EXPECT_FALSE(stored(up.hash));
   EXPECT_TRUE(announced_.empty());
   // Reading is allowed.
-  frame(*ro, HaveMsg{3, {up.hash}});
+  frame(*ro, protocol::HaveMsg{3, {up.hash}});
   g = take();
   ASSERT_EQ(g.msgs.size(), 2u);  // the stray CHUNK's error, then the reply
-  EXPECT_EQ(std::get<ErrorMsg>(g.msgs[0]).code, BlobErrorCode::kBadRequest);
-  EXPECT_FALSE(std::get<HaveReplyMsg>(g.msgs[1]).have.at(0));
+  EXPECT_EQ(std::get<protocol::ErrorMsg>(g.msgs[0]).code, protocol::BlobErrorCode::kBadRequest);
+  EXPECT_FALSE(std::get<protocol::HaveReplyMsg>(g.msgs[1]).have.at(0));
   ro->close();
 }
 
@@ -438,9 +438,9 @@ TEST_F(BlobChannelTest, AnUnsupportedTypeIsRefusedAndNotStored) {
   take();
   chunk(*channel_, 1, 0, chunk_of(data, 0));
   auto g = take();
-  auto errors = all_of<ErrorMsg>(g);
+  auto errors = all_of<protocol::ErrorMsg>(g);
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].code, BlobErrorCode::kUnsupportedType);
+  EXPECT_EQ(errors[0].code, protocol::BlobErrorCode::kUnsupportedType);
   EXPECT_FALSE(stored(up.hash));
   EXPECT_EQ(staging_->claimed(), 0u);
 }

@@ -4,7 +4,7 @@
 
 #include "core/sha256.h"
 
-namespace blobsync::sync {
+namespace blobsync::protocol {
 namespace {
 
 Digest h(char c) { return Sha256::of(&c, 1); }
@@ -94,4 +94,4 @@ TEST(BlobMessages, CheckRanges) {
 }
 
 }  // namespace
-}  // namespace blobsync::sync
+}  // namespace blobsync::protocol

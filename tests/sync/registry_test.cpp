@@ -9,7 +9,7 @@
 #include "crdt/doc.h"
 #include "crdt/map.h"
 
-namespace blobsync::sync {
+namespace blobsync::protocol {
 namespace {
 
 Digest h(char c) { return Sha256::of(&c, 1); }
@@ -127,4 +127,4 @@ TEST(Registry, MalformedEntriesAreIgnored) {
 }
 
 }  // namespace
-}  // namespace blobsync::sync
+}  // namespace blobsync::protocol

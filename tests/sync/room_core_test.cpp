@@ -156,13 +156,13 @@ TEST(RoomCore, RemoteRegistryChangeIsFlaggedLocalIsNot) {
   d.bytes[0] = 1;
   RoomEffects local;
   room.local_change(
-      [&](crdt::Doc& doc) { registry_announce(doc, d, 10, 1, "ws://me/sync", RoomCore::local_origin()); }, local);
+      [&](crdt::Doc& doc) { protocol::registry_announce(doc, d, 10, 1, "ws://me/sync", RoomCore::local_origin()); }, local);
   EXPECT_EQ(local.persist.size(), 1u);
   EXPECT_FALSE(local.registry_changed_remotely);
   crdt::Doc other(77);
   crdt::Bytes update;
   other.on_update([&](const crdt::Bytes& u, const crdt::Transaction&) { update = u; });
-  registry_announce(other, d, 10, 1, "ws://peer/sync");
+  protocol::registry_announce(other, d, 10, 1, "ws://peer/sync");
   RoomEffects remote;
   room.handle(1, msg_sync(2, update), false, 0, remote);
   EXPECT_TRUE(remote.registry_changed_remotely);

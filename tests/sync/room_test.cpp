@@ -422,7 +422,7 @@ TEST_F(RoomTest, AnnounceAndWithdrawEditTheRegistryAsThisServer) {
   ASSERT_TRUE(wait_result(announced));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 1; }));
   client.apply(a->messages());
-  auto entry = registry_get(client.doc(), h);
+  auto entry = protocol::registry_get(client.doc(), h);
   ASSERT_TRUE(entry);
   EXPECT_EQ(entry->holders, std::vector<std::string>{kSelf});
   EXPECT_EQ(entry->size, 9u);
@@ -432,7 +432,7 @@ TEST_F(RoomTest, AnnounceAndWithdrawEditTheRegistryAsThisServer) {
   EXPECT_EQ(holds_of(h), std::vector<std::string>{room_holder("reg", kSelf)});
 
   // Another holder, added by a client, is kept by the withdrawal.
-  send(*room, 1, client.edit([&](crdt::Doc& d) { registry_announce(d, h, 9, 1, "ws://other/sync"); }));
+  send(*room, 1, client.edit([&](crdt::Doc& d) { protocol::registry_announce(d, h, 9, 1, "ws://other/sync"); }));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 2; }));
   std::atomic<int> withdrawn{0};
   room->withdraw(h, result_into(withdrawn));
@@ -440,13 +440,13 @@ TEST_F(RoomTest, AnnounceAndWithdrawEditTheRegistryAsThisServer) {
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 3; }));
   ClientDoc fresh(8);
   fresh.apply(a->messages());
-  entry = registry_get(fresh.doc(), h);
+  entry = protocol::registry_get(fresh.doc(), h);
   ASSERT_TRUE(entry);
   EXPECT_EQ(entry->holders, std::vector<std::string>{"ws://other/sync"});
   EXPECT_TRUE(store_->rooms_announcing(h).value().empty());
 
   // The last holder withdrawing leaves the key, with no holders: only apps delete keys.
-  send(*room, 1, fresh.edit([&](crdt::Doc& d) { registry_withdraw(d, h, "ws://other/sync"); }));
+  send(*room, 1, fresh.edit([&](crdt::Doc& d) { protocol::registry_withdraw(d, h, "ws://other/sync"); }));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 4; }));
   std::atomic<int> again{0};
   room->announce(AnnouncedBlob{h, 9, 1}, result_into(again));
@@ -457,8 +457,8 @@ TEST_F(RoomTest, AnnounceAndWithdrawEditTheRegistryAsThisServer) {
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 6; }));
   ClientDoc final_view(9);
   final_view.apply(a->messages());
-  EXPECT_TRUE(registry_has_key(final_view.doc(), h));
-  entry = registry_get(final_view.doc(), h);
+  EXPECT_TRUE(protocol::registry_has_key(final_view.doc(), h));
+  entry = protocol::registry_get(final_view.doc(), h);
   ASSERT_TRUE(entry);
   EXPECT_TRUE(entry->holders.empty());
   // A key with no holders still holds the blob.
@@ -484,8 +484,8 @@ TEST_F(RoomTest, RegistryKeysFromClientsHoldTheirBlobsUntilDeleted) {
   ClientDoc client(7);
   send(*room, 1, client.edit([&](crdt::Doc& d) {
     d.transact([&](crdt::Transaction&) {
-      registry_announce(d, h, bytes.size(), 1, "ws://peer/sync");
-      registry_announce(d, missing, 12, 1, "ws://peer/sync");
+      protocol::registry_announce(d, h, bytes.size(), 1, "ws://peer/sync");
+      protocol::registry_announce(d, missing, 12, 1, "ws://peer/sync");
     });
   }));
   // The delta is revealed only once durable, and its holds were written before it.
@@ -497,7 +497,7 @@ TEST_F(RoomTest, RegistryKeysFromClientsHoldTheirBlobsUntilDeleted) {
   EXPECT_EQ(shared_->store->stat(h)->state, BlobState::kPermanent);
 
   // A rewrite of the entry (another holder) changes no hold.
-  send(*room, 1, client.edit([&](crdt::Doc& d) { registry_announce(d, h, bytes.size(), 1, "ws://peer2/sync"); }));
+  send(*room, 1, client.edit([&](crdt::Doc& d) { protocol::registry_announce(d, h, bytes.size(), 1, "ws://peer2/sync"); }));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 2; }));
   EXPECT_EQ(holds_of(h), std::vector<std::string>{holder});
 
@@ -512,7 +512,7 @@ TEST_F(RoomTest, RegistryKeysFromClientsHoldTheirBlobsUntilDeleted) {
   });
   ASSERT_TRUE(run([&] { return blocked.load(); }));
   send(*room, 1, client.edit([&](crdt::Doc& d) {
-    d.transact([&](crdt::Transaction&) { d.get_map(kRegistryMap).remove(to_hash_ref(h)); });
+    d.transact([&](crdt::Transaction&) { d.get_map(protocol::kRegistryMap).remove(to_hash_ref(h)); });
   }));
   EXPECT_EQ(holds_of(h), std::vector<std::string>{holder}) << "released before the deletion was durable";
   gate.set_value();
@@ -532,7 +532,7 @@ TEST_F(RoomTest, LoadingARoomMakesItsHoldsMatchItsRegistry) {
     ASSERT_TRUE(room);
     auto a = join(*room, 1);
     ClientDoc client(7);
-    send(*room, 1, client.edit([&](crdt::Doc& d) { registry_announce(d, h, 6, 1, "ws://peer/sync"); }));
+    send(*room, 1, client.edit([&](crdt::Doc& d) { protocol::registry_announce(d, h, 6, 1, "ws://peer/sync"); }));
     ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 1; }));
     manager_->release(room);
     bool stopped = false;

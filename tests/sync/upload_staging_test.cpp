@@ -41,7 +41,7 @@ TEST(UploadStaging, ResumesWithMissingChunksOnly) {
   {
     auto s = staging.open(b.hash, b.data.size(), b.hashes);
     ASSERT_TRUE(s) << s.error().to_string();
-    EXPECT_EQ((*s)->missing(), (std::vector<ChunkRange>{{0, 6}}));
+    EXPECT_EQ((*s)->missing(), (std::vector<protocol::ChunkRange>{{0, 6}}));
     ASSERT_TRUE((*s)->write_chunk(0, chunk(b, 0)));
     ASSERT_TRUE((*s)->write_chunk(3, chunk(b, 3)));
     ASSERT_TRUE((*s)->write_chunk(5, chunk(b, 5)));
@@ -55,7 +55,7 @@ TEST(UploadStaging, ResumesWithMissingChunksOnly) {
   // Reopened (a later connection): the verified chunks are still there.
   auto s = staging.open(b.hash, b.data.size(), b.hashes);
   ASSERT_TRUE(s);
-  EXPECT_EQ((*s)->missing(), (std::vector<ChunkRange>{{1, 2}, {4, 1}}));
+  EXPECT_EQ((*s)->missing(), (std::vector<protocol::ChunkRange>{{1, 2}, {4, 1}}));
   EXPECT_EQ((*s)->missing_count(), 3u);
   // Different chunk hashes for the same blob: start over.
   auto other = b.hashes;

@@ -19,10 +19,10 @@ namespace blobsync::http {
 
 class Server;
 class Router;
-class Service;
+class Api;
 
 // Lets other components (WebSocket rooms) attach to the running server, e.g.
-// with Server::add_upgrade_handler("/sync/", ...). Called after the service
+// with Server::add_upgrade_handler("/sync/", ...). Called after the Api
 // is open and the port is bound (`bound` is "HOST:PORT"), before the server
 // runs. An extension may return a stop hook, run after the server stopped,
 // and a heal hook, called (from the scrubber's thread, must not block) for a
@@ -31,7 +31,7 @@ struct ExtensionHandle {
   std::function<void()> after_stop;
   std::function<void(const Digest&)> heal;
 };
-using ServeExtension = std::function<Result<ExtensionHandle>(Server&, Router&, Service&, const ServerConfig&,
+using ServeExtension = std::function<Result<ExtensionHandle>(Server&, Router&, Api&, const ServerConfig&,
                                                              const std::string& bound)>;
 void add_serve_extension(ServeExtension ext);
 

@@ -1,4 +1,4 @@
-#include "sync/sync_service.h"
+#include "sync/sync_endpoint.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -27,7 +27,7 @@ namespace blobsync::sync {
 
 namespace asio = boost::asio;
 
-struct SyncService::State : std::enable_shared_from_this<SyncService::State> {
+struct SyncEndpoint::State : std::enable_shared_from_this<SyncEndpoint::State> {
   State(const SyncConfig& c, BlobStore& b, BlobLifecycle* l, std::unique_ptr<RoomStore> s)
       : config(c),
         blobs(b),
@@ -36,9 +36,9 @@ struct SyncService::State : std::enable_shared_from_this<SyncService::State> {
         staging(config.staging_dir, std::chrono::duration_cast<std::chrono::seconds>(config.staging_expiry)),
         mime(config.allowed_mime.empty() ? default_allowed_mime() : config.allowed_mime),
         pool(std::max(1u, config.blob_threads)),
-        blob_env{config, blobs, staging, mime, [this](std::function<void()> fn) { asio::post(pool, std::move(fn)); }, {}},
+        blob_deps{config, blobs, staging, mime, [this](std::function<void()> fn) { asio::post(pool, std::move(fn)); }, {}},
         manager(config, *store, blobs, lifecycle),
-        session_env{config, manager, blob_env, sessions, "/sync/", {}} {}
+        session_deps{config, manager, blob_deps, sessions, "/sync/", {}} {}
 
   SyncConfig config;
   BlobStore& blobs;
@@ -47,10 +47,10 @@ struct SyncService::State : std::enable_shared_from_this<SyncService::State> {
   UploadStaging staging;
   MimePolicy mime;
   asio::thread_pool pool;
-  BlobChannelEnv blob_env;
+  BlobChannelDeps blob_deps;
   RoomManager manager;
   SessionRegistry sessions;
-  SessionEnv session_env;
+  SessionDeps session_deps;
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unique_ptr<asio::signal_set> signals;  // guarded by mu
@@ -66,7 +66,7 @@ struct SyncService::State : std::enable_shared_from_this<SyncService::State> {
   Result<> reconcile_offline(const std::string& room);
 };
 
-void SyncService::State::stop() {
+void SyncEndpoint::State::stop() {
   if (stopping.exchange(true)) return;
   spdlog::info("sync: stopping: closing {} connections, persisting {} rooms", sessions.size(), manager.loaded());
   sessions.close_all(1001, "server shutting down");
@@ -78,7 +78,7 @@ void SyncService::State::stop() {
   }
 }
 
-Result<> SyncService::State::offline_edit(const std::string& room,
+Result<> SyncEndpoint::State::offline_edit(const std::string& room,
                                           const std::function<void(RoomCore&, const StoredRoom&, RoomEffects&)>& fn) {
   std::promise<Result<StoredRoom>> p;
   auto f = p.get_future();
@@ -89,7 +89,7 @@ Result<> SyncService::State::offline_edit(const std::string& room,
   core.load(stored->snapshot, stored->log);
   std::optional<RoomHolds> holds;
   if (lifecycle) holds.emplace(*store, *lifecycle, room_holder(room, config.url));
-  if (holds && core.doc().root(kRegistryMap)) holds->loaded(core.doc(), true);  // as a load does
+  if (holds && core.doc().root(protocol::kRegistryMap)) holds->loaded(core.doc(), true);  // as a load does
   RoomEffects fx;
   fn(core, *stored, fx);
   auto precondition = holds ? holds->before_append(core.doc(), fx.registry_keys) : nullptr;
@@ -101,23 +101,23 @@ Result<> SyncService::State::offline_edit(const std::string& room,
   return {};
 }
 
-Result<> SyncService::State::reconcile_offline(const std::string& room) {
+Result<> SyncEndpoint::State::reconcile_offline(const std::string& room) {
   return offline_edit(room, [this, &room](RoomCore& core, const StoredRoom& stored, RoomEffects& fx) {
     auto holds = [this](const Digest& h) {
       auto r = blobs.contains(h);
       return r && *r;
     };
-    auto verified = [this](const Digest& h) -> std::optional<HeldBlob> {
+    auto verified = [this](const Digest& h) -> std::optional<protocol::HeldBlob> {
       auto r = blobs.stat(h);
       if (!r) return std::nullopt;
-      return HeldBlob{h, r->size, r->chunk_count};
+      return protocol::HeldBlob{h, r->size, r->chunk_count};
     };
-    std::vector<HeldBlob> ours;
+    std::vector<protocol::HeldBlob> ours;
     for (const auto& a : stored.announced) ours.push_back({a.hash, a.size, a.chunk_count});
     std::size_t changed = 0;
     core.local_change(
         [&](crdt::Doc& doc) {
-          changed = registry_reconcile(doc, config.url, holds, verified, ours, RoomCore::local_origin());
+          changed = protocol::registry_reconcile(doc, config.url, holds, verified, ours, RoomCore::local_origin());
         },
         fx);
     for (const auto& a : stored.announced)
@@ -126,18 +126,18 @@ Result<> SyncService::State::reconcile_offline(const std::string& room) {
   });
 }
 
-Result<std::unique_ptr<SyncService>> SyncService::create(const SyncConfig& config_in, BlobStore& blobs,
+Result<std::unique_ptr<SyncEndpoint>> SyncEndpoint::create(const SyncConfig& config_in, BlobStore& blobs,
                                                          BlobLifecycle* lifecycle) {
   SyncConfig config = config_in;
   if (config.staging_dir.empty()) config.staging_dir = config.data_dir / "sync-staging";
-  if (config.window == 0 || config.window > kMaxWindow) return fail(Errc::kInvalidArgument, "sync window must be 1-256");
+  if (config.window == 0 || config.window > protocol::kMaxWindow) return fail(Errc::kInvalidArgument, "sync window must be 1-256");
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   auto store = RoomStore::open(config.data_dir / "meta.db", config.fsync);
   if (!store) return std::unexpected(store.error());
   auto state = std::make_shared<State>(config, blobs, lifecycle, std::move(*store));
   state->manager.set_owner(state);
-  state->session_env.owner = state;
+  state->session_deps.owner = state;
   if (auto r = state->staging.init(); !r) return std::unexpected(r.error());
   // Re-announce what we hold (and withdraw what we lost) in every room we announced in.
   auto rooms = state->store->rooms_with_announcements();
@@ -145,15 +145,15 @@ Result<std::unique_ptr<SyncService>> SyncService::create(const SyncConfig& confi
   for (const auto& room : *rooms)
     if (auto r = state->reconcile_offline(room); !r)
       spdlog::warn("sync: re-announcing in room {} failed: {}", room, r.error().to_string());
-  return std::unique_ptr<SyncService>(new SyncService(std::move(state)));
+  return std::unique_ptr<SyncEndpoint>(new SyncEndpoint(std::move(state)));
 }
 
-SyncService::~SyncService() {
+SyncEndpoint::~SyncEndpoint() {
   state_->stop();
   state_->store->flush();
 }
 
-void SyncService::State::adopt_io_context(asio::io_context& ioc) {
+void SyncEndpoint::State::adopt_io_context(asio::io_context& ioc) {
   manager.set_io_context(ioc);
   // The server ends run() only when no work is left: on SIGINT/SIGTERM close
   // our connections and rooms too.
@@ -171,26 +171,26 @@ void SyncService::State::adopt_io_context(asio::io_context& ioc) {
   if (stopping) signals->cancel();
 }
 
-void SyncService::use_io_context(asio::io_context& ioc) {
+void SyncEndpoint::use_io_context(asio::io_context& ioc) {
   std::lock_guard lock(state_->mu);
   if (!state_->manager.has_io_context()) state_->adopt_io_context(ioc);
 }
 
-void SyncService::set_before_stop(std::function<void(std::function<void()>)> hook) {
+void SyncEndpoint::set_before_stop(std::function<void(std::function<void()>)> hook) {
   state_->before_stop = std::move(hook);
 }
 
-void SyncService::set_fetch_missing(FetchMissing fn) { state_->blob_env.fetch_missing = std::move(fn); }
+void SyncEndpoint::set_fetch_missing(FetchMissing fn) { state_->blob_deps.fetch_missing = std::move(fn); }
 
-RoomManager& SyncService::rooms() { return state_->manager; }
+RoomManager& SyncEndpoint::rooms() { return state_->manager; }
 
-const SyncConfig& SyncService::config() const { return state_->config; }
+const SyncConfig& SyncEndpoint::config() const { return state_->config; }
 
-Result<std::vector<std::string>> SyncService::stored_rooms() { return state_->store->room_names(); }
+Result<std::vector<std::string>> SyncEndpoint::stored_rooms() { return state_->store->room_names(); }
 
-void SyncService::attach(http::Server& server) {
+void SyncEndpoint::attach(http::Server& server) {
   std::weak_ptr<State> weak = state_;
-  server.add_upgrade_handler(state_->session_env.prefix, [weak](std::unique_ptr<http::UpgradeContext> ctx) {
+  server.add_upgrade_handler(state_->session_deps.prefix, [weak](std::unique_ptr<http::UpgradeContext> ctx) {
     auto state = weak.lock();
     if (!state) return;  // the service is gone: dropping ctx closes the socket
     if (!state->manager.has_io_context()) {
@@ -201,13 +201,13 @@ void SyncService::attach(http::Server& server) {
             static_cast<asio::io_context&>(asio::query(ctx->stream.get_executor(), asio::execution::context)));
       }
     }
-    start_ws_session(state->session_env, std::move(ctx));
+    start_ws_session(state->session_deps, std::move(ctx));
   });
 }
 
-void SyncService::stop() { state_->stop(); }
+void SyncEndpoint::stop() { state_->stop(); }
 
-void SyncService::blob_removed(const Digest& hash) {
+void SyncEndpoint::blob_removed(const Digest& hash) {
   auto rooms = state_->store->rooms_announcing(hash);
   if (!rooms) {
     spdlog::error("sync: cannot look up the rooms of a removed blob: {}", rooms.error().to_string());
@@ -221,7 +221,7 @@ void SyncService::blob_removed(const Digest& hash) {
     } else {
       auto r = state_->offline_edit(name, [&](RoomCore& core, const StoredRoom& stored, RoomEffects& fx) {
         core.local_change(
-            [&](crdt::Doc& doc) { registry_withdraw(doc, hash, state_->config.url, RoomCore::local_origin()); }, fx);
+            [&](crdt::Doc& doc) { protocol::registry_withdraw(doc, hash, state_->config.url, RoomCore::local_origin()); }, fx);
         state_->store->remove_announce(stored.id, hash);
       });
       if (!r) spdlog::warn("sync: withdrawing from room {} failed: {}", name, r.error().to_string());
@@ -229,7 +229,7 @@ void SyncService::blob_removed(const Digest& hash) {
   }
 }
 
-Result<> SyncService::withdraw_blob(const Digest& hash, std::chrono::milliseconds timeout) {
+Result<> SyncEndpoint::withdraw_blob(const Digest& hash, std::chrono::milliseconds timeout) {
   auto rooms = state_->store->rooms_announcing(hash);
   if (!rooms) return std::unexpected(rooms.error());
   for (const auto& name : *rooms) {
@@ -252,7 +252,7 @@ Result<> SyncService::withdraw_blob(const Digest& hash, std::chrono::millisecond
     } else {
       auto r = state_->offline_edit(name, [&](RoomCore& core, const StoredRoom& stored, RoomEffects& fx) {
         core.local_change(
-            [&](crdt::Doc& doc) { registry_withdraw(doc, hash, state_->config.url, RoomCore::local_origin()); }, fx);
+            [&](crdt::Doc& doc) { protocol::registry_withdraw(doc, hash, state_->config.url, RoomCore::local_origin()); }, fx);
         state_->store->remove_announce(stored.id, hash);
       });
       if (!r) return fail(r.error().code, "room {}: {}", name, r.error().message);
@@ -261,13 +261,13 @@ Result<> SyncService::withdraw_blob(const Digest& hash, std::chrono::millisecond
   return {};
 }
 
-SyncService::Stats SyncService::stats() const {
+SyncEndpoint::Stats SyncEndpoint::stats() const {
   auto st = state_->store->stats();
   auto& m = state_->manager;
   return Stats{state_->sessions.size(), m.loaded(), st.commits, st.appends, m.parked(), m.parks(), m.unparks()};
 }
 
-std::string SyncService::render_metrics() const {
+std::string SyncEndpoint::render_metrics() const {
   auto st = stats();
   return fmt::format(
       "# HELP blobsync_sync_rooms_loaded Rooms in memory (active or parked).\n"

@@ -1,4 +1,4 @@
-// Service: everything the XRPC and plain-blob handlers share: the config, the
+// Api: everything the XRPC and plain-blob handlers share: the config, the
 // blob store, the metadata database, accounts, records, the JWT secret, the
 // MIME policy and the metrics. register_routes() wires all endpoints.
 //
@@ -12,7 +12,7 @@
 // (32 random bytes, hex, mode 0600) on first start and reused afterwards so
 // sessions survive restarts.
 //
-// Thread safety: after open() the Service is shared read-only; its members
+// Thread safety: after open() the Api is shared read-only; its members
 // are themselves thread-safe.
 #pragma once
 
@@ -39,12 +39,12 @@ class SqlDb;
 
 namespace blobsync::http {
 
-class Service {
+class Api {
  public:
   // Opens the metadata database, the store in config.data_dir, and loads
   // the secret.
-  static Result<std::unique_ptr<Service>> open(const ServerConfig& config);
-  ~Service();
+  static Result<std::unique_ptr<Api>> open(const ServerConfig& config);
+  ~Api();
 
   void register_routes(Router& router);
 
@@ -71,13 +71,13 @@ class Service {
   Metrics metrics;
 
  private:
-  Service() = default;
+  Api() = default;
 };
 
 // Route groups, one translation unit each.
-void register_server_routes(Service& s, Router& r);  // accounts, sessions, describeServer, health, metrics
-void register_repo_routes(Service& s, Router& r);    // records
-void register_blob_routes(Service& s, Router& r);    // uploadBlob, getBlob, listBlobs, /blobs/
+void register_server_routes(Api& s, Router& r);  // accounts, sessions, describeServer, health, metrics
+void register_repo_routes(Api& s, Router& r);    // records
+void register_blob_routes(Api& s, Router& r);    // uploadBlob, getBlob, listBlobs, /blobs/
 
 std::int64_t unix_now();
 

@@ -1,4 +1,4 @@
-#include "http/service.h"
+#include "http/api.h"
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -64,11 +64,11 @@ std::optional<std::string_view> bearer(const Request& req) {
 
 }  // namespace
 
-Service::~Service() = default;
+Api::~Api() = default;
 
-Result<std::unique_ptr<Service>> Service::open(const ServerConfig& config) {
+Result<std::unique_ptr<Api>> Api::open(const ServerConfig& config) {
   if (sodium_init() < 0) return fail(Errc::kInternal, "libsodium failed to initialise");
-  std::unique_ptr<Service> s(new Service());
+  std::unique_ptr<Api> s(new Api());
   s->config = config;
   s->mime = MimePolicy(config.allowed_mime);
   s->service_did = "did:web:" + config.hostname;
@@ -96,7 +96,7 @@ Result<std::unique_ptr<Service>> Service::open(const ServerConfig& config) {
   return s;
 }
 
-void Service::register_routes(Router& router) {
+void Api::register_routes(Router& router) {
   register_server_routes(*this, router);
   register_repo_routes(*this, router);
   register_blob_routes(*this, router);
@@ -113,7 +113,7 @@ XrpcFailure jwt_failure(JwtError e) {
 }
 }  // namespace
 
-XResult<std::string> Service::authenticate(Request& req) const {
+XResult<std::string> Api::authenticate(Request& req) const {
   auto token = bearer(req);
   if (!token) return xfail(401, "AuthenticationRequired", "Authorization header is required");
   if (token->empty()) return xfail(401, "AuthenticationRequired", "Unexpected authorization type (expected Bearer)");
@@ -127,7 +127,7 @@ XResult<std::string> Service::authenticate(Request& req) const {
   return claims->sub;
 }
 
-XResult<JwtClaims> Service::authenticate_refresh(const Request& req) const {
+XResult<JwtClaims> Api::authenticate_refresh(const Request& req) const {
   auto token = bearer(req);
   if (!token) return xfail(401, "AuthenticationRequired", "Authorization header is required");
   if (token->empty()) return xfail(401, "AuthenticationRequired", "Unexpected authorization type (expected Bearer)");
@@ -138,7 +138,7 @@ XResult<JwtClaims> Service::authenticate_refresh(const Request& req) const {
   return *claims;
 }
 
-XResult<std::pair<std::string, std::string>> Service::issue_tokens(const std::string& did) {
+XResult<std::pair<std::string, std::string>> Api::issue_tokens(const std::string& did) {
   auto now = unix_now();
   JwtClaims access{"at+jwt", "com.atproto.access", did, service_did, "", now, now + config.access_ttl.count()};
   std::uint8_t raw[16];

@@ -1,4 +1,4 @@
-#include "http/serve.h"
+#include "http/run.h"
 
 #include <spdlog/spdlog.h>
 
@@ -12,7 +12,7 @@
 #include "http/http_types.h"
 #include "http/router.h"
 #include "http/server.h"
-#include "http/service.h"
+#include "http/api.h"
 #include "store/blob_lifecycle.h"
 #include "store/scrubber.h"
 
@@ -42,18 +42,18 @@ Result<ServerConfig> load_config(const ConfigSources& sources) {
 
 Result<> run_server(const ServerConfig& config) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
-  auto service = Service::open(config);
-  if (!service) return std::unexpected(service.error());
+  auto api = Api::open(config);
+  if (!api) return std::unexpected(api.error());
   Router router;
-  (*service)->register_routes(router);
+  (*api)->register_routes(router);
   auto log = AccessLog::open(config.access_log);
   if (!log) return std::unexpected(log.error());
-  Server server(config, router, (*service)->metrics, **log);
+  Server server(config, router, (*api)->metrics, **log);
   auto addr = server.listen();
   if (!addr) return std::unexpected(addr.error());
   std::vector<ExtensionHandle> handles;
   for (auto& ext : extensions()) {
-    auto h = ext(server, router, **service, config, *addr);
+    auto h = ext(server, router, **api, config, *addr);
     if (!h) return std::unexpected(h.error());
     handles.push_back(std::move(*h));
   }
@@ -72,11 +72,11 @@ Result<> run_server(const ServerConfig& config) {
       for (const auto& heal : heals) heal(hash);
     };
   // Stopped (scope end) before the extensions' stop hooks: its heal calls into them.
-  Scrubber scrubber(*(*service)->store, std::move(scrub));
-  (*service)->metrics.add_source([&scrubber] { return scrubber.render_metrics(); });
+  Scrubber scrubber(*(*api)->store, std::move(scrub));
+  (*api)->metrics.add_source([&scrubber] { return scrubber.render_metrics(); });
   Result<> result;
   {
-    GcSweeper sweeper(*(*service)->lifecycle, (*service)->metrics, config.gc_interval, config.gc_grace);
+    GcSweeper sweeper(*(*api)->lifecycle, (*api)->metrics, config.gc_interval, config.gc_grace);
     scrubber.start();
     result = server.run();
     scrubber.stop();
@@ -89,9 +89,9 @@ Result<> run_server(const ServerConfig& config) {
 
 Result<> run_gc(const ServerConfig& config, const GcRun& run) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
-  auto service = Service::open(config);
-  if (!service) return std::unexpected(service.error());
-  auto& lifecycle = *(*service)->lifecycle;
+  auto api = Api::open(config);
+  if (!api) return std::unexpected(api.error());
+  auto& lifecycle = *(*api)->lifecycle;
   if (run.withdraw) lifecycle.set_withdraw(run.withdraw);
   SweepOptions options;
   options.grace = config.gc_grace;
@@ -106,7 +106,7 @@ Result<> run_gc(const ServerConfig& config, const GcRun& run) {
   std::printf("%s\n", fmt::format(R"({{"dryRun":{},"blobsDeleted":{},"bytesDeleted":{},"released":{},"deferred":{},)"
                                   R"("claimsDropped":{}}})",
                                   run.dry_run, report->blobs_deleted, report->bytes_deleted, report->released,
-                                  report->deferred, (*service)->repo->claims_dropped())
+                                  report->deferred, (*api)->repo->claims_dropped())
                           .c_str());
   return {};
 }

@@ -1,9 +1,9 @@
-// SyncService: the WebSocket sync endpoint of `blobsync serve`. Rooms at
+// SyncEndpoint: the WebSocket sync endpoint of `blobsync serve`. Rooms at
 // /sync/<room> speak the y-websocket protocol plus the blob channel
 // (docs/protocol.md), persist to meta.db, and keep this server's entries in
 // every room's _blobRegistry right.
 //
-//   auto sync = sync::SyncService::create(sync_config, *service->store);
+//   auto sync = sync::SyncEndpoint::create(sync_config, *service->store);
 //   sync.value()->attach(server);     // before server.run()
 //   server.run();                     // SIGINT/SIGTERM also stop the sync service
 //   sync.value()->stop();             // with any programmatic Server::stop()
@@ -12,8 +12,8 @@
 // blobs, the registry is reconciled with what the store holds (blobs deleted
 // while the server was down are withdrawn, lost entries restored).
 //
-// Lifetime: the BlobStore must outlive the SyncService and every connection
-// (i.e. the http::Server). The SyncService may be destroyed before or after
+// Lifetime: the BlobStore must outlive the SyncEndpoint and every connection
+// (i.e. the http::Server). The SyncEndpoint may be destroyed before or after
 // the http::Server.
 //
 // Thread safety: attach() before the server runs; everything else may be
@@ -47,18 +47,18 @@ namespace blobsync::sync {
 
 class RoomManager;
 
-class SyncService {
+class SyncEndpoint {
  public:
   // Opens DATA/meta.db (sync tables), the staging directory, and reconciles
   // the registry of every room with announcements. Errors: database or
   // directory failures.
   // `lifecycle` (may be null): registry entries become holds on their blobs
   // (room_holds.h); it must outlive the service.
-  static Result<std::unique_ptr<SyncService>> create(const SyncConfig& config, BlobStore& store,
+  static Result<std::unique_ptr<SyncEndpoint>> create(const SyncConfig& config, BlobStore& store,
                                                      BlobLifecycle* lifecycle = nullptr);
-  ~SyncService();  // stop(), then waits until everything queued is durable
-  SyncService(const SyncService&) = delete;
-  SyncService& operator=(const SyncService&) = delete;
+  ~SyncEndpoint();  // stop(), then waits until everything queued is durable
+  SyncEndpoint(const SyncEndpoint&) = delete;
+  SyncEndpoint& operator=(const SyncEndpoint&) = delete;
 
   // Serves WebSocket upgrades under "/sync/". REQUIRES: before server.run().
   void attach(http::Server& server);
@@ -110,7 +110,7 @@ class SyncService {
 
  private:
   struct State;
-  explicit SyncService(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  explicit SyncEndpoint(std::shared_ptr<State> state) : state_(std::move(state)) {}
   std::shared_ptr<State> state_;
 };
 
