@@ -1,3 +1,7 @@
+// BlobChannel (blob_channel.h): frame dispatch, request ids and their end,
+// and the upload side (UPLOAD -> WANT, CHUNKs staged and credited, ingest,
+// announce, DONE). The download side (REQUEST, CREDIT, HAVE) is in
+// blob_channel_download.cpp.
 #include "sync/blob_channel.h"
 
 #include <spdlog/spdlog.h>
@@ -7,7 +11,6 @@
 
 #include "core/blob_id.h"
 #include "core/chunking.h"
-#include "core/sha256.h"
 #include "store/mime_policy.h"
 #include "store/blob_store.h"
 #include "store/mime_sniffer.h"
@@ -45,19 +48,6 @@ struct BlobChannel::Upload {
   bool finalizing = false;
   bool dead = false;  // ended while work was in flight
   bool mime_checked = false;
-};
-
-struct BlobChannel::Download {
-  Digest hash;
-  std::uint64_t size = 0;
-  std::vector<Digest> chunk_hashes;
-  std::vector<protocol::ChunkRange> ranges;
-  std::size_t range_idx = 0;
-  std::uint64_t next = 0;  // within ranges[range_idx]
-  std::uint32_t window = protocol::kDefaultWindow;
-  std::uint64_t sent = 0, credited = 0;
-  bool reading = false;
-  bool stalled = false;
 };
 
 BlobChannel::BlobChannel(BlobChannelDeps& deps, Hooks hooks) : deps_(deps), hooks_(std::move(hooks)) {}
@@ -423,198 +413,6 @@ void BlobChannel::finalize(std::uint64_t req) {
           break;
       }
       self->end(req);
-    });
-  });
-}
-
-// ---- download --------------------------------------------------------------
-
-void BlobChannel::on_request(protocol::RequestMsg m) {
-  if (!check_new_req(m.req)) return;
-  pending_[m.req] = true;
-  serve_request(std::move(m), static_cast<bool>(hooks_.fetch_missing));
-}
-
-void BlobChannel::serve_request(protocol::RequestMsg m, bool may_fetch) {
-  deps_.run_blocking([self = shared_from_this(), m = std::move(m), may_fetch]() mutable {
-    auto record = self->deps_.store.stat(m.hash);
-    self->hooks_.post([self, m = std::move(m), record = std::move(record), may_fetch]() mutable {
-      std::uint64_t id = m.req;
-      if (!self->pending_.contains(id)) return;  // cancelled or closed meanwhile
-      // Quarantined bytes are never served: as if absent (a fetch heals it).
-      bool bad = record && !record->quarantine.empty();
-      if ((bad || (!record && record.error().code == Errc::kNotFound)) && may_fetch) {
-        // Replicate on fetch: get it from another holder, then serve it.
-        auto hash = m.hash;
-        self->hooks_.fetch_missing(hash, [self, m = std::move(m)](Result<> r) mutable {
-          self->hooks_.post([self, m = std::move(m), r = std::move(r)]() mutable {
-            if (!self->pending_.contains(m.req)) return;
-            if (r) return self->serve_request(std::move(m), false);
-            self->pending_.erase(m.req);
-            self->error(m.req, protocol::BlobErrorCode::kNotFound,
-                        fmt::format("this server does not hold {} and cannot fetch it: {}", to_hash_ref(m.hash),
-                                    r.error().message));
-            self->end(m.req);
-          });
-        });
-        return;
-      }
-      self->pending_.erase(id);
-      if (bad) return self->error(id, protocol::BlobErrorCode::kNotFound, fmt::format("{} is quarantined here", to_hash_ref(m.hash)));
-      if (!record) {
-        if (record.error().code == Errc::kNotFound)
-          return self->error(id, protocol::BlobErrorCode::kNotFound,
-                             fmt::format("this server does not hold {}", to_hash_ref(m.hash)));
-        return self->error(id, protocol::BlobErrorCode::kInternal, record.error().message);
-      }
-      auto dl = std::make_shared<Download>();
-      dl->hash = m.hash;
-      dl->size = record->size;
-      dl->chunk_hashes = std::move(record->chunk_hashes);
-      std::uint64_t count = chunk_count(dl->size);
-      if (dl->chunk_hashes.size() != count)
-        return self->error(id, protocol::BlobErrorCode::kInternal, "stored blob has no chunk hashes");
-      dl->ranges = m.wanted;
-      if (dl->ranges.empty() && count > 0) dl->ranges.push_back({0, count});
-      auto total = protocol::check_ranges(dl->ranges, count);
-      if (!total) return self->error(id, protocol::BlobErrorCode::kBadRequest, total.error().message);
-      if (*total * 32 + 1024 + record->mime_type.size() > protocol::kMaxBlobFrame)
-        return self->error(id, protocol::BlobErrorCode::kTooLarge,
-                           fmt::format("ask for at most {} chunks per REQUEST", (protocol::kMaxBlobFrame - 2048) / 32));
-      dl->window = std::clamp<std::uint32_t>(std::min(m.window, self->deps_.config.window), 1, protocol::kMaxWindow);
-      protocol::MetaMsg meta{id, dl->size, record->mime_type, count, {}};
-      meta.chunk_hashes.reserve(*total);
-      for (const auto& r : dl->ranges)
-        for (std::uint64_t i = r.first; i < r.first + r.count; ++i) meta.chunk_hashes.push_back(dl->chunk_hashes[i]);
-      self->send(meta);
-      if (*total == 0) {
-        self->send(protocol::DoneMsg{id, dl->hash});
-        return self->end(id);
-      }
-      self->downloads_[id] = dl;
-      self->pump(id);
-    });
-  });
-}
-
-// Reads ahead: up to kReadAhead consecutive chunks (as credit allows) in one
-// blocking task through one reader, so the disk and the socket overlap and a
-// transfer pays one task hop per batch, not per 256 KiB chunk.
-void BlobChannel::pump(std::uint64_t req) {
-  constexpr std::uint64_t kReadAhead = 8;
-  auto it = downloads_.find(req);
-  if (it == downloads_.end()) return;
-  auto dl = it->second;
-  if (dl->reading || dl->sent - dl->credited >= dl->window) return;
-  if (hooks_.queued_bytes() >= kQueueHighWater) {
-    dl->stalled = true;
-    return;
-  }
-  const auto& range = dl->ranges[dl->range_idx];
-  std::uint64_t first = range.first + dl->next;
-  std::uint64_t count = std::min({kReadAhead, dl->window - (dl->sent - dl->credited), range.count - dl->next});
-  dl->reading = true;
-  deps_.run_blocking([self = shared_from_this(), dl, req, first, count] {
-    std::vector<std::vector<std::uint8_t>> frames;
-    frames.reserve(count);
-    Result<> r;
-    std::uint64_t end = std::min(chunk_offset(first + count), dl->size);
-    auto reader = self->deps_.store.open(dl->hash, chunk_offset(first), end - chunk_offset(first));
-    if (!reader) r = std::unexpected(reader.error());
-    for (std::uint64_t index = first; r && index < first + count; ++index) {
-      std::uint64_t len = chunk_length(index, dl->size);
-      auto header = protocol::encode_chunk_header(req, index, len);
-      std::vector<std::uint8_t> frame(header.size() + len);
-      std::copy(header.begin(), header.end(), frame.begin());
-      std::size_t got = 0;
-      while (got < len) {
-        auto n = (*reader)->read({reinterpret_cast<std::byte*>(frame.data() + header.size() + got), len - got});
-        if (!n) {
-          r = std::unexpected(n.error());
-          break;
-        }
-        if (*n == 0) {
-          r = fail(Errc::kIOError, "stored blob is shorter than its record");
-          break;
-        }
-        got += *n;
-      }
-      if (r && !self->hooks_.peer_verifies && Sha256::of(frame.data() + header.size(), len) != dl->chunk_hashes[index]) {
-        r = fail(Errc::kCorruption, "stored chunk {} does not match its hash", index);
-        // The chunk is refused either way (r); a failed quarantine only means
-        // the next request finds the mismatch again.
-        if (auto q = self->deps_.store.quarantine(dl->hash, fmt::format("serving: chunk {} hash mismatch", index)); !q)
-          spdlog::error("sync: cannot quarantine {}: {}", to_hash_ref(dl->hash), q.error().message);
-      }
-      if (r) frames.push_back(std::move(frame));
-      else spdlog::error("sync: serving {} chunk {}: {}", to_hash_ref(dl->hash), index, r.error().message);
-    }
-    self->hooks_.post([self, dl, req, r, frames = std::move(frames)]() mutable {
-      dl->reading = false;
-      auto found = self->downloads_.find(req);
-      if (found == self->downloads_.end() || found->second != dl) return;
-      // Chunks read before a failure still go out, then the error.
-      for (auto& frame : frames) {
-        self->hooks_.send(share_bytes(std::move(frame)));
-        ++dl->sent;
-        if (++dl->next == dl->ranges[dl->range_idx].count) {
-          dl->next = 0;
-          if (++dl->range_idx == dl->ranges.size()) {
-            self->send(protocol::DoneMsg{req, dl->hash});
-            return self->end(req);
-          }
-        }
-      }
-      if (!r) {
-        self->error(req, r.error().code == Errc::kNotFound ? protocol::BlobErrorCode::kNotFound : protocol::BlobErrorCode::kInternal,
-                    r.error().message);
-        return self->end(req);
-      }
-      self->pump(req);
-    });
-  });
-}
-
-void BlobChannel::on_credit(const protocol::CreditMsg& m) {
-  if (auto it = downloads_.find(m.req); it != downloads_.end()) {
-    auto& dl = *it->second;
-    dl.credited = std::min(dl.credited + m.chunks, dl.sent);
-    pump(m.req);
-    return;
-  }
-  if (uploads_.contains(m.req))
-    return error(m.req, protocol::BlobErrorCode::kBadRequest, "CREDIT for an upload: the server is the receiver");
-  if (!recently_ended(m.req) && !pending_.contains(m.req))
-    error(m.req, protocol::BlobErrorCode::kBadRequest, "CREDIT for no transfer in progress");
-}
-
-void BlobChannel::on_drained() {
-  std::vector<std::uint64_t> stalled;
-  for (auto& [req, dl] : downloads_)
-    if (dl->stalled) {
-      dl->stalled = false;
-      stalled.push_back(req);
-    }
-  for (auto req : stalled) pump(req);
-}
-
-// ---- have ------------------------------------------------------------------
-
-void BlobChannel::on_have(protocol::HaveMsg m) {
-  std::uint64_t req = m.req;
-  if (!check_new_req(req)) return;
-  pending_[req] = true;
-  deps_.run_blocking([self = shared_from_this(), m = std::move(m)] {
-    protocol::HaveReplyMsg reply{m.req, {}};
-    reply.have.reserve(m.hashes.size());
-    for (const auto& h : m.hashes) {
-      auto r = self->deps_.store.contains(h);
-      reply.have.push_back(r && *r);
-    }
-    self->hooks_.post([self, reply = std::move(reply)] {
-      if (!self->pending_.erase(reply.req)) return;
-      self->send(reply);
-      self->end(reply.req);
     });
   });
 }
