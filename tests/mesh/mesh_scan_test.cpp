@@ -1,4 +1,4 @@
-// The mesh's registry scan (mesh.cpp, Impl::scan/act), reached the only way
+// The mesh's registry scan (mesh_scan.cpp, Impl::scan/act), reached the only way
 // it can be: a real Mesh on a real SyncEndpoint, whose one peer refuses
 // connections (127.0.0.1:1). A room stored before the mesh starts lists
 //   A  held here, listed only for the peer  -> the scan announces this server
