@@ -121,9 +121,18 @@ class RoomTest : public ::testing::Test {
     return s.value_or(RoomStats{});
   }
 
-  // Waits for a Result<> callback that runs on the store thread.
-  bool wait_result(std::atomic<int>& state) {
-    return run([&] { return state.load() != 0; }) && state.load() == 1;
+  // Announces `blob` in / withdraws `h` from `room`; true once that
+  // succeeded (the callback runs on the store thread).
+  bool announce(Room& room, const AnnouncedBlob& blob) {
+    return succeeds([&](auto done) { room.announce(blob, std::move(done)); });
+  }
+  bool withdraw(Room& room, const Digest& h) {
+    return succeeds([&](auto done) { room.withdraw(h, std::move(done)); });
+  }
+  bool succeeds(const std::function<void(std::function<void(Result<>)>)>& start) {
+    auto state = std::make_shared<std::atomic<int>>(0);
+    start([state](Result<> r) { *state = r ? 1 : 2; });
+    return run([&] { return state->load() != 0; }) && state->load() == 1;
   }
 
   std::vector<std::string> holds_of(const Digest& h) { return suite_->holds_of(h); }
@@ -148,10 +157,6 @@ class RoomTest : public ::testing::Test {
   SyncConfig config_;
   std::unique_ptr<RoomManager> manager_;
 };
-
-auto result_into(std::atomic<int>& state) {
-  return [&state](Result<> r) { state = r ? 1 : 2; };
-}
 
 TEST_F(RoomTest, JoinGreetsWithStateVectorThenAwareness) {
   auto room = manager_->acquire("greet");
@@ -375,9 +380,7 @@ TEST_F(RoomTest, ARoomThatAnnouncedUnloadsAfterTheIdleTimeout) {
   auto room = manager_->acquire("idle");
   ASSERT_TRUE(room);
   auto h = Sha256::of("idle blob", 9);
-  std::atomic<int> announced{0};
-  room->announce(AnnouncedBlob{h, 9, 1}, result_into(announced));
-  ASSERT_TRUE(wait_result(announced));
+  ASSERT_TRUE(announce(*room, AnnouncedBlob{h, 9, 1}));
   auto a = join(*room, 1);
   manager_->release(room);
   room->leave(1);
@@ -403,9 +406,7 @@ TEST_F(RoomTest, AnnounceAndWithdrawEditTheRegistryAsThisServer) {
   client.apply(a->messages());
   auto h = Sha256::of("announced", 9);
 
-  std::atomic<int> announced{0};
-  room->announce(AnnouncedBlob{h, 9, 1}, result_into(announced));
-  ASSERT_TRUE(wait_result(announced));
+  ASSERT_TRUE(announce(*room, AnnouncedBlob{h, 9, 1}));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 1; }));
   client.apply(a->messages());
   auto entry = protocol::registry_get(client.doc(), h);
@@ -420,9 +421,7 @@ TEST_F(RoomTest, AnnounceAndWithdrawEditTheRegistryAsThisServer) {
   // Another holder, added by a client, is kept by the withdrawal.
   send(*room, 1, client.edit([&](crdt::Doc& d) { protocol::registry_announce(d, h, 9, 1, "ws://other/sync"); }));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 2; }));
-  std::atomic<int> withdrawn{0};
-  room->withdraw(h, result_into(withdrawn));
-  ASSERT_TRUE(wait_result(withdrawn));
+  ASSERT_TRUE(withdraw(*room, h));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 3; }));
   ClientDoc fresh(8);
   fresh.apply(a->messages());
@@ -434,12 +433,8 @@ TEST_F(RoomTest, AnnounceAndWithdrawEditTheRegistryAsThisServer) {
   // The last holder withdrawing leaves the key, with no holders: only apps delete keys.
   send(*room, 1, fresh.edit([&](crdt::Doc& d) { protocol::registry_withdraw(d, h, "ws://other/sync"); }));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 4; }));
-  std::atomic<int> again{0};
-  room->announce(AnnouncedBlob{h, 9, 1}, result_into(again));
-  ASSERT_TRUE(wait_result(again));
-  std::atomic<int> last{0};
-  room->withdraw(h, result_into(last));
-  ASSERT_TRUE(wait_result(last));
+  ASSERT_TRUE(announce(*room, AnnouncedBlob{h, 9, 1}));
+  ASSERT_TRUE(withdraw(*room, h));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 6; }));
   ClientDoc final_view(9);
   final_view.apply(a->messages());
