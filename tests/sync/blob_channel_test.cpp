@@ -18,8 +18,6 @@
 #include "core/sha256.h"
 #include "http/config.h"
 #include "store/mime_policy.h"
-#include "store/blob_lifecycle.h"
-#include "store/shared_store.h"
 #include "protocol/blob_messages.h"
 #include "sync/upload_staging.h"
 #include "sync_test_util.h"
@@ -27,7 +25,7 @@
 namespace blobsync::sync {
 namespace {
 
-using testing::ScratchDir;
+using testing::SuiteStore;
 
 constexpr char kHold[] = "room:album@ws://self.test/sync";
 
@@ -52,33 +50,19 @@ std::span<const std::uint8_t> chunk_of(const std::vector<std::uint8_t>& data, st
 class BlobChannelTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new ScratchDir();
-    SharedStoreOptions so;
-    so.data_dir = dir_->path();
-    auto shared = open_shared_store(so);
-    ASSERT_TRUE(shared) << shared.error().to_string();
-    shared_ = new SharedStore(std::move(*shared));
-    auto lifecycle = BlobLifecycle::open(shared_->db, shared_->store->unfenced(), shared_->fence);
-    ASSERT_TRUE(lifecycle) << lifecycle.error().to_string();
-    lifecycle_ = lifecycle->release();
+    suite_ = SuiteStore::open();
+    ASSERT_TRUE(suite_);
   }
-  static void TearDownTestSuite() {
-    delete lifecycle_;
-    delete shared_;
-    delete dir_;
-    lifecycle_ = nullptr;
-    shared_ = nullptr;
-    dir_ = nullptr;
-  }
+  static void TearDownTestSuite() { suite_.reset(); }
 
   void SetUp() override {
-    ASSERT_TRUE(shared_ && lifecycle_);
+    ASSERT_TRUE(suite_);
     config_.window = 4;
-    staging_dir_ = dir_->path() / ("staging-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    staging_dir_ = suite_->dir.path() / ("staging-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     staging_ = std::make_unique<UploadStaging>(staging_dir_, std::chrono::hours(24));
     ASSERT_TRUE(staging_->init());
     deps_ = std::make_unique<BlobChannelDeps>(BlobChannelDeps{
-        config_, *shared_->store, *staging_, mime_, [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); },
+        config_, *suite_->shared.store, *staging_, mime_, [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); },
         {}});
     channel_ = make_channel(false);
   }
@@ -156,19 +140,31 @@ class BlobChannelTest : public ::testing::Test {
                      chunk_hashes(data)};
   }
 
-  bool stored(const Digest& h) {
-    auto r = shared_->store->contains(h);
-    return r && *r;
-  }
-  std::vector<std::string> holds_of(const Digest& h) {
-    auto r = lifecycle_->holds_of(h);
-    EXPECT_TRUE(r) << r.error().to_string();
-    return r ? *r : std::vector<std::string>{};
+  // Sends `up` and chunk 0 of `data` on channel_; the ERRORs that came back.
+  std::vector<protocol::ErrorMsg> upload_first_chunk(const protocol::UploadMsg& up, const std::vector<std::uint8_t>& data) {
+    frame(*channel_, up);
+    take();
+    chunk(*channel_, up.req, 0, chunk_of(data, 0));
+    return all_of<protocol::ErrorMsg>(take());
   }
 
-  static inline ScratchDir* dir_ = nullptr;
-  static inline SharedStore* shared_ = nullptr;
-  static inline BlobLifecycle* lifecycle_ = nullptr;
+  // `g` is one ERROR, for `req`, with `code` (fatal failures if not: call
+  // it in ASSERT_NO_FATAL_FAILURE).
+  static void expect_only_error(const Got& g, std::uint64_t req, protocol::BlobErrorCode code) {
+    ASSERT_EQ(g.msgs.size(), 1u);
+    auto* e = std::get_if<protocol::ErrorMsg>(&g.msgs[0]);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->req, req);
+    EXPECT_EQ(e->code, code);
+  }
+
+  bool stored(const Digest& h) {
+    auto r = suite_->shared.store->contains(h);
+    return r && *r;
+  }
+  std::vector<std::string> holds_of(const Digest& h) { return suite_->holds_of(h); }
+
+  static inline std::unique_ptr<SuiteStore> suite_;
   SyncConfig config_;
   MimePolicy mime_{default_allowed_mime()};
   std::filesystem::path staging_dir_;
@@ -205,7 +201,7 @@ TEST_F(BlobChannelTest, UploadStoresTheBlobWithTheRoomsHoldAndAnnouncesIt) {
   EXPECT_TRUE(all_of<protocol::ErrorMsg>(g).empty());
 
   ASSERT_TRUE(stored(up.hash));
-  auto rec = shared_->store->stat(up.hash);
+  auto rec = suite_->shared.store->stat(up.hash);
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->size, data.size());
   EXPECT_EQ(rec->chunk_hashes, up.chunk_hashes);
@@ -264,11 +260,7 @@ TEST_F(BlobChannelTest, ChunkHashesThatDoNotAddUpToTheBlobAreAHashMismatch) {
   auto data = random_data(1000, 3);
   auto up = upload_msg(1, data);
   up.hash = Sha256::of("something else", 14);  // the chunk hashes are right, the blob hash is not
-  frame(*channel_, up);
-  take();
-  chunk(*channel_, 1, 0, chunk_of(data, 0));
-  auto g = take();
-  auto errors = all_of<protocol::ErrorMsg>(g);
+  auto errors = upload_first_chunk(up, data);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].code, protocol::BlobErrorCode::kHashMismatch);
   EXPECT_FALSE(stored(up.hash));
@@ -318,7 +310,7 @@ TEST_F(BlobChannelTest, AResumedUploadAsksOnlyForMissingChunksAndResendsDamagedO
 TEST_F(BlobChannelTest, RequestSendsMetaThenChunksWithinTheCreditWindowThenDone) {
   auto data = random_data(5 * kChunkSize + 123, 5);  // 6 chunks
   PutOptions po;
-  auto rec = shared_->store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(data)), po);
+  auto rec = suite_->shared.store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(data)), po);
   ASSERT_TRUE(rec) << rec.error().to_string();
   frame(*channel_, protocol::RequestMsg{7, rec->hash, 2, {}});  // the client's window (2) is below the server's (4)
   auto g = take();
@@ -375,23 +367,18 @@ TEST_F(BlobChannelTest, RequestSendsMetaThenChunksWithinTheCreditWindowThenDone)
 TEST_F(BlobChannelTest, RequestOfAMissingBlobIsNotFound) {
   auto h = Sha256::of("nobody has this", 15);
   frame(*channel_, protocol::RequestMsg{11, h, 4, {}});
-  auto g = take();
-  ASSERT_EQ(g.msgs.size(), 1u);
-  auto* e = std::get_if<protocol::ErrorMsg>(&g.msgs[0]);
-  ASSERT_TRUE(e);
-  EXPECT_EQ(e->req, 11u);
-  EXPECT_EQ(e->code, protocol::BlobErrorCode::kNotFound);
+  ASSERT_NO_FATAL_FAILURE(expect_only_error(take(), 11, protocol::BlobErrorCode::kNotFound));
   // Even ids are the server's: refused.
   frame(*channel_, protocol::RequestMsg{12, h, 4, {}});
-  g = take();
+  auto g = take();
   ASSERT_EQ(g.msgs.size(), 1u);
   EXPECT_EQ(std::get<protocol::ErrorMsg>(g.msgs[0]).code, protocol::BlobErrorCode::kBadRequest);
 }
 
 TEST_F(BlobChannelTest, HaveAnswersWithABitmap) {
   std::string a = "have test blob a", c = "have test blob c";
-  ASSERT_TRUE(shared_->store->put_bytes(blobsync::testing::as_bytes(a), PutOptions{}));
-  ASSERT_TRUE(shared_->store->put_bytes(blobsync::testing::as_bytes(c), PutOptions{}));
+  ASSERT_TRUE(suite_->shared.store->put_bytes(blobsync::testing::as_bytes(a), PutOptions{}));
+  ASSERT_TRUE(suite_->shared.store->put_bytes(blobsync::testing::as_bytes(c), PutOptions{}));
   auto ha = Sha256::of(a.data(), a.size()), hc = Sha256::of(c.data(), c.size());
   auto hb = Sha256::of("have test blob b", 16);
   frame(*channel_, protocol::HaveMsg{13, {ha, hb, hc}});
@@ -411,12 +398,7 @@ TEST_F(BlobChannelTest, ReadOnlyConnectionsCannotUpload) {
   auto data = random_data(100, 6);
   auto up = upload_msg(1, data);
   frame(*ro, up);
-  auto g = take();
-  ASSERT_EQ(g.msgs.size(), 1u);
-  auto* e = std::get_if<protocol::ErrorMsg>(&g.msgs[0]);
-  ASSERT_TRUE(e);
-  EXPECT_EQ(e->req, 1u);
-  EXPECT_EQ(e->code, protocol::BlobErrorCode::kForbidden);
+  ASSERT_NO_FATAL_FAILURE(expect_only_error(take(), 1, protocol::BlobErrorCode::kForbidden));
   EXPECT_EQ(staging_->claimed(), 0u);
   // Its chunks go nowhere.
   chunk(*ro, 1, 0, chunk_of(data, 0));
@@ -424,7 +406,7 @@ TEST_F(BlobChannelTest, ReadOnlyConnectionsCannotUpload) {
   EXPECT_TRUE(announced_.empty());
   // Reading is allowed.
   frame(*ro, protocol::HaveMsg{3, {up.hash}});
-  g = take();
+  auto g = take();
   ASSERT_EQ(g.msgs.size(), 2u);  // the stray CHUNK's error, then the reply
   EXPECT_EQ(std::get<protocol::ErrorMsg>(g.msgs[0]).code, protocol::BlobErrorCode::kBadRequest);
   EXPECT_FALSE(std::get<protocol::HaveReplyMsg>(g.msgs[1]).have.at(0));
@@ -434,11 +416,7 @@ TEST_F(BlobChannelTest, ReadOnlyConnectionsCannotUpload) {
 TEST_F(BlobChannelTest, AnUnsupportedTypeIsRefusedAndNotStored) {
   auto data = random_data(2000, 7);
   auto up = upload_msg(1, data, "application/x-not-allowed");
-  frame(*channel_, up);
-  take();
-  chunk(*channel_, 1, 0, chunk_of(data, 0));
-  auto g = take();
-  auto errors = all_of<protocol::ErrorMsg>(g);
+  auto errors = upload_first_chunk(up, data);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].code, protocol::BlobErrorCode::kUnsupportedType);
   EXPECT_FALSE(stored(up.hash));

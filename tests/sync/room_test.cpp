@@ -19,8 +19,6 @@
 #include "crdt/array.h"
 #include "crdt/doc.h"
 #include "crdt/map.h"
-#include "store/blob_lifecycle.h"
-#include "store/shared_store.h"
 #include "protocol/registry.h"
 #include "sync/room_holds.h"
 #include "sync/room_manager.h"
@@ -31,7 +29,7 @@ namespace blobsync::sync {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ScratchDir;
+using testing::SuiteStore;
 using testing::AwarenessEntry;
 using testing::ClientDoc;
 using testing::FakeConnection;
@@ -64,36 +62,24 @@ std::size_t count_kind(const std::vector<std::vector<std::uint8_t>>& msgs, int k
 class RoomTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new ScratchDir();
-    SharedStoreOptions so;
-    so.data_dir = dir_->path();
-    auto shared = open_shared_store(so);
-    ASSERT_TRUE(shared) << shared.error().to_string();
-    shared_ = new SharedStore(std::move(*shared));
-    auto lifecycle = BlobLifecycle::open(shared_->db, shared_->store->unfenced(), shared_->fence);
-    ASSERT_TRUE(lifecycle) << lifecycle.error().to_string();
-    lifecycle_ = lifecycle->release();
-    auto store = RoomStore::open(dir_->path() / "meta.db", false);
+    suite_ = SuiteStore::open();
+    ASSERT_TRUE(suite_);
+    auto store = RoomStore::open(suite_->dir.path() / "meta.db", false);
     ASSERT_TRUE(store) << store.error().to_string();
     store_ = store->release();
   }
   static void TearDownTestSuite() {
     delete store_;
-    delete lifecycle_;
-    delete shared_;
-    delete dir_;
     store_ = nullptr;
-    lifecycle_ = nullptr;
-    shared_ = nullptr;
-    dir_ = nullptr;
+    suite_.reset();
   }
 
   void SetUp() override {
-    ASSERT_TRUE(store_ && lifecycle_ && shared_);
+    ASSERT_TRUE(store_ && suite_);
     config_.url = kSelf;
-    config_.data_dir = dir_->path();
+    config_.data_dir = suite_->dir.path();
     config_.reconcile_delay = 1h;  // no registry reconcile during a test unless it asks
-    manager_ = std::make_unique<RoomManager>(config_, *store_, *shared_->store, lifecycle_);
+    manager_ = std::make_unique<RoomManager>(config_, *store_, *suite_->shared.store, suite_->lifecycle.get());
     manager_->set_io_context(ioc_);
   }
 
@@ -135,30 +121,42 @@ class RoomTest : public ::testing::Test {
     return s.value_or(RoomStats{});
   }
 
-  // Waits for a Result<> callback that runs on the store thread.
-  bool wait_result(std::atomic<int>& state) {
-    return run([&] { return state.load() != 0; }) && state.load() == 1;
+  // Announces `blob` in / withdraws `h` from `room`; true once that
+  // succeeded (the callback runs on the store thread).
+  bool announce(Room& room, const AnnouncedBlob& blob) {
+    return succeeds([&](auto done) { room.announce(blob, std::move(done)); });
+  }
+  bool withdraw(Room& room, const Digest& h) {
+    return succeeds([&](auto done) { room.withdraw(h, std::move(done)); });
+  }
+  bool succeeds(const std::function<void(std::function<void(Result<>)>)>& start) {
+    auto state = std::make_shared<std::atomic<int>>(0);
+    start([state](Result<> r) { *state = r ? 1 : 2; });
+    return run([&] { return state->load() != 0; }) && state->load() == 1;
   }
 
-  std::vector<std::string> holds_of(const Digest& h) {
-    auto r = lifecycle_->holds_of(h);
-    EXPECT_TRUE(r) << r.error().to_string();
-    return r ? *r : std::vector<std::string>{};
+  std::vector<std::string> holds_of(const Digest& h) { return suite_->holds_of(h); }
+
+  // Holds the store's writer (the next appends cannot commit) until `gate` is
+  // set; true once it is held.
+  bool hold_writer(std::promise<void>& gate) {
+    auto gate_future = gate.get_future().share();
+    auto blocked = std::make_shared<std::atomic<bool>>(false);
+    store_->run_between([gate_future, blocked]() -> Result<> {
+      *blocked = true;
+      gate_future.wait();
+      return {};
+    });
+    return run([&] { return blocked->load(); });
   }
 
-  static inline ScratchDir* dir_ = nullptr;
-  static inline SharedStore* shared_ = nullptr;
-  static inline BlobLifecycle* lifecycle_ = nullptr;
+  static inline std::unique_ptr<SuiteStore> suite_;
   static inline RoomStore* store_ = nullptr;
   boost::asio::io_context ioc_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ = boost::asio::make_work_guard(ioc_);
   SyncConfig config_;
   std::unique_ptr<RoomManager> manager_;
 };
-
-auto result_into(std::atomic<int>& state) {
-  return [&state](Result<> r) { state = r ? 1 : 2; };
-}
 
 TEST_F(RoomTest, JoinGreetsWithStateVectorThenAwareness) {
   auto room = manager_->acquire("greet");
@@ -200,14 +198,7 @@ TEST_F(RoomTest, UpdateIsBroadcastToAllOnlyOnceDurable) {
 
   // Hold the store's writer: the update's append cannot commit meanwhile.
   std::promise<void> gate;
-  auto gate_future = gate.get_future().share();
-  std::atomic<bool> blocked{false};
-  store_->run_between([gate_future, &blocked]() -> Result<> {
-    blocked = true;
-    gate_future.wait();
-    return {};
-  });
-  ASSERT_TRUE(run([&] { return blocked.load(); }));
+  ASSERT_TRUE(hold_writer(gate));
 
   ClientDoc client(7);
   send(*room, 1, push_text(client, "x"));
@@ -389,9 +380,7 @@ TEST_F(RoomTest, ARoomThatAnnouncedUnloadsAfterTheIdleTimeout) {
   auto room = manager_->acquire("idle");
   ASSERT_TRUE(room);
   auto h = Sha256::of("idle blob", 9);
-  std::atomic<int> announced{0};
-  room->announce(AnnouncedBlob{h, 9, 1}, result_into(announced));
-  ASSERT_TRUE(wait_result(announced));
+  ASSERT_TRUE(announce(*room, AnnouncedBlob{h, 9, 1}));
   auto a = join(*room, 1);
   manager_->release(room);
   room->leave(1);
@@ -417,9 +406,7 @@ TEST_F(RoomTest, AnnounceAndWithdrawEditTheRegistryAsThisServer) {
   client.apply(a->messages());
   auto h = Sha256::of("announced", 9);
 
-  std::atomic<int> announced{0};
-  room->announce(AnnouncedBlob{h, 9, 1}, result_into(announced));
-  ASSERT_TRUE(wait_result(announced));
+  ASSERT_TRUE(announce(*room, AnnouncedBlob{h, 9, 1}));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 1; }));
   client.apply(a->messages());
   auto entry = protocol::registry_get(client.doc(), h);
@@ -434,9 +421,7 @@ TEST_F(RoomTest, AnnounceAndWithdrawEditTheRegistryAsThisServer) {
   // Another holder, added by a client, is kept by the withdrawal.
   send(*room, 1, client.edit([&](crdt::Doc& d) { protocol::registry_announce(d, h, 9, 1, "ws://other/sync"); }));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 2; }));
-  std::atomic<int> withdrawn{0};
-  room->withdraw(h, result_into(withdrawn));
-  ASSERT_TRUE(wait_result(withdrawn));
+  ASSERT_TRUE(withdraw(*room, h));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 3; }));
   ClientDoc fresh(8);
   fresh.apply(a->messages());
@@ -448,12 +433,8 @@ TEST_F(RoomTest, AnnounceAndWithdrawEditTheRegistryAsThisServer) {
   // The last holder withdrawing leaves the key, with no holders: only apps delete keys.
   send(*room, 1, fresh.edit([&](crdt::Doc& d) { protocol::registry_withdraw(d, h, "ws://other/sync"); }));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 4; }));
-  std::atomic<int> again{0};
-  room->announce(AnnouncedBlob{h, 9, 1}, result_into(again));
-  ASSERT_TRUE(wait_result(again));
-  std::atomic<int> last{0};
-  room->withdraw(h, result_into(last));
-  ASSERT_TRUE(wait_result(last));
+  ASSERT_TRUE(announce(*room, AnnouncedBlob{h, 9, 1}));
+  ASSERT_TRUE(withdraw(*room, h));
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 6; }));
   ClientDoc final_view(9);
   final_view.apply(a->messages());
@@ -472,11 +453,11 @@ TEST_F(RoomTest, RegistryKeysFromClientsHoldTheirBlobsUntilDeleted) {
   std::string bytes = "a blob some client lists";
   PutOptions po;
   po.state = BlobState::kTemporary;
-  auto rec = shared_->store->put_bytes(blobsync::testing::as_bytes(bytes), po);
+  auto rec = suite_->shared.store->put_bytes(blobsync::testing::as_bytes(bytes), po);
   ASSERT_TRUE(rec) << rec.error().to_string();
   auto h = rec->hash;
   auto missing = Sha256::of("not here yet", 12);
-  ASSERT_EQ(shared_->store->stat(h)->state, BlobState::kTemporary);
+  ASSERT_EQ(suite_->shared.store->stat(h)->state, BlobState::kTemporary);
 
   auto room = manager_->acquire("holds");
   ASSERT_TRUE(room);
@@ -494,7 +475,7 @@ TEST_F(RoomTest, RegistryKeysFromClientsHoldTheirBlobsUntilDeleted) {
   EXPECT_EQ(holder, "room:holds@ws://self.test/sync");
   EXPECT_EQ(holds_of(h), std::vector<std::string>{holder});
   EXPECT_EQ(holds_of(missing), std::vector<std::string>{holder});
-  EXPECT_EQ(shared_->store->stat(h)->state, BlobState::kPermanent);
+  EXPECT_EQ(suite_->shared.store->stat(h)->state, BlobState::kPermanent);
 
   // A rewrite of the entry (another holder) changes no hold.
   send(*room, 1, client.edit([&](crdt::Doc& d) { protocol::registry_announce(d, h, bytes.size(), 1, "ws://peer2/sync"); }));
@@ -503,14 +484,7 @@ TEST_F(RoomTest, RegistryKeysFromClientsHoldTheirBlobsUntilDeleted) {
 
   // Deleting the key releases the hold, once the deletion is durable.
   std::promise<void> gate;
-  auto gate_future = gate.get_future().share();
-  std::atomic<bool> blocked{false};
-  store_->run_between([gate_future, &blocked]() -> Result<> {
-    blocked = true;
-    gate_future.wait();
-    return {};
-  });
-  ASSERT_TRUE(run([&] { return blocked.load(); }));
+  ASSERT_TRUE(hold_writer(gate));
   send(*room, 1, client.edit([&](crdt::Doc& d) {
     d.transact([&](crdt::Transaction&) { d.get_map(protocol::kRegistryMap).remove(to_hash_ref(h)); });
   }));
@@ -519,7 +493,7 @@ TEST_F(RoomTest, RegistryKeysFromClientsHoldTheirBlobsUntilDeleted) {
   ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) == 3; }));
   store_->flush();  // the release runs after the commit
   EXPECT_TRUE(holds_of(h).empty());
-  EXPECT_EQ(shared_->store->stat(h)->state, BlobState::kTemporary);
+  EXPECT_EQ(suite_->shared.store->stat(h)->state, BlobState::kTemporary);
   EXPECT_EQ(holds_of(missing), std::vector<std::string>{holder});  // its key is still there
   manager_->release(room);
 }
@@ -542,8 +516,8 @@ TEST_F(RoomTest, LoadingARoomMakesItsHoldsMatchItsRegistry) {
   }
   // A hold whose entry never became durable (a crash between the two).
   const std::string holder = room_holder("reload", kSelf);
-  ASSERT_TRUE(lifecycle_->hold(holder, std::span<const Digest>(&stale, 1)));
-  manager_ = std::make_unique<RoomManager>(config_, *store_, *shared_->store, lifecycle_);
+  ASSERT_TRUE(suite_->lifecycle->hold(holder, std::span<const Digest>(&stale, 1)));
+  manager_ = std::make_unique<RoomManager>(config_, *store_, *suite_->shared.store, suite_->lifecycle.get());
   manager_->set_io_context(ioc_);
   auto room = manager_->acquire("reload");
   ASSERT_TRUE(room);

@@ -1,53 +1,68 @@
-// Helpers shared by the tests that drive real rooms (tests/sync/room_test.cpp,
-// tests/mesh/mesh_scan_test.cpp): a fake Connection that records what the
-// room sends it, y-protocol message builders and a client-side document.
+// Helpers shared by the tests that drive real rooms and blob channels
+// (tests/sync/room_test.cpp, tests/sync/blob_channel_test.cpp,
+// tests/mesh/mesh_scan_test.cpp): a scratch directory and a shared store, a
+// fake Connection that records what the room sends it, y-protocol message
+// builders and a client-side document.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "../store/test_util.h"
+#include "core/digest.h"
 #include "crdt/doc.h"
 #include "crdt/lib0.h"
+#include "store/blob_lifecycle.h"
+#include "store/shared_store.h"
 #include "sync/connection.h"
 
 namespace blobsync::sync::testing {
 
-// A temporary directory, removed with everything in it. On tmpfs
-// (/dev/shm) unless TMPDIR names a place: a BlobStore makes 256 fan-out
-// directories, and removing them costs most of a second on some disks
-// (ext4 mounted with discard), far more than the tests that use them.
-class ScratchDir {
+// A scratch directory on tmpfs unless TMPDIR names a place (see TempDir).
+class ScratchDir : public ::blobsync::testing::TempDir {
  public:
-  ScratchDir() {
-    const char* env = std::getenv("TMPDIR");
-    std::string base = env && *env ? env : ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    std::string tmpl = base + "/blobsync-sync-test-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) std::abort();
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
+  ScratchDir() : TempDir(/*prefer_shm=*/true) {}
+};
 
- private:
-  std::filesystem::path path_;
+// A SharedStore and its BlobLifecycle in a scratch directory: what the suites
+// that drive rooms and blob channels open once and share (each test uses its
+// own room names and blobs).
+struct SuiteStore {
+  ScratchDir dir;
+  SharedStore shared;
+  std::unique_ptr<BlobLifecycle> lifecycle;
+
+  // Opens one (nullptr, and a test failure, if it cannot be opened).
+  static std::unique_ptr<SuiteStore> open() {
+    auto s = std::make_unique<SuiteStore>();
+    SharedStoreOptions so;
+    so.data_dir = s->dir.path();
+    auto shared = open_shared_store(so);
+    EXPECT_TRUE(shared) << shared.error().to_string();
+    if (!shared) return nullptr;
+    s->shared = std::move(*shared);
+    auto lifecycle = BlobLifecycle::open(s->shared.db, s->shared.store->unfenced(), s->shared.fence);
+    EXPECT_TRUE(lifecycle) << lifecycle.error().to_string();
+    if (!lifecycle) return nullptr;
+    s->lifecycle = std::move(*lifecycle);
+    return s;
+  }
+
+  std::vector<std::string> holds_of(const Digest& h) const {
+    auto r = lifecycle->holds_of(h);
+    EXPECT_TRUE(r) << r.error().to_string();
+    return r ? *r : std::vector<std::string>{};
+  }
 };
 
 // A Connection that records every message and close. Thread-safe (rooms may
