@@ -18,18 +18,9 @@ using testing::random_bytes;
 using testing::sha;
 using testing::TempDir;
 
-BlobRecord record(std::size_t size, std::uint64_t seed, BlobState state = BlobState::kPermanent) {
-  auto data = random_bytes(size, seed);
-  BlobRecord r;
-  r.hash = sha(data);
-  r.size = size;
-  r.mime_type = "application/octet-stream";
-  r.chunk_count = chunk_count(size);
-  for (std::uint64_t i = 0; i < r.chunk_count; ++i)
-    r.chunk_hashes.push_back(sha(std::span(data).subspan(chunk_offset(i), chunk_length(i, size))));
-  r.created_at_ms = 1000;
-  r.state = state;
-  return r;
+BlobRecord record(std::size_t size, std::uint64_t seed, BlobState state = BlobState::kPermanent,
+                  std::int64_t created = 1000) {
+  return testing::make_record(size, seed, state, created);
 }
 
 TEST(SqliteMetadata, InsertGetListStatsDelete) {

@@ -15,6 +15,7 @@
 
 #include <memory>
 
+#include "core/chunking.h"
 #include "core/digest.h"
 #include "core/sha256.h"
 #include "store/blob_store.h"
@@ -79,6 +80,22 @@ inline std::vector<std::string> files_under(const std::filesystem::path& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// A metadata row for `size` random bytes from `seed`, chunk hashes included.
+inline BlobRecord make_record(std::size_t size, std::uint64_t seed, BlobState state = BlobState::kPermanent,
+                              std::int64_t created_at_ms = 1000) {
+  auto data = random_bytes(size, seed);
+  BlobRecord r;
+  r.hash = sha(data);
+  r.size = size;
+  r.mime_type = "application/octet-stream";
+  r.chunk_count = chunk_count(size);
+  for (std::uint64_t i = 0; i < r.chunk_count; ++i)
+    r.chunk_hashes.push_back(sha(std::span<const std::byte>(data).subspan(chunk_offset(i), chunk_length(i, size))));
+  r.created_at_ms = created_at_ms;
+  r.state = state;
+  return r;
 }
 
 // A store in `dir` with the default disk backend and SQLite metadata
