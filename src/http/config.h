@@ -68,7 +68,7 @@ struct ServerConfig {
   std::vector<std::string> sync_read_only_tokens;
   std::chrono::milliseconds room_idle_timeout{60'000};  // accepts 300ms (tests) as well as 60s
   bool sync_fsync = true;
-  // Server mesh (src/sync/mesh): other servers' sync URLs, and what to copy.
+  // Server mesh (src/mesh): other servers' sync URLs, and what to copy.
   std::vector<std::string> peers;
   std::string replication = "all";  // "all" or "on-demand"
   std::string peer_token;           // presented to peers and accepted from them; empty: none
