@@ -41,6 +41,24 @@ TEST(ConfigTest, BadValuesNameTheKey) {
   EXPECT_FALSE(build_config({{{"nonsense", "1"}}}));
 }
 
+// The keys this session added: malformed values are refused at load and
+// name the key; good values parse.
+TEST(ConfigTest, LifecycleScrubAndMeshKeys) {
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"scrub_rate", "fast"}, {"scrub_rate", "-1"}, {"scrub_interval", "daily"},
+           {"mesh_allow", "http://127.0.0.1:4001/sync"}, {"mesh_allow", "ws://a/sync,evil"}}) {
+    auto c = build_config({{{key, value}}});
+    ASSERT_FALSE(c) << key << "=" << value;
+    EXPECT_NE(c.error().message.find(key), std::string::npos) << c.error().message;
+  }
+  auto c = build_config({{{"scrub_rate", "16MiB"}, {"scrub_interval", "500ms"},
+                          {"mesh_allow", "ws://127.0.0.1:4001/sync,ws://10.0.0.1:4002"}}});
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->scrub_rate, 16u << 20);
+  EXPECT_EQ(c->scrub_interval.count(), 500);
+  EXPECT_EQ(c->mesh_allow.size(), 2u);
+}
+
 TEST(ConfigTest, Durations) {
   EXPECT_EQ(*parse_duration("30"), std::chrono::seconds(30));
   EXPECT_EQ(*parse_duration("10m"), std::chrono::minutes(10));
