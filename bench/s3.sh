@@ -34,7 +34,7 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 mkdir "$tmp/data"
-node --openssl-legacy-provider tests/s3/s3rver_main.mjs "$tmp/data" "$BUCKET" >"$tmp/port" &
+node --openssl-legacy-provider tests/store/s3/s3rver_main.mjs "$tmp/data" "$BUCKET" >"$tmp/port" &
 pid=$!
 for _ in $(seq 100); do grep -q PORT "$tmp/port" 2>/dev/null && break; sleep 0.1; done
 PORT=$(awk '/PORT/ {print $2}' "$tmp/port")

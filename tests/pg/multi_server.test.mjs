@@ -27,7 +27,7 @@ let dir, dirB, metadata, store = '', s3dir, s3rver, a, b;
 async function startS3rver() {
   s3dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blobsync-s3rver-'));
   // s3rver encrypts listing continuation tokens with DES: Node 20 needs the legacy provider.
-  const main = path.join(path.dirname(new URL(import.meta.url).pathname), '../s3/s3rver_main.mjs');
+  const main = path.join(path.dirname(new URL(import.meta.url).pathname), '../store/s3/s3rver_main.mjs');
   s3rver = spawn(process.execPath, ['--openssl-legacy-provider', main, s3dir, BUCKET],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {

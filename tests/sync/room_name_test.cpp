@@ -1,8 +1,8 @@
+// Room names (src/sync/room_name.cpp): validation and extraction from the
+// request target.
 #include "sync/room_name.h"
 
 #include <gtest/gtest.h>
-
-#include "sync/access.h"
 
 namespace blobsync::sync {
 namespace {
@@ -29,39 +29,6 @@ TEST(RoomName, FromTargetAndQuery) {
   EXPECT_EQ(query_param("/sync/r?a=1&token=s%20t+u&b", "token"), "s t u");
   EXPECT_EQ(query_param("/sync/r?tokenx=1", "token"), "");
   EXPECT_EQ(query_param("/sync/r", "token"), "");
-}
-
-TEST(Access, Tokens) {
-  SyncConfig open;
-  EXPECT_EQ(decide_access(open, "", ""), Access::kReadWrite);
-  SyncConfig c;
-  c.tokens = {"rw"};
-  c.read_only_tokens = {"ro"};
-  EXPECT_EQ(decide_access(c, "", ""), Access::kDenied);
-  EXPECT_EQ(decide_access(c, "rw", ""), Access::kReadWrite);
-  EXPECT_EQ(decide_access(c, "ro", ""), Access::kReadOnly);
-  EXPECT_EQ(decide_access(c, "r", ""), Access::kDenied);
-  EXPECT_EQ(decide_access(c, "", "Bearer rw"), Access::kReadWrite);
-  EXPECT_EQ(decide_access(c, "", "bearer  ro "), Access::kReadOnly);
-  EXPECT_EQ(decide_access(c, "", "Basic rw"), Access::kDenied);
-  EXPECT_EQ(decide_access(c, "nope", "Bearer rw"), Access::kDenied);  // the query token wins
-}
-
-// Servers of a mesh share peer_token; it is accepted without being a client token.
-TEST(Access, PeerTokenIsReadWrite) {
-  SyncConfig c;
-  c.tokens = {"rw"};
-  c.peer_token = "mesh-secret";
-  EXPECT_EQ(decide_access(c, "mesh-secret", ""), Access::kReadWrite);
-  EXPECT_EQ(decide_access(c, "", "Bearer mesh-secret"), Access::kReadWrite);
-  EXPECT_EQ(decide_access(c, "mesh-secre", ""), Access::kDenied);
-  EXPECT_EQ(decide_access(c, "rw", ""), Access::kReadWrite);
-  SyncConfig no_peer_token;
-  no_peer_token.tokens = {"rw"};
-  EXPECT_EQ(decide_access(no_peer_token, "", ""), Access::kDenied);  // an empty peer_token matches nothing
-  SyncConfig open_with_peer_token;
-  open_with_peer_token.peer_token = "mesh-secret";
-  EXPECT_EQ(decide_access(open_with_peer_token, "", ""), Access::kReadWrite);  // still open: it adds, never closes
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // TestServer: S3 protocol servers that the S3 tests start and kill.
 //
-//   kFake    tests/s3/fake_s3.py: verifies every SigV4 signature and payload
+//   kFake    tests/store/s3/fake_s3.py: verifies every SigV4 signature and payload
 //            hash, injects faults (see that file)
 //   kS3rver  npm s3rver 3.7.1 (tests/node_modules), via s3rver_main.mjs
 //   kMoto    moto_server, when installed (tests skip otherwise)

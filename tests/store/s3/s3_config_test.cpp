@@ -1,9 +1,9 @@
+// S3Config (src/store/s3/s3_config.cpp): s3:// URLs, credentials, endpoints.
 #include <gtest/gtest.h>
 
 #include <map>
 
 #include "store/s3/s3_config.h"
-#include "store/s3/s3_xml.h"
 
 namespace blobsync::s3 {
 namespace {
@@ -81,24 +81,6 @@ TEST(S3Config, DescribeHidesSecrets) {
   auto c = parse_s3_url("s3://AK:SECRET@bucket?endpoint=http://h:1", env({}));
   ASSERT_TRUE(c);
   EXPECT_EQ(c->describe().find("SECRET"), std::string::npos);
-}
-
-TEST(S3Xml, ElementsAndEntities) {
-  std::string xml =
-      "<?xml version=\"1.0\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-      "<KeyCount>2</KeyCount><Contents><Key>a&amp;b</Key><Size>1</Size></Contents>"
-      "<Contents><Key>c</Key><Size>22</Size><ETag>&quot;x&quot;</ETag></Contents><Empty/></ListBucketResult>";
-  auto items = xml_elements(xml, "Contents");
-  ASSERT_EQ(items.size(), 2u);
-  EXPECT_EQ(xml_text(items[0], "Key"), "a&b");
-  EXPECT_EQ(xml_text(items[1], "Size"), "22");
-  EXPECT_EQ(xml_text(items[1], "ETag"), "\"x\"");
-  EXPECT_EQ(xml_text(xml, "KeyCount"), "2");  // <KeyCount> is not <Key>
-  EXPECT_EQ(xml_elements(xml, "Key").size(), 2u);
-  EXPECT_EQ(xml_text(xml, "Empty"), "");
-  EXPECT_EQ(xml_text(xml, "Missing"), std::nullopt);
-  EXPECT_EQ(xml_unescape("&#65;&#x42;&lt;&bogus;"), "AB<&bogus;");
-  EXPECT_EQ(xml_escape("<a&\"'>"), "&lt;a&amp;&quot;&apos;&gt;");
 }
 
 }  // namespace

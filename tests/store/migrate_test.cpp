@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "s3_test_util.h"
+#include "s3/s3_test_util.h"
 #include "store/disk_backend.h"
 #include "store/env.h"
 #include "store/migrate.h"
