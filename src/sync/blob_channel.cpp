@@ -11,6 +11,7 @@
 
 #include "core/blob_id.h"
 #include "core/chunking.h"
+#include "protocol/flow_control.h"
 #include "store/mime_policy.h"
 #include "store/blob_store.h"
 #include "store/mime_sniffer.h"
@@ -41,8 +42,7 @@ Result<std::string> check_mime(const MimePolicy& policy, const std::string& decl
 struct BlobChannel::Upload {
   protocol::UploadMsg msg;
   std::shared_ptr<StagedUpload> staged;
-  std::uint32_t window = protocol::kDefaultWindow;
-  std::uint32_t in_flight = 0;
+  protocol::ChunkReceiver receiver;  // chunks on their way to disk hold the window
   std::set<std::uint64_t> inflight_idx;
   std::uint64_t remaining = 0;  // chunks not yet on disk
   bool finalizing = false;
@@ -68,7 +68,7 @@ bool BlobChannel::recently_ended(std::uint64_t req) const {
 }
 
 bool BlobChannel::check_new_req(std::uint64_t req) {
-  if (req == 0 || req % 2 == 0) {
+  if (req == 0 || !protocol::is_client_request_id(req)) {
     error(req, protocol::BlobErrorCode::kBadRequest, "request ids chosen by a client must be odd");
     return false;
   }
@@ -93,7 +93,7 @@ void BlobChannel::end(std::uint64_t req) {
   auto up = it->second;
   uploads_.erase(it);
   up->dead = true;
-  if (up->in_flight == 0 && !up->finalizing) deps_.staging.unclaim(up->msg.hash);
+  if (up->receiver.held() == 0 && !up->finalizing) deps_.staging.unclaim(up->msg.hash);
 }
 
 void BlobChannel::close() {
@@ -158,7 +158,7 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
     return error(req, protocol::BlobErrorCode::kBusy, "another upload of this blob is in progress");
   auto up = std::make_shared<Upload>();
   up->msg = std::move(m);
-  up->window = std::clamp<std::uint32_t>(deps_.config.window, 1, protocol::kMaxWindow);
+  up->receiver = protocol::ChunkReceiver(protocol::negotiate_window(protocol::kMaxWindow, deps_.config.window));
   uploads_[req] = up;
   deps_.run_blocking([self = shared_from_this(), up, req] {
     auto& deps = self->deps_;
@@ -174,7 +174,7 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
     else if (!have) s = std::move(*staged);
     self->hooks_.post([self, up, req, have, ok, s, err] {
       if (up->dead) {
-        if (up->in_flight == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
+        if (up->receiver.held() == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
         return;
       }
       if (!ok) {
@@ -182,7 +182,7 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
         return self->end(req);
       }
       if (have) {
-        self->send(protocol::WantMsg{req, up->window, {}});
+        self->send(protocol::WantMsg{req, up->receiver.window(), {}});
         up->finalizing = true;  // nothing to receive
         self->hooks_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
                               [self, up, req](Result<>) {
@@ -190,7 +190,7 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
                                   up->finalizing = false;
                                   if (!up->dead) self->send(protocol::DoneMsg{req, up->msg.hash});
                                   self->end(req);
-                                  if (up->dead && up->in_flight == 0) self->deps_.staging.unclaim(up->msg.hash);
+                                  if (up->dead && up->receiver.held() == 0) self->deps_.staging.unclaim(up->msg.hash);
                                 });
                               });
         return;
@@ -200,7 +200,7 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
       up->remaining = 0;
       for (const auto& r : missing) up->remaining += r.count;
       up->mime_checked = s->has(0);  // checked when it was received
-      self->send(protocol::WantMsg{req, up->window, std::move(missing)});
+      self->send(protocol::WantMsg{req, up->receiver.window(), std::move(missing)});
       if (up->remaining == 0) self->finalize(req);
     });
   });
@@ -217,24 +217,18 @@ void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const protocol::Chun
     error(m.req, protocol::BlobErrorCode::kBadRequest, "CHUNK before WANT");
     return end(m.req);
   }
-  if (m.index >= up->staged->chunk_count()) {
-    error(m.req, protocol::BlobErrorCode::kBadRequest, fmt::format("chunk index {} out of range", m.index));
-    return end(m.req);
-  }
-  if (m.data.size() != chunk_length(m.index, up->msg.size)) {
-    error(m.req, protocol::BlobErrorCode::kBadRequest,
-          fmt::format("chunk {} has {} bytes, expected {}", m.index, m.data.size(), chunk_length(m.index, up->msg.size)));
+  if (auto ok = protocol::check_chunk(m, up->msg.size); !ok) {
+    error(m.req, protocol::BlobErrorCode::kBadRequest, ok.error().message);
     return end(m.req);
   }
   if (up->finalizing || up->staged->has(m.index) || up->inflight_idx.contains(m.index)) {
     send(protocol::CreditMsg{m.req, 1});  // a duplicate: nothing to do, give the credit back
     return;
   }
-  if (up->in_flight >= up->window) {
-    error(m.req, protocol::BlobErrorCode::kBadRequest, fmt::format("more than {} chunks sent without credit", up->window));
+  if (auto ok = up->receiver.admit(); !ok) {
+    error(m.req, protocol::BlobErrorCode::kBadRequest, ok.error().message);
     return end(m.req);
   }
-  ++up->in_flight;
   up->inflight_idx.insert(m.index);
   std::size_t bytes = frame.size();
   buffered_ += bytes;
@@ -252,10 +246,10 @@ void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const protocol::Chun
     self->hooks_.post(
         [self, up, req, index, bytes, out = std::move(out)]() mutable {
           self->buffered_ -= bytes;
-          --up->in_flight;
+          up->receiver.release(1);  // its credit goes back below, or the upload ends
           up->inflight_idx.erase(index);
           if (up->dead) {
-            if (up->in_flight == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
+            if (up->receiver.held() == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
             return;
           }
           self->chunk_written(req, index, bytes, std::move(out));
@@ -287,7 +281,7 @@ void BlobChannel::chunk_written(std::uint64_t req, std::uint64_t index, std::siz
   }
   send(protocol::CreditMsg{req, 1});
   if (up->remaining > 0) --up->remaining;
-  if (up->remaining == 0 && up->in_flight == 0) finalize(req);
+  if (up->remaining == 0 && up->receiver.held() == 0) finalize(req);
 }
 
 void BlobChannel::finalize(std::uint64_t req) {
@@ -381,7 +375,7 @@ void BlobChannel::finalize(std::uint64_t req) {
                                   if (!up->dead) {
                                     self->send(protocol::DoneMsg{req, up->msg.hash});
                                     self->end(req);
-                                  } else if (up->in_flight == 0) {
+                                  } else if (up->receiver.held() == 0) {
                                     self->deps_.staging.unclaim(up->msg.hash);
                                   }
                                 });
@@ -390,14 +384,14 @@ void BlobChannel::finalize(std::uint64_t req) {
       }
       up->finalizing = false;
       if (up->dead) {
-        if (up->in_flight == 0) env2.staging.unclaim(up->msg.hash);
+        if (up->receiver.held() == 0) env2.staging.unclaim(up->msg.hash);
         return;
       }
       switch (outcome) {
         case Outcome::kResend:
           up->remaining = 0;
           for (const auto& r : missing) up->remaining += r.count;
-          self->send(protocol::WantMsg{req, up->window, std::move(missing)});
+          self->send(protocol::WantMsg{req, up->receiver.window(), std::move(missing)});
           return;
         case Outcome::kHashMismatch:
           self->error(req, protocol::BlobErrorCode::kHashMismatch, message);

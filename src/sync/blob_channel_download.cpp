@@ -12,6 +12,7 @@
 #include "core/blob_id.h"
 #include "core/chunking.h"
 #include "core/sha256.h"
+#include "protocol/flow_control.h"
 #include "store/blob_store.h"
 
 namespace blobsync::sync {
@@ -20,11 +21,7 @@ struct BlobChannel::Download {
   Digest hash;
   std::uint64_t size = 0;
   std::vector<Digest> chunk_hashes;
-  std::vector<protocol::ChunkRange> ranges;
-  std::size_t range_idx = 0;
-  std::uint64_t next = 0;  // within ranges[range_idx]
-  std::uint32_t window = protocol::kDefaultWindow;
-  std::uint64_t sent = 0, credited = 0;
+  protocol::ChunkSender sender;  // which chunk next, within the window
   bool reading = false;
   bool stalled = false;
 };
@@ -76,19 +73,19 @@ void BlobChannel::serve_request(protocol::RequestMsg m, bool may_fetch) {
       std::uint64_t count = chunk_count(dl->size);
       if (dl->chunk_hashes.size() != count)
         return self->error(id, protocol::BlobErrorCode::kInternal, "stored blob has no chunk hashes");
-      dl->ranges = m.wanted;
-      if (dl->ranges.empty() && count > 0) dl->ranges.push_back({0, count});
-      auto total = protocol::check_ranges(dl->ranges, count);
+      auto ranges = m.wanted;
+      if (ranges.empty() && count > 0) ranges.push_back({0, count});
+      auto total = protocol::check_ranges(ranges, count);
       if (!total) return self->error(id, protocol::BlobErrorCode::kBadRequest, total.error().message);
       if (*total * 32 + 1024 + record->mime_type.size() > protocol::kMaxBlobFrame)
         return self->error(id, protocol::BlobErrorCode::kTooLarge,
                            fmt::format("ask for at most {} chunks per REQUEST", (protocol::kMaxBlobFrame - 2048) / 32));
-      dl->window = std::clamp<std::uint32_t>(std::min(m.window, self->deps_.config.window), 1, protocol::kMaxWindow);
       protocol::MetaMsg meta{id, dl->size, record->mime_type, count, {}};
       meta.chunk_hashes.reserve(*total);
-      for (const auto& r : dl->ranges)
+      for (const auto& r : ranges)
         for (std::uint64_t i = r.first; i < r.first + r.count; ++i) meta.chunk_hashes.push_back(dl->chunk_hashes[i]);
       self->send(meta);
+      dl->sender = protocol::ChunkSender(std::move(ranges), protocol::negotiate_window(m.window, self->deps_.config.window));
       if (*total == 0) {
         self->send(protocol::DoneMsg{id, dl->hash});
         return self->end(id);
@@ -107,14 +104,13 @@ void BlobChannel::pump(std::uint64_t req) {
   auto it = downloads_.find(req);
   if (it == downloads_.end()) return;
   auto dl = it->second;
-  if (dl->reading || dl->sent - dl->credited >= dl->window) return;
+  if (dl->reading || dl->sender.sendable() == 0) return;
   if (hooks_.queued_bytes() >= kQueueHighWater) {
     dl->stalled = true;
     return;
   }
-  const auto& range = dl->ranges[dl->range_idx];
-  std::uint64_t first = range.first + dl->next;
-  std::uint64_t count = std::min({kReadAhead, dl->window - (dl->sent - dl->credited), range.count - dl->next});
+  std::uint64_t first = dl->sender.next();
+  std::uint64_t count = std::min(kReadAhead, dl->sender.sendable_run());
   dl->reading = true;
   deps_.run_blocking([self = shared_from_this(), dl, req, first, count] {
     std::vector<std::vector<std::uint8_t>> frames;
@@ -158,13 +154,10 @@ void BlobChannel::pump(std::uint64_t req) {
       // Chunks read before a failure still go out, then the error.
       for (auto& frame : frames) {
         self->hooks_.send(share_bytes(std::move(frame)));
-        ++dl->sent;
-        if (++dl->next == dl->ranges[dl->range_idx].count) {
-          dl->next = 0;
-          if (++dl->range_idx == dl->ranges.size()) {
-            self->send(protocol::DoneMsg{req, dl->hash});
-            return self->end(req);
-          }
+        dl->sender.mark_sent();
+        if (dl->sender.finished()) {
+          self->send(protocol::DoneMsg{req, dl->hash});
+          return self->end(req);
         }
       }
       if (!r) {
@@ -179,8 +172,7 @@ void BlobChannel::pump(std::uint64_t req) {
 
 void BlobChannel::on_credit(const protocol::CreditMsg& m) {
   if (auto it = downloads_.find(m.req); it != downloads_.end()) {
-    auto& dl = *it->second;
-    dl.credited = std::min(dl.credited + m.chunks, dl.sent);
+    it->second->sender.on_credit(m.chunks);
     pump(m.req);
     return;
   }
