@@ -50,12 +50,12 @@ struct BlobChannel::Upload {
   bool mime_checked = false;
 };
 
-BlobChannel::BlobChannel(BlobChannelDeps& deps, Hooks hooks) : deps_(deps), hooks_(std::move(hooks)) {}
+BlobChannel::BlobChannel(BlobChannelDeps& deps, ConnectionDeps conn) : deps_(deps), conn_(std::move(conn)) {}
 
 BlobChannel::~BlobChannel() = default;
 
 void BlobChannel::send(const protocol::BlobMessage& m) {
-  if (!closed_) hooks_.send(share_bytes(protocol::encode_blob_message(m)));
+  if (!closed_) conn_.send(share_bytes(protocol::encode_blob_message(m)));
 }
 
 void BlobChannel::error(std::uint64_t req, protocol::BlobErrorCode code, std::string message) {
@@ -145,7 +145,7 @@ void BlobChannel::on_frame(std::vector<std::uint8_t> frame) {
 void BlobChannel::on_upload(protocol::UploadMsg m) {
   std::uint64_t req = m.req;
   if (!check_new_req(req)) return;
-  if (hooks_.read_only) return error(req, protocol::BlobErrorCode::kForbidden, "this connection's token is read-only");
+  if (conn_.read_only) return error(req, protocol::BlobErrorCode::kForbidden, "this connection's token is read-only");
   if (m.size > deps_.config.max_blob_bytes)
     return error(req, protocol::BlobErrorCode::kTooLarge,
                  fmt::format("blob of {} bytes is over this server's limit of {} bytes", m.size,
@@ -172,7 +172,7 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
     bool ok = have || staged.has_value();
     if (!ok) err = staged.error();
     else if (!have) s = std::move(*staged);
-    self->hooks_.post([self, up, req, have, ok, s, err] {
+    self->conn_.post([self, up, req, have, ok, s, err] {
       if (up->dead) {
         if (up->receiver.held() == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
         return;
@@ -184,9 +184,9 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
       if (have) {
         self->send(protocol::WantMsg{req, up->receiver.window(), {}});
         up->finalizing = true;  // nothing to receive
-        self->hooks_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
+        self->conn_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
                               [self, up, req](Result<>) {
-                                self->hooks_.post([self, up, req] {
+                                self->conn_.post([self, up, req] {
                                   up->finalizing = false;
                                   if (!up->dead) self->send(protocol::DoneMsg{req, up->msg.hash});
                                   self->end(req);
@@ -243,7 +243,7 @@ void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const protocol::Chun
       auto s = sniff_mime(as_bytes(data));
       *out = s.specific ? s.mime : "";
     }
-    self->hooks_.post(
+    self->conn_.post(
         [self, up, req, index, bytes, out = std::move(out)]() mutable {
           self->buffered_ -= bytes;
           up->receiver.release(1);  // its credit goes back below, or the upload ends
@@ -305,7 +305,7 @@ void BlobChannel::finalize(std::uint64_t req) {
       options.declared_mime = normalize_mime(up->msg.mime_type);
       // Held by the room from its row's first commit: the announcement that
       // follows makes an entry, but a sweep must not find the blob unheld in between.
-      options.hold = self->hooks_.hold;
+      options.hold = self->conn_.hold;
       options.state = options.hold.empty() ? BlobState::kTemporary : BlobState::kPermanent;
       auto ingest = deps.store.begin_put(options);
       if (!ingest) {
@@ -361,16 +361,16 @@ void BlobChannel::finalize(std::uint64_t req) {
     if (outcome == Outcome::kStored || outcome == Outcome::kHashMismatch || outcome == Outcome::kUnsupported ||
         outcome == Outcome::kTooLarge)
       deps.staging.remove(up->msg.hash);
-    self->hooks_.post([self, up, req, outcome, message = std::move(message), missing = std::move(missing)]() mutable {
+    self->conn_.post([self, up, req, outcome, message = std::move(message), missing = std::move(missing)]() mutable {
       auto& env2 = self->deps_;
       if (outcome == Outcome::kStored) {
         spdlog::info("sync: stored blob {} ({} bytes) from the blob channel", to_hash_ref(up->msg.hash), up->msg.size);
         // Announce even if the connection went away meanwhile: the blob is stored.
-        self->hooks_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
+        self->conn_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
                               [self, up, req](Result<> r) {
                                 if (!r) spdlog::warn("sync: announcing {} failed: {}", to_hash_ref(up->msg.hash),
                                                      r.error().message);
-                                self->hooks_.post([self, up, req] {
+                                self->conn_.post([self, up, req] {
                                   up->finalizing = false;
                                   if (!up->dead) {
                                     self->send(protocol::DoneMsg{req, up->msg.hash});

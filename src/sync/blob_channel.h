@@ -8,7 +8,7 @@
 //              (expected = its hash, the HTTP MIME policy applied), staging
 //              removed, this server announced in the room's _blobRegistry,
 //              DONE.
-//   REQUEST -> (a blob the store lacks: Hooks::fetch_missing first, if set)
+//   REQUEST -> (a blob the store lacks: ConnectionDeps::fetch_missing first, if set)
 //              META, then CHUNKs read one at a time from the store (each
 //              re-checked against its chunk hash), at most `window`
 //              uncredited and only while the connection's write queue is
@@ -19,7 +19,7 @@
 // loop. Memory: at most `window` chunk frames per transfer are held.
 //
 // Disk and hashing run on a worker pool; state lives on the connection's
-// strand: every method here must be called there (Hooks::post gets back).
+// strand: every method here must be called there (ConnectionDeps::post gets back).
 //
 // Thread safety: strand-confined, see above.
 #pragma once
@@ -64,7 +64,8 @@ struct BlobChannelDeps {
 
 class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
  public:
-  struct Hooks {
+  // This connection's (BlobChannelDeps are every connection's).
+  struct ConnectionDeps {
     std::function<void(SharedBytes)> send;             // queue one frame (thread-safe)
     std::function<void(std::function<void()>)> post;   // run on the connection's strand
     std::function<std::size_t()> queued_bytes;         // the connection's unsent bytes
@@ -88,7 +89,7 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   // A download pauses while the connection has more than this unsent.
   static constexpr std::size_t kQueueHighWater = 4u << 20;
 
-  BlobChannel(BlobChannelDeps& deps, Hooks hooks);
+  BlobChannel(BlobChannelDeps& deps, ConnectionDeps conn);
   ~BlobChannel();
 
   void on_frame(std::vector<std::uint8_t> frame);
@@ -122,7 +123,7 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   bool recently_ended(std::uint64_t req) const;
 
   BlobChannelDeps& deps_;
-  Hooks hooks_;
+  ConnectionDeps conn_;
   bool closed_ = false;
   std::size_t buffered_ = 0;
   std::map<std::uint64_t, std::shared_ptr<Upload>> uploads_;

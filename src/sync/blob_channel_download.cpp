@@ -31,13 +31,13 @@ struct BlobChannel::Download {
 void BlobChannel::on_request(protocol::RequestMsg m) {
   if (!check_new_req(m.req)) return;
   pending_[m.req] = true;
-  serve_request(std::move(m), static_cast<bool>(hooks_.fetch_missing));
+  serve_request(std::move(m), static_cast<bool>(conn_.fetch_missing));
 }
 
 void BlobChannel::serve_request(protocol::RequestMsg m, bool may_fetch) {
   deps_.run_blocking([self = shared_from_this(), m = std::move(m), may_fetch]() mutable {
     auto record = self->deps_.store.stat(m.hash);
-    self->hooks_.post([self, m = std::move(m), record = std::move(record), may_fetch]() mutable {
+    self->conn_.post([self, m = std::move(m), record = std::move(record), may_fetch]() mutable {
       std::uint64_t id = m.req;
       if (!self->pending_.contains(id)) return;  // cancelled or closed meanwhile
       // Quarantined bytes are never served: as if absent (a fetch heals it).
@@ -45,8 +45,8 @@ void BlobChannel::serve_request(protocol::RequestMsg m, bool may_fetch) {
       if ((bad || (!record && record.error().code == Errc::kNotFound)) && may_fetch) {
         // Replicate on fetch: get it from another holder, then serve it.
         auto hash = m.hash;
-        self->hooks_.fetch_missing(hash, [self, m = std::move(m)](Result<> r) mutable {
-          self->hooks_.post([self, m = std::move(m), r = std::move(r)]() mutable {
+        self->conn_.fetch_missing(hash, [self, m = std::move(m)](Result<> r) mutable {
+          self->conn_.post([self, m = std::move(m), r = std::move(r)]() mutable {
             if (!self->pending_.contains(m.req)) return;
             if (r) return self->serve_request(std::move(m), false);
             self->pending_.erase(m.req);
@@ -105,7 +105,7 @@ void BlobChannel::pump(std::uint64_t req) {
   if (it == downloads_.end()) return;
   auto dl = it->second;
   if (dl->reading || dl->sender.sendable() == 0) return;
-  if (hooks_.queued_bytes() >= kQueueHighWater) {
+  if (conn_.queued_bytes() >= kQueueHighWater) {
     dl->stalled = true;
     return;
   }
@@ -137,7 +137,7 @@ void BlobChannel::pump(std::uint64_t req) {
         }
         got += *n;
       }
-      if (r && !self->hooks_.peer_verifies && Sha256::of(frame.data() + header.size(), len) != dl->chunk_hashes[index]) {
+      if (r && !self->conn_.peer_verifies && Sha256::of(frame.data() + header.size(), len) != dl->chunk_hashes[index]) {
         r = fail(Errc::kCorruption, "stored chunk {} does not match its hash", index);
         // The chunk is refused either way (r); a failed quarantine only means
         // the next request finds the mismatch again.
@@ -147,13 +147,13 @@ void BlobChannel::pump(std::uint64_t req) {
       if (r) frames.push_back(std::move(frame));
       else spdlog::error("sync: serving {} chunk {}: {}", to_hash_ref(dl->hash), index, r.error().message);
     }
-    self->hooks_.post([self, dl, req, r, frames = std::move(frames)]() mutable {
+    self->conn_.post([self, dl, req, r, frames = std::move(frames)]() mutable {
       dl->reading = false;
       auto found = self->downloads_.find(req);
       if (found == self->downloads_.end() || found->second != dl) return;
       // Chunks read before a failure still go out, then the error.
       for (auto& frame : frames) {
-        self->hooks_.send(share_bytes(std::move(frame)));
+        self->conn_.send(share_bytes(std::move(frame)));
         dl->sender.mark_sent();
         if (dl->sender.finished()) {
           self->send(protocol::DoneMsg{req, dl->hash});
@@ -205,7 +205,7 @@ void BlobChannel::on_have(protocol::HaveMsg m) {
       auto r = self->deps_.store.contains(h);
       reply.have.push_back(r && *r);
     }
-    self->hooks_.post([self, reply = std::move(reply)] {
+    self->conn_.post([self, reply = std::move(reply)] {
       if (!self->pending_.erase(reply.req)) return;
       self->send(reply);
       self->end(reply.req);

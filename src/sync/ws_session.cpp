@@ -525,7 +525,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   }
 
   void make_blob_channel() {
-    BlobChannel::Hooks hooks;
+    BlobChannel::ConnectionDeps hooks;
     std::weak_ptr<WsSession> weak = weak_from_this();
     hooks.send = [weak](SharedBytes m) {
       if (auto s = weak.lock()) s->send({std::move(m)});

@@ -56,7 +56,7 @@ class BlobChannelPairTest : public ::testing::Test {
 
   // A new connection's server end.
   void open_channel() {
-    sync::BlobChannel::Hooks h;
+    sync::BlobChannel::ConnectionDeps h;
     h.send = [this](sync::SharedBytes b) { to_client_.emplace_back(b->begin(), b->end()); };
     h.post = [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); };
     h.queued_bytes = [] { return std::size_t{0}; };

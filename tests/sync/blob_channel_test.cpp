@@ -74,7 +74,7 @@ class BlobChannelTest : public ::testing::Test {
   }
 
   std::shared_ptr<BlobChannel> make_channel(bool read_only) {
-    BlobChannel::Hooks h;
+    BlobChannel::ConnectionDeps h;
     h.send = [this](SharedBytes b) { frames_.push_back(std::move(b)); };
     h.post = [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); };
     h.queued_bytes = [] { return std::size_t{0}; };
