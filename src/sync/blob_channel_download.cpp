@@ -28,10 +28,33 @@ struct BlobChannel::Download {
 
 // ---- download --------------------------------------------------------------
 
+void BlobChannel::check_listed(std::vector<Digest> hashes, std::function<void(std::vector<bool>)> then) {
+  if (conn_.reads_any || !conn_.listed) {
+    // No room to ask (a peer, or a test without one): every blob, if it
+    // reads any; none otherwise.
+    std::vector<bool> all(hashes.size(), conn_.reads_any);
+    return then(std::move(all));
+  }
+  conn_.listed(std::move(hashes), [self = shared_from_this(), then = std::move(then)](std::vector<bool> listed) mutable {
+    self->conn_.post([then = std::move(then), listed = std::move(listed)]() mutable { then(std::move(listed)); });
+  });
+}
+
 void BlobChannel::on_request(protocol::RequestMsg m) {
   if (!check_new_req(m.req)) return;
   pending_[m.req] = true;
-  serve_request(std::move(m), static_cast<bool>(conn_.fetch_missing));
+  auto hash = m.hash;
+  check_listed({hash}, [self = shared_from_this(), m = std::move(m)](std::vector<bool> listed) mutable {
+    if (!self->pending_.contains(m.req)) return;  // cancelled or closed meanwhile
+    if (listed.empty() || !listed[0]) {
+      // The same answer as for a blob this server lacks: a room member
+      // learns nothing about what else the store holds.
+      self->error(m.req, protocol::BlobErrorCode::kNotFound,
+                  fmt::format("this room does not list {}", to_hash_ref(m.hash)));
+      return self->end(m.req);
+    }
+    self->serve_request(std::move(m), static_cast<bool>(self->conn_.fetch_missing));
+  });
 }
 
 void BlobChannel::serve_request(protocol::RequestMsg m, bool may_fetch) {
@@ -42,6 +65,13 @@ void BlobChannel::serve_request(protocol::RequestMsg m, bool may_fetch) {
       if (!self->pending_.contains(id)) return;  // cancelled or closed meanwhile
       // Quarantined bytes are never served: as if absent (a fetch heals it).
       bool bad = record && !record->quarantine.empty();
+      // Nor a temporary blob (an XRPC upload no record references yet) or
+      // one being deleted: absent, and not fetched again.
+      if (record && record->state != BlobState::kPermanent) {
+        self->pending_.erase(id);
+        self->error(id, protocol::BlobErrorCode::kNotFound, fmt::format("this server does not hold {}", to_hash_ref(m.hash)));
+        return self->end(id);
+      }
       if ((bad || (!record && record.error().code == Errc::kNotFound)) && may_fetch) {
         // Replicate on fetch: get it from another holder, then serve it.
         auto hash = m.hash;
@@ -197,13 +227,31 @@ void BlobChannel::on_drained() {
 void BlobChannel::on_have(protocol::HaveMsg m) {
   std::uint64_t req = m.req;
   if (!check_new_req(req)) return;
+  if (m.hashes.size() > protocol::kMaxHaveHashes) {
+    error(req, protocol::BlobErrorCode::kBadRequest,
+          fmt::format("HAVE asks about {} blobs; at most {} per message", m.hashes.size(), protocol::kMaxHaveHashes));
+    return end(req);
+  }
   pending_[req] = true;
-  deps_.run_blocking([self = shared_from_this(), m = std::move(m)] {
+  auto hashes = m.hashes;
+  check_listed(std::move(hashes), [self = shared_from_this(), m = std::move(m)](std::vector<bool> listed) mutable {
+    if (!self->pending_.contains(m.req)) return;
+    self->answer_have(std::move(m), std::move(listed));
+  });
+}
+
+// Held = could be read here: listed (or a peer asking), permanent, not quarantined.
+void BlobChannel::answer_have(protocol::HaveMsg m, std::vector<bool> listed) {
+  deps_.run_blocking([self = shared_from_this(), m = std::move(m), listed = std::move(listed)] {
     protocol::HaveReplyMsg reply{m.req, {}};
     reply.have.reserve(m.hashes.size());
-    for (const auto& h : m.hashes) {
-      auto r = self->deps_.store.contains(h);
-      reply.have.push_back(r && *r);
+    for (std::size_t i = 0; i < m.hashes.size(); ++i) {
+      bool have = false;
+      if (i < listed.size() && listed[i]) {
+        auto r = self->deps_.store.stat(m.hashes[i]);
+        have = r && r->state == BlobState::kPermanent && r->quarantine.empty();
+      }
+      reply.have.push_back(have);
     }
     self->conn_.post([self, reply = std::move(reply)] {
       if (!self->pending_.erase(reply.req)) return;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <set>
 
 #include "client/blob_transfer.h"
 #include "client/partial_blob.h"
@@ -63,6 +64,11 @@ class BlobChannelPairTest : public ::testing::Test {
     h.announce = [this](const sync::AnnouncedBlob& blob, std::function<void(Result<>)> done) {
       announced_.push_back(blob.hash);
       tasks_.push_back([done = std::move(done)] { done({}); });
+    };
+    h.listed = [this](std::vector<Digest> hashes, std::function<void(std::vector<bool>)> done) {
+      std::vector<bool> out;
+      for (const auto& d : hashes) out.push_back(listed_.contains(d));
+      done(std::move(out));
     };
     h.hold = "room:pair@ws://self.test/sync";
     channel_ = std::make_shared<sync::BlobChannel>(*deps_, std::move(h));
@@ -123,6 +129,7 @@ class BlobChannelPairTest : public ::testing::Test {
   std::deque<std::function<void()>> tasks_;
   std::vector<Frame> to_client_;
   std::vector<Digest> announced_;
+  std::set<Digest> listed_;  // the room's _blobRegistry keys
 };
 
 TEST_F(BlobChannelPairTest, AClientUploadIsStoredAndAnnouncedByTheServer) {
@@ -145,6 +152,7 @@ TEST_F(BlobChannelPairTest, ADownloadFromTheServerVerifiesEveryChunkAndResumesAf
   auto data = random_bytes(12 * kChunkSize + 5, 2);
   auto rec = server_store_->put_bytes(data, {});
   ASSERT_TRUE(rec);
+  listed_.insert(rec->hash);
   auto partial = PartialBlob::open(dir_ / "partial", rec->hash);
   ASSERT_TRUE(partial);
   {
@@ -172,6 +180,7 @@ TEST_F(BlobChannelPairTest, TheServerNeverHasMoreChunksOutThanTheClientsWindow) 
   auto data = random_bytes(40 * kChunkSize, 3);
   auto rec = server_store_->put_bytes(data, {});
   ASSERT_TRUE(rec);
+  listed_.insert(rec->hash);
   auto partial = PartialBlob::open(dir_ / "partial", rec->hash);
   ASSERT_TRUE(partial);
   // The client credits in batches of a quarter window; the server must wait
