@@ -25,11 +25,11 @@ Error error_from_reply(const protocol::ErrorMsg& reply) {
 // ---------------------------------------------------------------- download
 
 DownloadSession::DownloadSession(std::uint64_t req, BlobSink& partial, std::uint32_t window)
-    : req_(req), partial_(partial), window_(window) {}
+    : req_(req), partial_(partial), receiver_(window) {}
 
 Frame DownloadSession::request_frame() {
   wanted_ = partial_.missing_ranges();
-  return protocol::encode_blob_message(protocol::RequestMsg{req_, partial_.hash(), window_, wanted_});
+  return protocol::encode_blob_message(protocol::RequestMsg{req_, partial_.hash(), receiver_.window(), wanted_});
 }
 
 Result<TransferStatus> DownloadSession::on_message(const protocol::BlobMessage& msg, std::vector<Frame>& out) {
@@ -47,13 +47,13 @@ Result<TransferStatus> DownloadSession::on_message(const protocol::BlobMessage& 
     if (next_ >= order_.size()) return fail(Errc::kInvalidArgument, "holder sent more chunks than requested");
     if (chunk->index != order_[next_])
       return fail(Errc::kInvalidArgument, "holder sent chunk {} where {} was due", chunk->index, order_[next_]);
-    if (uncredited_ >= window_) return fail(Errc::kInvalidArgument, "holder overran the flow-control window");
+    if (auto ok = receiver_.admit(); !ok)
+      return fail(Errc::kInvalidArgument, "holder overran the flow-control window: {}", ok.error().message);
     if (auto r = partial_.write_chunk(chunk->index, chunk->data); !r) return std::unexpected(r.error());
     ++next_;
-    // Return credit in batches of a quarter window: fewer messages, the pipe stays full.
-    if (++uncredited_ >= std::max<std::uint32_t>(1, window_ / 4) && next_ < order_.size()) {
-      out.push_back(protocol::encode_blob_message(protocol::CreditMsg{req_, uncredited_}));
-      uncredited_ = 0;
+    if (auto due = receiver_.batch_due(); due > 0 && next_ < order_.size()) {
+      out.push_back(protocol::encode_blob_message(protocol::CreditMsg{req_, due}));
+      receiver_.release(due);
     }
     return TransferStatus::kInProgress;
   }
@@ -77,8 +77,8 @@ Frame UploadSession::upload_frame() const {
 }
 
 Result<> UploadSession::send_more(std::vector<Frame>& out) {
-  while (credit_ > 0 && sent_ < order_.size()) {
-    std::uint64_t index = order_[sent_];
+  while (sender_.sendable() > 0) {
+    std::uint64_t index = sender_.next();
     std::uint64_t len = chunk_length(index, record_.size);
     auto reader = store_.open(record_.hash, chunk_offset(index), len);
     if (!reader) return std::unexpected(reader.error());
@@ -93,8 +93,7 @@ Result<> UploadSession::send_more(std::vector<Frame>& out) {
       got += *n;
     }
     out.push_back(std::move(frame));
-    ++sent_;
-    --credit_;
+    sender_.mark_sent();
   }
   return {};
 }
@@ -105,22 +104,20 @@ Result<TransferStatus> UploadSession::on_message(const protocol::BlobMessage& ms
     if (have_want_) return fail(Errc::kInvalidArgument, "holder sent WANT twice");
     auto covered = protocol::check_ranges(want->missing, record_.chunk_count);
     if (!covered) return std::unexpected(covered.error());
-    for (const auto& r : want->missing)
-      for (std::uint64_t i = r.first; i < r.first + r.count; ++i) order_.push_back(i);
+    sender_ = protocol::ChunkSender(want->missing, protocol::negotiate_window(want->window, protocol::kMaxWindow));
     have_want_ = true;
-    credit_ = want->window;
     if (auto r = send_more(out); !r) return std::unexpected(r.error());
     return TransferStatus::kInProgress;
   }
   if (auto* credit = std::get_if<protocol::CreditMsg>(&msg)) {
     if (!have_want_) return fail(Errc::kInvalidArgument, "holder sent CREDIT before WANT");
-    credit_ += credit->chunks;
+    sender_.on_credit(credit->chunks);
     if (auto r = send_more(out); !r) return std::unexpected(r.error());
     return TransferStatus::kInProgress;
   }
   if (auto* done = std::get_if<protocol::DoneMsg>(&msg)) {
     if (done->hash != record_.hash) return fail(Errc::kInvalidArgument, "holder confirmed a different blob");
-    if (have_want_ && sent_ != order_.size())
+    if (have_want_ && !sender_.finished())
       return fail(Errc::kInvalidArgument, "holder said DONE before receiving every chunk");
     return TransferStatus::kDone;
   }

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "store/metadata.h"
 #include "protocol/blob_messages.h"
+#include "protocol/flow_control.h"
 
 namespace blobsync {
 class BlobStore;
@@ -55,12 +56,11 @@ class DownloadSession {
  private:
   std::uint64_t req_;
   BlobSink& partial_;
-  std::uint32_t window_;
+  protocol::ChunkReceiver receiver_;
   std::vector<protocol::ChunkRange> wanted_;
   std::vector<std::uint64_t> order_;  // chunk indices in sending order, after META
   bool have_meta_ = false;
-  std::uint64_t next_ = 0;        // position in order_
-  std::uint32_t uncredited_ = 0;  // received since our last CREDIT
+  std::uint64_t next_ = 0;  // position in order_
 };
 
 class UploadSession {
@@ -77,8 +77,8 @@ class UploadSession {
   Result<TransferStatus> on_message(const protocol::BlobMessage& msg, std::vector<Frame>& out);
 
   std::uint64_t req() const { return req_; }
-  std::uint64_t chunks_sent() const { return sent_; }
-  std::uint64_t chunks_to_send() const { return order_.size(); }
+  std::uint64_t chunks_sent() const { return sender_.sent(); }
+  std::uint64_t chunks_to_send() const { return sender_.total(); }
 
  private:
   Result<> send_more(std::vector<Frame>& out);
@@ -87,10 +87,8 @@ class UploadSession {
   BlobStore& store_;
   BlobRecord record_;
   std::string filename_;
-  std::vector<std::uint64_t> order_;  // chunk indices the holder wants
+  protocol::ChunkSender sender_;  // the chunks the holder wants, within its window
   bool have_want_ = false;
-  std::uint64_t sent_ = 0;
-  std::uint64_t credit_ = 0;  // chunks we may still send
 };
 
 }  // namespace blobsync::client

@@ -52,6 +52,11 @@ Result<std::vector<std::uint8_t>> load_secret(const ServerConfig& config) {
   return std::vector<std::uint8_t>(text.begin(), text.end());
 }
 
+// Constant time in the contents (the length is not secret: it is the config's).
+bool same_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 std::optional<std::string_view> bearer(const Request& req) {
   auto h = req.header("authorization");
   if (!h) return std::nullopt;
@@ -125,6 +130,19 @@ XResult<std::string> Api::authenticate(Request& req) const {
   if (!account) return xfail(401, "InvalidToken", "Token's account no longer exists");
   req.did = claims->sub;
   return claims->sub;
+}
+
+XResult<> Api::authorize_blob_read(Request& req) const {
+  auto token = bearer(req);
+  if (!token || token->empty())
+    return xfail(401, "AuthenticationRequired", "this server's blobs need a token (blobs_public = false)");
+  // Every static token is compared, so the time taken does not say which list matched.
+  bool known = !config.admin_token.empty() && same_secret(*token, config.admin_token);
+  for (const auto& t : config.sync_tokens) known |= same_secret(*token, t);
+  for (const auto& t : config.sync_read_only_tokens) known |= same_secret(*token, t);
+  if (known) return {};
+  if (auto did = authenticate(req); !did) return std::unexpected(did.error());
+  return {};
 }
 
 XResult<JwtClaims> Api::authenticate_refresh(const Request& req) const {

@@ -52,6 +52,11 @@ class Api {
   // or not Bearer), 401 InvalidToken (forged, malformed, wrong scope), 401
   // ExpiredToken.
   XResult<std::string> authenticate(Request& req) const;
+  // GET /blobs/<hash> with blobs_public = false: a Bearer ATProto access
+  // token, sync token (read-only included) or the admin token; tokens are
+  // compared in constant time. Errors: 401 AuthenticationRequired, 401
+  // InvalidToken.
+  XResult<> authorize_blob_read(Request& req) const;
   // Bearer refresh token -> claims (same errors).
   XResult<JwtClaims> authenticate_refresh(const Request& req) const;
   // A fresh access/refresh pair for `did` (the refresh jti is recorded).

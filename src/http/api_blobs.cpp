@@ -278,6 +278,8 @@ void register_blob_routes(Api& s, Router& r) {
                                     std::string_view id = std::string_view(req.path).substr(7);
                                     auto hash = parse_blob_id_or_hex(id);
                                     if (!hash) return xrpc_error(400, "InvalidRequest", hash.error().message);
+                                    if (!s.config.blobs_public)
+                                      if (auto ok = s.authorize_blob_read(req); !ok) return fail_response(ok.error());
                                     auto rec = s.store->stat(*hash);
                                     if (!rec && rec.error().code != Errc::kNotFound)
                                       return fail_response(to_xrpc(rec.error()));

@@ -58,6 +58,7 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"mesh_shutdown_flush", "on clean shutdown, how long to wait for peers to confirm the withdrawal"},
       {"sync_compact_updates", "fold a room's update log into a snapshot past this many updates"},
       {"admin_token", "Bearer token for admin calls (DELETE /blobs/<hash>); empty: disabled"},
+      {"blobs_public", "GET /blobs/<hash> serves held blobs to anyone (true) or only with a token (false)"},
       {"access_log", "stderr, stdout, off or a file path"},
       {"log_level", "trace, debug, info, warn, error"},
   };
@@ -378,6 +379,10 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       if (!value.empty() && value.size() < 16)
         return fail(Errc::kInvalidArgument, "config 'admin_token' must be at least 16 characters");
       c.admin_token = value;
+    } else if (key == "blobs_public") {
+      auto b = parse_bool(value);
+      if (!b) return bad(b.error());
+      c.blobs_public = *b;
     } else if (key == "access_log") {
       c.access_log = value.empty() ? "off" : value;
     } else if (key == "log_level") {

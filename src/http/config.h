@@ -83,6 +83,9 @@ struct ServerConfig {
   std::uint64_t sync_compact_updates = 1000;
   // Bearer token for admin calls (DELETE /blobs/<hash>); empty: disabled.
   std::string admin_token;
+  // GET/HEAD /blobs/<hash> of a held (public) blob needs no credential;
+  // false: an ATProto access token, a sync token or the admin token.
+  bool blobs_public = true;
 
   // Logging: "stderr", "stdout", "off" or a file path.
   std::string access_log = "stderr";

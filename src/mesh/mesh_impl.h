@@ -37,6 +37,7 @@
 #include "mesh/mesh.h"
 #include "mesh/peer_link.h"
 #include "mesh/replicator.h"
+#include "mesh/scan_plan.h"
 #include "protocol/registry.h"
 #include "sync/room.h"
 #include "sync/room_manager.h"
@@ -113,8 +114,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
 
   // mesh_scan.cpp: registry scans -> announce / fetch.
   void scan(const std::string& name, std::optional<std::set<std::string>> keys);
-  void act(const std::string& name, const std::vector<std::pair<Digest, protocol::RegistryEntry>>& entries,
-           const std::vector<char>& held, const std::vector<sync::AnnouncedBlob>& unlisted);
+  void act(const std::string& name, const ScanPlan& plan);
   void announce(const std::string& room, const sync::AnnouncedBlob& blob);
 
   // mesh_prune.cpp: probing mesh_allow holders and pruning stale ones.

@@ -5,12 +5,13 @@
 #include "core/blob_id.h"
 #include "crdt/doc.h"
 #include "mesh/mesh_impl.h"
+#include "mesh/scan_plan.h"
 
 namespace blobsync::mesh {
 
 // Reads the room's registry (the given keys, or all), then (off the I/O
-// threads) checks the store: held but unlisted -> announce; listed
-// elsewhere, not held -> fetch (replication = all). Changes seen by the
+// threads) plans what to do with it (plan_scan, scan_plan.h: the rule) and
+// does it on the strand. Changes seen by the
 // replica scan only their keys, so a burst of announcements costs O(burst).
 void Mesh::Impl::scan(const std::string& name, std::optional<std::set<std::string>> keys) {
   auto it = rooms.find(name);
@@ -33,26 +34,23 @@ void Mesh::Impl::scan(const std::string& name, std::optional<std::set<std::strin
         if (auto e = protocol::registry_get(doc, *hash)) entries.emplace_back(*hash, std::move(*e));
       }
     }
-    s->run_blocking([s, name, entries = std::move(entries)]() mutable {
-      std::vector<char> held;
-      std::vector<sync::AnnouncedBlob> unlisted;  // held, not listed: announced with the store's size
-      held.reserve(entries.size());
-      for (const auto& [hash, e] : entries) {
-        held.push_back(s->holds(hash));
-        bool listed = std::find(e.holders.begin(), e.holders.end(), s->self) != e.holders.end();
-        if (!held.back() || listed) continue;
-        if (auto rec = s->deps.blobs.stat(hash)) unlisted.push_back(sync::AnnouncedBlob{hash, rec->size, rec->chunk_count});
-      }
-      asio::post(s->strand, [s, name, entries = std::move(entries), held = std::move(held),
-                             unlisted = std::move(unlisted)] { s->act(name, entries, held, unlisted); });
+    s->run_blocking([s, name, entries = std::move(entries)] {
+      ScanRules rules{s->self, s->config.replication == Replication::kAll,
+                      [&](const Digest& h) { return s->holds(h); },
+                      [&](const Digest& h) -> std::optional<sync::AnnouncedBlob> {
+                        auto rec = s->deps.blobs.stat(h);
+                        if (!rec) return std::nullopt;
+                        return sync::AnnouncedBlob{h, rec->size, rec->chunk_count};
+                      },
+                      [&](const std::vector<std::string>& holders) { return s->policy->admit(holders); }};
+      asio::post(s->strand, [s, name, plan = plan_scan(entries, rules)] { s->act(name, plan); });
     });
   });
 }
 
 // Registry sizes are whatever a client wrote: announcements use the
 // store's record, fetches the holder's META (Replicator, max_bytes).
-void Mesh::Impl::act(const std::string& name, const std::vector<std::pair<Digest, protocol::RegistryEntry>>& entries,
-                     const std::vector<char>& held, const std::vector<sync::AnnouncedBlob>& unlisted) {
+void Mesh::Impl::act(const std::string& name, const ScanPlan& plan) {
   auto it = rooms.find(name);
   if (it == rooms.end()) return;
   auto& st = it->second;
@@ -60,15 +58,8 @@ void Mesh::Impl::act(const std::string& name, const std::vector<std::pair<Digest
   if (draining) return;
   // Results ignored: a write the room cannot make durable is logged there
   // (and closes the room), and a later scan finds what is still unlisted.
-  for (const auto& blob : unlisted) st.room->announce(blob, [](Result<>) {});
-  if (config.replication == Replication::kAll) {
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const auto& [hash, e] = entries[i];
-      if (held[i]) continue;
-      auto holders = policy->admit(e.holders);  // only peers and mesh_allow matches
-      if (!holders.empty()) replicator->want(FetchJob{hash, name, std::move(holders), replicate_max});
-    }
-  }
+  for (const auto& blob : plan.announce) st.room->announce(blob, [](Result<>) {});
+  for (const auto& f : plan.fetch) replicator->want(FetchJob{f.hash, name, f.holders, replicate_max});
   if (st.full_pending) {
     st.full_pending = false;
     st.dirty.clear();

@@ -35,6 +35,9 @@ inline constexpr std::uint8_t kLastBlobMsg = 20;
 inline constexpr std::size_t kMaxBlobFrame = 8u << 20;
 inline constexpr std::uint32_t kMaxWindow = 256;
 inline constexpr std::uint32_t kDefaultWindow = 16;
+// A HAVE asks about at most this many blobs (a holder refuses more with
+// BAD_REQUEST): bounded work per message, and no bulk existence oracle.
+inline constexpr std::size_t kMaxHaveHashes = 1024;
 
 enum class BlobErrorCode : std::uint32_t {
   kNotFound = 1,

@@ -11,6 +11,7 @@
 
 #include "core/blob_id.h"
 #include "core/chunking.h"
+#include "protocol/flow_control.h"
 #include "store/mime_policy.h"
 #include "store/blob_store.h"
 #include "store/mime_sniffer.h"
@@ -41,8 +42,7 @@ Result<std::string> check_mime(const MimePolicy& policy, const std::string& decl
 struct BlobChannel::Upload {
   protocol::UploadMsg msg;
   std::shared_ptr<StagedUpload> staged;
-  std::uint32_t window = protocol::kDefaultWindow;
-  std::uint32_t in_flight = 0;
+  protocol::ChunkReceiver receiver;  // chunks on their way to disk hold the window
   std::set<std::uint64_t> inflight_idx;
   std::uint64_t remaining = 0;  // chunks not yet on disk
   bool finalizing = false;
@@ -50,12 +50,12 @@ struct BlobChannel::Upload {
   bool mime_checked = false;
 };
 
-BlobChannel::BlobChannel(BlobChannelDeps& deps, Hooks hooks) : deps_(deps), hooks_(std::move(hooks)) {}
+BlobChannel::BlobChannel(BlobChannelDeps& deps, ConnectionDeps conn) : deps_(deps), conn_(std::move(conn)) {}
 
 BlobChannel::~BlobChannel() = default;
 
 void BlobChannel::send(const protocol::BlobMessage& m) {
-  if (!closed_) hooks_.send(share_bytes(protocol::encode_blob_message(m)));
+  if (!closed_) conn_.send(share_bytes(protocol::encode_blob_message(m)));
 }
 
 void BlobChannel::error(std::uint64_t req, protocol::BlobErrorCode code, std::string message) {
@@ -68,7 +68,7 @@ bool BlobChannel::recently_ended(std::uint64_t req) const {
 }
 
 bool BlobChannel::check_new_req(std::uint64_t req) {
-  if (req == 0 || req % 2 == 0) {
+  if (req == 0 || !protocol::is_client_request_id(req)) {
     error(req, protocol::BlobErrorCode::kBadRequest, "request ids chosen by a client must be odd");
     return false;
   }
@@ -93,7 +93,7 @@ void BlobChannel::end(std::uint64_t req) {
   auto up = it->second;
   uploads_.erase(it);
   up->dead = true;
-  if (up->in_flight == 0 && !up->finalizing) deps_.staging.unclaim(up->msg.hash);
+  if (up->receiver.held() == 0 && !up->finalizing) deps_.staging.unclaim(up->msg.hash);
 }
 
 void BlobChannel::close() {
@@ -145,7 +145,7 @@ void BlobChannel::on_frame(std::vector<std::uint8_t> frame) {
 void BlobChannel::on_upload(protocol::UploadMsg m) {
   std::uint64_t req = m.req;
   if (!check_new_req(req)) return;
-  if (hooks_.read_only) return error(req, protocol::BlobErrorCode::kForbidden, "this connection's token is read-only");
+  if (conn_.read_only) return error(req, protocol::BlobErrorCode::kForbidden, "this connection's token is read-only");
   if (m.size > deps_.config.max_blob_bytes)
     return error(req, protocol::BlobErrorCode::kTooLarge,
                  fmt::format("blob of {} bytes is over this server's limit of {} bytes", m.size,
@@ -158,7 +158,7 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
     return error(req, protocol::BlobErrorCode::kBusy, "another upload of this blob is in progress");
   auto up = std::make_shared<Upload>();
   up->msg = std::move(m);
-  up->window = std::clamp<std::uint32_t>(deps_.config.window, 1, protocol::kMaxWindow);
+  up->receiver = protocol::ChunkReceiver(protocol::negotiate_window(protocol::kMaxWindow, deps_.config.window));
   uploads_[req] = up;
   deps_.run_blocking([self = shared_from_this(), up, req] {
     auto& deps = self->deps_;
@@ -172,9 +172,9 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
     bool ok = have || staged.has_value();
     if (!ok) err = staged.error();
     else if (!have) s = std::move(*staged);
-    self->hooks_.post([self, up, req, have, ok, s, err] {
+    self->conn_.post([self, up, req, have, ok, s, err] {
       if (up->dead) {
-        if (up->in_flight == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
+        if (up->receiver.held() == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
         return;
       }
       if (!ok) {
@@ -182,15 +182,15 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
         return self->end(req);
       }
       if (have) {
-        self->send(protocol::WantMsg{req, up->window, {}});
+        self->send(protocol::WantMsg{req, up->receiver.window(), {}});
         up->finalizing = true;  // nothing to receive
-        self->hooks_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
+        self->conn_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
                               [self, up, req](Result<>) {
-                                self->hooks_.post([self, up, req] {
+                                self->conn_.post([self, up, req] {
                                   up->finalizing = false;
                                   if (!up->dead) self->send(protocol::DoneMsg{req, up->msg.hash});
                                   self->end(req);
-                                  if (up->dead && up->in_flight == 0) self->deps_.staging.unclaim(up->msg.hash);
+                                  if (up->dead && up->receiver.held() == 0) self->deps_.staging.unclaim(up->msg.hash);
                                 });
                               });
         return;
@@ -200,7 +200,7 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
       up->remaining = 0;
       for (const auto& r : missing) up->remaining += r.count;
       up->mime_checked = s->has(0);  // checked when it was received
-      self->send(protocol::WantMsg{req, up->window, std::move(missing)});
+      self->send(protocol::WantMsg{req, up->receiver.window(), std::move(missing)});
       if (up->remaining == 0) self->finalize(req);
     });
   });
@@ -217,24 +217,18 @@ void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const protocol::Chun
     error(m.req, protocol::BlobErrorCode::kBadRequest, "CHUNK before WANT");
     return end(m.req);
   }
-  if (m.index >= up->staged->chunk_count()) {
-    error(m.req, protocol::BlobErrorCode::kBadRequest, fmt::format("chunk index {} out of range", m.index));
-    return end(m.req);
-  }
-  if (m.data.size() != chunk_length(m.index, up->msg.size)) {
-    error(m.req, protocol::BlobErrorCode::kBadRequest,
-          fmt::format("chunk {} has {} bytes, expected {}", m.index, m.data.size(), chunk_length(m.index, up->msg.size)));
+  if (auto ok = protocol::check_chunk(m, up->msg.size); !ok) {
+    error(m.req, protocol::BlobErrorCode::kBadRequest, ok.error().message);
     return end(m.req);
   }
   if (up->finalizing || up->staged->has(m.index) || up->inflight_idx.contains(m.index)) {
     send(protocol::CreditMsg{m.req, 1});  // a duplicate: nothing to do, give the credit back
     return;
   }
-  if (up->in_flight >= up->window) {
-    error(m.req, protocol::BlobErrorCode::kBadRequest, fmt::format("more than {} chunks sent without credit", up->window));
+  if (auto ok = up->receiver.admit(); !ok) {
+    error(m.req, protocol::BlobErrorCode::kBadRequest, ok.error().message);
     return end(m.req);
   }
-  ++up->in_flight;
   up->inflight_idx.insert(m.index);
   std::size_t bytes = frame.size();
   buffered_ += bytes;
@@ -249,13 +243,13 @@ void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const protocol::Chun
       auto s = sniff_mime(as_bytes(data));
       *out = s.specific ? s.mime : "";
     }
-    self->hooks_.post(
+    self->conn_.post(
         [self, up, req, index, bytes, out = std::move(out)]() mutable {
           self->buffered_ -= bytes;
-          --up->in_flight;
+          up->receiver.release(1);  // its credit goes back below, or the upload ends
           up->inflight_idx.erase(index);
           if (up->dead) {
-            if (up->in_flight == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
+            if (up->receiver.held() == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
             return;
           }
           self->chunk_written(req, index, bytes, std::move(out));
@@ -287,7 +281,7 @@ void BlobChannel::chunk_written(std::uint64_t req, std::uint64_t index, std::siz
   }
   send(protocol::CreditMsg{req, 1});
   if (up->remaining > 0) --up->remaining;
-  if (up->remaining == 0 && up->in_flight == 0) finalize(req);
+  if (up->remaining == 0 && up->receiver.held() == 0) finalize(req);
 }
 
 void BlobChannel::finalize(std::uint64_t req) {
@@ -311,7 +305,7 @@ void BlobChannel::finalize(std::uint64_t req) {
       options.declared_mime = normalize_mime(up->msg.mime_type);
       // Held by the room from its row's first commit: the announcement that
       // follows makes an entry, but a sweep must not find the blob unheld in between.
-      options.hold = self->hooks_.hold;
+      options.hold = self->conn_.hold;
       options.state = options.hold.empty() ? BlobState::kTemporary : BlobState::kPermanent;
       auto ingest = deps.store.begin_put(options);
       if (!ingest) {
@@ -367,21 +361,21 @@ void BlobChannel::finalize(std::uint64_t req) {
     if (outcome == Outcome::kStored || outcome == Outcome::kHashMismatch || outcome == Outcome::kUnsupported ||
         outcome == Outcome::kTooLarge)
       deps.staging.remove(up->msg.hash);
-    self->hooks_.post([self, up, req, outcome, message = std::move(message), missing = std::move(missing)]() mutable {
+    self->conn_.post([self, up, req, outcome, message = std::move(message), missing = std::move(missing)]() mutable {
       auto& env2 = self->deps_;
       if (outcome == Outcome::kStored) {
         spdlog::info("sync: stored blob {} ({} bytes) from the blob channel", to_hash_ref(up->msg.hash), up->msg.size);
         // Announce even if the connection went away meanwhile: the blob is stored.
-        self->hooks_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
+        self->conn_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
                               [self, up, req](Result<> r) {
                                 if (!r) spdlog::warn("sync: announcing {} failed: {}", to_hash_ref(up->msg.hash),
                                                      r.error().message);
-                                self->hooks_.post([self, up, req] {
+                                self->conn_.post([self, up, req] {
                                   up->finalizing = false;
                                   if (!up->dead) {
                                     self->send(protocol::DoneMsg{req, up->msg.hash});
                                     self->end(req);
-                                  } else if (up->in_flight == 0) {
+                                  } else if (up->receiver.held() == 0) {
                                     self->deps_.staging.unclaim(up->msg.hash);
                                   }
                                 });
@@ -390,14 +384,14 @@ void BlobChannel::finalize(std::uint64_t req) {
       }
       up->finalizing = false;
       if (up->dead) {
-        if (up->in_flight == 0) env2.staging.unclaim(up->msg.hash);
+        if (up->receiver.held() == 0) env2.staging.unclaim(up->msg.hash);
         return;
       }
       switch (outcome) {
         case Outcome::kResend:
           up->remaining = 0;
           for (const auto& r : missing) up->remaining += r.count;
-          self->send(protocol::WantMsg{req, up->window, std::move(missing)});
+          self->send(protocol::WantMsg{req, up->receiver.window(), std::move(missing)});
           return;
         case Outcome::kHashMismatch:
           self->error(req, protocol::BlobErrorCode::kHashMismatch, message);

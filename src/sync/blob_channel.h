@@ -8,18 +8,23 @@
 //              (expected = its hash, the HTTP MIME policy applied), staging
 //              removed, this server announced in the room's _blobRegistry,
 //              DONE.
-//   REQUEST -> (a blob the store lacks: Hooks::fetch_missing first, if set)
+//   REQUEST -> only a blob the connection's room lists (ConnectionDeps::listed),
+//              permanent and not quarantined (a temporary XRPC upload is never
+//              read through a room);
+//              (a blob the store lacks: ConnectionDeps::fetch_missing first, if set)
 //              META, then CHUNKs read one at a time from the store (each
 //              re-checked against its chunk hash), at most `window`
 //              uncredited and only while the connection's write queue is
 //              short, then DONE.
-//   HAVE    -> HAVE_REPLY.   CANCEL -> the transfer stops, no reply.
+//   HAVE    -> HAVE_REPLY (at most kMaxHaveHashes; a blob counts as held only
+//              if it could be read here: listed in the room, permanent, not
+//              quarantined).   CANCEL -> the transfer stops, no reply.
 // Errors go back as ERROR for the request; an ERROR, CANCEL or late message
 // for an unknown or finished request is never answered, so two peers cannot
 // loop. Memory: at most `window` chunk frames per transfer are held.
 //
 // Disk and hashing run on a worker pool; state lives on the connection's
-// strand: every method here must be called there (Hooks::post gets back).
+// strand: every method here must be called there (ConnectionDeps::post gets back).
 //
 // Thread safety: strand-confined, see above.
 #pragma once
@@ -64,7 +69,8 @@ struct BlobChannelDeps {
 
 class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
  public:
-  struct Hooks {
+  // This connection's (BlobChannelDeps are every connection's).
+  struct ConnectionDeps {
     std::function<void(SharedBytes)> send;             // queue one frame (thread-safe)
     std::function<void(std::function<void()>)> post;   // run on the connection's strand
     std::function<std::size_t()> queued_bytes;         // the connection's unsent bytes
@@ -74,6 +80,12 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
     // bound in); empty for connections from other servers, so two servers
     // whose registries list each other never wait on each other.
     std::function<void(const Digest&, std::function<void(Result<>)>)> fetch_missing;
+    // Which of these blobs the connection's room lists (Room::listed; done
+    // on any thread): through a room, only those are read (REQUEST, HAVE).
+    std::function<void(std::vector<Digest>, std::function<void(std::vector<bool>)>)> listed;
+    // Another server of the mesh, proven by a peer token: reads any
+    // permanent blob without `listed` (heals fetch through the directory room).
+    bool reads_any = false;
     // The hold an upload's blob is stored with: the room's ("room:<room>@<url>",
     // room_holds.h).
     std::string hold;
@@ -88,7 +100,7 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   // A download pauses while the connection has more than this unsent.
   static constexpr std::size_t kQueueHighWater = 4u << 20;
 
-  BlobChannel(BlobChannelDeps& deps, Hooks hooks);
+  BlobChannel(BlobChannelDeps& deps, ConnectionDeps conn);
   ~BlobChannel();
 
   void on_frame(std::vector<std::uint8_t> frame);
@@ -106,8 +118,11 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   void on_upload(protocol::UploadMsg m);
   void on_chunk(std::vector<std::uint8_t> frame, const protocol::ChunkMsg& m);
   void on_request(protocol::RequestMsg m);
+  // conn_.listed for these hashes, back on the strand (all true: reads_any).
+  void check_listed(std::vector<Digest> hashes, std::function<void(std::vector<bool>)> then);
   void serve_request(protocol::RequestMsg m, bool may_fetch);
   void on_have(protocol::HaveMsg m);
+  void answer_have(protocol::HaveMsg m, std::vector<bool> listed);
   void on_credit(const protocol::CreditMsg& m);
   void end(std::uint64_t req);
 
@@ -122,7 +137,7 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   bool recently_ended(std::uint64_t req) const;
 
   BlobChannelDeps& deps_;
-  Hooks hooks_;
+  ConnectionDeps conn_;
   bool closed_ = false;
   std::size_t buffered_ = 0;
   std::map<std::uint64_t, std::shared_ptr<Upload>> uploads_;

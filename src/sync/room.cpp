@@ -117,6 +117,15 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     });
   }
 
+  void listed(std::vector<Digest> hashes, std::function<void(std::vector<bool>)> done) override {
+    when_ready([this, hashes = std::move(hashes), done = std::move(done)](bool ok) {
+      std::vector<bool> out(hashes.size(), false);
+      if (ok)
+        for (std::size_t i = 0; i < hashes.size(); ++i) out[i] = protocol::registry_has_key(core_->doc(), hashes[i]);
+      done(std::move(out));
+    });
+  }
+
   void withdraw(const Digest& hash, std::function<void(Result<>)> done) override {
     when_ready([this, hash, done = std::move(done)](bool ok) mutable {
       if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));

@@ -83,6 +83,10 @@ class Room {
   // Lists this server as a holder of `blob` and records the announcement;
   // done runs (on the store thread) once both are durable.
   virtual void announce(const AnnouncedBlob& blob, std::function<void(Result<>)> done) = 0;
+  // Which of `hashes` this room's _blobRegistry has a key for (whatever the
+  // entry says): what may be read through the room. done runs on the room's
+  // strand; all false if the room could not be loaded.
+  virtual void listed(std::vector<Digest> hashes, std::function<void(std::vector<bool>)> done) = 0;
   // Removes this server from the blob's entry; done runs once durable.
   virtual void withdraw(const Digest& hash, std::function<void(Result<>)> done) = 0;
   // Clean shutdown, first half (the mesh drains before the service stops):

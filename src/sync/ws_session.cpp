@@ -525,7 +525,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   }
 
   void make_blob_channel() {
-    BlobChannel::Hooks hooks;
+    BlobChannel::ConnectionDeps hooks;
     std::weak_ptr<WsSession> weak = weak_from_this();
     hooks.send = [weak](SharedBytes m) {
       if (auto s = weak.lock()) s->send({std::move(m)});
@@ -552,6 +552,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     hooks.hold = room_holder(room_->name(), deps_.blobs.config.url);
     hooks.read_only = access_ == Access::kReadOnly;
     hooks.peer_verifies = from_server_;
+    hooks.reads_any = from_server_;
+    hooks.listed = [room = room_](std::vector<Digest> hashes, std::function<void(std::vector<bool>)> done) {
+      room->listed(std::move(hashes), std::move(done));
+    };
     blob_ = std::make_shared<BlobChannel>(deps_.blobs, std::move(hooks));
   }
 

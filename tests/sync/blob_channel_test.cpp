@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,8 +74,8 @@ class BlobChannelTest : public ::testing::Test {
     channel_.reset();
   }
 
-  std::shared_ptr<BlobChannel> make_channel(bool read_only) {
-    BlobChannel::Hooks h;
+  std::shared_ptr<BlobChannel> make_channel(bool read_only, bool reads_any = false) {
+    BlobChannel::ConnectionDeps h;
     h.send = [this](SharedBytes b) { frames_.push_back(std::move(b)); };
     h.post = [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); };
     h.queued_bytes = [] { return std::size_t{0}; };
@@ -82,8 +83,14 @@ class BlobChannelTest : public ::testing::Test {
       announced_.push_back(blob);
       tasks_.push_back([done = std::move(done)] { done({}); });
     };
+    h.listed = [this](std::vector<Digest> hashes, std::function<void(std::vector<bool>)> done) {
+      std::vector<bool> out;
+      for (const auto& d : hashes) out.push_back(listed_.contains(d));
+      tasks_.push_back([done = std::move(done), out = std::move(out)] { done(out); });  // the room's strand
+    };
     h.hold = kHold;
     h.read_only = read_only;
+    h.reads_any = reads_any;
     return std::make_shared<BlobChannel>(*deps_, std::move(h));
   }
 
@@ -174,6 +181,7 @@ class BlobChannelTest : public ::testing::Test {
   std::deque<std::function<void()>> tasks_;
   std::vector<SharedBytes> frames_;
   std::vector<AnnouncedBlob> announced_;
+  std::set<Digest> listed_;  // the room's _blobRegistry keys
 };
 
 TEST_F(BlobChannelTest, UploadStoresTheBlobWithTheRoomsHoldAndAnnouncesIt) {
@@ -312,6 +320,7 @@ TEST_F(BlobChannelTest, RequestSendsMetaThenChunksWithinTheCreditWindowThenDone)
   PutOptions po;
   auto rec = suite_->shared.store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(data)), po);
   ASSERT_TRUE(rec) << rec.error().to_string();
+  listed_.insert(rec->hash);
   frame(*channel_, protocol::RequestMsg{7, rec->hash, 2, {}});  // the client's window (2) is below the server's (4)
   auto g = take();
   ASSERT_GE(g.msgs.size(), 1u);
@@ -381,6 +390,7 @@ TEST_F(BlobChannelTest, HaveAnswersWithABitmap) {
   ASSERT_TRUE(suite_->shared.store->put_bytes(blobsync::testing::as_bytes(c), PutOptions{}));
   auto ha = Sha256::of(a.data(), a.size()), hc = Sha256::of(c.data(), c.size());
   auto hb = Sha256::of("have test blob b", 16);
+  listed_ = {ha, hb, hc};
   frame(*channel_, protocol::HaveMsg{13, {ha, hb, hc}});
   auto g = take();
   ASSERT_EQ(g.msgs.size(), 1u);
@@ -391,6 +401,69 @@ TEST_F(BlobChannelTest, HaveAnswersWithABitmap) {
   EXPECT_TRUE(r->have[0]);
   EXPECT_FALSE(r->have[1]);
   EXPECT_TRUE(r->have[2]);
+}
+
+// Issue 17: reads through a room follow that room's registry.
+TEST_F(BlobChannelTest, HaveAnswersOnlyForBlobsTheRoomListsAndIsBounded) {
+  std::string a = "have scoped blob a", c = "have scoped blob c";
+  ASSERT_TRUE(suite_->shared.store->put_bytes(blobsync::testing::as_bytes(a), PutOptions{}));
+  ASSERT_TRUE(suite_->shared.store->put_bytes(blobsync::testing::as_bytes(c), PutOptions{}));
+  auto ha = Sha256::of(a.data(), a.size()), hc = Sha256::of(c.data(), c.size());
+  listed_ = {ha};  // c is stored, but another room's
+  frame(*channel_, protocol::HaveMsg{15, {ha, hc}});
+  auto g = take();
+  ASSERT_EQ(g.msgs.size(), 1u);
+  auto* r = std::get_if<protocol::HaveReplyMsg>(&g.msgs[0]);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->have[0]);
+  EXPECT_FALSE(r->have[1]) << "a blob this room does not list is not admitted to, stored or not";
+
+  std::vector<Digest> many(protocol::kMaxHaveHashes + 1, ha);
+  frame(*channel_, protocol::HaveMsg{17, many});
+  ASSERT_NO_FATAL_FAILURE(expect_only_error(take(), 17, protocol::BlobErrorCode::kBadRequest));
+  many.pop_back();
+  frame(*channel_, protocol::HaveMsg{19, many});
+  g = take();
+  ASSERT_EQ(g.msgs.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<protocol::HaveReplyMsg>(g.msgs[0])) << "the limit itself is allowed";
+}
+
+TEST_F(BlobChannelTest, RequestOfABlobTheRoomDoesNotListIsNotFoundLikeAMissingOne) {
+  auto data = random_data(1000, 21);
+  auto rec = suite_->shared.store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(data)), PutOptions{});
+  ASSERT_TRUE(rec);
+  frame(*channel_, protocol::RequestMsg{21, rec->hash, 4, {}});
+  ASSERT_NO_FATAL_FAILURE(expect_only_error(take(), 21, protocol::BlobErrorCode::kNotFound));
+  listed_.insert(rec->hash);
+  frame(*channel_, protocol::RequestMsg{23, rec->hash, 4, {}});
+  auto g = take();
+  EXPECT_EQ(all_of<protocol::DoneMsg>(g).size(), 1u) << "listed: served";
+}
+
+TEST_F(BlobChannelTest, ATemporaryUploadIsNeverReadThroughARoomEvenIfListed) {
+  auto data = random_data(1000, 25);
+  PutOptions temp;
+  temp.state = BlobState::kTemporary;  // an XRPC uploadBlob nothing references yet
+  auto rec = suite_->shared.store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(data)), temp);
+  ASSERT_TRUE(rec);
+  listed_.insert(rec->hash);
+  frame(*channel_, protocol::RequestMsg{25, rec->hash, 4, {}});
+  ASSERT_NO_FATAL_FAILURE(expect_only_error(take(), 25, protocol::BlobErrorCode::kNotFound));
+  frame(*channel_, protocol::HaveMsg{27, {rec->hash}});
+  auto g = take();
+  ASSERT_EQ(g.msgs.size(), 1u);
+  EXPECT_FALSE(std::get<protocol::HaveReplyMsg>(g.msgs[0]).have[0]);
+}
+
+TEST_F(BlobChannelTest, APeerReadsAnyPermanentBlobWithoutTheRoomListingIt) {
+  auto data = random_data(1000, 29);
+  auto rec = suite_->shared.store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(data)), PutOptions{});
+  ASSERT_TRUE(rec);
+  auto peer = make_channel(false, /*reads_any=*/true);
+  frame(*peer, protocol::RequestMsg{29, rec->hash, 4, {}});
+  auto g = take();
+  EXPECT_EQ(all_of<protocol::DoneMsg>(g).size(), 1u);
+  peer->close();
 }
 
 TEST_F(BlobChannelTest, ReadOnlyConnectionsCannotUpload) {
