@@ -1,5 +1,6 @@
 // Serving one request on a connection, in named steps: the head becomes a
-// Request; a WebSocket upgrade is handed over; the router picks a route; a
+// Request; its Origin, if any, is checked (403, or a CORS preflight answered:
+// origin.h); a WebSocket upgrade is handed over; the router picks a route; a
 // buffered body is read and the handler called, or a streamed body is read
 // from the socket into the route's BodySink and committed; then the answer
 // is written and the request recorded (respond()).
