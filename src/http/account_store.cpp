@@ -31,6 +31,13 @@ std::string new_did() {
 
 XrpcFailure db_failure(const Error& e) { return to_xrpc(Error{Errc::kInternal, e.message}); }
 
+// What a login for a missing account verifies against, so that it costs what
+// a wrong password for a real account costs (no account enumeration by
+// timing). An argon2id hash with the limits create() uses (of a password
+// nobody types); open() makes a fresh one if libsodium's limits ever change.
+constexpr const char* kDummyHash =
+    "$argon2id$v=19$m=65536,t=2,p=1$m7d6B0WaxmPkbXLbQchY2A$M9xC4CviXZWGNN5BK0/jvDbtlYT+6UBd57iyqihFFa0";
+
 }  // namespace
 
 Result<std::unique_ptr<AccountStore>> AccountStore::open(std::shared_ptr<SqlDb> db) {
@@ -41,7 +48,24 @@ Result<std::unique_ptr<AccountStore>> AccountStore::open(std::shared_ptr<SqlDb> 
                         "CREATE TABLE refresh_session(jti TEXT PRIMARY KEY, did TEXT NOT NULL, "
                         "expires_at ${INT} NOT NULL);"});
   if (!m) return std::unexpected(m.error());
-  return std::unique_ptr<AccountStore>(new AccountStore(std::move(db)));
+  std::unique_ptr<AccountStore> store(new AccountStore(std::move(db)));
+  store->dummy_hash_ = kDummyHash;
+  if (crypto_pwhash_str_needs_rehash(kDummyHash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                     crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+    char hash[crypto_pwhash_STRBYTES];
+    std::uint8_t raw[16];
+    randombytes_buf(raw, sizeof raw);
+    if (crypto_pwhash_str_alg(hash, reinterpret_cast<const char*>(raw), sizeof raw, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+      return fail(Errc::kInternal, "out of memory while hashing a password");
+    store->dummy_hash_ = hash;
+  }
+  return store;
+}
+
+bool AccountStore::dummy_hash_current() {
+  return crypto_pwhash_str_needs_rehash(kDummyHash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                        crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
 }
 
 bool AccountStore::valid_handle(std::string_view h) {
@@ -130,12 +154,16 @@ XResult<Account> AccountStore::get(std::string_view id) {
 XResult<Account> AccountStore::authenticate(std::string_view identifier, std::string_view password) {
   std::string id = lower(identifier);
   std::string column = id.starts_with("did:") ? "did" : id.find('@') != std::string::npos ? "email" : "handle";
+  if (password.size() > 256) return xfail(401, "AuthenticationRequired", "Invalid identifier or password");
   std::string stored;
   auto a = find(column, column == "did" ? std::string(identifier) : id, &stored);
   if (!a && a.error().status != 400) return a;
-  if (!a || stored.empty() || password.size() > 256 ||
-      crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) != 0)
-    return xfail(401, "AuthenticationRequired", "Invalid identifier or password");
+  // Always one argon2id verification, against the dummy hash when there is
+  // no account: a missing account costs what a wrong password costs.
+  // crypto_pwhash_str_verify compares in constant time.
+  bool real = a && !stored.empty();
+  bool ok = crypto_pwhash_str_verify(real ? stored.c_str() : dummy_hash_.c_str(), password.data(), password.size()) == 0;
+  if (!real || !ok) return xfail(401, "AuthenticationRequired", "Invalid identifier or password");
   return a;
 }
 

@@ -24,6 +24,7 @@
 #include "http/account_store.h"
 #include "http/config.h"
 #include "http/jwt.h"
+#include "http/rate_limiter.h"
 #include "http/metrics.h"
 #include "store/mime_policy.h"
 #include "http/repo_store.h"
@@ -74,6 +75,9 @@ class Api {
   std::string service_did;  // did:web:<hostname>
   MimePolicy mime{{}};
   Metrics metrics;
+  // createSession attempts (login_rate, login_rate_address; api_server.cpp).
+  std::unique_ptr<RateLimiter> login_by_account;
+  std::unique_ptr<RateLimiter> login_by_address;
 
  private:
   Api() = default;

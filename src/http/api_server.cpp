@@ -1,5 +1,8 @@
 // com.atproto.server.* (accounts and sessions), describeServer, /healthz, /metrics.
 #include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <cctype>
 
 #include "http/json_util.h"
 #include "http/api.h"
@@ -10,6 +13,24 @@ namespace blobsync::http {
 namespace {
 
 Response fail_response(const XrpcFailure& f) { return to_response(f); }
+
+Response rate_limited(std::chrono::seconds wait, std::string_view what) {
+  auto r = xrpc_error(429, "RateLimitExceeded", fmt::format("Too many login attempts {}; retry in {} s", what,
+                                                            wait.count()));
+  r.set("Retry-After", std::to_string(wait.count()));
+  return r;
+}
+
+// The key an identifier's attempts count under: as typed, lower-cased. Not
+// the account it names: sharing one bucket between an account's handle,
+// email and DID would let anyone test which email belongs to which handle
+// (fill one, probe the other), and a missing account must behave like one
+// that exists.
+std::string login_key(std::string_view identifier) {
+  std::string key(identifier.substr(0, 512));
+  for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return key;
+}
 
 boost::json::object session_json(const Account& a, const std::string& access, const std::string& refresh) {
   return {{"accessJwt", access}, {"refreshJwt", refresh}, {"handle", a.handle}, {"did", a.did},
@@ -86,6 +107,11 @@ void register_server_routes(Api& s, Router& r) {
                if (!id) return fail_response(id.error());
                auto password = get_string(*body, "password");
                if (!password) return fail_response(password.error());
+               // Limits first, so that refused attempts cost no hashing.
+               if (auto wait = s.login_by_address->take(client_address_key(req.remote)))
+                 return rate_limited(*wait, "from this address");
+               if (auto wait = s.login_by_account->take(login_key(*id)))
+                 return rate_limited(*wait, "for this account");
                auto account = s.accounts->authenticate(*id, *password);
                if (!account) return fail_response(account.error());
                req.did = account->did;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "http/origin.h"
 #include "store/mime_policy.h"
 #include "store/s3/backend_url.h"
 
@@ -59,6 +60,9 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"sync_compact_updates", "fold a room's update log into a snapshot past this many updates"},
       {"admin_token", "Bearer token for admin calls (DELETE /blobs/<hash>); empty: disabled"},
       {"blobs_public", "GET /blobs/<hash> serves held blobs to anyone (true) or only with a token (false)"},
+      {"allowed_origins", "browser origins allowed besides this server's own and its peers' (comma list; * allows all)"},
+      {"login_rate", "createSession attempts per account, e.g. 10/min (COUNT/s|min|h|d or COUNT/DURATION; off: unlimited)"},
+      {"login_rate_address", "createSession attempts per client address (IPv6: per /64), e.g. 30/min; off: unlimited"},
       {"access_log", "stderr, stdout, off or a file path"},
       {"log_level", "trace, debug, info, warn, error"},
   };
@@ -153,6 +157,30 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   auto v = parse_u64(t);
   if (!v || *v > (1ull << 50)) return fail(Errc::kInvalidArgument, "'{}' is not a size (e.g. 104857600, 100MiB)", text);
   return *v * mult;
+}
+
+Result<ServerConfig::Rate> parse_rate(std::string_view text) {
+  std::string t = trim(text);
+  if (t == "off" || t == "0") return ServerConfig::Rate{0, std::chrono::seconds(60)};
+  auto bad = [&] {
+    return fail(Errc::kInvalidArgument, "'{}' is not a rate (COUNT/PERIOD, e.g. 10/min, 5/30s; off: unlimited)", text);
+  };
+  auto slash = t.find('/');
+  if (slash == std::string::npos) return bad();
+  auto count = parse_u64(trim(std::string_view(t).substr(0, slash)));
+  if (!count || *count == 0 || *count > 1'000'000) return bad();
+  std::string per = trim(std::string_view(t).substr(slash + 1));
+  std::chrono::seconds period;
+  if (per == "s" || per == "sec" || per == "second") period = std::chrono::seconds(1);
+  else if (per == "m" || per == "min" || per == "minute") period = std::chrono::seconds(60);
+  else if (per == "h" || per == "hour") period = std::chrono::seconds(3600);
+  else if (per == "d" || per == "day") period = std::chrono::seconds(86400);
+  else {
+    auto d = parse_duration(per);
+    if (!d || d->count() == 0) return bad();
+    period = *d;
+  }
+  return ServerConfig::Rate{static_cast<std::uint32_t>(*count), period};
 }
 
 Result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text) {
@@ -383,6 +411,21 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       auto b = parse_bool(value);
       if (!b) return bad(b.error());
       c.blobs_public = *b;
+    } else if (key == "allowed_origins") {
+      // Browsers and login (this block: origin.h, rate_limiter.h).
+      c.allowed_origins = split_list(value);
+      for (const auto& o : c.allowed_origins) {
+        if (o == "*") continue;
+        if (o == "null")
+          return fail(Errc::kInvalidArgument,
+                      "config 'allowed_origins': 'null' would admit every sandboxed frame and file: page; use * "
+                      "to allow all origins");
+        if (auto parsed = parse_origin(o); !parsed) return bad(parsed.error());
+      }
+    } else if (key == "login_rate" || key == "login_rate_address") {
+      auto rate = parse_rate(value);
+      if (!rate) return bad(rate.error());
+      (key == "login_rate" ? c.login_rate : c.login_rate_address) = *rate;
     } else if (key == "access_log") {
       c.access_log = value.empty() ? "off" : value;
     } else if (key == "log_level") {

@@ -87,6 +87,19 @@ struct ServerConfig {
   // false: an ATProto access token, a sync token or the admin token.
   bool blobs_public = true;
 
+  // Browsers and login (docs/security.md, "Browsers" and "Login"). Origins
+  // allowed besides this server's own and its peers' ("*": every origin);
+  // login attempts allowed per account and per client address: `count` per
+  // `per`, as a token bucket (a burst of `count`, then one per per/count).
+  std::vector<std::string> allowed_origins;
+  struct Rate {
+    std::uint32_t count = 0;  // 0: unlimited
+    std::chrono::seconds per{60};
+    bool operator==(const Rate&) const = default;
+  };
+  Rate login_rate{10, std::chrono::seconds(60)};
+  Rate login_rate_address{30, std::chrono::seconds(60)};
+
   // Logging: "stderr", "stdout", "off" or a file path.
   std::string access_log = "stderr";
   std::string log_level = "info";
@@ -124,5 +137,8 @@ Result<std::chrono::seconds> parse_duration(std::string_view text);
 Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text);
 // "104857600", "100MiB", "1M", "64k" -> bytes.
 Result<std::uint64_t> parse_size(std::string_view text);
+// "10/min", "5/s", "100/h", "1000/d", "20/30s" (COUNT/DURATION), "off" or
+// "0" (unlimited) -> a rate.
+Result<ServerConfig::Rate> parse_rate(std::string_view text);
 
 }  // namespace blobsync::http

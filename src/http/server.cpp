@@ -54,8 +54,18 @@ Result<std::string> Server::listen() {
   if (ec) return fail(Errc::kIOError, "cannot listen on {}:{}: {}", impl_->cfg.listen_host, impl_->cfg.listen_port,
                       ec.message());
   auto bound = a.local_endpoint();
-  if (bound.address().is_v6()) return fmt::format("[{}]:{}", bound.address().to_string(), bound.port());
-  return fmt::format("{}:{}", bound.address().to_string(), bound.port());
+  std::string bound_addr = bound.address().is_v6() ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
+                                                   : fmt::format("{}:{}", bound.address().to_string(), bound.port());
+  // This server's own origin is its public url's, which defaults to the
+  // bound address (as the sync layer's does).
+  const auto& cfg = impl_->cfg;
+  auto origins = OriginPolicy::make({.allowed = cfg.allowed_origins,
+                                     .public_url = cfg.url.empty() ? "ws://" + bound_addr + "/sync" : cfg.url,
+                                     .peers = cfg.peers,
+                                     .hostname = cfg.hostname});
+  if (!origins) return std::unexpected(origins.error());
+  impl_->origins.emplace(std::move(*origins));
+  return bound_addr;
 }
 
 void Server::add_upgrade_handler(std::string path_prefix, UpgradeHandler handler) {

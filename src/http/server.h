@@ -6,7 +6,9 @@
 // max_header_bytes (431), header_timeout for the whole request head (stops
 // slowloris), idle_timeout between keep-alive requests, body_timeout for any
 // silence while a body moves in either direction. Response bodies that come
-// from the store go out with sendfile(2).
+// from the store go out with sendfile(2). A request (or upgrade) with an
+// Origin header that allowed_origins does not admit gets 403 before it is
+// routed or handed over; CORS headers go on /xrpc/ and /blobs/ (origin.h).
 //
 // Shutdown: on SIGTERM/SIGINT or stop(), the server stops accepting, closes
 // idle connections, lets in-flight requests finish for up to

@@ -1,5 +1,6 @@
 // Serving one request on a connection, in named steps: the head becomes a
-// Request; a WebSocket upgrade is handed over; the router picks a route; a
+// Request; its Origin, if any, is checked (403, or a CORS preflight answered:
+// origin.h); a WebSocket upgrade is handed over; the router picks a route; a
 // buffered body is read and the handler called, or a streamed body is read
 // from the socket into the route's BodySink and committed; then the answer
 // is written and the request recorded (respond()).
@@ -97,9 +98,10 @@ awaitable<bool> Server::Impl::handle(Conn& c, HeadParser& hp) {
   unsigned version = head.version();
 
   const Route* route = nullptr;
+  std::optional<std::string> allowed_origin;
   if (!parse_request_target(head.target(), x.req)) {
     x.resp = xrpc_error(400, "InvalidRequest", "Malformed request target");
-  } else {
+  } else if (!check_origin(x.req, x, allowed_origin)) {
     if (hand_over_upgrade(c, hp, x.req)) co_return false;
     route = router.match(x.req.method, x.req.path, x.resp);
   }
@@ -113,7 +115,29 @@ awaitable<bool> Server::Impl::handle(Conn& c, HeadParser& hp) {
                                 : co_await serve_streamed(c, hp, *route, wants_continue, x);
     if (!alive) co_return false;
   }
+  if (OriginPolicy::cors_path(x.req.path)) OriginPolicy::decorate(x.resp, allowed_origin);
   co_return co_await respond(c, x, start, keep_alive, is_head, version);
+}
+
+bool Server::Impl::check_origin(const Request& req, Exchange& x, std::optional<std::string>& allowed) {
+  auto origin = req.header("origin");
+  if (!origin) return false;  // not a browser's cross-site request: nothing to check
+  if (!origins->allows(*origin, req.header("host"))) {
+    x.route_name = "origin_refused";
+    x.resp = xrpc_error(403, "Forbidden",
+                        "Requests from this browser origin are not allowed (the server's allowed_origins)");
+    // A refused WebSocket upgrade gets its 403 before any 101, then the
+    // connection closes.
+    if (req.header("upgrade")) x.resp.close = true;
+    return true;
+  }
+  allowed = std::string(*origin);
+  if (req.method == "OPTIONS" && OriginPolicy::cors_path(req.path)) {
+    x.route_name = "preflight";
+    x.resp = OriginPolicy::preflight(*origin, req);
+    return true;
+  }
+  return false;
 }
 
 bool Server::Impl::hand_over_upgrade(Conn& c, HeadParser& hp, const Request& req) {

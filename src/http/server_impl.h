@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "http/http_types.h"
+#include "http/origin.h"
 #include "http/router.h"
 #include "http/server.h"
 
@@ -132,6 +133,7 @@ struct Server::Impl {
   asio::signal_set signals{ioc};
   std::atomic<bool> stopping{false};
   std::vector<std::pair<std::string, UpgradeHandler>> upgrades;
+  std::optional<OriginPolicy> origins;  // set by listen(): this server's own origin needs the bound port
 
   std::mutex mu;
   std::unordered_map<std::uint64_t, std::weak_ptr<Conn>> conns;  // guarded by mu
@@ -150,6 +152,10 @@ struct Server::Impl {
   // false when the connection must be dropped without an answer.
   // Handles one request whose head is in `hp`. Returns whether to keep the connection.
   awaitable<bool> handle(Conn& c, HeadParser& hp);
+  // Browsers: refuses a request whose Origin is not allowed (403) and
+  // answers a CORS preflight; returns whether it answered (in x.resp).
+  // `allowed` gets the request's Origin when it is allowed.
+  bool check_origin(const Request& req, Exchange& x, std::optional<std::string>& allowed);
   // Hands the connection to an upgrade handler if the request asks for one
   // under its prefix; returns whether it did.
   bool hand_over_upgrade(Conn& c, HeadParser& hp, const Request& req);

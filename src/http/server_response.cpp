@@ -34,6 +34,8 @@ awaitable<std::pair<bool, std::uint64_t>> Server::Impl::write_response(Conn& c, 
   }
   res.body() = std::move(r.body);
   res.prepare_payload();
+  // A 204 has no body by definition and must not carry Content-Length (RFC 9110, 8.6).
+  if (r.status == 204) res.erase(bhttp::field::content_length);
   if (head) {
     bhttp::response_serializer<bhttp::string_body> sr(res);
     auto [ec, n] = co_await bhttp::async_write_header(c.stream, sr, kNoThrow);
