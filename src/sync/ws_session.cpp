@@ -356,10 +356,18 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       co_return;
     }
     auto authorization = std::string(request_[bhttp::field::authorization]);
-    // Another server's mesh fetching a blob (User-Agent blobsync-mesh/...): never
-    // replicate on fetch for it, so servers cannot wait on each other.
-    from_server_ = std::string_view(request_[bhttp::field::user_agent]).starts_with("blobsync-mesh");
-    access_ = decide_access(deps_.config, query_param(target, "token"), authorization);
+    // Only the credential decides (sync/access.h): no other header, User-Agent
+    // included, changes what this connection may do or what is checked for it.
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+    auto decision = decide_access(deps_.config, *room_name, query_param(target, "token"), authorization, now);
+    access_ = decision.access;
+    // Another server of the mesh (a peer token): it verifies every chunk
+    // itself, and is never made to wait on a fetch, so servers cannot wait on
+    // each other.
+    from_server_ = decision.peer;
+    denied_code_ = decision.close_code;
+    denied_reason_ = std::move(decision.reason);
 
     ws_.binary(true);
     ws_.auto_fragment(false);
@@ -404,7 +412,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     } unregister{deps_, id_};
 
     if (access_ == Access::kDenied) {
-      co_await close_and_drain(kCloseUnauthorized, "unauthorized: missing or unknown token");
+      co_await close_and_drain(denied_code_, denied_reason_.c_str());
       co_return;
     }
     if (deps_.sessions.size() > deps_.config.max_connections) {
@@ -566,6 +574,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   bool paused_ = false;   // no read pending: waiting for the room or the disk
   ConnId id_ = 0;
   Access access_ = Access::kDenied;
+  std::uint16_t denied_code_ = kCloseUnauthorized;
+  std::string denied_reason_;
   std::shared_ptr<Room> room_;
   std::shared_ptr<BlobChannel> blob_;
   bool accepted_ = false;
