@@ -7,6 +7,8 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <string>
+#include <vector>
 
 #include "http/jwt.h"
 #include "sync/access.h"
@@ -77,6 +79,30 @@ TEST(RoomPattern, HostilePatternIsFast) {
   EXPECT_TRUE(room_pattern_matches(stars, name));
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_LT(took, std::chrono::milliseconds(500));
+}
+
+// Against a plain dynamic-programming glob matcher, on every small pattern
+// and name over a tiny alphabet (random sample).
+TEST(RoomPattern, AgreesWithReferenceMatcher) {
+  auto reference = [](std::string_view p, std::string_view n) {
+    std::vector<std::vector<char>> m(p.size() + 1, std::vector<char>(n.size() + 1, 0));
+    m[0][0] = 1;
+    for (std::size_t i = 1; i <= p.size(); ++i)
+      for (std::size_t j = 0; j <= n.size(); ++j)
+        m[i][j] = p[i - 1] == '*' ? (m[i - 1][j] || (j > 0 && m[i][j - 1]))
+                                  : (j > 0 && m[i - 1][j - 1] && p[i - 1] == n[j - 1]);
+    return static_cast<bool>(m[p.size()][n.size()]);
+  };
+  std::uint64_t x = 42;
+  auto next = [&] { return x = x * 6364136223846793005ULL + 1442695040888963407ULL, x >> 33; };
+  const char pat_chars[] = "ab/*";
+  const char name_chars[] = "ab/";
+  for (int round = 0; round < 20000; ++round) {
+    std::string p, n;
+    for (auto len = next() % 8; len > 0; --len) p += pat_chars[next() % 4];
+    for (auto len = next() % 10; len > 0; --len) n += name_chars[next() % 3];
+    ASSERT_EQ(room_pattern_matches(p, n), reference(p, n)) << "pattern '" << p << "' name '" << n << "'";
+  }
 }
 
 TEST(RoomToken, MintVerifyRoundTrip) {
