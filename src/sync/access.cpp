@@ -33,8 +33,9 @@ AccessDecision decide_access(const SyncConfig& config, std::string_view room, st
                              std::string_view authorization, std::int64_t now) {
   std::string_view token = query_token.empty() ? bearer_token(authorization) : query_token;
   // Back-compat: with no peer_tokens, the token this server presents is the one it accepts.
-  bool peer = !token.empty() && (config.peer_tokens.empty() ? !config.peer_token.empty() && secrets_equal(config.peer_token, token)
-                                                            : listed(config.peer_tokens, token));
+  bool peer = !token.empty() && (config.peer_tokens.empty()
+                                     ? !config.peer_token.empty() && secrets_equal(config.peer_token, token)
+                                     : listed(config.peer_tokens, token));
   if (peer) return {Access::kReadWrite, true, 0, {}};
 
   bool required = tokens_required(config);

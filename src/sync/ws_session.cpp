@@ -355,16 +355,14 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       co_await reject(bhttp::status::bad_request, "invalid room name: " + room_name.error().message);
       co_return;
     }
-    auto authorization = std::string(request_[bhttp::field::authorization]);
     // Only the credential decides (sync/access.h): no other header, User-Agent
     // included, changes what this connection may do or what is checked for it.
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
-    auto decision = decide_access(deps_.config, *room_name, query_param(target, "token"), authorization, now);
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    auto decision = decide_access(deps_.config, *room_name, query_param(target, "token"),
+                                  request_[bhttp::field::authorization], now.count());
     access_ = decision.access;
-    // Another server of the mesh (a peer token): it verifies every chunk
-    // itself, and is never made to wait on a fetch, so servers cannot wait on
-    // each other.
+    // A peer server (peer token) verifies every chunk itself and is never made
+    // to wait on a fetch, so servers cannot wait on each other.
     from_server_ = decision.peer;
     denied_code_ = decision.close_code;
     denied_reason_ = std::move(decision.reason);
