@@ -108,8 +108,8 @@ Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, sync::SyncEndpoint
                                 std::find(deps.sync.read_only_tokens.begin(), deps.sync.read_only_tokens.end(),
                                           c.peer_token) != deps.sync.read_only_tokens.end()))
     spdlog::warn("mesh: peer_token is also a client token: clients holding it can pose as a peer");
-  if (c.peer_token.empty() && !tokens.empty() && !impl->policy->peers().empty())
-    spdlog::warn("mesh: sync tokens are required here but peer_token is not set: this server presents no token to "
+  if (c.peer_token.empty() && sync::tokens_required(deps.sync) && !impl->policy->peers().empty())
+    spdlog::warn("mesh: tokens are required here but peer_token is not set: this server presents no token to "
                  "its peers, and peers that require one refuse it");
   impl->replicate_max = c.replicate_max_bytes ? c.replicate_max_bytes : deps.sync.max_blob_bytes;
   ReplicatorDeps replicator_deps{impl->ioc.get_executor(), deps.blobs, impl->health, c.partial_dir, impl->self,
