@@ -11,7 +11,8 @@
 //   --prune-after-ms N, --probe-interval-ms N, --rescan-ms N, --max-fetches N,
 //   --peer-token X, --mesh-allow PREFIX (repeatable), --gc-grace D, --gc-interval D,
 //   --scrub-rate SIZE, --scrub-interval-ms N, --peer-tokens X,Y, --room-token-secret K,
-//   --tokens-not-before T, --require-token true|false, --admin-loopback true|false.
+//   --tokens-not-before T, --require-token true|false, --admin-loopback true|false,
+//   --blobs-public true|false.
 // Every server gets admin token ADMIN_TOKEN (for DELETE /blobs/<hash>).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -61,7 +62,8 @@ export function serveArgs (args) {
     '--room-token-secret': v => ['--room-token-secret', v],
     '--tokens-not-before': v => ['--tokens-not-before', v],
     '--require-token': v => ['--sync-require-token', v],
-    '--admin-loopback': v => ['--admin-loopback', v]
+    '--admin-loopback': v => ['--admin-loopback', v],
+    '--blobs-public': v => ['--blobs-public', v]
   }
   const allow = []
   for (let i = 0; i < args.length; i++) {
