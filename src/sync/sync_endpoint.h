@@ -29,19 +29,16 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "store/fwd.h"
 #include "sync/sync_config.h"
 
 namespace boost::asio {
 class io_context;
 }
 
-namespace blobsync {
-class BlobStore;
-class BlobLifecycle;
-namespace http {
+namespace blobsync::http {
 class Server;
 }
-}  // namespace blobsync
 
 namespace blobsync::sync {
 
