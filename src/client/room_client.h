@@ -22,14 +22,9 @@
 
 #include "client/ws_url.h"
 #include "core/error.h"
+#include "crdt/fwd.h"
+#include "store/fwd.h"
 #include "store/metadata.h"
-
-namespace blobsync {
-class BlobStore;
-namespace crdt {
-class Doc;
-}
-}  // namespace blobsync
 
 namespace blobsync::client {
 
