@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 namespace blobsync {
 namespace {
@@ -21,14 +22,11 @@ TEST(SecretCompare, EqualOnlyForTheSameBytes) {
 }
 
 TEST(SecretCompare, BearerTokenTakesOnlyTheBearerScheme) {
-  EXPECT_EQ(bearer_token("Bearer abc"), "abc");
-  EXPECT_EQ(bearer_token("bearer abc"), "abc");
-  EXPECT_EQ(bearer_token("  BEARER   abc  "), "abc");
-  EXPECT_EQ(bearer_token("Basic abc"), "");
-  EXPECT_EQ(bearer_token("Bearer"), "");
-  EXPECT_EQ(bearer_token("Bearer "), "");
-  EXPECT_EQ(bearer_token("Bearerabc"), "");
-  EXPECT_EQ(bearer_token(""), "");
+  const std::pair<const char*, const char*> rows[] = {
+      {"Bearer abc", "abc"}, {"bearer abc", "abc"}, {"  BEARER   abc  ", "abc"}, {"Basic abc", ""},
+      {"Bearer", ""},        {"Bearer ", ""},       {"Bearerabc", ""},           {"", ""},
+  };
+  for (const auto& [header, token] : rows) EXPECT_EQ(bearer_token(header), token) << "'" << header << "'";
 }
 
 }  // namespace
