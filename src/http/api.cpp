@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "http/secret_file.h"
+#include "core/secret_compare.h"
 #include "store/s3/backend_url.h"
 #include "store/blob_store.h"
 #include "store/shared_store.h"
@@ -22,11 +23,6 @@ namespace {
 Result<std::vector<std::uint8_t>> load_secret(const ServerConfig& config) {
   if (!config.jwt_secret.empty()) return std::vector<std::uint8_t>(config.jwt_secret.begin(), config.jwt_secret.end());
   return load_secret_file(config.data_dir / "jwt.secret", true);
-}
-
-// Constant time in the contents (the length is not secret: it is the config's).
-bool same_secret(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::optional<std::string_view> bearer(const Request& req) {
@@ -113,9 +109,9 @@ XResult<> Api::authorize_blob_read(Request& req) const {
   if (!token || token->empty())
     return xfail(401, "AuthenticationRequired", "this server's blobs need a token (blobs_public = false)");
   // Every static token is compared, so the time taken does not say which list matched.
-  bool known = !config.admin_token.empty() && same_secret(*token, config.admin_token);
-  for (const auto& t : config.sync_tokens) known |= same_secret(*token, t);
-  for (const auto& t : config.sync_read_only_tokens) known |= same_secret(*token, t);
+  bool known = !config.admin_token.empty() && secrets_equal(*token, config.admin_token);
+  for (const auto& t : config.sync_tokens) known |= secrets_equal(*token, t);
+  for (const auto& t : config.sync_read_only_tokens) known |= secrets_equal(*token, t);
   if (known) return {};
   if (auto did = authenticate(req); !did) return std::unexpected(did.error());
   return {};
