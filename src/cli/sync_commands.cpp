@@ -22,6 +22,7 @@
 #include "store/blob_lifecycle.h"
 #include "mesh/mesh.h"
 #include "mesh/mesh_report.h"
+#include "core/secret_compare.h"
 #include "sync/sync_endpoint.h"
 
 namespace blobsync {
@@ -34,8 +35,7 @@ Result<sync::SyncConfig> sync_config(const http::ServerConfig& c, const std::str
   sc.url = c.url.empty() ? "ws://" + bound + "/sync" : c.url;
   sc.tokens = c.sync_tokens;
   sc.read_only_tokens = c.sync_read_only_tokens;
-  sc.require_token = c.sync_require_token.value_or(!c.sync_tokens.empty() || !c.sync_read_only_tokens.empty() ||
-                                                   !c.room_token_secret.empty());
+  sc.require_token = http::sync_token_required(c);
   auto secret = http::load_room_token_secret(c, true);
   if (!secret) return std::unexpected(secret.error());
   sc.room_token_secret = std::move(*secret);
@@ -64,6 +64,12 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   auto parts = std::make_shared<SyncParts>();
   auto sc = sync_config(config, bound);
   if (!sc) return std::unexpected(sc.error());
+  // One key for both would let whoever mints room tokens (an app's backend)
+  // mint ATProto sessions for any account: compared as loaded, whichever
+  // came from the config and whichever from the data directory.
+  if (secrets_equal({reinterpret_cast<const char*>(sc->room_token_secret.data()), sc->room_token_secret.size()},
+                    {reinterpret_cast<const char*>(api.jwt_secret.data()), api.jwt_secret.size()}))
+    return fail(Errc::kInvalidArgument, "the room-token key and the JWT key are the same: give room_token_secret a key of its own");
   auto sync = sync::SyncEndpoint::create(std::move(*sc), *api.store, api.lifecycle.get());
   if (!sync) return std::unexpected(sync.error());
   parts->sync = std::move(*sync);

@@ -49,6 +49,13 @@ void run_create(const CLI::App& cmd, CliContext& ctx, const TokenFlags& f) {
   auto secret = http::load_room_token_secret(*config, true);
   if (!secret) return ctx.fail_with(secret.error());
 
+  // A server with this config that requires no token opens every room to
+  // everyone: the token would limit nothing (docs/security.md).
+  if (!http::sync_token_required(*config))
+    std::fprintf(stderr,
+                 "warning: a server with this configuration requires no token (set room_token_secret in its config "
+                 "or sync_require_token = true): this token will limit nothing there\n");
+
   sync::RoomToken t;
   t.rooms = f.rooms;
   t.scope = f.read_only ? sync::RoomScope::kRead : sync::RoomScope::kWrite;

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <string>
 
@@ -36,8 +38,19 @@ bool has_admin_token(const Request& req, std::string_view admin_token) {
   return !given.empty() && secrets_equal(given, admin_token);
 }
 
+bool host_is_local_literal(std::optional<std::string_view> host) {
+  if (!host) return true;
+  std::string_view h = *host;
+  if (h.starts_with('[')) return h.find(']') != std::string_view::npos;  // an IPv6 literal
+  if (auto colon = h.rfind(':'); colon != std::string_view::npos) h = h.substr(0, colon);
+  std::string name(h);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  in_addr v4{};
+  return name == "localhost" || ::inet_pton(AF_INET, name.c_str(), &v4) == 1;
+}
+
 std::optional<Response> refuse_admin(const Request& req, std::string_view admin_token, bool loopback_open) {
-  if (loopback_open && is_loopback(req.remote)) return std::nullopt;
+  if (loopback_open && is_loopback(req.remote) && host_is_local_literal(req.header("host"))) return std::nullopt;
   if (has_admin_token(req, admin_token)) return std::nullopt;
   if (admin_token.empty())
     return xrpc_error(403, "Forbidden", "this endpoint answers loopback clients only (no admin_token is configured)");

@@ -25,7 +25,14 @@ bool is_loopback(std::string_view remote);
 // (false when admin_token is empty).
 bool has_admin_token(const Request& req, std::string_view admin_token);
 
-// nullopt when the request may read an admin endpoint, else the refusal:
+// Whether a Host header (absent: nullopt) addresses this machine by an IP
+// literal or `localhost`, never by a name a stranger's DNS could point here.
+bool host_is_local_literal(std::optional<std::string_view> host);
+
+// nullopt when the request may read an admin endpoint, else the refusal.
+// Loopback is open (loopback_open) only for requests addressed by IP or
+// `localhost`: a page whose name was re-pointed at 127.0.0.1 (DNS rebinding)
+// sends its own name as Host and no Origin on a same-origin GET.
 // 401 AuthenticationRequired (no or wrong token), 403 Forbidden (not
 // loopback and no admin_token configured).
 std::optional<Response> refuse_admin(const Request& req, std::string_view admin_token, bool loopback_open);

@@ -522,4 +522,9 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
   return c;
 }
 
+bool sync_token_required(const ServerConfig& c) {
+  return c.sync_require_token.value_or(!c.sync_tokens.empty() || !c.sync_read_only_tokens.empty() ||
+                                       !c.room_token_secret.empty());
+}
+
 }  // namespace blobsync::http

@@ -140,6 +140,10 @@ Result<ConfigValues> read_toml_config(const std::filesystem::path& file);
 // BLOBSYNC_<KEY> environment variables for every known key.
 ConfigValues read_env_config();
 
+// Whether /sync connections need a token: sync_require_token, else whether
+// any token or room-token key is configured.
+bool sync_token_required(const ServerConfig& c);
+
 // Builds a config from layered values: later maps override earlier ones.
 // Errors: kInvalidArgument naming the key and the bad value.
 Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers);

@@ -108,9 +108,10 @@ Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, sync::SyncEndpoint
                                 std::find(deps.sync.read_only_tokens.begin(), deps.sync.read_only_tokens.end(),
                                           c.peer_token) != deps.sync.read_only_tokens.end()))
     spdlog::warn("mesh: peer_token is also a client token: clients holding it can pose as a peer");
-  if (c.peer_token.empty() && sync::tokens_required(deps.sync) && !impl->policy->peers().empty())
-    spdlog::warn("mesh: tokens are required here but peer_token is not set: this server presents no token to "
-                 "its peers, and peers that require one refuse it");
+  if (c.peer_token.empty() && !impl->policy->peers().empty())
+    spdlog::warn("mesh: peer_token is not set: peers treat this server as a client (heals read only blobs a room "
+                 "lists, chunks are re-hashed{}); give every server of the mesh the same peer_token",
+                 sync::tokens_required(deps.sync) ? ", and peers that require a token refuse it" : "");
   impl->replicate_max = c.replicate_max_bytes ? c.replicate_max_bytes : deps.sync.max_blob_bytes;
   std::weak_ptr<Impl> weak = impl;
   impl->replicator = Replicator::create({

@@ -119,9 +119,9 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   void on_request(protocol::RequestMsg m);
   // conn_.listed for these hashes, back on the strand (all true for a peer).
   void check_listed(std::vector<Digest> hashes, std::function<void(std::vector<bool>)> then);
-  void serve_request(protocol::RequestMsg m, bool may_fetch);
+  void serve_request(protocol::RequestMsg m, std::uint64_t gen, bool may_fetch);
   void on_have(protocol::HaveMsg m);
-  void answer_have(protocol::HaveMsg m, std::vector<bool> listed);
+  void answer_have(protocol::HaveMsg m, std::uint64_t gen, std::vector<bool> listed);
   void on_credit(const protocol::CreditMsg& m);
   void end(std::uint64_t req);
 
@@ -141,7 +141,16 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   std::size_t buffered_ = 0;
   std::map<std::uint64_t, std::shared_ptr<Upload>> uploads_;
   std::map<std::uint64_t, std::shared_ptr<Download>> downloads_;
-  std::map<std::uint64_t, bool> pending_;  // requests waiting for a worker (HAVE, REQUEST/UPLOAD setup)
+  // Requests waiting for a worker or the room (HAVE, REQUEST), each with its
+  // generation: a callback of a cancelled request never answers a later
+  // request that reuses its id.
+  std::map<std::uint64_t, std::uint64_t> pending_;
+  std::uint64_t next_gen_ = 0;
+  std::uint64_t add_pending(std::uint64_t req) { return pending_[req] = ++next_gen_; }
+  bool still_pending(std::uint64_t req, std::uint64_t gen) const {
+    auto it = pending_.find(req);
+    return it != pending_.end() && it->second == gen;
+  }
   std::deque<std::uint64_t> ended_;        // recent finished requests: late messages are ignored
 };
 

@@ -42,10 +42,10 @@ void BlobChannel::check_listed(std::vector<Digest> hashes, std::function<void(st
 
 void BlobChannel::on_request(protocol::RequestMsg m) {
   if (!check_new_req(m.req)) return;
-  pending_[m.req] = true;
+  auto gen = add_pending(m.req);
   auto hash = m.hash;
-  check_listed({hash}, [self = shared_from_this(), m = std::move(m)](std::vector<bool> listed) mutable {
-    if (!self->pending_.contains(m.req)) return;  // cancelled or closed meanwhile
+  check_listed({hash}, [self = shared_from_this(), m = std::move(m), gen](std::vector<bool> listed) mutable {
+    if (!self->still_pending(m.req, gen)) return;  // cancelled or closed meanwhile
     if (listed.empty() || !listed[0]) {
       // The same answer as for a blob this server lacks: a room member
       // learns nothing about what else the store holds.
@@ -53,32 +53,35 @@ void BlobChannel::on_request(protocol::RequestMsg m) {
                   fmt::format("this room does not list {}", to_hash_ref(m.hash)));
       return self->end(m.req);
     }
-    self->serve_request(std::move(m), static_cast<bool>(self->conn_.fetch_missing));
+    self->serve_request(std::move(m), gen, static_cast<bool>(self->conn_.fetch_missing));
   });
 }
 
-void BlobChannel::serve_request(protocol::RequestMsg m, bool may_fetch) {
-  deps_.run_blocking([self = shared_from_this(), m = std::move(m), may_fetch]() mutable {
+void BlobChannel::serve_request(protocol::RequestMsg m, std::uint64_t gen, bool may_fetch) {
+  deps_.run_blocking([self = shared_from_this(), m = std::move(m), gen, may_fetch]() mutable {
     auto record = self->deps_.store.stat(m.hash);
-    self->conn_.post([self, m = std::move(m), record = std::move(record), may_fetch]() mutable {
+    self->conn_.post([self, m = std::move(m), gen, record = std::move(record), may_fetch]() mutable {
       std::uint64_t id = m.req;
-      if (!self->pending_.contains(id)) return;  // cancelled or closed meanwhile
+      if (!self->still_pending(id, gen)) return;  // cancelled or closed meanwhile
+      // An answer that ends the request (it is no longer pending).
+      auto refuse = [&](protocol::BlobErrorCode code, std::string message) {
+        self->pending_.erase(id);
+        self->error(id, code, std::move(message));
+        self->end(id);
+      };
       // Quarantined bytes are never served: as if absent (a fetch heals it).
       bool bad = record && !record->quarantine.empty();
       // Nor a temporary blob (an XRPC upload no record references yet) or
       // one being deleted: absent, and not fetched again.
-      if (record && record->state != BlobState::kPermanent) {
-        self->pending_.erase(id);
-        self->error(id, protocol::BlobErrorCode::kNotFound, fmt::format("this server does not hold {}", to_hash_ref(m.hash)));
-        return self->end(id);
-      }
+      if (record && record->state != BlobState::kPermanent)
+        return refuse(protocol::BlobErrorCode::kNotFound, fmt::format("this server does not hold {}", to_hash_ref(m.hash)));
       if ((bad || (!record && record.error().code == Errc::kNotFound)) && may_fetch) {
         // Replicate on fetch: get it from another holder, then serve it.
         auto hash = m.hash;
-        self->conn_.fetch_missing(hash, [self, m = std::move(m)](Result<> r) mutable {
-          self->conn_.post([self, m = std::move(m), r = std::move(r)]() mutable {
-            if (!self->pending_.contains(m.req)) return;
-            if (r) return self->serve_request(std::move(m), false);
+        self->conn_.fetch_missing(hash, [self, m = std::move(m), gen](Result<> r) mutable {
+          self->conn_.post([self, m = std::move(m), gen, r = std::move(r)]() mutable {
+            if (!self->still_pending(m.req, gen)) return;
+            if (r) return self->serve_request(std::move(m), gen, false);
             self->pending_.erase(m.req);
             self->error(m.req, protocol::BlobErrorCode::kNotFound,
                         fmt::format("this server does not hold {} and cannot fetch it: {}", to_hash_ref(m.hash),
@@ -88,28 +91,27 @@ void BlobChannel::serve_request(protocol::RequestMsg m, bool may_fetch) {
         });
         return;
       }
-      self->pending_.erase(id);
-      if (bad) return self->error(id, protocol::BlobErrorCode::kNotFound, fmt::format("{} is quarantined here", to_hash_ref(m.hash)));
+      if (bad) return refuse(protocol::BlobErrorCode::kNotFound, fmt::format("{} is quarantined here", to_hash_ref(m.hash)));
       if (!record) {
         if (record.error().code == Errc::kNotFound)
-          return self->error(id, protocol::BlobErrorCode::kNotFound,
-                             fmt::format("this server does not hold {}", to_hash_ref(m.hash)));
-        return self->error(id, protocol::BlobErrorCode::kInternal, record.error().message);
+          return refuse(protocol::BlobErrorCode::kNotFound, fmt::format("this server does not hold {}", to_hash_ref(m.hash)));
+        return refuse(protocol::BlobErrorCode::kInternal, record.error().message);
       }
+      self->pending_.erase(id);
       auto dl = std::make_shared<Download>();
       dl->hash = m.hash;
       dl->size = record->size;
       dl->chunk_hashes = std::move(record->chunk_hashes);
       std::uint64_t count = chunk_count(dl->size);
       if (dl->chunk_hashes.size() != count)
-        return self->error(id, protocol::BlobErrorCode::kInternal, "stored blob has no chunk hashes");
+        return refuse(protocol::BlobErrorCode::kInternal, "stored blob has no chunk hashes");
       auto ranges = m.wanted;
       if (ranges.empty() && count > 0) ranges.push_back({0, count});
       auto total = protocol::check_ranges(ranges, count);
-      if (!total) return self->error(id, protocol::BlobErrorCode::kBadRequest, total.error().message);
+      if (!total) return refuse(protocol::BlobErrorCode::kBadRequest, total.error().message);
       if (*total * 32 + 1024 + record->mime_type.size() > protocol::kMaxBlobFrame)
-        return self->error(id, protocol::BlobErrorCode::kTooLarge,
-                           fmt::format("ask for at most {} chunks per REQUEST", (protocol::kMaxBlobFrame - 2048) / 32));
+        return refuse(protocol::BlobErrorCode::kTooLarge,
+                      fmt::format("ask for at most {} chunks per REQUEST", (protocol::kMaxBlobFrame - 2048) / 32));
       protocol::MetaMsg meta{id, dl->size, record->mime_type, count, {}};
       meta.chunk_hashes.reserve(*total);
       for (const auto& r : ranges)
@@ -232,17 +234,17 @@ void BlobChannel::on_have(protocol::HaveMsg m) {
           fmt::format("HAVE asks about {} blobs; at most {} per message", m.hashes.size(), protocol::kMaxHaveHashes));
     return end(req);
   }
-  pending_[req] = true;
+  auto gen = add_pending(req);
   auto hashes = m.hashes;
-  check_listed(std::move(hashes), [self = shared_from_this(), m = std::move(m)](std::vector<bool> listed) mutable {
-    if (!self->pending_.contains(m.req)) return;
-    self->answer_have(std::move(m), std::move(listed));
+  check_listed(std::move(hashes), [self = shared_from_this(), m = std::move(m), gen](std::vector<bool> listed) mutable {
+    if (!self->still_pending(m.req, gen)) return;
+    self->answer_have(std::move(m), gen, std::move(listed));
   });
 }
 
 // Held = could be read here: listed (or a peer asking), permanent, not quarantined.
-void BlobChannel::answer_have(protocol::HaveMsg m, std::vector<bool> listed) {
-  deps_.run_blocking([self = shared_from_this(), m = std::move(m), listed = std::move(listed)] {
+void BlobChannel::answer_have(protocol::HaveMsg m, std::uint64_t gen, std::vector<bool> listed) {
+  deps_.run_blocking([self = shared_from_this(), m = std::move(m), gen, listed = std::move(listed)] {
     protocol::HaveReplyMsg reply{m.req, {}};
     reply.have.reserve(m.hashes.size());
     for (std::size_t i = 0; i < m.hashes.size(); ++i) {
@@ -253,8 +255,9 @@ void BlobChannel::answer_have(protocol::HaveMsg m, std::vector<bool> listed) {
       }
       reply.have.push_back(have);
     }
-    self->conn_.post([self, reply = std::move(reply)] {
-      if (!self->pending_.erase(reply.req)) return;
+    self->conn_.post([self, reply = std::move(reply), gen] {
+      if (!self->still_pending(reply.req, gen)) return;
+      self->pending_.erase(reply.req);
       self->send(reply);
       self->end(reply.req);
     });

@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "core/secret_compare.h"
-
 namespace blobsync::http {
 namespace {
 
@@ -37,17 +35,25 @@ TEST(AdminAuth, RefuseAdmin) {
   EXPECT_FALSE(has_admin_token(from("10.1.1.1:1", "Bearer "), ""));
 }
 
-TEST(SecretCompare, EqualAndBearer) {
-  EXPECT_TRUE(secrets_equal("abc", "abc"));
-  EXPECT_TRUE(secrets_equal("", ""));
-  EXPECT_FALSE(secrets_equal("abc", "abd"));
-  EXPECT_FALSE(secrets_equal("abc", "abcd"));
-  EXPECT_FALSE(secrets_equal("", "a"));
-  EXPECT_EQ(bearer_token("Bearer x"), "x");
-  EXPECT_EQ(bearer_token("  BEARER   x  "), "x");
-  EXPECT_EQ(bearer_token("Bearerx"), "");
-  EXPECT_EQ(bearer_token("Basic x"), "");
-  EXPECT_EQ(bearer_token("Bearer "), "");
+// DNS rebinding: a page on evil.example, its name re-pointed at 127.0.0.1,
+// fetches /metrics same-origin: loopback peer, no Origin, Host evil.example.
+TEST(AdminAuth, LoopbackIsOpenOnlyToRequestsAddressedByIpOrLocalhost) {
+  const std::string token = "admin-token-0123456789";
+  auto with_host = [](std::string host) {
+    Request r = from("127.0.0.1:1");
+    r.headers.emplace_back("host", std::move(host));
+    return r;
+  };
+  for (const char* h : {"127.0.0.1:3913", "127.0.0.1", "localhost:3913", "LOCALHOST", "[::1]:3913"})
+    EXPECT_FALSE(refuse_admin(with_host(h), token, true)) << h;
+  for (const char* h : {"evil.example:3913", "evil.example", "localhost.evil.example:3913", "127.0.0.1.nip.io", ""}) {
+    auto refused = refuse_admin(with_host(h), token, true);
+    ASSERT_TRUE(refused) << h;
+    EXPECT_EQ(refused->status, 401) << h;
+  }
+  auto r = with_host("evil.example:3913");
+  r.headers.emplace_back("authorization", "Bearer " + token);
+  EXPECT_FALSE(refuse_admin(r, token, true)) << "the admin token still opens it";
 }
 
 }  // namespace

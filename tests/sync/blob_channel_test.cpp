@@ -455,6 +455,23 @@ TEST_F(BlobChannelTest, ATemporaryUploadIsNeverReadThroughARoomEvenIfListed) {
   EXPECT_FALSE(std::get<protocol::HaveReplyMsg>(g.msgs[0]).have[0]);
 }
 
+// A request cancelled while the room checks its listing, and its id reused
+// at once: the first request's callback must not answer the second.
+TEST_F(BlobChannelTest, AReusedRequestIdIsAnsweredForTheNewRequestOnly) {
+  auto one = random_data(100, 31), two = random_data(3 * kChunkSize, 32);
+  auto r1 = suite_->shared.store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(one)), PutOptions{});
+  auto r2 = suite_->shared.store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(two)), PutOptions{});
+  ASSERT_TRUE(r1 && r2);
+  listed_ = {r1->hash, r2->hash};
+  channel_->on_frame(protocol::encode_blob_message(protocol::RequestMsg{5, r1->hash, 16, {}}));
+  channel_->on_frame(protocol::encode_blob_message(protocol::CancelMsg{5}));
+  channel_->on_frame(protocol::encode_blob_message(protocol::RequestMsg{5, r2->hash, 16, {}}));
+  drain();
+  auto metas = all_of<protocol::MetaMsg>(take());
+  ASSERT_EQ(metas.size(), 1u);
+  EXPECT_EQ(metas[0].size, two.size()) << "the second request's blob, not the cancelled one's";
+}
+
 TEST_F(BlobChannelTest, APeerReadsAnyPermanentBlobWithoutTheRoomListingIt) {
   auto data = random_data(1000, 29);
   auto rec = suite_->shared.store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(data)), PutOptions{});

@@ -295,4 +295,17 @@ main('tokens: room tokens, read-only writes, ATProto separation, peer privileges
       }
     } finally { proc.kill('SIGKILL') }
   }
+
+  // --- The room-token key must not be the JWT key, wherever each comes from:
+  // here the JWT key was generated into the data directory and its line is
+  // given as room_token_secret (whoever mints room tokens could then mint
+  // ATProto sessions).
+  const shared = tmpDir('tokens-same-key')
+  const first = await new Server(shared, ['--no-fsync']).start()
+  await first.kill('SIGTERM')
+  const jwtLine = fs.readFileSync(path.join(shared, 'jwt.secret'), 'utf8').split('\n')[0]
+  let refusedStart = null
+  try { await new Server(shared, ['--no-fsync', '--room-token-secret', jwtLine]).start() } catch (e) { refusedStart = e }
+  assert(refusedStart && /room-token key and the JWT key are the same/.test(refusedStart.message),
+    `a room key equal to the generated JWT key is refused at start (${refusedStart && refusedStart.message.slice(0, 200)})`)
 })
