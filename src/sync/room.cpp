@@ -422,6 +422,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     if (!due && !force) return;
     auto snapshot = core_->doc().encode_state_as_update();
     snapshot_bytes_ = snapshot.size();
+    core_->set_doc_bytes(snapshot.size());  // the limit's estimate made exact
     log_count_ = 0;
     log_bytes_ = 0;
     deps_.store.compact(room_id_, applied_, std::move(snapshot));

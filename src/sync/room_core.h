@@ -81,8 +81,10 @@ class RoomCore {
   static constexpr std::size_t kSnapshot = SIZE_MAX;
   std::vector<LoadFailure> load(crdt::ByteView snapshot, const std::vector<crdt::Bytes>& log);
   // The document's size as the max_doc_bytes limit sees it: what was loaded
-  // plus every delta since (an over-estimate until the next load).
+  // plus every delta since (an over-estimate), made exact by the caller
+  // whenever it encodes the whole document anyway (compaction).
   std::uint64_t doc_bytes() const { return doc_bytes_; }
+  void set_doc_bytes(std::uint64_t encoded_size) { doc_bytes_ = encoded_size; }
 
   void join(ConnId conn, RoomEffects& fx);
   void leave(ConnId conn, RoomEffects& fx);
