@@ -4,6 +4,14 @@ find_package(OpenSSL 3 REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(CURL REQUIRED)
 find_package(Boost 1.81.0 EXACT CONFIG REQUIRED COMPONENTS json url)
+# Boost.Asio and Beast configuration macros change what inline functions do,
+# so every translation unit must see the same ones, not only those that link
+# blobsync_http: with BOOST_ASIO_NO_DEPRECATED on some files and not others,
+# the linker kept one definition of the inline asio_handler_allocate(size_t,
+# ...), the one that returns null, and room_client.cpp (built without the
+# macro) placement-new'ed its resolve operation there (UBSan: "constructor
+# call on null pointer of type 'struct op'" in async_resolve).
+add_compile_definitions(BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)

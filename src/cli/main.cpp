@@ -13,6 +13,7 @@
 #include "cli/gc_command.h"
 #include "cli/serve_command.h"
 #include "cli/sync_commands.h"
+#include "cli/token_command.h"
 
 #ifndef BLOBSYNC_VERSION
 #define BLOBSYNC_VERSION "0.0.0"
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   blobsync::add_serve_command(app, ctx);
   blobsync::add_gc_command(app, ctx);
   blobsync::add_sync_commands(app, ctx);
+  blobsync::add_token_command(app, ctx);
 
   // "blobsync frob" should say so, not "a subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {

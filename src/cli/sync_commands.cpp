@@ -4,11 +4,14 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "cli/cli_context.h"
 #include "core/blob_id.h"
+#include "http/admin_auth.h"
 #include "http/config.h"
+#include "http/secret_file.h"
 #include "http/xrpc_error.h"
 #include "http/json_util.h"
 #include "http/router.h"
@@ -25,13 +28,20 @@ namespace blobsync {
 
 namespace {
 
-sync::SyncConfig sync_config(const http::ServerConfig& c, const std::string& bound) {
+Result<sync::SyncConfig> sync_config(const http::ServerConfig& c, const std::string& bound) {
   sync::SyncConfig sc;
   sc.data_dir = c.data_dir;
   sc.url = c.url.empty() ? "ws://" + bound + "/sync" : c.url;
   sc.tokens = c.sync_tokens;
-  sc.peer_token = c.peer_token;
   sc.read_only_tokens = c.sync_read_only_tokens;
+  sc.require_token = c.sync_require_token.value_or(!c.sync_tokens.empty() || !c.sync_read_only_tokens.empty() ||
+                                                   !c.room_token_secret.empty());
+  auto secret = http::load_room_token_secret(c, true);
+  if (!secret) return std::unexpected(secret.error());
+  sc.room_token_secret = std::move(*secret);
+  sc.tokens_not_before = c.tokens_not_before;
+  sc.peer_token = c.peer_token;
+  sc.peer_tokens = c.peer_tokens;
   sc.room_idle_timeout = c.room_idle_timeout;
   sc.fsync = c.sync_fsync;
   sc.max_blob_bytes = c.max_upload_bytes;
@@ -53,7 +63,9 @@ struct SyncParts {
 Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& router, http::Api& api,
                                           const http::ServerConfig& config, const std::string& bound) {
   auto parts = std::make_shared<SyncParts>();
-  auto sync = sync::SyncEndpoint::create(sync_config(config, bound), *api.store, api.lifecycle.get());
+  auto sc = sync_config(config, bound);
+  if (!sc) return std::unexpected(sc.error());
+  auto sync = sync::SyncEndpoint::create(std::move(*sc), *api.store, api.lifecycle.get());
   if (!sync) return std::unexpected(sync.error());
   parts->sync = std::move(*sync);
   // The sweeper takes this server out of every registry that lists a blob
@@ -83,7 +95,10 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   auto* m = parts->mesh.get();
   http::Route peers_route;
   peers_route.name = "peers";
-  peers_route.handler = [m](http::Request&) { return http::json_response(mesh::render_peers_json(m->report())); };
+  peers_route.handler = [m, token = config.admin_token, loopback = config.admin_loopback](http::Request& req) {
+    if (auto no = http::refuse_admin(req, token, loopback)) return std::move(*no);
+    return http::json_response(mesh::render_peers_json(m->report()));
+  };
   router.add("GET", "/peers", std::move(peers_route));
   api.metrics.add_source([m] { return mesh::render_mesh_metrics(m->report()); });
   api.metrics.add_source([s = parts->sync.get()] { return s->render_metrics(); });
@@ -95,8 +110,7 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
     del.name = "blobs.delete";
     del.blocking = true;
     del.handler = [&api, s = parts->sync.get(), token = config.admin_token](http::Request& req) {
-      auto auth = req.header("authorization");
-      if (!auth || *auth != "Bearer " + token)
+      if (!http::has_admin_token(req, token))
         return http::xrpc_error(401, "AuthenticationRequired", "DELETE /blobs/<hash> needs the admin token");
       auto hash = parse_blob_id_or_hex(std::string_view(req.path).substr(std::string_view("/blobs/").size()));
       if (!hash) return http::xrpc_error(400, "InvalidRequest", hash.error().message);
@@ -125,7 +139,7 @@ std::size_t append(char* data, std::size_t size, std::size_t n, void* out) {
   return size * n;
 }
 
-void run_peers(CliContext& ctx, const std::string& server) {
+void run_peers(CliContext& ctx, const std::string& server, const std::string& admin_token) {
   std::string url = server;
   if (url.starts_with("ws://")) url = "http://" + url.substr(5);
   if (auto pos = url.find("/sync"); pos != std::string::npos) url.resize(pos);
@@ -137,6 +151,12 @@ void run_peers(CliContext& ctx, const std::string& server) {
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, append);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 10L);
+  // Needed from other than loopback (http/admin_auth.h).
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr, curl_slist_free_all);
+  if (!admin_token.empty()) {
+    headers.reset(curl_slist_append(nullptr, ("Authorization: Bearer " + admin_token).c_str()));
+    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+  }
   CURLcode rc = curl_easy_perform(curl.get());
   long status = 0;
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
@@ -152,7 +172,10 @@ void add_sync_commands(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand("peers", "Show a running server's mesh: each peer's state, rooms synced, blobs pending and failed");
   auto server = std::make_shared<std::string>("http://127.0.0.1:3913");
   cmd->add_option("--server", *server, "The server's HTTP or sync URL (default http://127.0.0.1:3913)");
-  cmd->callback([&ctx, server] { run_peers(ctx, *server); });
+  auto admin = std::make_shared<std::string>();
+  if (const char* env = std::getenv("BLOBSYNC_ADMIN_TOKEN"); env) *admin = env;
+  cmd->add_option("--admin-token", *admin, "Sent as Bearer; needed unless the server is on loopback (default $BLOBSYNC_ADMIN_TOKEN)");
+  cmd->callback([&ctx, server, admin] { run_peers(ctx, *server, *admin); });
 }
 
 }  // namespace blobsync

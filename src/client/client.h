@@ -27,14 +27,9 @@
 
 #include "core/blob_ref.h"
 #include "core/error.h"
+#include "crdt/fwd.h"
+#include "store/fwd.h"
 #include "store/metadata.h"
-
-namespace blobsync {
-class BlobStore;
-namespace crdt {
-class Doc;
-}
-}  // namespace blobsync
 
 namespace blobsync::client {
 

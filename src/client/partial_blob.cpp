@@ -26,8 +26,8 @@ Result<PartialBlob> PartialBlob::open(const std::filesystem::path& dir, const Di
   p.hash_ = hash;
   p.data_path_ = dir / (hash.hex() + ".part");
   p.meta_path_ = dir / (hash.hex() + ".meta");
-  p.fd_ = ::open(p.data_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (p.fd_ < 0) return std::unexpected(errno_error(errno, "cannot open " + p.data_path_.string()));
+  p.fd_ = Fd(::open(p.data_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (p.fd() < 0) return std::unexpected(errno_error(errno, "cannot open " + p.data_path_.string()));
   if (std::filesystem::exists(p.meta_path_) && !p.load_meta()) {
     // Damaged metadata: start over rather than trust it.
     p.has_meta_ = false;
@@ -39,36 +39,14 @@ Result<PartialBlob> PartialBlob::open(const std::filesystem::path& dir, const Di
   return p;
 }
 
-PartialBlob::PartialBlob(PartialBlob&& o) noexcept { *this = std::move(o); }
-
-PartialBlob& PartialBlob::operator=(PartialBlob&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    dir_ = std::move(o.dir_);
-    data_path_ = std::move(o.data_path_);
-    meta_path_ = std::move(o.meta_path_);
-    hash_ = o.hash_;
-    has_meta_ = o.has_meta_;
-    size_ = o.size_;
-    mime_ = std::move(o.mime_);
-    chunk_hashes_ = std::move(o.chunk_hashes_);
-    present_ = std::move(o.present_);
-    present_count_ = o.present_count_;
-    unsynced_ = o.unsynced_;
-    checkpoint_every_ = o.checkpoint_every_;
-    fd_ = o.fd_;
-    o.fd_ = -1;
-  }
-  return *this;
+void PartialBlob::Fd::reset() {
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
 }
 
 PartialBlob::~PartialBlob() {
-  if (fd_ >= 0) {
-    // A destructor cannot report; a lost checkpoint only means a resume
-    // fetches again the chunks written since the last one.
-    (void)checkpoint();
-    ::close(fd_);
-  }
+  // A destructor cannot report; a lost checkpoint only means a resume
+  // fetches again the chunks written since the last one. (fd_ closes after.)
+  if (fd() >= 0) (void)checkpoint();
 }
 
 std::uint64_t PartialBlob::bytes_present() const {
@@ -108,7 +86,7 @@ Result<std::vector<std::uint64_t>> PartialBlob::adopt_meta(const protocol::MetaM
     present_.assign(chunk_hashes_.size(), false);
     present_count_ = 0;
     has_meta_ = true;
-    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0)
+    if (::ftruncate(fd(), static_cast<off_t>(size_)) != 0)
       return std::unexpected(errno_error(errno, "cannot size " + data_path_.string()));
     if (auto r = write_meta(); !r) return std::unexpected(r.error());
     return order;
@@ -134,7 +112,7 @@ Result<> PartialBlob::write_verified_chunk(std::uint64_t index, std::span<const 
   if (present_[index]) return {};
   std::size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(chunk_offset(index) + done));
+    ssize_t n = ::pwrite(fd(), data.data() + done, data.size() - done, static_cast<off_t>(chunk_offset(index) + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return std::unexpected(errno_error(errno, "cannot write " + data_path_.string()));
@@ -150,7 +128,7 @@ Result<> PartialBlob::write_verified_chunk(std::uint64_t index, std::span<const 
 
 Result<> PartialBlob::checkpoint() {
   if (!has_meta_ || unsynced_ == 0) return {};
-  if (::fdatasync(fd_) != 0) return std::unexpected(errno_error(errno, "cannot sync " + data_path_.string()));
+  if (::fdatasync(fd()) != 0) return std::unexpected(errno_error(errno, "cannot sync " + data_path_.string()));
   unsynced_ = 0;
   return write_meta();
 }
@@ -212,10 +190,7 @@ Result<> PartialBlob::load_meta() {
 }
 
 void PartialBlob::discard() {
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  fd_.reset();
   std::error_code ec;
   std::filesystem::remove(data_path_, ec);
   std::filesystem::remove(meta_path_, ec);

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "client/blob_sink.h"
@@ -34,8 +35,8 @@ class PartialBlob final : public BlobSink {
   // is discarded (the download starts over).
   static Result<PartialBlob> open(const std::filesystem::path& dir, const Digest& hash);
 
-  PartialBlob(PartialBlob&&) noexcept;
-  PartialBlob& operator=(PartialBlob&&) noexcept;
+  PartialBlob(PartialBlob&&) noexcept = default;
+  PartialBlob& operator=(PartialBlob&&) noexcept = default;
   ~PartialBlob() override;
 
   const Digest& hash() const override { return hash_; }
@@ -77,7 +78,7 @@ class PartialBlob final : public BlobSink {
   Result<> checkpoint() override;
 
   // The data file's descriptor (for reading a present prefix back).
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
   // The data file, for ingesting into the store once complete().
   const std::filesystem::path& data_path() const { return data_path_; }
@@ -86,6 +87,28 @@ class PartialBlob final : public BlobSink {
   void discard();
 
  private:
+  // The data file's descriptor: closed with its owner, moved with it (so the
+  // moves above are the members' own).
+  class Fd {
+   public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Fd& operator=(Fd&& o) noexcept {
+      if (this != &o) {
+        reset();
+        fd_ = std::exchange(o.fd_, -1);
+      }
+      return *this;
+    }
+    ~Fd() { reset(); }
+    int get() const { return fd_; }
+    void reset();  // closes it, if open
+
+   private:
+    int fd_ = -1;
+  };
+
   PartialBlob() = default;
   Result<> write_meta();
   Result<> load_meta();
@@ -100,7 +123,7 @@ class PartialBlob final : public BlobSink {
   std::uint64_t present_count_ = 0;
   std::uint64_t unsynced_ = 0;
   std::uint64_t checkpoint_every_ = 16;
-  int fd_ = -1;
+  Fd fd_;
 };
 
 }  // namespace blobsync::client

@@ -22,14 +22,9 @@
 
 #include "client/ws_url.h"
 #include "core/error.h"
+#include "crdt/fwd.h"
+#include "store/fwd.h"
 #include "store/metadata.h"
-
-namespace blobsync {
-class BlobStore;
-namespace crdt {
-class Doc;
-}
-}  // namespace blobsync
 
 namespace blobsync::client {
 
@@ -44,8 +39,8 @@ struct RoomClientOptions {
   // links) and are ignored otherwise (a connection used only to move blobs).
   bool sync_doc = true;
   std::function<void(std::span<const std::uint8_t>)> on_yjs_frame;
-  // Sent as User-Agent; servers treat "blobsync-mesh..." as another server
-  // (no replicate-on-fetch for it, docs/protocol.md).
+  // Sent as User-Agent, for logs only: a server decides what a connection
+  // may do from its token alone (sync/access.h).
   std::string user_agent = "blobsync-client";
   std::chrono::milliseconds connect_timeout{10000};
   // A transfer fails when its holder sends nothing for this long.

@@ -43,11 +43,13 @@ enum class TypeRef : uint8_t {
   kUnknown = 15,  // a root that was never asked for with a concrete type
 };
 
+// Every member has an initializer so that the factories below can name only
+// the ones their kind uses.
 struct ContentExt {
-  AnyArray values;       // kJson, kAny
-  Bytes bytes;           // kBinary
-  std::string key;       // kFormat key, kDoc guid, kType node/hook name
-  Any value;             // kEmbed, kFormat value, kDoc opts
+  AnyArray values{};     // kJson, kAny
+  Bytes bytes{};         // kBinary
+  std::string key{};     // kFormat key, kDoc guid, kType node/hook name
+  Any value{};           // kEmbed, kFormat value, kDoc opts
   TypeRef type_ref = TypeRef::kArray;  // kType
   Branch* branch = nullptr;            // kType, once integrated into a Doc
 };
@@ -65,43 +67,18 @@ class Content {
     c.str_ = std::move(s);
     return c;
   }
-  static Content any(AnyArray values) {
-    Content c(ContentRef::kAny);
-    c.ext().values = std::move(values);
-    return c;
-  }
-  static Content json(AnyArray values) {
-    Content c(ContentRef::kJson);
-    c.ext().values = std::move(values);
-    return c;
-  }
-  static Content binary(Bytes b) {
-    Content c(ContentRef::kBinary);
-    c.ext().bytes = std::move(b);
-    return c;
-  }
-  static Content embed(Any v) {
-    Content c(ContentRef::kEmbed);
-    c.ext().value = std::move(v);
-    return c;
-  }
+  static Content any(AnyArray values) { return {ContentRef::kAny, {.values = std::move(values)}}; }
+  static Content json(AnyArray values) { return {ContentRef::kJson, {.values = std::move(values)}}; }
+  static Content binary(Bytes b) { return {ContentRef::kBinary, {.bytes = std::move(b)}}; }
+  static Content embed(Any v) { return {ContentRef::kEmbed, {.value = std::move(v)}}; }
   static Content format(std::string key, Any v) {
-    Content c(ContentRef::kFormat);
-    c.ext().key = std::move(key);
-    c.ext().value = std::move(v);
-    return c;
+    return {ContentRef::kFormat, {.key = std::move(key), .value = std::move(v)}};
   }
   static Content type(TypeRef ref, std::string name = {}) {
-    Content c(ContentRef::kType);
-    c.ext().type_ref = ref;
-    c.ext().key = std::move(name);
-    return c;
+    return {ContentRef::kType, {.key = std::move(name), .type_ref = ref}};
   }
   static Content doc(std::string guid, Any opts) {
-    Content c(ContentRef::kDoc);
-    c.ext().key = std::move(guid);
-    c.ext().value = std::move(opts);
-    return c;
+    return {ContentRef::kDoc, {.key = std::move(guid), .value = std::move(opts)}};
   }
 
   Content(Content&&) = default;
@@ -132,6 +109,7 @@ class Content {
 
  private:
   explicit Content(ContentRef r) : ref_(r) {}
+  Content(ContentRef r, ContentExt e) : ref_(r), ext_(std::make_unique<ContentExt>(std::move(e))) {}
   ContentExt& ext() {
     if (!ext_) ext_ = std::make_unique<ContentExt>();
     return *ext_;

@@ -29,29 +29,22 @@ void append_js_object(std::string& out, std::vector<std::pair<std::string, std::
   out.push_back('}');
 }
 
+// JSON of a value, or "undefined" where JSON has none (callers skip or null it).
+static std::string any_json(const Any& v) {
+  std::string s;
+  if (!append_json(s, v)) s = "undefined";
+  return s;
+}
+
 // JSON of a content's last value (maps) or all values (lists).
 static void append_content_values(std::vector<std::string>& vals, const Content& c) {
   switch (c.ref()) {
     case ContentRef::kAny:
     case ContentRef::kJson:
-      for (auto& v : c.x().values) {
-        std::string s;
-        if (!append_json(s, v)) s = "undefined";
-        vals.push_back(std::move(s));
-      }
+      for (auto& v : c.x().values) vals.push_back(any_json(v));
       break;
-    case ContentRef::kBinary: {
-      std::string s;
-      append_json(s, Any(c.x().bytes));
-      vals.push_back(std::move(s));
-      break;
-    }
-    case ContentRef::kEmbed: {
-      std::string s;
-      if (!append_json(s, c.x().value)) s = "undefined";
-      vals.push_back(std::move(s));
-      break;
-    }
+    case ContentRef::kBinary: vals.push_back(any_json(Any(c.x().bytes))); break;
+    case ContentRef::kEmbed: vals.push_back(any_json(c.x().value)); break;
     case ContentRef::kString:
       for (char16_t ch : c.str()) {
         std::string s;
@@ -73,7 +66,8 @@ static void append_content_values(std::vector<std::string>& vals, const Content&
 bool append_branch_json(std::string& out, const Branch* b) {
   if (!b) return false;
   switch (b->type_ref) {
-    case TypeRef::kMap: {
+    case TypeRef::kMap:
+    case TypeRef::kXmlHook: {  // a hook is a map underneath
       std::vector<std::pair<std::string, std::string>> members;
       for (const std::string* k : b->key_order) {
         auto it = b->map.find(*k);
@@ -106,21 +100,6 @@ bool append_branch_json(std::string& out, const Branch* b) {
     case TypeRef::kXmlFragment:
     case TypeRef::kXmlElement:
     case TypeRef::kXmlText: append_json_string(out, xml_to_string(b)); return true;
-    case TypeRef::kXmlHook: {
-      Branch tmp;  // a hook is a map underneath
-      (void)tmp;
-      std::vector<std::pair<std::string, std::string>> members;
-      for (const std::string* k : b->key_order) {
-        auto it = b->map.find(*k);
-        if (it == b->map.end() || !it->second || it->second->deleted()) continue;
-        std::vector<std::string> vals;
-        append_content_values(vals, it->second->content);
-        if (vals.empty() || vals.back() == "undefined") continue;
-        members.emplace_back(*k, std::move(vals.back()));
-      }
-      append_js_object(out, std::move(members));
-      return true;
-    }
     default: return false;
   }
 }

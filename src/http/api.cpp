@@ -1,15 +1,12 @@
 #include "http/api.h"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <fstream>
 
+#include "http/secret_file.h"
 #include "store/s3/backend_url.h"
 #include "store/blob_store.h"
 #include "store/shared_store.h"
@@ -24,32 +21,7 @@ namespace {
 
 Result<std::vector<std::uint8_t>> load_secret(const ServerConfig& config) {
   if (!config.jwt_secret.empty()) return std::vector<std::uint8_t>(config.jwt_secret.begin(), config.jwt_secret.end());
-  auto path = config.data_dir / "jwt.secret";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    std::uint8_t raw[32];
-    randombytes_buf(raw, sizeof raw);
-    char hex[65];
-    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 && errno != EEXIST) return std::unexpected(errno_error(errno, "create " + path.string()));
-    if (fd >= 0) {
-      std::string text = std::string(hex) + "\n";
-      bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-      int err = errno;
-      ::close(fd);
-      if (!ok) return std::unexpected(errno_error(err, "write " + path.string()));
-      spdlog::info("generated a JWT secret in {}", path.string());
-    }
-  }
-  struct stat st{};
-  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
-    spdlog::warn("{} is readable by other users (mode {:o}); chmod 600 it", path.string(), st.st_mode & 0777);
-  std::ifstream in(path);
-  std::string text;
-  std::getline(in, text);
-  if (text.size() < 32) return fail(Errc::kCorruption, "{} does not hold a secret (expected 64 hex digits)", path.string());
-  return std::vector<std::uint8_t>(text.begin(), text.end());
+  return load_secret_file(config.data_dir / "jwt.secret", true);
 }
 
 // Constant time in the contents (the length is not secret: it is the config's).
@@ -126,7 +98,9 @@ XResult<std::string> Api::authenticate(Request& req) const {
   if (token->empty()) return xfail(401, "AuthenticationRequired", "Unexpected authorization type (expected Bearer)");
   auto claims = jwt_verify(*token, jwt_secret, unix_now());
   if (!claims) return std::unexpected(jwt_failure(claims.error()));
-  if (claims->scope != "com.atproto.access" || claims->aud != service_did)
+  // typ too: a room token (typ blobsync-room+jwt) is never a session, even
+  // if an operator gave both the same secret.
+  if (claims->typ != "at+jwt" || claims->scope != "com.atproto.access" || claims->aud != service_did)
     return xfail(401, "InvalidToken", "Bad token scope");
   auto account = accounts->get(claims->sub);
   if (!account) return xfail(401, "InvalidToken", "Token's account no longer exists");
@@ -153,7 +127,8 @@ XResult<JwtClaims> Api::authenticate_refresh(const Request& req) const {
   if (token->empty()) return xfail(401, "AuthenticationRequired", "Unexpected authorization type (expected Bearer)");
   auto claims = jwt_verify(*token, jwt_secret, unix_now());
   if (!claims) return std::unexpected(jwt_failure(claims.error()));
-  if (claims->scope != "com.atproto.refresh" || claims->aud != service_did || claims->jti.empty())
+  if (claims->typ != "refresh+jwt" || claims->scope != "com.atproto.refresh" || claims->aud != service_did ||
+      claims->jti.empty())
     return xfail(400, "InvalidToken", "Invalid token type");
   return *claims;
 }

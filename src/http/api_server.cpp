@@ -4,6 +4,7 @@
 
 #include <cctype>
 
+#include "http/admin_auth.h"
 #include "http/json_util.h"
 #include "http/api.h"
 #include "store/blob_store.h"
@@ -46,7 +47,9 @@ void register_server_routes(Api& s, Router& r) {
   r.add("GET", "/xrpc/_health", {.name = "_health", .handler = [](Request&) {
                                    return json_response(R"({"version":"blobsync"})");
                                  }});
-  r.add("GET", "/metrics", {.name = "metrics", .handler = [&s](Request&) {
+  r.add("GET", "/metrics", {.name = "metrics", .handler = [&s](Request& req) {
+                              if (auto no = refuse_admin(req, s.config.admin_token, s.config.admin_loopback))
+                                return std::move(*no);
                               std::int64_t count = -1, bytes = -1;
                               if (auto st = s.store->stats(); st) {
                                 count = static_cast<std::int64_t>(st->blob_count);

@@ -44,11 +44,15 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"url", "this server's public sync URL (its name in _blobRegistry); default ws://<listen>/sync"},
       {"sync_tokens", "pre-shared tokens for /sync/<room> (comma list; empty: open)"},
       {"sync_read_only_tokens", "tokens whose edits and uploads are refused (comma list)"},
+      {"sync_require_token", "every /sync connection needs a token (default: true when sync_tokens, sync_read_only_tokens or room_token_secret is set)"},
+      {"room_token_secret", "HS256 key of room tokens, the same on every server of a mesh; empty: generated once into DATA/room_token.secret"},
+      {"tokens_not_before", "refuse room tokens issued before this time (2026-12-06T21:00:00Z or Unix seconds)"},
       {"room_idle_timeout", "an idle durable room parks at once and leaves memory this long after; rooms that cannot park unload this long after their last connection"},
       {"sync_fsync", "make every room update durable before broadcasting it (true/false)"},
       {"peers", "other servers' sync URLs to mesh with (comma list)"},
       {"replication", "all (copy every blob in hosted rooms) or on-demand"},
-      {"peer_token", "token this server presents to its peers, and accepts from them (default: none)"},
+      {"peer_token", "token this server presents to its peers (and accepts from them unless peer_tokens is set)"},
+      {"peer_tokens", "tokens this server accepts from peers: _mesh, no chunk re-check; never a client token (comma list)"},
       {"mesh_allow", "URL prefixes of registry holders that are not peers but may be fetched from, with no token (comma list)"},
       {"replicate_on_fetch", "fetch a blob a client asks for from another holder first (true/false)"},
       {"mesh_max_fetches", "blobs replicated at once"},
@@ -63,7 +67,8 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"sync_max_pending_bytes", "encoded size of the structs a room's document keeps waiting (e.g. 16MiB)"},
       {"sync_max_doc_bytes", "a room's document size (e.g. 64MiB); updates that add content past it are refused"},
       {"sync_max_awareness_bytes", "one awareness client's state (e.g. 64KiB); a larger one is refused"},
-      {"admin_token", "Bearer token for admin calls (DELETE /blobs/<hash>); empty: disabled"},
+      {"admin_token", "Bearer token for DELETE /blobs/<hash>, and for /metrics and /peers from other than loopback"},
+      {"admin_loopback", "/metrics and /peers answer loopback clients without admin_token (true/false)"},
       {"blobs_public", "GET /blobs/<hash> serves held blobs to anyone (true) or only with a token (false)"},
       {"allowed_origins", "browser origins allowed besides this server's own and its peers' (comma list; * allows all)"},
       {"login_rate", "createSession attempts per account, e.g. 10/min (COUNT/s|min|h|d or COUNT/DURATION; off: unlimited)"},
@@ -116,6 +121,30 @@ Result<bool> parse_bool(std::string_view text) {
   return fail(Errc::kInvalidArgument, "'{}' is not a boolean (true/false)", text);
 }
 
+// Keys that only make sense together (docs/security.md, "Peer and client tokens").
+Result<> check_credentials(const ServerConfig& c) {
+  // A peer token opens `_mesh` and turns off chunk re-checks: a client
+  // holding one could pose as a server.
+  const std::vector<std::string> presented{c.peer_token};
+  const auto& accepted = !c.peer_tokens.empty() ? c.peer_tokens : c.peer_token.empty() ? c.peer_tokens : presented;
+  for (const auto& p : accepted)
+    for (const auto* list : {&c.sync_tokens, &c.sync_read_only_tokens})
+      if (std::find(list->begin(), list->end(), p) != list->end())
+        return fail(Errc::kInvalidArgument,
+                    "config: a token accepted from peers ({}) is also a client token ({}): give peers their own",
+                    c.peer_tokens.empty() ? "peer_token" : "peer_tokens",
+                    list == &c.sync_tokens ? "sync_tokens" : "sync_read_only_tokens");
+  bool any = !c.sync_tokens.empty() || !c.sync_read_only_tokens.empty() || !c.room_token_secret.empty();
+  if (c.sync_require_token == false && any)
+    return fail(Errc::kInvalidArgument,
+                "config 'sync_require_token' is false, but sync_tokens, sync_read_only_tokens or room_token_secret "
+                "is set: they would be ignored");
+  // An app backend holding room_token_secret must not be able to mint XRPC sessions.
+  if (!c.room_token_secret.empty() && c.room_token_secret == c.jwt_secret)
+    return fail(Errc::kInvalidArgument, "config 'room_token_secret' must differ from 'jwt_secret'");
+  return {};
+}
+
 }  // namespace
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
@@ -144,6 +173,34 @@ Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text) {
   auto d = parse_duration(text);
   if (!d) return std::unexpected(d.error());
   return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
+
+Result<std::int64_t> parse_time(std::string_view text) {
+  std::string t = trim(text);
+  if (!t.empty() && std::all_of(t.begin(), t.end(), [](unsigned char ch) { return std::isdigit(ch); })) {
+    auto v = parse_u64(t);
+    if (!v || *v > (1ull << 40)) return fail(Errc::kInvalidArgument, "'{}' is not a time", text);
+    return static_cast<std::int64_t>(*v);
+  }
+  // YYYY-MM-DDTHH:MM:SS[.fff]Z
+  unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  auto num = [&](std::size_t at, std::size_t len, unsigned& out) {
+    if (at + len > t.size()) return false;
+    auto [p, ec] = std::from_chars(t.data() + at, t.data() + at + len, out);
+    return ec == std::errc() && p == t.data() + at + len;
+  };
+  auto at = [&](std::size_t i, char c) { return i < t.size() && (t[i] == c || (c == 'T' && t[i] == 't')); };
+  std::size_t end = 19;
+  if (at(end, '.'))
+    for (++end; end < t.size() && std::isdigit(static_cast<unsigned char>(t[end])); ++end) {}
+  bool ok = num(0, 4, y) && at(4, '-') && num(5, 2, mo) && at(7, '-') && num(8, 2, d) && at(10, 'T') &&
+            num(11, 2, h) && at(13, ':') && num(14, 2, mi) && at(16, ':') && num(17, 2, s) &&
+            end + 1 == t.size() && (t[end] == 'Z' || t[end] == 'z');
+  using namespace std::chrono;
+  year_month_day ymd{year(static_cast<int>(y)), month(mo), day(d)};
+  if (!ok || !ymd.ok() || h > 23 || mi > 59 || s > 60)
+    return fail(Errc::kInvalidArgument, "'{}' is not a time (e.g. 2026-12-06T21:00:00Z, UTC, or Unix seconds)", text);
+  return sys_days(ymd).time_since_epoch().count() * 86400LL + h * 3600LL + mi * 60LL + s;
 }
 
 Result<std::uint64_t> parse_size(std::string_view text) {
@@ -359,6 +416,23 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       c.sync_tokens = split_list(value);
     } else if (key == "sync_read_only_tokens") {
       c.sync_read_only_tokens = split_list(value);
+    } else if (key == "sync_require_token") {
+      auto b = parse_bool(value);
+      if (!b) return bad(b.error());
+      c.sync_require_token = *b;
+    } else if (key == "room_token_secret") {
+      // An app's backend holds this key; 32 characters at least (HS256 wants 256 bits).
+      if (!value.empty() && value.size() < 32)
+        return fail(Errc::kInvalidArgument, "config 'room_token_secret' must be at least 32 characters");
+      c.room_token_secret = value;
+    } else if (key == "tokens_not_before") {
+      if (value.empty()) {
+        c.tokens_not_before = 0;
+      } else {
+        auto t = parse_time(value);
+        if (!t) return bad(t.error());
+        c.tokens_not_before = *t;
+      }
     } else if (key == "room_idle_timeout") {
       auto d = parse_duration_ms(value);
       if (!d) return bad(d.error());
@@ -378,6 +452,8 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       c.replication = value;
     } else if (key == "peer_token") {
       c.peer_token = value;
+    } else if (key == "peer_tokens") {
+      c.peer_tokens = split_list(value);
     } else if (key == "mesh_allow") {
       // Checked fully (canonical form) when the mesh starts.
       c.mesh_allow = split_list(value);
@@ -442,6 +518,10 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       auto rate = parse_rate(value);
       if (!rate) return bad(rate.error());
       (key == "login_rate" ? c.login_rate : c.login_rate_address) = *rate;
+    } else if (key == "admin_loopback") {
+      auto b = parse_bool(value);
+      if (!b) return bad(b.error());
+      c.admin_loopback = *b;
     } else if (key == "access_log") {
       c.access_log = value.empty() ? "off" : value;
     } else if (key == "log_level") {
@@ -454,6 +534,7 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
     }
     if (!r) return std::unexpected(r.error());
   }
+  if (auto r = check_credentials(c); !r) return std::unexpected(r.error());
   return c;
 }
 

@@ -66,12 +66,20 @@ struct ServerConfig {
   std::string url;
   std::vector<std::string> sync_tokens;            // empty (with the next): no auth
   std::vector<std::string> sync_read_only_tokens;
+  // Every /sync connection needs a token; unset: when sync_tokens,
+  // sync_read_only_tokens or room_token_secret is set.
+  std::optional<bool> sync_require_token;
+  // Room tokens (sync/room_token.h): HS256 key, the same on every server of
+  // a mesh; empty: generated once into DATA/room_token.secret.
+  std::string room_token_secret;
+  std::int64_t tokens_not_before = 0;  // Unix seconds; room tokens issued earlier are refused
   std::chrono::milliseconds room_idle_timeout{60'000};  // accepts 300ms (tests) as well as 60s
   bool sync_fsync = true;
   // Server mesh (src/mesh): other servers' sync URLs, and what to copy.
   std::vector<std::string> peers;
   std::string replication = "all";  // "all" or "on-demand"
-  std::string peer_token;           // presented to peers and accepted from them; empty: none
+  std::string peer_token;           // presented to peers; accepted from them unless peer_tokens is set
+  std::vector<std::string> peer_tokens;  // accepted from peers (never a client token)
   std::vector<std::string> mesh_allow;  // holder URL prefixes that may be dialed (no token)
   bool replicate_on_fetch = true;
   unsigned mesh_max_fetches = 8;
@@ -86,7 +94,9 @@ struct ServerConfig {
   std::uint64_t sync_max_pending_bytes = 16ull << 20;
   std::uint64_t sync_max_doc_bytes = 64ull << 20;
   std::uint64_t sync_max_awareness_bytes = 64ull << 10;
-  // Bearer token for admin calls (DELETE /blobs/<hash>); empty: disabled.
+  // Bearer token for admin calls (DELETE /blobs/<hash>) and, from other
+  // than loopback, /metrics and /peers; empty: those are loopback-only
+  // (DELETE: disabled).
   std::string admin_token;
   // GET/HEAD /blobs/<hash> of a held (public) blob needs no credential;
   // false: an ATProto access token, a sync token or the admin token.
@@ -104,6 +114,11 @@ struct ServerConfig {
   };
   Rate login_rate{10, std::chrono::seconds(60)};
   Rate login_rate_address{30, std::chrono::seconds(60)};
+
+  // /metrics and /peers answer loopback clients without the admin token
+  // (false: behind a reverse proxy on the same host, where every client
+  // looks like loopback).
+  bool admin_loopback = true;
 
   // Logging: "stderr", "stdout", "off" or a file path.
   std::string access_log = "stderr";
@@ -140,6 +155,9 @@ Result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text
 Result<std::chrono::seconds> parse_duration(std::string_view text);
 // Like parse_duration, plus an "ms" suffix ("250ms").
 Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text);
+// "2026-12-06T21:00:00Z" (RFC 3339, UTC, optional fraction) or Unix seconds
+// -> Unix seconds.
+Result<std::int64_t> parse_time(std::string_view text);
 // "104857600", "100MiB", "1M", "64k" -> bytes.
 Result<std::uint64_t> parse_size(std::string_view text);
 // "10/min", "5/s", "100/h", "1000/d", "20/30s" (COUNT/DURATION), "off" or

@@ -73,18 +73,16 @@ std::expected<std::string, JwtError> base64url_decode(std::string_view text) {
   return out;
 }
 
-std::string jwt_sign(const JwtClaims& c, std::span<const std::uint8_t> secret) {
-  boost::json::object header{{"alg", "HS256"}, {"typ", c.typ}};
-  boost::json::object payload{{"scope", c.scope}, {"sub", c.sub}, {"aud", c.aud}, {"iat", c.iat}, {"exp", c.exp}};
-  if (!c.jti.empty()) payload["jti"] = c.jti;
+std::string jwt_sign_json(std::string_view typ, const boost::json::object& payload,
+                          std::span<const std::uint8_t> secret) {
+  boost::json::object header{{"alg", "HS256"}, {"typ", typ}};
   std::string input = base64url_encode(bytes_of(boost::json::serialize(header))) + "." +
                       base64url_encode(bytes_of(boost::json::serialize(payload)));
   return input + "." + hmac(input, secret);
 }
 
-std::expected<JwtClaims, JwtError> jwt_verify(std::string_view token, std::span<const std::uint8_t> secret,
-                                              std::int64_t now) {
-  if (token.size() > 8192) return std::unexpected(JwtError::kMalformed);
+std::expected<JwtParts, JwtError> jwt_decode_hs256(std::string_view token, std::span<const std::uint8_t> secret) {
+  if (token.size() > kMaxJwtBytes) return std::unexpected(JwtError::kMalformed);
   auto d1 = token.find('.');
   if (d1 == std::string_view::npos) return std::unexpected(JwtError::kMalformed);
   auto d2 = token.find('.', d1 + 1);
@@ -108,7 +106,20 @@ std::expected<JwtClaims, JwtError> jwt_verify(std::string_view token, std::span<
 
   auto payload = boost::json::parse(*payload_json, ec);
   if (ec || !payload.is_object()) return std::unexpected(JwtError::kMalformed);
-  const auto& o = payload.as_object();
+  return JwtParts{std::move(header.as_object()), std::move(payload.as_object())};
+}
+
+std::string jwt_sign(const JwtClaims& c, std::span<const std::uint8_t> secret) {
+  boost::json::object payload{{"scope", c.scope}, {"sub", c.sub}, {"aud", c.aud}, {"iat", c.iat}, {"exp", c.exp}};
+  if (!c.jti.empty()) payload["jti"] = c.jti;
+  return jwt_sign_json(c.typ, payload, secret);
+}
+
+std::expected<JwtClaims, JwtError> jwt_verify(std::string_view token, std::span<const std::uint8_t> secret,
+                                              std::int64_t now) {
+  auto parts = jwt_decode_hs256(token, secret);
+  if (!parts) return std::unexpected(parts.error());
+  const auto& o = parts->payload;
   JwtClaims c;
   auto str = [&](const char* k, std::string& out) {
     if (const auto* v = o.if_contains(k); v && v->is_string()) out = std::string(v->as_string());
@@ -117,7 +128,7 @@ std::expected<JwtClaims, JwtError> jwt_verify(std::string_view token, std::span<
     if (const auto* v = o.if_contains(k); v && v->is_int64()) out = v->as_int64();
     else if (v && v->is_uint64()) out = static_cast<std::int64_t>(v->as_uint64());
   };
-  if (const auto* t = header.as_object().if_contains("typ"); t && t->is_string()) c.typ = std::string(t->as_string());
+  if (const auto* t = parts->header.if_contains("typ"); t && t->is_string()) c.typ = std::string(t->as_string());
   str("scope", c.scope);
   str("sub", c.sub);
   str("aud", c.aud);

@@ -108,26 +108,33 @@ Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, sync::SyncEndpoint
                                 std::find(deps.sync.read_only_tokens.begin(), deps.sync.read_only_tokens.end(),
                                           c.peer_token) != deps.sync.read_only_tokens.end()))
     spdlog::warn("mesh: peer_token is also a client token: clients holding it can pose as a peer");
-  if (c.peer_token.empty() && !tokens.empty() && !impl->policy->peers().empty())
-    spdlog::warn("mesh: sync tokens are required here but peer_token is not set: this server presents no token to "
+  if (c.peer_token.empty() && sync::tokens_required(deps.sync) && !impl->policy->peers().empty())
+    spdlog::warn("mesh: tokens are required here but peer_token is not set: this server presents no token to "
                  "its peers, and peers that require one refuse it");
   impl->replicate_max = c.replicate_max_bytes ? c.replicate_max_bytes : deps.sync.max_blob_bytes;
-  ReplicatorDeps replicator_deps{impl->ioc.get_executor(), deps.blobs, impl->health, c.partial_dir, impl->self,
-                                impl->policy, {}, {}, {}, {}, {}, {}, {}, {}};
-  replicator_deps.max_fetches = c.max_fetches;
-  replicator_deps.connections_per_holder = c.connections_per_holder;
-  replicator_deps.backoff_initial = c.blob_backoff_initial;
-  replicator_deps.backoff_max = c.blob_backoff_max;
-  replicator_deps.connect_timeout = c.connect_timeout;
-  replicator_deps.idle_timeout = c.fetch_idle_timeout;
   std::weak_ptr<Impl> weak = impl;
-  replicator_deps.run_blocking = [weak](std::function<void()> fn) {
-    if (auto s = weak.lock()) s->run_blocking(std::move(fn));
-  };
-  replicator_deps.announce = [weak](const std::string& room, const sync::AnnouncedBlob& blob) {
-    if (auto s = weak.lock()) s->announce(room, blob);
-  };
-  impl->replicator = Replicator::create(std::move(replicator_deps));
+  impl->replicator = Replicator::create({
+      .ex = impl->ioc.get_executor(),
+      .store = deps.blobs,
+      .health = impl->health,
+      .partial_dir = c.partial_dir,
+      .self_url = impl->self,
+      .policy = impl->policy,
+      .max_fetches = c.max_fetches,
+      .connections_per_holder = c.connections_per_holder,
+      .backoff_initial = c.blob_backoff_initial,
+      .backoff_max = c.blob_backoff_max,
+      .connect_timeout = c.connect_timeout,
+      .idle_timeout = c.fetch_idle_timeout,
+      .run_blocking =
+          [weak](std::function<void()> fn) {
+            if (auto s = weak.lock()) s->run_blocking(std::move(fn));
+          },
+      .announce =
+          [weak](const std::string& room, const sync::AnnouncedBlob& blob) {
+            if (auto s = weak.lock()) s->announce(room, blob);
+          },
+  });
   if (auto names = sync.stored_rooms()) impl->stored.insert(names->begin(), names->end());
   else spdlog::warn("mesh: cannot list this server's rooms: {}", names.error().to_string());
 

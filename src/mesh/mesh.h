@@ -44,6 +44,7 @@
 #include "core/error.h"
 #include "mesh/mesh_config.h"
 #include "mesh/mesh_report.h"
+#include "sync/access.h"
 
 namespace blobsync {
 class BlobStore;
@@ -55,8 +56,9 @@ class SyncEndpoint;
 
 namespace blobsync::mesh {
 
-// The system room holding the room directory.
-inline constexpr char kDirectoryRoom[] = "_mesh";
+// The system room holding the room directory; the sync layer opens it to
+// peer tokens only (sync/access.h).
+inline constexpr const auto& kDirectoryRoom = sync::kMeshRoom;
 inline constexpr char kDirectoryMap[] = "rooms";
 
 class Mesh {

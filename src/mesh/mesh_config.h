@@ -19,8 +19,9 @@
 
 namespace blobsync::mesh {
 
-// The User-Agent of the mesh's connections to other servers; a server never
-// replicates on fetch for them (docs/protocol.md).
+// The User-Agent of the mesh's connections to other servers, for their logs.
+// It grants nothing: peer_token does (no replicate on fetch for it, no chunk
+// re-hash; sync/access.h).
 inline constexpr char kMeshUserAgent[] = "blobsync-mesh/1";
 
 enum class Replication {

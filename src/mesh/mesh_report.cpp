@@ -3,46 +3,67 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <variant>
+
 namespace blobsync::mesh {
 
 namespace json = boost::json;
 
-std::string render_peers_json(const MeshReport& r) {
-  json::array peers;
-  for (const auto& p : r.peers) {
-    json::object o;
-    o["url"] = p.url;
-    o["state"] = p.state;
-    o["rooms"] = p.rooms;
-    o["rooms_up"] = p.rooms_up;
-    o["rooms_synced"] = p.rooms_synced;
-    o["blobs_pending"] = p.blobs_pending;
-    o["blobs_failed"] = p.blobs_failed;
-    o["blobs_fetched"] = p.blobs_fetched;
-    o["link_failures"] = p.link_failures;
-    if (p.down_for_seconds) o["down_for_seconds"] = *p.down_for_seconds;
-    else o["down_for_seconds"] = nullptr;
-    o["last_error"] = p.last_error;
-    peers.push_back(std::move(o));
-  }
-  json::object root;
-  root["self"] = r.self;
-  root["replication"] = r.replication;
-  root["rooms"] = r.rooms;
-  root["peers"] = std::move(peers);
-  root["fetches_active"] = r.fetches_active;
-  root["fetches_queued"] = r.fetches_queued;
-  root["blobs_backing_off"] = r.blobs_backing_off;
-  root["blobs_replicated"] = r.blobs_replicated;
-  root["bytes_replicated"] = r.bytes_replicated;
-  root["fetch_failures"] = r.fetch_failures;
-  root["holders_pruned"] = r.holders_pruned;
-  root["blobs_too_large"] = r.blobs_too_large;
-  root["holders_refused"] = r.holders_refused;
-  return json::serialize(root) + "\n";
-}
-
 namespace {
+
+// One row a counter of either report: its /peers JSON key and, where /metrics
+// exports it, its Prometheus type and help; the metric is named after the key
+// (blobsync_mesh_[peer_]KEY, counters ending in _total). The renderers and the
+// parser walk the same rows, so a counter cannot be rendered under one key and
+// parsed under another.
+enum class Kind { kJsonOnly, kGauge, kCounter };
+
+struct Counter {
+  std::variant<std::uint64_t PeerReport::*, std::uint64_t MeshReport::*> field;
+  std::string_view key;
+  Kind kind;
+  std::string_view help;
+
+  std::string metric() const {
+    return fmt::format("blobsync_mesh_{}{}{}", field.index() == 0 ? "peer_" : "", key,
+                       kind == Kind::kCounter ? "_total" : "");
+  }
+  std::string header() const {
+    auto name = metric();
+    return fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, kind == Kind::kCounter ? "counter" : "gauge");
+  }
+};
+
+// In /peers and /metrics order.
+constexpr Counter kCounters[] = {
+    {&PeerReport::rooms, "rooms", Kind::kGauge, "Rooms linked to the peer"},
+    {&PeerReport::rooms_up, "rooms_up", Kind::kJsonOnly, ""},
+    {&PeerReport::rooms_synced, "rooms_synced", Kind::kGauge, "Rooms whose link to the peer completed its sync"},
+    {&PeerReport::blobs_pending, "blobs_pending", Kind::kGauge, "Blob fetches queued or running that list the peer"},
+    {&PeerReport::blobs_failed, "blobs_failed", Kind::kCounter, "Blob fetch attempts from the peer that failed"},
+    {&PeerReport::blobs_fetched, "blobs_fetched", Kind::kCounter, "Blobs replicated from the peer"},
+    {&PeerReport::link_failures, "link_failures", Kind::kCounter, "Failed or dropped link connections to the peer"},
+    {&MeshReport::rooms, "rooms", Kind::kGauge, "Rooms hosted by the mesh"},
+    {&MeshReport::fetches_active, "fetches_active", Kind::kGauge, "Blob fetches running"},
+    {&MeshReport::fetches_queued, "fetches_queued", Kind::kGauge, "Blob fetches waiting for a slot"},
+    {&MeshReport::blobs_backing_off, "blobs_backing_off", Kind::kGauge,
+     "Blobs waiting to retry after failing at every holder"},
+    {&MeshReport::blobs_replicated, "blobs_replicated", Kind::kCounter, "Blobs fetched, verified and stored"},
+    {&MeshReport::bytes_replicated, "bytes_replicated", Kind::kCounter, "Bytes of blobs replicated"},
+    {&MeshReport::fetch_failures, "fetch_failures", Kind::kCounter, "Blob fetches that failed at every holder"},
+    {&MeshReport::holders_pruned, "holders_pruned", Kind::kCounter, "Stale holders removed from registries"},
+    {&MeshReport::blobs_too_large, "blobs_too_large", Kind::kGauge,
+     "Distinct blobs seen in hosted registries that are too large to replicate here"},
+    {&MeshReport::holders_refused, "holders_refused", Kind::kGauge,
+     "Distinct registry holders not dialed: neither a peer nor under mesh_allow"},
+};
+
+// Calls f(row, member pointer) for each of Report's counters, in table order.
+template <class Report, class F>
+void for_each_counter(F&& f) {
+  for (const auto& c : kCounters)
+    if (auto* field = std::get_if<std::uint64_t Report::*>(&c.field)) f(c, *field);
+}
 
 // Prometheus label values escape backslash, quote and newline.
 std::string label(std::string_view v) {
@@ -60,44 +81,43 @@ std::string label(std::string_view v) {
 
 }  // namespace
 
+std::string render_peers_json(const MeshReport& r) {
+  json::array peers;
+  for (const auto& p : r.peers) {
+    json::object o;
+    o["url"] = p.url;
+    o["state"] = p.state;
+    for_each_counter<PeerReport>([&](const Counter& c, auto field) { o[c.key] = p.*field; });
+    if (p.down_for_seconds) o["down_for_seconds"] = *p.down_for_seconds;
+    else o["down_for_seconds"] = nullptr;
+    o["last_error"] = p.last_error;
+    peers.push_back(std::move(o));
+  }
+  json::object root;
+  root["self"] = r.self;
+  root["replication"] = r.replication;
+  root["rooms"] = r.rooms;
+  root["peers"] = std::move(peers);
+  for_each_counter<MeshReport>([&](const Counter& c, auto field) {
+    if (c.key != "rooms") root[c.key] = r.*field;  // written above, before the peers
+  });
+  return json::serialize(root) + "\n";
+}
+
 std::string render_mesh_metrics(const MeshReport& r) {
-  std::string out;
-  auto per_peer = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-    for (const auto& p : r.peers) out += fmt::format("{}{{peer=\"{}\"}} {}\n", name, label(p.url), value(p));
-  };
-  auto single = [&](std::string_view name, std::string_view type, std::string_view help, std::uint64_t value) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
-  };
-  per_peer("blobsync_mesh_peer_up", "gauge", "1 when every room's link to the peer is connected and synced",
-           [](const PeerReport& p) { return p.state == "up" ? 1 : 0; });
-  per_peer("blobsync_mesh_peer_rooms", "gauge", "Rooms linked to the peer",
-           [](const PeerReport& p) { return p.rooms; });
-  per_peer("blobsync_mesh_peer_rooms_synced", "gauge", "Rooms whose link to the peer completed its sync",
-           [](const PeerReport& p) { return p.rooms_synced; });
-  per_peer("blobsync_mesh_peer_blobs_pending", "gauge", "Blob fetches queued or running that list the peer",
-           [](const PeerReport& p) { return p.blobs_pending; });
-  per_peer("blobsync_mesh_peer_blobs_failed_total", "counter", "Blob fetch attempts from the peer that failed",
-           [](const PeerReport& p) { return p.blobs_failed; });
-  per_peer("blobsync_mesh_peer_blobs_fetched_total", "counter", "Blobs replicated from the peer",
-           [](const PeerReport& p) { return p.blobs_fetched; });
-  per_peer("blobsync_mesh_peer_link_failures_total", "counter", "Failed or dropped link connections to the peer",
-           [](const PeerReport& p) { return p.link_failures; });
-  single("blobsync_mesh_rooms", "gauge", "Rooms hosted by the mesh", r.rooms);
-  single("blobsync_mesh_fetches_active", "gauge", "Blob fetches running", r.fetches_active);
-  single("blobsync_mesh_fetches_queued", "gauge", "Blob fetches waiting for a slot", r.fetches_queued);
-  single("blobsync_mesh_blobs_backing_off", "gauge", "Blobs waiting to retry after failing at every holder",
-         r.blobs_backing_off);
-  single("blobsync_mesh_blobs_replicated_total", "counter", "Blobs fetched, verified and stored", r.blobs_replicated);
-  single("blobsync_mesh_bytes_replicated_total", "counter", "Bytes of blobs replicated", r.bytes_replicated);
-  single("blobsync_mesh_fetch_failures_total", "counter", "Blob fetches that failed at every holder",
-         r.fetch_failures);
-  single("blobsync_mesh_holders_pruned_total", "counter", "Stale holders removed from registries",
-         r.holders_pruned);
-  single("blobsync_mesh_blobs_too_large", "gauge", "Distinct blobs seen in hosted registries that are too large to replicate here",
-         r.blobs_too_large);
-  single("blobsync_mesh_holders_refused", "gauge",
-         "Distinct registry holders not dialed: neither a peer nor under mesh_allow", r.holders_refused);
+  std::string out =
+      "# HELP blobsync_mesh_peer_up 1 when every room's link to the peer is connected and synced\n"
+      "# TYPE blobsync_mesh_peer_up gauge\n";
+  for (const auto& p : r.peers)
+    out += fmt::format("blobsync_mesh_peer_up{{peer=\"{}\"}} {}\n", label(p.url), p.state == "up" ? 1 : 0);
+  for_each_counter<PeerReport>([&](const Counter& c, auto field) {
+    if (c.kind == Kind::kJsonOnly) return;
+    out += c.header();
+    for (const auto& p : r.peers) out += fmt::format("{}{{peer=\"{}\"}} {}\n", c.metric(), label(p.url), p.*field);
+  });
+  for_each_counter<MeshReport>([&](const Counter& c, auto field) {
+    out += c.header() + fmt::format("{} {}\n", c.metric(), r.*field);
+  });
   return out;
 }
 
@@ -121,16 +141,7 @@ Result<MeshReport> parse_peers_json(std::string_view text) {
   MeshReport r;
   r.self = str(o, "self");
   r.replication = str(o, "replication");
-  r.rooms = num(o, "rooms");
-  r.fetches_active = num(o, "fetches_active");
-  r.fetches_queued = num(o, "fetches_queued");
-  r.blobs_backing_off = num(o, "blobs_backing_off");
-  r.blobs_replicated = num(o, "blobs_replicated");
-  r.bytes_replicated = num(o, "bytes_replicated");
-  r.fetch_failures = num(o, "fetch_failures");
-  r.holders_pruned = num(o, "holders_pruned");
-  r.blobs_too_large = num(o, "blobs_too_large");
-  r.holders_refused = num(o, "holders_refused");
+  for_each_counter<MeshReport>([&](const Counter& c, auto field) { r.*field = num(o, c.key); });
   if (auto* peers = o.if_contains("peers"); peers && peers->is_array()) {
     for (const auto& pv : peers->as_array()) {
       if (!pv.is_object()) continue;
@@ -138,13 +149,7 @@ Result<MeshReport> parse_peers_json(std::string_view text) {
       PeerReport p;
       p.url = str(po, "url");
       p.state = str(po, "state");
-      p.rooms = num(po, "rooms");
-      p.rooms_up = num(po, "rooms_up");
-      p.rooms_synced = num(po, "rooms_synced");
-      p.blobs_pending = num(po, "blobs_pending");
-      p.blobs_failed = num(po, "blobs_failed");
-      p.blobs_fetched = num(po, "blobs_fetched");
-      p.link_failures = num(po, "link_failures");
+      for_each_counter<PeerReport>([&](const Counter& c, auto field) { p.*field = num(po, c.key); });
       if (auto* d = po.if_contains("down_for_seconds"); d && d->is_number()) p.down_for_seconds = d->to_number<double>();
       p.last_error = str(po, "last_error");
       r.peers.push_back(std::move(p));

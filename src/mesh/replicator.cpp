@@ -338,7 +338,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     o.room = room;
     o.token = target.token;  // peer_token for peers; mesh_allow holders get none
     o.sync_doc = false;
-    o.user_agent = kMeshUserAgent;  // the holder must not replicate on fetch for us
+    o.user_agent = kMeshUserAgent;  // informational; peer_token (above) stops the holder fetching for us
     o.connect_timeout = deps.connect_timeout;
     o.idle_timeout = deps.idle_timeout;
     p->client = RoomClient::create(deps.ex, std::move(o), nullptr);

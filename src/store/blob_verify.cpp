@@ -11,6 +11,7 @@
 #include "core/blob_id.h"
 #include "core/chunking.h"
 #include "store/hash_pipeline.h"
+#include "store/paged_walk.h"
 
 namespace blobsync {
 
@@ -20,30 +21,13 @@ Result<VerifyReport> verify_blobs(MetadataStore& metadata, BlobBackend& backend,
                                   const std::function<void(const Digest&)>& on_blob) {
   constexpr std::size_t kPage = 1000;
   VerifyReport report;
-  std::vector<BlobRecord> rows;
-  std::vector<BackendStat> files;
-  std::size_t ri = 0, fi = 0;
-  std::optional<Digest> row_cursor, file_cursor;
-  bool rows_done = false, files_done = false;
+  PagedWalk<BlobRecord> rows(
+      [&](std::optional<Digest> after, std::size_t limit) { return metadata.list_blobs(after, limit); },
+      [](const BlobRecord& r) { return r.hash; }, kPage);
+  PagedWalk<BackendStat> files(
+      [&](std::optional<Digest> after, std::size_t limit) { return backend.enumerate(after, limit); },
+      [](const BackendStat& s) { return s.digest; }, kPage);
   std::vector<std::byte> buf(HashPipeline::kSlotSize);
-
-  auto refill = [&]() -> Result<> {
-    if (ri == rows.size() && !rows_done) {
-      auto page = metadata.list_blobs(row_cursor, kPage);
-      if (!page) return std::unexpected(page.error());
-      rows = std::move(*page);
-      ri = 0;
-      if (rows.empty()) rows_done = true; else row_cursor = rows.back().hash;
-    }
-    if (fi == files.size() && !files_done) {
-      auto page = backend.enumerate(file_cursor, kPage);
-      if (!page) return std::unexpected(page.error());
-      files = std::move(*page);
-      fi = 0;
-      if (files.empty()) files_done = true; else file_cursor = files.back().digest;
-    }
-    return {};
-  };
 
   auto check_blob = [&](const Digest& hash) -> Result<> {
     auto rec = metadata.get_blob(hash);
@@ -111,27 +95,28 @@ Result<VerifyReport> verify_blobs(MetadataStore& metadata, BlobBackend& backend,
   };
 
   for (;;) {
-    if (auto r = refill(); !r) return std::unexpected(r.error());
-    bool have_row = ri < rows.size();
-    bool have_file = fi < files.size();
-    if (!have_row && !have_file) break;
-    if (have_row && (!have_file || rows[ri].hash <= files[fi].digest)) {
-      const Digest h = rows[ri].hash;
+    auto row = rows.peek();
+    if (!row) return std::unexpected(row.error());
+    auto file = files.peek();
+    if (!file) return std::unexpected(file.error());
+    if (!*row && !*file) break;
+    if (*row && (!*file || (*row)->hash <= (*file)->digest)) {
+      const Digest h = (*row)->hash;
       if (on_blob) on_blob(h);
       std::size_t first = report.problems.size();
       if (auto r = check_blob(h); !r) return std::unexpected(r.error());
-      if (auto r = settle(rows[ri], first); !r) return std::unexpected(r.error());
-      if (have_file && files[fi].digest == h) ++fi;
-      ++ri;
+      if (auto r = settle(**row, first); !r) return std::unexpected(r.error());
+      if (*file && (*file)->digest == h) files.advance();
+      rows.advance();
     } else {
-      const Digest h = files[fi].digest;
+      const Digest h = (*file)->digest;
       // Bytes without a row: re-check under the digest's lock (a put may be
       // between its commit and its insert).
       std::lock_guard g(digest_lock(h));
       auto rec = metadata.get_blob(h);
       if (!rec) return std::unexpected(rec.error());
       if (!*rec) report.problems.push_back({h, "not indexed"});
-      ++fi;
+      files.advance();
     }
   }
   return report;

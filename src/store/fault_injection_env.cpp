@@ -154,6 +154,41 @@ void FaultInjectionEnv::on_synced(int fd) {
   if (it != fds_.end()) synced_size_.erase(it->second);
 }
 
+namespace {
+
+// The base env's call unless enter() injected a fault; after a success,
+// then(result) does the crash simulation's bookkeeping.
+template <class Call, class Then>
+auto unless_fault(std::optional<Error> fault, Call call, Then then) -> decltype(call()) {
+  if (fault) return std::unexpected(std::move(*fault));
+  auto r = call();
+  if (r) then(r);
+  return r;
+}
+
+}  // namespace
+
+void FaultInjectionEnv::before_write(int fd, const std::string& path) {
+  std::lock_guard g(mu_);
+  if (!synced_size_.contains(path)) {
+    auto size = base_->file_size(fd);
+    synced_size_[path] = size ? *size : 0;
+  }
+}
+
+void FaultInjectionEnv::on_unlinked(const std::string& path) {
+  std::lock_guard g(mu_);
+  synced_size_.erase(path);
+  std::erase_if(unsynced_entries_, [&](const DirEntryChange& c) { return c.path == path; });
+}
+
+void FaultInjectionEnv::on_dir_synced(const std::string& dir) {
+  std::lock_guard g(mu_);
+  std::erase_if(unsynced_entries_, [&](const DirEntryChange& c) {
+    return std::filesystem::path(c.dir).lexically_normal() == std::filesystem::path(dir).lexically_normal();
+  });
+}
+
 Result<int> FaultInjectionEnv::open(const std::filesystem::path& path, unsigned flags, unsigned mode) {
   if (auto e = enter(EnvOp::kOpen, path.string())) return std::unexpected(*e);
   bool existed = static_cast<bool>(base_->stat(path));
@@ -184,26 +219,14 @@ Result<> FaultInjectionEnv::close(int fd) {
 Result<> FaultInjectionEnv::write(int fd, std::span<const std::byte> data) {
   std::string p = fd_path(fd);
   if (auto e = enter(EnvOp::kWrite, p)) return std::unexpected(*e);
-  {
-    std::lock_guard g(mu_);
-    if (!synced_size_.contains(p)) {
-      auto size = base_->file_size(fd);
-      synced_size_[p] = size ? *size : 0;
-    }
-  }
+  before_write(fd, p);
   return base_->write(fd, data);
 }
 
 Result<> FaultInjectionEnv::pwrite(int fd, std::span<const std::byte> data, std::uint64_t offset) {
   std::string p = fd_path(fd);
   if (auto e = enter(EnvOp::kWrite, p)) return std::unexpected(*e);
-  {
-    std::lock_guard g(mu_);
-    if (!synced_size_.contains(p)) {
-      auto size = base_->file_size(fd);
-      synced_size_[p] = size ? *size : 0;
-    }
-  }
+  before_write(fd, p);
   return base_->pwrite(fd, data, offset);
 }
 
@@ -218,17 +241,13 @@ Result<std::size_t> FaultInjectionEnv::pread(int fd, std::span<std::byte> buf, s
 }
 
 Result<> FaultInjectionEnv::fsync(int fd) {
-  if (auto e = enter(EnvOp::kFsync, fd_path(fd))) return std::unexpected(*e);
-  auto r = base_->fsync(fd);
-  if (r) on_synced(fd);
-  return r;
+  return unless_fault(enter(EnvOp::kFsync, fd_path(fd)), [&] { return base_->fsync(fd); },
+                      [&](auto&) { on_synced(fd); });
 }
 
 Result<> FaultInjectionEnv::fdatasync(int fd) {
-  if (auto e = enter(EnvOp::kFdatasync, fd_path(fd))) return std::unexpected(*e);
-  auto r = base_->fdatasync(fd);
-  if (r) on_synced(fd);
-  return r;
+  return unless_fault(enter(EnvOp::kFdatasync, fd_path(fd)), [&] { return base_->fdatasync(fd); },
+                      [&](auto&) { on_synced(fd); });
 }
 
 Result<> FaultInjectionEnv::start_writeback(int fd, std::uint64_t offset, std::uint64_t length) {
@@ -257,37 +276,22 @@ Result<> FaultInjectionEnv::rename(const std::filesystem::path& from, const std:
 }
 
 Result<> FaultInjectionEnv::unlink(const std::filesystem::path& path) {
-  if (auto e = enter(EnvOp::kUnlink, path.string())) return std::unexpected(*e);
-  auto r = base_->unlink(path);
-  if (r) {
-    std::lock_guard g(mu_);
-    synced_size_.erase(path.string());
-    std::erase_if(unsynced_entries_, [&](const DirEntryChange& c) { return c.path == path.string(); });
-  }
-  return r;
+  return unless_fault(enter(EnvOp::kUnlink, path.string()), [&] { return base_->unlink(path); },
+                      [&](auto&) { on_unlinked(path.string()); });
 }
 
 Result<bool> FaultInjectionEnv::mkdir(const std::filesystem::path& path, unsigned mode) {
-  if (auto e = enter(EnvOp::kMkdir, path.string())) return std::unexpected(*e);
-  auto r = base_->mkdir(path, mode);
-  if (r && *r) {
-    std::lock_guard g(mu_);
-    unsynced_entries_.push_back({dir_of(path.string()), path.string(), ""});
-  }
-  return r;
+  return unless_fault(enter(EnvOp::kMkdir, path.string()), [&] { return base_->mkdir(path, mode); },
+                      [&](const Result<bool>& made) {
+                        if (!*made) return;  // it was there already
+                        std::lock_guard g(mu_);
+                        unsynced_entries_.push_back({dir_of(path.string()), path.string(), ""});
+                      });
 }
 
 Result<> FaultInjectionEnv::fsync_dir(const std::filesystem::path& path) {
-  if (auto e = enter(EnvOp::kFsyncDir, path.string())) return std::unexpected(*e);
-  auto r = base_->fsync_dir(path);
-  if (r) {
-    std::lock_guard g(mu_);
-    std::string dir = path.string();
-    std::erase_if(unsynced_entries_, [&](const DirEntryChange& c) {
-      return std::filesystem::path(c.dir).lexically_normal() == std::filesystem::path(dir).lexically_normal();
-    });
-  }
-  return r;
+  return unless_fault(enter(EnvOp::kFsyncDir, path.string()), [&] { return base_->fsync_dir(path); },
+                      [&](auto&) { on_dir_synced(path.string()); });
 }
 
 Result<std::vector<std::string>> FaultInjectionEnv::list_dir(const std::filesystem::path& path) {

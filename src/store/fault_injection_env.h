@@ -104,6 +104,12 @@ class FaultInjectionEnv final : public Env {
   std::optional<Error> enter(EnvOp op, const std::string& what);
   std::string fd_path(int fd) const;
   void on_synced(int fd);
+  // Bookkeeping for the crash simulation, each under mu_: the size a file had
+  // when last synced (taken before its first write since), and what unlink
+  // and a directory fsync make durable.
+  void before_write(int fd, const std::string& path);
+  void on_unlinked(const std::string& path);
+  void on_dir_synced(const std::string& dir);
 
   struct Fault {
     std::uint64_t remaining = 0;  // fail when it reaches 1 (0: inactive)

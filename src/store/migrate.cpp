@@ -4,36 +4,18 @@
 
 #include "core/blob_id.h"
 #include "core/sha256.h"
+#include "store/paged_walk.h"
 
 namespace blobsync {
 
 namespace {
 
 // A digest-ordered cursor over one backend's enumerate() pages.
-class Walk {
- public:
-  explicit Walk(BlobBackend& backend) : backend_(backend) {}
-  // The next blob, or nullopt at the end.
-  Result<std::optional<BackendStat>> next() {
-    if (at_ == page_.size() && !done_) {
-      auto page = backend_.enumerate(cursor_, kPage);
-      if (!page) return std::unexpected(page.error());
-      page_ = std::move(*page);
-      at_ = 0;
-      if (page_.empty()) done_ = true; else cursor_ = page_.back().digest;
-    }
-    if (at_ == page_.size()) return std::nullopt;
-    return page_[at_++];
-  }
-
- private:
-  static constexpr std::size_t kPage = 1000;
-  BlobBackend& backend_;
-  std::vector<BackendStat> page_;
-  std::size_t at_ = 0;
-  std::optional<Digest> cursor_;
-  bool done_ = false;
-};
+PagedWalk<BackendStat> walk(BlobBackend& backend) {
+  return PagedWalk<BackendStat>(
+      [&backend](std::optional<Digest> after, std::size_t limit) { return backend.enumerate(after, limit); },
+      [](const BackendStat& s) { return s.digest; });
+}
 
 // Streams one blob from `from` to `to`, re-hashing it; commits only if it matches.
 Result<> copy_blob(BlobBackend& from, BlobBackend& to, const BackendStat& blob, std::vector<std::byte>& buf) {
@@ -64,7 +46,8 @@ Result<> copy_blob(BlobBackend& from, BlobBackend& to, const BackendStat& blob, 
 
 Result<MigrateProgress> migrate_blobs(BlobBackend& from, BlobBackend& to, const MigrateOptions& options) {
   MigrateProgress p;
-  Walk src(from), dst(to);
+  auto src = walk(from);
+  auto dst = walk(to);
   std::optional<BackendStat> have;  // the destination's next blob not yet passed
   bool dst_done = false;
   std::vector<std::byte> buf(1 << 20);

@@ -1,46 +1,65 @@
 #include "sync/access.h"
 
-#include <cctype>
+#include <algorithm>
+
+#include "core/secret_compare.h"
+#include "sync/room_token.h"
 
 namespace blobsync::sync {
 
 namespace {
 
-bool same(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 bool listed(const std::vector<std::string>& list, std::string_view token) {
   bool found = false;
-  for (const auto& t : list) found |= same(t, token);  // no early exit: constant time per list
+  for (const auto& t : list) found |= secrets_equal(t, token);  // no early exit: constant time per list
   return found;
 }
 
-std::string_view bearer(std::string_view header) {
-  while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
-  if (header.size() < 7) return {};
-  for (std::size_t i = 0; i < 6; ++i)
-    if (std::tolower(static_cast<unsigned char>(header[i])) != "bearer"[i]) return {};
-  if (header[6] != ' ') return {};
-  header.remove_prefix(7);
-  while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
-  while (!header.empty() && header.back() == ' ') header.remove_suffix(1);
-  return header;
+AccessDecision denied(std::uint16_t code, std::string reason) {
+  return {Access::kDenied, false, code, std::move(reason)};
 }
 
 }  // namespace
 
-Access decide_access(const SyncConfig& config, std::string_view query_token, std::string_view authorization) {
-  if (config.tokens.empty() && config.read_only_tokens.empty()) return Access::kReadWrite;
-  std::string_view token = query_token.empty() ? bearer(authorization) : query_token;
-  if (token.empty()) return Access::kDenied;
-  bool peer = !config.peer_token.empty() && same(config.peer_token, token);
-  if (listed(config.tokens, token) || peer) return Access::kReadWrite;
-  if (listed(config.read_only_tokens, token)) return Access::kReadOnly;
-  return Access::kDenied;
+bool tokens_required(const SyncConfig& config) {
+  return config.require_token.value_or(!config.tokens.empty() || !config.read_only_tokens.empty());
+}
+
+bool peer_token_configured(const SyncConfig& config) {
+  return !config.peer_tokens.empty() || !config.peer_token.empty();
+}
+
+AccessDecision decide_access(const SyncConfig& config, std::string_view room, std::string_view query_token,
+                             std::string_view authorization, std::int64_t now) {
+  std::string_view token = query_token.empty() ? bearer_token(authorization) : query_token;
+  // Back-compat: with no peer_tokens, the token this server presents is the one it accepts.
+  bool peer = !token.empty() && (config.peer_tokens.empty()
+                                     ? !config.peer_token.empty() && secrets_equal(config.peer_token, token)
+                                     : listed(config.peer_tokens, token));
+  if (peer) return {Access::kReadWrite, true, 0, {}};
+
+  bool required = tokens_required(config);
+  if (room == kMeshRoom && (required || peer_token_configured(config)))
+    return denied(kCloseForbidden, "forbidden: the _mesh room is for peer servers only");
+  if (!required) return {Access::kReadWrite, false, 0, {}};
+  if (token.empty()) return denied(kCloseUnauthorized, "unauthorized: missing token");
+
+  bool rw = listed(config.tokens, token);
+  bool ro = listed(config.read_only_tokens, token);
+  if (rw) return {Access::kReadWrite, false, 0, {}};
+  if (ro) return {Access::kReadOnly, false, 0, {}};
+
+  if (config.room_token_secret.empty()) return denied(kCloseUnauthorized, "unauthorized: unknown token");
+  auto t = verify_room_token(token, config.room_token_secret, now, config.tokens_not_before);
+  if (!t) {
+    // A token that is not a JWT at all is most likely a mistyped static token.
+    bool jwt_shaped = std::count(token.begin(), token.end(), '.') == 2;
+    return denied(kCloseUnauthorized,
+                  std::string("unauthorized: ") + std::string(jwt_shaped ? describe(t.error()) : "unknown token"));
+  }
+  if (!token_grants_room(*t, room))
+    return denied(kCloseForbidden, "forbidden: the token does not open this room");
+  return {t->scope == RoomScope::kWrite ? Access::kReadWrite : Access::kReadOnly, false, 0, {}};
 }
 
 }  // namespace blobsync::sync

@@ -1,18 +1,37 @@
-// Access: what a WebSocket connection may do, decided from its pre-shared
-// token (`?token=` query parameter or `Authorization: Bearer <token>`).
+// Access: the one place that turns (room name, credentials) into what a
+// WebSocket connection to /sync/<room> may do. The credential is `?token=`
+// (it wins) or `Authorization: Bearer <token>`; no other header counts
+// (a User-Agent or Origin never changes what the server checks).
 //
-//   no tokens configured          -> kReadWrite for everyone
-//   token in SyncConfig::tokens   -> kReadWrite
-//   SyncConfig::peer_token        -> kReadWrite (another server of the mesh)
-//   token in read_only_tokens     -> kReadOnly (sync step 2 and updates
-//                                    dropped, blob UPLOAD gets FORBIDDEN)
-//   anything else / no token      -> kDenied (closed with code 4401)
+//   a peer token (SyncConfig::peer_tokens,  -> kReadWrite, peer: any room, `_mesh`
+//     else SyncConfig::peer_token)             included; served chunks are not
+//                                              re-hashed (the peer verifies) and
+//                                              a missing blob is not fetched for it
+//   room `_mesh`, anyone else               -> kDenied 4403 when a peer token is
+//                                              configured or tokens are required;
+//                                              open (kReadWrite) on an open server
+//                                              with no peer token (an open mesh)
+//   tokens not required (require_token())   -> kReadWrite for everyone (open)
+//   no token                                -> kDenied 4401
+//   token in SyncConfig::tokens             -> kReadWrite
+//   token in read_only_tokens               -> kReadOnly
+//   a room token (sync/room_token.h) that   -> kReadOnly (scope read) or
+//     verifies and names the room              kReadWrite (scope write)
+//   a room token that verifies, other room  -> kDenied 4403 (authenticated, not
+//                                              allowed here)
+//   anything else (unknown, expired,        -> kDenied 4401
+//     revoked, forged, an ATProto token)
 //
-// Tokens are compared in constant time.
+// kReadOnly: sync step 2 and updates dropped (the document and its
+// _blobRegistry, which is part of it), blob UPLOAD answered FORBIDDEN.
+// Static tokens and peer tokens are compared in constant time
+// (secrets_equal), every list in full.
 //
 // Thread safety: pure function over immutable config.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "sync/sync_config.h"
@@ -21,10 +40,31 @@ namespace blobsync::sync {
 
 enum class Access { kDenied, kReadOnly, kReadWrite };
 
+// The mesh's directory room (mesh/mesh.h): lists every room name, so only
+// peers may use it.
+inline constexpr char kMeshRoom[] = "_mesh";
+
+// Close codes for a refused connection: no valid credential (missing,
+// unknown, expired, revoked) / a valid one that does not open this room.
 inline constexpr std::uint16_t kCloseUnauthorized = 4401;
+inline constexpr std::uint16_t kCloseForbidden = 4403;
+
+struct AccessDecision {
+  Access access = Access::kDenied;
+  bool peer = false;          // another server of the mesh (a peer token)
+  std::uint16_t close_code = 0;  // when kDenied
+  std::string reason;            // when kDenied: the close reason
+};
+
+// Whether a connection must present a token: SyncConfig::require_token, or
+// by default whether static tokens are configured.
+bool tokens_required(const SyncConfig& config);
+// peer_tokens or peer_token is set.
+bool peer_token_configured(const SyncConfig& config);
 
 // query_token: the decoded ?token= value ("" if absent); authorization: the
-// Authorization header value ("" if absent).
-Access decide_access(const SyncConfig& config, std::string_view query_token, std::string_view authorization);
+// Authorization header value ("" if absent); now: Unix seconds.
+AccessDecision decide_access(const SyncConfig& config, std::string_view room, std::string_view query_token,
+                             std::string_view authorization, std::int64_t now);
 
 }  // namespace blobsync::sync

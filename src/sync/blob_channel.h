@@ -83,18 +83,17 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
     // Which of these blobs the connection's room lists (Room::listed; done
     // on any thread): through a room, only those are read (REQUEST, HAVE).
     std::function<void(std::vector<Digest>, std::function<void(std::vector<bool>)>)> listed;
-    // Another server of the mesh, proven by a peer token: reads any
-    // permanent blob without `listed` (heals fetch through the directory room).
-    bool reads_any = false;
     // The hold an upload's blob is stored with: the room's ("room:<room>@<url>",
     // room_holds.h).
     std::string hold;
     bool read_only = false;
-    // The peer is another blobsync server, whose replicator checks every
-    // chunk against its hash: served chunks skip this server's own re-check
-    // (other peers get chunks re-hashed as read, so a damaged disk shows up
-    // here as an error rather than at the client).
-    bool peer_verifies = false;
+    // The other end is another server of the mesh, proven by a peer token
+    // (sync/access.h; never a header). It reads any permanent blob without
+    // `listed` (heals fetch through the directory room), and its replicator
+    // checks every chunk, so served chunks skip this server's re-check
+    // (clients get chunks re-hashed as read: a damaged disk shows up here as
+    // an error rather than at the client).
+    bool peer = false;
   };
 
   // A download pauses while the connection has more than this unsent.
@@ -118,7 +117,7 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   void on_upload(protocol::UploadMsg m);
   void on_chunk(std::vector<std::uint8_t> frame, const protocol::ChunkMsg& m);
   void on_request(protocol::RequestMsg m);
-  // conn_.listed for these hashes, back on the strand (all true: reads_any).
+  // conn_.listed for these hashes, back on the strand (all true for a peer).
   void check_listed(std::vector<Digest> hashes, std::function<void(std::vector<bool>)> then);
   void serve_request(protocol::RequestMsg m, bool may_fetch);
   void on_have(protocol::HaveMsg m);

@@ -29,10 +29,10 @@ struct BlobChannel::Download {
 // ---- download --------------------------------------------------------------
 
 void BlobChannel::check_listed(std::vector<Digest> hashes, std::function<void(std::vector<bool>)> then) {
-  if (conn_.reads_any || !conn_.listed) {
+  if (conn_.peer || !conn_.listed) {
     // No room to ask (a peer, or a test without one): every blob, if it
     // reads any; none otherwise.
-    std::vector<bool> all(hashes.size(), conn_.reads_any);
+    std::vector<bool> all(hashes.size(), conn_.peer);
     return then(std::move(all));
   }
   conn_.listed(std::move(hashes), [self = shared_from_this(), then = std::move(then)](std::vector<bool> listed) mutable {
@@ -167,7 +167,7 @@ void BlobChannel::pump(std::uint64_t req) {
         }
         got += *n;
       }
-      if (r && !self->conn_.peer_verifies && Sha256::of(frame.data() + header.size(), len) != dl->chunk_hashes[index]) {
+      if (r && !self->conn_.peer && Sha256::of(frame.data() + header.size(), len) != dl->chunk_hashes[index]) {
         r = fail(Errc::kCorruption, "stored chunk {} does not match its hash", index);
         // The chunk is refused either way (r); a failed quarantine only means
         // the next request finds the mismatch again.

@@ -34,17 +34,13 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "store/fwd.h"
 #include "sync/connection.h"
 #include "sync/room_store.h"
 #include "sync/sync_config.h"
 
 namespace boost::asio {
 class io_context;
-}
-
-namespace blobsync {
-class BlobStore;
-class BlobLifecycle;
 }
 
 namespace blobsync::sync {

@@ -42,6 +42,20 @@ std::int64_t now_ms() {
 
 std::span<const std::uint8_t> digest_span(const Digest& d) { return {d.bytes.data(), d.bytes.size()}; }
 
+// Runs the SELECT sql, its parameters set by bind, and calls row on each row.
+Result<> select_rows(SqliteDb& db, const char* sql, const std::function<void(Statement&)>& bind,
+                     const std::function<void(Statement&)>& row) {
+  auto st = db.prepare(sql);
+  if (!st) return std::unexpected(st.error());
+  bind(*st);
+  for (;;) {
+    auto more = st->step();
+    if (!more) return std::unexpected(more.error());
+    if (!*more) return {};
+    row(*st);
+  }
+}
+
 Result<StoredRoom> load_room(SqliteDb& db, const std::string& name) {
   StoredRoom room;
   {
@@ -64,38 +78,27 @@ Result<StoredRoom> load_room(SqliteDb& db, const std::string& name) {
     }
     room.last_seq = static_cast<std::uint64_t>(st->column_int64(2));
   }
-  {
-    auto st = db.prepare("SELECT seq, data FROM sync_updates WHERE room_id = ? ORDER BY seq");
-    if (!st) return std::unexpected(st.error());
-    st->bind(1, room.id);
-    for (;;) {
-      auto row = st->step();
-      if (!row) return std::unexpected(row.error());
-      if (!*row) break;
-      room.last_seq = std::max(room.last_seq, static_cast<std::uint64_t>(st->column_int64(0)));
-      auto b = st->column_blob(1);
-      room.log_bytes += b.size();
-      room.log.emplace_back(b.begin(), b.end());
-      room.log_seqs.push_back(static_cast<std::uint64_t>(st->column_int64(0)));
-    }
-  }
-  {
-    auto st = db.prepare("SELECT hash, size, chunk_count FROM sync_announced WHERE room_id = ?");
-    if (!st) return std::unexpected(st.error());
-    st->bind(1, room.id);
-    for (;;) {
-      auto row = st->step();
-      if (!row) return std::unexpected(row.error());
-      if (!*row) break;
-      auto b = st->column_blob(0);
-      if (b.size() != 32) continue;
-      AnnouncedBlob a;
-      std::copy(b.begin(), b.end(), a.hash.bytes.begin());
-      a.size = static_cast<std::uint64_t>(st->column_int64(1));
-      a.chunk_count = static_cast<std::uint64_t>(st->column_int64(2));
-      room.announced.push_back(a);
-    }
-  }
+  auto bind_room = [&](Statement& st) { st.bind(1, room.id); };
+  auto log = select_rows(db, "SELECT seq, data FROM sync_updates WHERE room_id = ? ORDER BY seq", bind_room,
+                         [&](Statement& st) {
+                           room.last_seq = std::max(room.last_seq, static_cast<std::uint64_t>(st.column_int64(0)));
+                           auto b = st.column_blob(1);
+                           room.log_bytes += b.size();
+                           room.log.emplace_back(b.begin(), b.end());
+                           room.log_seqs.push_back(static_cast<std::uint64_t>(st.column_int64(0)));
+                         });
+  if (!log) return std::unexpected(log.error());
+  auto announced = select_rows(db, "SELECT hash, size, chunk_count FROM sync_announced WHERE room_id = ?", bind_room,
+                               [&](Statement& st) {
+                                 auto b = st.column_blob(0);
+                                 if (b.size() != 32) return;
+                                 AnnouncedBlob a;
+                                 std::copy(b.begin(), b.end(), a.hash.bytes.begin());
+                                 a.size = static_cast<std::uint64_t>(st.column_int64(1));
+                                 a.chunk_count = static_cast<std::uint64_t>(st.column_int64(2));
+                                 room.announced.push_back(a);
+                               });
+  if (!announced) return std::unexpected(announced.error());
   return room;
 }
 
@@ -235,6 +238,13 @@ void RoomStore::run_between_job(Job& job) {
   (void)job.run(*db_);
 }
 
+void RoomStore::push_write(std::function<void(Result<>)> done, std::function<Result<>(SqliteDb&)> run) {
+  Job job;
+  job.done = std::move(done);
+  job.run = std::move(run);
+  push(std::move(job));
+}
+
 void RoomStore::load(std::string name, std::function<void(Result<StoredRoom>)> done) {
   Job job;
   job.write = false;
@@ -281,9 +291,7 @@ void RoomStore::run_between(std::function<Result<>()> fn, std::function<void(Res
 
 void RoomStore::compact(std::int64_t room, std::uint64_t upto_seq, crdt::Bytes snapshot,
                         std::function<void(Result<>)> done) {
-  Job job;
-  job.done = std::move(done);
-  job.run = [room, upto_seq, snapshot = std::move(snapshot)](SqliteDb& db) -> Result<> {
+  push_write(std::move(done), [room, upto_seq, snapshot = std::move(snapshot)](SqliteDb& db) -> Result<> {
     auto st = db.prepare("UPDATE sync_rooms SET snapshot = ?, snapshot_seq = ?, updated_ms = ? WHERE id = ?");
     if (!st) return std::unexpected(st.error());
     st->bind_blob(1, snapshot).bind(2, static_cast<std::int64_t>(upto_seq)).bind(3, now_ms()).bind(4, room);
@@ -292,14 +300,11 @@ void RoomStore::compact(std::int64_t room, std::uint64_t upto_seq, crdt::Bytes s
     if (!del) return std::unexpected(del.error());
     del->bind(1, room).bind(2, static_cast<std::int64_t>(upto_seq));
     return del->run();
-  };
-  push(std::move(job));
+  });
 }
 
 void RoomStore::quarantine(std::int64_t room, std::uint64_t seq, std::string reason, std::function<void(Result<>)> done) {
-  Job job;
-  job.done = std::move(done);
-  job.run = [this, room, seq, reason = std::move(reason)](SqliteDb& db) -> Result<> {
+  push_write(std::move(done), [this, room, seq, reason = std::move(reason)](SqliteDb& db) -> Result<> {
     auto ins = db.prepare(seq == 0 ? "INSERT OR IGNORE INTO sync_quarantine(room_id, seq, data, reason, at_ms) "
                                      "SELECT id, 0, snapshot, ?, ? FROM sync_rooms WHERE id = ? AND snapshot IS NOT NULL"
                                    : "INSERT OR IGNORE INTO sync_quarantine(room_id, seq, data, reason, at_ms) "
@@ -317,14 +322,11 @@ void RoomStore::quarantine(std::int64_t room, std::uint64_t seq, std::string rea
     if (!del) return std::unexpected(del.error());
     del->bind(1, room).bind(2, static_cast<std::int64_t>(seq));
     return del->run();
-  };
-  push(std::move(job));
+  });
 }
 
 void RoomStore::record_announce(std::int64_t room, AnnouncedBlob blob, std::function<void(Result<>)> done) {
-  Job job;
-  job.done = std::move(done);
-  job.run = [room, blob](SqliteDb& db) -> Result<> {
+  push_write(std::move(done), [room, blob](SqliteDb& db) -> Result<> {
     auto st = db.prepare(
         "INSERT INTO sync_announced(hash, room_id, size, chunk_count) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(hash, room_id) DO UPDATE SET size = excluded.size, chunk_count = excluded.chunk_count");
@@ -334,34 +336,26 @@ void RoomStore::record_announce(std::int64_t room, AnnouncedBlob blob, std::func
         .bind(3, static_cast<std::int64_t>(blob.size))
         .bind(4, static_cast<std::int64_t>(blob.chunk_count));
     return st->run();
-  };
-  push(std::move(job));
+  });
 }
 
 void RoomStore::remove_announce(std::int64_t room, Digest hash, std::function<void(Result<>)> done) {
-  Job job;
-  job.done = std::move(done);
-  job.run = [room, hash](SqliteDb& db) -> Result<> {
+  push_write(std::move(done), [room, hash](SqliteDb& db) -> Result<> {
     auto st = db.prepare("DELETE FROM sync_announced WHERE hash = ? AND room_id = ?");
     if (!st) return std::unexpected(st.error());
     st->bind_blob(1, digest_span(hash)).bind(2, room);
     return st->run();
-  };
-  push(std::move(job));
+  });
 }
 
 namespace {
 Result<std::vector<std::string>> names_query(SqliteDb& db, const char* sql, const Digest* hash) {
-  auto st = db.prepare(sql);
-  if (!st) return std::unexpected(st.error());
-  if (hash) st->bind_blob(1, digest_span(*hash));
   std::vector<std::string> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    out.push_back(st->column_text(0));
-  }
+  auto bind_hash = [&](Statement& st) {
+    if (hash) st.bind_blob(1, digest_span(*hash));
+  };
+  auto rows = select_rows(db, sql, bind_hash, [&](Statement& st) { out.push_back(st.column_text(0)); });
+  if (!rows) return std::unexpected(rows.error());
   return out;
 }
 }  // namespace
@@ -397,10 +391,7 @@ Result<std::vector<std::string>> RoomStore::room_names() {
 }
 
 void RoomStore::barrier(std::function<void(Result<>)> done) {
-  Job job;
-  job.done = std::move(done);
-  job.run = [](SqliteDb&) -> Result<> { return {}; };
-  push(std::move(job));
+  push_write(std::move(done), [](SqliteDb&) -> Result<> { return {}; });
 }
 
 void RoomStore::flush() {

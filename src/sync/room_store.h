@@ -139,6 +139,8 @@ class RoomStore {
   Result<std::vector<std::string>> query_names(const char* sql, const Digest* hash);
   void run_between_job(Job& job);
   void push(Job job);
+  // A write job that reports through done once its group committed.
+  void push_write(std::function<void(Result<>)> done, std::function<Result<>(SqliteDb&)> run);
   void loop();
 
   std::unique_ptr<SqliteDb> db_;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,14 +22,23 @@ struct SyncConfig {
   // Interrupted blob-channel uploads; default DATA/sync-staging.
   std::filesystem::path staging_dir;
 
-  // Pre-shared tokens. Both empty: no authentication. Otherwise a connection
-  // must present one (?token= or Authorization: Bearer) or is closed with 4401.
+  // Who may connect (sync/access.h decides). Static pre-shared tokens:
   std::vector<std::string> tokens;           // read-write
   std::vector<std::string> read_only_tokens;  // sync step 2 / updates dropped, uploads FORBIDDEN
-  // The mesh's shared token (MeshConfig::peer_token): what this server
-  // presents to its peers, accepted read-write from them. Needs no entry in
-  // `tokens`, so no client token ever has to be given to a peer.
+  // Whether every connection needs a token; unset: only when `tokens` or
+  // `read_only_tokens` is non-empty (otherwise the server is open).
+  std::optional<bool> require_token;
+  // Room tokens (sync/room_token.h): the HS256 key (empty: none accepted),
+  // and tokens_not_before (Unix seconds, 0: none): tokens issued earlier
+  // are refused.
+  std::vector<std::uint8_t> room_token_secret;
+  std::int64_t tokens_not_before = 0;
+  // The mesh's token (MeshConfig::peer_token): what this server presents to
+  // its peers. peer_tokens: what it accepts from peers (a peer gets `_mesh`,
+  // no chunk re-hash, no fetch on its behalf); empty: peer_token is
+  // accepted. Never a client token (config load refuses an overlap).
   std::string peer_token;
+  std::vector<std::string> peer_tokens;
 
   // Rooms.
   std::chrono::milliseconds room_idle_timeout{60'000};  // unload after this long with no connection

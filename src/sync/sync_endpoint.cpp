@@ -75,6 +75,9 @@ void SyncEndpoint::State::stop() {
   if (signals) {
     boost::system::error_code ignored;
     signals->cancel(ignored);
+    // Destroyed now, not with the State: the io_context it was made on may
+    // be the mesh's, and the mesh (with its io_context) may go first.
+    signals.reset();
   }
 }
 
@@ -155,6 +158,7 @@ SyncEndpoint::~SyncEndpoint() {
 
 void SyncEndpoint::State::adopt_io_context(asio::io_context& ioc) {
   manager.set_io_context(ioc);
+  if (stopping) return;  // stop() has run: no signal handling to set up
   // The server ends run() only when no work is left: on SIGINT/SIGTERM close
   // our connections and rooms too.
   signals = std::make_unique<asio::signal_set>(ioc, SIGINT, SIGTERM);
@@ -168,7 +172,6 @@ void SyncEndpoint::State::adopt_io_context(asio::io_context& ioc) {
       if (auto st = weak.lock()) st->stop();
     });
   });
-  if (stopping) signals->cancel();
 }
 
 void SyncEndpoint::use_io_context(asio::io_context& ioc) {

@@ -29,19 +29,16 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "store/fwd.h"
 #include "sync/sync_config.h"
 
 namespace boost::asio {
 class io_context;
 }
 
-namespace blobsync {
-class BlobStore;
-class BlobLifecycle;
-namespace http {
+namespace blobsync::http {
 class Server;
 }
-}  // namespace blobsync
 
 namespace blobsync::sync {
 
@@ -66,7 +63,8 @@ class SyncEndpoint {
   // ---- Hooks for the server mesh (mesh/mesh.h); REQUIRES: before attach().
   // Rooms run on `ioc` from now on (instead of the first WebSocket's
   // io_context, so rooms can load before any client connects) and
-  // SIGINT/SIGTERM are handled there.
+  // SIGINT/SIGTERM are handled there. `ioc` must outlive stop() (which the
+  // destructor calls if nobody did).
   void use_io_context(boost::asio::io_context& ioc);
   // On SIGINT/SIGTERM, calls hook(stop) instead of stopping at once; the hook
   // must call stop() when done (the mesh first withdraws from registries).

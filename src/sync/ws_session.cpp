@@ -355,11 +355,17 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       co_await reject(bhttp::status::bad_request, "invalid room name: " + room_name.error().message);
       co_return;
     }
-    auto authorization = std::string(request_[bhttp::field::authorization]);
-    // Another server's mesh fetching a blob (User-Agent blobsync-mesh/...): never
-    // replicate on fetch for it, so servers cannot wait on each other.
-    from_server_ = std::string_view(request_[bhttp::field::user_agent]).starts_with("blobsync-mesh");
-    access_ = decide_access(deps_.config, query_param(target, "token"), authorization);
+    // Only the credential decides (sync/access.h): no other header, User-Agent
+    // included, changes what this connection may do or what is checked for it.
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    auto decision = decide_access(deps_.config, *room_name, query_param(target, "token"),
+                                  request_[bhttp::field::authorization], now.count());
+    access_ = decision.access;
+    // A peer server (peer token) verifies every chunk itself and is never made
+    // to wait on a fetch, so servers cannot wait on each other.
+    from_server_ = decision.peer;
+    denied_code_ = decision.close_code;
+    denied_reason_ = std::move(decision.reason);
 
     ws_.binary(true);
     ws_.auto_fragment(false);
@@ -404,7 +410,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     } unregister{deps_, id_};
 
     if (access_ == Access::kDenied) {
-      co_await close_and_drain(kCloseUnauthorized, "unauthorized: missing or unknown token");
+      co_await close_and_drain(denied_code_, denied_reason_.c_str());
       co_return;
     }
     if (deps_.sessions.size() > deps_.config.max_connections) {
@@ -551,11 +557,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       };
     hooks.hold = room_holder(room_->name(), deps_.blobs.config.url);
     hooks.read_only = access_ == Access::kReadOnly;
-    hooks.peer_verifies = from_server_;
-    hooks.reads_any = from_server_;
-    hooks.listed = [room = room_](std::vector<Digest> hashes, std::function<void(std::vector<bool>)> done) {
-      room->listed(std::move(hashes), std::move(done));
-    };
+    hooks.peer = from_server_;
+    hooks.listed = [room = room_](auto hashes, auto done) { room->listed(std::move(hashes), std::move(done)); };
     blob_ = std::make_shared<BlobChannel>(deps_.blobs, std::move(hooks));
   }
 
@@ -570,6 +573,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   bool paused_ = false;   // no read pending: waiting for the room or the disk
   ConnId id_ = 0;
   Access access_ = Access::kDenied;
+  std::uint16_t denied_code_ = kCloseUnauthorized;
+  std::string denied_reason_;
   std::shared_ptr<Room> room_;
   std::shared_ptr<BlobChannel> blob_;
   bool accepted_ = false;

@@ -91,13 +91,18 @@ class BlobChannelPairTest : public ::testing::Test {
   // Runs the conversation: `first` goes to the server, then every frame each
   // side sends goes to the other, until the client's machine is done or
   // fails. `drop_after`: the connection breaks once the server has sent that
-  // many CHUNKs. Returns the client's outcome.
+  // many CHUNKs. `watch` sees every message, `to_server` telling which way.
+  // Returns the client's outcome.
+  using Watch = std::function<void(const protocol::BlobMessage&, bool to_server)>;
   template <class Session>
-  Result<TransferStatus> converse(Session& session, Frame first, std::uint64_t drop_after = UINT64_MAX) {
+  Result<TransferStatus> converse(Session& session, Frame first, std::uint64_t drop_after = UINT64_MAX,
+                                  const Watch& watch = {}) {
     std::deque<Frame> to_server{std::move(first)};
     std::uint64_t chunks_to_client = 0;
     for (int step = 0; step < 100000; ++step) {
       while (!to_server.empty()) {
+        if (watch)
+          if (auto m = protocol::decode_blob_message(to_server.front())) watch(*m, true);
         channel_->on_frame(std::move(to_server.front()));
         to_server.pop_front();
       }
@@ -108,6 +113,7 @@ class BlobChannelPairTest : public ::testing::Test {
       for (auto& f : frames) {
         auto msg = protocol::decode_blob_message(f);
         if (!msg) return std::unexpected(msg.error());
+        if (watch) watch(*msg, false);
         if (std::holds_alternative<protocol::ChunkMsg>(*msg) && ++chunks_to_client > drop_after)
           return fail(Errc::kIOError, "connection dropped");
         std::vector<Frame> out;
@@ -186,36 +192,16 @@ TEST_F(BlobChannelPairTest, TheServerNeverHasMoreChunksOutThanTheClientsWindow) 
   // The client credits in batches of a quarter window; the server must wait
   // for them: with a window of 4 it may never have sent 5 uncredited chunks.
   DownloadSession session(1, *partial, /*window=*/4);
-  std::deque<Frame> to_server{session.request_frame()};
   std::uint64_t outstanding = 0, most = 0, credited = 0;
-  bool done = false;
-  for (int step = 0; step < 10000 && !done; ++step) {
-    while (!to_server.empty()) {
-      auto m = protocol::decode_blob_message(to_server.front());
-      ASSERT_TRUE(m);
-      if (auto* c = std::get_if<protocol::CreditMsg>(&*m)) {
-        credited += c->chunks;
-        outstanding -= c->chunks;
-      }
-      channel_->on_frame(std::move(to_server.front()));
-      to_server.pop_front();
+  auto st = converse(session, session.request_frame(), UINT64_MAX, [&](const protocol::BlobMessage& m, bool to_server) {
+    if (auto* c = std::get_if<protocol::CreditMsg>(&m); c && to_server) {
+      credited += c->chunks;
+      outstanding -= c->chunks;
     }
-    drain();
-    ASSERT_FALSE(to_client_.empty()) << "stalled";
-    auto frames = std::move(to_client_);
-    to_client_.clear();
-    for (auto& f : frames) {
-      auto msg = protocol::decode_blob_message(f);
-      ASSERT_TRUE(msg);
-      if (std::holds_alternative<protocol::ChunkMsg>(*msg)) most = std::max(most, ++outstanding);
-      std::vector<Frame> out;
-      auto st = session.on_message(*msg, out);
-      ASSERT_TRUE(st) << st.error().message;
-      done = *st == TransferStatus::kDone;
-      for (auto& o : out) to_server.push_back(std::move(o));
-    }
-  }
-  ASSERT_TRUE(done);
+    if (std::holds_alternative<protocol::ChunkMsg>(m) && !to_server) most = std::max(most, ++outstanding);
+  });
+  ASSERT_TRUE(st) << st.error().message;
+  ASSERT_EQ(*st, TransferStatus::kDone);
   EXPECT_LE(most, 4u);
   EXPECT_GT(credited, 0u);
 }

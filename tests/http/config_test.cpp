@@ -130,5 +130,70 @@ TEST(ConfigTest, TomlFileAndEnv) {
   EXPECT_FALSE(read_toml_config(path));
 }
 
+// Access keys (issue 17): room tokens, peer tokens, admin.
+TEST(ConfigTest, AccessKeys) {
+  const std::string key(40, 'k');
+  auto c = build_config({{{"room_token_secret", key},
+                          {"tokens_not_before", "2026-12-06T21:00:00Z"},
+                          {"peer_token", "p1"},
+                          {"peer_tokens", "p1, p2"},
+                          {"admin_loopback", "false"}}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->room_token_secret, key);
+  EXPECT_EQ(c->tokens_not_before, 1'796'590'800);
+  EXPECT_EQ(c->peer_tokens, (std::vector<std::string>{"p1", "p2"}));
+  EXPECT_FALSE(c->admin_loopback);
+  EXPECT_FALSE(c->sync_require_token.has_value());
+  EXPECT_EQ(build_config({{{"tokens_not_before", "1765000000"}}})->tokens_not_before, 1'765'000'000);
+  EXPECT_EQ(build_config({{{"sync_require_token", "true"}}})->sync_require_token, true);
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"room_token_secret", "short"},
+           {"tokens_not_before", "yesterday"},
+           {"tokens_not_before", "2026-13-01T00:00:00Z"},
+           {"tokens_not_before", "2026-12-06T21:00:00+01:00"},
+           {"tokens_not_before", "2026-12-06"},
+           {"sync_require_token", "sometimes"},
+           {"admin_loopback", "2"}}) {
+    auto bad = build_config({{{k, v}}});
+    ASSERT_FALSE(bad) << k << "=" << v;
+    EXPECT_NE(bad.error().message.find(k), std::string::npos) << bad.error().message;
+  }
+}
+
+TEST(ConfigTest, ParseTime) {
+  EXPECT_EQ(*parse_time("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(*parse_time("2000-02-29T12:34:56.789Z"), 951'827'696);
+  EXPECT_EQ(*parse_time("42"), 42);
+  EXPECT_FALSE(parse_time("2001-02-29T00:00:00Z"));  // no such day
+  EXPECT_FALSE(parse_time("2000-01-01T24:00:00Z"));
+  EXPECT_FALSE(parse_time("2000-01-01T00:00:00"));  // UTC must be said
+  EXPECT_FALSE(parse_time(""));
+  EXPECT_FALSE(parse_time("-5"));
+}
+
+// A token accepted from peers may not also be a client token: a client
+// holding it could pose as a server (`_mesh`, no chunk re-checks).
+TEST(ConfigTest, PeerTokensAreNeverClientTokens) {
+  auto overlap = build_config({{{"sync_tokens", "a,b"}, {"peer_tokens", "c,b"}}});
+  ASSERT_FALSE(overlap);
+  EXPECT_NE(overlap.error().message.find("peer_tokens"), std::string::npos);
+  EXPECT_NE(overlap.error().message.find("sync_tokens"), std::string::npos);
+  auto legacy = build_config({{{"sync_read_only_tokens", "ro"}, {"peer_token", "ro"}}});
+  ASSERT_FALSE(legacy);  // peer_token is what peers must show when peer_tokens is unset
+  EXPECT_NE(legacy.error().message.find("sync_read_only_tokens"), std::string::npos);
+  // peer_token is only presented once peer_tokens is set: it may be anything.
+  EXPECT_TRUE(build_config({{{"sync_tokens", "x"}, {"peer_token", "y"}, {"peer_tokens", "z"}}}));
+  EXPECT_TRUE(build_config({{{"sync_tokens", "x"}, {"peer_token", "y"}}}));
+}
+
+TEST(ConfigTest, ContradictoryAccessKeysAreRefused) {
+  EXPECT_FALSE(build_config({{{"sync_tokens", "x"}, {"sync_require_token", "false"}}}));
+  EXPECT_FALSE(build_config({{{"room_token_secret", std::string(32, 's')}, {"sync_require_token", "off"}}}));
+  auto same = build_config({{{"room_token_secret", std::string(32, 's')}, {"jwt_secret", std::string(32, 's')}}});
+  ASSERT_FALSE(same);
+  EXPECT_NE(same.error().message.find("jwt_secret"), std::string::npos);
+  EXPECT_TRUE(build_config({{{"sync_require_token", "false"}}}));
+}
+
 }  // namespace
 }  // namespace blobsync::http

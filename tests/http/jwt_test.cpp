@@ -2,6 +2,8 @@
 
 #include "http/jwt.h"
 
+#include <boost/json.hpp>
+
 namespace blobsync::http {
 namespace {
 
@@ -45,6 +47,24 @@ TEST(JwtTest, Base64Url) {
   EXPECT_EQ(*base64url_decode(enc), s);
   EXPECT_FALSE(base64url_decode("YW55=="));
   EXPECT_FALSE(base64url_decode("Y"));
+}
+
+// The generic HS256 part: any typ and payload, claims untouched.
+TEST(JwtTest, GenericDecode) {
+  auto k = secret("k1k1k1k1k1k1k1k1");
+  auto token = jwt_sign_json("custom+jwt", {{"x", 1}, {"rooms", boost::json::array{"a"}}}, k);
+  auto parts = jwt_decode_hs256(token, k);
+  ASSERT_TRUE(parts);
+  EXPECT_EQ(parts->header.at("typ").as_string(), "custom+jwt");
+  EXPECT_EQ(parts->header.at("alg").as_string(), "HS256");
+  EXPECT_EQ(parts->payload.at("x").as_int64(), 1);
+  EXPECT_EQ(jwt_decode_hs256(token, secret("k2k2k2k2k2k2k2k2")).error(), JwtError::kBadSignature);
+  // A payload that is not an object, correctly signed.
+  std::string body = base64url_encode(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>("[1]"), 3));
+  auto header = token.substr(0, token.find('.'));
+  auto forged = jwt_sign_json("x", {}, k);
+  EXPECT_FALSE(jwt_decode_hs256(header + "." + body + "." + forged.substr(forged.rfind('.') + 1), k));
+  EXPECT_EQ(jwt_decode_hs256(std::string(kMaxJwtBytes + 1, 'a'), k).error(), JwtError::kMalformed);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "http/range.h"
 
@@ -33,30 +34,32 @@ TEST(RangeTest, Cases) {
   EXPECT_EQ(parse_range("lines=1-2", 100, r), RangeResult::kNone);
 }
 
+// Satisfiable ranges: the bytes chosen. One row per header.
 TEST(RangeTest, ExactBoundsAndWhitespace) {
-  ByteRange r;
-  EXPECT_EQ(parse_range("bytes=0-99", 100, r), RangeResult::kSatisfiable);
-  EXPECT_EQ(r.offset, 0u);
-  EXPECT_EQ(r.length, 100u);
-  EXPECT_EQ(parse_range("bytes=99-99", 100, r), RangeResult::kSatisfiable);
-  EXPECT_EQ(r.offset, 99u);
-  EXPECT_EQ(r.length, 1u);
-  EXPECT_EQ(parse_range("  bytes= 10 - 19 \t", 100, r), RangeResult::kSatisfiable);
-  EXPECT_EQ(r.offset, 10u);
-  EXPECT_EQ(r.length, 10u);
-  EXPECT_EQ(parse_range("bytes=-1", 1, r), RangeResult::kSatisfiable);
-  EXPECT_EQ(r.offset, 0u);
-  EXPECT_EQ(r.length, 1u);
+  constexpr std::uint64_t kMax = ~std::uint64_t{0};
+  struct Row {
+    const char* header;
+    std::uint64_t size, offset, length;
+  };
+  for (const auto& row : std::vector<Row>{
+           {"bytes=0-99", 100, 0, 100},
+           {"bytes=99-99", 100, 99, 1},
+           {"  bytes= 10 - 19 \t", 100, 10, 10},
+           {"bytes=-1", 1, 0, 1},
+           // The largest values parse without overflow.
+           {"bytes=0-9999999999999999999", 100, 0, 100},
+           {"bytes=-9999999999999999999", 100, 0, 100},
+           {"bytes=9999999999999999999-", kMax, 9999999999999999999u, kMax - 9999999999999999999u},
+       }) {
+    ByteRange r;
+    ASSERT_EQ(parse_range(row.header, row.size, r), RangeResult::kSatisfiable) << row.header;
+    EXPECT_EQ(r.offset, row.offset) << row.header;
+    EXPECT_EQ(r.length, row.length) << row.header;
+  }
   // A range that starts past the end is unsatisfiable even with an end given.
+  ByteRange r;
   EXPECT_EQ(parse_range("bytes=100-200", 100, r), RangeResult::kUnsatisfiable);
   EXPECT_EQ(parse_range("bytes=-5", 0, r), RangeResult::kUnsatisfiable);
-  // The largest values parse without overflow.
-  EXPECT_EQ(parse_range("bytes=0-9999999999999999999", 100, r), RangeResult::kSatisfiable);
-  EXPECT_EQ(r.length, 100u);
-  EXPECT_EQ(parse_range("bytes=-9999999999999999999", 100, r), RangeResult::kSatisfiable);
-  EXPECT_EQ(r.length, 100u);
-  EXPECT_EQ(parse_range("bytes=9999999999999999999-", ~std::uint64_t{0}, r), RangeResult::kSatisfiable);
-  EXPECT_EQ(r.offset + r.length, ~std::uint64_t{0});
 }
 
 // Malformed headers are ignored (200 with the whole body), never an error.

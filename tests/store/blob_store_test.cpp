@@ -484,27 +484,29 @@ TEST(BlobStore, RemoveThenMissing) {
   EXPECT_FALSE(*store->contains(rec->hash));
 }
 
+// A PNG header: libmagic recognises it.
+constexpr unsigned char kPng[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 'I', 'H', 'D', 'R',
+                                  0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89};
+
+// The MIME type the store records for data put with this declared type.
+std::string stored_mime(BlobStore& store, std::span<const std::byte> data, std::string declared, bool sniff = true) {
+  PutOptions o;
+  o.sniff = sniff;
+  o.declared_mime = std::move(declared);
+  auto rec = store.put_bytes(data, o);
+  EXPECT_TRUE(rec) << rec.error().to_string();
+  return rec ? rec->mime_type : "(put failed)";
+}
+
 TEST(BlobStore, MimeSniffedDeclaredOrDefault) {
   TempDir tmp;
   auto store = open_store(tmp.path());
   // A PNG header is recognised whatever the client declares.
-  const unsigned char png[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 'I', 'H', 'D', 'R',
-                               0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89};
-  PutOptions o;
-  o.declared_mime = "text/html";
-  auto a = store->put_bytes(std::as_bytes(std::span(png)), o);
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->mime_type, "image/png");
+  EXPECT_EQ(stored_mime(*store, std::as_bytes(std::span(kPng)), "text/html"), "image/png");
   // Generic content takes the declared type, normalised.
-  o.declared_mime = "Text/Markdown; charset=UTF-8";
-  auto b = store->put_bytes(as_bytes("# hello\nplain words\n"), o);
-  ASSERT_TRUE(b);
-  EXPECT_EQ(b->mime_type, "text/markdown");
+  EXPECT_EQ(stored_mime(*store, as_bytes("# hello\nplain words\n"), "Text/Markdown; charset=UTF-8"), "text/markdown");
   // Nothing specific, nothing (valid) declared.
-  o.declared_mime = "not a type";
-  auto c = store->put_bytes(random_bytes(5000, 1), o);
-  ASSERT_TRUE(c);
-  EXPECT_EQ(c->mime_type, "application/octet-stream");
+  EXPECT_EQ(stored_mime(*store, random_bytes(5000, 1), "not a type"), "application/octet-stream");
 }
 
 // PutOptions::sniff = false: no libmagic, the declared type (normalised) or
@@ -512,22 +514,11 @@ TEST(BlobStore, MimeSniffedDeclaredOrDefault) {
 TEST(BlobStore, NoSniffTakesTheDeclaredTypeOrOctetStream) {
   TempDir tmp;
   auto store = open_store(tmp.path());
-  const unsigned char png[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 'I', 'H', 'D', 'R',
-                               0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89};
-  PutOptions o;
-  o.sniff = false;
-  o.declared_mime = "application/octet-stream";
-  auto a = store->put_bytes(std::as_bytes(std::span(png)), o);
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->mime_type, "application/octet-stream");
-  o.declared_mime = "";
-  auto b = store->put_bytes(as_bytes("# hello\nplain words\n"), o);
-  ASSERT_TRUE(b);
-  EXPECT_EQ(b->mime_type, "application/octet-stream");
-  o.declared_mime = "Text/Markdown; charset=UTF-8";
-  auto c = store->put_bytes(as_bytes("# other\n"), o);
-  ASSERT_TRUE(c);
-  EXPECT_EQ(c->mime_type, "text/markdown");
+  const bool sniff = false;
+  EXPECT_EQ(stored_mime(*store, std::as_bytes(std::span(kPng)), "application/octet-stream", sniff),
+            "application/octet-stream");
+  EXPECT_EQ(stored_mime(*store, as_bytes("# hello\nplain words\n"), "", sniff), "application/octet-stream");
+  EXPECT_EQ(stored_mime(*store, as_bytes("# other\n"), "Text/Markdown; charset=UTF-8", sniff), "text/markdown");
 }
 
 TEST(BlobStore, ReopenKeepsEverything) {

@@ -23,16 +23,7 @@ namespace blobsync {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::random_bytes;
-using testing::sha;
-using testing::TempDir;
-
-using testing::open_store;
-using testing::eventually;
-using testing::file_bytes;
-using testing::file_of;
-using testing::flip;
-using testing::read_all;
+using namespace blobsync::testing;  // test_util.h, corruption_util.h
 
 
 TEST(Quarantine, NoReadPathServesAQuarantinedBlob) {

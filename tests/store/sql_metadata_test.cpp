@@ -13,14 +13,10 @@
 namespace blobsync {
 namespace {
 
+using testing::make_record;
 using testing::random_bytes;
 using testing::sha;
 using testing::SqlBackendTest;
-
-BlobRecord record(std::size_t size, std::uint64_t seed, BlobState state = BlobState::kPermanent,
-                  std::int64_t created = 1000) {
-  return testing::make_record(size, seed, state, created);
-}
 
 class SqlMetadataTest : public SqlBackendTest {
  protected:
@@ -35,7 +31,7 @@ BLOBSYNC_BOTH_BACKENDS(SqlMetadataTest);
 TEST_P(SqlMetadataTest, InsertGetListStatsDelete) {
   auto m = meta(open());
   ASSERT_TRUE(m);
-  std::vector<BlobRecord> recs = {record(0, 1), record(1000, 2), record(600 * 1024, 3)};
+  std::vector<BlobRecord> recs = {make_record(0, 1), make_record(1000, 2), make_record(600 * 1024, 3)};
   for (const auto& r : recs) EXPECT_TRUE(*m->insert_blob(r));
   EXPECT_FALSE(*m->insert_blob(recs[1]));
   auto got = m->get_blob(recs[2].hash);
@@ -67,7 +63,7 @@ TEST_P(SqlMetadataTest, InsertGetListStatsDelete) {
 TEST_P(SqlMetadataTest, TemporaryRefreshAndPromotion) {
   auto m = meta(open());
   ASSERT_TRUE(m);
-  auto r = record(10, 7, BlobState::kTemporary, 1000);
+  auto r = make_record(10, 7, BlobState::kTemporary, 1000);
   EXPECT_TRUE(*m->insert_blob(r));
   r.created_at_ms = 5000;
   EXPECT_FALSE(*m->insert_blob(r));
@@ -86,7 +82,7 @@ TEST_P(SqlMetadataTest, TemporaryRefreshAndPromotion) {
 TEST_P(SqlMetadataTest, QuarantineIsSetReadCountedAndCleared) {
   auto m = meta(open());
   ASSERT_TRUE(m);
-  auto a = record(300 * 1024, 11), b = record(10, 12);
+  auto a = make_record(300 * 1024, 11), b = make_record(10, 12);
   ASSERT_TRUE(m->insert_blob(a) && m->insert_blob(b));
   EXPECT_EQ(*m->count_quarantined(), 0u);
   EXPECT_TRUE((*m->get_blob(a.hash))->quarantine.empty());
@@ -99,7 +95,7 @@ TEST_P(SqlMetadataTest, QuarantineIsSetReadCountedAndCleared) {
   ASSERT_TRUE(m->set_quarantine(a.hash, ""));
   EXPECT_TRUE((*m->get_blob(a.hash))->quarantine.empty());
   EXPECT_EQ(*m->count_quarantined(), 0u);
-  EXPECT_EQ(m->set_quarantine(record(5, 13).hash, "x").error().code, Errc::kNotFound);
+  EXPECT_EQ(m->set_quarantine(make_record(5, 13).hash, "x").error().code, Errc::kNotFound);
 }
 
 TEST_P(SqlMetadataTest, ServersInsertingTheSameBlobAtOnceStoreOneRow) {
@@ -110,7 +106,8 @@ TEST_P(SqlMetadataTest, ServersInsertingTheSameBlobAtOnceStoreOneRow) {
   servers.push_back(meta(open()));
   ASSERT_TRUE(servers[0] && servers[1]);
   std::vector<BlobRecord> recs;
-  for (int i = 0; i < 20; ++i) recs.push_back(record(100, 100 + static_cast<std::uint64_t>(i), BlobState::kTemporary));
+  for (int i = 0; i < 20; ++i)
+    recs.push_back(make_record(100, 100 + static_cast<std::uint64_t>(i), BlobState::kTemporary));
   std::atomic<int> inserted{0}, errors{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 6; ++t) {

@@ -14,21 +14,17 @@
 namespace blobsync {
 namespace {
 
+using testing::make_record;
 using testing::random_bytes;
 using testing::sha;
 using testing::TempDir;
-
-BlobRecord record(std::size_t size, std::uint64_t seed, BlobState state = BlobState::kPermanent,
-                  std::int64_t created = 1000) {
-  return testing::make_record(size, seed, state, created);
-}
 
 TEST(SqliteMetadata, InsertGetListStatsDelete) {
   TempDir tmp;
   auto meta = SqliteMetadata::open(tmp.path() / "meta.db");
   ASSERT_TRUE(meta) << meta.error().to_string();
-  auto a = record(600'000, 1);
-  auto b = record(0, 2);
+  auto a = make_record(600'000, 1);
+  auto b = make_record(0, 2);
   EXPECT_TRUE(*(*meta)->insert_blob(a));
   EXPECT_FALSE(*(*meta)->insert_blob(a));
   EXPECT_TRUE(*(*meta)->insert_blob(b));
@@ -53,7 +49,7 @@ TEST(SqliteMetadata, TemporaryRefreshAndPromotion) {
   TempDir tmp;
   auto meta = SqliteMetadata::open(tmp.path() / "meta.db");
   ASSERT_TRUE(meta);
-  auto t = record(10, 3, BlobState::kTemporary);
+  auto t = make_record(10, 3, BlobState::kTemporary);
   ASSERT_TRUE((*meta)->insert_blob(t));
   t.created_at_ms = 5000;
   EXPECT_FALSE(*(*meta)->insert_blob(t));
@@ -75,7 +71,7 @@ TEST(SqliteMetadata, ManyThreadsReadAndWrite) {
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 30; ++i) {
-        auto r = record(100, static_cast<std::uint64_t>(t * 1000 + i));
+        auto r = make_record(100, static_cast<std::uint64_t>(t * 1000 + i));
         if (!(*meta)->insert_blob(r)) ++errors;
         auto g = (*meta)->get_blob(r.hash);
         if (!g || !*g) ++errors;
@@ -97,7 +93,7 @@ TEST(SqliteMetadata, GroupedInsertsReportEachCallersOwnResult) {
   ASSERT_TRUE(meta);
   constexpr int kThreads = 12, kShared = 20, kOwn = 10;
   std::vector<BlobRecord> shared;
-  for (int i = 0; i < kShared; ++i) shared.push_back(record(100 + i, 9000 + i, BlobState::kTemporary));
+  for (int i = 0; i < kShared; ++i) shared.push_back(make_record(100 + i, 9000 + i, BlobState::kTemporary));
   std::vector<std::atomic<int>> firsts(kShared);
   std::atomic<int> errors{0}, own_firsts{0};
   std::vector<std::thread> threads;
@@ -111,7 +107,7 @@ TEST(SqliteMetadata, GroupedInsertsReportEachCallersOwnResult) {
         if (!got) ++errors;
         else if (*got) ++firsts[i];
         if (k < kOwn) {
-          auto own = (*meta)->insert_blob(record(50, static_cast<std::uint64_t>(t * 100 + k)));
+          auto own = (*meta)->insert_blob(make_record(50, static_cast<std::uint64_t>(t * 100 + k)));
           if (!own) ++errors;
           else if (*own) ++own_firsts;
         }

@@ -74,7 +74,7 @@ class BlobChannelTest : public ::testing::Test {
     channel_.reset();
   }
 
-  std::shared_ptr<BlobChannel> make_channel(bool read_only, bool reads_any = false) {
+  std::shared_ptr<BlobChannel> make_channel(bool read_only, bool peer = false) {
     BlobChannel::ConnectionDeps h;
     h.send = [this](SharedBytes b) { frames_.push_back(std::move(b)); };
     h.post = [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); };
@@ -90,7 +90,7 @@ class BlobChannelTest : public ::testing::Test {
     };
     h.hold = kHold;
     h.read_only = read_only;
-    h.reads_any = reads_any;
+    h.peer = peer;
     return std::make_shared<BlobChannel>(*deps_, std::move(h));
   }
 
@@ -459,7 +459,7 @@ TEST_F(BlobChannelTest, APeerReadsAnyPermanentBlobWithoutTheRoomListingIt) {
   auto data = random_data(1000, 29);
   auto rec = suite_->shared.store->put_bytes(std::as_bytes(std::span<const std::uint8_t>(data)), PutOptions{});
   ASSERT_TRUE(rec);
-  auto peer = make_channel(false, /*reads_any=*/true);
+  auto peer = make_channel(false, /*peer=*/true);
   frame(*peer, protocol::RequestMsg{29, rec->hash, 4, {}});
   auto g = take();
   EXPECT_EQ(all_of<protocol::DoneMsg>(g).size(), 1u);

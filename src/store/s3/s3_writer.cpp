@@ -120,14 +120,7 @@ Result<> S3Writer::commit_stream(const std::string& final_key) {
   if (!*complete) {
     return fail(Errc::kCorruption, "S3 {}: the stored object does not have the {} bytes sent", upload_key_, total_);
   }
-  auto exists = has_full_object(final_key);
-  if (!exists) return std::unexpected(exists.error());
-  if (!*exists) {
-    if (auto r = copy_to(final_key); !r) return r;
-  }
-  tmp_completed_ = false;
-  client_.delete_later(upload_key_);  // the blob is committed; the temporary object goes off this path
-  return {};
+  return publish_tmp(final_key);
 }
 
 void S3Writer::clean_up_stream() {
@@ -255,6 +248,17 @@ Result<bool> S3Writer::has_full_object(const std::string& key, std::uint64_t siz
   return false;
 }
 
+Result<> S3Writer::publish_tmp(const std::string& final_key) {
+  auto exists = has_full_object(final_key);
+  if (!exists) return std::unexpected(exists.error());
+  if (!*exists) {
+    if (auto r = copy_to(final_key); !r) return r;
+  }
+  tmp_completed_ = false;
+  client_.delete_later(upload_key_);  // the blob is committed; the temporary object goes off this path
+  return {};
+}
+
 Result<> S3Writer::copy_to(const std::string& final_key) {
   if (total_ > config_.max_copy_size) return multipart_copy(final_key);
   auto r = client_.execute(S3Request("PUT", final_key)
@@ -368,14 +372,7 @@ Result<> S3Writer::commit_via_tmp(const std::string& final_key) {
   if (auto r = flush_part(); !r) return r;
   if (auto r = wait_all(); !r) return r;
   if (auto r = complete_multipart(); !r) return r;
-  auto exists = has_full_object(final_key);
-  if (!exists) return std::unexpected(exists.error());
-  if (!*exists) {
-    if (auto r = copy_to(final_key); !r) return r;
-  }
-  tmp_completed_ = false;
-  client_.delete_later(upload_key_);  // the blob is committed; the temporary object goes off this path
-  return {};
+  return publish_tmp(final_key);
 }
 
 void S3Writer::abort_upload() {

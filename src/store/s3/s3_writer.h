@@ -100,6 +100,9 @@ class S3Writer : public BlobWriter {
   Result<> commit_single(const std::string& final_key, const Digest& digest);
   Result<> commit_direct(const std::string& final_key);
   Result<> commit_via_tmp(const std::string& final_key);
+  // The completed temporary object becomes final_key (copied unless final_key
+  // already holds the blob), then goes.
+  Result<> publish_tmp(const std::string& final_key);
   Result<> copy_to(const std::string& final_key);
   Result<> multipart_copy(const std::string& final_key);
   Result<> fail_with(Error e);

@@ -8,6 +8,7 @@
 // head of every connection they get.
 import net from 'node:net'
 import crypto from 'node:crypto'
+import { rawSocket } from '../sync/harness.mjs'
 import { Server, tmpDir, freePorts, urlOf, until, assert, main, client, BlobClient, hashRef, peersReport, meshUp } from './mesh_harness.mjs'
 
 const CLIENT_TOKEN = 'client-token-1'
@@ -31,14 +32,15 @@ async function trap () {
   return { port: srv.address().port, heads, connections: () => connections, close: () => srv.close() }
 }
 
-// Writes entries {hash: holders} into `room` through a client with a room token,
-// then reads them back through a second client: the server has them.
-async function writeEntries (server, room, entries, size = 1000) {
-  const w = client(server.url, room, { params: { token: CLIENT_TOKEN } })
+// Writes entries {hash: holders} into `room` through a client with `token`,
+// then reads them back through a second client: the server has them. `_mesh`
+// takes a peer token (issue 17): there a peer is the writer.
+async function writeEntries (server, room, entries, token = CLIENT_TOKEN, size = 1000) {
+  const w = client(server.url, room, { params: { token } })
   await w.synced
   const reg = w.doc.getMap('_blobRegistry')
   for (const [ref, holders] of Object.entries(entries)) reg.set(ref, { holders, size, chunkCount: 1 })
-  const r = client(server.url, room, { params: { token: CLIENT_TOKEN } })
+  const r = client(server.url, room, { params: { token } })
   await until(() => Object.keys(entries).every(k => r.doc.getMap('_blobRegistry').get(k)), `${server.url} has the entries in ${room}`)
   w.destroy(); r.destroy()
 }
@@ -80,15 +82,19 @@ main('mesh dial: only peers and mesh_allow holders are dialed, with the right to
     `ws://127.0.0.1:${pB}@127.0.0.1:${p}/sync`, `ws://peer@127.0.0.1:${p}/sync`]
   const refs = {}
   for (const holder of lure(t1.port)) refs[randomRef()] = [holder]
+  // `_mesh` is for peers: a client token is refused there (4403) on every server.
   for (const s of [a, c, f]) {
-    await writeEntries(s, '_mesh', refs)
-    await writeEntries(s, 'album', refs)
+    const raw = await rawSocket(s.url, '_mesh', { query: `?token=${CLIENT_TOKEN}` })
+    const closed = await raw.closed
+    assert(closed.code === 4403, `${s.url}: a client token on _mesh closes with 4403 (got ${closed.code})`)
   }
+  await writeEntries(a, '_mesh', refs, PEER_TOKEN)
+  for (const s of [a, c, f]) await writeEntries(s, 'album', refs)
   // D allows t2's /sync only: a neighbouring path, t1, and userinfo tricks stay refused.
   await writeEntries(d, '_mesh', {
     [randomRef()]: [`ws://127.0.0.1:${t2.port}/sync/`],
     [randomRef()]: [`ws://127.0.0.1:${t2.port}/syncx`, `ws://127.0.0.1:${t2.port}@127.0.0.1:${t1.port}/sync`, urlOf(t1.port)]
-  })
+  }, PEER_TOKEN)
   // Replicate-on-fetch: a client asking A for a lured blob gets NOT_FOUND at once.
   const bc = await BlobClient.connect(a.url, 'album', { query: `?token=${CLIENT_TOKEN}` })
   let err = null
@@ -107,7 +113,8 @@ main('mesh dial: only peers and mesh_allow holders are dialed, with the right to
   // Longer than several rescans and probe rounds of every server.
   await new Promise(resolve => setTimeout(resolve, 4000))
   assert(t1.connections() === 0, `no server dialed the lured holder (${t1.connections()} connections, e.g. ${t1.heads.slice(0, 3).map(h => h.split("\r\n")[0])})`)
-  for (const s of [a, c, d, f]) {
+  // C (no peers) hosts only `_mesh`, which no client can write any more: nothing to refuse there.
+  for (const s of [a, d, f]) {
     const r = await peersReport(s)
     assert(r.holders_refused >= 1, `${s.url} counts refused holders (${r.holders_refused})`)
   }

@@ -10,7 +10,9 @@
 //   --replication M, --no-replicate-on-fetch, --link-backoff-max-ms N,
 //   --prune-after-ms N, --probe-interval-ms N, --rescan-ms N, --max-fetches N,
 //   --peer-token X, --mesh-allow PREFIX (repeatable), --gc-grace D, --gc-interval D,
-//   --scrub-rate SIZE, --scrub-interval-ms N.
+//   --scrub-rate SIZE, --scrub-interval-ms N, --peer-tokens X,Y, --room-token-secret K,
+//   --tokens-not-before T, --require-token true|false, --admin-loopback true|false,
+//   --blobs-public true|false.
 // Every server gets admin token ADMIN_TOKEN (for DELETE /blobs/<hash>).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -55,7 +57,13 @@ export function serveArgs (args) {
     '--gc-grace': v => ['--gc-grace', v],
     '--gc-interval': v => ['--gc-interval', v],
     '--scrub-rate': v => ['--scrub-rate', v],
-    '--scrub-interval-ms': v => ['--scrub-interval', ms(v)]
+    '--scrub-interval-ms': v => ['--scrub-interval', ms(v)],
+    '--peer-tokens': v => ['--peer-tokens', v],
+    '--room-token-secret': v => ['--room-token-secret', v],
+    '--tokens-not-before': v => ['--tokens-not-before', v],
+    '--require-token': v => ['--sync-require-token', v],
+    '--admin-loopback': v => ['--admin-loopback', v],
+    '--blobs-public': v => ['--blobs-public', v]
   }
   const allow = []
   for (let i = 0; i < args.length; i++) {

@@ -53,9 +53,9 @@ inline std::vector<std::byte> random_bytes(std::size_t n, std::uint64_t seed) {
 
 // Writes data through a writer in pieces of `piece` bytes and commits it.
 // known_digest: the writer is told the digest up front (the direct path).
-inline Result<Digest> put_blob(BlobBackend& backend, const std::vector<std::byte>& data, std::size_t piece = 10007,
-                               bool known_digest = false) {
-  auto w = known_digest ? backend.create_writer(Sha256::of(data)) : backend.create_writer();
+// Writes `data` in `piece`s through `w` (a writer just created) and commits it.
+template <class Writer>
+Result<Digest> write_all(Writer w, const std::vector<std::byte>& data, std::size_t piece) {
   if (!w) return std::unexpected(w.error());
   for (std::size_t at = 0; at < data.size(); at += piece) {
     auto r = (*w)->append(std::span(data).subspan(at, std::min(piece, data.size() - at)));
@@ -66,20 +66,17 @@ inline Result<Digest> put_blob(BlobBackend& backend, const std::vector<std::byte
   return d;
 }
 
+inline Result<Digest> put_blob(BlobBackend& backend, const std::vector<std::byte>& data, std::size_t piece = 10007,
+                               bool known_digest = false) {
+  return write_all(known_digest ? backend.create_writer(Sha256::of(data)) : backend.create_writer(), data, piece);
+}
+
 // As put_blob, through a writer told the size up front (create_writer_sized).
 inline Result<Digest> put_blob_sized(BlobBackend& backend, const std::vector<std::byte>& data,
                                      std::size_t piece = 10007, bool known_digest = false) {
   std::optional<Digest> expected;
   if (known_digest) expected = Sha256::of(data);
-  auto w = backend.create_writer_sized(expected, data.size());
-  if (!w) return std::unexpected(w.error());
-  for (std::size_t at = 0; at < data.size(); at += piece) {
-    auto r = (*w)->append(std::span(data).subspan(at, std::min(piece, data.size() - at)));
-    if (!r) return std::unexpected(r.error());
-  }
-  Digest d = Sha256::of(data);
-  if (auto r = (*w)->commit(d); !r) return std::unexpected(r.error());
-  return d;
+  return write_all(backend.create_writer_sized(expected, data.size()), data, piece);
 }
 
 inline Result<std::vector<std::byte>> read_blob(BlobBackend& backend, const Digest& d, std::uint64_t offset = 0,
