@@ -50,6 +50,7 @@ Result<sync::SyncConfig> sync_config(const http::ServerConfig& c, const std::str
   // mesh drains that change to the peers before the process exits.
   sc.withdraw_on_shutdown = !c.peers.empty();
   sc.compact_updates = c.sync_compact_updates;
+  sc.doc_limits = {c.sync_max_pending_structs, c.sync_max_pending_bytes, c.sync_max_doc_bytes, c.sync_max_awareness_bytes};
   return sc;
 }
 

@@ -1,13 +1,20 @@
 #include "crdt/any.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <unordered_map>
+
+#include "crdt/work_meter.h"
 
 namespace blobsync::crdt {
 
 namespace {
 constexpr int kMaxDepth = 256;
+// A claimed count only costs one byte per element: don't let it reserve
+// ~40 bytes per claimed element up front; growth stays amortised linear.
+constexpr uint64_t kReserveCap = 4096;
 }
 
 bool Any::operator==(const Any& o) const {
@@ -37,6 +44,7 @@ static uint64_t index_value(std::string_view key) {
 }
 
 void object_set(AnyObject& obj, std::string key, Any value) {
+  work_add(obj.size());
   for (auto& [k, val] : obj) {
     if (k == key) {
       val = std::move(value);
@@ -51,6 +59,44 @@ void object_set(AnyObject& obj, std::string key, Any value) {
   } else {
     obj.emplace_back(std::move(key), std::move(value));
   }
+}
+
+AnyObject object_from_entries(AnyObject entries) {
+  // Small objects: the ordered scan is cheapest and obviously right.
+  if (entries.size() <= 8) {
+    AnyObject obj;
+    for (auto& [k, v] : entries) object_set(obj, std::move(k), std::move(v));
+    return obj;
+  }
+  // A repeated key keeps its first position and takes the last value, as
+  // `obj[key] = value` does in JS. One hash pass keeps this linear (a scan
+  // per key made a 100,000-key object cost seconds).
+  const size_t n = entries.size();
+  work_add(n);
+  std::vector<size_t> last(n);
+  std::vector<bool> first(n, false);
+  {
+    std::unordered_map<std::string_view, size_t> seen;
+    seen.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      auto [it, fresh] = seen.try_emplace(entries[i].first, i);
+      if (fresh) {
+        first[i] = true;
+        last[i] = i;
+      } else {
+        last[it->second] = i;
+      }
+    }
+  }  // the views die before the keys move
+  AnyObject obj;
+  obj.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    if (first[i]) obj.emplace_back(std::move(entries[i].first), std::move(entries[last[i]].second));
+  // JS property order: array-index keys ascending, then insertion order.
+  auto mid = std::stable_partition(obj.begin(), obj.end(), [](auto& e) { return is_array_index_key(e.first); });
+  std::sort(obj.begin(), mid, [](auto& a, auto& b) { return index_value(a.first) < index_value(b.first); });
+  work_add(n);
+  return obj;
 }
 
 const Any* object_get(const AnyObject& obj, std::string_view key) {
@@ -128,18 +174,19 @@ Any read_any(Decoder& dec, int depth) {
     case 119: return Any(dec.read_var_string());
     case 118: {
       uint64_t n = dec.read_count();
-      AnyObject obj;
+      AnyObject entries;
+      entries.reserve(std::min<uint64_t>(n, kReserveCap));
       for (uint64_t i = 0; i < n && dec.ok(); ++i) {
         std::string k = dec.read_var_string();
         Any v = read_any(dec, depth + 1);
-        object_set(obj, std::move(k), std::move(v));
+        entries.emplace_back(std::move(k), std::move(v));
       }
-      return Any(std::move(obj));
+      return Any(object_from_entries(std::move(entries)));
     }
     case 117: {
       uint64_t n = dec.read_count();
       AnyArray arr;
-      arr.reserve(n);
+      arr.reserve(std::min<uint64_t>(n, kReserveCap));
       for (uint64_t i = 0; i < n && dec.ok(); ++i) arr.push_back(read_any(dec, depth + 1));
       return Any(std::move(arr));
     }
@@ -360,6 +407,7 @@ class JsonParser {
         ++i_;
         return obj;
       }
+      // Entries first, then one linear build (see object_from_entries).
       while (err_.empty()) {
         skip_ws();
         if (i_ >= t_.size() || t_[i_] != '"') {
@@ -375,7 +423,7 @@ class JsonParser {
         ++i_;
         skip_ws();
         Any v = value(depth + 1);
-        object_set(obj, std::move(k), std::move(v));
+        obj.emplace_back(std::move(k), std::move(v));
         skip_ws();
         if (i_ < t_.size() && t_[i_] == ',') {
           ++i_;
@@ -387,7 +435,7 @@ class JsonParser {
         }
         err_ = "expected ',' or '}'";
       }
-      return obj;
+      return object_from_entries(std::move(obj));
     }
     if (c == '[') {
       ++i_;

@@ -55,8 +55,11 @@ struct Any {
   bool operator==(const Any& o) const;
 };
 
-// Inserts or replaces key in JS property order.
+// Inserts or replaces key in JS property order (a scan: for a few keys).
 void object_set(AnyObject& obj, std::string key, Any value);
+// The object `{}` becomes after `obj[k] = v` for each entry in turn (first
+// position, last value, JS key order), in linear expected time.
+AnyObject object_from_entries(AnyObject entries);
 const Any* object_get(const AnyObject& obj, std::string_view key);
 bool is_array_index_key(std::string_view key);
 

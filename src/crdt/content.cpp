@@ -1,5 +1,7 @@
 #include "crdt/content.h"
 
+#include "crdt/work_meter.h"
+
 #include "crdt/update_coder.h"
 
 namespace blobsync::crdt {
@@ -33,8 +35,13 @@ Content Content::splice(uint64_t offset) {
       return r;
     }
     case ContentRef::kString: {
+      work_add(str_.size());
       Content r = string(str_.substr(offset));
       str_.resize(offset);
+      // A piece split off a long string kept the whole capacity: splitting
+      // one string N times held O(N^2) bytes. Shrinking only past 2x keeps
+      // the copies amortised linear.
+      if (str_.capacity() > 2 * str_.size() + 16) str_.shrink_to_fit();
       char16_t last = str_.back();
       if (last >= 0xd800 && last <= 0xdbff) {
         str_.back() = 0xfffd;
@@ -46,9 +53,11 @@ Content Content::splice(uint64_t offset) {
     case ContentRef::kAny: {
       Content r(ref_);
       auto& v = ext_->values;
+      work_add(v.size());
       r.ext().values.assign(std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(offset)),
                             std::make_move_iterator(v.end()));
       v.resize(offset);
+      if (v.capacity() > 2 * v.size() + 16) v.shrink_to_fit();  // as for strings
       return r;
     }
     default: return Content(ref_);  // unreachable for length-1 kinds

@@ -76,6 +76,20 @@ class Doc {
   DeleteSet delete_set() const;  // from the struct store
   bool has_pending() const { return pending_ != nullptr || !pending_ds_.empty(); }
 
+  // Bounds on what out-of-order updates may leave pending (structs waiting
+  // for missing dependencies, delete ranges for unknown structs). Pending
+  // work is re-merged and retried as later updates arrive, so without a
+  // bound one client could grow it, and the cost of every message, without
+  // limit. An update that would go past a bound keeps what it integrated,
+  // but its new pending part is dropped and apply returns kTooLarge.
+  // 0: no bound.
+  struct PendingLimits {
+    size_t max_structs = 0;  // pending structs + pending delete ranges
+    size_t max_bytes = 0;    // encoded size of the pending structs
+  };
+  void set_pending_limits(PendingLimits l) { pending_limits_ = l; }
+  size_t pending_structs() const { return pending_structs_; }
+
   // JSON text as yjs's doc.toJSON() + JSON.stringify (untyped roots omitted).
   std::string to_json() const;
 
@@ -99,7 +113,7 @@ class Doc {
   void integrate_structs(Transaction& txn, DecodedUpdate& u, std::optional<Pending>& rest, bool* error);
   void apply_delete_set(Transaction& txn, const DeleteSet& ds, DeleteSet& unapplied);
   void write_structs(UpdateEncoder& enc, const StateVector& sv) const;
-  void apply_in_txn(Transaction& txn, DecodedUpdate u, std::string* err);
+  void apply_in_txn(Transaction& txn, DecodedUpdate u, std::string* err, bool* over_limit);
 
   uint64_t client_id_;
   bool gc_;
@@ -110,6 +124,9 @@ class Doc {
   Transaction* txn_ = nullptr;
   std::unique_ptr<Pending> pending_;  // rare: a pointer keeps every Doc ~120 bytes smaller
   DeleteSet pending_ds_;
+  PendingLimits pending_limits_;
+  size_t pending_structs_ = 0;  // blocks in pending_ plus ranges in pending_ds_
+  size_t pending_bytes_ = 0;    // encoded size of pending_'s structs, summed as they arrived
   int next_handle_ = 1;
   std::vector<std::pair<int, UpdateFn>> update_fns_;
   std::vector<std::pair<int, UpdateFn>> update_v2_fns_;

@@ -4,6 +4,7 @@
 #include "crdt/item_ops.h"
 #include "crdt/struct_store.h"
 #include "crdt/transaction.h"
+#include "crdt/work_meter.h"
 
 namespace blobsync::crdt {
 
@@ -39,6 +40,7 @@ Item* split_item(Transaction& txn, std::vector<Item*>& structs, size_t index, ui
   txn.merge_structs.push_back(right->id);
   if (right->parent_sub && !right->right && right->parent) *right->parent->map_slot(*right->parent_sub).second = right;
   left->len = diff;
+  work_add(structs.size() - index);  // the insert moves the tail
   structs.insert(structs.begin() + static_cast<ptrdiff_t>(index) + 1, right);
   return right;
 }
@@ -95,13 +97,17 @@ void integrate_item(Transaction& txn, Item* self) {
       o = left->right;
     } else if (self->parent_sub) {
       o = parent->map_get(*self->parent_sub);
-      while (o && o->left) o = o->left;
+      while (o && o->left) {
+        o = o->left;
+        work_add(1);
+      }
     } else {
       o = parent->start;
     }
     std::unordered_set<Item*> conflicting;
     std::unordered_set<Item*> before_origin;
     while (o && o != self->right) {
+      work_add(1);
       before_origin.insert(o);
       conflicting.insert(o);
       if (same_origin(self->has_origin(), self->origin, o->has_origin(), o->origin)) {
@@ -136,7 +142,10 @@ void integrate_item(Transaction& txn, Item* self) {
     Item* r;
     if (self->parent_sub) {
       r = parent->map_get(*self->parent_sub);
-      while (r && r->left) r = r->left;
+      while (r && r->left) {
+        r = r->left;
+        work_add(1);
+      }
     } else {
       r = parent->start;
       parent->start = self;

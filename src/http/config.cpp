@@ -62,6 +62,11 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"mesh_rescan_interval", "how often registries are re-scanned for blobs to replicate"},
       {"mesh_shutdown_flush", "on clean shutdown, how long to wait for peers to confirm the withdrawal"},
       {"sync_compact_updates", "fold a room's update log into a snapshot past this many updates"},
+      // Document limits (issue 18, docs/security.md "Limits"). 0: no limit.
+      {"sync_max_pending_structs", "out-of-order structs and deletes a room's document keeps waiting; an update past it is refused"},
+      {"sync_max_pending_bytes", "encoded size of the structs a room's document keeps waiting (e.g. 16MiB)"},
+      {"sync_max_doc_bytes", "a room's document size (e.g. 64MiB); updates that add content past it are refused"},
+      {"sync_max_awareness_bytes", "one awareness client's state (e.g. 64KiB); a larger one is refused"},
       {"admin_token", "Bearer token for DELETE /blobs/<hash>, and for /metrics and /peers from other than loopback"},
       {"admin_loopback", "/metrics and /peers answer loopback clients without admin_token (true/false)"},
       {"blobs_public", "GET /blobs/<hash> serves held blobs to anyone (true) or only with a token (false)"},
@@ -479,6 +484,17 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       auto n = parse_u64(value);
       if (!n || *n == 0) return fail(Errc::kInvalidArgument, "config 'sync_compact_updates': '{}' is not > 0", value);
       c.sync_compact_updates = *n;
+    } else if (key == "sync_max_pending_structs") {
+      // Document limits (issue 18): this block, sync_config.h.
+      auto n = parse_u64(value);
+      if (!n) return bad(n.error());
+      c.sync_max_pending_structs = *n;
+    } else if (key == "sync_max_pending_bytes") {
+      r = size(c.sync_max_pending_bytes);
+    } else if (key == "sync_max_doc_bytes") {
+      r = size(c.sync_max_doc_bytes);
+    } else if (key == "sync_max_awareness_bytes") {
+      r = size(c.sync_max_awareness_bytes);
     } else if (key == "admin_token") {
       if (!value.empty() && value.size() < 16)
         return fail(Errc::kInvalidArgument, "config 'admin_token' must be at least 16 characters");

@@ -89,6 +89,11 @@ struct ServerConfig {
   std::chrono::milliseconds mesh_rescan_interval{10'000};
   std::chrono::milliseconds mesh_shutdown_flush{5'000};
   std::uint64_t sync_compact_updates = 1000;
+  // Document limits (issue 18, docs/security.md "Limits"); 0: no limit.
+  std::uint64_t sync_max_pending_structs = 10'000;
+  std::uint64_t sync_max_pending_bytes = 16ull << 20;
+  std::uint64_t sync_max_doc_bytes = 64ull << 20;
+  std::uint64_t sync_max_awareness_bytes = 64ull << 10;
   // Bearer token for admin calls (DELETE /blobs/<hash>) and, from other
   // than loopback, /metrics and /peers; empty: those are loopback-only
   // (DELETE: disabled).

@@ -21,7 +21,8 @@ struct Entry {
 };
 }  // namespace
 
-Result<AwarenessChange> Awareness::apply_update(std::span<const std::uint8_t> update, std::int64_t now_ms) {
+Result<AwarenessChange> Awareness::apply_update(std::span<const std::uint8_t> update, std::int64_t now_ms,
+                                                std::uint64_t max_state_bytes) {
   crdt::Decoder d(update);
   std::uint64_t n = d.read_count();
   std::vector<Entry> entries;
@@ -31,6 +32,9 @@ Result<AwarenessChange> Awareness::apply_update(std::span<const std::uint8_t> up
     e.clock = d.read_var_uint();
     e.json = d.read_var_string();
     if (!d.ok()) break;
+    if (max_state_bytes && e.json.size() > max_state_bytes)
+      return fail(Errc::kTooLarge, "awareness state of client {} is {} bytes, over the limit of {} (sync_max_awareness_bytes)",
+                  e.client, e.json.size(), max_state_bytes);
     boost::system::error_code ec;
     auto value = boost::json::parse(e.json, ec);
     if (ec) return fail(Errc::kInvalidArgument, "awareness state of client {} is not JSON: {}", e.client, ec.message());

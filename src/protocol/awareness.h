@@ -31,9 +31,10 @@ class Awareness {
  public:
   // Applies an awareness update (the payload of a type-1 message:
   // varUint n, then n x (varUint client, varUint clock, varString JSON)).
-  // Errors: kInvalidArgument for malformed bytes or JSON; nothing is applied
-  // then.
-  Result<AwarenessChange> apply_update(std::span<const std::uint8_t> update, std::int64_t now_ms);
+  // Errors: kInvalidArgument for malformed bytes or JSON, kTooLarge for a
+  // state longer than max_state_bytes (0: no limit); nothing is applied then.
+  Result<AwarenessChange> apply_update(std::span<const std::uint8_t> update, std::int64_t now_ms,
+                                       std::uint64_t max_state_bytes = 0);
 
   // Removes states (a closed connection's clients): bumps each clock so peers
   // accept the removal. Unknown ids are ignored.

@@ -227,14 +227,14 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       fail_room();
       return;
     }
-    core_ = std::make_unique<RoomCore>(deps_.config.gc);
-    if (auto bad = core_->load(r->snapshot, r->log); bad)
-      spdlog::error("sync: room {}: {} stored updates did not apply", name_, bad);
+    core_ = std::make_unique<RoomCore>(deps_.config.gc, deps_.config.doc_limits);
+    auto failed = core_->load(r->snapshot, r->log);
     room_id_ = r->id;
     applied_ = durable_ = r->last_seq;
     log_count_ = r->log.size();
     log_bytes_ = r->log_bytes;
     snapshot_bytes_ = r->snapshot.size();
+    quarantine(*r, failed);
     for (const auto& a : r->announced) announced_[a.hash] = a;
     // Holds left by a crash between a hold and its delta, or missing from
     // before holds existed: make them what the registry says.
@@ -252,6 +252,26 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     for (auto& fn : after_load_) fn(true);
     after_load_.clear();
     if (!announced_.empty()) schedule_reconcile();  // re-announce what we hold
+  }
+
+  // Stored entries that failed to apply or broke a limit (issue 18): kept
+  // aside in the store's sync_quarantine, logged and counted, so no restart
+  // pays for them again; the room runs on without them. A fresh snapshot
+  // keeps whatever part of them did apply.
+  void quarantine(const StoredRoom& r, const std::vector<RoomCore::LoadFailure>& failed) {
+    if (failed.empty()) return;
+    for (const auto& f : failed) {
+      bool snap = f.index == RoomCore::kSnapshot;
+      std::uint64_t seq = snap ? 0 : r.log_seqs.at(f.index);
+      spdlog::error("sync: room {}: stored {} quarantined (table sync_quarantine, seq {}): {}", name_,
+                    snap ? "snapshot" : "update", seq, f.reason);
+      deps_.store.quarantine(room_id_, seq, f.reason);
+    }
+    auto snapshot = core_->doc().encode_state_as_update();
+    snapshot_bytes_ = snapshot.size();
+    log_count_ = 0;
+    log_bytes_ = 0;
+    deps_.store.compact(room_id_, applied_, std::move(snapshot));
   }
 
   void fail_room() {
@@ -402,6 +422,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     if (!due && !force) return;
     auto snapshot = core_->doc().encode_state_as_update();
     snapshot_bytes_ = snapshot.size();
+    core_->set_doc_bytes(snapshot.size());  // the limit's estimate made exact
     log_count_ = 0;
     log_bytes_ = 0;
     deps_.store.compact(room_id_, applied_, std::move(snapshot));

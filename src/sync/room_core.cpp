@@ -51,8 +51,12 @@ crdt::ByteView read_payload(crdt::Decoder& d) {
 
 }  // namespace
 
-RoomCore::RoomCore(bool gc) : doc_(std::make_unique<crdt::Doc>(crdt::random_client_id(), gc)) {
+RoomCore::RoomCore(bool gc, SyncConfig::DocLimits limits)
+    : limits_(limits), doc_(std::make_unique<crdt::Doc>(crdt::random_client_id(), gc)) {
+  doc_->set_pending_limits({static_cast<std::size_t>(limits.max_pending_structs),
+                            static_cast<std::size_t>(limits.max_pending_bytes)});
   doc_->on_update([this](const crdt::Bytes& update, const crdt::Transaction& txn) {
+    doc_bytes_ += update.size();
     if (!fx_) return;  // loading persisted state
     fx_->persist.push_back(update);
     fx_->out.push_back({kAllConnections, sync_message(kSyncUpdate, update), true});
@@ -70,13 +74,23 @@ RoomCore::~RoomCore() = default;
 
 const void* RoomCore::local_origin() { return &kLocalTag; }
 
-std::size_t RoomCore::load(crdt::ByteView snapshot, const std::vector<crdt::Bytes>& log) {
-  std::size_t failed = 0;
-  if (!snapshot.empty() && !doc_->apply_update(snapshot, &kRemoteTag)) ++failed;
-  for (const auto& u : log)
-    if (!doc_->apply_update(u, &kRemoteTag)) ++failed;
+std::vector<RoomCore::LoadFailure> RoomCore::load(crdt::ByteView snapshot, const std::vector<crdt::Bytes>& log) {
+  std::vector<LoadFailure> failed;
+  if (!snapshot.empty())
+    if (auto r = doc_->apply_update(snapshot, &kRemoteTag); !r) failed.push_back({kSnapshot, r.error().to_string()});
+  for (std::size_t i = 0; i < log.size(); ++i)
+    if (auto r = doc_->apply_update(log[i], &kRemoteTag); !r) failed.push_back({i, r.error().to_string()});
   return failed;
 }
+
+namespace {
+// Whether applying u could add structs to doc (a pure delete cannot).
+bool adds_structs(const crdt::DecodedUpdate& u, crdt::Doc& doc) {
+  for (const auto& c : u.clients)
+    if (!c.blocks.empty() && c.blocks.back().end_clock() > doc.store().get_state(c.client)) return true;
+  return false;
+}
+}  // namespace
 
 SharedBytes RoomCore::keepalive_message() {
   static const SharedBytes msg = share_bytes({kMsgAwareness, 1, 0});
@@ -165,6 +179,13 @@ void RoomCore::handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_
         return error(conn, fmt::format("sync {}: malformed update: {}", sub == kSyncStep2 ? "step 2" : "update",
                                        update.error().message),
                      fx);
+      // Deletes are still welcome in a full document: they are how it shrinks.
+      if (limits_.max_doc_bytes && doc_bytes_ + payload.size() > limits_.max_doc_bytes && adds_structs(*update, *doc_))
+        return error(conn,
+                     fmt::format("update refused: the room's document holds about {} bytes; {} more would pass its "
+                                 "limit of {} bytes (sync_max_doc_bytes)",
+                                 doc_bytes_, payload.size(), limits_.max_doc_bytes),
+                     fx);
       fx_ = &fx;
       auto applied = doc_->apply_decoded(std::move(*update), &kRemoteTag);
       fx_ = nullptr;
@@ -174,7 +195,7 @@ void RoomCore::handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_
     case kMsgAwareness: {
       crdt::ByteView payload = read_payload(d);
       if (!d.ok()) return error(conn, fmt::format("malformed awareness message: {}", d.error()), fx);
-      auto change = awareness_.apply_update(payload, now_ms);
+      auto change = awareness_.apply_update(payload, now_ms, limits_.max_awareness_bytes);
       if (!change) return error(conn, change.error().message, fx);
       auto& mine = conns_[conn];
       for (auto c : change->added) mine.insert(c);

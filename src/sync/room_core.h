@@ -19,6 +19,11 @@
 //   leave         -> the connection's awareness clients are removed and the
 //                    removal broadcast
 //
+// Limits (SyncConfig::DocLimits): an update that would leave too many
+// structs pending, or add content to a document past max_doc_bytes, and an
+// awareness state past max_awareness_bytes, get a protocol error naming the
+// limit (what the update integrated before reaching the pending limit stays).
+//
 // Thread safety: not thread-safe; one thread (strand) at a time.
 #pragma once
 
@@ -35,6 +40,7 @@
 #include "crdt/lib0.h"
 #include "protocol/awareness.h"
 #include "sync/connection.h"
+#include "sync/sync_config.h"
 
 namespace blobsync::crdt {
 class Doc;
@@ -60,15 +66,25 @@ struct RoomEffects {
 
 class RoomCore {
  public:
-  explicit RoomCore(bool gc = true);
+  explicit RoomCore(bool gc = true, SyncConfig::DocLimits limits = {});
   ~RoomCore();
   RoomCore(const RoomCore&) = delete;
   RoomCore& operator=(const RoomCore&) = delete;
 
   // Applies persisted state (a v1 snapshot, may be empty, then the log)
-  // without producing effects. Returns the number of entries that failed to
-  // apply (logged by the caller; the rest is kept).
-  std::size_t load(crdt::ByteView snapshot, const std::vector<crdt::Bytes>& log);
+  // without producing effects. Returns the entries that failed to apply or
+  // broke a limit (the caller quarantines them; the rest is kept).
+  struct LoadFailure {
+    std::size_t index = 0;  // into the log; kSnapshot for the snapshot
+    std::string reason;
+  };
+  static constexpr std::size_t kSnapshot = SIZE_MAX;
+  std::vector<LoadFailure> load(crdt::ByteView snapshot, const std::vector<crdt::Bytes>& log);
+  // The document's size as the max_doc_bytes limit sees it: what was loaded
+  // plus every delta since (an over-estimate), made exact by the caller
+  // whenever it encodes the whole document anyway (compaction).
+  std::uint64_t doc_bytes() const { return doc_bytes_; }
+  void set_doc_bytes(std::uint64_t encoded_size) { doc_bytes_ = encoded_size; }
 
   void join(ConnId conn, RoomEffects& fx);
   void leave(ConnId conn, RoomEffects& fx);
@@ -95,7 +111,9 @@ class RoomCore {
   void error(ConnId conn, std::string text, RoomEffects& fx);
   void broadcast_awareness(const protocol::AwarenessChange& change, RoomEffects& fx);
 
+  SyncConfig::DocLimits limits_;
   std::unique_ptr<crdt::Doc> doc_;
+  std::uint64_t doc_bytes_ = 0;
   protocol::Awareness awareness_;
   std::unordered_map<ConnId, std::unordered_set<std::uint64_t>> conns_;  // conn -> awareness clients it controls
   RoomEffects* fx_ = nullptr;  // where the doc's update observer reports, during a call

@@ -22,6 +22,9 @@ const std::vector<std::string> kSchema = {
     "CREATE TABLE sync_announced(hash BLOB NOT NULL, room_id INTEGER NOT NULL, size INTEGER NOT NULL, "
     "chunk_count INTEGER NOT NULL, PRIMARY KEY(hash, room_id)) WITHOUT ROWID;"
     "CREATE INDEX sync_announced_by_room ON sync_announced(room_id);",
+    // Stored entries that broke a limit at load (seq 0: a copy of the snapshot).
+    "CREATE TABLE sync_quarantine(room_id INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL, "
+    "reason TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY(room_id, seq)) WITHOUT ROWID;",
 };
 
 constexpr std::size_t kMaxBatch = 8192;
@@ -82,6 +85,7 @@ Result<StoredRoom> load_room(SqliteDb& db, const std::string& name) {
                            auto b = st.column_blob(1);
                            room.log_bytes += b.size();
                            room.log.emplace_back(b.begin(), b.end());
+                           room.log_seqs.push_back(static_cast<std::uint64_t>(st.column_int64(0)));
                          });
   if (!log) return std::unexpected(log.error());
   auto announced = select_rows(db, "SELECT hash, size, chunk_count FROM sync_announced WHERE room_id = ?", bind_room,
@@ -295,6 +299,28 @@ void RoomStore::compact(std::int64_t room, std::uint64_t upto_seq, crdt::Bytes s
     auto del = db.prepare("DELETE FROM sync_updates WHERE room_id = ? AND seq <= ?");
     if (!del) return std::unexpected(del.error());
     del->bind(1, room).bind(2, static_cast<std::int64_t>(upto_seq));
+    return del->run();
+  });
+}
+
+void RoomStore::quarantine(std::int64_t room, std::uint64_t seq, std::string reason, std::function<void(Result<>)> done) {
+  push_write(std::move(done), [this, room, seq, reason = std::move(reason)](SqliteDb& db) -> Result<> {
+    auto ins = db.prepare(seq == 0 ? "INSERT OR IGNORE INTO sync_quarantine(room_id, seq, data, reason, at_ms) "
+                                     "SELECT id, 0, snapshot, ?, ? FROM sync_rooms WHERE id = ? AND snapshot IS NOT NULL"
+                                   : "INSERT OR IGNORE INTO sync_quarantine(room_id, seq, data, reason, at_ms) "
+                                     "SELECT room_id, seq, data, ?, ? FROM sync_updates WHERE room_id = ? AND seq = ?");
+    if (!ins) return std::unexpected(ins.error());
+    ins->bind(1, reason).bind(2, now_ms()).bind(3, room);
+    if (seq != 0) ins->bind(4, static_cast<std::int64_t>(seq));
+    if (auto r = ins->run(); !r) return r;
+    if (db.changes() > 0) {
+      std::lock_guard lock(mu_);
+      ++stats_.quarantined;
+    }
+    if (seq == 0) return {};
+    auto del = db.prepare("DELETE FROM sync_updates WHERE room_id = ? AND seq = ?");
+    if (!del) return std::unexpected(del.error());
+    del->bind(1, room).bind(2, static_cast<std::int64_t>(seq));
     return del->run();
   });
 }

@@ -50,6 +50,7 @@ struct StoredRoom {
   std::int64_t id = 0;
   crdt::Bytes snapshot;            // v1 update, empty if none yet
   std::vector<crdt::Bytes> log;    // deltas after the snapshot, in order
+  std::vector<std::uint64_t> log_seqs;  // their sequence numbers
   std::uint64_t last_seq = 0;      // highest sequence number stored
   std::uint64_t log_bytes = 0;
   std::vector<AnnouncedBlob> announced;
@@ -94,6 +95,11 @@ class RoomStore {
   // Makes `snapshot` the room's state up to and including upto_seq.
   void compact(std::int64_t room, std::uint64_t upto_seq, crdt::Bytes snapshot,
                std::function<void(Result<>)> done = {});
+  // Keeps a stored entry that broke a limit at load aside, in
+  // sync_quarantine with `reason` (never deleted by the server): the log
+  // entry `seq` is moved there; seq 0 copies the snapshot (the room's next
+  // compaction replaces it).
+  void quarantine(std::int64_t room, std::uint64_t seq, std::string reason, std::function<void(Result<>)> done = {});
   void record_announce(std::int64_t room, AnnouncedBlob blob, std::function<void(Result<>)> done = {});
   void remove_announce(std::int64_t room, Digest hash, std::function<void(Result<>)> done = {});
 
@@ -109,6 +115,7 @@ class RoomStore {
 
   struct Stats {
     std::uint64_t commits = 0, appends = 0;
+    std::uint64_t quarantined = 0;  // entries newly put in sync_quarantine
   };
   Stats stats() const;
 

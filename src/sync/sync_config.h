@@ -47,6 +47,17 @@ struct SyncConfig {
   std::size_t max_write_queue_bytes = 16u << 20;        // a slower reader is disconnected
   bool gc = true;                                       // Yjs garbage collection of deleted content
 
+  // Document limits (issue 18, docs/security.md "Limits"); 0: no limit.
+  // Past one an update or awareness change is refused with a protocol error
+  // to its sender; a stored update past one at load is quarantined.
+  struct DocLimits {
+    std::uint64_t max_pending_structs = 10'000;  // out-of-order structs + deletes waiting
+    std::uint64_t max_pending_bytes = 16ull << 20;
+    std::uint64_t max_doc_bytes = 64ull << 20;       // estimated: stored size + deltas since load
+    std::uint64_t max_awareness_bytes = 64ull << 10;  // one client's awareness state (JSON)
+  };
+  DocLimits doc_limits;
+
   // Persistence: the update log is folded into a snapshot past these.
   std::uint64_t compact_updates = 1000;
   std::uint64_t compact_bytes = 1u << 20;

@@ -88,7 +88,7 @@ Result<> SyncEndpoint::State::offline_edit(const std::string& room,
   store->load(room, [&p](Result<StoredRoom> r) { p.set_value(std::move(r)); });
   auto stored = f.get();
   if (!stored) return std::unexpected(stored.error());
-  RoomCore core(config.gc);
+  RoomCore core(config.gc, config.doc_limits);
   core.load(stored->snapshot, stored->log);
   std::optional<RoomHolds> holds;
   if (lifecycle) holds.emplace(*store, *lifecycle, room_holder(room, config.url));
@@ -267,7 +267,8 @@ Result<> SyncEndpoint::withdraw_blob(const Digest& hash, std::chrono::millisecon
 SyncEndpoint::Stats SyncEndpoint::stats() const {
   auto st = state_->store->stats();
   auto& m = state_->manager;
-  return Stats{state_->sessions.size(), m.loaded(), st.commits, st.appends, m.parked(), m.parks(), m.unparks()};
+  return Stats{state_->sessions.size(), m.loaded(), st.commits, st.appends, m.parked(), m.parks(), m.unparks(),
+               st.quarantined};
 }
 
 std::string SyncEndpoint::render_metrics() const {
@@ -284,8 +285,12 @@ std::string SyncEndpoint::render_metrics() const {
       "blobsync_sync_room_parks_total {}\n"
       "# HELP blobsync_sync_room_unparks_total Parked rooms made active again since start.\n"
       "# TYPE blobsync_sync_room_unparks_total counter\n"
-      "blobsync_sync_room_unparks_total {}\n",
-      st.rooms_loaded, st.rooms_parked, st.parks, st.unparks);
+      "blobsync_sync_room_unparks_total {}\n"
+      "# HELP blobsync_sync_updates_quarantined_total Stored room updates kept aside at load since start "
+      "(malformed or past a limit; table sync_quarantine).\n"
+      "# TYPE blobsync_sync_updates_quarantined_total counter\n"
+      "blobsync_sync_updates_quarantined_total {}\n",
+      st.rooms_loaded, st.rooms_parked, st.parks, st.unparks, st.quarantined);
 }
 
 }  // namespace blobsync::sync

@@ -99,11 +99,12 @@ class SyncEndpoint {
     std::uint64_t commits = 0, updates_persisted = 0;
     std::size_t rooms_parked = 0;
     std::uint64_t parks = 0, unparks = 0;  // since start
+    std::uint64_t quarantined = 0;         // stored updates kept aside at load, since start
   };
   Stats stats() const;
   // Prometheus lines for /metrics: blobsync_sync_rooms_loaded,
   // blobsync_sync_rooms_parked, blobsync_sync_room_parks_total,
-  // blobsync_sync_room_unparks_total.
+  // blobsync_sync_room_unparks_total, blobsync_sync_updates_quarantined_total.
   std::string render_metrics() const;
 
  private:

@@ -6,6 +6,7 @@
 
 #include "crdt/any.h"
 #include "crdt/lib0.h"
+#include "crdt/work_meter.h"
 
 using namespace blobsync::crdt;
 
@@ -67,4 +68,50 @@ TEST(Any, JsonMatchesJsStringify) {
   EXPECT_EQ(to_json(*p), "{\"1\":true,\"b\":[1,2.5,\"\xc3\xa9\xf0\x9f\x98\x80\"],\"a\":null}");
   EXPECT_FALSE(parse_json("{\"a\":}"));
   EXPECT_FALSE(parse_json("[1,]"));
+}
+
+// lib0 readAny does `obj[key] = value` per entry: a repeated key keeps its
+// first position and takes the last value. The linear builder must agree
+// with the one-key-at-a-time scan for every mix of index and string keys.
+TEST(Any, ObjectFromEntriesMatchesSequentialSets) {
+  uint32_t seed = 12345;
+  auto rnd = [&] { return seed = seed * 1103515245u + 12345u, (seed >> 8); };
+  for (int round = 0; round < 200; ++round) {
+    size_t n = rnd() % 60;
+    AnyObject entries;
+    AnyObject expect;
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t r = rnd() % 40;
+      std::string key = r < 15 ? std::to_string(r) : r < 18 ? "0" + std::to_string(r) : "k" + std::to_string(r);
+      entries.emplace_back(key, Any(static_cast<int>(i)));
+      object_set(expect, key, Any(static_cast<int>(i)));
+    }
+    EXPECT_EQ(Any(object_from_entries(entries)), Any(expect)) << "round " << round;
+  }
+}
+
+TEST(Any, JsonDuplicateKeysLastWinsFirstPosition) {
+  auto v = parse_json(R"({"b":1,"a":2,"b":3,"1":0,"x":1,"y":2,"z":3,"w":4,"v":5,"u":6})");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(to_json(*v), R"({"1":0,"b":3,"a":2,"x":1,"y":2,"z":3,"w":4,"v":5,"u":6})");
+}
+
+// The hostile case of issue #18: one object with many distinct keys used to
+// cost a scan per key. Work must now grow linearly with the encoded size.
+TEST(Any, ManyKeysDecodeInLinearWork) {
+  for (int n : {1000, 100000}) {
+    Encoder e;
+    e.write_u8(118);
+    e.write_var_uint(static_cast<uint64_t>(n));
+    for (int i = 0; i < n; ++i) {
+      e.write_var_string("k" + std::to_string(i));
+      write_any(e, Any(i));
+    }
+    work_reset();
+    Decoder d(e.bytes());
+    Any back = read_any(d);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(std::get<AnyObject>(back.v).size(), static_cast<size_t>(n));
+    EXPECT_LE(work_steps(), 4 * e.size()) << n << " keys";
+  }
 }

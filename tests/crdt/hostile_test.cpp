@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 
+#include "crdt/content.h"
 #include "crdt/doc.h"
 #include "crdt/map.h"
 #include "crdt/text.h"
@@ -133,4 +134,26 @@ TEST(Hostile, TruncationsOfAValidUpdate) {
       }
     }
   }
+}
+
+// Issue 18: a string split at every character, left to right, used to leave
+// each one-character piece holding the capacity of the whole tail it was cut
+// from (O(N^2) bytes: a 350 KB update held 900 MB). Pieces now hold about
+// what they contain.
+TEST(Hostile, SplitPiecesDoNotKeepTheirParentsCapacity) {
+  const size_t n = 10000;
+  Content rest = Content::string(std::u16string(2 * n, u'a'));
+  std::vector<Content> pieces;
+  for (size_t i = 0; i < n; ++i) {
+    Content right = rest.splice(1);
+    pieces.push_back(std::move(rest));
+    rest = std::move(right);
+  }
+  size_t capacity = 0;
+  for (const auto& p : pieces) {
+    EXPECT_EQ(p.str().size(), 1u);
+    capacity += p.str().capacity();
+  }
+  EXPECT_LE(capacity, n * 32);
+  EXPECT_EQ(rest.str().size(), n);
 }

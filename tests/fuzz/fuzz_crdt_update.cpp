@@ -4,16 +4,40 @@
 //   bits 3-4: type roots as map / array / text / xml when printing JSON
 // Any input must give an error or a valid document: a document that took
 // the update must re-encode to a state that loads to the same JSON.
+// And the work must stay linear in the input (issue 18): the CRDT's inner
+// loops count their steps (crdt/work_meter.h); more than kWorkPerByte per
+// input byte (plus kWorkBase) means a superlinear path, reported as a crash
+// (seed: corpus/crdt/hostile_object_keys, which cost O(N^2) before).
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 
 #include "crdt/doc.h"
 #include "crdt/updates.h"
+#include "crdt/work_meter.h"
 
 using namespace blobsync::crdt;
 
+namespace {
+// Applied up to three times (twice, then its re-encoding into a copy) plus
+// the merge/diff utilities: linear work stays far below this.
+constexpr uint64_t kWorkPerByte = 64;
+constexpr uint64_t kWorkBase = 4096;
+
+void check_work(size_t size) {
+  uint64_t steps = work_steps();
+  if (steps > kWorkPerByte * size + kWorkBase) {
+    std::fprintf(stderr, "superlinear work: %llu steps for %zu input bytes (bound %llu)\n",
+                 static_cast<unsigned long long>(steps), size,
+                 static_cast<unsigned long long>(kWorkPerByte * size + kWorkBase));
+    std::abort();
+  }
+}
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
+  work_reset();
   const uint8_t mode = data[0];
   ByteView u(data + 1, size - 1);
   const UpdateFormat fmt = (mode & 1) ? UpdateFormat::kV2 : UpdateFormat::kV1;
@@ -40,5 +64,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)state_vector_from_update(merged);
     }
   }
+  check_work(size);
   return 0;
 }

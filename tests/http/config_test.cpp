@@ -59,6 +59,28 @@ TEST(ConfigTest, LifecycleScrubAndMeshKeys) {
   EXPECT_EQ(c->mesh_allow.size(), 2u);
 }
 
+// Document limits (issue 18): sizes take units, 0 turns a limit off.
+TEST(ConfigTest, DocumentLimitKeys) {
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"sync_max_pending_structs", "many"}, {"sync_max_pending_bytes", "-1"},
+           {"sync_max_doc_bytes", "big"}, {"sync_max_awareness_bytes", "1x"}}) {
+    auto c = build_config({{{key, value}}});
+    ASSERT_FALSE(c) << key << "=" << value;
+    EXPECT_NE(c.error().message.find(key), std::string::npos) << c.error().message;
+  }
+  auto d = build_config({});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->sync_max_pending_structs, 10'000u);
+  EXPECT_EQ(d->sync_max_doc_bytes, 64u << 20);
+  auto c = build_config({{{"sync_max_pending_structs", "0"}, {"sync_max_pending_bytes", "1MiB"},
+                          {"sync_max_doc_bytes", "8MiB"}, {"sync_max_awareness_bytes", "4KiB"}}});
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->sync_max_pending_structs, 0u);
+  EXPECT_EQ(c->sync_max_pending_bytes, 1u << 20);
+  EXPECT_EQ(c->sync_max_doc_bytes, 8u << 20);
+  EXPECT_EQ(c->sync_max_awareness_bytes, 4u << 10);
+}
+
 TEST(ConfigTest, Durations) {
   EXPECT_EQ(*parse_duration("30"), std::chrono::seconds(30));
   EXPECT_EQ(*parse_duration("10m"), std::chrono::minutes(10));

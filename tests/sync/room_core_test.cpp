@@ -178,12 +178,93 @@ TEST(RoomCore, LoadRestoresState) {
   a.handle(1, msg_sync(2, client_update(7, "x")), false, 0, fx);
   a.handle(1, msg_sync(2, client_update(8, "y")), false, 0, fx);
   RoomCore b;
-  EXPECT_EQ(b.load({}, fx.persist), 0u);
+  EXPECT_TRUE(b.load({}, fx.persist).empty());
   EXPECT_EQ(b.doc().encode_state_vector(), a.doc().encode_state_vector());
   RoomCore c;
   auto snap = a.doc().encode_state_as_update();
-  EXPECT_EQ(c.load(snap, {}), 0u);
+  EXPECT_TRUE(c.load(snap, {}).empty());
   EXPECT_EQ(c.doc().to_json(), a.doc().to_json());
+}
+
+// Issue 18: document limits answer the sender with a protocol error naming
+// the limit, and change nothing they refuse.
+TEST(RoomCore, DocumentPastItsByteLimitRefusesAdditionsNotDeletes) {
+  SyncConfig::DocLimits limits;
+  limits.max_doc_bytes = 2000;
+  RoomCore room(true, limits);
+  RoomEffects fx;
+  room.join(1, fx);
+  crdt::Doc client(7);
+  std::vector<crdt::Bytes> ups;
+  client.on_update([&](const crdt::Bytes& u, const crdt::Transaction&) { ups.push_back(u); });
+  client.transact([&](crdt::Transaction&) { client.get_array("a").push({crdt::Prelim(crdt::Any(std::string(1500, 'x')))}); });
+  client.transact([&](crdt::Transaction&) { client.get_array("a").push({crdt::Prelim(crdt::Any(std::string(1500, 'y')))}); });
+  client.transact([&](crdt::Transaction&) { client.get_array("a").remove(0, 1); });
+  RoomEffects first, second, del;
+  room.handle(1, msg_sync(2, ups[0]), false, 0, first);
+  EXPECT_TRUE(first.errors.empty());
+  room.handle(1, msg_sync(2, ups[1]), false, 0, second);
+  ASSERT_EQ(second.errors.size(), 1u);
+  EXPECT_NE(second.errors[0].find("sync_max_doc_bytes"), std::string::npos) << second.errors[0];
+  EXPECT_TRUE(second.persist.empty());
+  ASSERT_EQ(to(second, 1).size(), 1u);  // the protocol error, to the sender only
+  room.handle(1, msg_sync(2, ups[2]), false, 0, del);
+  EXPECT_TRUE(del.errors.empty());
+  EXPECT_EQ(del.persist.size(), 1u);
+  // Compaction measures the document exactly (deltas over-count); room again.
+  room.set_doc_bytes(room.doc().encode_state_as_update().size());
+  RoomEffects again;
+  room.handle(1, msg_sync(2, ups[1]), false, 0, again);
+  EXPECT_TRUE(again.errors.empty()) << again.errors[0];
+  EXPECT_EQ(again.persist.size(), 1u);
+}
+
+TEST(RoomCore, TooManyPendingStructsIsAProtocolError) {
+  SyncConfig::DocLimits limits;
+  limits.max_pending_structs = 1;
+  RoomCore room(true, limits);
+  RoomEffects fx;
+  room.join(1, fx);
+  crdt::Doc client(7);
+  std::vector<crdt::Bytes> ups;
+  client.on_update([&](const crdt::Bytes& u, const crdt::Transaction&) { ups.push_back(u); });
+  for (int i = 0; i < 3; ++i)
+    client.transact([&](crdt::Transaction&) { client.get_array("a").push({crdt::Prelim(crdt::Any(i))}); });
+  RoomEffects a, b;
+  room.handle(1, msg_sync(2, ups[2]), false, 0, a);
+  EXPECT_TRUE(a.errors.empty());
+  room.handle(1, msg_sync(2, ups[1]), false, 0, b);
+  ASSERT_EQ(b.errors.size(), 1u);
+  EXPECT_NE(b.errors[0].find("over the limit"), std::string::npos) << b.errors[0];
+  EXPECT_EQ(room.doc().pending_structs(), 1u);
+}
+
+TEST(RoomCore, AwarenessStatePastItsLimitIsRefused) {
+  SyncConfig::DocLimits limits;
+  limits.max_awareness_bytes = 100;
+  RoomCore room(true, limits);
+  RoomEffects fx;
+  room.join(1, fx);
+  auto aw = [](const std::string& json) {
+    crdt::Encoder inner;
+    inner.write_var_uint(1);
+    inner.write_var_uint(42);
+    inner.write_var_uint(1);
+    inner.write_var_string(json);
+    crdt::Encoder e;
+    e.write_var_uint(1);
+    e.write_var_bytes(inner.bytes());
+    return e.take();
+  };
+  RoomEffects big;
+  room.handle(1, aw("{\"name\":\"" + std::string(200, 'n') + "\"}"), false, 0, big);
+  ASSERT_EQ(big.errors.size(), 1u);
+  EXPECT_NE(big.errors[0].find("sync_max_awareness_bytes"), std::string::npos) << big.errors[0];
+  EXPECT_FALSE(room.awareness().has_states());
+  RoomEffects small;
+  room.handle(1, aw("{\"name\":\"n\"}"), false, 0, small);
+  EXPECT_TRUE(small.errors.empty());
+  EXPECT_TRUE(room.awareness().has_states());
 }
 
 }  // namespace

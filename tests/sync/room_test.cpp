@@ -19,7 +19,9 @@
 #include "crdt/array.h"
 #include "crdt/doc.h"
 #include "crdt/map.h"
+#include "crdt/text.h"
 #include "protocol/registry.h"
+#include "sql/sqlite_db.h"
 #include "sync/room_holds.h"
 #include "sync/room_manager.h"
 #include "sync/room_store.h"
@@ -525,6 +527,58 @@ TEST_F(RoomTest, LoadingARoomMakesItsHoldsMatchItsRegistry) {
   store_->flush();
   EXPECT_EQ(holds_of(h), std::vector<std::string>{holder});
   EXPECT_TRUE(holds_of(stale).empty());
+  manager_->release(room);
+}
+
+// Issue 18: a stored update that fails or breaks a limit at load is kept
+// aside (sync_quarantine), counted, and the room loads and works without it.
+TEST_F(RoomTest, StoredUpdatesPastALimitAreQuarantinedAtLoad) {
+  std::vector<crdt::Bytes> ups;
+  {
+    crdt::Doc a(5);
+    a.on_update([&](const crdt::Bytes& u, const crdt::Transaction&) { ups.push_back(u); });
+    for (uint32_t i = 0; i < 3; ++i) a.get_text("t").insert_utf8(i, "x");
+  }
+  std::promise<Result<StoredRoom>> p;
+  store_->load("quarantine", [&](Result<StoredRoom> r) { p.set_value(std::move(r)); });
+  auto stored = p.get_future().get();
+  ASSERT_TRUE(stored);
+  store_->append(stored->id, 1, ups[2], nullptr);        // pending: 1 struct, within the limit
+  store_->append(stored->id, 2, ups[1], nullptr);        // pending: 2 structs, past it
+  store_->append(stored->id, 3, {0xff, 0xff}, nullptr);  // not an update at all
+  store_->flush();
+  const auto before = store_->stats().quarantined;
+
+  config_.doc_limits.max_pending_structs = 1;
+  manager_ = std::make_unique<RoomManager>(config_, *store_, *suite_->shared.store, suite_->lifecycle.get());
+  manager_->set_io_context(ioc_);
+  auto room = manager_->acquire("quarantine");
+  ASSERT_TRUE(room);
+  auto a = join(*room, 1);  // loaded by now: a bad stored update never blocks the room
+  store_->flush();
+  EXPECT_EQ(store_->stats().quarantined, before + 2);
+
+  auto db = SqliteDb::open(suite_->dir.path() / "meta.db");
+  ASSERT_TRUE(db);
+  auto st = (*db)->prepare("SELECT seq, reason FROM sync_quarantine WHERE room_id = ? ORDER BY seq");
+  ASSERT_TRUE(st);
+  st->bind(1, stored->id);
+  std::vector<std::pair<std::int64_t, std::string>> rows;
+  while (auto row = st->step()) {
+    if (!*row) break;
+    rows.emplace_back(st->column_int64(0), st->column_text(1));
+  }
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].first, 2);
+  EXPECT_NE(rows[0].second.find("over the limit"), std::string::npos) << rows[0].second;
+  EXPECT_EQ(rows[1].first, 3);
+
+  // The room still takes edits; the missing update, sent again, completes it.
+  ClientDoc client(9);
+  send(*room, 1, client.edit([&](crdt::Doc& d) { d.get_text("other").insert_utf8(0, "ok"); }));
+  send(*room, 1, sync_msg(2, ups[0]));
+  send(*room, 1, sync_msg(2, ups[1]));
+  ASSERT_TRUE(run([&] { return count_kind(a->messages(), 2) >= 2; }));
   manager_->release(room);
 }
 
