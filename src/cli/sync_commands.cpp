@@ -40,6 +40,13 @@ sync::SyncConfig sync_config(const http::ServerConfig& c, const std::string& bou
   // mesh drains that change to the peers before the process exits.
   sc.withdraw_on_shutdown = !c.peers.empty();
   sc.compact_updates = c.sync_compact_updates;
+  // Resource limits (docs/security.md, "Limits").
+  sc.max_message_bytes = c.max_frame_bytes;
+  sc.max_queued_bytes = c.max_queued_bytes_per_connection;
+  sc.max_uploads = c.max_uploads;
+  sc.max_uploads_per_connection = c.max_uploads_per_connection;
+  sc.upload_idle_timeout = c.upload_idle_timeout;
+  sc.max_staging_bytes = c.max_staging_bytes;
   return sc;
 }
 

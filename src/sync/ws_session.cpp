@@ -220,9 +220,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         request_(std::move(ctx->request)),
         leftover_(std::move(ctx->buffer)),
         ws_(ctx->stream.release_socket()),
-        resume_(ws_.get_executor()) {}
-
-  ~WsSession() override = default;
+        resume_(ws_.get_executor()),
+        slot_(std::move(ctx->slot)) {}
 
   void start() { asio::co_spawn(ws_.get_executor(), run(shared_from_this()), asio::detached); }
 
@@ -245,7 +244,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       }
       last_send_ms_.store(steady_ms(), std::memory_order_relaxed);
       // One message may always go out, however large; beyond that the queue is bounded.
-      if (queued_bytes_ > deps_.config.max_write_queue_bytes && queue_.size() > 1) {
+      if (queued_bytes_ > deps_.config.max_queued_bytes && queue_.size() > 1) {
         closed_ = true;
         too_slow = true;
       } else if (!writing_) {
@@ -481,7 +480,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   }
 
   bool behind() const {
-    return in_room_ >= kMaxQueuedMessages || (blob_ && blob_->buffered_bytes() > kMaxBufferedChunks);
+    return in_room_ >= kMaxQueuedMessages || in_room_bytes_ >= deps_.config.max_queued_bytes ||
+           (blob_ && blob_->buffered_bytes() > kMaxBufferedChunks);
   }
 
   // The room or the disk caught up: read again if paused.
@@ -515,10 +515,11 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       blob_->on_frame(std::move(msg));
       return;
     }
-    ++in_room_;
-    room_->message(id_, access_ == Access::kReadOnly, std::move(msg), [self = shared_from_this()] {
-      asio::post(self->ws_.get_executor(), [self] {
-        --self->in_room_;
+    const std::size_t n = msg.size();
+    ++in_room_, in_room_bytes_ += n;
+    room_->message(id_, access_ == Access::kReadOnly, std::move(msg), [self = shared_from_this(), n] {
+      asio::post(self->ws_.get_executor(), [self, n] {
+        --self->in_room_, self->in_room_bytes_ -= n;
         self->maybe_resume();
       });
     });
@@ -576,7 +577,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   bool from_server_ = false;
   bool close_started_ = false;
   int joined_ = 0;
-  std::size_t in_room_ = 0;
+  std::size_t in_room_ = 0, in_room_bytes_ = 0;  // messages (and their bytes) waiting for the room
+  std::shared_ptr<void> slot_;  // the HTTP server's connection slot, released with the session
 
   mutable std::mutex mu_;
   std::vector<SharedBytes> queue_;  // guarded by mu_; a vector: an empty deque costs 576 bytes
