@@ -227,7 +227,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
     if (too_slow) {
       spdlog::warn("sync: connection {} reads too slowly ({} bytes queued); closing it", id_, queued_bytes());
-      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->abort(); });
+      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->close_too_slow(); });
     } else if (start_writer) {
       asio::post(ws_.get_executor(), [self = shared_from_this()] { self->write_next(); });
     }
@@ -256,6 +256,23 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       paused_ = false;
       finish();
     }
+  }
+
+  // A reader too far behind (max_queued_bytes): its queue goes at once, a
+  // close frame (1013) follows what the socket still holds, and the
+  // connection is cut after a grace period whether or not it was read.
+  void close_too_slow() {
+    {
+      std::lock_guard lock(mu_);
+      queue_ = {};
+      queued_bytes_ = 0;
+    }
+    if (close_started_ || !accepted_) return abort();
+    auto grace = std::make_shared<asio::steady_timer>(ws_.get_executor(), std::chrono::seconds(5));
+    grace->async_wait([self = shared_from_this(), grace](beast::error_code ec) {
+      if (!ec) self->abort();
+    });
+    close_on_strand(1013, "reading too slowly: too many bytes queued for this connection");
   }
 
   void close_on_strand(std::uint16_t code, const std::string& reason) {
