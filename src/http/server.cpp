@@ -1,6 +1,6 @@
 // Server: the listening port and its connections (accept with the
-// max_connections and max_connections_per_ip limits, the keep-alive loop that reads each request head
-// within header_timeout, shutdown and drain). One request is served by
+// max_connections and max_connections_per_ip limits, the keep-alive loop
+// that reads each request head within header_timeout, shutdown and drain). One request is served by
 // server_dispatch.cpp, responses are written by server_response.cpp; the
 // three share server_impl.h. See server.h for the contract.
 #include "http/server.h"
