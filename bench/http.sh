@@ -41,7 +41,7 @@ human() { python3 -c "import sys;v=float(sys.argv[1]);print(f'{v/1048576:.1f} Mi
 # --- server --------------------------------------------------------------
 PORT=$(free_port)
 BLOBSYNC_ACCESS_LOG=off BLOBSYNC_GC_INTERVAL=0 BLOBSYNC_LOG_LEVEL=warn \
-  "$BIN" --data "$WORK/data" serve --listen 127.0.0.1:0 --max-connections 4096 >"$WORK/server.out" 2>"$WORK/server.err" &
+  "$BIN" --data "$WORK/data" serve --listen 127.0.0.1:0 --max-connections 4096 --max-connections-per-ip 4096 >"$WORK/server.out" 2>"$WORK/server.err" &
 SPID=$!; PIDS+=("$SPID")
 for _ in $(seq 100); do grep -q "listening on" "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
 ADDR=$(sed -n 's/^listening on //p' "$WORK/server.out")

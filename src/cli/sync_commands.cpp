@@ -51,6 +51,13 @@ Result<sync::SyncConfig> sync_config(const http::ServerConfig& c, const std::str
   sc.withdraw_on_shutdown = !c.peers.empty();
   sc.compact_updates = c.sync_compact_updates;
   sc.doc_limits = {c.sync_max_pending_structs, c.sync_max_pending_bytes, c.sync_max_doc_bytes, c.sync_max_awareness_bytes};
+  // Resource limits (docs/security.md, "Limits").
+  sc.max_message_bytes = c.max_frame_bytes;
+  sc.max_queued_bytes = c.max_queued_bytes_per_connection;
+  sc.max_uploads = c.max_uploads;
+  sc.max_uploads_per_connection = c.max_uploads_per_connection;
+  sc.upload_idle_timeout = c.upload_idle_timeout;
+  sc.max_staging_bytes = c.max_staging_bytes;
   return sc;
 }
 

@@ -24,7 +24,7 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"threads", "I/O threads"},
       {"hostname", "public host name; the service DID is did:web:<hostname>"},
       {"user_domains", "handle suffixes advertised by describeServer (comma list)"},
-      {"max_connections", "concurrent connections; more are answered 503 and closed"},
+      {"max_connections", "concurrent connections, HTTP and WebSocket together; more are answered 503 and closed"},
       {"max_header_bytes", "largest request head (431 above)"},
       {"max_upload_bytes", "largest blob upload (413 above)"},
       {"max_json_bytes", "largest JSON request body (413 above)"},
@@ -73,6 +73,15 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"allowed_origins", "browser origins allowed besides this server's own and its peers' (comma list; * allows all)"},
       {"login_rate", "createSession attempts per account, e.g. 10/min (COUNT/s|min|h|d or COUNT/DURATION; off: unlimited)"},
       {"login_rate_address", "createSession attempts per client address (IPv6: per /64), e.g. 30/min; off: unlimited"},
+      {"max_connections_per_ip", "concurrent connections per client address (IPv6: per /64); more are answered 503"},
+      {"max_frame_bytes", "largest WebSocket message; a larger one closes the connection (1009)"},
+      {"max_queued_bytes_per_connection", "WebSocket bytes queued per connection: a slower reader is disconnected, a faster sender paused"},
+      {"min_transfer_rate", "bytes per second a request or response body must average over min_transfer_window (0: off)"},
+      {"min_transfer_window", "the window min_transfer_rate is measured over"},
+      {"max_uploads", "blob-channel uploads in progress on the whole server (more: BUSY)"},
+      {"max_uploads_per_connection", "blob-channel uploads in progress per WebSocket connection (more: BUSY)"},
+      {"upload_idle_timeout", "a blob-channel upload with no chunk for this long is ended with ERROR"},
+      {"max_staging_bytes", "declared bytes of all staged blob-channel uploads (an UPLOAD beyond: BUSY)"},
       {"access_log", "stderr, stdout, off or a file path"},
       {"log_level", "trace, debug, info, warn, error"},
   };
@@ -522,6 +531,24 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       auto b = parse_bool(value);
       if (!b) return bad(b.error());
       c.admin_loopback = *b;
+    } else if (key == "max_connections_per_ip" || key == "max_uploads" || key == "max_uploads_per_connection") {
+      // Resource limits (this block: docs/security.md, "Limits").
+      auto n = parse_u64(value);
+      if (!n || *n == 0) return fail(Errc::kInvalidArgument, "config '{}': '{}' is not a number > 0", key, value);
+      (key == "max_uploads" ? c.max_uploads
+                            : key == "max_uploads_per_connection" ? c.max_uploads_per_connection
+                                                                  : c.max_connections_per_ip) = *n;
+    } else if (key == "max_frame_bytes" || key == "max_queued_bytes_per_connection" || key == "max_staging_bytes") {
+      auto& out = key == "max_frame_bytes" ? c.max_frame_bytes
+                  : key == "max_staging_bytes" ? c.max_staging_bytes : c.max_queued_bytes_per_connection;
+      r = size(out);
+      if (r && out < 1024) return fail(Errc::kInvalidArgument, "config '{}' must be at least 1KiB", key);
+    } else if (key == "min_transfer_rate") {
+      r = size(c.min_transfer_rate);
+    } else if (key == "min_transfer_window" || key == "upload_idle_timeout") {
+      r = dur(key == "upload_idle_timeout" ? c.upload_idle_timeout : c.min_transfer_window);
+      if (r && (c.upload_idle_timeout.count() == 0 || c.min_transfer_window.count() == 0))
+        return fail(Errc::kInvalidArgument, "config '{}' must be > 0", key);
     } else if (key == "access_log") {
       c.access_log = value.empty() ? "off" : value;
     } else if (key == "log_level") {

@@ -120,6 +120,19 @@ struct ServerConfig {
   // looks like loopback).
   bool admin_loopback = true;
 
+  // Resource limits on connections, frames, queues, transfer rates and
+  // blob-channel uploads (docs/security.md, "Limits"). max_connections
+  // above counts HTTP and WebSocket connections together.
+  std::size_t max_connections_per_ip = 256;                  // per client address (IPv6: per /64)
+  std::uint64_t max_frame_bytes = (8u << 20) + (64u << 10);  // largest WebSocket message
+  std::uint64_t max_queued_bytes_per_connection = 16u << 20; // WebSocket bytes queued each way
+  std::uint64_t min_transfer_rate = 1024;                    // bytes/s a body must keep; 0: off
+  std::chrono::seconds min_transfer_window{30};              // ... averaged over this
+  std::size_t max_uploads = 64;                              // blob-channel uploads, whole server
+  std::size_t max_uploads_per_connection = 8;
+  std::chrono::seconds upload_idle_timeout{60};              // an upload with no chunk this long ends
+  std::uint64_t max_staging_bytes = 4ull << 30;              // declared bytes of staged uploads
+
   // Logging: "stderr", "stdout", "off" or a file path.
   std::string access_log = "stderr";
   std::string log_level = "info";

@@ -1,6 +1,6 @@
 // Server: the listening port and its connections (accept with the
-// max_connections limit, the keep-alive loop that reads each request head
-// within header_timeout, shutdown and drain). One request is served by
+// max_connections and max_connections_per_ip limits, the keep-alive loop
+// that reads each request head within header_timeout, shutdown and drain). One request is served by
 // server_dispatch.cpp, responses are written by server_response.cpp; the
 // three share server_impl.h. See server.h for the contract.
 #include "http/server.h"
@@ -148,29 +148,32 @@ awaitable<void> Server::Impl::accept_loop() {
       co_await t.async_wait(kNoThrow);
       continue;
     }
-    std::size_t open;
-    {
-      std::lock_guard lock(mu);
-      std::erase_if(conns, [](auto& kv) { return kv.second.expired(); });
-      open = conns.size();
-    }
-    if (open >= cfg.max_connections) {
+    // HTTP and WebSocket connections alike hold a slot (conn_limits.h).
+    boost::system::error_code ignored;
+    auto peer = socket.remote_endpoint(ignored);
+    ConnectionLimits::Refusal refusal{};
+    auto slot = ignored ? nullptr : limits->try_open(peer.address(), refusal);
+    if (!slot) {
       metrics.connection_rejected();
-      static constexpr std::string_view kBusy =
+      // Written without waiting: a refused client must cost no coroutine.
+      std::string_view message = refusal == ConnectionLimits::Refusal::kPerAddress
+                                     ? "Too many open connections from this address (max_connections_per_ip)"
+                                     : "Too many open connections (max_connections)";
+      std::string body = fmt::format(R"({{"error":"NotEnoughResources","message":"{}"}})", message);
+      std::string busy = fmt::format(
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-          "Content-Length: 68\r\n\r\n{\"error\":\"NotEnoughResources\",\"message\":\"Too many open connections\"}";
-      boost::system::error_code ignored;
+          "Retry-After: 1\r\nContent-Length: {}\r\n\r\n{}",
+          body.size(), body);
       socket.non_blocking(true, ignored);
-      [[maybe_unused]] auto n = ::send(socket.native_handle(), kBusy.data(), kBusy.size(), MSG_NOSIGNAL);
+      [[maybe_unused]] auto n = ::send(socket.native_handle(), busy.data(), busy.size(), MSG_NOSIGNAL);
       socket.close(ignored);
       continue;
     }
-    boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto conn = std::make_shared<Conn>(std::move(socket));
-    auto ep = beast::get_lowest_layer(conn->stream).socket().remote_endpoint(ignored);
-    conn->remote = ep.address().is_v6() ? fmt::format("[{}]:{}", ep.address().to_string(), ep.port())
-                                        : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    conn->slot = std::move(slot);
+    conn->remote = peer.address().is_v6() ? fmt::format("[{}]:{}", peer.address().to_string(), peer.port())
+                                          : fmt::format("{}:{}", peer.address().to_string(), peer.port());
     {
       std::lock_guard lock(mu);
       conn->id = next_id++;

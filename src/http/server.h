@@ -2,10 +2,12 @@
 // `threads` I/O threads, one coroutine per connection (so a slow client costs
 // a coroutine frame, never a thread).
 //
-// Limits: max_connections (extra connections get 503 and are closed),
-// max_header_bytes (431), header_timeout for the whole request head (stops
-// slowloris), idle_timeout between keep-alive requests, body_timeout for any
-// silence while a body moves in either direction. Response bodies that come
+// Limits: max_connections and max_connections_per_ip, HTTP and WebSocket
+// together (extra connections get 503 and are closed), max_header_bytes
+// (431), header_timeout for the whole request head (stops slowloris),
+// idle_timeout between keep-alive requests, body_timeout for any silence
+// while a body moves in either direction and min_transfer_rate for a
+// streamed body or blob response that trickles (408, or the response cut). Response bodies that come
 // from the store go out with sendfile(2). A request (or upgrade) with an
 // Origin header that allowed_origins does not admit gets 403 before it is
 // routed or handed over; CORS headers go on /xrpc/ and /blobs/ (origin.h).

@@ -66,10 +66,12 @@ Request request_from_head(const Conn& c, const HeadParser& hp) {
   return req;
 }
 
-Response body_read_error(boost::system::error_code ec, bool timed_out) {
-  if (timed_out)
+Response body_read_error(boost::system::error_code ec, Pace::Verdict pace) {
+  if (pace == Pace::Verdict::kSilent)
     return xrpc_error(400, "InvalidRequest",
                       "Request body ended before its Content-Length (no data within body_timeout)");
+  if (pace == Pace::Verdict::kSlow)
+    return xrpc_error(408, "RequestTimeout", "Request body arrived slower than the server's min_transfer_rate");
   if (ec == bhttp::error::partial_message || ec == bhttp::error::end_of_stream || ec == asio::error::eof)
     return xrpc_error(400, "InvalidRequest", "Request body is shorter than its Content-Length");
   return xrpc_error(400, "InvalidRequest", fmt::format("Could not read the request body: {}", ec.message()));
@@ -152,7 +154,8 @@ bool Server::Impl::hand_over_upgrade(Conn& c, HeadParser& hp, const Request& req
     if (!req.path.starts_with(prefix)) continue;
     if (req.has_body) break;
     bhttp::request_parser<bhttp::string_body> sp(std::move(hp));
-    auto ctx = std::make_unique<UpgradeContext>(UpgradeContext{std::move(c.stream), sp.release(), std::move(c.buffer)});
+    auto ctx = std::make_unique<UpgradeContext>(
+        UpgradeContext{std::move(c.stream), sp.release(), std::move(c.buffer), std::move(c.slot)});
     ctx->stream.expires_never();
     c.handed_over = true;
     {
@@ -285,6 +288,7 @@ awaitable<std::optional<Response>> Server::Impl::stream_fixed_body(Conn& c, Body
   // sink's buffers (the ingest ring): beast's parser would read it
   // into c.buffer first and copy it, a memcpy of every byte.
   std::optional<Response> failed;
+  Pace pace = this->pace();
   std::uint64_t left = *x.req.content_length;
   while (left > 0 && !failed) {
     std::span<std::byte> into = sink.next_buffer(c.chunk);
@@ -294,14 +298,22 @@ awaitable<std::optional<Response>> Server::Impl::stream_fixed_body(Conn& c, Body
       got = asio::buffer_copy(asio::buffer(into.data(), want), c.buffer.data());
       c.buffer.consume(got);
     } else {
-      stall.arm(cfg.body_timeout);
-      auto [ec, n] = co_await c.stream.async_read_some(asio::buffer(into.data(), want), kNoThrow);
-      bool timed_out = stall.disarm();
-      if (ec) {
-        failed = body_read_error(ec, timed_out);
+      boost::system::error_code ec;
+      Pace::Verdict verdict;
+      for (;;) {
+        stall.arm(pace.next_wait());
+        std::tie(ec, got) = co_await c.stream.async_read_some(asio::buffer(into.data(), want), kNoThrow);
+        bool woke = stall.disarm();
+        pace.moved(got);
+        verdict = pace.check();
+        // Woken only to look at the pace, which is fine: read on.
+        if (!(woke && ec == asio::error::operation_aborted && verdict == Pace::Verdict::kOk)) break;
+      }
+      if (ec || verdict != Pace::Verdict::kOk) {
+        x.bytes_in += got;
+        failed = body_read_error(ec, verdict);
         break;
       }
-      got = n;
     }
     left -= got;
     if (got > 0) failed = deliver(sink, std::span<const std::byte>(into.data(), got), x.bytes_in);
@@ -315,18 +327,27 @@ awaitable<std::optional<Response>> Server::Impl::stream_parsed_body(Conn& c, Hea
   std::optional<Response> failed;
   bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp));
   bp.body_limit(boost::none);  // the sink enforces the configured limit
+  Pace pace = this->pace();
   while (!bp.is_done()) {
     std::span<std::byte> into = sink.next_buffer(c.chunk);
     bp.get().body().data = into.data();
     bp.get().body().size = into.size();
-    stall.arm(cfg.body_timeout);
-    auto [ec, n] = co_await bhttp::async_read(c.stream, c.buffer, bp, kNoThrow);
-    bool timed_out = stall.disarm();
+    boost::system::error_code ec;
+    Pace::Verdict verdict;
+    for (;;) {
+      stall.arm(pace.next_wait());
+      std::size_t n = 0;
+      std::tie(ec, n) = co_await bhttp::async_read(c.stream, c.buffer, bp, kNoThrow);
+      bool woke = stall.disarm();
+      pace.moved(n);
+      verdict = pace.check();
+      if (!(woke && ec == asio::error::operation_aborted && verdict == Pace::Verdict::kOk)) break;
+    }
     if (ec == bhttp::error::need_buffer) ec = {};
     std::size_t got = into.size() - bp.get().body().size;
-    if (ec) {
+    if (ec || verdict != Pace::Verdict::kOk) {
       x.bytes_in += got;
-      failed = body_read_error(ec, timed_out);
+      failed = body_read_error(ec, verdict);
       break;
     }
     if (got > 0) {

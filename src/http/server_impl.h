@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/conn_limits.h"
 #include "http/http_types.h"
 #include "http/origin.h"
 #include "http/router.h"
@@ -63,6 +64,49 @@ struct Conn : std::enable_shared_from_this<Conn> {
   std::uint64_t id = 0;
   bool idle = true;         // waiting for a request; read/written on the strand only
   bool handed_over = false; // the stream now belongs to an upgrade handler
+  std::shared_ptr<void> slot;  // its place under the connection limits (moves on upgrade)
+};
+
+// The pace of a body moving either way: never silent for `silence`
+// (body_timeout), and at least `rate` bytes/s averaged over each `window`
+// (min_transfer_rate, min_transfer_window), so a trickle cannot hold a
+// connection and its buffers for ever.
+class Pace {
+ public:
+  using clock = std::chrono::steady_clock;
+  enum class Verdict { kOk, kSilent, kSlow };
+  Pace(std::uint64_t rate, clock::duration window, clock::duration silence)
+      : rate_(rate), window_(window), silence_(silence) {}
+  // How long the next wait may last before check() must look again.
+  clock::duration next_wait() const {
+    auto now = clock::now();
+    auto until = last_ + silence_;
+    if (rate_ > 0) until = std::min(until, start_ + window_);
+    return std::max<clock::duration>(until - now, std::chrono::milliseconds(1));
+  }
+  void moved(std::uint64_t n) {
+    if (n == 0) return;
+    bytes_ += n;
+    last_ = clock::now();
+  }
+  // After a wait or a move: whether the transfer may go on. A window that
+  // ended with enough bytes starts the next one.
+  Verdict check() {
+    auto now = clock::now();
+    if (now - last_ >= silence_) return Verdict::kSilent;
+    if (rate_ == 0 || now - start_ < window_) return Verdict::kOk;
+    double seconds = std::chrono::duration<double>(now - start_).count();
+    if (static_cast<double>(bytes_) < static_cast<double>(rate_) * seconds) return Verdict::kSlow;
+    start_ = now;
+    bytes_ = 0;
+    return Verdict::kOk;
+  }
+
+ private:
+  std::uint64_t rate_;
+  clock::duration window_, silence_;
+  clock::time_point start_ = clock::now(), last_ = start_;
+  std::uint64_t bytes_ = 0;
 };
 
 // Cancels (rather than closes, as tcp_stream's expiry would) the connection's
@@ -134,6 +178,9 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::vector<std::pair<std::string, UpgradeHandler>> upgrades;
   std::optional<OriginPolicy> origins;  // set by listen(): this server's own origin needs the bound port
+  std::shared_ptr<ConnectionLimits> limits =
+      std::make_shared<ConnectionLimits>(cfg.max_connections, cfg.max_connections_per_ip);
+  Pace pace() const { return Pace(cfg.min_transfer_rate, cfg.min_transfer_window, cfg.body_timeout); }
 
   std::mutex mu;
   std::unordered_map<std::uint64_t, std::weak_ptr<Conn>> conns;  // guarded by mu

@@ -1,6 +1,7 @@
 // Writing a Response on a connection: the head and a string body, or a blob
 // from the store with sendfile(2) (through a buffer when the backend has no
-// local file), every write bounded by body_timeout.
+// local file), every write bounded by body_timeout and a blob's by
+// min_transfer_rate too (Pace, server_impl.h).
 #include <sys/sendfile.h>
 
 #include <boost/asio/write.hpp>
@@ -56,6 +57,7 @@ awaitable<bool> Server::Impl::send_blob(Conn& c, Response& r, std::uint64_t& sen
     sock.native_non_blocking(true, ec);
     if (ec) co_return false;
     StallGuard stall(c);
+    Pace pace = this->pace();
     while (remaining > 0) {
       off_t off = static_cast<off_t>(reader.native_offset());
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1u << 30));
@@ -64,14 +66,23 @@ awaitable<bool> Server::Impl::send_blob(Conn& c, Response& r, std::uint64_t& sen
         reader.advance(static_cast<std::uint64_t>(n));
         remaining -= static_cast<std::uint64_t>(n);
         sent += static_cast<std::uint64_t>(n);
+        pace.moved(static_cast<std::uint64_t>(n));
+        if (pace.check() != Pace::Verdict::kOk) co_return false;
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        // Wait until the client drains its window, but not forever.
-        stall.arm(cfg.body_timeout);
+        // Wait until the client drains its window, but not forever, and
+        // not at a trickle (Pace: body_timeout, min_transfer_rate).
+        stall.arm(pace.next_wait());
         auto [wec] = co_await sock.async_wait(tcp::socket::wait_write, kNoThrow);
-        if (stall.disarm() || wec) co_return false;
+        bool woke = stall.disarm();
+        if (wec && !woke) co_return false;
+        if (auto v = pace.check(); v != Pace::Verdict::kOk) {
+          spdlog::debug("{}: response cut, the client reads {}", c.remote,
+                        v == Pace::Verdict::kSlow ? "slower than min_transfer_rate" : "nothing within body_timeout");
+          co_return false;
+        }
         continue;
       }
       if (n == 0) spdlog::error("sendfile: blob shorter than its size ({} bytes missing)", remaining);
@@ -82,6 +93,7 @@ awaitable<bool> Server::Impl::send_blob(Conn& c, Response& r, std::uint64_t& sen
   }
   // No local file (remote backend): copy through a buffer.
   if (c.chunk.size() < kChunk) c.chunk.resize(kChunk);
+  Pace pace = this->pace();
   while (remaining > 0) {
     auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, c.chunk.size()));
     auto n = reader.read(std::span<std::byte>(c.chunk.data(), want));
@@ -94,6 +106,8 @@ awaitable<bool> Server::Impl::send_blob(Conn& c, Response& r, std::uint64_t& sen
     if (ec) co_return false;
     remaining -= *n;
     sent += *n;
+    pace.moved(*n);
+    if (pace.check() != Pace::Verdict::kOk) co_return false;
   }
   co_return true;
 }

@@ -6,6 +6,9 @@
 // websocket::stream::async_accept) and any bytes already read past the
 // request head.
 //
+// `slot` is the connection's place under max_connections and
+// max_connections_per_ip (conn_limits.h): keep it while the connection lives.
+//
 // Thread safety: the stream's executor is a strand; use it from there.
 #pragma once
 
@@ -14,12 +17,15 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <memory>
+
 namespace blobsync::http {
 
 struct UpgradeContext {
   boost::beast::tcp_stream stream;
   boost::beast::http::request<boost::beast::http::string_body> request;
   boost::beast::flat_buffer buffer;
+  std::shared_ptr<void> slot;
 };
 
 }  // namespace blobsync::http

@@ -48,6 +48,8 @@ struct BlobChannel::Upload {
   bool finalizing = false;
   bool dead = false;  // ended while work was in flight
   bool mime_checked = false;
+  std::chrono::steady_clock::time_point last_chunk = std::chrono::steady_clock::now();
+  std::function<void()> cancel_idle;  // stops the idle timer
 };
 
 BlobChannel::BlobChannel(BlobChannelDeps& deps, ConnectionDeps conn) : deps_(deps), conn_(std::move(conn)) {}
@@ -93,13 +95,17 @@ void BlobChannel::end(std::uint64_t req) {
   auto up = it->second;
   uploads_.erase(it);
   up->dead = true;
+  if (up->cancel_idle) std::exchange(up->cancel_idle, nullptr)();
   if (up->receiver.held() == 0 && !up->finalizing) deps_.staging.unclaim(up->msg.hash);
 }
 
 void BlobChannel::close() {
-  std::vector<std::uint64_t> reqs;
-  for (auto& [req, up] : uploads_) reqs.push_back(req);
-  for (auto req : reqs) end(req);
+  std::vector<std::shared_ptr<Upload>> ups;
+  for (auto& [req, up] : uploads_) ups.push_back(up);
+  for (auto& up : ups) {
+    end(up->msg.req);
+    drop_if_empty(up);
+  }
   downloads_.clear();
   pending_.clear();
   closed_ = true;
@@ -152,14 +158,23 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
                              deps_.config.max_blob_bytes));
   if (m.chunk_hashes.size() != chunk_count(m.size))
     return error(req, protocol::BlobErrorCode::kBadRequest, "chunk hash count does not match the size");
+  if (uploads_.size() >= deps_.config.max_uploads_per_connection)
+    return error(req, protocol::BlobErrorCode::kBusy, "too many uploads in progress on this connection");
   if (deps_.staging.claimed() >= deps_.config.max_uploads)
     return error(req, protocol::BlobErrorCode::kBusy, "too many uploads in progress on this server");
-  if (!deps_.staging.claim(m.hash))
-    return error(req, protocol::BlobErrorCode::kBusy, "another upload of this blob is in progress");
+  switch (deps_.staging.claim(m.hash, m.size)) {
+    case UploadStaging::Claim::kOk:
+      break;
+    case UploadStaging::Claim::kBusy:
+      return error(req, protocol::BlobErrorCode::kBusy, "another upload of this blob is in progress");
+    case UploadStaging::Claim::kFull:
+      return error(req, protocol::BlobErrorCode::kBusy, "upload staging is full on this server (max_staging_bytes)");
+  }
   auto up = std::make_shared<Upload>();
   up->msg = std::move(m);
   up->receiver = protocol::ChunkReceiver(protocol::negotiate_window(protocol::kMaxWindow, deps_.config.window));
   uploads_[req] = up;
+  watch_idle(req, up);
   deps_.run_blocking([self = shared_from_this(), up, req] {
     auto& deps = self->deps_;
     deps.staging.maybe_sweep();
@@ -213,6 +228,7 @@ void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const protocol::Chun
     return;
   }
   auto up = it->second;
+  up->last_chunk = std::chrono::steady_clock::now();
   if (!up->staged) {
     error(m.req, protocol::BlobErrorCode::kBadRequest, "CHUNK before WANT");
     return end(m.req);
@@ -282,6 +298,45 @@ void BlobChannel::chunk_written(std::uint64_t req, std::uint64_t index, std::siz
   send(protocol::CreditMsg{req, 1});
   if (up->remaining > 0) --up->remaining;
   if (up->remaining == 0 && up->receiver.held() == 0) finalize(req);
+}
+
+void BlobChannel::watch_idle(std::uint64_t req, const std::shared_ptr<Upload>& up) {
+  if (!deps_.run_after) return;
+  auto timeout = deps_.config.upload_idle_timeout;
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(up->last_chunk + timeout -
+                                                                    std::chrono::steady_clock::now());
+  std::weak_ptr<BlobChannel> weak = weak_from_this();
+  std::weak_ptr<Upload> weak_up = up;
+  up->cancel_idle = deps_.run_after(std::max(wait, std::chrono::milliseconds(1)), [weak, weak_up, req] {
+    auto self = weak.lock();
+    if (!self) return;
+    self->conn_.post([self, weak_up, req, timeout = self->deps_.config.upload_idle_timeout] {
+      auto u = weak_up.lock();
+      if (!u || u->dead || self->closed_) return;
+      // Waiting for the disk or the store (chunks held, finalizing) is the
+      // server's doing, not the client's idling.
+      bool idle = std::chrono::steady_clock::now() - u->last_chunk >= timeout;
+      if (!idle || u->finalizing || u->receiver.held() > 0) return self->watch_idle(req, u);
+      self->error(req, protocol::BlobErrorCode::kCancelled,
+                  fmt::format("no chunk for {} s (upload_idle_timeout): upload ended; send UPLOAD again to resume",
+                              std::chrono::duration_cast<std::chrono::seconds>(timeout).count()));
+      self->end(req);
+      self->drop_if_empty(u);
+    });
+  });
+}
+
+void BlobChannel::drop_if_empty(const std::shared_ptr<Upload>& up) {
+  // Staging that holds no chunk is nothing to resume, but still counts
+  // against max_staging_bytes until swept a day later: delete it now,
+  // under a claim of its own so no new upload of the blob races with it.
+  if (!up->staged || up->finalizing || up->receiver.held() > 0 || up->staged->missing_count() != up->staged->chunk_count())
+    return;
+  deps_.run_blocking([&staging = deps_.staging, hash = up->msg.hash] {
+    if (!staging.claim(hash)) return;
+    staging.remove(hash);
+    staging.unclaim(hash);
+  });
 }
 
 void BlobChannel::finalize(std::uint64_t req) {

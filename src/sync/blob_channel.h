@@ -2,12 +2,16 @@
 // WebSocket connection. Created on the connection's first blob message, so a
 // plain y-websocket client never gets a blob message.
 //
-//   UPLOAD  -> policy checks, WANT with the missing ranges (resuming staged
+//   UPLOAD  -> policy checks (at most max_uploads_per_connection here and
+//              max_uploads on the server, within max_staging_bytes; more:
+//              BUSY), WANT with the missing ranges (resuming staged
 //              chunks), CHUNKs verified and pwritten to staging, CREDIT per
 //              chunk, then the whole blob ingested through BlobStore
 //              (expected = its hash, the HTTP MIME policy applied), staging
 //              removed, this server announced in the room's _blobRegistry,
-//              DONE.
+//              DONE. An upload with no CHUNK for upload_idle_timeout gets
+//              ERROR (CANCELLED) and ends; its staging stays for a resume
+//              unless it holds nothing.
 //   REQUEST -> only a blob the connection's room lists (ConnectionDeps::listed),
 //              permanent and not quarantined (a temporary XRPC upload is never
 //              read through a room);
@@ -29,6 +33,7 @@
 // Thread safety: strand-confined, see above.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -65,6 +70,9 @@ struct BlobChannelDeps {
   // from another holder listed in `room`'s registry; done (any thread) once
   // it is stored. Empty: a REQUEST for a missing blob is NOT_FOUND at once.
   std::function<void(const std::string& room, const Digest& hash, std::function<void(Result<>)> done)> fetch_missing;
+  // Runs fn on any thread after `delay` unless the returned function is
+  // called first (upload idle timeouts). Empty: uploads never time out.
+  std::function<std::function<void()>(std::chrono::milliseconds delay, std::function<void()> fn)> run_after;
 };
 
 class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
@@ -129,6 +137,10 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
   void chunk_written(std::uint64_t req, std::uint64_t index, std::size_t bytes, Result<std::string> sniffed);
   void finalize(std::uint64_t req);
   void pump(std::uint64_t req);
+  // Ends the upload if it stays without a chunk for upload_idle_timeout.
+  void watch_idle(std::uint64_t req, const std::shared_ptr<Upload>& up);
+  // Deletes the staging of an ended upload that holds no chunk.
+  void drop_if_empty(const std::shared_ptr<Upload>& up);
 
   void send(const protocol::BlobMessage& m);
   void error(std::uint64_t req, protocol::BlobErrorCode code, std::string message);

@@ -43,8 +43,11 @@ struct SyncConfig {
   // Rooms.
   std::chrono::milliseconds room_idle_timeout{60'000};  // unload after this long with no connection
   std::size_t max_connections = 20'000;                 // extra WebSocket connections get 1013
-  std::size_t max_message_bytes = (8u << 20) + (64u << 10);  // largest frame accepted
-  std::size_t max_write_queue_bytes = 16u << 20;        // a slower reader is disconnected
+  std::size_t max_message_bytes = (8u << 20) + (64u << 10);  // largest frame accepted (larger: 1009)
+  // Bytes queued per connection, each way: a reader slower than the queue
+  // is disconnected; a sender whose messages wait for the room this much is
+  // not read from until they are processed.
+  std::size_t max_queued_bytes = 16u << 20;
   bool gc = true;                                       // Yjs garbage collection of deleted content
 
   // Document limits (issue 18, docs/security.md "Limits"); 0: no limit.
@@ -69,6 +72,9 @@ struct SyncConfig {
   std::uint32_t window = 16;                           // chunks in flight per transfer (<= 256)
   std::size_t max_transfers_per_connection = 8;
   std::size_t max_uploads = 64;                        // concurrent uploads, whole server
+  std::size_t max_uploads_per_connection = 8;          // (within max_transfers_per_connection)
+  std::chrono::milliseconds upload_idle_timeout{60'000};  // no chunk this long: ERROR, claim released
+  std::uint64_t max_staging_bytes = 4ull << 30;        // declared sizes of all staged uploads; more: BUSY
   std::chrono::hours staging_expiry{24};
   unsigned blob_threads = 2;                           // disk and hashing work
 

@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
@@ -33,10 +34,20 @@ struct SyncEndpoint::State : std::enable_shared_from_this<SyncEndpoint::State> {
         blobs(b),
         lifecycle(l),
         store(std::move(s)),
-        staging(config.staging_dir, std::chrono::duration_cast<std::chrono::seconds>(config.staging_expiry)),
+        staging(config.staging_dir, std::chrono::duration_cast<std::chrono::seconds>(config.staging_expiry),
+                config.max_staging_bytes),
         mime(config.allowed_mime.empty() ? default_allowed_mime() : config.allowed_mime),
         pool(std::max(1u, config.blob_threads)),
-        blob_deps{config, blobs, staging, mime, [this](std::function<void()> fn) { asio::post(pool, std::move(fn)); }, {}},
+        blob_deps{config, blobs, staging, mime, [this](std::function<void()> fn) { asio::post(pool, std::move(fn)); }, {},
+                  [this](std::chrono::milliseconds delay, std::function<void()> fn) -> std::function<void()> {
+                    // A timer on the worker pool; cancelled when its upload
+                    // ends, so none outlives the sessions at shutdown.
+                    auto t = std::make_shared<asio::steady_timer>(pool, delay);
+                    t->async_wait([t, fn = std::move(fn)](const boost::system::error_code& ec) {
+                      if (!ec) fn();
+                    });
+                    return [t] { t->cancel(); };
+                  }},
         manager(config, *store, blobs, lifecycle),
         session_deps{config, manager, blob_deps, sessions, "/sync/", {}} {}
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -105,7 +106,9 @@ Result<> StagedUpload::write_chunk(std::uint64_t index, std::span<const std::uin
   if (Sha256::of(data.data(), data.size()) != hashes_[index])
     return fail(Errc::kCorruption, "chunk {} does not match its declared hash", index);
   if (auto r = pwrite_all(part_fd_, data.data(), data.size(), chunk_offset(index), "staging write"); !r) return r;
-  return set_bit(index, true);
+  auto r = set_bit(index, true);
+  if (r && owner_) owner_->wrote(hash_, data.size());
+  return r;
 }
 
 Result<> StagedUpload::sync() {
@@ -132,25 +135,93 @@ Result<std::uint64_t> StagedUpload::reverify() {
   return cleared;
 }
 
-UploadStaging::UploadStaging(std::filesystem::path dir, std::chrono::seconds expiry)
-    : dir_(std::move(dir)), expiry_(expiry) {}
+UploadStaging::UploadStaging(std::filesystem::path dir, std::chrono::seconds expiry, std::uint64_t max_bytes)
+    : dir_(std::move(dir)), expiry_(expiry), max_bytes_(max_bytes) {}
 
 Result<> UploadStaging::init() {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return fail(Errc::kIOError, "cannot create staging dir {}: {}", dir_.string(), ec.message());
   sweep();
+  // What earlier runs left counts against the cap: the chunks each holds.
+  for (auto it = std::filesystem::directory_iterator(dir_, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    Digest d;
+    if (it->path().extension() != ".meta" || !parse_hex_digest(it->path().stem().string(), d)) continue;
+    int fd = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    std::uint8_t head[kHeader];
+    std::uint64_t written = 0;
+    if (pread_all(fd, head, kHeader, 0, "staging meta read") && std::memcmp(head, kMagic, 8) == 0) {
+      std::uint64_t size = get_u64(head + 8), n = get_u64(head + 16);
+      std::vector<std::uint8_t> bitmap((n + 7) / 8);
+      if (n <= chunk_count(size) && pread_all(fd, bitmap.data(), bitmap.size(), kHeader + 32 * n, "staging meta read"))
+        for (std::uint64_t i = 0; i < n; ++i)
+          if ((bitmap[i / 8] >> (i % 8)) & 1) written += chunk_length(i, size);
+    }
+    ::close(fd);
+    restaged(d, written);
+  }
   return {};
 }
 
-bool UploadStaging::claim(const Digest& hash) {
+UploadStaging::Claim UploadStaging::claim(const Digest& hash, std::uint64_t size) {
   std::lock_guard lock(mu_);
-  return claimed_.insert(hash).second;
+  if (claimed_.contains(hash)) return Claim::kBusy;
+  auto& b = bytes_[hash];
+  // Active, the blob counts its declared size instead of what it holds.
+  std::uint64_t total = total_ - b.written + std::max(size, b.written);
+  if (size > 0 && total > max_bytes_) {
+    if (b.written == 0) bytes_.erase(hash);
+    return Claim::kFull;
+  }
+  claimed_.insert(hash);
+  b.active = true;
+  b.declared = std::max(size, b.written);
+  total_ = total;
+  return Claim::kOk;
 }
 
 void UploadStaging::unclaim(const Digest& hash) {
   std::lock_guard lock(mu_);
   claimed_.erase(hash);
+  auto it = bytes_.find(hash);
+  if (it == bytes_.end() || !it->second.active) return;
+  total_ = total_ - it->second.declared + it->second.written;
+  it->second.active = false;
+  if (it->second.written == 0) bytes_.erase(it);
+}
+
+std::uint64_t UploadStaging::staged_bytes() const {
+  std::lock_guard lock(mu_);
+  return total_;
+}
+
+void UploadStaging::wrote(const Digest& hash, std::uint64_t bytes) {
+  std::lock_guard lock(mu_);
+  auto& b = bytes_[hash];
+  b.written += bytes;
+  if (!b.active) total_ += bytes;
+  else if (b.written > b.declared) total_ += b.written - std::exchange(b.declared, b.written);
+}
+
+void UploadStaging::restaged(const Digest& hash, std::uint64_t written) {
+  std::lock_guard lock(mu_);
+  auto& b = bytes_[hash];
+  if (!b.active) total_ = total_ - b.written + written;
+  b.written = written;
+}
+
+void UploadStaging::forget(const Digest& hash) {
+  std::lock_guard lock(mu_);
+  auto it = bytes_.find(hash);
+  if (it == bytes_.end()) return;
+  if (it->second.active) {
+    it->second.written = 0;
+    return;
+  }
+  total_ -= it->second.written;
+  bytes_.erase(it);
 }
 
 std::size_t UploadStaging::claimed() const {
@@ -208,6 +279,11 @@ Result<std::unique_ptr<StagedUpload>> UploadStaging::open(const Digest& hash, st
   if (s->part_fd_ < 0) return std::unexpected(errno_error(errno, "cannot open staging file"));
   if (::ftruncate(s->part_fd_, static_cast<off_t>(size)) != 0)
     return std::unexpected(errno_error(errno, "cannot size staging file"));
+  std::uint64_t written = 0;
+  for (std::uint64_t i = 0; i < n; ++i)
+    if ((s->bitmap_[i / 8] >> (i % 8)) & 1) written += chunk_length(i, size);
+  restaged(hash, written);
+  s->owner_ = this;
   return s;
 }
 
@@ -220,6 +296,7 @@ void UploadStaging::remove(const Digest& hash) {
   meta += ".meta";
   std::filesystem::remove(meta, ec);
   std::filesystem::remove(part, ec);
+  forget(hash);
 }
 
 std::size_t UploadStaging::sweep() {
@@ -243,7 +320,10 @@ std::size_t UploadStaging::sweep() {
     auto mtime = std::filesystem::last_write_time(path, tec);
     if (tec || now - mtime < expiry_) continue;
     std::filesystem::remove(path, tec);
-    if (!tec && ext == ".meta") ++removed;
+    if (!tec && ext == ".meta") {
+      ++removed;
+      forget(d);
+    }
   }
   if (removed) spdlog::info("sync: removed {} expired upload staging files", removed);
   return removed;

@@ -11,6 +11,10 @@
 // StagedUpload::reverify() then clears the bad chunks so they are asked for
 // again. Staging that nobody touched for `expiry` is deleted by sweep().
 //
+// Staging bytes are capped (max_staging_bytes): an upload in progress counts
+// its declared size, staging kept for a resume the bytes it holds; a claim
+// that would go over the cap is refused (kFull).
+//
 // Thread safety: UploadStaging is safe from any thread. A StagedUpload may
 // take write_chunk() calls for distinct chunks from several threads at once;
 // its other methods are used by one thread at a time.
@@ -19,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -59,6 +64,7 @@ class StagedUpload {
  private:
   friend class UploadStaging;
   StagedUpload() = default;
+  class UploadStaging* owner_ = nullptr;  // told of written bytes
   Result<> set_bit(std::uint64_t index, bool value);
 
   Digest hash_;
@@ -72,15 +78,20 @@ class StagedUpload {
 
 class UploadStaging {
  public:
-  UploadStaging(std::filesystem::path dir, std::chrono::seconds expiry);
+  UploadStaging(std::filesystem::path dir, std::chrono::seconds expiry, std::uint64_t max_bytes = UINT64_MAX);
 
-  // Creates the directory and sweeps expired staging.
+  // Creates the directory, sweeps expired staging and counts what is left.
   Result<> init();
 
-  // One upload per blob at a time: false if another holds it.
-  bool claim(const Digest& hash);
+  // One upload per blob at a time (kBusy if another holds it), within the
+  // byte cap counting `size` for this one (kFull).
+  enum class Claim { kOk, kBusy, kFull };
+  Claim claim(const Digest& hash, std::uint64_t size);
+  bool claim(const Digest& hash) { return claim(hash, 0) == Claim::kOk; }
   void unclaim(const Digest& hash);
   std::size_t claimed() const;
+  // Bytes counted against the cap.
+  std::uint64_t staged_bytes() const;
 
   // Opens the staging of a blob, keeping the chunks already received when
   // size and chunk hashes match, else starting afresh. REQUIRES: claimed.
@@ -95,10 +106,24 @@ class UploadStaging {
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
+  friend class StagedUpload;
+  // Byte accounting (all take mu_): chunk bytes written; a blob's staging
+  // (re)opened holding `written` bytes; its files gone.
+  void wrote(const Digest& hash, std::uint64_t bytes);
+  void restaged(const Digest& hash, std::uint64_t written);
+  void forget(const Digest& hash);
+  struct Bytes {
+    std::uint64_t declared = 0, written = 0;
+    bool active = false;  // claimed: counts `declared`, else `written`
+  };
+
   std::filesystem::path dir_;
   std::chrono::seconds expiry_;
+  std::uint64_t max_bytes_;
   mutable std::mutex mu_;
   std::set<Digest> claimed_;                              // guarded by mu_
+  std::map<Digest, Bytes> bytes_;                         // guarded by mu_
+  std::uint64_t total_ = 0;                               // guarded by mu_
   std::chrono::steady_clock::time_point last_sweep_{};    // guarded by mu_
 };
 

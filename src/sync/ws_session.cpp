@@ -166,33 +166,6 @@ void async_teardown(beast::role_type role, CoalescingSocket& s, Handler&& handle
   });
 }
 
-ConnId SessionRegistry::add(std::weak_ptr<Connection> conn) {
-  std::lock_guard lock(mu_);
-  ConnId id = next_++;
-  conns_.emplace(id, std::move(conn));
-  return id;
-}
-
-void SessionRegistry::remove(ConnId id) {
-  std::lock_guard lock(mu_);
-  conns_.erase(id);
-}
-
-std::size_t SessionRegistry::size() const {
-  std::lock_guard lock(mu_);
-  return conns_.size();
-}
-
-void SessionRegistry::close_all(std::uint16_t code, std::string_view reason) {
-  std::vector<std::shared_ptr<Connection>> all;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [id, weak] : conns_)
-      if (auto c = weak.lock()) all.push_back(std::move(c));
-  }
-  for (auto& c : all) c->close(code, reason);
-}
-
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
@@ -220,9 +193,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         request_(std::move(ctx->request)),
         leftover_(std::move(ctx->buffer)),
         ws_(ctx->stream.release_socket()),
-        resume_(ws_.get_executor()) {}
-
-  ~WsSession() override = default;
+        resume_(ws_.get_executor()),
+        slot_(std::move(ctx->slot)) {}
 
   void start() { asio::co_spawn(ws_.get_executor(), run(shared_from_this()), asio::detached); }
 
@@ -245,7 +217,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       }
       last_send_ms_.store(steady_ms(), std::memory_order_relaxed);
       // One message may always go out, however large; beyond that the queue is bounded.
-      if (queued_bytes_ > deps_.config.max_write_queue_bytes && queue_.size() > 1) {
+      if (queued_bytes_ > deps_.config.max_queued_bytes && queue_.size() > 1) {
         closed_ = true;
         too_slow = true;
       } else if (!writing_) {
@@ -255,7 +227,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
     if (too_slow) {
       spdlog::warn("sync: connection {} reads too slowly ({} bytes queued); closing it", id_, queued_bytes());
-      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->abort(); });
+      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->close_too_slow(); });
     } else if (start_writer) {
       asio::post(ws_.get_executor(), [self = shared_from_this()] { self->write_next(); });
     }
@@ -284,6 +256,23 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       paused_ = false;
       finish();
     }
+  }
+
+  // A reader too far behind (max_queued_bytes): its queue goes at once, a
+  // close frame (1013) follows what the socket still holds, and the
+  // connection is cut after a grace period whether or not it was read.
+  void close_too_slow() {
+    {
+      std::lock_guard lock(mu_);
+      queue_ = {};
+      queued_bytes_ = 0;
+    }
+    if (close_started_ || !accepted_) return abort();
+    auto grace = std::make_shared<asio::steady_timer>(ws_.get_executor(), std::chrono::seconds(5));
+    grace->async_wait([self = shared_from_this(), grace](beast::error_code ec) {
+      if (!ec) self->abort();
+    });
+    close_on_strand(1013, "reading too slowly: too many bytes queued for this connection");
   }
 
   void close_on_strand(std::uint16_t code, const std::string& reason) {
@@ -487,7 +476,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   }
 
   bool behind() const {
-    return in_room_ >= kMaxQueuedMessages || (blob_ && blob_->buffered_bytes() > kMaxBufferedChunks);
+    return in_room_ >= kMaxQueuedMessages || in_room_bytes_ >= deps_.config.max_queued_bytes ||
+           (blob_ && blob_->buffered_bytes() > kMaxBufferedChunks);
   }
 
   // The room or the disk caught up: read again if paused.
@@ -521,10 +511,11 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       blob_->on_frame(std::move(msg));
       return;
     }
-    ++in_room_;
-    room_->message(id_, access_ == Access::kReadOnly, std::move(msg), [self = shared_from_this()] {
-      asio::post(self->ws_.get_executor(), [self] {
-        --self->in_room_;
+    const std::size_t n = msg.size();
+    ++in_room_, in_room_bytes_ += n;
+    room_->message(id_, access_ == Access::kReadOnly, std::move(msg), [self = shared_from_this(), n] {
+      asio::post(self->ws_.get_executor(), [self, n] {
+        --self->in_room_, self->in_room_bytes_ -= n;
         self->maybe_resume();
       });
     });
@@ -581,7 +572,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   bool from_server_ = false;
   bool close_started_ = false;
   int joined_ = 0;
-  std::size_t in_room_ = 0;
+  std::size_t in_room_ = 0, in_room_bytes_ = 0;  // messages (and their bytes) waiting for the room
+  std::shared_ptr<void> slot_;  // the HTTP server's connection slot, released with the session
 
   mutable std::mutex mu_;
   std::vector<SharedBytes> queue_;  // guarded by mu_; a vector: an empty deque costs 576 bytes

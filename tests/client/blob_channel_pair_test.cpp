@@ -51,7 +51,7 @@ class BlobChannelPairTest : public ::testing::Test {
     config_.window = 4;
     deps_ = std::make_unique<sync::BlobChannelDeps>(sync::BlobChannelDeps{
         config_, *server_store_, *staging_, mime_, [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); },
-        {}});
+        {}, {}});
     open_channel();
   }
 

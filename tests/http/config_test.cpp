@@ -19,6 +19,35 @@ TEST(ConfigTest, DefaultsNeedNothing) {
   EXPECT_FALSE(c->allowed_mime.empty());
 }
 
+TEST(ConfigTest, ResourceLimitKeys) {
+  auto c = build_config({});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->max_connections_per_ip, 256u);
+  EXPECT_EQ(c->max_queued_bytes_per_connection, 16u << 20);
+  EXPECT_EQ(c->min_transfer_rate, 1024u);
+  EXPECT_EQ(c->upload_idle_timeout, std::chrono::seconds(60));
+  c = build_config({{{"max_connections_per_ip", "5"}, {"max_frame_bytes", "256KiB"},
+                     {"max_queued_bytes_per_connection", "1MiB"}, {"min_transfer_rate", "0"},
+                     {"min_transfer_window", "10s"}, {"max_uploads", "3"}, {"max_uploads_per_connection", "2"},
+                     {"upload_idle_timeout", "5s"}, {"max_staging_bytes", "1GiB"}}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->max_connections_per_ip, 5u);
+  EXPECT_EQ(c->max_frame_bytes, 256u << 10);
+  EXPECT_EQ(c->max_queued_bytes_per_connection, 1u << 20);
+  EXPECT_EQ(c->min_transfer_rate, 0u);
+  EXPECT_EQ(c->min_transfer_window, std::chrono::seconds(10));
+  EXPECT_EQ(c->max_uploads, 3u);
+  EXPECT_EQ(c->max_uploads_per_connection, 2u);
+  EXPECT_EQ(c->upload_idle_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c->max_staging_bytes, 1ull << 30);
+  for (auto [key, value] : {std::pair{"max_connections_per_ip", "0"}, {"max_frame_bytes", "10"},
+                            {"upload_idle_timeout", "0"}, {"min_transfer_window", "0s"}}) {
+    auto bad = build_config({{{key, value}}});
+    ASSERT_FALSE(bad) << key;
+    EXPECT_NE(bad.error().message.find(key), std::string::npos) << bad.error().message;
+  }
+}
+
 TEST(ConfigTest, LaterLayersWin) {
   auto c = build_config({{{"max_upload_bytes", "10"}, {"listen", "0.0.0.0:80"}},
                          {{"max_upload_bytes", "2MiB"}}});

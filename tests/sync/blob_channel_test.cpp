@@ -64,7 +64,7 @@ class BlobChannelTest : public ::testing::Test {
     ASSERT_TRUE(staging_->init());
     deps_ = std::make_unique<BlobChannelDeps>(BlobChannelDeps{
         config_, *suite_->shared.store, *staging_, mime_, [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); },
-        {}});
+        {}, {}});
     channel_ = make_channel(false);
   }
 
@@ -313,6 +313,69 @@ TEST_F(BlobChannelTest, AResumedUploadAsksOnlyForMissingChunksAndResendsDamagedO
   g = take();
   EXPECT_EQ(all_of<protocol::DoneMsg>(g), (std::vector<protocol::DoneMsg>{{5, up.hash}}));
   EXPECT_TRUE(stored(up.hash));
+}
+
+TEST_F(BlobChannelTest, AnIdleUploadEndsWithCancelledAndItsEmptyStagingGoes) {
+  std::vector<std::function<void()>> timers;
+  int cancelled = 0;
+  deps_->run_after = [&](std::chrono::milliseconds, std::function<void()> fn) -> std::function<void()> {
+    timers.push_back(std::move(fn));
+    return [&cancelled] { ++cancelled; };
+  };
+  config_.upload_idle_timeout = std::chrono::milliseconds(0);  // idle as soon as the timer looks
+  auto idle = random_data(2 * kChunkSize, 7);
+  auto busy = random_data(2 * kChunkSize, 8);
+  frame(*channel_, upload_msg(1, idle));
+  frame(*channel_, upload_msg(3, busy));
+  take();
+  EXPECT_EQ(staging_->claimed(), 2u);
+  ASSERT_EQ(timers.size(), 2u);
+  // Upload 3 got a chunk: half its staging is worth resuming.
+  chunk(*channel_, 3, 0, chunk_of(busy, 0));
+  take();
+  for (auto& fire : std::exchange(timers, {})) fire();
+  drain();
+  auto g = take();
+  auto errors = all_of<protocol::ErrorMsg>(g);
+  ASSERT_EQ(errors.size(), 2u);
+  for (const auto& e : errors) EXPECT_EQ(e.code, protocol::BlobErrorCode::kCancelled);
+  EXPECT_NE(errors[0].message.find("upload_idle_timeout"), std::string::npos);
+  EXPECT_EQ(staging_->claimed(), 0u);
+  // The empty staging is gone, the other kept for a resume.
+  EXPECT_EQ(blobsync::testing::files_under(staging_dir_).size(), 2u);
+  EXPECT_EQ(staging_->staged_bytes(), kChunkSize);
+  EXPECT_TRUE(timers.empty());
+  // A late chunk for an ended upload is ignored.
+  chunk(*channel_, 3, 1, chunk_of(busy, 1));
+  EXPECT_TRUE(take().msgs.empty());
+}
+
+TEST_F(BlobChannelTest, UploadsPerConnectionAndStagingBytesAreLimited) {
+  config_.max_uploads_per_connection = 1;
+  config_.max_staging_bytes = 3 * kChunkSize;
+  // A staging with the cap, and a channel on it.
+  channel_->close();
+  drain();
+  channel_.reset();
+  staging_ = std::make_unique<UploadStaging>(staging_dir_, std::chrono::hours(24), config_.max_staging_bytes);
+  ASSERT_TRUE(staging_->init());
+  deps_ = std::make_unique<BlobChannelDeps>(BlobChannelDeps{
+      config_, *suite_->shared.store, *staging_, mime_, [this](std::function<void()> fn) { tasks_.push_back(std::move(fn)); },
+      {}, {}});
+  channel_ = make_channel(false);
+  frame(*channel_, upload_msg(1, random_data(2 * kChunkSize, 9)));
+  take();
+  frame(*channel_, upload_msg(3, random_data(kChunkSize, 10)));
+  ASSERT_NO_FATAL_FAILURE(expect_only_error(take(), 3, protocol::BlobErrorCode::kBusy));
+  auto other = make_channel(false);
+  frame(*other, upload_msg(5, random_data(2 * kChunkSize, 11)));  // 2 + 2 chunks > 3
+  auto g = take();
+  ASSERT_NO_FATAL_FAILURE(expect_only_error(g, 5, protocol::BlobErrorCode::kBusy));
+  EXPECT_NE(std::get<protocol::ErrorMsg>(g.msgs[0]).message.find("max_staging_bytes"), std::string::npos);
+  frame(*other, upload_msg(7, random_data(kChunkSize, 12)));  // 2 + 1 fit
+  EXPECT_TRUE(all_of<protocol::ErrorMsg>(take()).empty());
+  other->close();
+  drain();
 }
 
 TEST_F(BlobChannelTest, RequestSendsMetaThenChunksWithinTheCreditWindowThenDone) {

@@ -79,5 +79,40 @@ TEST(UploadStaging, ResumesWithMissingChunksOnly) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(UploadStaging, StagingBytesAreCapped) {
+  auto dir = std::filesystem::temp_directory_path() / ("staging_cap_test_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto b = make_blob(3 * kChunkSize);
+  auto c = make_blob(2 * kChunkSize + 5);
+  {
+    UploadStaging staging(dir, std::chrono::hours(24), 4 * kChunkSize);
+    ASSERT_TRUE(staging.init());
+    // In progress, an upload counts its declared size.
+    ASSERT_EQ(staging.claim(b.hash, b.data.size()), UploadStaging::Claim::kOk);
+    EXPECT_EQ(staging.staged_bytes(), 3 * kChunkSize);
+    EXPECT_EQ(staging.claim(b.hash, b.data.size()), UploadStaging::Claim::kBusy);
+    EXPECT_EQ(staging.claim(c.hash, c.data.size()), UploadStaging::Claim::kFull);
+    auto s = staging.open(b.hash, b.data.size(), b.hashes);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE((*s)->write_chunk(1, chunk(b, 1)));
+    // Kept for a resume, it counts the bytes it holds.
+    staging.unclaim(b.hash);
+    EXPECT_EQ(staging.staged_bytes(), kChunkSize);
+    ASSERT_EQ(staging.claim(c.hash, c.data.size()), UploadStaging::Claim::kOk);
+    EXPECT_EQ(staging.staged_bytes(), kChunkSize + c.data.size());
+    staging.unclaim(c.hash);  // nothing written: counts nothing
+    EXPECT_EQ(staging.staged_bytes(), kChunkSize);
+  }
+  {
+    // A restart counts what earlier runs left.
+    UploadStaging staging(dir, std::chrono::hours(24), 4 * kChunkSize);
+    ASSERT_TRUE(staging.init());
+    EXPECT_EQ(staging.staged_bytes(), kChunkSize);
+    staging.remove(b.hash);
+    EXPECT_EQ(staging.staged_bytes(), 0u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace blobsync::sync
