@@ -100,7 +100,10 @@ test('200 connections flooding one room: bounded memory, other rooms live', { ti
 });
 
 test('a reader too far behind is closed with 1013', { timeout: 120000 }, async () => {
-  const srv = await startServer({ BLOBSYNC_MAX_QUEUED_BYTES_PER_CONNECTION: String(4 * QUEUED) });
+  // Awareness states of a frame each: over sync_max_awareness_bytes' default (64 KiB), raised here
+  // so the states are relayed and pile up for the reader that reads nothing.
+  const srv = await startServer({ BLOBSYNC_MAX_QUEUED_BYTES_PER_CONNECTION: String(4 * QUEUED),
+    BLOBSYNC_SYNC_MAX_AWARENESS_BYTES: String(2 * FRAME) });
   const url = `ws://127.0.0.1:${srv.port}/sync/hostile-slow-reader`;
   const open = async () => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
