@@ -16,15 +16,17 @@ TEST(MeshReport, JsonRoundTripsAndMetricsNamePeers) {
   r.blobs_replicated = 7;
   r.blobs_too_large = 2;
   r.holders_refused = 4;
-  PeerReport p;
-  p.url = "ws://b/sync";
-  p.state = "down";
-  p.rooms = 3;
-  p.blobs_pending = 2;
-  p.blobs_failed = 1;
-  p.down_for_seconds = 12.5;
-  p.last_error = "connection refused";
-  r.peers.push_back(p);
+  r.peers.push_back(PeerReport{.url = "ws://b/sync",
+                               .state = "down",
+                               .rooms = 3,
+                               .rooms_up = 0,
+                               .rooms_synced = 0,
+                               .blobs_pending = 2,
+                               .blobs_failed = 1,
+                               .blobs_fetched = 0,
+                               .link_failures = 0,
+                               .down_for_seconds = 12.5,
+                               .last_error = "connection refused"});
   auto back = parse_peers_json(render_peers_json(r));
   ASSERT_TRUE(back);
   EXPECT_EQ(back->self, r.self);

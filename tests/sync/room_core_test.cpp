@@ -186,17 +186,26 @@ TEST(RoomCore, LoadRestoresState) {
   EXPECT_EQ(c.doc().to_json(), a.doc().to_json());
 }
 
+// A room under `limits` with connection 1 joined, and a client document
+// whose updates collect in `ups` (to send them as the test chooses).
+struct ClientOfALimitedRoom {
+  explicit ClientOfALimitedRoom(SyncConfig::DocLimits limits) : room(true, limits) {
+    RoomEffects fx;
+    room.join(1, fx);
+    client.on_update([this](const crdt::Bytes& u, const crdt::Transaction&) { ups.push_back(u); });
+  }
+  RoomCore room;
+  crdt::Doc client{7};
+  std::vector<crdt::Bytes> ups;
+};
+
 // Issue 18: document limits answer the sender with a protocol error naming
 // the limit, and change nothing they refuse.
 TEST(RoomCore, DocumentPastItsByteLimitRefusesAdditionsNotDeletes) {
   SyncConfig::DocLimits limits;
   limits.max_doc_bytes = 2000;
-  RoomCore room(true, limits);
-  RoomEffects fx;
-  room.join(1, fx);
-  crdt::Doc client(7);
-  std::vector<crdt::Bytes> ups;
-  client.on_update([&](const crdt::Bytes& u, const crdt::Transaction&) { ups.push_back(u); });
+  ClientOfALimitedRoom t(limits);
+  auto& [room, client, ups] = t;
   client.transact([&](crdt::Transaction&) { client.get_array("a").push({crdt::Prelim(crdt::Any(std::string(1500, 'x')))}); });
   client.transact([&](crdt::Transaction&) { client.get_array("a").push({crdt::Prelim(crdt::Any(std::string(1500, 'y')))}); });
   client.transact([&](crdt::Transaction&) { client.get_array("a").remove(0, 1); });
@@ -222,12 +231,8 @@ TEST(RoomCore, DocumentPastItsByteLimitRefusesAdditionsNotDeletes) {
 TEST(RoomCore, TooManyPendingStructsIsAProtocolError) {
   SyncConfig::DocLimits limits;
   limits.max_pending_structs = 1;
-  RoomCore room(true, limits);
-  RoomEffects fx;
-  room.join(1, fx);
-  crdt::Doc client(7);
-  std::vector<crdt::Bytes> ups;
-  client.on_update([&](const crdt::Bytes& u, const crdt::Transaction&) { ups.push_back(u); });
+  ClientOfALimitedRoom t(limits);
+  auto& [room, client, ups] = t;
   for (int i = 0; i < 3; ++i)
     client.transact([&](crdt::Transaction&) { client.get_array("a").push({crdt::Prelim(crdt::Any(i))}); });
   RoomEffects a, b;
