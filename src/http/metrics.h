@@ -1,8 +1,9 @@
 // Metrics: the counters behind GET /metrics (Prometheus text format 0.0.4).
 //
 // Requests by route and status, bytes in and out, connections, and the upload
-// latency histogram are kept here; blob count and bytes stored are read from
-// the store at scrape time and passed to render().
+// latency histogram are kept here; blob count and bytes stored are the
+// store's running totals (SqlMetadata's blob_totals: a few rows, no scan),
+// read at scrape time and passed to render().
 //
 // Thread safety: every method is safe to call from any thread.
 #pragma once

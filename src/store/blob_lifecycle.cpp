@@ -11,6 +11,7 @@
 
 #include "core/blob_id.h"
 #include "store/blob_store.h"
+#include "store/sql_metadata.h"
 #include "store/blob_fence.h"
 #include "sql/sql_db.h"
 
@@ -336,13 +337,13 @@ struct BlobLifecycle::Impl {
       if (*h) return {};
       for (auto* s : sources)
         if (auto x = s->on_collect(c, hash); !x) return x;
-      auto del = c.query("DELETE FROM blobs WHERE hash = ?", {key(hash)});
+      auto del = c.query("DELETE FROM blobs WHERE hash = ? RETURNING size, quarantine", {key(hash)});
       if (!del) return std::unexpected(del.error());
-      deleted = del->affected() > 0;
+      deleted = !del->empty();
       // The bytes go after the commit; until then this row says they must.
       auto gone = c.query("INSERT INTO blob_gone(hash) VALUES (?) ON CONFLICT DO NOTHING", {key(hash)});
       if (!gone) return std::unexpected(gone.error());
-      return {};
+      return SqlMetadata::add_totals(c, SqlMetadata::removed_totals(*del));
     });
     if (!r) return std::unexpected(r.error());
     return deleted;

@@ -69,12 +69,13 @@ class MetadataStore {
   virtual Result<> set_state(const Digest& hash, BlobState state) = 0;
   // Sets BlobRecord::quarantine; "" clears it. Errors: kNotFound (no row).
   virtual Result<> set_quarantine(const Digest& hash, std::string_view reason) = 0;
-  // Rows with a quarantine reason. Scans the table: not for I/O threads.
+  // Rows with a quarantine reason (a running total: no scan).
   virtual Result<std::uint64_t> count_quarantined() = 0;
   // Deleting a missing row is not an error.
   virtual Result<> delete_blob(const Digest& hash) = 0;
   // Ascending hash order after `after`; chunk_hashes are not filled in.
   virtual Result<std::vector<BlobRecord>> list_blobs(std::optional<Digest> after, std::size_t limit) = 0;
+  // Running totals (no scan): cheap enough for a /metrics scrape.
   virtual Result<MetadataStats> stats() = 0;
 };
 

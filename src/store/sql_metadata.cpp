@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 #include "core/blob_id.h"
 
@@ -70,6 +71,20 @@ const std::vector<std::string>& SqlMetadata::migrations() {
       // 3: bytes whose row the sweeper deleted, until the bytes are gone too
       // (a crash in between is finished by the next sweep).
       "CREATE TABLE blob_gone (hash ${BYTES} PRIMARY KEY CHECK (length(hash) = 32));",
+      // 4: running totals, so stats() and count_quarantined() read a few
+      // rows instead of scanning `blobs` (the one scan is here, once).
+      // Several rows (slots) whose sums are the totals: each write
+      // transaction adds its delta to one slot, so servers sharing a
+      // PostgreSQL database rarely wait on each other's row.
+      "CREATE TABLE blob_totals ("
+      "  slot ${INT} PRIMARY KEY,"
+      "  blob_count ${INT} NOT NULL,"
+      "  total_bytes ${INT} NOT NULL,"
+      "  quarantined ${INT} NOT NULL"
+      ");"
+      "INSERT INTO blob_totals(slot, blob_count, total_bytes, quarantined) "
+      "SELECT 0, count(*), coalesce(sum(size), 0), "
+      "  coalesce(sum(CASE WHEN quarantine IS NOT NULL AND quarantine <> '' THEN 1 ELSE 0 END), 0) FROM blobs;",
   };
   return steps;
 }
@@ -79,13 +94,31 @@ Result<std::unique_ptr<SqlMetadata>> SqlMetadata::open(std::shared_ptr<SqlDb> db
   return std::unique_ptr<SqlMetadata>(new SqlMetadata(std::move(db)));
 }
 
+Result<> SqlMetadata::add_totals(SqlConn& c, const BlobTotalsDelta& d) {
+  if (d.blob_count == 0 && d.total_bytes == 0 && d.quarantined == 0) return {};
+  // A slot per thread, spread at random: two transactions rarely share one.
+  // Updated last in the transaction, after every `blobs` row it locks, so
+  // lock order stays "blob rows, then one slot" and cannot deadlock.
+  thread_local const std::int64_t slot = static_cast<std::int64_t>(std::random_device{}() % kTotalsSlots);
+  auto r = c.query(
+      "INSERT INTO blob_totals(slot, blob_count, total_bytes, quarantined) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (slot) DO UPDATE SET blob_count = blob_totals.blob_count + excluded.blob_count, "
+      "total_bytes = blob_totals.total_bytes + excluded.total_bytes, "
+      "quarantined = blob_totals.quarantined + excluded.quarantined",
+      {slot, d.blob_count, d.total_bytes, d.quarantined});
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
 namespace {
+
+bool quarantined(const SqlResult& res, std::size_t row, std::size_t col) { return !res.text(row, col).empty(); }
 
 // The row of one insert_blob, run inside a transaction: INSERT ... ON
 // CONFLICT DO NOTHING, then the lifecycle rules for an existing row (see
 // MetadataStore::insert_blob). Sets `inserted` to whether this call created the row.
 Result<> insert_row(SqlConn& c, const BlobRecord& record, std::string_view hold, const std::vector<std::uint8_t>& chunks,
-                    bool& inserted) {
+                    bool& inserted, BlobTotalsDelta& totals) {
   std::int64_t state = static_cast<std::int64_t>(record.state == BlobState::kPermanent ? BlobState::kPermanent
                                                                                        : BlobState::kTemporary);
   if (!hold.empty()) {
@@ -108,7 +141,11 @@ Result<> insert_row(SqlConn& c, const BlobRecord& record, std::string_view hold,
        static_cast<std::int64_t>(record.chunk_count), SqlBytes{chunks}, record.created_at_ms, state});
   if (!ins) return std::unexpected(ins.error());
   inserted = ins->affected() > 0;
-  if (inserted) return {};
+  if (inserted) {
+    ++totals.blob_count;
+    totals.total_bytes += static_cast<std::int64_t>(record.size);
+    return {};
+  }
   // Held: permanent (also brings a kDeleting row back). Temporary over
   // temporary or kDeleting: a new grace period from now.
   auto upd = state == 1 ? c.query("UPDATE blobs SET state = 1 WHERE hash = ? AND state <> 1", {key(record.hash)})
@@ -164,12 +201,13 @@ void SqlMetadata::commit_group(std::vector<PendingInsert*>& batch) {
     std::sort(batch.begin(), batch.end(),
               [](const PendingInsert* a, const PendingInsert* b) { return a->record->hash < b->record->hash; });
     auto r = db_->transaction([&](SqlConn& c) -> Result<> {
+      BlobTotalsDelta totals;  // per attempt: transaction() may run the body again
       for (auto* p : batch) {
         bool inserted = false;
-        if (auto one = insert_row(c, *p->record, p->hold, p->chunks, inserted); !one) return one;
+        if (auto one = insert_row(c, *p->record, p->hold, p->chunks, inserted, totals); !one) return one;
         p->result = inserted;
       }
-      return {};
+      return add_totals(c, totals);
     });
     if (r) return;
     // Some row failed and took the group with it: each on its own, so the
@@ -177,7 +215,11 @@ void SqlMetadata::commit_group(std::vector<PendingInsert*>& batch) {
   }
   for (auto* p : batch) {
     bool inserted = false;
-    auto r = db_->transaction([&](SqlConn& c) { return insert_row(c, *p->record, p->hold, p->chunks, inserted); });
+    auto r = db_->transaction([&](SqlConn& c) -> Result<> {
+      BlobTotalsDelta totals;
+      if (auto one = insert_row(c, *p->record, p->hold, p->chunks, inserted, totals); !one) return one;
+      return add_totals(c, totals);
+    });
     p->result = r ? Result<bool>(inserted) : Result<bool>(std::unexpected(r.error()));
   }
 }
@@ -200,24 +242,42 @@ Result<> SqlMetadata::set_state(const Digest& hash, BlobState state) {
 }
 
 Result<> SqlMetadata::set_quarantine(const Digest& hash, std::string_view reason) {
-  // NULL, not "", when clear: the column's meaning since migration 2.
-  auto res = reason.empty() ? db_->query("UPDATE blobs SET quarantine = NULL WHERE hash = ?", {key(hash)})
-                            : db_->query("UPDATE blobs SET quarantine = ? WHERE hash = ?", {reason, key(hash)});
-  if (!res) return std::unexpected(res.error());
-  if (res->affected() == 0) return fail(Errc::kNotFound, "blob {} is not stored", to_hash_ref(hash));
-  return {};
+  return db_->transaction([&](SqlConn& c) -> Result<> {
+    auto old = c.query("SELECT quarantine FROM blobs WHERE hash = ?" + std::string(c.dialect().for_update()), {key(hash)});
+    if (!old) return std::unexpected(old.error());
+    if (old->empty()) return fail(Errc::kNotFound, "blob {} is not stored", to_hash_ref(hash));
+    // NULL, not "", when clear: the column's meaning since migration 2.
+    auto res = reason.empty() ? c.query("UPDATE blobs SET quarantine = NULL WHERE hash = ?", {key(hash)})
+                              : c.query("UPDATE blobs SET quarantine = ? WHERE hash = ?", {reason, key(hash)});
+    if (!res) return std::unexpected(res.error());
+    BlobTotalsDelta d;
+    d.quarantined = (reason.empty() ? 0 : 1) - (quarantined(*old, 0, 0) ? 1 : 0);
+    return add_totals(c, d);
+  });
 }
 
 Result<std::uint64_t> SqlMetadata::count_quarantined() {
-  auto res = db_->read("SELECT count(*) FROM blobs WHERE quarantine IS NOT NULL AND quarantine <> ''");
+  auto res = db_->read("SELECT coalesce(sum(quarantined), 0) FROM blob_totals");
   if (!res) return std::unexpected(res.error());
-  return res->empty() ? 0 : static_cast<std::uint64_t>(res->int64(0, 0));
+  return res->empty() ? 0 : static_cast<std::uint64_t>(std::max<std::int64_t>(0, res->int64(0, 0)));
 }
 
 Result<> SqlMetadata::delete_blob(const Digest& hash) {
-  auto res = db_->query("DELETE FROM blobs WHERE hash = ?", {key(hash)});
-  if (!res) return std::unexpected(res.error());
-  return {};
+  return db_->transaction([&](SqlConn& c) -> Result<> {
+    auto del = c.query("DELETE FROM blobs WHERE hash = ? RETURNING size, quarantine", {key(hash)});
+    if (!del) return std::unexpected(del.error());
+    return add_totals(c, removed_totals(*del));
+  });
+}
+
+BlobTotalsDelta SqlMetadata::removed_totals(const SqlResult& deleted) {
+  BlobTotalsDelta d;
+  for (std::size_t i = 0; i < deleted.rows(); ++i) {
+    --d.blob_count;
+    d.total_bytes -= deleted.int64(i, 0);
+    d.quarantined -= quarantined(deleted, i, 1) ? 1 : 0;
+  }
+  return d;
 }
 
 Result<std::vector<BlobRecord>> SqlMetadata::list_blobs(std::optional<Digest> after, std::size_t limit) {
@@ -239,12 +299,12 @@ Result<std::vector<BlobRecord>> SqlMetadata::list_blobs(std::optional<Digest> af
 }
 
 Result<MetadataStats> SqlMetadata::stats() {
-  auto res = db_->read("SELECT count(*), coalesce(sum(size), 0) FROM blobs");
+  auto res = db_->read("SELECT coalesce(sum(blob_count), 0), coalesce(sum(total_bytes), 0) FROM blob_totals");
   if (!res) return std::unexpected(res.error());
   MetadataStats s;
   if (!res->empty()) {
-    s.blob_count = static_cast<std::uint64_t>(res->int64(0, 0));
-    s.total_bytes = static_cast<std::uint64_t>(res->int64(0, 1));
+    s.blob_count = static_cast<std::uint64_t>(std::max<std::int64_t>(0, res->int64(0, 0)));
+    s.total_bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, res->int64(0, 1)));
   }
   return s;
 }

@@ -6,6 +6,14 @@
 //         unheld_at_ms, quarantine)
 //   blob_hold(hash BYTES, holder TEXT, since_ms)   what keeps a blob
 //                                                  (store/blob_lifecycle.h)
+//   blob_totals(slot, blob_count, total_bytes, quarantined)
+//                       running totals whose sums over the slots are what
+//                       stats() and count_quarantined() report; every
+//                       transaction that inserts or deletes a `blobs` row or
+//                       changes its quarantine adds its delta (add_totals) in
+//                       the same transaction, so a scrape scans nothing and
+//                       every server (and CLI process) on the database sees
+//                       one truth.
 //
 // insert_blob is one INSERT ... ON CONFLICT DO NOTHING, then (for an
 // existing row) the temporary/permanent rule under a row lock, so two
@@ -31,6 +39,13 @@
 
 namespace blobsync {
 
+// Changes to blob_totals made by one transaction.
+struct BlobTotalsDelta {
+  std::int64_t blob_count = 0;
+  std::int64_t total_bytes = 0;
+  std::int64_t quarantined = 0;
+};
+
 class SqlMetadata : public MetadataStore {
  public:
   // Migrates the `blobs` component and returns the store.
@@ -45,6 +60,16 @@ class SqlMetadata : public MetadataStore {
   Result<> delete_blob(const Digest& hash) override;
   Result<std::vector<BlobRecord>> list_blobs(std::optional<Digest> after, std::size_t limit) override;
   Result<MetadataStats> stats() override;
+
+  // Adds `d` to the totals inside the caller's transaction. Call it after
+  // the transaction's last statement on `blobs` (lock order: blob rows,
+  // then one totals row). Every writer that deletes `blobs` rows outside
+  // this class (the GC sweeper) must call it too.
+  static Result<> add_totals(SqlConn& c, const BlobTotalsDelta& d);
+  // The delta of deleting the rows a `DELETE FROM blobs ... RETURNING size,
+  // quarantine` returned.
+  static BlobTotalsDelta removed_totals(const SqlResult& deleted);
+  static constexpr std::int64_t kTotalsSlots = 16;
 
   SqlDb& sql() { return *db_; }
   const std::shared_ptr<SqlDb>& shared_sql() const { return db_; }

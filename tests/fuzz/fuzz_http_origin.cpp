@@ -5,12 +5,12 @@
 // made of token characters (no CR/LF or other header injection).
 #include <cctype>
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "http/origin.h"
+#include "fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace blobsync::http;
@@ -26,10 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (auto o = parse_origin(origin)) {
     const std::string name = o->scheme + o->host;
-    for (char c : name)
-      if (std::isupper(static_cast<unsigned char>(c))) std::abort();
+    for (char c : name) FUZZ_CHECK(!std::isupper(static_cast<unsigned char>(c)));  // canonical: lower case
     auto again = parse_origin(o->str());
-    if (!again || !(*again == *o)) std::abort();
+    FUZZ_CHECK(again && *again == *o);  // prints and re-parses to itself
   }
   static const auto policy = *OriginPolicy::make({.allowed = {"https://app.example", "capacitor://localhost"},
                                                   .public_url = "ws://127.0.0.1:3913/sync",
@@ -37,14 +36,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                   .hostname = "blobs.example"});
   bool allowed = policy.allows(origin, host);
   // What is allowed without a Host is allowed with any Host.
-  if (policy.allows(origin, std::nullopt) && !allowed) std::abort();
+  FUZZ_CHECK(!policy.allows(origin, std::nullopt) || allowed);
   Request req;
   if (asked) req.headers.emplace_back("access-control-request-headers", std::string(*asked));
   auto pre = OriginPolicy::preflight("https://app.example", req);
   const std::string allow_headers(pre.header("access-control-allow-headers").value_or(""));
   for (char c : allow_headers) {
     auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) std::abort();
+    FUZZ_CHECK(u >= 0x20 && u < 0x7f);  // no CR/LF or other header injection
   }
   return 0;
 }

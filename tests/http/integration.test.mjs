@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
   startServer, xrpc, createAccount, rawRequest, statusOf, bodyOf, storedBlobFiles, tempFiles, runGc,
-  pngBytes, jpegBytes, mp4Bytes, elfBytes, cidOfBytes, SECRET,
+  pngBytes, jpegBytes, mp4Bytes, elfBytes, cidOfBytes, SECRET, sql,
 } from './server.mjs';
 
 const LIMIT = 1024 * 1024;  // 1 MiB upload limit for these tests
@@ -439,4 +439,47 @@ test('gc: unreferenced uploads go, shared blobs survive one account', async () =
   const sharedHex = cidOfBytes(shared).hex;
   assert.ok(!storedBlobFiles(srv.dir).includes(sharedHex), 'last reference gone -> deleted');
   assert.ok(filesBefore.includes(sharedHex));
+});
+
+test('metrics: blobs stored and bytes follow uploads, duplicates and GC in another process', async () => {
+  // A server of its own, so the counts are exactly this test's.
+  const own = await startServer();
+  try {
+    const metric = async (name) => {
+      const m = (await (await fetch(`${own.base}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)$`, 'm'));
+      assert.ok(m, `${name} in /metrics`);
+      return Number(m[1]);
+    };
+    // What the metrics must equal: a scan of the blob table.
+    const scanned = () => sql(own.metadata, own.dir, 'SELECT count(*), coalesce(sum(size), 0) FROM blobs')[0].map(Number);
+    const expectStored = async (count, bytes) => {
+      assert.equal(await metric('blobsync_blobs_stored'), count);
+      assert.equal(await metric('blobsync_blob_bytes_stored'), bytes);
+      assert.deepEqual(scanned(), [count, bytes]);
+    };
+    await expectStored(0, 0);
+    const a = await createAccount(own.base, 'metrics');
+    const up = (bytes) => xrpc(own.base, 'POST', 'com.atproto.repo.uploadBlob',
+      { token: a.accessJwt, body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+    const kept = crypto.randomBytes(100), b1 = crypto.randomBytes(2000), b2 = crypto.randomBytes(300 * 1024);
+    const uk = await up(kept);
+    assert.equal(uk.status, 200);
+    assert.equal((await up(b1)).status, 200);
+    assert.equal((await up(b2)).status, 200);
+    await expectStored(3, 100 + 2000 + 300 * 1024);
+    assert.equal((await up(b1)).status, 200);  // a duplicate adds nothing
+    await expectStored(3, 100 + 2000 + 300 * 1024);
+    const post = await xrpc(own.base, 'POST', 'com.atproto.repo.createRecord', {
+      token: a.accessJwt, body: { repo: a.did, collection: 'app.bsky.feed.post', record: blobRecord(uk.json.blob) } });
+    assert.equal(post.status, 200);
+    // `blobsync gc` is another process on the same database: the server's
+    // next scrape still shows what it deleted.
+    const report = runGc(own.dir, '0');
+    assert.equal(report.blobsDeleted, 2, JSON.stringify(report));
+    await expectStored(1, 100);
+    assert.equal((await up(b2)).status, 200);  // back after deletion
+    await expectStored(2, 100 + 300 * 1024);
+  } finally {
+    assert.equal(await own.stop(), 0);
+  }
 });

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <thread>
 
 #include "../sql/sql_test_util.h"
@@ -124,6 +125,129 @@ TEST_P(SqlMetadataTest, ServersInsertingTheSameBlobAtOnceStoreOneRow) {
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(inserted.load(), 20);
   EXPECT_EQ(servers[1]->stats()->blob_count, 20u);
+}
+
+// What stats() and count_quarantined() would be by scanning `blobs`.
+struct Scanned {
+  std::uint64_t count = 0, bytes = 0, quarantined = 0;
+};
+Scanned scan(SqlDb& db) {
+  auto r = db.read(
+      "SELECT count(*), coalesce(sum(size), 0), "
+      "coalesce(sum(CASE WHEN quarantine IS NOT NULL AND quarantine <> '' THEN 1 ELSE 0 END), 0) FROM blobs");
+  EXPECT_TRUE(r) << r.error().to_string();
+  if (!r || r->empty()) return {};
+  return {static_cast<std::uint64_t>(r->int64(0, 0)), static_cast<std::uint64_t>(r->int64(0, 1)),
+          static_cast<std::uint64_t>(r->int64(0, 2))};
+}
+
+// The running totals equal a scan, as seen from `m`.
+void expect_totals(SqlMetadata& m, std::uint64_t count, std::uint64_t bytes, std::uint64_t quarantined) {
+  auto st = m.stats();
+  ASSERT_TRUE(st) << st.error().to_string();
+  EXPECT_EQ(st->blob_count, count);
+  EXPECT_EQ(st->total_bytes, bytes);
+  EXPECT_EQ(*m.count_quarantined(), quarantined);
+  auto s = scan(m.sql());
+  EXPECT_EQ(s.count, count);
+  EXPECT_EQ(s.bytes, bytes);
+  EXPECT_EQ(s.quarantined, quarantined);
+}
+
+TEST_P(SqlMetadataTest, TotalsFollowInsertDuplicateDeleteAndQuarantine) {
+  // Two handles on one database: what one server writes, the other's
+  // stats() shows (the totals live in the database, not in memory).
+  auto a = meta(open()), b = meta(open());
+  ASSERT_TRUE(a && b);
+  auto x = make_record(1000, 21), y = make_record(300 * 1024, 22, BlobState::kTemporary), z = make_record(0, 23);
+  expect_totals(*b, 0, 0, 0);
+  ASSERT_TRUE(*a->insert_blob(x));
+  ASSERT_TRUE(*b->insert_blob(y, "pin:put"));
+  ASSERT_TRUE(*a->insert_blob(z));
+  expect_totals(*b, 3, 1000 + 300 * 1024, 0);
+  // Duplicates (also a temporary refresh and a promotion) add nothing.
+  EXPECT_FALSE(*b->insert_blob(x));
+  EXPECT_FALSE(*a->insert_blob(y));
+  auto y2 = y;
+  y2.created_at_ms = 9000;
+  EXPECT_FALSE(*b->insert_blob(y2));
+  expect_totals(*a, 3, 1000 + 300 * 1024, 0);
+  // Quarantine counts once per row, however often it is set; clearing and
+  // clearing again count once.
+  ASSERT_TRUE(a->set_quarantine(y.hash, "chunk 0 hash mismatch"));
+  ASSERT_TRUE(b->set_quarantine(y.hash, "another reason"));
+  ASSERT_TRUE(a->set_quarantine(x.hash, "x"));
+  expect_totals(*b, 3, 1000 + 300 * 1024, 2);
+  ASSERT_TRUE(b->set_quarantine(x.hash, ""));
+  ASSERT_TRUE(a->set_quarantine(x.hash, ""));
+  expect_totals(*a, 3, 1000 + 300 * 1024, 1);
+  EXPECT_EQ(a->set_quarantine(make_record(5, 24).hash, "x").error().code, Errc::kNotFound);
+  expect_totals(*a, 3, 1000 + 300 * 1024, 1);
+  // Deleting a quarantined row takes it out of both; a missing row changes nothing.
+  ASSERT_TRUE(b->delete_blob(y.hash));
+  ASSERT_TRUE(a->delete_blob(y.hash));
+  expect_totals(*a, 2, 1000, 0);
+  ASSERT_TRUE(a->delete_blob(z.hash));
+  ASSERT_TRUE(b->delete_blob(x.hash));
+  expect_totals(*b, 0, 0, 0);
+  // Back again after deletion.
+  ASSERT_TRUE(*b->insert_blob(x));
+  expect_totals(*a, 1, 1000, 0);
+}
+
+TEST_P(SqlMetadataTest, TotalsStayRightUnderConcurrentGroupCommits) {
+  // Two servers x three threads insert overlapping blobs (group commits,
+  // some rows duplicates), then delete half: totals equal a scan.
+  auto a = meta(open()), b = meta(open());
+  ASSERT_TRUE(a && b);
+  std::vector<BlobRecord> recs;
+  std::uint64_t bytes = 0;
+  for (int i = 0; i < 40; ++i) {
+    recs.push_back(make_record(10 + static_cast<std::size_t>(i), 200 + static_cast<std::uint64_t>(i)));
+    bytes += recs.back().size;
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&, t] {
+      auto& m = t % 2 ? *b : *a;
+      for (std::size_t i = static_cast<std::size_t>(t); i < recs.size() + static_cast<std::size_t>(t); ++i)
+        EXPECT_TRUE(m.insert_blob(recs[i % recs.size()]));
+    });
+  for (auto& th : threads) th.join();
+  expect_totals(*a, recs.size(), bytes, 0);
+  threads.clear();
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      auto& m = t % 2 ? *b : *a;
+      for (std::size_t i = 0; i < recs.size(); i += 2) EXPECT_TRUE(m.delete_blob(recs[i].hash));
+    });
+  for (auto& th : threads) th.join();
+  std::uint64_t left = 0;
+  for (std::size_t i = 1; i < recs.size(); i += 2) left += recs[i].size;
+  expect_totals(*b, recs.size() / 2, left, 0);
+}
+
+TEST_P(SqlMetadataTest, TotalsStartFromTheRowsAnOlderSchemaHeld) {
+  // A database at `blobs` version 3 (before the totals) with rows in it:
+  // the upgrade counts them once.
+  auto db = open();
+  auto steps = SqlMetadata::migrations();
+  ASSERT_GE(steps.size(), 4u);
+  steps.resize(3);
+  ASSERT_TRUE(db->migrate("blobs", steps));
+  for (int i = 0; i < 5; ++i) {
+    auto r = make_record(100 * static_cast<std::size_t>(i), 300 + static_cast<std::uint64_t>(i));
+    std::vector<std::uint8_t> chunks(32 * r.chunk_count);
+    for (std::size_t c = 0; c < r.chunk_count; ++c) std::memcpy(chunks.data() + 32 * c, r.chunk_hashes[c].bytes.data(), 32);
+    ASSERT_TRUE(db->query(
+        "INSERT INTO blobs(hash, size, mime_type, chunk_count, chunk_hashes, created_at_ms, quarantine) "
+        "VALUES (?, ?, 'x', ?, ?, 1, ?)",
+        {SqlBytes{{r.hash.bytes.data(), r.hash.bytes.size()}}, static_cast<std::int64_t>(r.size),
+         static_cast<std::int64_t>(r.chunk_count), SqlBytes{chunks}, std::string_view(i == 2 ? "bad" : "")}));
+  }
+  auto m = meta(db);
+  ASSERT_TRUE(m);
+  expect_totals(*m, 5, 1000, 1);
 }
 
 }  // namespace

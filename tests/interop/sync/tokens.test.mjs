@@ -37,6 +37,7 @@ async function outcome (server, room, { token, headers } = {}) {
     const greeted = () => { if (raw.got.some(m => m[0] === 0)) resolve({ code: 'open' }) }
     raw.ws.on('message', greeted)
     greeted()
+    setTimeout(() => resolve({ code: 'neither greeted nor closed within 30 s', reason: room }), 30000).unref()
   })
   raw.ws.close()
   return r
@@ -302,7 +303,7 @@ main('tokens: room tokens, read-only writes, ATProto separation, peer privileges
   // ATProto sessions).
   const shared = tmpDir('tokens-same-key')
   const first = await new Server(shared, ['--no-fsync']).start()
-  await first.kill('SIGTERM')
+  await first.kill('SIGKILL')  // jwt.secret is written before the server listens
   const jwtLine = fs.readFileSync(path.join(shared, 'jwt.secret'), 'utf8').split('\n')[0]
   let refusedStart = null
   try { await new Server(shared, ['--no-fsync', '--room-token-secret', jwtLine]).start() } catch (e) { refusedStart = e }
