@@ -304,7 +304,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   // The room's store id, its row created by the first write (a room that
   // never holds content is never stored).
   std::int64_t stored_id() {
-    if (room_id_ == 0) room_id_ = deps_.store.create(name_);
+    if (room_id_ == 0) room_id_ = deps_.store.create(name_, listener_);
     return room_id_;
   }
 

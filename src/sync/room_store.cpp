@@ -120,20 +120,25 @@ Result<std::unique_ptr<RoomStore>> RoomStore::open(const std::filesystem::path& 
   return store;
 }
 
-std::int64_t RoomStore::create(const std::string& name) {
+std::int64_t RoomStore::create(const std::string& name, std::shared_ptr<DurabilityListener> listener) {
   std::int64_t id = 0;
   {
     std::lock_guard lock(mu_);
     id = next_id_++;
   }
   // A plain INSERT: a name already stored would mean two rooms of one name,
-  // so the group fails (and the room with it) rather than write to a phantom.
-  push_write({}, [id, name](SqliteDb& db) -> Result<> {
+  // so the group fails (and, through the listener, the room with it) rather
+  // than write to a phantom.
+  Job job;
+  job.seq = 0;
+  job.listener = std::move(listener);
+  job.run = [id, name](SqliteDb& db) -> Result<> {
     auto st = db.prepare("INSERT INTO sync_rooms(id, name, updated_ms) VALUES (?, ?, ?)");
     if (!st) return std::unexpected(st.error());
     st->bind(1, id).bind(2, name).bind(3, now_ms());
     return st->run();
-  });
+  };
+  push(std::move(job));
   return id;
 }
 

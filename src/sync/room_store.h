@@ -79,8 +79,9 @@ class RoomStore {
   // Queues the row of a room loaded with id 0 and returns its id, usable at
   // once (writes queued after this one see the row). REQUIRES: `name` has no
   // row and no other create() for it is queued (RoomManager loads one Room
-  // per name, and a load queued after the create sees the row).
-  std::int64_t create(const std::string& name);
+  // per name, and a load queued after the create sees the row). `listener`
+  // (may be null) hears of a failed commit, as for append() (seq 0).
+  std::int64_t create(const std::string& name, std::shared_ptr<DurabilityListener> listener = nullptr);
   // Appends a delta. REQUIRES: seq greater than every seq of the room so far.
   // `precondition` (may be null): set by a run_between() queued before; if it
   // holds an error when the append runs, the append fails with it (and its

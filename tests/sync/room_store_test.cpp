@@ -100,6 +100,21 @@ TEST(RoomStore, LoadingARoomStoresNothingUntilItIsCreated) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(RoomStore, AFailedCreateIsReportedToItsListener) {
+  auto dir = fresh_dir("create_fails");
+  auto store = RoomStore::open(dir / "meta.db", false);
+  ASSERT_TRUE(store);
+  (*store)->create("r");
+  (*store)->flush();
+  // A second row of one name (a bug) fails its group; the room hears of it.
+  auto listener = std::make_shared<Counter>();
+  (*store)->create("r", listener);
+  (*store)->flush();
+  EXPECT_EQ(listener->failures, 1);
+  EXPECT_EQ((*store)->room_names().value(), std::vector<std::string>{"r"});
+  std::filesystem::remove_all(dir);
+}
+
 TEST(RoomStore, DuplicateSequenceFailsTheBatchAndIsReported) {
   auto dir = fresh_dir("dup");
   auto store = RoomStore::open(dir / "meta.db", false);
