@@ -52,6 +52,8 @@ Result<sync::SyncConfig> sync_config(const http::ServerConfig& c, const std::str
   sc.compact_updates = c.sync_compact_updates;
   sc.doc_limits = {c.sync_max_pending_structs, c.sync_max_pending_bytes, c.sync_max_doc_bytes, c.sync_max_awareness_bytes};
   // Resource limits (docs/security.md, "Limits").
+  sc.max_rooms = c.sync_max_rooms;
+  sc.max_new_rooms_per_address = static_cast<std::uint32_t>(c.sync_max_new_rooms_per_address);
   sc.max_message_bytes = c.max_frame_bytes;
   sc.max_queued_bytes = c.max_queued_bytes_per_connection;
   sc.max_uploads = c.max_uploads;

@@ -67,6 +67,8 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"sync_max_pending_bytes", "encoded size of the structs a room's document keeps waiting (e.g. 16MiB)"},
       {"sync_max_doc_bytes", "a room's document size (e.g. 64MiB); updates that add content past it are refused"},
       {"sync_max_awareness_bytes", "one awareness client's state (e.g. 64KiB); a larger one is refused"},
+      {"sync_max_rooms", "rooms in memory; past it parked rooms are forgotten, else a join of another room is closed (1013)"},
+      {"sync_max_new_rooms_per_address", "rooms one client address brings into memory per minute; more are closed (1013)"},
       {"admin_token", "Bearer token for DELETE /blobs/<hash>, and for /metrics and /peers from other than loopback"},
       {"admin_loopback", "/metrics and /peers answer loopback clients without admin_token (true/false)"},
       {"blobs_public", "GET /blobs/<hash> serves held blobs to anyone (true) or only with a token (false)"},
@@ -504,6 +506,10 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       r = size(c.sync_max_doc_bytes);
     } else if (key == "sync_max_awareness_bytes") {
       r = size(c.sync_max_awareness_bytes);
+    } else if (key == "sync_max_rooms" || key == "sync_max_new_rooms_per_address") {
+      auto n = parse_u64(value);
+      if (!n || *n > 0xffffffffu) return fail(Errc::kInvalidArgument, "config '{}': '{}' is not a count", key, value);
+      (key == "sync_max_rooms" ? c.sync_max_rooms : c.sync_max_new_rooms_per_address) = *n;
     } else if (key == "admin_token") {
       if (!value.empty() && value.size() < 16)
         return fail(Errc::kInvalidArgument, "config 'admin_token' must be at least 16 characters");

@@ -94,6 +94,9 @@ struct ServerConfig {
   std::uint64_t sync_max_pending_bytes = 16ull << 20;
   std::uint64_t sync_max_doc_bytes = 64ull << 20;
   std::uint64_t sync_max_awareness_bytes = 64ull << 10;
+  // Room limits (issue 18; sync/room_manager.h); 0: no limit.
+  std::uint64_t sync_max_rooms = 10'000;
+  std::uint64_t sync_max_new_rooms_per_address = 60;  // per minute
   // Bearer token for admin calls (DELETE /blobs/<hash>) and, from other
   // than loopback, /metrics and /peers; empty: those are loopback-only
   // (DELETE: disabled).
