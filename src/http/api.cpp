@@ -47,6 +47,8 @@ Result<std::unique_ptr<Api>> Api::open(const ServerConfig& config) {
   s->service_did = "did:web:" + config.hostname;
   s->login_by_account = std::make_unique<RateLimiter>(config.login_rate.count, config.login_rate.per);
   s->login_by_address = std::make_unique<RateLimiter>(config.login_rate_address.count, config.login_rate_address.per);
+  s->create_account_by_address = std::make_unique<RateLimiter>(config.create_account_rate_address.count,
+                                                               config.create_account_rate_address.per);
   auto backend = open_store_url(config.store);
   if (!backend) return std::unexpected(backend.error());
   auto shared = open_shared_store(

@@ -78,6 +78,8 @@ class Api {
   // createSession attempts (login_rate, login_rate_address; api_server.cpp).
   std::unique_ptr<RateLimiter> login_by_account;
   std::unique_ptr<RateLimiter> login_by_address;
+  // createAccount requests (create_account_rate_address; api_server.cpp).
+  std::unique_ptr<RateLimiter> create_account_by_address;
 
  private:
   Api() = default;

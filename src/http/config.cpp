@@ -75,6 +75,7 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"allowed_origins", "browser origins allowed besides this server's own and its peers' (comma list; * allows all)"},
       {"login_rate", "createSession attempts per account, e.g. 10/min (COUNT/s|min|h|d or COUNT/DURATION; off: unlimited)"},
       {"login_rate_address", "createSession attempts per client address (IPv6: per /64), e.g. 30/min; off: unlimited"},
+      {"create_account_rate_address", "createAccount requests per client address (IPv6: per /64), e.g. 5/h; off: unlimited"},
       {"max_connections_per_ip", "concurrent connections per client address (IPv6: per /64); more are answered 503"},
       {"max_frame_bytes", "largest WebSocket message; a larger one closes the connection (1009)"},
       {"max_queued_bytes_per_connection", "WebSocket bytes queued per connection: a slower reader is disconnected, a faster sender paused"},
@@ -529,10 +530,11 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
                       "to allow all origins");
         if (auto parsed = parse_origin(o); !parsed) return bad(parsed.error());
       }
-    } else if (key == "login_rate" || key == "login_rate_address") {
+    } else if (key == "login_rate" || key == "login_rate_address" || key == "create_account_rate_address") {
       auto rate = parse_rate(value);
       if (!rate) return bad(rate.error());
-      (key == "login_rate" ? c.login_rate : c.login_rate_address) = *rate;
+      (key == "login_rate" ? c.login_rate : key == "login_rate_address" ? c.login_rate_address
+                                                                        : c.create_account_rate_address) = *rate;
     } else if (key == "admin_loopback") {
       auto b = parse_bool(value);
       if (!b) return bad(b.error());

@@ -117,6 +117,8 @@ struct ServerConfig {
   };
   Rate login_rate{10, std::chrono::seconds(60)};
   Rate login_rate_address{30, std::chrono::seconds(60)};
+  // createAccount per client address: each costs an argon2id hash and a row.
+  Rate create_account_rate_address{5, std::chrono::seconds(3600)};
 
   // /metrics and /peers answer loopback clients without the admin token
   // (false: behind a reverse proxy on the same host, where every client
