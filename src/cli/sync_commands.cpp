@@ -23,6 +23,7 @@
 #include "mesh/mesh.h"
 #include "mesh/mesh_report.h"
 #include "core/secret_compare.h"
+#include "sync/http_room_writer.h"
 #include "sync/sync_endpoint.h"
 
 namespace blobsync {
@@ -136,11 +137,14 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
     router.add_prefix("DELETE", "/blobs/", std::move(del));
   }
 
+  // PUT /blobs/<hash>?room=R announces through the rooms (http/room_announcer.h).
+  api.rooms = sync::make_http_room_announcer(*parts->sync);
   parts->sync->attach(server);
   parts->mesh->start();
   http::ExtensionHandle handle;
   handle.heal = [m](const Digest& hash) { m->heal(hash); };  // the scrubber stops before after_stop
-  handle.after_stop = [parts] {
+  handle.after_stop = [parts, &api] {
+    api.rooms.reset();
     parts->sync->stop();
     parts->mesh->stop();
     parts->mesh.reset();
