@@ -10,6 +10,7 @@ import { formatBytes } from './status.js'
 const $ = id => document.querySelector(`[data-testid="${id}"]`)
 // Images up to this size are fetched at once for their preview.
 const AUTO_PREVIEW_BYTES = 8 << 20
+const PREVIEW_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'image/bmp'])
 
 function el (tag, attrs = {}, ...children) {
   const e = document.createElement(tag)
@@ -187,7 +188,7 @@ export class RoomView {
       item.size = size
       item.mimeType = info.mimeType || ''
       if (this.fetched.has(hash) && !item.url) this.show(item, this.fetched.get(hash))
-      else if (!item.url && !item.busy && item.mimeType.startsWith('image/') && size <= AUTO_PREVIEW_BYTES) this.fetch(item)
+      else if (!item.url && !item.busy && PREVIEW_TYPES.has(item.mimeType) && size <= AUTO_PREVIEW_BYTES) this.fetch(item)
     }
   }
 
@@ -230,11 +231,15 @@ export class RoomView {
     item.progress.max = blob.size || 1
     item.progress.value = blob.size || 1
     const info = this.files.get(item.hash) ?? {}
-    const typed = info.mimeType && blob.type !== info.mimeType ? new Blob([blob], { type: info.mimeType }) : blob
-    item.url = URL.createObjectURL(typed)
+    // A blob: URL has this page's origin, and types come from whoever wrote
+    // the room: only raster images keep theirs (no HTML, no SVG, which could
+    // run script here if opened); everything else is a plain download.
+    const image = PREVIEW_TYPES.has(info.mimeType)
+    item.shown = new Blob([blob], { type: image ? info.mimeType : 'application/octet-stream' })
+    item.url = URL.createObjectURL(item.shown)
     const link = el('a', { testid: 'blob-link', href: item.url, download: info.filename || item.hash.slice(7) }, 'Save')
     item.button.replaceWith(link)
-    if ((info.mimeType || '').startsWith('image/')) item.li.append(el('img', { testid: 'blob-preview', src: item.url, alt: info.filename || '' }))
+    if (image) item.li.append(el('img', { testid: 'blob-preview', src: item.url, alt: info.filename || '' }))
     item.li.dataset.state = 'fetched'
   }
 }

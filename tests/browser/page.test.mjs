@@ -77,6 +77,23 @@ test('the page loads with no console error, shows the status and syncs a room', 
   assert.ok((await page.$eval(tid('blob-item', `[data-hash="${hash}"]`), e => e.textContent)).includes('dot.png'))
   const loaded = await page.$eval(tid('blob-preview'), img => img.complete && img.naturalWidth === 1)
   assert.ok(loaded, 'the preview image decoded')
+  // A room member labels a blob text/html (or SVG): the page offers a download, never a
+  // document in its own origin, and no preview.
+  for (const label of ['text/html', 'image/svg+xml']) {
+    const h = await page.evaluate(async label => {
+      const p = window.blobsyncPage
+      const ref = await p.provider.putBlob(new TextEncoder().encode(`<script>parent.pwned = true</script> ${label}`), { mimeType: 'text/plain', filename: 'x.html' })
+      p.files.set(ref.hash, { filename: 'x.html', mimeType: label, size: ref.size })
+      p.fetched.delete(ref.hash)
+      return ref.hash
+    }, label)
+    const item = tid('blob-item', `[data-hash="${h}"]`)
+    await page.waitForSelector(`${item} ${tid('blob-fetch')}`)
+    await page.click(`${item} ${tid('blob-fetch')}`)
+    await page.waitForSelector(`${item}[data-state="fetched"]`, { timeout: 20000 })
+    assert.equal(await page.evaluate(h => window.blobsyncPage.items.get(h).shown.type, h), 'application/octet-stream', label)
+    assert.equal(await page.$(`${item} ${tid('blob-preview')}`), null, `no preview for ${label}`)
+  }
   await page.close()
   assert.deepEqual(errors, [], 'no console errors, uncaught exceptions or failed requests')
 })
