@@ -19,6 +19,7 @@ export const tid = (id, extra = '') => `[data-testid="${id}"]${extra}`
 
 // A fresh profile per browser, under a temp dir; the flags a container needs.
 export async function launch () {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/setup (it installs Debian's chromium) or set BLOBSYNC_CHROMIUM`)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blobsync-chromium-'))
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,

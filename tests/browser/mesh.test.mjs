@@ -72,6 +72,14 @@ test('a 20 MB file dropped on one server\'s page is fetched byte-identical on th
   console.log(`# 20 MB: put in ${(uploaded - t0) / 1000} s, fetched on the other server's page in ${(fetched - uploaded) / 1000} s`)
 })
 
+test('the status line counts the peer, the blob and the room', async () => {
+  await a.page.waitForFunction(s => document.querySelector(s).textContent === '1 of 1 connected', { timeout: 15000 }, tid('status-peers'))
+  const st = await (await fetch(`http://${servers[1].addr}/status`)).json()
+  assert.equal(st.peers, 1)
+  assert.equal(st.peersConnected, 1)
+  assert.ok(st.blobs >= 1 && st.bytes >= SIZE && st.rooms >= 1, JSON.stringify(st))
+})
+
 test('text typed in one page appears in the other, both ways', async () => {
   await a.page.click(tid('room-text'))
   await a.page.keyboard.type('hello from A. ')
