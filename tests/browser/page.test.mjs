@@ -5,6 +5,7 @@
 // in clients/js/README.md and the other way round.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { launch, openPage, roomSynced, tid, Server, tmpDir } from './harness.mjs'
 
@@ -98,9 +99,31 @@ test('the page loads with no console error, shows the status and syncs a room', 
   assert.deepEqual(errors, [], 'no console errors, uncaught exceptions or failed requests')
 })
 
-test('a refused token is shown, not thrown', async () => {
-  const locked = await new Server(tmpDir('page-locked'), ['--no-fsync', '--room-token-secret', 'page-test-secret-0123456789abcdefgh']).start()
+test('a room token typed in the form opens the room; a refused one is shown, not thrown', async () => {
+  const SECRET = 'page-test-secret-0123456789abcdefgh'
+  const locked = await new Server(tmpDir('page-locked'), ['--no-fsync', '--room-token-secret', SECRET]).start()
+  const b64 = x => Buffer.from(JSON.stringify(x)).toString('base64url')
+  const now = Math.floor(Date.now() / 1000)
+  const input = `${b64({ alg: 'HS256', typ: 'blobsync-room+jwt' })}.${b64({ aud: 'blobsync:room', rooms: ['a/*'], scope: 'write', iat: now - 5, exp: now + 600 })}`
+  const token = `${input}.${crypto.createHmac('sha256', SECRET).update(input).digest('base64url')}`
   try {
+    const ok = await openPage(chrome.browser, `http://${locked.addr}/`)
+    await ok.page.type(tid('room-name'), 'a/b')
+    await ok.page.type(tid('room-token'), token)
+    await ok.page.click(tid('room-join'))
+    await roomSynced(ok.page)
+    assert.ok(!(await ok.page.evaluate(() => location.href)).includes(token), 'a typed token stays out of the address bar')
+    // And the token writes: a dropped file is uploaded through the blob channel.
+    await ok.page.evaluate(() => {
+      const dt = new DataTransfer()
+      dt.items.add(new File([crypto.getRandomValues(new Uint8Array(60000))], 'r.bin'))
+      document.querySelector('[data-testid="drop-zone"]').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }))
+    })
+    await ok.page.waitForSelector(tid('upload-item', '[data-state="done"]'), { timeout: 20000 })
+    await ok.page.waitForSelector(tid('blob-item', '[data-holders="1"]'), { timeout: 20000 })
+    await ok.page.close()
+    assert.deepEqual(ok.errors, [])
+
     const { page, errors } = await openPage(chrome.browser, `http://${locked.addr}/#room=a/b&token=not-a-token`)
     await page.waitForSelector(tid('room-error', ':not([hidden])'), { timeout: 20000 })
     assert.match(await page.$eval(tid('room-error'), e => e.textContent), /refused/)

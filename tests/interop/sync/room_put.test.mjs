@@ -6,6 +6,7 @@
 // the hash, a session instead of a room token) are refused and leave
 // nothing in any registry.
 import crypto from 'node:crypto'
+import http from 'node:http'
 import { Server, client, until, assert, main, tmpDir } from './harness.mjs'
 
 const SECRET = 'room-put-room-secret-0123456789abcdef'
@@ -115,7 +116,19 @@ main('PUT /blobs/<hash>?room=R announces in the room; refusals announce nothing'
     assert(res.status === 400 && j.error === 'HashMismatch', `hash mismatch: 400 HashMismatch (got ${res.status} ${JSON.stringify(j)})`)
     assert((await fetch(`${base}/blobs/${claimed}`)).status === 404 && (await fetch(`${base}/blobs/${sha(b)}`)).status === 404, 'mismatch: nothing stored')
   }
-  // Over the size limit before the body is read.
+  // Over max_upload_bytes: 413 from Content-Length, before the body is read.
+  {
+    const big = await new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: s.port, method: 'PUT', path: `/blobs/${'ab'.repeat(32)}?room=team%2Fx`,
+        headers: { authorization: `Bearer ${roomToken()}`, 'content-length': String(200 * 1024 * 1024) } }, res => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode))
+      })
+      req.on('error', reject)
+      req.write(Buffer.alloc(1000))
+    })
+    assert(big === 413, `oversized body: 413 (got ${big})`)
+  }
   for (const room of ['team/x', 'other/x']) {
     const reg2 = await registry(room)
     // Give any stray announcement time to arrive: a write through a room we
@@ -124,4 +137,19 @@ main('PUT /blobs/<hash>?room=R announces in the room; refusals announce nothing'
     assert(reg2.size === 0, `${room}: nothing announced by any refused PUT (has ${[...reg2.keys()].join(', ')})`)
   }
   for (const c of observers.values()) c.destroy()
+
+  // A server that requires no token (the default) takes ?room from anyone, as
+  // it takes a WebSocket to the room; a static sync token works where tokens are.
+  const open = await new Server(tmpDir('room-put-open'), ['--no-fsync']).start()
+  servers.push(open)
+  const ob = crypto.randomBytes(5000)
+  const or = await fetch(`http://${open.addr}/blobs/${sha(ob)}?room=anyone`, { method: 'PUT', body: ob })
+  assert(or.status === 201 && (await or.json()).announced.room === 'anyone', `open server: 201 (got ${or.status})`)
+  const stat = await new Server(tmpDir('room-put-static'), ['--no-fsync', '--token', 'static-sync-token-0123']).start()
+  servers.push(stat)
+  const sr = await fetch(`http://${stat.addr}/blobs/${sha(ob)}?room=any&token=static-sync-token-0123`, { method: 'PUT', body: ob })
+  assert(sr.status === 201, `static sync token: 201 (got ${sr.status})`)
+  await sr.arrayBuffer()
+  const sn = await fetch(`http://${stat.addr}/blobs/${sha(ob)}?room=any&token=wrong`, { method: 'PUT', body: ob })
+  assert(sn.status === 401 && (await sn.json()).error === 'InvalidToken', `unknown static token: 401 InvalidToken (got ${sn.status})`)
 })
