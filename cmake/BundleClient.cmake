@@ -10,15 +10,19 @@ set(deps ${ROOT}/clients/js/node_modules)
 if(NOT EXISTS ${esbuild} OR NOT EXISTS ${deps}/yjs)
   message(WARNING "web page: esbuild or the JS client's packages are missing (run scripts/setup); "
                   "the page at / will show an error instead of the room view")
-  file(WRITE ${OUT} "throw new Error('this server was built without the JS client bundle: run scripts/setup, then rebuild')\n")
+  file(WRITE ${OUT}.tmp "throw new Error('this server was built without the JS client bundle: run scripts/setup, then rebuild')\n")
+  file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
+  file(REMOVE ${OUT}.tmp)
   return()
 endif()
 set(ENV{NODE_PATH} ${deps})
 execute_process(
   COMMAND ${esbuild} ${ROOT}/web/client-entry.js --bundle --format=esm --platform=browser --target=es2022
           --minify --legal-comments=none --log-level=warning
-          --external:node:* --external:ws --external:*/fs-cache.js --outfile=${OUT}
+          --external:node:* --external:ws --external:*/fs-cache.js --outfile=${OUT}.tmp
   RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "web page: esbuild failed (${rc})")
 endif()
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
+file(REMOVE ${OUT}.tmp)

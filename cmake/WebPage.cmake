@@ -7,26 +7,21 @@
 #      and the page says what is missing (cmake/BundleClient.cmake).
 #   2. web_assets.cpp: every web/*.html|js|css|svg (but the bundle's entry) and
 #      the bundle as byte arrays, with their types and ETags.
-# Sets BLOBSYNC_WEB_ASSETS_CPP.
+# Sets BLOBSYNC_WEB_ASSETS_CPP; its users depend on target blobsync_web_bundle.
 set(_web ${PROJECT_SOURCE_DIR}/web)
 set(_out ${CMAKE_BINARY_DIR}/web)
 file(MAKE_DIRECTORY ${_out})
-file(GLOB _client_src CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/clients/js/src/*.ts)
 file(GLOB _web_files CONFIGURE_DEPENDS ${_web}/*.html ${_web}/*.js ${_web}/*.css ${_web}/*.svg)
 list(REMOVE_ITEM _web_files ${_web}/client-entry.js)
-set(_lock_files)
-foreach(_lock ${_web}/package-lock.json ${PROJECT_SOURCE_DIR}/clients/js/package-lock.json)
-  if(EXISTS ${_lock})
-    list(APPEND _lock_files ${_lock})
-  endif()
-endforeach()
 
-add_custom_command(
-  OUTPUT ${_out}/blobsync-client.js
+# Run on every build (esbuild takes a fraction of a second): so a bundle made
+# before scripts/setup installed the tools is replaced once they are there.
+# The file is rewritten only when it changes, so nothing downstream rebuilds
+# otherwise (Ninja restats byproducts).
+add_custom_target(blobsync_web_bundle
   COMMAND ${CMAKE_COMMAND} -DROOT=${PROJECT_SOURCE_DIR} -DOUT=${_out}/blobsync-client.js
           -P ${PROJECT_SOURCE_DIR}/cmake/BundleClient.cmake
-  DEPENDS ${_web}/client-entry.js ${_client_src} ${_lock_files} ${PROJECT_SOURCE_DIR}/cmake/BundleClient.cmake
-  COMMENT "Bundling the JS client for the web page (esbuild)"
+  BYPRODUCTS ${_out}/blobsync-client.js
   VERBATIM)
 
 set(BLOBSYNC_WEB_ASSETS_CPP ${_out}/web_assets.cpp)
