@@ -296,8 +296,22 @@ export class BlobSyncProvider extends Observable<string> {
         await sleep(Math.min(100 * 2 ** attempt, 5000), signal)
       }
     }
+    // The server announced itself before DONE, but the registry update may
+    // still be on its way: wait (briefly) so this doc lists a holder on return.
+    await this.whenListed(ref.hash, 10000)
     this.progress(opts.onProgress, { hash: ref.hash, direction: 'put', phase: 'upload', loaded: size, total: size })
     return ref
+  }
+
+  private whenListed (hash: string, ms: number): Promise<void> {
+    if (this.holdersOf(hash).length > 0) return Promise.resolve()
+    const map = this.doc.getMap(REGISTRY)
+    return new Promise(resolve => {
+      const check = (): void => { if (this.holdersOf(hash).length > 0) finish() }
+      const finish = (): void => { clearTimeout(timer); map.unobserve(check); resolve() }
+      const timer = setTimeout(finish, ms)
+      map.observe(check)
+    })
   }
 
   /** The holders the room's registry lists for `hash` (empty: none). */
@@ -411,6 +425,7 @@ export class BlobSyncProvider extends Observable<string> {
         } catch (e) {
           if (aborted(signal)) throw abortError(signal!)
           attempts.push({ holder, round, error: (e as Error).message })
+          this.emit('holder-failed', [{ hash, holder, round, error: (e as Error).message }])
           continue
         }
         if (await verifyWhole(st, cache, newHasher)) {
@@ -420,7 +435,9 @@ export class BlobSyncProvider extends Observable<string> {
           return
         }
         // Every chunk matched the hashes the holders sent, but not the blob: those hashes were lies. Start over.
-        attempts.push({ holder, round, error: 'the chunks matched the holder\'s chunk hashes but not the blob hash (a lying holder); discarded' })
+        const lie = 'the chunks matched the holder\'s chunk hashes but not the blob hash (a lying holder); discarded'
+        attempts.push({ holder, round, error: lie })
+        this.emit('holder-failed', [{ hash, holder, round, error: lie }])
         await cache.delete(hash)
         Object.assign(st, { info: null, present: new Uint8Array(0), inCache: false, running: newHasher(), hashedUpTo: 0 })
         loaded = 0
@@ -433,8 +450,14 @@ export class BlobSyncProvider extends Observable<string> {
     t: { idleMs: number, signal?: AbortSignal, onBytes: (n: number) => void }): Promise<void> {
     const { cache, newHasher, WS } = await this.ready
     if (!/^wss?:\/\//.test(holder)) throw new Error('not a ws:// or wss:// URL')
-    const timeout = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error(`no connection within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS))])
+    const timeout = async <T>(p: Promise<T>): Promise<T> => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      try {
+        return await Promise.race([p, new Promise<T>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no connection within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS)
+        })])
+      } finally { clearTimeout(timer) }
+    }
     if (isSelf) {
       const sock = this.liveSocket()
       await timeout(sock.whenOpen(t.signal))
@@ -458,6 +481,8 @@ export class BlobSyncProvider extends Observable<string> {
     this.destroyed = true
     this.socket?.destroy()
     for (const s of this.holderSockets) s.destroy()
+    // An Awareness runs a timer; ours ends with the provider, a caller's stays theirs.
+    if (this.o.awareness === undefined) this.awareness.destroy()
     this.ready.then(({ cache }) => cache.close?.()).catch(() => {})
     super.destroy()
   }

@@ -58,7 +58,7 @@ export async function until (cond, what, ms = 30000) {
   const start = Date.now()
   for (;;) {
     if (await cond()) return
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for: ${what}`)
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for: ${typeof what === "function" ? what() : what}`)
     await new Promise(resolve => setTimeout(resolve, 20))
   }
 }
@@ -83,7 +83,6 @@ export function scope (t) {
   const providers = []
   const dirs = []
   t.after(async () => {
-    if (t.passed === false || process.exitCode) for (const s of servers) if (s.stderr) console.error(`--- ${s.url} stderr ---\n${s.stderr.slice(-3000)}`)
     for (const p of providers) p.destroy()
     for (const s of servers) await s.kill('SIGKILL')
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
@@ -152,4 +151,54 @@ export async function proxy (targetPort) {
   p.cutAfter = (dir, after) => { p.cut = { dir, after } }
   p.close = () => { p.dropAll(); p.server.close() }
   return p
+}
+
+// A fake holder: a WebSocket server that answers every REQUEST for `blob`
+// (Uint8Array) with a META and chunks that are wrong. mode 'bad-chunk': the
+// META carries the true chunk hashes and chunk 0 is corrupted; mode 'lie':
+// every chunk is corrupted and the META carries the hashes of the corrupted
+// chunks (only the blob hash can catch it).
+export async function fakeHolder (blob, mode = 'bad-chunk') {
+  const { encoding, decoding, msgs } = await protocolModules()
+  const { WebSocketServer } = await import('ws')
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await new Promise(resolve => wss.on('listening', resolve))
+  const f = { requests: 0, url: `ws://127.0.0.1:${wss.address().port}/sync`, close: () => wss.close() }
+  const chunks = []
+  for (let o = 0; o < blob.length; o += CHUNK) chunks.push(blob.slice(o, Math.min(o + CHUNK, blob.length)))
+  const bad = chunks.map((c, i) => { const x = c.slice(); if (mode === 'lie' || i === 0) x[0] ^= 0xff; return x })
+  const metaHashes = (mode === 'lie' ? bad : chunks).map(c => crypto.createHash('sha256').update(c).digest())
+  wss.on('connection', ws => ws.on('message', data => {
+    const d = decoding.createDecoder(new Uint8Array(data))
+    if (decoding.readVarUint(d) !== msgs.MsgType.REQUEST) return
+    f.requests++
+    const req = decoding.readVarUint(d)
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, msgs.MsgType.META); encoding.writeVarUint(e, req)
+    encoding.writeVarUint(e, blob.length); encoding.writeVarString(e, 'application/octet-stream')
+    encoding.writeVarUint(e, chunks.length); encoding.writeVarUint(e, chunks.length)
+    for (const h of metaHashes) encoding.writeUint8Array(e, h)
+    ws.send(encoding.toUint8Array(e))
+    bad.forEach((c, i) => ws.send(msgs.encodeChunk(req, i, c)))
+    const done = encoding.createEncoder()
+    encoding.writeVarUint(done, msgs.MsgType.DONE); encoding.writeVarUint(done, req)
+    encoding.writeUint8Array(done, crypto.createHash('sha256').update(blob).digest())
+    ws.send(encoding.toUint8Array(done))
+  }))
+  return f
+}
+
+async function protocolModules () {
+  return {
+    encoding: await import('lib0/encoding'),
+    decoding: await import('lib0/decoding'),
+    msgs: await import('../dist/messages.js')
+  }
+}
+
+// Lists extra holders for `hash` in the room's registry, through `provider`'s document.
+export function listHolders (provider, hash, holders, { size = 0, chunkCount = 0 } = {}) {
+  const map = provider.doc.getMap('_blobRegistry')
+  const cur = map.get(hash) ?? { holders: [], size, chunkCount }
+  map.set(hash, { ...cur, holders: [...holders, ...cur.holders.filter(h => !holders.includes(h))] })
 }
