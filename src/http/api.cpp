@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "http/secret_file.h"
+#include "http/web_page.h"
 #include "core/secret_compare.h"
 #include "store/s3/backend_url.h"
 #include "store/blob_store.h"
@@ -77,6 +78,7 @@ void Api::register_routes(Router& router) {
   register_server_routes(*this, router);
   register_repo_routes(*this, router);
   register_blob_routes(*this, router);
+  register_web_routes(router);
 }
 
 namespace {
