@@ -2,7 +2,7 @@
 // gaps (yjs StructStore). Owns the Item objects.
 //
 // A client's structs are a StructList: chunks of at most kChunk pointers in
-// a std::map keyed by each chunk's first clock (a two-level B-tree). yjs
+// a std::map keyed by each chunk's first clock. yjs
 // keeps one flat array per client, so splitting one struct at N points cost
 // O(N) array moves per split (O(N^2) for one hostile update, issue 18);
 // here a split moves at most kChunk pointers and a lookup is O(log n).
@@ -11,7 +11,9 @@
 // Thread safety: none; guarded by the owning Doc's contract.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <unordered_map>
 #include <vector>
