@@ -12,11 +12,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <numeric>
 #include <random>
 
 #include "crdt/block.h"
 #include "crdt/doc.h"
+#include "crdt/struct_store.h"
 #include "crdt/work_meter.h"
 #include "doc_check.h"
 
@@ -265,6 +267,70 @@ TEST(Split, SurrogatePairsSplitInAnyOrder) {
   for (uint64_t i = 0; i < pairs; ++i) want += "\xef\xbf\xbdx\xef\xbf\xbd";
   EXPECT_EQ(results[0], want + "\"}");
   EXPECT_EQ(results[1], want + "\"}");
+}
+
+// The chunked list against a flat array (what yjs keeps): random splits
+// (insert after), merges (erase after, across chunk boundaries too) and
+// lookups must agree at every step.
+TEST(Split, StructListMatchesAFlatArray) {
+  std::vector<std::unique_ptr<Item>> owned;
+  auto make = [&](uint64_t clock, uint64_t len) {
+    owned.push_back(std::make_unique<Item>());
+    owned.back()->id = ID{7, clock};
+    owned.back()->len = len;
+    return owned.back().get();
+  };
+  StructList list;
+  std::vector<Item*> flat;
+  uint64_t clock = 0;
+  for (int i = 0; i < 300; ++i) {  // appends fill several chunks
+    Item* it = make(clock, 1 + i % 50);
+    clock += it->len;
+    list.push_back(it);
+    flat.push_back(it);
+  }
+  std::mt19937_64 rng(7);
+  auto rand = [&](uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng); };
+  for (int step = 0; step < 20000; ++step) {
+    size_t i = rand(flat.size());
+    if (rng() % 8 != 0) {
+      Item* s = flat[i];
+      if (s->len < 2) continue;
+      uint64_t d = 1 + rand(s->len - 1);
+      Item* right = make(s->id.clock + d, s->len - d);
+      s->len = d;
+      auto pos = list.insert_after(list.find(s->id.clock), right);
+      ASSERT_EQ(*pos, right);
+      ASSERT_EQ(*std::prev(pos), s);
+      flat.insert(flat.begin() + static_cast<ptrdiff_t>(i) + 1, right);
+    } else {
+      size_t n = std::min<size_t>(rng() % 50 == 0 ? rand(100) : rand(4), flat.size() - 1 - i);
+      auto pos = list.find(flat[i]->id.clock);
+      for (size_t k = 1; k <= n; ++k) flat[i]->len += flat[i + k]->len;
+      list.erase_after(pos, n);
+      flat.erase(flat.begin() + static_cast<ptrdiff_t>(i) + 1, flat.begin() + static_cast<ptrdiff_t>(i + n) + 1);
+    }
+    ASSERT_EQ(list.size(), flat.size());
+    ASSERT_EQ(list.end_clock(), clock);
+    if (step % 500 == 0 || flat.size() < 40) {
+      ASSERT_TRUE(std::equal(list.begin(), list.end(), flat.begin(), flat.end()));
+      std::vector<Item*> backwards(flat.rbegin(), flat.rend());
+      std::vector<Item*> got;
+      for (auto it = list.end(); it != list.begin();) got.push_back(*--it);
+      ASSERT_EQ(got, backwards);
+    }
+    uint64_t c = rand(clock);
+    auto f = list.find(c);
+    ASSERT_NE(f, list.end());
+    ASSERT_LE((*f)->id.clock, c);
+    ASSERT_LT(c, (*f)->id.clock + (*f)->len);
+    size_t j = rand(flat.size());
+    ASSERT_EQ(list.count_from(list.find(flat[j]->id.clock)), flat.size() - j);
+  }
+  EXPECT_GT(list.size(), 3 * StructList::kChunk);  // several chunks to the end
+  EXPECT_EQ(list.find(clock), list.end());
+  EXPECT_EQ(list.front(), flat.front());
+  EXPECT_EQ(list.back(), flat.back());
 }
 
 // Regenerates the fuzz seeds (tests/fuzz/corpus/crdt/split_*.bin, one mode
