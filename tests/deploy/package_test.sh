@@ -18,7 +18,7 @@ pid=
 [ -f "$deb" ] || { echo "FAIL no package at $deb (scripts/package makes it)"; exit 1; }
 
 # lintian: no errors (warnings and info are printed for the record).
-lintian --no-tag-display-limit "$deb" >"$tmp/lintian" 2>&1
+lintian --tag-display-limit 0 "$deb" >"$tmp/lintian" 2>&1
 sed 's/^/  lintian: /' "$tmp/lintian"
 if grep -q '^E:' "$tmp/lintian"; then bad "lintian reports errors"; else ok "lintian: no errors"; fi
 
@@ -37,17 +37,17 @@ n_conf=$(grep -c '^#\?[a-z_]* =' "$tmp/root/etc/blobsync/blobsync.toml")
 "$bin" config check --config "$tmp/root/etc/blobsync/blobsync.toml" >/dev/null && ok "config check accepts the conffile" ||
   bad "config check refuses the packaged conffile"
 
-# Units: verify (ExecStart must exist: checked against the extracted root).
-if systemd-analyze verify --root="$tmp/root" "$tmp/root/lib/systemd/system/blobsync.socket" \
-     "$tmp/root/lib/systemd/system/blobsync.service" >"$tmp/verify" 2>&1; then
+# Units: verify, as installed but for ExecStart's path (the extracted
+# binary; verify checks it exists) and with the package's man page on MANPATH
+# (verify checks Documentation=man: pages).
+mkdir -p "$tmp/units"
+sed "s|/usr/bin/blobsync|$bin|" "$tmp/root/lib/systemd/system/blobsync.service" >"$tmp/units/blobsync.service"
+cp "$tmp/root/lib/systemd/system/blobsync.socket" "$tmp/units/"
+if MANPATH=$tmp/root/usr/share/man systemd-analyze verify "$tmp/units/blobsync.socket" "$tmp/units/blobsync.service" \
+     >"$tmp/verify" 2>&1; then
   ok "systemd-analyze verify"
 else
-  # Complaints about the host (not our units) are not ours to fix.
-  if grep -v 'Failed to\|not found\|No such' "$tmp/verify" | grep -qi 'blobsync'; then
-    sed 's/^/  verify: /' "$tmp/verify"; bad "systemd-analyze verify"
-  else
-    sed 's/^/  verify: /' "$tmp/verify"; ok "systemd-analyze verify (only host messages)"
-  fi
+  sed 's/^/  verify: /' "$tmp/verify"; bad "systemd-analyze verify"
 fi
 systemd-analyze security --offline=true --root="$tmp/root" "$tmp/root/lib/systemd/system/blobsync.service" \
   >"$tmp/security" 2>&1
