@@ -89,6 +89,8 @@ class Doc {
   };
   void set_pending_limits(PendingLimits l) { pending_limits_ = l; }
   size_t pending_structs() const { return pending_structs_; }
+  // Encoded size of the structs waiting (summed as they arrived).
+  size_t pending_bytes() const { return pending_bytes_; }
 
   // JSON text as yjs's doc.toJSON() + JSON.stringify (untyped roots omitted).
   std::string to_json() const;

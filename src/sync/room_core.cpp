@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "crdt/block.h"
 #include "crdt/doc.h"
 #include "crdt/state_vector.h"
@@ -50,6 +52,10 @@ crdt::ByteView read_payload(crdt::Decoder& d) {
 }
 
 }  // namespace
+
+void RoomCore::set_doc_bytes(std::uint64_t encoded_size) {
+  doc_bytes_ = encoded_size - std::min<std::uint64_t>(encoded_size, doc_->pending_bytes());
+}
 
 RoomCore::RoomCore(bool gc, SyncConfig::DocLimits limits)
     : limits_(limits), doc_(std::make_unique<crdt::Doc>(crdt::random_client_id(), gc)) {

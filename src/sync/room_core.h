@@ -82,9 +82,13 @@ class RoomCore {
   std::vector<LoadFailure> load(crdt::ByteView snapshot, const std::vector<crdt::Bytes>& log);
   // The document's size as the max_doc_bytes limit sees it: what was loaded
   // plus every delta since (an over-estimate), made exact by the caller
-  // whenever it encodes the whole document anyway (compaction).
+  // whenever it encodes the whole document anyway (compaction). Structs
+  // waiting for their dependencies are in that encoding (as in yjs) but not
+  // in the estimate: the pending limits bound them, and counting them here
+  // would let one client spend a room's document budget with updates that
+  // never apply.
   std::uint64_t doc_bytes() const { return doc_bytes_; }
-  void set_doc_bytes(std::uint64_t encoded_size) { doc_bytes_ = encoded_size; }
+  void set_doc_bytes(std::uint64_t encoded_size);
 
   void join(ConnId conn, RoomEffects& fx);
   void leave(ConnId conn, RoomEffects& fx);

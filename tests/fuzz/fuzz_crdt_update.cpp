@@ -3,7 +3,10 @@
 //   bit 0: v2 format   bit 1: apply twice   bit 2: merge/diff utilities
 //   bits 3-4: type roots as map / array / text / xml when printing JSON
 // Any input must give an error or a valid document: a document that took
-// the update must re-encode to a state that loads to the same JSON.
+// the update must re-encode to a state that loads, and to the same JSON
+// unless structs still wait for their dependencies (the state carries them,
+// as yjs's does, and a fresh document may integrate them differently; yjs
+// 13.6 gives the same different text for those inputs).
 // And the work must stay linear in the input (issue 18): the CRDT's inner
 // loops count their steps (crdt/work_meter.h); more than kWorkPerByte per
 // input byte (plus kWorkBase) means a superlinear path, reported as a crash
@@ -52,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Doc copy(2);
   if (!copy.apply_update(state, nullptr, fmt)) std::abort();  // our own output must load
   for (const std::string* n : copy.root_names()) copy.get(*n, as[(mode >> 3) & 3]);
-  if (copy.to_json() != json) std::abort();
+  if (doc.pending_structs() == 0 && copy.to_json() != json) std::abort();
   if (mode & 4) {
     if (auto d = decode_update(u, fmt)) {
       std::vector<DecodedUpdate> parts;

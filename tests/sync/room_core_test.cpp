@@ -6,6 +6,7 @@
 #include "crdt/doc.h"
 #include "crdt/lib0.h"
 #include "crdt/map.h"
+#include "crdt/text.h"
 #include "protocol/registry.h"
 
 namespace blobsync::sync {
@@ -243,6 +244,34 @@ TEST(RoomCore, TooManyPendingStructsIsAProtocolError) {
   EXPECT_NE(b.errors[0].find("over the limit"), std::string::npos) << b.errors[0];
   EXPECT_NE(b.errors[0].find("sync_max_pending_structs"), std::string::npos) << b.errors[0];
   EXPECT_EQ(room.doc().pending_structs(), 1u);
+}
+
+TEST(RoomCore, WaitingStructsDoNotCountTowardTheDocumentLimit) {
+  SyncConfig::DocLimits limits;
+  limits.max_doc_bytes = 4096;
+  ClientOfALimitedRoom t(limits);
+  auto& [room, client, ups] = t;
+  for (int i = 0; i < 3; ++i)
+    client.transact([&](crdt::Transaction&) { client.get_text("t").insert(0, std::u16string(1500, static_cast<char16_t>(u'a' + i))); });
+  RoomEffects waiting;
+  room.handle(1, msg_sync(2, ups[1]), false, 0, waiting);
+  room.handle(1, msg_sync(2, ups[2]), false, 0, waiting);
+  ASSERT_TRUE(waiting.errors.empty());
+  ASSERT_GT(room.doc().pending_bytes(), 3000u);
+  // Compaction encodes the whole document, waiting structs included (3 KB
+  // of the 4 KiB budget): the estimate leaves them out.
+  auto state = room.doc().encode_state_as_update();
+  ASSERT_GT(state.size(), 3000u);
+  room.set_doc_bytes(state.size());
+  EXPECT_LT(room.doc_bytes(), 200u);
+  // So an honest 1.5 KB insert of another client is still taken.
+  crdt::Doc other(8, true);
+  crdt::Bytes up;
+  other.on_update([&](const crdt::Bytes& u, const crdt::Transaction&) { up = u; });
+  other.transact([&](crdt::Transaction&) { other.get_text("u").insert(0, std::u16string(1500, u'z')); });
+  RoomEffects honest;
+  room.handle(1, msg_sync(2, up), false, 0, honest);
+  EXPECT_TRUE(honest.errors.empty()) << honest.errors[0];
 }
 
 TEST(RoomCore, AwarenessStatePastItsLimitIsRefused) {
