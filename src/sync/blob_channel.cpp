@@ -15,6 +15,7 @@
 #include "store/mime_policy.h"
 #include "store/blob_store.h"
 #include "store/mime_sniffer.h"
+#include "sync/token_quota.h"
 #include "sync/upload_staging.h"
 
 namespace blobsync::sync {
@@ -50,6 +51,7 @@ struct BlobChannel::Upload {
   bool mime_checked = false;
   std::chrono::steady_clock::time_point last_chunk = std::chrono::steady_clock::now();
   std::function<void()> cancel_idle;  // stops the idle timer
+  QuotaLedger::Reservation quota;     // the room token's, for the declared size
 };
 
 BlobChannel::BlobChannel(BlobChannelDeps& deps, ConnectionDeps conn) : deps_(deps), conn_(std::move(conn)) {}
@@ -160,6 +162,12 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
     return error(req, protocol::BlobErrorCode::kBadRequest, "chunk hash count does not match the size");
   if (uploads_.size() >= deps_.config.max_uploads_per_connection)
     return error(req, protocol::BlobErrorCode::kBusy, "too many uploads in progress on this connection");
+  QuotaLedger::Reservation quota;
+  if (conn_.quota) {
+    auto r = conn_.quota->reserve(m.size);
+    if (!r) return error(req, protocol::BlobErrorCode::kQuotaExceeded, r.error());
+    quota = std::move(*r);
+  }
   if (deps_.staging.claimed() >= deps_.config.max_uploads)
     return error(req, protocol::BlobErrorCode::kBusy, "too many uploads in progress on this server");
   switch (deps_.staging.claim(m.hash, m.size)) {
@@ -172,6 +180,7 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
   }
   auto up = std::make_shared<Upload>();
   up->msg = std::move(m);
+  up->quota = std::move(quota);
   up->receiver = protocol::ChunkReceiver(protocol::negotiate_window(protocol::kMaxWindow, deps_.config.window));
   uploads_[req] = up;
   watch_idle(req, up);
@@ -420,6 +429,7 @@ void BlobChannel::finalize(std::uint64_t req) {
       auto& env2 = self->deps_;
       if (outcome == Outcome::kStored) {
         spdlog::info("sync: stored blob {} ({} bytes) from the blob channel", to_hash_ref(up->msg.hash), up->msg.size);
+        if (self->conn_.quota) self->conn_.quota->charge(up->quota);
         // Announce even if the connection went away meanwhile: the blob is stored.
         self->conn_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
                               [self, up, req](Result<> r) {

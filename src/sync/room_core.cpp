@@ -154,7 +154,7 @@ void RoomCore::local_change(const std::function<void(crdt::Doc&)>& fn, RoomEffec
 }
 
 void RoomCore::handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_only, std::int64_t now_ms,
-                      RoomEffects& fx) {
+                      RoomEffects& fx, TokenQuota* quota) {
   crdt::Decoder d(msg);
   std::uint64_t type = d.read_var_uint();
   if (!d.ok()) return error(conn, fmt::format("unreadable message type: {}", d.error()), fx);
@@ -186,10 +186,16 @@ void RoomCore::handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_
                                  "limit of {} bytes (sync_max_doc_bytes)",
                                  doc_bytes_, payload.size(), limits_.max_doc_bytes),
                      fx);
+      if (quota)
+        if (auto refused = quota->try_add(payload.size()))
+          return error(conn, fmt::format("update refused: {}", *refused), fx);
       fx_ = &fx;
       auto applied = doc_->apply_decoded(std::move(*update), &kRemoteTag);
       fx_ = nullptr;
-      if (!applied) error(conn, fmt::format("update rejected: {}", applied.error().message), fx);
+      if (!applied) {
+        if (quota) quota->refund(payload.size());
+        error(conn, fmt::format("update rejected: {}", applied.error().message), fx);
+      }
       return;
     }
     case kMsgAwareness: {

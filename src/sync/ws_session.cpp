@@ -32,6 +32,7 @@
 #include "sync/room_holds.h"
 #include "sync/room_name.h"
 #include "sync/sync_config.h"
+#include "sync/token_quota.h"
 
 namespace blobsync::sync {
 
@@ -240,6 +241,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   }
 
   std::int64_t last_send_ms() const override { return last_send_ms_.load(std::memory_order_relaxed); }
+  TokenQuota* write_quota() override { return quota_.get(); }
 
  private:
   std::size_t queued_bytes() const {
@@ -355,6 +357,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     from_server_ = decision.peer;
     denied_code_ = decision.close_code;
     denied_reason_ = std::move(decision.reason);
+    if (!decision.quota_key.empty() && deps_.quotas) quota_ = deps_.quotas->open(decision.quota_key, decision.quota);
 
     ws_.binary(true);
     ws_.auto_fragment(false);
@@ -549,6 +552,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     hooks.hold = room_holder(room_->name(), deps_.blobs.config.url);
     hooks.read_only = access_ == Access::kReadOnly;
     hooks.peer = from_server_;
+    hooks.quota = quota_;
     hooks.listed = [room = room_](auto hashes, auto done) { room->listed(std::move(hashes), std::move(done)); };
     blob_ = std::make_shared<BlobChannel>(deps_.blobs, std::move(hooks));
   }
@@ -568,6 +572,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   std::string denied_reason_;
   std::shared_ptr<Room> room_;
   std::shared_ptr<BlobChannel> blob_;
+  std::shared_ptr<TokenQuota> quota_;  // the room token's (sync/token_quota.h), if any
   bool accepted_ = false;
   bool from_server_ = false;
   bool close_started_ = false;

@@ -37,6 +37,7 @@ namespace blobsync::sync {
 
 struct BlobChannelDeps;
 class RoomManager;
+class TokenQuotas;
 struct SyncConfig;
 
 // The open sessions, for counting and for closing them all at shutdown.
@@ -61,6 +62,7 @@ struct SessionDeps {
   SessionRegistry& sessions;
   std::string prefix;            // "/sync/"
   std::weak_ptr<void> owner;     // sessions lock it: keeps the above alive while they exist
+  TokenQuotas* quotas = nullptr;  // room-token storage quotas (null: none kept)
 };
 
 // Takes over an upgraded connection. Call on the connection's strand.
