@@ -318,7 +318,7 @@ void register_blob_routes(Api& s, Router& r) {
                   if (auto* err = std::get_if<Response>(&head)) return std::move(*err);
                   std::string declared = std::get<std::string>(head);
                   // A blob the account already claims costs nothing again.
-                  auto claimed = s.repo->has_claim(*did, *hash);
+                  auto claimed = s.config.account_quota ? s.repo->has_claim(*did, *hash) : XResult<bool>(true);
                   if (!claimed) return fail_response(claimed.error());
                   auto quota = *claimed ? XResult<QuotaLedger::Reservation>()
                                         : s.reserve_quota(*did, req.content_length.value_or(0));

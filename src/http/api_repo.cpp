@@ -88,7 +88,10 @@ Response write(Api& s, Request& req, bool create) {
     if (!old) return fail_response(old.error());
     replaced = *old;
   }
-  auto quota = s.reserve_quota(in->did, json.size() > replaced ? json.size() - replaced : 0);
+  // A write that does not grow the account is never refused (one over its
+  // quota, after account_quota was lowered, can still shrink).
+  auto quota = json.size() > replaced ? s.reserve_quota(in->did, json.size() - replaced)
+                                      : XResult<QuotaLedger::Reservation>();
   if (!quota) return fail_response(quota.error());
   auto w = s.repo->write_record(in->did, in->collection, in->rkey, cid, json, next_tid(), refs, create);
   if (!w) return fail_response(w.error());
