@@ -162,12 +162,6 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
     return error(req, protocol::BlobErrorCode::kBadRequest, "chunk hash count does not match the size");
   if (uploads_.size() >= deps_.config.max_uploads_per_connection)
     return error(req, protocol::BlobErrorCode::kBusy, "too many uploads in progress on this connection");
-  QuotaLedger::Reservation quota;
-  if (conn_.quota) {
-    auto r = conn_.quota->reserve(m.size);
-    if (!r) return error(req, protocol::BlobErrorCode::kQuotaExceeded, r.error());
-    quota = std::move(*r);
-  }
   if (deps_.staging.claimed() >= deps_.config.max_uploads)
     return error(req, protocol::BlobErrorCode::kBusy, "too many uploads in progress on this server");
   switch (deps_.staging.claim(m.hash, m.size)) {
@@ -180,7 +174,6 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
   }
   auto up = std::make_shared<Upload>();
   up->msg = std::move(m);
-  up->quota = std::move(quota);
   up->receiver = protocol::ChunkReceiver(protocol::negotiate_window(protocol::kMaxWindow, deps_.config.window));
   uploads_[req] = up;
   watch_idle(req, up);
@@ -190,17 +183,31 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
     auto held = deps.store.contains(up->msg.hash);
     Result<std::unique_ptr<StagedUpload>> staged = nullptr;
     bool have = held && *held;
-    if (!have) staged = deps.staging.open(up->msg.hash, up->msg.size, up->msg.chunk_hashes);
+    // The room token's quota, once it is known whether the blob is new here
+    // (one the server holds costs nothing) and before anything is staged.
+    auto quota = std::make_shared<QuotaLedger::Reservation>();
+    std::string refused;
+    if (!have && self->conn_.quota) {
+      auto r = self->conn_.quota->reserve(up->msg.size);
+      if (r) *quota = std::move(*r);
+      else refused = std::move(r.error());
+    }
+    if (!have && refused.empty()) staged = deps.staging.open(up->msg.hash, up->msg.size, up->msg.chunk_hashes);
     std::shared_ptr<StagedUpload> s;
     Error err;
     bool ok = have || staged.has_value();
     if (!ok) err = staged.error();
     else if (!have) s = std::move(*staged);
-    self->conn_.post([self, up, req, have, ok, s, err] {
+    self->conn_.post([self, up, req, have, ok, s, err, quota, refused = std::move(refused)] {
       if (up->dead) {
         if (up->receiver.held() == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
         return;
       }
+      if (!refused.empty()) {
+        self->error(req, protocol::BlobErrorCode::kQuotaExceeded, refused);
+        return self->end(req);
+      }
+      up->quota = std::move(*quota);
       if (!ok) {
         self->error(req, protocol::BlobErrorCode::kInternal, err.message);
         return self->end(req);
