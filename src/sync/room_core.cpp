@@ -193,8 +193,14 @@ void RoomCore::handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_
       auto applied = doc_->apply_decoded(std::move(*update), &kRemoteTag);
       fx_ = nullptr;
       if (!applied) {
-        if (quota) quota->refund(payload.size());
-        error(conn, fmt::format("update rejected: {}", applied.error().message), fx);
+        // Charged for what applied: a pending-limit refusal keeps what integrated.
+        if (quota && applied.error().code != Errc::kTooLarge) quota->refund(payload.size());
+        // kTooLarge is only the pending limits: name the keys an operator would raise.
+        error(conn,
+              fmt::format("update rejected: {}{}", applied.error().message,
+                          applied.error().code == Errc::kTooLarge ? " (sync_max_pending_structs, sync_max_pending_bytes)"
+                                                                  : ""),
+              fx);
       }
       return;
     }

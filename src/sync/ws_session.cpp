@@ -14,8 +14,6 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
-#include <malloc.h>
-
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -32,7 +30,6 @@
 #include "sync/room_holds.h"
 #include "sync/room_name.h"
 #include "sync/sync_config.h"
-#include "sync/token_quota.h"
 
 namespace blobsync::sync {
 
@@ -173,14 +170,6 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxQueuedMessages = 64;       // Yjs messages waiting for the room
 constexpr std::size_t kMaxBufferedChunks = 8u << 20;  // blob bytes waiting for the disk
 
-// A burst of connections frees a 16 KiB HTTP read buffer per connection
-// between the small objects the sessions keep; glibc keeps those holes
-// resident. Every 256 upgrades, hand free pages back to the kernel.
-void release_freed_memory() {
-  static std::atomic<unsigned> upgrades{0};
-  if (upgrades.fetch_add(1, std::memory_order_relaxed) % 256 == 255) malloc_trim(0);
-}
-
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -198,6 +187,13 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         slot_(std::move(ctx->slot)) {}
 
   void start() { asio::co_spawn(ws_.get_executor(), run(shared_from_this()), asio::detached); }
+
+  // The key the room limits count this client under (http/rate_limiter.h).
+  std::string client_address() {
+    boost::system::error_code ec;
+    auto a = ws_.next_layer().next_layer().remote_endpoint(ec).address();
+    return http::client_address_key(a.is_v6() ? "[" + a.to_string() + "]:0" : a.to_string() + ":0");
+  }
 
   // ---- Connection ----
   ConnId id() const override { return id_; }
@@ -409,9 +405,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       co_await close_and_drain(1013, "too many connections; try again later");
       co_return;
     }
-    room_ = deps_.rooms.acquire(*room_name);
+    RoomManager::Refusal refused;
+    room_ = deps_.rooms.acquire(*room_name, client_address(), &refused);
     if (!room_) {
-      co_await close_and_drain(1001, "server shutting down");
+      co_await close_and_drain(refused.code, refused.reason.c_str());
       co_return;
     }
 

@@ -28,6 +28,7 @@
 #include <unordered_map>
 
 #include "sync/connection.h"
+#include "sync/token_quota.h"
 
 namespace blobsync::http {
 struct UpgradeContext;
@@ -37,7 +38,6 @@ namespace blobsync::sync {
 
 struct BlobChannelDeps;
 class RoomManager;
-class TokenQuotas;
 struct SyncConfig;
 
 // The open sessions, for counting and for closing them all at shutdown.
@@ -54,6 +54,9 @@ class SessionRegistry {
   ConnId next_ = 1;
   std::unordered_map<ConnId, std::weak_ptr<Connection>> conns_;  // guarded by mu_
 };
+
+// Called once per upgrade: every 256, free heap pages go back to the kernel.
+void release_freed_memory();
 
 struct SessionDeps {
   const SyncConfig& config;
