@@ -1,6 +1,7 @@
 #include "cli/sync_commands.h"
 
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -41,6 +42,7 @@ Result<sync::SyncConfig> sync_config(const http::ServerConfig& c, const std::str
   if (!secret) return std::unexpected(secret.error());
   sc.room_token_secret = std::move(*secret);
   sc.tokens_not_before = c.tokens_not_before;
+  sc.room_token_quota = c.room_token_quota;
   sc.peer_token = c.peer_token;
   sc.peer_tokens = c.peer_tokens;
   sc.room_idle_timeout = c.room_idle_timeout;
@@ -148,6 +150,9 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
       if (!hash) return http::xrpc_error(400, "InvalidRequest", hash.error().message);
       if (auto r = api.store->remove(*hash); !r) return http::xrpc_error(404, "BlobNotFound", r.error().message);
       s->blob_removed(*hash);
+      // Its bytes no longer count against the quota of the accounts that claimed it.
+      if (auto r = api.repo->forget_blob(*hash); !r)
+        spdlog::warn("DELETE /blobs: dropping the claims on {} failed: {}", hash->hex(), r.error().message);
       return http::json_response("{}");
     };
     router.add_prefix("DELETE", "/blobs/", std::move(del));

@@ -23,6 +23,8 @@ struct TokenFlags {
   std::vector<std::string> rooms;
   bool read_only = false;
   std::string ttl = "24h";
+  std::string sub;
+  std::string quota;
 };
 
 void run_create(const CLI::App& cmd, CliContext& ctx, const TokenFlags& f) {
@@ -34,6 +36,15 @@ void run_create(const CLI::App& cmd, CliContext& ctx, const TokenFlags& f) {
   for (const auto& r : f.rooms)
     if (r.empty() || r.size() > sync::kMaxRoomPatternBytes)
       return ctx.fail_with(fmt::format("--room '{}' must be 1 to {} bytes", r, sync::kMaxRoomPatternBytes), kExitUsage);
+
+  if (f.sub.size() > sync::kMaxSubjectBytes)
+    return ctx.fail_with(fmt::format("--sub must be at most {} bytes", sync::kMaxSubjectBytes), kExitUsage);
+  std::optional<std::uint64_t> quota;
+  if (!f.quota.empty()) {
+    auto q = http::parse_size(f.quota);
+    if (!q) return ctx.fail_with(fmt::format("--quota: {}", q.error().message), kExitUsage);
+    quota = *q;
+  }
 
   // The same sources as `serve` (TOML, BLOBSYNC_* environment, --data), so
   // the key is the one the server with this config uses.
@@ -61,6 +72,8 @@ void run_create(const CLI::App& cmd, CliContext& ctx, const TokenFlags& f) {
   t.scope = f.read_only ? sync::RoomScope::kRead : sync::RoomScope::kWrite;
   t.iat = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   t.exp = t.iat + ttl->count();
+  t.sub = f.sub;
+  t.quota = quota;
   std::printf("%s\n", sync::mint_room_token(t, *secret).c_str());
 }
 
@@ -76,6 +89,11 @@ void add_token_command(CLI::App& app, CliContext& ctx) {
       ->required();
   create->add_flag("--read-only", f->read_only, "Scope read: the token reads rooms and blobs, never writes");
   create->add_option("--ttl", f->ttl, "Lifetime (e.g. 30m, 24h, 7d; default 24h)");
+  create->add_option("--sub", f->sub,
+                     "Whose storage quota the token uses (e.g. a user id): tokens with one sub share it (1-256 bytes)");
+  create->add_option("--quota", f->quota,
+                     "Bytes the token (or its --sub) may add: uploads and updates (e.g. 100MiB; 0: unlimited; "
+                     "default: the server's room_token_quota)");
   create->add_option("--config", f->config, "TOML config file whose room_token_secret signs the token");
   create->callback([create, f, &ctx] { run_create(*create, ctx, *f); });
 }

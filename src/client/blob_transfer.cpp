@@ -18,6 +18,7 @@ Error error_from_reply(const protocol::ErrorMsg& reply) {
     case protocol::BlobErrorCode::kBusy: code = Errc::kTimeout; break;
     case protocol::BlobErrorCode::kInternal: code = Errc::kIOError; break;
     case protocol::BlobErrorCode::kCancelled: code = Errc::kCancelled; break;
+    case protocol::BlobErrorCode::kQuotaExceeded: code = Errc::kForbidden; break;
   }
   return Error{code, fmt::format("holder replied {}: {}", protocol::blob_error_name(reply.code), reply.message)};
 }

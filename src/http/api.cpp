@@ -133,6 +133,28 @@ XResult<JwtClaims> Api::authenticate_refresh(const Request& req) const {
   return *claims;
 }
 
+XrpcFailure Api::quota_exceeded(const QuotaRefusal& r) {
+  return {413, "QuotaExceeded",
+          fmt::format("Storage quota exceeded: the account uses {} of {} bytes (account_quota){}; this write needs {} "
+                      "more. Delete records or blobs it no longer needs",
+                      r.used, r.limit, r.in_flight ? fmt::format(", {} more in uploads in progress", r.in_flight) : "",
+                      r.wanted)};
+}
+
+XResult<QuotaLedger::Reservation> Api::reserve_quota(const std::string& did, std::uint64_t bytes) {
+  if (config.account_quota == 0) return QuotaLedger::Reservation{};
+  std::optional<XrpcFailure> failed;
+  auto r = account_quotas.reserve(did, bytes, config.account_quota, [&]() -> std::uint64_t {
+    auto u = repo->usage(did);
+    if (u) return *u;
+    failed = u.error();
+    return 0;
+  });
+  if (failed) return std::unexpected(*failed);  // a granted reservation is released here
+  if (!r) return std::unexpected(quota_exceeded(r.error()));
+  return std::move(*r);
+}
+
 XResult<std::pair<std::string, std::string>> Api::issue_tokens(const std::string& did) {
   auto now = unix_now();
   JwtClaims access{"at+jwt", "com.atproto.access", did, service_did, "", now, now + config.access_ttl.count()};

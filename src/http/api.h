@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/quota_ledger.h"
 #include "http/account_store.h"
 #include "http/config.h"
 #include "http/jwt.h"
@@ -61,6 +62,14 @@ class Api {
   XResult<> authorize_blob_read(Request& req) const;
   // Bearer refresh token -> claims (same errors).
   XResult<JwtClaims> authenticate_refresh(const Request& req) const;
+  // account_quota (docs/security.md, "Quotas"): reserves `bytes` more for
+  // `did` against what it holds in the database plus its writes in flight
+  // in this process. Errors: 413 QuotaExceeded (says what is used of what),
+  // 500 on a database error. No quota configured: an inactive reservation.
+  XResult<QuotaLedger::Reservation> reserve_quota(const std::string& did, std::uint64_t bytes);
+  // The same refusal for `more` bytes past a reservation that tried to grow.
+  static XrpcFailure quota_exceeded(const QuotaRefusal& r);
+
   // A fresh access/refresh pair for `did` (the refresh jti is recorded).
   XResult<std::pair<std::string, std::string>> issue_tokens(const std::string& did);
 
@@ -76,6 +85,7 @@ class Api {
   std::string service_did;  // did:web:<hostname>
   MimePolicy mime{{}};
   Metrics metrics;
+  QuotaLedger account_quotas;  // writes in flight per account (reserve_quota)
   // createSession attempts (login_rate, login_rate_address; api_server.cpp).
   std::unique_ptr<RateLimiter> login_by_account;
   std::unique_ptr<RateLimiter> login_by_address;

@@ -36,8 +36,10 @@ Response fail_response(const XrpcFailure& f) { return to_response(f); }
 class UploadSink final : public BodySink {
  public:
   enum class Mode { kXrpc, kPlain };
-  UploadSink(Api& s, Mode mode, std::string did, std::string declared, std::unique_ptr<Ingest> ingest)
-      : s_(s), mode_(mode), did_(std::move(did)), declared_(std::move(declared)), ingest_(std::move(ingest)) {}
+  UploadSink(Api& s, Mode mode, std::string did, std::string declared, std::unique_ptr<Ingest> ingest,
+             QuotaLedger::Reservation quota)
+      : s_(s), mode_(mode), did_(std::move(did)), declared_(std::move(declared)), ingest_(std::move(ingest)),
+        quota_(std::move(quota)) {}
 
   // The server reads the body straight into the ingest's ring.
   std::span<std::byte> next_buffer(std::span<std::byte> scratch) override {
@@ -49,6 +51,11 @@ class UploadSink final : public BodySink {
   std::optional<Response> write(std::span<const std::byte> data) override {
     total_ += data.size();
     if (total_ > s_.config.max_upload_bytes) return xrpc_error(413, "PayloadTooLarge", "request entity too large");
+    // A body with no declared length reserves its quota as it comes; past
+    // the quota the upload ends here and the ingest (all it wrote) goes.
+    if (quota_.active() && total_ > quota_.bytes()) {
+      if (auto g = quota_.grow(total_ - quota_.bytes()); !g) return fail_response(Api::quota_exceeded(g.error()));
+    }
     // Bytes of a rejected upload only reach the ingest's temporary object,
     // which goes when the sink does.
     bool in_ring = !lent_.empty() && data.data() == lent_.data();
@@ -80,6 +87,13 @@ class UploadSink final : public BodySink {
       return fail_response(to_xrpc(rec.error()));
     }
     std::string cid = to_cid(rec->hash);
+    // The claim makes the bytes count in the account's usage; the
+    // reservation goes after it (counted twice for a moment, never zero times).
+    // (A PUT with a room credential has no account: the room holds the blob.)
+    if (!did_.empty())
+      if (auto r = s_.repo->note_upload(did_, rec->hash, *mime_, rec->size, mode_ == Mode::kPlain); !r)
+        return fail_response(r.error());
+    quota_.commit();
     if (mode_ == Mode::kPlain) {
       std::string announced;
       if (room_) {
@@ -98,7 +112,6 @@ class UploadSink final : public BodySink {
       resp.set("Location", "/blobs/" + rec->hash.hex());
       return resp;
     }
-    if (auto r = s_.repo->note_upload(did_, rec->hash, *mime_, rec->size); !r) return fail_response(r.error());
     return json_response(fmt::format(R"({{"blob":{{"$type":"blob","ref":{{"$link":{}}},"mimeType":{},"size":{}}}}})",
                                      json_quote(cid), json_quote(*mime_), rec->size));
   }
@@ -117,6 +130,7 @@ class UploadSink final : public BodySink {
   std::string did_;
   std::string declared_;
   std::unique_ptr<Ingest> ingest_;
+  QuotaLedger::Reservation quota_;  // account_quota: the declared size, or what came so far
   std::span<std::byte> lent_;  // the ring space handed out by next_buffer()
   std::optional<std::string> mime_;
   std::uint64_t total_ = 0;
@@ -215,13 +229,17 @@ void register_blob_routes(Api& s, Router& r) {
            auto head = check_upload_head(s, req, true);
            if (auto* err = std::get_if<Response>(&head)) return std::move(*err);
            std::string declared = std::get<std::string>(head);
+           // The declared length is checked before any byte is read.
+           auto quota = s.reserve_quota(*did, req.content_length.value_or(0));
+           if (!quota) return fail_response(quota.error());
            auto ingest = s.unfenced_store->begin_put(PutOptions{.expected = std::nullopt,
                                                        .max_size = s.config.max_upload_bytes,
                                                        .declared_mime = declared,
                                                        .state = BlobState::kTemporary,
                                                        .size = req.content_length});
            if (!ingest) return fail_response(to_xrpc(ingest.error()));
-           return std::make_unique<UploadSink>(s, UploadSink::Mode::kXrpc, *did, declared, std::move(*ingest));
+           return std::make_unique<UploadSink>(s, UploadSink::Mode::kXrpc, *did, declared, std::move(*ingest),
+                                               std::move(*quota));
          },
          .upload = true});
 
@@ -328,6 +346,14 @@ void register_blob_routes(Api& s, Router& r) {
                   auto head = check_upload_head(s, req, false);
                   if (auto* err = std::get_if<Response>(&head)) return std::move(*err);
                   std::string declared = std::get<std::string>(head);
+                  // A blob the account already claims costs nothing again. (A room
+                  // credential has no account: see "Quotas" in docs/security.md.)
+                  auto claimed =
+                      s.config.account_quota && !room ? s.repo->has_claim(*did, *hash) : XResult<bool>(true);
+                  if (!claimed) return fail_response(claimed.error());
+                  auto quota = *claimed ? XResult<QuotaLedger::Reservation>()
+                                        : s.reserve_quota(*did, req.content_length.value_or(0));
+                  if (!quota) return fail_response(quota.error());
                   auto ingest = s.unfenced_store->begin_put(PutOptions{.expected = *hash,
                                                               .max_size = s.config.max_upload_bytes,
                                                               .declared_mime = declared,
@@ -336,7 +362,7 @@ void register_blob_routes(Api& s, Router& r) {
                                                               .size = req.content_length});
                   if (!ingest) return fail_response(to_xrpc(ingest.error()));
                   auto sink = std::make_unique<UploadSink>(s, UploadSink::Mode::kPlain, *did, declared,
-                                                           std::move(*ingest));
+                                                           std::move(*ingest), std::move(*quota));
                   if (writer) sink->into_room(std::string(*room), std::move(writer));
                   return sink;
                 },

@@ -81,8 +81,21 @@ Response write(Api& s, Request& req, bool create) {
   std::string json = boost::json::serialize(in->record);
   if (json.size() > 1'000'000) return xrpc_error(400, "InvalidRequest", "Record is too large (max 1000000 bytes)");
   std::string cid = record_cid(json);
+  // account_quota: a record costs its JSON; a replaced one gives its own back.
+  std::uint64_t replaced = 0;
+  if (!create && s.config.account_quota) {
+    auto old = s.repo->record_bytes(in->did, in->collection, in->rkey);
+    if (!old) return fail_response(old.error());
+    replaced = *old;
+  }
+  // A write that does not grow the account is never refused (one over its
+  // quota, after account_quota was lowered, can still shrink).
+  auto quota = json.size() > replaced ? s.reserve_quota(in->did, json.size() - replaced)
+                                      : XResult<QuotaLedger::Reservation>();
+  if (!quota) return fail_response(quota.error());
   auto w = s.repo->write_record(in->did, in->collection, in->rkey, cid, json, next_tid(), refs, create);
   if (!w) return fail_response(w.error());
+  quota->commit();
   boost::json::object out{{"uri", fmt::format("at://{}/{}/{}", in->did, in->collection, in->rkey)}, {"cid", cid}};
   if (create) out["validationStatus"] = "unknown";
   return json_ok(out);

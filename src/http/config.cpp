@@ -85,6 +85,8 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"max_uploads_per_connection", "blob-channel uploads in progress per WebSocket connection (more: BUSY)"},
       {"upload_idle_timeout", "a blob-channel upload with no chunk for this long is ended with ERROR"},
       {"max_staging_bytes", "declared bytes of all staged blob-channel uploads (an UPLOAD beyond: BUSY)"},
+      {"account_quota", "bytes of blobs and records an ATProto account may hold (e.g. 10GiB; 0: no quota); beyond: 413 QuotaExceeded"},
+      {"room_token_quota", "bytes a room token may add (uploads, updates) unless its `quota` claim says (e.g. 1GiB; 0: no quota)"},
       {"access_log", "stderr, stdout, off or a file path"},
       {"log_level", "trace, debug, info, warn, error"},
   };
@@ -553,6 +555,8 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       if (r && out < 1024) return fail(Errc::kInvalidArgument, "config '{}' must be at least 1KiB", key);
     } else if (key == "min_transfer_rate") {
       r = size(c.min_transfer_rate);
+    } else if (key == "account_quota" || key == "room_token_quota") {
+      r = size(key == "account_quota" ? c.account_quota : c.room_token_quota);
     } else if (key == "min_transfer_window" || key == "upload_idle_timeout") {
       r = dur(key == "upload_idle_timeout" ? c.upload_idle_timeout : c.min_transfer_window);
       if (r && (c.upload_idle_timeout.count() == 0 || c.min_transfer_window.count() == 0))

@@ -137,6 +137,9 @@ struct ServerConfig {
   std::size_t max_uploads_per_connection = 8;
   std::chrono::seconds upload_idle_timeout{60};              // an upload with no chunk this long ends
   std::uint64_t max_staging_bytes = 4ull << 30;              // declared bytes of staged uploads
+  // Storage quotas (docs/security.md, "Quotas"); 0: none.
+  std::uint64_t account_quota = 10ull << 30;     // blobs linked to an ATProto account + its records
+  std::uint64_t room_token_quota = 1ull << 30;   // bytes a room token adds (without its own `quota` claim)
 
   // Logging: "stderr", "stdout", "off" or a file path.
   std::string access_log = "stderr";

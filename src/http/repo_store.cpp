@@ -87,7 +87,10 @@ Result<std::unique_ptr<RepoStore>> RepoStore::open(std::shared_ptr<SqlDb> db, Bl
        // (Managed blobs made permanent by a room upload, not by a record, keep it.)
        "DELETE FROM blob_hold WHERE holder = 'pin:legacy' AND ${HEX(hash)} IN (SELECT hash FROM managed_blob) "
        "AND ${HEX(hash)} IN (SELECT hash FROM record_blob);"
-       "DROP TABLE managed_blob;"});
+       "DROP TABLE managed_blob;",
+       // 3: a claim made by PUT /blobs (pinned) never expires: it counts against
+       // the account's quota for as long as the blob stays (docs/security.md, "Quotas").
+       "ALTER TABLE account_blob ADD COLUMN pinned ${INT} NOT NULL DEFAULT 0;"});
   if (!m) return std::unexpected(m.error());
   std::unique_ptr<RepoStore> repo(new RepoStore(std::move(db), lifecycle));
   lifecycle.add_source(repo.get());
@@ -95,7 +98,7 @@ Result<std::unique_ptr<RepoStore>> RepoStore::open(std::shared_ptr<SqlDb> db, Bl
 }
 
 XResult<> RepoStore::note_upload(std::string_view did, const Digest& hash, std::string_view mime_type,
-                                 std::uint64_t size) {
+                                 std::uint64_t size, bool pinned) {
   std::string hex = hash.hex();
   std::string cid = to_cid(hash);
   return xtransaction(*db_, [&](SqlConn& c) -> XResult<> {
@@ -104,9 +107,11 @@ XResult<> RepoStore::note_upload(std::string_view did, const Digest& hash, std::
     if (states->empty())
       return xfail(400, "BlobNotFound", "The blob was deleted while it was being uploaded; upload it again");
     auto claim = c.query(
-        "INSERT INTO account_blob(did, hash, cid, mime, size, uploaded_at) VALUES(?,?,?,?,?,?) "
-        "ON CONFLICT(did, hash) DO UPDATE SET uploaded_at = excluded.uploaded_at, mime = excluded.mime",
-        {did, std::string_view(hex), std::string_view(cid), mime_type, static_cast<std::int64_t>(size), now_s()});
+        "INSERT INTO account_blob(did, hash, cid, mime, size, uploaded_at, pinned) VALUES(?,?,?,?,?,?,?) "
+        "ON CONFLICT(did, hash) DO UPDATE SET uploaded_at = excluded.uploaded_at, mime = excluded.mime, "
+        "pinned = CASE WHEN excluded.pinned = 1 THEN 1 ELSE account_blob.pinned END",
+        {did, std::string_view(hex), std::string_view(cid), mime_type, static_cast<std::int64_t>(size), now_s(),
+         std::int64_t{pinned ? 1 : 0}});
     if (!claim) return db_error(claim.error());
     return {};
   });
@@ -229,6 +234,36 @@ XResult<std::vector<RecordRow>> RepoStore::list_records(std::string_view did, st
   return out;
 }
 
+XResult<std::uint64_t> RepoStore::usage(std::string_view did) {
+  // Bytes, not characters, of the stored JSON.
+  std::string record_bytes = db_->dialect().postgres() ? "octet_length(value)" : "length(CAST(value AS BLOB))";
+  auto r = db_->read("SELECT (SELECT COALESCE(SUM(size), 0) FROM account_blob WHERE did = ?), (SELECT COALESCE(SUM(" +
+                         record_bytes + "), 0) FROM record WHERE did = ?)",
+                     {did, did});
+  if (!r) return db_error(r.error());
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, r->int64(0, 0))) +
+         static_cast<std::uint64_t>(std::max<std::int64_t>(0, r->int64(0, 1)));
+}
+
+XResult<bool> RepoStore::has_claim(std::string_view did, const Digest& hash) {
+  auto r = db_->read("SELECT 1 FROM account_blob WHERE did = ? AND hash = ?", {did, std::string_view(hash.hex())});
+  if (!r) return db_error(r.error());
+  return !r->empty();
+}
+
+XResult<std::uint64_t> RepoStore::record_bytes(std::string_view did, std::string_view collection,
+                                               std::string_view rkey) {
+  auto row = get_record(did, collection, rkey);
+  if (!row) return std::unexpected(row.error());
+  return *row ? (*row)->value_json.size() : 0;
+}
+
+Result<> RepoStore::forget_blob(const Digest& hash) {
+  auto r = db_->query("DELETE FROM account_blob WHERE hash = ?", {std::string_view(hash.hex())});
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
 XResult<bool> RepoStore::is_referenced(std::string_view did, const Digest& hash) {
   auto r = db_->read("SELECT 1 FROM record_blob WHERE did = ? AND hash = ? LIMIT 1",
                      {did, std::string_view(hash.hex())});
@@ -311,7 +346,7 @@ Result<> RepoStore::expire(std::int64_t cutoff_s) {
   // Claims older than the grace period that no record of that account uses:
   // the account must upload the blob again before it can reference it.
   auto r = db_->query(
-      "DELETE FROM account_blob WHERE uploaded_at <= ? AND NOT EXISTS (SELECT 1 FROM record_blob r "
+      "DELETE FROM account_blob WHERE uploaded_at <= ? AND pinned = 0 AND NOT EXISTS (SELECT 1 FROM record_blob r "
       "WHERE r.did = account_blob.did AND r.hash = account_blob.hash)",
       {cutoff_s});
   if (!r) return std::unexpected(r.error());

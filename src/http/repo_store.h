@@ -72,8 +72,9 @@ class RepoStore final : public HoldSource {
   // An upload of `hash` by `did` finished (the store holds the blob).
   // `mime_type` is what the upload policy decided. REQUIRES: the caller
   // holds the fence shared since before the upload's finish(), so GC cannot
-  // delete the blob in between.
-  XResult<> note_upload(std::string_view did, const Digest& hash, std::string_view mime_type, std::uint64_t size);
+  // delete the blob in between. pinned (PUT /blobs): the claim never expires.
+  XResult<> note_upload(std::string_view did, const Digest& hash, std::string_view mime_type, std::uint64_t size,
+                        bool pinned = false);
   // Creates or replaces a record. create_only: 400 RecordAlreadyExists if it
   // exists (createRecord); otherwise an upsert (putRecord). Errors from the
   // refs: 400 BlobNotFound / InvalidMimeType / InvalidSize.
@@ -87,6 +88,16 @@ class RepoStore final : public HoldSource {
   // Ordered by rkey descending (newest first) unless reverse.
   XResult<std::vector<RecordRow>> list_records(std::string_view did, std::string_view collection, std::size_t limit,
                                                std::optional<std::string> cursor, bool reverse);
+
+  // Quotas (docs/security.md, "Quotas"): what `did` holds, in bytes: the
+  // sizes of the blobs it claims (each once) plus its records' JSON.
+  XResult<std::uint64_t> usage(std::string_view did);
+  // Whether `did` already claims the blob (a re-upload costs nothing).
+  XResult<bool> has_claim(std::string_view did, const Digest& hash);
+  // The stored JSON size of a record (0 if none): what a putRecord replaces.
+  XResult<std::uint64_t> record_bytes(std::string_view did, std::string_view collection, std::string_view rkey);
+  // Drops every account's claim on a blob removed outside GC (admin DELETE).
+  Result<> forget_blob(const Digest& hash);
 
   // True if a record of `did` references the blob (so getBlob may serve it).
   XResult<bool> is_referenced(std::string_view did, const Digest& hash);

@@ -219,7 +219,7 @@ Result<BlobMessage> decode_body(BlobMsg type, Decoder& d, std::uint64_t* req_out
       ErrorMsg m;
       m.req = get_req(d, req_out);
       std::uint64_t code = d.read_var_uint();
-      if (d.ok() && (code < 1 || code > 9)) d.fail("unknown error code");
+      if (d.ok() && (code < 1 || code > 10)) d.fail("unknown error code");
       m.code = static_cast<BlobErrorCode>(code);
       m.message = d.read_var_string();
       return m;
@@ -302,6 +302,7 @@ std::string_view blob_error_name(BlobErrorCode code) {
     case BlobErrorCode::kBusy: return "BUSY";
     case BlobErrorCode::kInternal: return "INTERNAL";
     case BlobErrorCode::kCancelled: return "CANCELLED";
+    case BlobErrorCode::kQuotaExceeded: return "QUOTA_EXCEEDED";
   }
   return "UNKNOWN";
 }

@@ -49,6 +49,7 @@ enum class BlobErrorCode : std::uint32_t {
   kBusy = 7,
   kInternal = 8,
   kCancelled = 9,
+  kQuotaExceeded = 10,  // the connection's room token has used its storage quota
 };
 
 struct ChunkRange {

@@ -16,7 +16,7 @@ bool listed(const std::vector<std::string>& list, std::string_view token) {
 }
 
 AccessDecision denied(std::uint16_t code, std::string reason) {
-  return {Access::kDenied, false, code, std::move(reason)};
+  return {Access::kDenied, false, code, std::move(reason), {}, 0};
 }
 
 }  // namespace
@@ -36,18 +36,18 @@ AccessDecision decide_access(const SyncConfig& config, std::string_view room, st
   bool peer = !token.empty() && (config.peer_tokens.empty()
                                      ? !config.peer_token.empty() && secrets_equal(config.peer_token, token)
                                      : listed(config.peer_tokens, token));
-  if (peer) return {Access::kReadWrite, true, 0, {}};
+  if (peer) return {Access::kReadWrite, true, 0, {}, {}, 0};
 
   bool required = tokens_required(config);
   if (room == kMeshRoom && (required || peer_token_configured(config)))
     return denied(kCloseForbidden, "forbidden: the _mesh room is for peer servers only");
-  if (!required) return {Access::kReadWrite, false, 0, {}};
+  if (!required) return {Access::kReadWrite, false, 0, {}, {}, 0};
   if (token.empty()) return denied(kCloseUnauthorized, "unauthorized: missing token");
 
   bool rw = listed(config.tokens, token);
   bool ro = listed(config.read_only_tokens, token);
-  if (rw) return {Access::kReadWrite, false, 0, {}};
-  if (ro) return {Access::kReadOnly, false, 0, {}};
+  if (rw) return {Access::kReadWrite, false, 0, {}, {}, 0};
+  if (ro) return {Access::kReadOnly, false, 0, {}, {}, 0};
 
   if (config.room_token_secret.empty()) return denied(kCloseUnauthorized, "unauthorized: unknown token");
   auto t = verify_room_token(token, config.room_token_secret, now, config.tokens_not_before);
@@ -59,7 +59,8 @@ AccessDecision decide_access(const SyncConfig& config, std::string_view room, st
   }
   if (!token_grants_room(*t, room))
     return denied(kCloseForbidden, "forbidden: the token does not open this room");
-  return {t->scope == RoomScope::kWrite ? Access::kReadWrite : Access::kReadOnly, false, 0, {}};
+  return {t->scope == RoomScope::kWrite ? Access::kReadWrite : Access::kReadOnly, false, 0, {},
+          quota_key(*t, token), t->quota.value_or(config.room_token_quota)};
 }
 
 }  // namespace blobsync::sync

@@ -25,7 +25,8 @@
 // kReadOnly: sync step 2 and updates dropped (the document and its
 // _blobRegistry, which is part of it), blob UPLOAD answered FORBIDDEN.
 // Static tokens and peer tokens are compared in constant time
-// (secrets_equal), every list in full.
+// (secrets_equal), every list in full. Only a room token carries a storage
+// quota (AccessDecision::quota_key); every other credential is exempt.
 //
 // Thread safety: pure function over immutable config.
 #pragma once
@@ -54,6 +55,11 @@ struct AccessDecision {
   bool peer = false;          // another server of the mesh (a peer token)
   std::uint16_t close_code = 0;  // when kDenied
   std::string reason;            // when kDenied: the close reason
+  // A room token's storage quota (docs/security.md, "Quotas"): the key its
+  // usage is counted under and its limit (0: none). Empty key: no quota
+  // (static tokens, peer tokens, open servers).
+  std::string quota_key;
+  std::uint64_t quota = 0;
 };
 
 // Whether a connection must present a token: SyncConfig::require_token, or

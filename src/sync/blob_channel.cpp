@@ -15,6 +15,7 @@
 #include "store/mime_policy.h"
 #include "store/blob_store.h"
 #include "store/mime_sniffer.h"
+#include "sync/token_quota.h"
 #include "sync/upload_staging.h"
 
 namespace blobsync::sync {
@@ -50,6 +51,7 @@ struct BlobChannel::Upload {
   bool mime_checked = false;
   std::chrono::steady_clock::time_point last_chunk = std::chrono::steady_clock::now();
   std::function<void()> cancel_idle;  // stops the idle timer
+  QuotaLedger::Reservation quota;     // the room token's, for the declared size
 };
 
 BlobChannel::BlobChannel(BlobChannelDeps& deps, ConnectionDeps conn) : deps_(deps), conn_(std::move(conn)) {}
@@ -181,17 +183,31 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
     auto held = deps.store.contains(up->msg.hash);
     Result<std::unique_ptr<StagedUpload>> staged = nullptr;
     bool have = held && *held;
-    if (!have) staged = deps.staging.open(up->msg.hash, up->msg.size, up->msg.chunk_hashes);
+    // The room token's quota, once it is known whether the blob is new here
+    // (one the server holds costs nothing) and before anything is staged.
+    auto quota = std::make_shared<QuotaLedger::Reservation>();
+    std::string refused;
+    if (!have && self->conn_.quota) {
+      auto r = self->conn_.quota->reserve(up->msg.size);
+      if (r) *quota = std::move(*r);
+      else refused = std::move(r.error());
+    }
+    if (!have && refused.empty()) staged = deps.staging.open(up->msg.hash, up->msg.size, up->msg.chunk_hashes);
     std::shared_ptr<StagedUpload> s;
     Error err;
     bool ok = have || staged.has_value();
     if (!ok) err = staged.error();
     else if (!have) s = std::move(*staged);
-    self->conn_.post([self, up, req, have, ok, s, err] {
+    self->conn_.post([self, up, req, have, ok, s, err, quota, refused = std::move(refused)] {
       if (up->dead) {
         if (up->receiver.held() == 0 && !up->finalizing) self->deps_.staging.unclaim(up->msg.hash);
         return;
       }
+      if (!refused.empty()) {
+        self->error(req, protocol::BlobErrorCode::kQuotaExceeded, refused);
+        return self->end(req);
+      }
+      up->quota = std::move(*quota);
       if (!ok) {
         self->error(req, protocol::BlobErrorCode::kInternal, err.message);
         return self->end(req);
@@ -420,6 +436,7 @@ void BlobChannel::finalize(std::uint64_t req) {
       auto& env2 = self->deps_;
       if (outcome == Outcome::kStored) {
         spdlog::info("sync: stored blob {} ({} bytes) from the blob channel", to_hash_ref(up->msg.hash), up->msg.size);
+        if (self->conn_.quota) self->conn_.quota->charge(up->quota);
         // Announce even if the connection went away meanwhile: the blob is stored.
         self->conn_.announce(AnnouncedBlob{up->msg.hash, up->msg.size, chunk_count(up->msg.size)},
                               [self, up, req](Result<> r) {

@@ -4,7 +4,7 @@
 //
 //   UPLOAD  -> policy checks (at most max_uploads_per_connection here and
 //              max_uploads on the server, within max_staging_bytes; more:
-//              BUSY), WANT with the missing ranges (resuming staged
+//              BUSY; within the room token's quota, else QUOTA_EXCEEDED), WANT with the missing ranges (resuming staged
 //              chunks), CHUNKs verified and pwritten to staging, CREDIT per
 //              chunk, then the whole blob ingested through BlobStore
 //              (expected = its hash, the HTTP MIME policy applied), staging
@@ -56,6 +56,7 @@ class MimePolicy;
 namespace blobsync::sync {
 
 class UploadStaging;
+class TokenQuota;
 class StagedUpload;
 
 // Shared by every connection of a SyncEndpoint.
@@ -102,6 +103,10 @@ class BlobChannel : public std::enable_shared_from_this<BlobChannel> {
     // (clients get chunks re-hashed as read: a damaged disk shows up here as
     // an error rather than at the client).
     bool peer = false;
+    // The connection's room-token quota (sync/token_quota.h): an UPLOAD
+    // reserves its size (over it: QUOTA_EXCEEDED, nothing staged); a stored
+    // blob is charged, a blob already held costs nothing. Null: no quota.
+    std::shared_ptr<TokenQuota> quota;
   };
 
   // A download pauses while the connection has more than this unsent.

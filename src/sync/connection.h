@@ -13,6 +13,8 @@
 
 namespace blobsync::sync {
 
+class TokenQuota;
+
 using ConnId = std::uint64_t;
 using SharedBytes = std::shared_ptr<const std::vector<std::uint8_t>>;
 
@@ -35,6 +37,9 @@ class Connection {
   virtual void close(std::uint16_t code, std::string_view reason) = 0;
   // Steady-clock milliseconds when a message was last queued.
   virtual std::int64_t last_send_ms() const = 0;
+  // What this connection's document updates are charged to (its room
+  // token's quota, sync/token_quota.h); null: no quota.
+  virtual TokenQuota* write_quota() { return nullptr; }
 };
 
 }  // namespace blobsync::sync

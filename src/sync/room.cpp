@@ -88,7 +88,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     post([this, id, read_only, msg = std::move(msg), done = std::move(done)] {
       if (state_ == State::kReady && conns_.contains(id)) {
         RoomEffects fx;
-        core_->handle(id, msg, read_only, steady_ms(), fx);
+        core_->handle(id, msg, read_only, steady_ms(), fx, conns_.at(id)->write_quota());
         for (const auto& e : fx.errors) spdlog::debug("sync: room {} conn {}: {}", name_, id, e);
         apply(fx);
       }

@@ -160,7 +160,7 @@ void RoomCore::local_change(const std::function<void(crdt::Doc&)>& fn, RoomEffec
 }
 
 void RoomCore::handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_only, std::int64_t now_ms,
-                      RoomEffects& fx) {
+                      RoomEffects& fx, TokenQuota* quota) {
   crdt::Decoder d(msg);
   std::uint64_t type = d.read_var_uint();
   if (!d.ok()) return error(conn, fmt::format("unreadable message type: {}", d.error()), fx);
@@ -192,16 +192,22 @@ void RoomCore::handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_
                                  "limit of {} bytes (sync_max_doc_bytes)",
                                  doc_bytes_, payload.size(), limits_.max_doc_bytes),
                      fx);
+      if (quota)
+        if (auto refused = quota->try_add(payload.size()))
+          return error(conn, fmt::format("update refused: {}", *refused), fx);
       fx_ = &fx;
       auto applied = doc_->apply_decoded(std::move(*update), &kRemoteTag);
       fx_ = nullptr;
-      // kTooLarge is only the pending limits: name the keys an operator would raise.
-      if (!applied)
+      if (!applied) {
+        // Charged for what applied: a pending-limit refusal keeps what integrated.
+        if (quota && applied.error().code != Errc::kTooLarge) quota->refund(payload.size());
+        // kTooLarge is only the pending limits: name the keys an operator would raise.
         error(conn,
               fmt::format("update rejected: {}{}", applied.error().message,
                           applied.error().code == Errc::kTooLarge ? " (sync_max_pending_structs, sync_max_pending_bytes)"
                                                                   : ""),
               fx);
+      }
       return;
     }
     case kMsgAwareness: {

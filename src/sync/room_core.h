@@ -23,6 +23,8 @@
 // structs pending, or add content to a document past max_doc_bytes, and an
 // awareness state past max_awareness_bytes, get a protocol error naming the
 // limit (what the update integrated before reaching the pending limit stays).
+// The sender's room-token quota (sync/token_quota.h) is charged each
+// update's encoded size; one that would pass it is refused the same way.
 //
 // Thread safety: not thread-safe; one thread (strand) at a time.
 #pragma once
@@ -41,6 +43,7 @@
 #include "protocol/awareness.h"
 #include "sync/connection.h"
 #include "sync/sync_config.h"
+#include "sync/token_quota.h"
 
 namespace blobsync::crdt {
 class Doc;
@@ -92,7 +95,10 @@ class RoomCore {
 
   void join(ConnId conn, RoomEffects& fx);
   void leave(ConnId conn, RoomEffects& fx);
-  void handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_only, std::int64_t now_ms, RoomEffects& fx);
+  // quota: the sender's room-token quota (null: none); an update that would
+  // pass it is refused whole, like one past max_doc_bytes.
+  void handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_only, std::int64_t now_ms, RoomEffects& fx,
+              TokenQuota* quota = nullptr);
   // Drops awareness states not renewed for 30 s (as the reference server's
   // Awareness does) and broadcasts their removal.
   void expire_awareness(std::int64_t now_ms, RoomEffects& fx);

@@ -25,6 +25,9 @@ const std::vector<std::string> kSchema = {
     // Stored entries that broke a limit at load (seq 0: a copy of the snapshot).
     "CREATE TABLE sync_quarantine(room_id INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL, "
     "reason TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY(room_id, seq)) WITHOUT ROWID;",
+    // Bytes each room-token key added (sync/token_quota.h).
+    "CREATE TABLE token_usage(key TEXT PRIMARY KEY, bytes INTEGER NOT NULL, updated_ms INTEGER NOT NULL) "
+    "WITHOUT ROWID;",
 };
 
 constexpr std::size_t kMaxBatch = 8192;
@@ -416,6 +419,38 @@ Result<std::vector<std::string>> RoomStore::rooms_announcing(const Digest& hash)
 
 Result<std::vector<std::string>> RoomStore::room_names() {
   return query_names("SELECT name FROM sync_rooms ORDER BY name", nullptr);
+}
+
+Result<std::uint64_t> RoomStore::token_usage(const std::string& key) {
+  std::promise<Result<std::uint64_t>> p;
+  Job job;
+  job.write = false;
+  job.run = [&p, &key](SqliteDb& db) -> Result<> {
+    std::uint64_t bytes = 0;
+    auto rows = select_rows(
+        db, "SELECT bytes FROM token_usage WHERE key = ?", [&](Statement& st) { st.bind(1, key); },
+        [&](Statement& st) { bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, st.column_int64(0))); });
+    if (!rows) p.set_value(std::unexpected(rows.error()));
+    else p.set_value(bytes);
+    return {};
+  };
+  auto f = p.get_future();
+  push(std::move(job));
+  return f.get();
+}
+
+void RoomStore::save_token_usage(std::function<std::vector<std::pair<std::string, std::uint64_t>>()> rows) {
+  push_write({}, [rows = std::move(rows)](SqliteDb& db) -> Result<> {
+    for (const auto& [key, bytes] : rows()) {
+      auto st = db.prepare(  // cached: one statement, reset per row
+          "INSERT INTO token_usage(key, bytes, updated_ms) VALUES (?, ?, ?) "
+          "ON CONFLICT(key) DO UPDATE SET bytes = excluded.bytes, updated_ms = excluded.updated_ms");
+      if (!st) return std::unexpected(st.error());
+      st->bind(1, key).bind(2, static_cast<std::int64_t>(bytes)).bind(3, now_ms());
+      if (auto r = st->run(); !r) return r;
+    }
+    return {};
+  });
 }
 
 void RoomStore::barrier(std::function<void(Result<>)> done) {

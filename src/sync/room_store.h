@@ -7,7 +7,7 @@
 // log entries it covers in one transaction, so a crash at any point leaves a
 // loadable state that loses nothing that was reported durable.
 //
-// Also kept here: which blobs this server announced in which room's
+// Also kept here: the bytes each room token added (token_usage), and which blobs this server announced in which room's
 // _blobRegistry (sync_announced), for withdraw-on-delete and re-announce at
 // start.
 //
@@ -115,6 +115,11 @@ class RoomStore {
   Result<std::vector<std::string>> rooms_announcing(const Digest& hash);
   // Every room ever created, by name.
   Result<std::vector<std::string>> room_names();
+  // Room-token usage (sync/token_quota.h): the bytes stored for `key` (0 if
+  // none), read synchronously; and a write of the rows `rows()` returns
+  // when the job runs (so one job carries every change made until then).
+  Result<std::uint64_t> token_usage(const std::string& key);
+  void save_token_usage(std::function<std::vector<std::pair<std::string, std::uint64_t>>()> rows);
   // done runs once every write queued before it is durable.
   void barrier(std::function<void(Result<>)> done);
   // Waits until everything queued so far has run.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/sha256.h"
 #include "http/jwt.h"
 
 namespace blobsync::sync {
@@ -29,6 +30,8 @@ std::string mint_room_token(const RoomToken& t, std::span<const std::uint8_t> se
                               {"scope", t.scope == RoomScope::kWrite ? "write" : "read"},
                               {"iat", t.iat},
                               {"exp", t.exp}};
+  if (!t.sub.empty()) payload["sub"] = t.sub;
+  if (t.quota) payload["quota"] = *t.quota;
   return http::jwt_sign_json(kRoomTokenType, payload, secret);
 }
 
@@ -70,11 +73,28 @@ std::expected<RoomToken, RoomTokenError> verify_room_token(std::string_view toke
       return std::unexpected(RoomTokenError::kMalformed);
     t.rooms.emplace_back(r.as_string());
   }
+  if (const auto* sub = o.if_contains("sub")) {
+    if (!sub->is_string() || sub->as_string().empty() || sub->as_string().size() > kMaxSubjectBytes)
+      return std::unexpected(RoomTokenError::kMalformed);
+    t.sub = sub->as_string();
+  }
+  if (const auto* q = o.if_contains("quota")) {
+    if (q->is_uint64()) t.quota = q->as_uint64();
+    else if (q->is_int64() && q->as_int64() >= 0) t.quota = static_cast<std::uint64_t>(q->as_int64());
+    else return std::unexpected(RoomTokenError::kMalformed);
+  }
   // Overflow-safe forms of now > exp + skew and iat > now + skew.
   if (now - kClockSkewSeconds > t.exp) return std::unexpected(RoomTokenError::kExpired);
   if (t.iat - kClockSkewSeconds > now) return std::unexpected(RoomTokenError::kNotYetValid);
   if (not_before > 0 && t.iat < not_before) return std::unexpected(RoomTokenError::kRevoked);
   return t;
+}
+
+std::string quota_key(const RoomToken& token, std::string_view raw_token) {
+  if (!token.sub.empty()) return "sub:" + token.sub;
+  auto dot = raw_token.rfind('.');
+  auto sig = dot == std::string_view::npos ? raw_token : raw_token.substr(dot + 1);
+  return "jwt:" + Sha256::of(sig.data(), sig.size()).hex();
 }
 
 bool room_pattern_matches(std::string_view p, std::string_view s) {

@@ -7,7 +7,13 @@
 //             "rooms":["team/*","notes"],     1..64 patterns, each 1..512 bytes
 //             "scope":"write",                "read" or "write"
 //             "iat":1765000000,               issued at (Unix seconds)
-//             "exp":1765086400}               expires at (Unix seconds), > iat
+//             "exp":1765086400,               expires at (Unix seconds), > iat
+//             "sub":"user-42",                optional: whose quota (1..256 bytes)
+//             "quota":1073741824}             optional: bytes it may add (>= 0)
+//
+// Quotas (docs/security.md, "Quotas"): what a token adds is counted under
+// `sub` when present (tokens re-minted for one user share it), else under
+// the token itself; `quota` overrides the server's room_token_quota.
 //
 // The typ and aud differ from ATProto session tokens (typ at+jwt /
 // refresh+jwt, aud the service DID), and each side checks its own, so one
@@ -28,6 +34,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,6 +47,7 @@ inline constexpr char kRoomTokenAudience[] = "blobsync:room";
 inline constexpr std::int64_t kClockSkewSeconds = 60;
 inline constexpr std::size_t kMaxRoomPatterns = 64;
 inline constexpr std::size_t kMaxRoomPatternBytes = 512;
+inline constexpr std::size_t kMaxSubjectBytes = 256;
 
 enum class RoomScope { kRead, kWrite };
 
@@ -48,6 +56,8 @@ struct RoomToken {
   RoomScope scope = RoomScope::kRead;
   std::int64_t iat = 0;
   std::int64_t exp = 0;
+  std::string sub;                     // "" when absent
+  std::optional<std::uint64_t> quota;  // bytes; absent: room_token_quota
 };
 
 enum class RoomTokenError {
@@ -68,6 +78,10 @@ std::string mint_room_token(const RoomToken& token, std::span<const std::uint8_t
 [[nodiscard]] std::expected<RoomToken, RoomTokenError> verify_room_token(std::string_view token,
                                                                          std::span<const std::uint8_t> secret,
                                                                          std::int64_t now, std::int64_t not_before);
+
+// The key a token's usage is counted under: "sub:<sub>", or, without a sub,
+// "jwt:<hex SHA-256 of the signature part>" (REQUIRES: a verified token).
+std::string quota_key(const RoomToken& token, std::string_view raw_token);
 
 bool room_pattern_matches(std::string_view pattern, std::string_view room);
 // Some pattern of the token matches `room`.

@@ -33,6 +33,9 @@ struct SyncConfig {
   // are refused.
   std::vector<std::uint8_t> room_token_secret;
   std::int64_t tokens_not_before = 0;
+  // Bytes a room token may add (uploads, document updates) unless its
+  // `quota` claim says otherwise; 0: no quota (docs/security.md, "Quotas").
+  std::uint64_t room_token_quota = 1ull << 30;
   // The mesh's token (MeshConfig::peer_token): what this server presents to
   // its peers. peer_tokens: what it accepts from peers (a peer gets `_mesh`,
   // no chunk re-hash, no fetch on its behalf); empty: peer_token is

@@ -21,6 +21,7 @@
 #include "sync/room_holds.h"
 #include "sync/room_manager.h"
 #include "sync/room_store.h"
+#include "sync/token_quota.h"
 #include "sync/upload_staging.h"
 #include "sync/ws_session.h"
 
@@ -49,7 +50,8 @@ struct SyncEndpoint::State : std::enable_shared_from_this<SyncEndpoint::State> {
                     return [t] { t->cancel(); };
                   }},
         manager(config, *store, blobs, lifecycle),
-        session_deps{config, manager, blob_deps, sessions, "/sync/", {}} {}
+        quotas(*store),
+        session_deps{config, manager, blob_deps, sessions, "/sync/", {}, &quotas} {}
 
   SyncConfig config;
   BlobStore& blobs;
@@ -61,6 +63,7 @@ struct SyncEndpoint::State : std::enable_shared_from_this<SyncEndpoint::State> {
   BlobChannelDeps blob_deps;
   RoomManager manager;
   SessionRegistry sessions;
+  TokenQuotas quotas;
   SessionDeps session_deps;
   std::atomic<bool> stopping{false};
   std::mutex mu;

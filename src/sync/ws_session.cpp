@@ -14,8 +14,6 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
-#include <malloc.h>
-
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -172,14 +170,6 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxQueuedMessages = 64;       // Yjs messages waiting for the room
 constexpr std::size_t kMaxBufferedChunks = 8u << 20;  // blob bytes waiting for the disk
 
-// A burst of connections frees a 16 KiB HTTP read buffer per connection
-// between the small objects the sessions keep; glibc keeps those holes
-// resident. Every 256 upgrades, hand free pages back to the kernel.
-void release_freed_memory() {
-  static std::atomic<unsigned> upgrades{0};
-  if (upgrades.fetch_add(1, std::memory_order_relaxed) % 256 == 255) malloc_trim(0);
-}
-
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -247,6 +237,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   }
 
   std::int64_t last_send_ms() const override { return last_send_ms_.load(std::memory_order_relaxed); }
+  TokenQuota* write_quota() override { return quota_.get(); }
 
  private:
   std::size_t queued_bytes() const {
@@ -362,6 +353,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     from_server_ = decision.peer;
     denied_code_ = decision.close_code;
     denied_reason_ = std::move(decision.reason);
+    if (!decision.quota_key.empty() && deps_.quotas) quota_ = deps_.quotas->open(decision.quota_key, decision.quota);
 
     ws_.binary(true);
     ws_.auto_fragment(false);
@@ -557,6 +549,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     hooks.hold = room_holder(room_->name(), deps_.blobs.config.url);
     hooks.read_only = access_ == Access::kReadOnly;
     hooks.peer = from_server_;
+    hooks.quota = quota_;
     hooks.listed = [room = room_](auto hashes, auto done) { room->listed(std::move(hashes), std::move(done)); };
     blob_ = std::make_shared<BlobChannel>(deps_.blobs, std::move(hooks));
   }
@@ -576,6 +569,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   std::string denied_reason_;
   std::shared_ptr<Room> room_;
   std::shared_ptr<BlobChannel> blob_;
+  std::shared_ptr<TokenQuota> quota_;  // the room token's (sync/token_quota.h), if any
   bool accepted_ = false;
   bool from_server_ = false;
   bool close_started_ = false;

@@ -28,6 +28,7 @@
 #include <unordered_map>
 
 #include "sync/connection.h"
+#include "sync/token_quota.h"
 
 namespace blobsync::http {
 struct UpgradeContext;
@@ -54,6 +55,9 @@ class SessionRegistry {
   std::unordered_map<ConnId, std::weak_ptr<Connection>> conns_;  // guarded by mu_
 };
 
+// Called once per upgrade: every 256, free heap pages go back to the kernel.
+void release_freed_memory();
+
 struct SessionDeps {
   const SyncConfig& config;
   RoomManager& rooms;
@@ -61,6 +65,7 @@ struct SessionDeps {
   SessionRegistry& sessions;
   std::string prefix;            // "/sync/"
   std::weak_ptr<void> owner;     // sessions lock it: keeps the above alive while they exist
+  TokenQuotas* quotas = nullptr;  // room-token storage quotas (null: none kept)
 };
 
 // Takes over an upgraded connection. Call on the connection's strand.

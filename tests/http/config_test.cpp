@@ -48,6 +48,22 @@ TEST(ConfigTest, ResourceLimitKeys) {
   }
 }
 
+TEST(ConfigTest, QuotaKeys) {
+  auto c = build_config({});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->account_quota, 10ull << 30);
+  EXPECT_EQ(c->room_token_quota, 1ull << 30);
+  c = build_config({{{"account_quota", "1MiB"}, {"room_token_quota", "0"}}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->account_quota, 1u << 20);
+  EXPECT_EQ(c->room_token_quota, 0u);  // no quota
+  for (const char* key : {"account_quota", "room_token_quota"}) {
+    auto bad = build_config({{{key, "plenty"}}});
+    ASSERT_FALSE(bad) << key;
+    EXPECT_NE(bad.error().message.find(key), std::string::npos) << bad.error().message;
+  }
+}
+
 TEST(ConfigTest, LaterLayersWin) {
   auto c = build_config({{{"max_upload_bytes", "10"}, {"listen", "0.0.0.0:80"}},
                          {{"max_upload_bytes", "2MiB"}}});

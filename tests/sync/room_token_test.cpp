@@ -106,8 +106,14 @@ TEST(RoomPattern, AgreesWithReferenceMatcher) {
 }
 
 TEST(RoomToken, MintVerifyRoundTrip) {
-  RoomToken t{{"team/*", "notes"}, RoomScope::kRead, kNow, kNow + 60};
+  RoomToken t{{"team/*", "notes"}, RoomScope::kRead, kNow, kNow + 60, "user-1", 4096};
   auto v = verify(mint_room_token(t, key()));
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->sub, "user-1");
+  EXPECT_EQ(v->quota, std::optional<std::uint64_t>(4096));
+  t.sub.clear();
+  t.quota.reset();
+  v = verify(mint_room_token(t, key()));
   ASSERT_TRUE(v);
   EXPECT_EQ(v->rooms, t.rooms);
   EXPECT_EQ(v->scope, RoomScope::kRead);
@@ -180,6 +186,15 @@ TEST(RoomToken, MissingOrBadClaims) {
   EXPECT_TRUE(bad("exp", kNow - 20));  // exp before iat
   EXPECT_TRUE(bad("iat", -5));
   EXPECT_TRUE(bad("iat", 1.5));
+  // Quota claims (docs/security.md, "Quotas").
+  EXPECT_TRUE(bad("sub", ""));
+  EXPECT_TRUE(bad("sub", 7));
+  EXPECT_TRUE(bad("sub", boost::json::string(std::string(kMaxSubjectBytes + 1, 's'))));
+  EXPECT_TRUE(bad("quota", -1));
+  EXPECT_TRUE(bad("quota", 1.5));
+  EXPECT_TRUE(bad("quota", "1GiB"));
+  EXPECT_FALSE(bad("quota", 0));
+  EXPECT_FALSE(bad("sub", boost::json::string(std::string(kMaxSubjectBytes, 's'))));
   EXPECT_EQ(verify("").error(), RoomTokenError::kMalformed);
   EXPECT_EQ(verify("a.b").error(), RoomTokenError::kMalformed);
   EXPECT_EQ(verify("a.b.c.d").error(), RoomTokenError::kMalformed);
@@ -231,6 +246,22 @@ TEST(RoomToken, DecideAccess) {
   c.tokens_not_before = 0;
   http::JwtClaims at{"at+jwt", "com.atproto.access", "did:plc:x", "did:web:localhost", "", kNow, kNow + 60};
   EXPECT_EQ(decide_access(c, "notes", http::jwt_sign(at, key()), "", kNow).close_code, kCloseUnauthorized);
+  // Quotas: keyed by sub, else by the token; the claim overrides the config.
+  auto w = decide_access(c, "notes", write, "", kNow);
+  EXPECT_EQ(w.quota, c.room_token_quota);
+  EXPECT_TRUE(w.quota_key.starts_with("jwt:")) << w.quota_key;
+  EXPECT_NE(w.quota_key, decide_access(c, "notes", sign(claims({"notes"})), "", kNow).quota_key);
+  auto with_sub = claims({"notes"});
+  with_sub["sub"] = "alice";
+  with_sub["quota"] = 1000;
+  auto s = decide_access(c, "notes", sign(with_sub), "", kNow);
+  EXPECT_EQ(s.quota_key, "sub:alice");
+  EXPECT_EQ(s.quota, 1000u);
+  with_sub["iat"] = kNow - 5;  // re-minted for the same user: the same key
+  EXPECT_EQ(decide_access(c, "notes", sign(with_sub), "", kNow).quota_key, "sub:alice");
+  c.tokens = {"static-token-static-token"};
+  EXPECT_EQ(decide_access(c, "notes", "static-token-static-token", "", kNow).quota_key, "") << "static tokens are exempt";
+  c.tokens.clear();
   c.room_token_secret.clear();  // no key: no room token is accepted
   EXPECT_EQ(decide_access(c, "notes", write, "", kNow).access, Access::kDenied);
 }

@@ -6,7 +6,7 @@ import { WebSocket, encoding, decoding } from './harness.mjs'
 
 export const CHUNK = 262144
 export const T = { UPLOAD: 10, REQUEST: 11, CHUNK: 12, HAVE: 13, META: 14, WANT: 15, CREDIT: 16, DONE: 17, ERROR: 18, CANCEL: 19, HAVE_REPLY: 20 }
-export const E = { 1: 'NOT_FOUND', 2: 'BAD_REQUEST', 3: 'TOO_LARGE', 4: 'UNSUPPORTED_TYPE', 5: 'HASH_MISMATCH', 6: 'FORBIDDEN', 7: 'BUSY', 8: 'INTERNAL', 9: 'CANCELLED' }
+export const E = { 1: 'NOT_FOUND', 2: 'BAD_REQUEST', 3: 'TOO_LARGE', 4: 'UNSUPPORTED_TYPE', 5: 'HASH_MISMATCH', 6: 'FORBIDDEN', 7: 'BUSY', 8: 'INTERNAL', 9: 'CANCELLED', 10: 'QUOTA_EXCEEDED' }
 
 export const sha256 = b => crypto.createHash('sha256').update(b).digest()
 export const chunkCount = size => Math.ceil(size / CHUNK)

@@ -249,6 +249,21 @@ main('tokens: room tokens, read-only writes, ATProto separation, peer privileges
   out = cli('token', 'create', '--config', conf, '--data', '/nonexistent/blobsync-data', '--room', 'room-a')
   assert(out.status === 0, `token create --config: ${out.stderr}`)
   assert((await outcome(s, 'room-a', { token: out.stdout.trim() })).code === 'open', 'a --config token opens the server with that secret')
+  // --sub and --quota (docs/security.md, "Quotas"): a quota the server enforces.
+  out = cli('token', 'create', '--data', dir, '--room', 'cli/q', '--sub', 'user-7', '--quota', '150')
+  assert(out.status === 0, `token create --sub --quota: ${out.stderr}`)
+  const quotaClaims = JSON.parse(Buffer.from(out.stdout.trim().split('.')[1], 'base64url'))
+  assert(quotaClaims.sub === 'user-7' && quotaClaims.quota === 150, `sub and quota claims ${JSON.stringify(quotaClaims)}`)
+  const qc = await BlobClient.connect(s5.url, 'cli/q', { query: `?token=${out.stdout.trim()}` })
+  await qc.upload(memoryBlob(testBytes(100)))
+  err = null
+  try { await qc.upload(memoryBlob(testBytes(100))) } catch (e) { err = e }
+  qc.close()
+  assert(err && err.code === 'QUOTA_EXCEEDED', `the --quota token is held to 150 bytes (${err && err.message})`)
+  out = cli('token', 'create', '--data', dir, '--room', 'x', '--quota', 'lots')
+  assert(out.status === 2 && /--quota/.test(out.stderr), `a bad --quota: exit 2 naming it (${out.status} ${out.stderr})`)
+  out = cli('token', 'create', '--data', dir, '--room', 'x', '--sub', 'u'.repeat(257))
+  assert(out.status === 2 && /--sub/.test(out.stderr), `a --sub over 256 bytes: exit 2 (${out.status} ${out.stderr})`)
   out = cli('token', 'create', '--data', dir, '--room', 'x', '--ttl', 'forever')
   assert(out.status === 2 && /--ttl/.test(out.stderr) && out.stdout === '', `a bad TTL: exit 2 naming --ttl (${out.status} ${out.stderr})`)
   out = cli('token', 'create', '--data', dir, '--room', 'x', '--ttl', '0s')
