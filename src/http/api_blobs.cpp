@@ -54,7 +54,9 @@ class UploadSink final : public BodySink {
     // A body with no declared length reserves its quota as it comes; past
     // the quota the upload ends here and the ingest (all it wrote) goes.
     if (quota_.active() && total_ > quota_.bytes()) {
-      if (auto g = quota_.grow(total_ - quota_.bytes()); !g) return fail_response(Api::quota_exceeded(g.error()));
+      if (auto g = quota_.grow(total_ - quota_.bytes()); !g)
+        return room_ ? xrpc_error(413, "QuotaExceeded", room_->refusal(g.error()))
+                     : fail_response(Api::quota_exceeded(g.error()));
     }
     // Bytes of a rejected upload only reach the ingest's temporary object,
     // which goes when the sink does.
@@ -93,7 +95,8 @@ class UploadSink final : public BodySink {
     if (!did_.empty())
       if (auto r = s_.repo->note_upload(did_, rec->hash, *mime_, rec->size, mode_ == Mode::kPlain); !r)
         return fail_response(r.error());
-    quota_.commit();
+    if (room_) room_->charge(quota_);  // the room token's quota
+    else quota_.commit();
     if (mode_ == Mode::kPlain) {
       std::string announced;
       if (room_) {
@@ -354,6 +357,16 @@ void register_blob_routes(Api& s, Router& r) {
                   auto quota = *claimed ? XResult<QuotaLedger::Reservation>()
                                         : s.reserve_quota(*did, req.content_length.value_or(0));
                   if (!quota) return fail_response(quota.error());
+                  if (writer) {
+                    // The room token's quota: a blob this server holds costs nothing.
+                    auto held = s.store->contains(*hash);
+                    if (!held) return fail_response(to_xrpc(held.error()));
+                    if (!*held) {
+                      auto reserved = writer->reserve(req.content_length.value_or(0));
+                      if (!reserved) return xrpc_error(413, "QuotaExceeded", reserved.error());
+                      *quota = std::move(*reserved);
+                    }
+                  }
                   auto ingest = s.unfenced_store->begin_put(PutOptions{.expected = *hash,
                                                               .max_size = s.config.max_upload_bytes,
                                                               .declared_mime = declared,

@@ -5,7 +5,10 @@
 //
 //   auto w = api.rooms->open(room, req);   // credentials and room limits,
 //                                          // before the body is read
+//   auto q = (*w)->reserve(length);        // the room token's quota, for a
+//                                          // blob not held yet
 //   ...store with PutOptions::hold = (*w)->hold()...
+//   (*w)->charge(q);                       // stored: it counts
 //   (*w)->announce(hash, size);            // blocks until durable
 //
 // Thread safety: open() may be called from any thread; a RoomWriter is used
@@ -13,12 +16,14 @@
 #pragma once
 
 #include <cstdint>
+#include <expected>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "core/quota_ledger.h"
 #include "http/http_types.h"
 #include "http/xrpc_error.h"
 
@@ -39,6 +44,15 @@ class RoomWriter {
   // Blocks (never call on an I/O thread). Errors: the room's store error,
   // or kTimeout when the room did not answer.
   virtual Result<> announce(const Digest& hash, std::uint64_t size) = 0;
+  // The room token's storage quota (docs/security.md, "Quotas"), for a blob
+  // this server does not hold yet: a reservation of `bytes` (grown as a body
+  // of undeclared length arrives), or the refusal as one line. Credentials
+  // without a quota (static tokens, peers, an open server): an inactive one.
+  virtual std::expected<QuotaLedger::Reservation, std::string> reserve(std::uint64_t bytes) = 0;
+  // The reserved blob was stored: its bytes count toward the quota.
+  virtual void charge(QuotaLedger::Reservation& r) = 0;
+  // The refusal when a reservation's grow() failed, as one line.
+  virtual std::string refusal(const QuotaRefusal& r) const = 0;
 };
 
 class RoomAnnouncer {

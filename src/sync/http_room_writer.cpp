@@ -1,5 +1,7 @@
 #include "sync/http_room_writer.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <future>
 
@@ -11,6 +13,7 @@
 #include "sync/room_manager.h"
 #include "sync/room_name.h"
 #include "sync/sync_endpoint.h"
+#include "sync/token_quota.h"
 
 namespace blobsync::sync {
 
@@ -21,8 +24,9 @@ constexpr auto kAnnounceTimeout = std::chrono::seconds(30);
 
 class Writer final : public http::RoomWriter {
  public:
-  Writer(RoomManager& rooms, std::shared_ptr<Room> room, std::string hold, std::string url)
-      : rooms_(rooms), room_(std::move(room)), hold_(std::move(hold)), url_(std::move(url)) {}
+  Writer(RoomManager& rooms, std::shared_ptr<Room> room, std::string hold, std::string url,
+         std::shared_ptr<TokenQuota> quota)
+      : rooms_(rooms), room_(std::move(room)), hold_(std::move(hold)), url_(std::move(url)), quota_(std::move(quota)) {}
   ~Writer() override { rooms_.release(room_); }
 
   const std::string& hold() const override { return hold_; }
@@ -38,10 +42,26 @@ class Writer final : public http::RoomWriter {
     return result.get();
   }
 
+  std::expected<QuotaLedger::Reservation, std::string> reserve(std::uint64_t bytes) override {
+    if (!quota_) return QuotaLedger::Reservation{};
+    return quota_->reserve(bytes);
+  }
+
+  void charge(QuotaLedger::Reservation& r) override {
+    if (quota_) quota_->charge(r);
+  }
+
+  std::string refusal(const QuotaRefusal& r) const override {
+    return fmt::format("this room token has added {} of the {} bytes it may (room_token_quota or its quota claim); "
+                       "an upload of {} more would pass it",
+                       r.used + r.in_flight, r.limit, r.wanted);
+  }
+
  private:
   RoomManager& rooms_;
   std::shared_ptr<Room> room_;
   std::string hold_, url_;
+  std::shared_ptr<TokenQuota> quota_;  // null: the credential has none
 };
 
 class Announcer final : public http::RoomAnnouncer {
@@ -69,7 +89,10 @@ class Announcer final : public http::RoomAnnouncer {
     RoomManager::Refusal refused;
     auto loaded = sync_.rooms().acquire(name, http::client_address_key(req.remote), &refused);
     if (!loaded) return xfail(503, "ServiceUnavailable", "room unavailable: " + refused.reason);
-    return std::make_unique<Writer>(sync_.rooms(), std::move(loaded), room_holder(name, config.url), config.url);
+    std::shared_ptr<TokenQuota> quota;
+    if (!d.quota_key.empty()) quota = sync_.quotas().open(d.quota_key, d.quota);
+    return std::make_unique<Writer>(sync_.rooms(), std::move(loaded), room_holder(name, config.url), config.url,
+                                    std::move(quota));
   }
 
  private:

@@ -201,6 +201,8 @@ void SyncEndpoint::set_fetch_missing(FetchMissing fn) { state_->blob_deps.fetch_
 
 RoomManager& SyncEndpoint::rooms() { return state_->manager; }
 
+TokenQuotas& SyncEndpoint::quotas() { return state_->quotas; }
+
 const SyncConfig& SyncEndpoint::config() const { return state_->config; }
 
 Result<std::vector<std::string>> SyncEndpoint::stored_rooms() { return state_->store->room_names(); }

@@ -43,6 +43,7 @@ class Server;
 namespace blobsync::sync {
 
 class RoomManager;
+class TokenQuotas;
 
 class SyncEndpoint {
  public:
@@ -77,6 +78,9 @@ class SyncEndpoint {
   void set_fetch_missing(FetchMissing fn);
   RoomManager& rooms();
   const SyncConfig& config() const;
+  // Room tokens' storage quotas (token_quota.h), shared by every path that
+  // writes with a room token.
+  TokenQuotas& quotas();
   // Every room ever created here (from meta.db).
   Result<std::vector<std::string>> stored_rooms();
 

@@ -216,3 +216,56 @@ test('room_token_quota on blob-channel uploads and document updates; persisted; 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('room_token_quota on PUT /blobs/<hash>?room=R: declared and chunked bodies; shared with the blob channel', async () => {
+  const env = { BLOBSYNC_ROOM_TOKEN_SECRET: SECRET, BLOBSYNC_ROOM_TOKEN_QUOTA: '1MiB' };
+  const srv = await startServer(env);
+  const clients = [];
+  try {
+    const token = roomToken({ sub: 'http-writer' });
+    const put = (bytes, { chunked = false, t = token } = {}) => {
+      const hex = crypto.createHash('sha256').update(bytes).digest('hex');
+      const body = chunked
+        ? new ReadableStream({ start(c) { for (let i = 0; i < bytes.length; i += 65536) c.enqueue(bytes.subarray(i, i + 65536)); c.close(); } })
+        : bytes;
+      return fetch(`${srv.base}/blobs/${hex}?room=quota-put`, {
+        method: 'PUT', body, duplex: 'half',
+        headers: { authorization: `Bearer ${t}`, 'content-type': 'application/octet-stream' },
+      }).then(async (r) => ({ status: r.status, json: await r.json().catch(() => ({})), hex }));
+    };
+    const first = crypto.randomBytes(600_000);
+    const ok = await put(first);
+    assert.equal(ok.status, 201, JSON.stringify(ok.json));
+    const stored = await blobCount(srv);
+    // Declared length past the quota: refused before the body.
+    const second = crypto.randomBytes(600_000);
+    const refused = await put(second);
+    assert.equal(refused.status, 413, JSON.stringify(refused.json));
+    assert.equal(refused.json.error, 'QuotaExceeded');
+    assert.match(refused.json.message, /room token has added 600000 of the 1048576 bytes it may \(room_token_quota/);
+    // No declared length: cut at the first byte past the quota.
+    const chunked = await put(crypto.randomBytes(600_000), { chunked: true });
+    assert.equal(chunked.status, 413, JSON.stringify(chunked.json));
+    assert.match(chunked.json.message, /room_token_quota/);
+    // A blob the server holds costs nothing, even at the quota.
+    assert.equal((await put(first)).status, 201);
+    // Nothing of the refused bodies anywhere; the registry lists only the first.
+    assert.equal(await blobCount(srv), stored);
+    for (const r of [refused, chunked]) assert.equal((await fetch(`${srv.base}/blobs/${r.hex}`)).status, 404);
+    assert.deepEqual(tempFiles(srv.dir), []);
+    const url = `ws://127.0.0.1:${srv.port}/sync`;
+    const reader = client(url, 'quota-put', { params: { token: roomToken({ sub: 'reader' }) } });
+    await reader.synced;
+    assert.deepEqual([...reader.doc.getMap('_blobRegistry').keys()], [`sha256:${ok.hex}`]);
+    reader.destroy();
+    // The blob channel draws on the same quota for the same sub.
+    const bc = await BlobClient.connect(url, 'quota-put', { query: `?token=${roomToken({ sub: 'http-writer' })}` });
+    clients.push(bc);
+    await assert.rejects(bc.upload(generatedBlob(600_000, 7)), (e) => e.code === 'QUOTA_EXCEEDED');
+    // Another sub still writes over HTTP.
+    assert.equal((await put(second, { t: roomToken({ sub: 'other-writer' }) })).status, 201);
+  } finally {
+    for (const c of clients) c.terminate();
+    await srv.stop();
+  }
+});
