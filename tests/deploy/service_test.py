@@ -22,12 +22,12 @@ import time
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else os.environ.get('BLOBSYNC_BIN', 'blobsync')
 failures = []
+passes = []
 
 
 def check(cond, what):
     print(('ok   ' if cond else 'FAIL ') + what, flush=True)
-    if not cond:
-        failures.append(what)
+    (passes if cond else failures).append(what)
 
 
 def serve_env(data):
@@ -123,27 +123,39 @@ def test_systemd_socket_activate(tmp):
             p.kill()
 
 
-def start_on(sock, data):
-    """The server with `sock` as its fd 3, LISTEN_PID its own pid (as systemd does)."""
+def start_on(sock, data, log):
+    """The server with `sock` as its fd 3, LISTEN_PID its own pid (as systemd does).
+
+    The shell moves the socket to fd 3: subprocess closes every fd not in
+    pass_fds after preexec_fn runs, so a dup2 there would be undone whenever
+    the socket is not fd 3 already (under ctest it is not).
+    """
     env = serve_env(data)
     env['LISTEN_FDS'] = '1'
-    fd = sock.fileno()
-    return subprocess.Popen(['sh', '-c', 'LISTEN_PID=$$ exec "$@"', 'sh', BIN, 'serve'], env=env,
-                            pass_fds=(fd,), preexec_fn=lambda: os.dup2(fd, 3),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env['SOCKET_FD'] = str(sock.fileno())
+    return subprocess.Popen(['sh', '-c', '[ "$SOCKET_FD" = 3 ] || eval "exec 3<&$SOCKET_FD $SOCKET_FD<&-"; LISTEN_PID=$$ exec "$@"', 'sh',
+                             BIN, 'serve'], env=env, pass_fds=(sock.fileno(),),
+                            stdout=subprocess.DEVNULL, stderr=log)
+
+
+def server_log(log):
+    log.flush()
+    with open(log.name) as f:
+        return f.read().strip()[-2000:]
 
 
 class Waiting:
     """A request sent on a connection made while no server runs."""
 
     def __init__(self, port):
-        self.s = socket.create_connection(('127.0.0.1', port), timeout=60)
+        self.s = socket.create_connection(('127.0.0.1', port), timeout=10)
         self.s.sendall(b'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')
 
-    def status(self):
+    def status(self, deadline):
         data = b''
         try:
             while True:
+                self.s.settimeout(max(0.1, deadline - time.monotonic()))
                 chunk = self.s.recv(4096)
                 if not chunk:
                     break
@@ -161,17 +173,21 @@ def test_restart_keeps_the_socket(tmp):
     sock.listen(512)
     port = sock.getsockname()[1]
     data = os.path.join(tmp, 'restart-data')
-    p = start_on(sock, data)
+    log = open(os.path.join(tmp, 'restart.log'), 'w+')
+    p = start_on(sock, data, log)
     try:
-        check(healthz(port).endswith('200 OK'), 'first instance serves on the passed socket')
+        first = healthz(port)
+        check(first.endswith('200 OK'), f'first instance serves on the passed socket: {first} {server_log(log)}')
         for how in ('SIGTERM', 'SIGKILL'):
             p.send_signal(getattr(signal, how))
             p.wait(timeout=60)
             waiting = [Waiting(port) for _ in range(50)]  # no server runs now
-            p = start_on(sock, data)
-            answers = [w.status() for w in waiting]
+            p = start_on(sock, data, log)
+            deadline = time.monotonic() + 60  # for all of them together
+            answers = [w.status(deadline) for w in waiting]
             ok = sum(a.endswith('200 OK') for a in answers)
-            check(ok == len(waiting), f'after {how}: {ok}/{len(waiting)} connections made while down were answered')
+            check(ok == len(waiting), f'after {how}: {ok}/{len(waiting)} connections made while down were answered'
+                  + ('' if ok == len(waiting) else f' (server exit {p.poll()}: {server_log(log)})'))
     finally:
         p.send_signal(signal.SIGTERM)
         try:
@@ -179,16 +195,20 @@ def test_restart_keeps_the_socket(tmp):
         except subprocess.TimeoutExpired:
             p.kill()
         sock.close()
+        log.close()
 
 
 def test_bad_activation_refused(tmp):
     # A datagram socket is not what blobsync.socket passes: refuse to start.
     bad = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     bad.bind(('127.0.0.1', 0))
-    p = start_on(bad, os.path.join(tmp, 'bad-data'))
+    log = open(os.path.join(tmp, 'bad.log'), 'w+')
+    p = start_on(bad, os.path.join(tmp, 'bad-data'), log)
     try:
         rc = p.wait(timeout=30)
-        check(rc != 0, f'a passed socket that is not a listening TCP socket stops the server (exit {rc})')
+        said = server_log(log)
+        check(rc != 0 and 'not a listening TCP socket' in said,
+              f'a passed socket that is not a listening TCP socket stops the server (exit {rc}: {said[-200:]})')
     finally:
         if p.poll() is None:
             p.kill()
@@ -201,7 +221,7 @@ def main():
         test_systemd_socket_activate(tmp)
         test_restart_keeps_the_socket(tmp)
         test_bad_activation_refused(tmp)
-    print(f'service: {"failed" if failures else "passed"}: {len(failures)} failed')
+    print(f'service: {len(passes)} passed, {len(failures)} failed')
     return 1 if failures else 0
 
 
