@@ -86,6 +86,7 @@ export class BlobFetchError extends Error {
 
 const REGISTRY = '_blobRegistry'
 const CONNECT_TIMEOUT_MS = 10000
+const WRITES_IN_FLIGHT = 4
 
 // Canonical form for comparing holder URLs: lower-case scheme and host, no trailing slash, explicit port.
 export function canonicalUrl (u: string): string {
@@ -242,6 +243,9 @@ export class BlobSyncProvider extends Observable<string> {
     const whole = newHasher()
     const chunkHashes: Uint8Array[] = []
     let size = 0
+    // Hashing (this thread) overlaps the cache's writes (I/O threads): a few
+    // writes stay in flight, so at most WRITES_IN_FLIGHT chunks are held.
+    const writing: Array<Promise<void>> = []
     try {
       for await (const chunk of chunksOf(data)) {
         if (signal?.aborted === true) throw abortError(signal)
@@ -249,11 +253,16 @@ export class BlobSyncProvider extends Observable<string> {
         h.update(chunk)
         chunkHashes.push(h.digest())
         whole.update(chunk)
-        await cache.writeChunk(key, chunkHashes.length - 1, chunk)
+        const written = cache.writeChunk(key, chunkHashes.length - 1, chunk)
+        written.catch(() => {}) // awaited below; this only keeps it from being "unhandled" meanwhile
+        writing.push(written)
+        if (writing.length >= WRITES_IN_FLIGHT) await writing.shift()
         size += chunk.length
         this.progress(opts.onProgress, { direction: 'put', phase: 'store', loaded: size, total: knownSize })
       }
+      await Promise.all(writing)
     } catch (e) {
+      await Promise.allSettled(writing)
       await cache.delete(key).catch(() => {})
       throw e
     }
