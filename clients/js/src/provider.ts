@@ -87,6 +87,7 @@ export class BlobFetchError extends Error {
 const REGISTRY = '_blobRegistry'
 const CONNECT_TIMEOUT_MS = 10000
 const WRITES_IN_FLIGHT = 4
+const MAX_HOLDERS = 32
 
 // Canonical form for comparing holder URLs: lower-case scheme and host, no trailing slash, explicit port.
 export function canonicalUrl (u: string): string {
@@ -417,7 +418,9 @@ export class BlobSyncProvider extends Observable<string> {
         if (at >= 0) listed.unshift(...listed.splice(at, 1))
       }
       // The connected server last: it may hold the blob, or fetch it from a peer for us.
-      const order = listed.filter(h => canonicalUrl(h) !== self)
+      // Each holder once, and at most MAX_HOLDERS: anyone who may write the room writes this list.
+      const seen = new Set([self])
+      const order = listed.filter(h => !seen.has(canonicalUrl(h)) && seen.add(canonicalUrl(h)) !== undefined).slice(0, MAX_HOLDERS)
       order.push(this.url)
       for (const holder of order) {
         if (signal?.aborted === true) throw abortError(signal)

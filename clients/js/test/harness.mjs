@@ -157,7 +157,7 @@ export async function proxy (targetPort) {
 // (Uint8Array) with a META and chunks that are wrong. mode 'bad-chunk': the
 // META carries the true chunk hashes and chunk 0 is corrupted; mode 'lie':
 // every chunk is corrupted and the META carries the hashes of the corrupted
-// chunks (only the blob hash can catch it).
+// chunks (only the blob hash can catch it); mode 'huge': a META claiming 4 PiB.
 export async function fakeHolder (blob, mode = 'bad-chunk') {
   const { encoding, decoding, msgs } = await protocolModules()
   const { WebSocketServer } = await import('ws')
@@ -175,6 +175,13 @@ export async function fakeHolder (blob, mode = 'bad-chunk') {
     const req = decoding.readVarUint(d)
     const e = encoding.createEncoder()
     encoding.writeVarUint(e, msgs.MsgType.META); encoding.writeVarUint(e, req)
+    if (mode === 'huge') {
+      // 2^52 bytes (2^34 chunks) with one chunk hash: must be refused before anything is allocated.
+      encoding.writeVarUint(e, 2 ** 52); encoding.writeVarString(e, 'application/octet-stream')
+      encoding.writeVarUint(e, 2 ** 34); encoding.writeVarUint(e, 1)
+      encoding.writeUint8Array(e, metaHashes[0])
+      return ws.send(encoding.toUint8Array(e))
+    }
     encoding.writeVarUint(e, blob.length); encoding.writeVarString(e, 'application/octet-stream')
     encoding.writeVarUint(e, chunks.length); encoding.writeVarUint(e, chunks.length)
     for (const h of metaHashes) encoding.writeUint8Array(e, h)
