@@ -76,13 +76,16 @@ function request<T> (sock: RoomSocket, opts: TransferOptions,
       if (timer !== null) clearTimeout(timer)
       opts.signal?.removeEventListener('abort', onAbort)
     }
+    // Settles only after the work already running (a cache write) is over, so
+    // the caller's next step (the next holder) never races this one's writes;
+    // queued work not yet started is skipped (it checks `finished`).
     const fail = (e: Error, cancel = false): void => {
       if (finished) return
       cleanup()
       if (cancel) sock.sendRaw(encodeCancel(req))
-      reject(e)
+      void chain.finally(() => reject(e))
     }
-    const finish = (v: T): void => { if (!finished) { cleanup(); resolve(v) } }
+    const finish = (v: T): void => { if (!finished) { cleanup(); void chain.finally(() => resolve(v)) } }
     const arm = (): void => {
       if (timer !== null) clearTimeout(timer)
       timer = setTimeout(() => fail(new BlobSyncError('TIMEOUT', `no reply for ${opts.idleMs / 1000} s`), true), opts.idleMs)

@@ -57,7 +57,7 @@ test('a server whose stored copy went bad on disk is skipped for the next holder
   down.on('holder-failed', f => failed.push(f))
   const blob = await down.getBlob(ref.hash, { preferHolders: [a.url] })
   assert.equal(sha256hex(await blobBytes(blob)), sha256hex(data))
-  assert.deepEqual(failed.map(f => f.holder), [a.url], 'a was tried first and failed')
+  assert.deepEqual(failed.map(f => f.holder), [a.url], `a was tried first and failed: ${JSON.stringify(failed)}`)
   assert.match(failed[0].error, /INTERNAL: stored chunk 2 does not match its hash/)
 })
 

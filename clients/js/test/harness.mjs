@@ -23,7 +23,18 @@ export { Y, WebSocket, createBlobSyncProvider, FsBlobCache }
 // loads a second yjs (tests/node_modules) into this process.
 export class Server {
   constructor (dataDir, args = []) { this.dataDir = dataDir; this.args = args; this.proc = null }
+  // A fixed port (a restart, a mesh) may be held for a moment by another
+  // test's outgoing connection: retried for up to 5 s.
   async start (port = 0) {
+    for (let attempt = 0; ; attempt++) {
+      try { return await this.startOnce(port) } catch (e) {
+        if (port === 0 || attempt >= 50 || !/Address already in use/.test(e.message)) throw e
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    }
+  }
+
+  async startOnce (port) {
     const bin = process.env.BLOBSYNC_BIN || path.join(repo, 'build/release/src/cli/blobsync')
     const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data', this.dataDir, '--access-log', 'off',
       '--sync-fsync', 'false', ...this.args]
