@@ -40,7 +40,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_ours() {  # -> PID PORT
   local port; port=$(free_port)
   local extra=(); [[ "${SYNC_BENCH_NOFSYNC:-0}" == 1 ]] && extra+=(--sync-fsync false)
-  $OURS serve --listen "127.0.0.1:$port" --data "$WORK/ours-$port" --access-log off --max-connections 20000 --max-connections-per-ip 20000 \
+  $OURS serve --listen "127.0.0.1:$port" --data "$WORK/ours-$port" --access-log off --max-connections 20000 --max-connections-per-ip 20000 --sync-max-new-rooms-per-address 0 \
     --room-idle-timeout 10m "${extra[@]}" >"$WORK/ours-$port.log" 2>&1 &
   local pid=$!; PIDS+=("$pid")
   for _ in $(seq 100); do grep -q listening "$WORK/ours-$port.log" 2>/dev/null && break; sleep 0.1; done

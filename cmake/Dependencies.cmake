@@ -18,6 +18,8 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
+# sd_notify and socket activation (Debian libsystemd-dev; no-ops without systemd).
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 find_library(MAGIC_LIBRARY magic REQUIRED)
 find_path(MAGIC_INCLUDE_DIR magic.h REQUIRED)
 add_library(blobsync_magic INTERFACE)

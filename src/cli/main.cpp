@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "cli/cli_context.h"
+#include "cli/config_command.h"
 #include "cli/ydoc_command.h"
 #include "cli/gc_command.h"
 #include "cli/serve_command.h"
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   blobsync::add_gc_command(app, ctx);
   blobsync::add_sync_commands(app, ctx);
   blobsync::add_token_command(app, ctx);
+  blobsync::add_config_command(app, ctx);
 
   // "blobsync frob" should say so, not "a subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {

@@ -23,6 +23,7 @@
 #include "mesh/mesh.h"
 #include "mesh/mesh_report.h"
 #include "core/secret_compare.h"
+#include "sync/http_room_writer.h"
 #include "sync/sync_endpoint.h"
 
 namespace blobsync {
@@ -52,6 +53,8 @@ Result<sync::SyncConfig> sync_config(const http::ServerConfig& c, const std::str
   sc.compact_updates = c.sync_compact_updates;
   sc.doc_limits = {c.sync_max_pending_structs, c.sync_max_pending_bytes, c.sync_max_doc_bytes, c.sync_max_awareness_bytes};
   // Resource limits (docs/security.md, "Limits").
+  sc.max_rooms = c.sync_max_rooms;
+  sc.max_new_rooms_per_address = static_cast<std::uint32_t>(c.sync_max_new_rooms_per_address);
   sc.max_message_bytes = c.max_frame_bytes;
   sc.max_queued_bytes = c.max_queued_bytes_per_connection;
   sc.max_uploads = c.max_uploads;
@@ -113,6 +116,22 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
     return http::json_response(mesh::render_peers_json(m->report()));
   };
   router.add("GET", "/peers", std::move(peers_route));
+  // The page's status (docs/http.md, "The web page"): counts only, so public;
+  // the names of rooms and peers stay behind the admin rule of /peers.
+  http::Route status_route;
+  status_route.name = "status";
+  status_route.handler = [&api, m, s = parts->sync.get()](http::Request&) {
+    auto st = api.store->stats();
+    if (!st) return http::to_response(http::to_xrpc(st.error()));
+    auto mesh_now = m->report();
+    std::size_t connected = 0;
+    for (const auto& p : mesh_now.peers) connected += p.rooms_up > 0 ? 1 : 0;
+    return http::json_response(fmt::format(
+        R"({{"version":{},"rooms":{},"blobs":{},"bytes":{},"peers":{},"peersConnected":{}}})",
+        http::json_quote(BLOBSYNC_VERSION), s->stats().rooms_loaded, st->blob_count, st->total_bytes,
+        mesh_now.peers.size(), connected));
+  };
+  router.add("GET", "/status", std::move(status_route));
   api.metrics.add_source([m] { return mesh::render_mesh_metrics(m->report()); });
   api.metrics.add_source([s = parts->sync.get()] { return s->render_metrics(); });
 
@@ -134,11 +153,14 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
     router.add_prefix("DELETE", "/blobs/", std::move(del));
   }
 
+  // PUT /blobs/<hash>?room=R announces through the rooms (http/room_announcer.h).
+  api.rooms = sync::make_http_room_announcer(*parts->sync);
   parts->sync->attach(server);
   parts->mesh->start();
   http::ExtensionHandle handle;
   handle.heal = [m](const Digest& hash) { m->heal(hash); };  // the scrubber stops before after_stop
-  handle.after_stop = [parts] {
+  handle.after_stop = [parts, &api] {
+    api.rooms.reset();
     parts->sync->stop();
     parts->mesh->stop();
     parts->mesh.reset();

@@ -8,23 +8,50 @@ namespace blobsync::crdt {
 
 Content Content::clone() const {
   Content c(ref_);
-  c.n_ = n_;
-  c.str_ = str_;
+  if (ref_ == ContentRef::kDeleted) c.n_ = n_;
+  c.str_ = str();
   if (ext_) {
     c.ext_ = std::make_unique<ContentExt>(*ext_);
     c.ext_->branch = nullptr;
+    c.ext_->values.erase(c.ext_->values.begin(), c.ext_->values.begin() + static_cast<ptrdiff_t>(skip()));
   }
   return c;
+}
+
+std::span<const Any> Content::values() const {
+  if (!ext_) return {};
+  return std::span<const Any>(ext_->values).subspan(skip());
 }
 
 uint64_t Content::length() const {
   switch (ref_) {
     case ContentRef::kDeleted: return n_;
-    case ContentRef::kString: return str_.size();
+    case ContentRef::kString: return str_.size() - n_;
     case ContentRef::kJson:
-    case ContentRef::kAny: return ext_ ? ext_->values.size() : 0;
+    case ContentRef::kAny: return ext_ ? ext_->values.size() - n_ : 0;
     default: return 1;
   }
+}
+
+void Content::compact() {
+  if (ref_ == ContentRef::kString) {
+    work_add(str_.size() - n_);
+    str_.erase(0, n_);
+    str_.shrink_to_fit();
+  } else {
+    auto& v = ext_->values;
+    work_add(v.size() - n_);
+    v.erase(v.begin(), v.begin() + static_cast<ptrdiff_t>(n_));
+    v.shrink_to_fit();
+  }
+  n_ = 0;
+}
+
+// A buffer holding more than twice its live part is compacted: the copy is
+// paid for by the units split off since it was allocated.
+template <class Buffer>
+static bool wasteful(const Buffer& b, uint64_t live) {
+  return b.capacity() > 2 * live + 16;
 }
 
 Content Content::splice(uint64_t offset) {
@@ -35,29 +62,50 @@ Content Content::splice(uint64_t offset) {
       return r;
     }
     case ContentRef::kString: {
-      work_add(str_.size());
-      Content r = string(str_.substr(offset));
-      str_.resize(offset);
-      // A piece split off a long string kept the whole capacity: splitting
-      // one string N times held O(N^2) bytes. Shrinking only past 2x keeps
-      // the copies amortised linear.
-      if (str_.capacity() > 2 * str_.size() + 16) str_.shrink_to_fit();
+      const uint64_t len = length();
+      Content r(ref_);
+      if (offset <= len - offset) {
+        // Small head: copy it out; the right part keeps the buffer.
+        work_add(offset);
+        std::u16string head(str_, n_, offset);
+        r.str_ = std::move(str_);
+        r.n_ = n_ + offset;
+        str_ = std::move(head);
+        n_ = 0;
+        if (wasteful(r.str_, len - offset)) r.compact();
+      } else {
+        work_add(len - offset);
+        r.str_.assign(str_, n_ + offset);
+        str_.resize(n_ + offset);
+        if (wasteful(str_, offset)) compact();
+      }
       char16_t last = str_.back();
       if (last >= 0xd800 && last <= 0xdbff) {
         str_.back() = 0xfffd;
-        r.str_[0] = 0xfffd;
+        r.str_[r.n_] = 0xfffd;
       }
       return r;
     }
     case ContentRef::kJson:
     case ContentRef::kAny: {
+      const uint64_t len = length();
       Content r(ref_);
       auto& v = ext_->values;
-      work_add(v.size());
-      r.ext().values.assign(std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(offset)),
-                            std::make_move_iterator(v.end()));
-      v.resize(offset);
-      if (v.capacity() > 2 * v.size() + 16) v.shrink_to_fit();  // as for strings
+      auto first = v.begin() + static_cast<ptrdiff_t>(n_);
+      if (offset <= len - offset) {
+        work_add(offset);
+        AnyArray head(std::make_move_iterator(first), std::make_move_iterator(first + static_cast<ptrdiff_t>(offset)));
+        r.ext().values = std::move(v);
+        r.n_ = n_ + offset;
+        v = std::move(head);
+        n_ = 0;
+        if (wasteful(r.ext_->values, len - offset)) r.compact();
+      } else {
+        work_add(len - offset);
+        r.ext().values.assign(std::make_move_iterator(first + static_cast<ptrdiff_t>(offset)), std::make_move_iterator(v.end()));
+        v.resize(n_ + offset);
+        if (wasteful(v, offset)) compact();
+      }
       return r;
     }
     default: return Content(ref_);  // unreachable for length-1 kinds
@@ -68,11 +116,12 @@ bool Content::merge_with(Content& right) {
   if (ref_ != right.ref_) return false;
   switch (ref_) {
     case ContentRef::kDeleted: n_ += right.n_; return true;
-    case ContentRef::kString: str_ += right.str_; return true;
+    case ContentRef::kString: str_ += right.str(); return true;
     case ContentRef::kJson:
     case ContentRef::kAny: {
       auto& v = ext().values;
-      for (auto& a : right.ext().values) v.push_back(std::move(a));
+      auto& rv = right.ext().values;
+      for (size_t i = right.n_; i < rv.size(); ++i) v.push_back(std::move(rv[i]));
       return true;
     }
     default: return false;
@@ -82,11 +131,9 @@ bool Content::merge_with(Content& right) {
 void Content::write(UpdateEncoder& enc, uint64_t offset) const {
   switch (ref_) {
     case ContentRef::kDeleted: enc.write_len(n_ - offset); break;
-    case ContentRef::kString:
-      enc.write_string16(offset == 0 ? std::u16string_view(str_) : std::u16string_view(str_).substr(offset));
-      break;
+    case ContentRef::kString: enc.write_string16(str().substr(offset)); break;
     case ContentRef::kJson: {
-      auto& v = ext_->values;
+      auto v = values();
       enc.write_len(v.size() - offset);
       for (size_t i = offset; i < v.size(); ++i) {
         std::string s;
@@ -96,7 +143,7 @@ void Content::write(UpdateEncoder& enc, uint64_t offset) const {
       break;
     }
     case ContentRef::kAny: {
-      auto& v = ext_->values;
+      auto v = values();
       enc.write_len(v.size() - offset);
       for (size_t i = offset; i < v.size(); ++i) enc.write_any(v[i]);
       break;

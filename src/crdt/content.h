@@ -3,12 +3,18 @@
 // count UTF-16 code units exactly as yjs does. Everything but strings lives
 // in a lazily allocated extension to keep text items small.
 //
+// Splitting copies only the smaller side: when the head is smaller, the
+// right part takes the buffer and skips the head (`n_` units at its front),
+// so splitting one struct at N points copies O(N log N) units in any order
+// (yjs copies the tail every time: O(N^2) for N splits left to right).
+//
 // Thread safety: plain value; a Type content points at a Branch owned by its
 // Doc and follows the Doc's contract.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -96,8 +102,11 @@ class Content {
   // Appends right if both are the same mergeable kind.
   bool merge_with(Content& right);
 
-  const std::u16string& str() const { return str_; }
-  std::u16string& str() { return str_; }
+  // The string (kString) / values (kJson, kAny) past the skipped front.
+  std::u16string_view str() const { return std::u16string_view(str_).substr(skip()); }
+  std::span<const Any> values() const;
+  // Units the string / values buffer holds, skipped front included (memory tests).
+  size_t capacity() const { return ref_ == ContentRef::kString ? str_.capacity() : ext_ ? ext_->values.capacity() : 0; }
   const ContentExt& x() const { return *ext_; }
   ContentExt& x() { return ext(); }
   bool has_ext() const { return ext_ != nullptr; }
@@ -114,8 +123,11 @@ class Content {
     if (!ext_) ext_ = std::make_unique<ContentExt>();
     return *ext_;
   }
+  // Moves the live part to the front of a right-sized buffer.
+  void compact();
+  uint64_t skip() const { return ref_ == ContentRef::kDeleted ? 0 : n_; }
   ContentRef ref_ = ContentRef::kDeleted;
-  uint64_t n_ = 0;
+  uint64_t n_ = 0;  // kDeleted: the length; kString/kJson/kAny: units skipped at the front
   std::u16string str_;
   std::unique_ptr<ContentExt> ext_;
 };

@@ -83,26 +83,31 @@ void Doc::transact(const std::function<void(Transaction&)>& f, const void* origi
   cleanup(t);
 }
 
-// yjs tryToMergeWithLefts: merges structs[pos] into its left neighbours as
-// far as possible; returns how many structs were removed.
-static size_t merge_with_lefts(std::vector<Item*>& structs, size_t pos) {
-  size_t i = pos;
-  while (i > 0) {
-    Item* left = structs[i - 1];
-    Item* right = structs[i];
+// yjs tryToMergeWithLefts: merges the struct at pos into its left
+// neighbours as far as possible; returns how many structs were removed and
+// sets pos to the struct that absorbed them.
+static size_t merge_with_lefts(StructList& structs, StructList::iterator& pos) {
+  auto i = pos;
+  size_t merged = 0;
+  while (i != structs.begin()) {
+    auto l = std::prev(i);
+    Item* left = *l;
+    Item* right = *i;
     if (left->deleted() == right->deleted() && left->is_gc() == right->is_gc() && try_merge(left, right)) {
       if (!right->is_gc() && right->parent_sub && right->parent && right->parent->map_get(*right->parent_sub) == right)
         *right->parent->map_slot(*right->parent_sub).second = left;
-      --i;
+      i = l;
+      ++merged;
       continue;
     }
     break;
   }
-  size_t merged = pos - i;
   if (merged) {
-    for (size_t k = i + 1; k <= pos; ++k) delete structs[k];
-    structs.erase(structs.begin() + static_cast<ptrdiff_t>(i) + 1, structs.begin() + static_cast<ptrdiff_t>(pos) + 1);
+    auto k = i;
+    for (size_t n = 0; n < merged; ++n) delete *++k;
+    structs.erase_after(i, merged);
   }
+  pos = i;
   return merged;
 }
 
@@ -118,8 +123,8 @@ void Doc::cleanup(Transaction& txn) {
       if (!structs) continue;
       for (auto it = ranges.rbegin(); it != ranges.rend(); ++it) {
         uint64_t end = it->clock + it->len;
-        for (size_t si = StructStore::find_index(*structs, it->clock); si < structs->size(); ++si) {
-          Item* s = (*structs)[si];
+        for (auto si = structs->find(it->clock); si != structs->end(); ++si) {
+          Item* s = *si;
           if (s->id.clock >= end) break;
           if (!s->is_gc() && s->deleted() && !(s->flags & Item::kKeep)) gc_item(s, false);
         }
@@ -130,11 +135,16 @@ void Doc::cleanup(Transaction& txn) {
     auto* structs = store_.structs(client);
     if (!structs) continue;
     for (auto it = ranges.rbegin(); it != ranges.rend(); ++it) {
-      size_t most_right = std::min(structs->size() - 1, 1 + StructStore::find_index(*structs, it->clock + it->len - 1));
-      for (size_t si = most_right; si > 0 && (*structs)[si]->id.clock >= it->clock;) {
-        size_t dec = 1 + merge_with_lefts(*structs, si);
-        if (dec > si) break;
-        si -= dec;
+      // From the struct after the range's last one, leftwards into the range.
+      auto si = structs->find(it->clock + it->len - 1);
+      if (si == structs->end())
+        si = std::prev(structs->end());
+      else if (std::next(si) != structs->end())
+        ++si;
+      while (si != structs->begin() && (*si)->id.clock >= it->clock) {
+        merge_with_lefts(*structs, si);
+        if (si == structs->begin()) break;
+        --si;
       }
     }
   }
@@ -142,21 +152,24 @@ void Doc::cleanup(Transaction& txn) {
     uint64_t before = txn.before(client);
     if (before == clock) continue;
     auto& structs = *store_.structs(client);
-    size_t first = std::max<size_t>(before == 0 ? 0 : StructStore::find_index(structs, before), 1);
-    for (size_t i = structs.size() - 1; i >= first && i < structs.size();) {
-      size_t m = merge_with_lefts(structs, i);
-      if (i < 1 + m) break;
-      i -= 1 + m;
+    // New structs (and the one holding `before`), right to left; the first
+    // struct has nothing to merge into.
+    uint64_t first = before == 0 ? 0 : (*structs.find(before))->id.clock;
+    for (auto si = std::prev(structs.end()); si != structs.begin() && (*si)->id.clock >= first;) {
+      merge_with_lefts(structs, si);
+      if (si == structs.begin()) break;
+      --si;
     }
   }
   for (size_t k = txn.merge_structs.size(); k-- > 0;) {
     ID id = txn.merge_structs[k];
     auto* structs = store_.structs(id.client);
     if (!structs || structs->empty()) continue;
-    size_t pos = StructStore::find_index(*structs, id.clock);
-    if (pos >= structs->size()) continue;
-    if (pos + 1 < structs->size() && merge_with_lefts(*structs, pos + 1) > 1) continue;
-    if (pos > 0) merge_with_lefts(*structs, pos);
+    auto pos = structs->find(id.clock);
+    if (pos == structs->end()) continue;
+    auto next = std::next(pos);
+    if (next != structs->end() && merge_with_lefts(*structs, next) > 1) continue;
+    if (pos != structs->begin()) merge_with_lefts(*structs, pos);
   }
   // Someone else wrote with our client id: pick a new one (as yjs does).
   if (!txn.local && sv_get(txn.after_state, client_id_) != txn.before(client_id_)) client_id_ = random_client_id();
@@ -209,7 +222,7 @@ void Doc::write_structs(UpdateEncoder& enc, const StateVector& sv) const {
   std::vector<std::pair<uint64_t, uint64_t>> sm;
   for (auto& [client, structs] : store_.clients()) {
     if (structs.empty()) continue;
-    uint64_t state = structs.back()->id.clock + structs.back()->len;
+    uint64_t state = structs.end_clock();
     uint64_t clock = sv_get(sv, client);
     if (state > clock) sm.emplace_back(client, clock);
   }
@@ -217,24 +230,25 @@ void Doc::write_structs(UpdateEncoder& enc, const StateVector& sv) const {
   enc.rest().write_var_uint(sm.size());
   for (auto& [client, c] : sm) {
     auto& structs = store_.clients().at(client);
-    uint64_t clock = std::max(c, structs[0]->id.clock);
-    size_t start = StructStore::find_index(structs, clock);
-    enc.rest().write_var_uint(structs.size() - start);
+    uint64_t clock = std::max(c, structs.front()->id.clock);
+    auto start = structs.find(clock);
+    enc.rest().write_var_uint(structs.count_from(start));
     enc.write_client(client);
     enc.rest().write_var_uint(clock);
-    write_item(enc, structs[start], clock - structs[start]->id.clock);
-    for (size_t i = start + 1; i < structs.size(); ++i) write_item(enc, structs[i], 0);
+    write_item(enc, *start, clock - (*start)->id.clock);
+    for (auto i = std::next(start); i != structs.end(); ++i) write_item(enc, *i, 0);
   }
 }
 
 DeleteSet Doc::delete_set() const {
   DeleteSet ds;
   for (auto& [client, structs] : store_.clients()) {
-    for (size_t i = 0; i < structs.size(); ++i) {
-      if (!structs[i]->deleted()) continue;
-      uint64_t clock = structs[i]->id.clock;
-      uint64_t len = structs[i]->len;
-      while (i + 1 < structs.size() && structs[i + 1]->deleted()) len += structs[++i]->len;
+    for (auto i = structs.begin(); i != structs.end();) {
+      Item* s = *i++;
+      if (!s->deleted()) continue;
+      uint64_t clock = s->id.clock;
+      uint64_t len = s->len;
+      for (; i != structs.end() && (*i)->deleted(); ++i) len += (*i)->len;
       ds.add(client, clock, len);
     }
   }

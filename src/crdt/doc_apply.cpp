@@ -127,19 +127,21 @@ void Doc::apply_delete_set(Transaction& txn, const DeleteSet& ds, DeleteSet& una
       uint64_t end = r.clock + r.len;
       if (clock < state) {
         if (state < end) unapplied.add(client, state, end - state);
-        size_t index = StructStore::find_index(*structs, clock);
-        Item* s = (*structs)[index];
-        if (!s->deleted() && s->id.clock < clock) {
-          split_item(txn, *structs, index, clock - s->id.clock);
-          ++index;
-        }
-        while (index < structs->size()) {
-          s = (*structs)[index++];
+        auto it = structs->find(clock);
+        Item* s = *it;
+        if (!s->deleted() && s->id.clock < clock) it = split_item(txn, *structs, it, clock - s->id.clock);
+        while (it != structs->end()) {
+          s = *it;
           if (s->id.clock >= end) break;
           if (!s->deleted()) {
-            if (end < s->id.clock + s->len) split_item(txn, *structs, index - 1, end - s->id.clock);
+            if (end < s->id.clock + s->len) {
+              split_item(txn, *structs, it, end - s->id.clock);  // the right part is past the range
+              delete_item(txn, s);
+              break;
+            }
             delete_item(txn, s);
           }
+          ++it;
         }
       } else {
         unapplied.add(client, clock, r.len);

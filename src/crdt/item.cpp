@@ -22,8 +22,8 @@ void add_changed_type(Transaction& txn, Branch* type, const std::string* parent_
   }
 }
 
-Item* split_item(Transaction& txn, std::vector<Item*>& structs, size_t index, uint64_t diff) {
-  Item* left = structs[index];
+StructList::iterator split_item(Transaction& txn, StructList& structs, StructList::iterator pos, uint64_t diff) {
+  Item* left = *pos;
   auto* right = new Item();
   right->id = ID{left->id.client, left->id.clock + diff};
   right->len = left->len - diff;
@@ -40,9 +40,7 @@ Item* split_item(Transaction& txn, std::vector<Item*>& structs, size_t index, ui
   txn.merge_structs.push_back(right->id);
   if (right->parent_sub && !right->right && right->parent) *right->parent->map_slot(*right->parent_sub).second = right;
   left->len = diff;
-  work_add(structs.size() - index);  // the insert moves the tail
-  structs.insert(structs.begin() + static_cast<ptrdiff_t>(index) + 1, right);
-  return right;
+  return structs.insert_after(pos, right);
 }
 
 bool try_merge(Item* left, Item* right) {

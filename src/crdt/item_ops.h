@@ -8,14 +8,16 @@
 #include <vector>
 
 #include "crdt/item.h"
+#include "crdt/struct_store.h"
 
 namespace blobsync::crdt {
 
 class Transaction;
 
-// Splits structs[index] at diff; the right part is inserted at index+1 and
-// returned. REQUIRES 0 < diff < len.
-Item* split_item(Transaction& txn, std::vector<Item*>& structs, size_t index, uint64_t diff);
+// Splits the struct at pos at diff; the right part is inserted after it and
+// its position returned (pos itself may be invalid afterwards: the left part
+// is at std::prev of the result). REQUIRES 0 < diff < len.
+StructList::iterator split_item(Transaction& txn, StructList& structs, StructList::iterator pos, uint64_t diff);
 // Merges right into left if yjs would (same client, contiguous, same origins,
 // mergeable content). The caller removes and frees right on success.
 bool try_merge(Item* left, Item* right);

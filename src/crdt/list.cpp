@@ -62,7 +62,7 @@ Item* list_left_at(Transaction& txn, Branch* parent, uint64_t index) {
     if (index <= pi + p->len) {
       if (index < pi + p->len) {
         auto& structs = *txn.doc.store().structs(p->id.client);
-        split_item(txn, structs, StructStore::find_index(structs, p->id.clock), index - pi);
+        split_item(txn, structs, structs.find(p->id.clock), index - pi);
       }
       parent->marker = p;
       parent->marker_index = pi;
@@ -108,7 +108,7 @@ void list_delete(Transaction& txn, Branch* parent, uint64_t index, uint64_t len)
       if (n->countable()) {
         if (len < n->len) {
           auto& structs = *txn.doc.store().structs(n->id.client);
-          split_item(txn, structs, StructStore::find_index(structs, n->id.clock), len);
+          split_item(txn, structs, structs.find(n->id.clock), len);
         }
         len -= n->len;
       }

@@ -70,7 +70,7 @@ struct Pos {
 
 void split_at(Transaction& txn, Item* it, uint64_t diff) {
   auto& structs = *txn.doc.store().structs(it->id.client);
-  split_item(txn, structs, StructStore::find_index(structs, it->id.clock), diff);
+  split_item(txn, structs, structs.find(it->id.clock), diff);
 }
 
 Pos find_position(Transaction& txn, Branch* b, uint64_t index, bool use_marker) {

@@ -41,7 +41,7 @@ static void append_content_values(std::vector<std::string>& vals, const Content&
   switch (c.ref()) {
     case ContentRef::kAny:
     case ContentRef::kJson:
-      for (auto& v : c.x().values) vals.push_back(any_json(v));
+      for (auto& v : c.values()) vals.push_back(any_json(v));
       break;
     case ContentRef::kBinary: vals.push_back(any_json(Any(c.x().bytes))); break;
     case ContentRef::kEmbed: vals.push_back(any_json(c.x().value)); break;

@@ -51,7 +51,7 @@ std::string children_to_string(const Branch* b) {
     if (p->content.ref() == ContentRef::kType) {
       out += xml_to_string(p->content.x().branch);
     } else if (p->content.ref() == ContentRef::kAny || p->content.ref() == ContentRef::kJson) {
-      for (auto& v : p->content.x().values) out += js_string(v);
+      for (auto& v : p->content.values()) out += js_string(v);
     }
   }
   return out;

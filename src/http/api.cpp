@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "http/secret_file.h"
+#include "http/web_page.h"
 #include "core/secret_compare.h"
 #include "store/s3/backend_url.h"
 #include "store/blob_store.h"
@@ -47,6 +48,8 @@ Result<std::unique_ptr<Api>> Api::open(const ServerConfig& config) {
   s->service_did = "did:web:" + config.hostname;
   s->login_by_account = std::make_unique<RateLimiter>(config.login_rate.count, config.login_rate.per);
   s->login_by_address = std::make_unique<RateLimiter>(config.login_rate_address.count, config.login_rate_address.per);
+  s->create_account_by_address = std::make_unique<RateLimiter>(config.create_account_rate_address.count,
+                                                               config.create_account_rate_address.per);
   auto backend = open_store_url(config.store);
   if (!backend) return std::unexpected(backend.error());
   auto shared = open_shared_store(
@@ -75,6 +78,7 @@ void Api::register_routes(Router& router) {
   register_server_routes(*this, router);
   register_repo_routes(*this, router);
   register_blob_routes(*this, router);
+  register_web_routes(router);
 }
 
 namespace {

@@ -28,6 +28,7 @@
 #include "http/metrics.h"
 #include "store/mime_policy.h"
 #include "http/repo_store.h"
+#include "http/room_announcer.h"
 #include "http/router.h"
 #include "http/xrpc_error.h"
 
@@ -78,6 +79,11 @@ class Api {
   // createSession attempts (login_rate, login_rate_address; api_server.cpp).
   std::unique_ptr<RateLimiter> login_by_account;
   std::unique_ptr<RateLimiter> login_by_address;
+  // createAccount requests (create_account_rate_address; api_server.cpp).
+  std::unique_ptr<RateLimiter> create_account_by_address;
+  // PUT /blobs/<hash>?room=R announces through this; set by `blobsync serve`
+  // before the server runs (null: ?room is refused with 501).
+  std::shared_ptr<RoomAnnouncer> rooms;
 
  private:
   Api() = default;

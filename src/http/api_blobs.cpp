@@ -61,6 +61,12 @@ class UploadSink final : public BodySink {
     return std::nullopt;
   }
 
+  // PUT /blobs/<hash>?room=R: announce the stored blob in R (room_announcer.h).
+  void into_room(std::string name, std::unique_ptr<RoomWriter> writer) {
+    room_name_ = std::move(name);
+    room_ = std::move(writer);
+  }
+
   Response finish() override {
     if (!mime_) {
       if (auto r = decide(); r) return std::move(*r);
@@ -75,9 +81,19 @@ class UploadSink final : public BodySink {
     }
     std::string cid = to_cid(rec->hash);
     if (mode_ == Mode::kPlain) {
-      Response resp = json_response(fmt::format(R"({{"hash":{},"cid":{},"size":{},"mimeType":{}}})",
+      std::string announced;
+      if (room_) {
+        fence->release();  // the room hold keeps the blob; GC need not wait for the room
+        if (auto a = room_->announce(rec->hash, rec->size); !a)
+          return xrpc_error(503, "AnnounceFailed",
+                            fmt::format("stored {} but could not list it in room {}: {}; retry the PUT",
+                                        to_hash_ref(rec->hash), room_name_, a.error().message));
+        announced = fmt::format(R"(,"announced":{{"room":{},"key":{},"holder":{}}})", json_quote(room_name_),
+                                json_quote(to_hash_ref(rec->hash)), json_quote(room_->holder_url()));
+      }
+      Response resp = json_response(fmt::format(R"({{"hash":{},"cid":{},"size":{},"mimeType":{}{}}})",
                                                 json_quote(to_hash_ref(rec->hash)), json_quote(cid), rec->size,
-                                                json_quote(*mime_)),
+                                                json_quote(*mime_), announced),
                                     201);
       resp.set("Location", "/blobs/" + rec->hash.hex());
       return resp;
@@ -104,6 +120,8 @@ class UploadSink final : public BodySink {
   std::span<std::byte> lent_;  // the ring space handed out by next_buffer()
   std::optional<std::string> mime_;
   std::uint64_t total_ = 0;
+  std::string room_name_;
+  std::unique_ptr<RoomWriter> room_;
 };
 
 // Checks shared by both upload endpoints; returns an error Response or the
@@ -293,7 +311,16 @@ void register_blob_routes(Api& s, Router& r) {
   r.add_prefix("PUT", "/blobs/",
                {.name = "blobs.put",
                 .stream = [&s](Request& req) -> StreamStart {
-                  auto did = s.authenticate(req);
+                  // ?room=R: a room credential instead of a session (room_announcer.h).
+                  auto room = req.param("room");
+                  std::unique_ptr<RoomWriter> writer;
+                  if (room) {
+                    if (!s.rooms) return xrpc_error(501, "MethodNotImplemented", "this server has no rooms");
+                    auto w = s.rooms->open(*room, req);
+                    if (!w) return fail_response(w.error());
+                    writer = std::move(*w);
+                  }
+                  auto did = room ? XResult<std::string>("") : s.authenticate(req);
                   if (!did) return fail_response(did.error());
                   std::string_view id = std::string_view(req.path).substr(7);
                   auto hash = parse_blob_id_or_hex(id);
@@ -305,11 +332,13 @@ void register_blob_routes(Api& s, Router& r) {
                                                               .max_size = s.config.max_upload_bytes,
                                                               .declared_mime = declared,
                                                               .state = BlobState::kPermanent,
-                                                              .hold = std::string(kPutPin),
+                                                              .hold = writer ? writer->hold() : std::string(kPutPin),
                                                               .size = req.content_length});
                   if (!ingest) return fail_response(to_xrpc(ingest.error()));
-                  return std::make_unique<UploadSink>(s, UploadSink::Mode::kPlain, *did, declared,
-                                                      std::move(*ingest));
+                  auto sink = std::make_unique<UploadSink>(s, UploadSink::Mode::kPlain, *did, declared,
+                                                           std::move(*ingest));
+                  if (writer) sink->into_room(std::string(*room), std::move(writer));
+                  return sink;
                 },
                 .upload = true});
 }

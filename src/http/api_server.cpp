@@ -16,8 +16,7 @@ namespace {
 Response fail_response(const XrpcFailure& f) { return to_response(f); }
 
 Response rate_limited(std::chrono::seconds wait, std::string_view what) {
-  auto r = xrpc_error(429, "RateLimitExceeded", fmt::format("Too many login attempts {}; retry in {} s", what,
-                                                            wait.count()));
+  auto r = xrpc_error(429, "RateLimitExceeded", fmt::format("Too many {}; retry in {} s", what, wait.count()));
   r.set("Retry-After", std::to_string(wait.count()));
   return r;
 }
@@ -88,6 +87,11 @@ void register_server_routes(Api& s, Router& r) {
                if (!email) return fail_response(email.error());
                auto password = get_string(*body, "password");
                if (!password) return fail_response(password.error());
+               // Before hashing: a refused request costs no argon2id and stores
+               // nothing. As for logins, a malformed body (400) does not count; any
+               // other attempt does, even one refused later (a taken handle).
+               if (auto wait = s.create_account_by_address->take(client_address_key(req.remote)))
+                 return rate_limited(*wait, "accounts created from this address");
                auto account = s.accounts->create(*handle, *email, *password);
                if (!account) return fail_response(account.error());
                req.did = account->did;
@@ -112,9 +116,9 @@ void register_server_routes(Api& s, Router& r) {
                if (!password) return fail_response(password.error());
                // Limits first, so that refused attempts cost no hashing.
                if (auto wait = s.login_by_address->take(client_address_key(req.remote)))
-                 return rate_limited(*wait, "from this address");
+                 return rate_limited(*wait, "login attempts from this address");
                if (auto wait = s.login_by_account->take(login_key(*id)))
-                 return rate_limited(*wait, "for this account");
+                 return rate_limited(*wait, "login attempts for this account");
                auto account = s.accounts->authenticate(*id, *password);
                if (!account) return fail_response(account.error());
                req.did = account->did;

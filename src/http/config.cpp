@@ -67,12 +67,15 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"sync_max_pending_bytes", "encoded size of the structs a room's document keeps waiting (e.g. 16MiB)"},
       {"sync_max_doc_bytes", "a room's document size (e.g. 64MiB); updates that add content past it are refused"},
       {"sync_max_awareness_bytes", "one awareness client's state (e.g. 64KiB); a larger one is refused"},
+      {"sync_max_rooms", "rooms in memory; past it parked rooms are forgotten, else a join of another room is closed (1013)"},
+      {"sync_max_new_rooms_per_address", "rooms one client address brings into memory per minute; more are closed (1013)"},
       {"admin_token", "Bearer token for DELETE /blobs/<hash>, and for /metrics and /peers from other than loopback"},
       {"admin_loopback", "/metrics and /peers answer loopback clients without admin_token (true/false)"},
       {"blobs_public", "GET /blobs/<hash> serves held blobs to anyone (true) or only with a token (false)"},
       {"allowed_origins", "browser origins allowed besides this server's own and its peers' (comma list; * allows all)"},
       {"login_rate", "createSession attempts per account, e.g. 10/min (COUNT/s|min|h|d or COUNT/DURATION; off: unlimited)"},
       {"login_rate_address", "createSession attempts per client address (IPv6: per /64), e.g. 30/min; off: unlimited"},
+      {"create_account_rate_address", "createAccount requests per client address (IPv6: per /64), e.g. 5/h; off: unlimited"},
       {"max_connections_per_ip", "concurrent connections per client address (IPv6: per /64); more are answered 503"},
       {"max_frame_bytes", "largest WebSocket message; a larger one closes the connection (1009)"},
       {"max_queued_bytes_per_connection", "WebSocket bytes queued per connection: a slower reader is disconnected, a faster sender paused"},
@@ -504,6 +507,10 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       r = size(c.sync_max_doc_bytes);
     } else if (key == "sync_max_awareness_bytes") {
       r = size(c.sync_max_awareness_bytes);
+    } else if (key == "sync_max_rooms" || key == "sync_max_new_rooms_per_address") {
+      auto n = parse_u64(value);
+      if (!n || *n > 0xffffffffu) return fail(Errc::kInvalidArgument, "config '{}': '{}' is not a count", key, value);
+      (key == "sync_max_rooms" ? c.sync_max_rooms : c.sync_max_new_rooms_per_address) = *n;
     } else if (key == "admin_token") {
       if (!value.empty() && value.size() < 16)
         return fail(Errc::kInvalidArgument, "config 'admin_token' must be at least 16 characters");
@@ -523,10 +530,11 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
                       "to allow all origins");
         if (auto parsed = parse_origin(o); !parsed) return bad(parsed.error());
       }
-    } else if (key == "login_rate" || key == "login_rate_address") {
+    } else if (key == "login_rate" || key == "login_rate_address" || key == "create_account_rate_address") {
       auto rate = parse_rate(value);
       if (!rate) return bad(rate.error());
-      (key == "login_rate" ? c.login_rate : c.login_rate_address) = *rate;
+      (key == "login_rate" ? c.login_rate : key == "login_rate_address" ? c.login_rate_address
+                                                                        : c.create_account_rate_address) = *rate;
     } else if (key == "admin_loopback") {
       auto b = parse_bool(value);
       if (!b) return bad(b.error());

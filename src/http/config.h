@@ -94,6 +94,9 @@ struct ServerConfig {
   std::uint64_t sync_max_pending_bytes = 16ull << 20;
   std::uint64_t sync_max_doc_bytes = 64ull << 20;
   std::uint64_t sync_max_awareness_bytes = 64ull << 10;
+  // Room limits (issue 18; sync/room_manager.h); 0: no limit.
+  std::uint64_t sync_max_rooms = 10'000;
+  std::uint64_t sync_max_new_rooms_per_address = 60;  // per minute
   // Bearer token for admin calls (DELETE /blobs/<hash>) and, from other
   // than loopback, /metrics and /peers; empty: those are loopback-only
   // (DELETE: disabled).
@@ -114,6 +117,8 @@ struct ServerConfig {
   };
   Rate login_rate{10, std::chrono::seconds(60)};
   Rate login_rate_address{30, std::chrono::seconds(60)};
+  // createAccount per client address: each costs an argon2id hash and a row.
+  Rate create_account_rate_address{5, std::chrono::seconds(3600)};
 
   // /metrics and /peers answer loopback clients without the admin token
   // (false: behind a reverse proxy on the same host, where every client

@@ -1,6 +1,7 @@
 // RateLimiter: attempts per key (an account, a client address) as token
-// buckets, in bounded memory. Used for logins (config `login_rate`,
-// `login_rate_address`; docs/security.md, "Login").
+// buckets, in bounded memory. Used for logins and sign-ups (config
+// `login_rate`, `login_rate_address`, `create_account_rate_address`;
+// docs/security.md, "Login").
 //
 // Each key has a bucket of `count` tokens that refills at count/per; an
 // attempt takes one, and is refused when the bucket is empty, with the time

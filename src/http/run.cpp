@@ -12,6 +12,7 @@
 #include "http/http_types.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/systemd.h"
 #include "http/api.h"
 #include "store/blob_lifecycle.h"
 #include "store/scrubber.h"
@@ -78,6 +79,7 @@ Result<> run_server(const ServerConfig& config) {
   {
     GcSweeper sweeper(*(*api)->lifecycle, (*api)->metrics, config.gc_interval, config.gc_grace);
     scrubber.start();
+    systemd::notify_ready(fmt::format("serving {} on {}", config.data_dir.string(), *addr));
     result = server.run();
     scrubber.stop();
   }

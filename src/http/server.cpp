@@ -13,12 +13,15 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <thread>
 
 #include "http/access_log.h"
 #include "http/metrics.h"
 #include "http/server_impl.h"
+#include "http/systemd.h"
 
 namespace blobsync::http {
 
@@ -37,22 +40,37 @@ Server::~Server() {
 Result<std::string> Server::listen() {
   auto& a = impl_->acceptor;
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(impl_->cfg.listen_host, ec);
-  if (ec) {
-    // A host name: resolve it.
-    tcp::resolver resolver(impl_->ioc);
-    auto results = resolver.resolve(impl_->cfg.listen_host, std::to_string(impl_->cfg.listen_port), ec);
-    if (ec || results.empty())
-      return fail(Errc::kInvalidArgument, "cannot resolve listen host '{}': {}", impl_->cfg.listen_host, ec.message());
-    addr = results.begin()->endpoint().address();
+  auto inherited = systemd::take_listen_fd();
+  if (!inherited) return std::unexpected(inherited.error());
+  if (*inherited >= 0) {
+    // Socket activation: systemd's socket, whatever `listen` says.
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(*inherited, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+      return fail(Errc::kIOError, "socket activation: getsockname: {}", std::strerror(errno));
+    a.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), *inherited, ec);
+    if (ec) return fail(Errc::kIOError, "socket activation: {}", ec.message());
+    spdlog::info("listening on the socket systemd passed (socket activation)");
+  } else {
+    auto addr = asio::ip::make_address(impl_->cfg.listen_host, ec);
+    if (ec) {
+      // A host name: resolve it.
+      tcp::resolver resolver(impl_->ioc);
+      auto results = resolver.resolve(impl_->cfg.listen_host, std::to_string(impl_->cfg.listen_port), ec);
+      if (ec || results.empty())
+        return fail(Errc::kInvalidArgument, "cannot resolve listen host '{}': {}", impl_->cfg.listen_host,
+                    ec.message());
+      addr = results.begin()->endpoint().address();
+    }
+    tcp::endpoint ep(addr, impl_->cfg.listen_port);
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return fail(Errc::kIOError, "cannot listen on {}:{}: {}", impl_->cfg.listen_host, impl_->cfg.listen_port,
+                  ec.message());
   }
-  tcp::endpoint ep(addr, impl_->cfg.listen_port);
-  a.open(ep.protocol(), ec);
-  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) a.bind(ep, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail(Errc::kIOError, "cannot listen on {}:{}: {}", impl_->cfg.listen_host, impl_->cfg.listen_port,
-                      ec.message());
   auto bound = a.local_endpoint();
   std::string bound_addr = bound.address().is_v6() ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
                                                    : fmt::format("{}:{}", bound.address().to_string(), bound.port());
@@ -104,7 +122,10 @@ void Server::Impl::for_each_conn(const std::function<void(Conn&)>& fn) {
 
 void Server::Impl::begin_shutdown() {
   if (stopping.exchange(true)) return;
+  systemd::notify_stopping();
   boost::system::error_code ignored;
+  // With socket activation this closes only our copy: systemd keeps the
+  // socket, and connections arriving now wait for the next instance.
   acceptor.close(ignored);
   signals.cancel(ignored);
   // Idle keep-alive connections go now; busy ones finish their request.

@@ -101,7 +101,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));
       if (withdrawn_) {  // shutting down: the restart announces it
         announced_[blob.hash] = blob;
-        deps_.store.record_announce(room_id_, blob, [done = std::move(done)](const Result<>& r) { done(r); });
+        deps_.store.record_announce(stored_id(), blob, [done = std::move(done)](const Result<>& r) { done(r); });
         return;
       }
       RoomEffects fx;
@@ -113,7 +113,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       announced_[blob.hash] = blob;
       apply(fx);
       // Queued after the delta's append, so its commit implies the delta's.
-      deps_.store.record_announce(room_id_, blob, [done = std::move(done)](const Result<>& r) { done(r); });
+      deps_.store.record_announce(stored_id(), blob, [done = std::move(done)](const Result<>& r) { done(r); });
     });
   }
 
@@ -137,7 +137,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       // The entry stays (withdrawals keep keys): so does its hold, written
       // again before `done`, for a sweeper that asked (blob_lifecycle.h).
       if (deps_.lifecycle) holds().rehold_if_listed(core_->doc(), hash);
-      deps_.store.remove_announce(room_id_, hash, [done = std::move(done)](const Result<>& r) { done(r); });
+      deps_.store.remove_announce(stored_id(), hash, [done = std::move(done)](const Result<>& r) { done(r); });
     });
   }
 
@@ -265,13 +265,13 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       std::uint64_t seq = snap ? 0 : r.log_seqs.at(f.index);
       spdlog::error("sync: room {}: stored {} quarantined (table sync_quarantine, seq {}): {}", name_,
                     snap ? "snapshot" : "update", seq, f.reason);
-      deps_.store.quarantine(room_id_, seq, f.reason);
+      deps_.store.quarantine(stored_id(), seq, f.reason);
     }
     auto snapshot = core_->doc().encode_state_as_update();
     snapshot_bytes_ = snapshot.size();
     log_count_ = 0;
     log_bytes_ = 0;
-    deps_.store.compact(room_id_, applied_, std::move(snapshot));
+    deps_.store.compact(stored_id(), applied_, std::move(snapshot));
   }
 
   void fail_room() {
@@ -301,6 +301,13 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     apply(fx);
   }
 
+  // The room's store id, its row created by the first write (a room that
+  // never holds content is never stored).
+  std::int64_t stored_id() {
+    if (room_id_ == 0) room_id_ = deps_.store.create(name_, listener_);
+    return room_id_;
+  }
+
   // Made on first use: most rooms have no registry. REQUIRES: deps_.lifecycle.
   RoomHolds& holds() {
     if (!holds_) holds_ = std::make_unique<RoomHolds>(deps_.store, *deps_.lifecycle, room_holder(name_, deps_.config.url));
@@ -317,7 +324,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       if (!d || !key.starts_with("sha256:") || !announced_.contains(*d)) continue;
       if (protocol::registry_has_key(core_->doc(), *d)) continue;
       announced_.erase(*d);
-      deps_.store.remove_announce(room_id_, *d);
+      deps_.store.remove_announce(stored_id(), *d);
     }
   }
 
@@ -330,7 +337,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       ++applied_;
       ++log_count_;
       log_bytes_ += delta.size();
-      deps_.store.append(room_id_, applied_, std::move(delta), listener_, precondition);
+      deps_.store.append(stored_id(), applied_, std::move(delta), listener_, precondition);
     }
     if (keys) holds().after_append();
     if (fx.registry_changed_remotely) forget_removed_announcements(fx.registry_keys);
@@ -404,6 +411,12 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
         durable_ != applied_ || !held_.empty() || reconcile_pending_ || withdrawn_ || !announced_.empty() ||
         users.load() != 0)
       return false;
+    if (room_id_ == 0) {
+      // Never stored, so empty: nothing worth keeping in memory either.
+      if (!deps_.manager.try_unload(this)) return false;
+      close_room();
+      return true;
+    }
     ParkedRoom parked;
     parked.id = room_id_;
     parked.last_seq = applied_;
@@ -425,7 +438,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     core_->set_doc_bytes(snapshot.size());  // the limit's estimate made exact
     log_count_ = 0;
     log_bytes_ = 0;
-    deps_.store.compact(room_id_, applied_, std::move(snapshot));
+    deps_.store.compact(stored_id(), applied_, std::move(snapshot));
   }
 
   std::chrono::milliseconds tick_interval() const {
@@ -506,12 +519,12 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
         if (!v) continue;
         AnnouncedBlob a{hash, v->size, v->chunk_count};
         announced_[hash] = a;
-        deps_.store.record_announce(room_id_, a);
+        deps_.store.record_announce(stored_id(), a);
       }
     }
     for (auto it = announced_.begin(); it != announced_.end();) {
       if (!listed.contains(it->first) && !holds(it->first)) {
-        deps_.store.remove_announce(room_id_, it->first);
+        deps_.store.remove_announce(stored_id(), it->first);
         it = announced_.erase(it);
       } else {
         ++it;

@@ -13,7 +13,9 @@
 // durable (no held messages, no pending registry work, no announced blobs),
 // the room hands RoomManager a ParkedRoom (parked_room.h) and closes; the
 // manager makes a new Room from it on the next acquire(). A room the manager
-// refuses to park (someone holds it) retries on its next tick.
+// refuses to park (someone holds it) retries on its next tick. A room that
+// was never stored (nothing ever changed its document) unloads instead: it
+// keeps neither a row in the store nor memory.
 //
 // Registry maintenance: announce()/withdraw() edit _blobRegistry as this
 // server; after every remote change to _blobRegistry (and after loading a

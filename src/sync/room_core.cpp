@@ -189,7 +189,13 @@ void RoomCore::handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_
       fx_ = &fx;
       auto applied = doc_->apply_decoded(std::move(*update), &kRemoteTag);
       fx_ = nullptr;
-      if (!applied) error(conn, fmt::format("update rejected: {}", applied.error().message), fx);
+      // kTooLarge is only the pending limits: name the keys an operator would raise.
+      if (!applied)
+        error(conn,
+              fmt::format("update rejected: {}{}", applied.error().message,
+                          applied.error().code == Errc::kTooLarge ? " (sync_max_pending_structs, sync_max_pending_bytes)"
+                                                                  : ""),
+              fx);
       return;
     }
     case kMsgAwareness: {

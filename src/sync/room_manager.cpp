@@ -13,7 +13,11 @@ std::int64_t steady_ms() {
 }  // namespace
 
 RoomManager::RoomManager(const SyncConfig& config, RoomStore& store, BlobStore& blobs, BlobLifecycle* lifecycle)
-    : config_(config), store_(store), blobs_(blobs), lifecycle_(lifecycle) {}
+    : config_(config),
+      store_(store),
+      blobs_(blobs),
+      lifecycle_(lifecycle),
+      new_rooms_(config.max_new_rooms_per_address, std::chrono::seconds(60)) {}
 
 void RoomManager::set_io_context(boost::asio::io_context& ioc) {
   std::lock_guard lock(mu_);
@@ -27,7 +31,37 @@ bool RoomManager::has_io_context() const {
 
 std::shared_ptr<Room> RoomManager::acquire(const std::string& name) {
   std::lock_guard lock(mu_);
+  return acquire_locked(name, nullptr, nullptr);
+}
+
+std::shared_ptr<Room> RoomManager::acquire(const std::string& name, const std::string& address, Refusal* refused) {
+  std::lock_guard lock(mu_);
+  return acquire_locked(name, &address, refused);
+}
+
+std::shared_ptr<Room> RoomManager::acquire_locked(const std::string& name, const std::string* address,
+                                                  Refusal* refused) {
   if (stopping_ || !ioc_) return nullptr;
+  if (address && !rooms_.contains(name) && !parked_.contains(name)) {
+    // A new room in memory: the per-address rate first (a refused client
+    // must not evict anyone's parked room), then the total.
+    if (auto wait = new_rooms_.take(*address)) {
+      if (refused)
+        *refused = {1013, "too many new rooms from this address; try again in " + std::to_string(wait->count()) + " s"};
+      return nullptr;
+    }
+    if (config_.max_rooms != 0 && rooms_.size() + parked_.size() >= config_.max_rooms) {
+      if (parked_.empty()) {
+        if (refused) *refused = {1013, "too many rooms open on this server; try again later"};
+        return nullptr;
+      }
+      // Parked rooms are durable: forgetting one costs its next join a load.
+      auto it = parked_.upper_bound(sweep_cursor_);
+      if (it == parked_.end()) it = parked_.begin();
+      sweep_cursor_ = it->first;
+      parked_.erase(it);
+    }
+  }
   auto& slot = rooms_[name];
   if (!slot) {
     std::optional<StoredRoom> preloaded;

@@ -8,7 +8,13 @@
 // looks at two parked rooms), so with no activity parked rooms stay. An
 // active room that cannot park (it announced blobs) unloads itself after
 // room_idle_timeout as before (the manager removes it only if no acquire()
-// raced it).
+// raced it). A room never stored (empty) is unloaded, not parked.
+//
+// Limits (issue 18, docs/security.md "Limits"): a client's acquire() of a
+// room not in memory is a new room: at most SyncConfig::max_new_rooms_per_address
+// per minute per client address, and at most max_rooms rooms in memory
+// (past it a parked room, durable already, is forgotten to make space; with
+// none parked the acquire is refused). The server's own acquires are exempt.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -21,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "http/rate_limiter.h"
 #include "sync/parked_room.h"
 #include "sync/room.h"
 
@@ -39,6 +46,14 @@ class RoomManager {
 
   // The room, loaded lazily; pinned until release(). nullptr while stopping.
   std::shared_ptr<Room> acquire(const std::string& name);
+  // Why a client's acquire() returned nullptr: a WebSocket close code and reason.
+  struct Refusal {
+    std::uint16_t code = 1001;
+    std::string reason = "server shutting down";
+  };
+  // For a client at `address` (http::client_address_key): as above, within
+  // the room limits; on nullptr, *refused says why.
+  std::shared_ptr<Room> acquire(const std::string& name, const std::string& address, Refusal* refused);
   void release(const std::shared_ptr<Room>& room);
   // Runs fn with the room pinned; fn gets a release callback to call when done.
   void with_room(const std::string& name, std::function<void(Room&, std::function<void()> release)> fn);
@@ -69,6 +84,8 @@ class RoomManager {
  private:
   // Forgets up to two parked rooms parked longer than room_idle_timeout.
   void sweep_parked_locked();
+  // address null: the server's own, exempt from the limits.
+  std::shared_ptr<Room> acquire_locked(const std::string& name, const std::string* address, Refusal* refused);
 
   const SyncConfig& config_;
   RoomStore& store_;
@@ -82,6 +99,7 @@ class RoomManager {
   std::uint64_t parks_ = 0, unparks_ = 0;                    // guarded by mu_
   bool stopping_ = false;                                    // guarded by mu_
   std::weak_ptr<void> owner_;
+  http::RateLimiter new_rooms_;  // max_new_rooms_per_address, per minute
 };
 
 }  // namespace blobsync::sync

@@ -59,18 +59,14 @@ Result<> select_rows(SqliteDb& db, const char* sql, const std::function<void(Sta
 Result<StoredRoom> load_room(SqliteDb& db, const std::string& name) {
   StoredRoom room;
   {
-    auto ins = db.prepare("INSERT OR IGNORE INTO sync_rooms(name, updated_ms) VALUES (?, ?)");
-    if (!ins) return std::unexpected(ins.error());
-    ins->bind(1, name).bind(2, now_ms());
-    if (auto r = ins->run(); !r) return std::unexpected(r.error());
-  }
-  {
+    // No row is made here: opening a room stores nothing (issue 18); the
+    // room's first write calls create().
     auto st = db.prepare("SELECT id, snapshot, snapshot_seq FROM sync_rooms WHERE name = ?");
     if (!st) return std::unexpected(st.error());
     st->bind(1, name);
     auto row = st->step();
     if (!row) return std::unexpected(row.error());
-    if (!*row) return fail(Errc::kInternal, "room {} vanished after insert", name);
+    if (!*row) return room;  // id 0: never stored
     room.id = st->column_int64(0);
     if (!st->column_is_null(1)) {
       auto b = st->column_blob(1);
@@ -111,7 +107,39 @@ Result<std::unique_ptr<RoomStore>> RoomStore::open(const std::filesystem::path& 
   if (!db) return std::unexpected(db.error());
   if (auto r = (*db)->migrate("sync", kSchema); !r) return std::unexpected(r.error());
   if (auto r = (*db)->exec(kCachePragma); !r) return std::unexpected(r.error());
-  return std::unique_ptr<RoomStore>(new RoomStore(std::move(*db)));
+  std::int64_t max_id = 0;
+  {
+    auto st = (*db)->prepare("SELECT COALESCE(MAX(id), 0) FROM sync_rooms");
+    if (!st) return std::unexpected(st.error());
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (*row) max_id = st->column_int64(0);
+  }
+  auto store = std::unique_ptr<RoomStore>(new RoomStore(std::move(*db)));
+  store->next_id_ = max_id + 1;
+  return store;
+}
+
+std::int64_t RoomStore::create(const std::string& name, std::shared_ptr<DurabilityListener> listener) {
+  std::int64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    id = next_id_++;
+  }
+  // A plain INSERT: a name already stored would mean two rooms of one name,
+  // so the group fails (and, through the listener, the room with it) rather
+  // than write to a phantom.
+  Job job;
+  job.seq = 0;
+  job.listener = std::move(listener);
+  job.run = [id, name](SqliteDb& db) -> Result<> {
+    auto st = db.prepare("INSERT INTO sync_rooms(id, name, updated_ms) VALUES (?, ?, ?)");
+    if (!st) return std::unexpected(st.error());
+    st->bind(1, id).bind(2, name).bind(3, now_ms());
+    return st->run();
+  };
+  push(std::move(job));
+  return id;
 }
 
 RoomStore::RoomStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {

@@ -73,8 +73,15 @@ class RoomStore {
   RoomStore(const RoomStore&) = delete;
   RoomStore& operator=(const RoomStore&) = delete;
 
-  // Loads (creating if needed) the room `name`.
+  // Loads the room `name`; one never stored comes back empty with id 0
+  // (loading stores nothing: a name gets a row only once it holds content).
   void load(std::string name, std::function<void(Result<StoredRoom>)> done);
+  // Queues the row of a room loaded with id 0 and returns its id, usable at
+  // once (writes queued after this one see the row). REQUIRES: `name` has no
+  // row and no other create() for it is queued (RoomManager loads one Room
+  // per name, and a load queued after the create sees the row). `listener`
+  // (may be null) hears of a failed commit, as for append() (seq 0).
+  std::int64_t create(const std::string& name, std::shared_ptr<DurabilityListener> listener = nullptr);
   // Appends a delta. REQUIRES: seq greater than every seq of the room so far.
   // `precondition` (may be null): set by a run_between() queued before; if it
   // holds an error when the append runs, the append fails with it (and its
@@ -151,6 +158,7 @@ class RoomStore {
   bool stopping_ = false;  // guarded by mu_
   bool busy_ = false;      // guarded by mu_
   Stats stats_;            // guarded by mu_
+  std::int64_t next_id_ = 1;  // guarded by mu_: create()'s next room id
   std::thread thread_;
 };
 

@@ -48,6 +48,9 @@ struct SyncConfig {
   // is disconnected; a sender whose messages wait for the room this much is
   // not read from until they are processed.
   std::size_t max_queued_bytes = 16u << 20;
+  // Room limits (issue 18, docs/security.md "Limits"; room_manager.h); 0: no limit.
+  std::size_t max_rooms = 10'000;                 // rooms in memory (active + parked)
+  std::uint32_t max_new_rooms_per_address = 60;   // rooms a client address brings into memory per minute
   bool gc = true;                                       // Yjs garbage collection of deleted content
 
   // Document limits (issue 18, docs/security.md "Limits"); 0: no limit.

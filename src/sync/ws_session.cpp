@@ -198,6 +198,13 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   void start() { asio::co_spawn(ws_.get_executor(), run(shared_from_this()), asio::detached); }
 
+  // The key the room limits count this client under (http/rate_limiter.h).
+  std::string client_address() {
+    boost::system::error_code ec;
+    auto a = ws_.next_layer().next_layer().remote_endpoint(ec).address();
+    return http::client_address_key(a.is_v6() ? "[" + a.to_string() + "]:0" : a.to_string() + ":0");
+  }
+
   // ---- Connection ----
   ConnId id() const override { return id_; }
 
@@ -406,9 +413,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       co_await close_and_drain(1013, "too many connections; try again later");
       co_return;
     }
-    room_ = deps_.rooms.acquire(*room_name);
+    RoomManager::Refusal refused;
+    room_ = deps_.rooms.acquire(*room_name, client_address(), &refused);
     if (!room_) {
-      co_await close_and_drain(1001, "server shutting down");
+      co_await close_and_drain(refused.code, refused.reason.c_str());
       co_return;
     }
 

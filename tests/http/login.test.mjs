@@ -112,3 +112,55 @@ test('login attempts are limited per address, whatever the account', async () =>
   // Another address is not.
   assert.equal((await login(s, b.handle, 'hunter2', '127.0.0.2')).status, 200);
 });
+
+// createAccount from `localAddress`; resolves with status, headers, JSON and ms.
+function signup(s, handle, localAddress = '127.0.0.1', body = undefined) {
+  const text = body ?? JSON.stringify({ handle, email: `${handle}@example.com`, password: 'hunter2' });
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const req = http.request({
+      host: '127.0.0.1', port: s.port, method: 'POST', path: '/xrpc/com.atproto.server.createAccount', localAddress,
+      agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+    }, (res) => {
+      let out = '';
+      res.on('data', (d) => { out += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, json: JSON.parse(out), text: out,
+        ms: Number(process.hrtime.bigint() - start) / 1e6 }));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+const handleFor = (tag) => `${tag}${Math.random().toString(36).slice(2, 8)}.test`;
+
+test('createAccount is limited per address (create_account_rate_address)', async () => {
+  const s = await server({ BLOBSYNC_CREATE_ACCOUNT_RATE_ADDRESS: '3/h' });
+  // A malformed body is a 400 and does not count.
+  for (let i = 0; i < 5; i++) assert.equal((await signup(s, '', '127.0.0.1', '{"handle": 1}')).status, 400);
+  for (let i = 0; i < 3; i++) assert.equal((await signup(s, handleFor('made'))).status, 200, `account ${i + 1} of 3`);
+  const handle = handleFor('refused');
+  const r = await signup(s, handle);
+  assert.equal(r.status, 429);
+  assert.equal(r.json.error, 'RateLimitExceeded');
+  assert.match(r.json.message, /accounts created from this address/);
+  const retry = Number(r.headers['retry-after']);
+  assert.ok(retry > 600 && retry <= 1200, `Retry-After ${r.headers['retry-after']} (3/h refills one every 20 min)`);
+  assert.ok(r.ms < 40, `a refused createAccount took ${r.ms} ms: it should cost no hashing`);
+  // Nothing was stored: the handle is still free, and no login finds it.
+  assert.equal((await login(s, handle, 'hunter2', '127.0.0.3')).status, 401);
+  // Another address is not limited, and can take the refused handle.
+  assert.equal((await signup(s, handle, '127.0.0.2')).status, 200);
+  // The refused address stays refused (a refusal takes no token, nor gives one).
+  assert.equal((await signup(s, handleFor('again'))).status, 429);
+});
+
+test('createAccount: 5 per hour per address by default, off for none', async () => {
+  // undefined: the server's default (tests/http/server.mjs turns the limit off otherwise).
+  const s = await server({ BLOBSYNC_CREATE_ACCOUNT_RATE_ADDRESS: undefined });
+  for (let i = 0; i < 5; i++) assert.equal((await signup(s, handleFor('dflt'))).status, 200, `account ${i + 1} of 5`);
+  const r = await signup(s, handleFor('dflt'));
+  assert.equal(r.status, 429);
+  assert.ok(Number(r.headers['retry-after']) > 360, `Retry-After ${r.headers['retry-after']} (5/h: one every 12 min)`);
+  const off = await server({ BLOBSYNC_CREATE_ACCOUNT_RATE_ADDRESS: 'off' });
+  for (let i = 0; i < 8; i++) assert.equal((await signup(off, handleFor('off'))).status, 200, `account ${i + 1} of 8, no limit`);
+});

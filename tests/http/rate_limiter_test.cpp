@@ -88,6 +88,20 @@ TEST(RateLimiterTest, RateSyntax) {
   EXPECT_NE(bad.error().message.find("login_rate"), std::string::npos);
 }
 
+TEST(RateLimiterTest, CreateAccountRateConfig) {
+  EXPECT_EQ(build_config({})->create_account_rate_address, (ServerConfig::Rate{5, 3600s}));
+  auto c = build_config({{{"create_account_rate_address", "2/30s"}}});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->create_account_rate_address, (ServerConfig::Rate{2, 30s}));
+  EXPECT_EQ(c->login_rate_address, (ServerConfig::Rate{30, 60s}));  // a key of its own
+  EXPECT_EQ(build_config({{{"create_account_rate_address", "off"}}})->create_account_rate_address.count, 0u);
+  for (const char* v : {"5", "0/h", "5/fortnight"}) {
+    auto bad = build_config({{{"create_account_rate_address", v}}});
+    ASSERT_FALSE(bad) << v;
+    EXPECT_NE(bad.error().message.find("create_account_rate_address"), std::string::npos) << bad.error().message;
+  }
+}
+
 TEST(RateLimiterTest, AllowedOriginsConfig) {
   auto c = build_config({{{"allowed_origins", "https://a.example, *"}}});
   ASSERT_TRUE(c);

@@ -241,6 +241,7 @@ TEST(RoomCore, TooManyPendingStructsIsAProtocolError) {
   room.handle(1, msg_sync(2, ups[1]), false, 0, b);
   ASSERT_EQ(b.errors.size(), 1u);
   EXPECT_NE(b.errors[0].find("over the limit"), std::string::npos) << b.errors[0];
+  EXPECT_NE(b.errors[0].find("sync_max_pending_structs"), std::string::npos) << b.errors[0];
   EXPECT_EQ(room.doc().pending_structs(), 1u);
 }
 

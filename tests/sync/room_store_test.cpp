@@ -44,6 +44,8 @@ TEST(RoomStore, AppendCompactReload) {
     ASSERT_TRUE(store) << store.error().to_string();
     auto room = load(**store, "r");
     EXPECT_TRUE(room.log.empty());
+    EXPECT_EQ(room.id, 0);  // never stored
+    room.id = (*store)->create("r");
     auto listener = std::make_shared<Counter>();
     for (std::uint64_t i = 1; i <= 100; ++i) (*store)->append(room.id, i, crdt::Bytes{1, 2, static_cast<std::uint8_t>(i)}, listener);
     (*store)->flush();
@@ -71,8 +73,45 @@ TEST(RoomStore, AppendCompactReload) {
   EXPECT_TRUE((*store)->rooms_announcing(d).value().empty());
   // Rooms are separate.
   auto other = load(**store, "other");
-  EXPECT_NE(other.id, room.id);
+  EXPECT_EQ(other.id, 0);
   EXPECT_TRUE(other.log.empty());
+  // A new id after a restart does not reuse a stored one.
+  EXPECT_GT((*store)->create("other"), room.id);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RoomStore, LoadingARoomStoresNothingUntilItIsCreated) {
+  auto dir = fresh_dir("lazy");
+  auto store = RoomStore::open(dir / "meta.db", false);
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(load(**store, "empty-" + std::to_string(i)).id, 0);
+  EXPECT_TRUE((*store)->room_names().value().empty());
+  // create() gives an id usable at once: writes queued after it see the row.
+  auto id = (*store)->create("full");
+  EXPECT_NE(id, 0);
+  auto listener = std::make_shared<Counter>();
+  (*store)->append(id, 1, crdt::Bytes{4}, listener);
+  (*store)->flush();
+  EXPECT_EQ(listener->failures, 0);
+  EXPECT_EQ((*store)->room_names().value(), std::vector<std::string>{"full"});
+  auto room = load(**store, "full");
+  EXPECT_EQ(room.id, id);
+  EXPECT_EQ(room.log, std::vector<crdt::Bytes>{crdt::Bytes{4}});
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RoomStore, AFailedCreateIsReportedToItsListener) {
+  auto dir = fresh_dir("create_fails");
+  auto store = RoomStore::open(dir / "meta.db", false);
+  ASSERT_TRUE(store);
+  (*store)->create("r");
+  (*store)->flush();
+  // A second row of one name (a bug) fails its group; the room hears of it.
+  auto listener = std::make_shared<Counter>();
+  (*store)->create("r", listener);
+  (*store)->flush();
+  EXPECT_EQ(listener->failures, 1);
+  EXPECT_EQ((*store)->room_names().value(), std::vector<std::string>{"r"});
   std::filesystem::remove_all(dir);
 }
 
@@ -81,6 +120,7 @@ TEST(RoomStore, DuplicateSequenceFailsTheBatchAndIsReported) {
   auto store = RoomStore::open(dir / "meta.db", false);
   ASSERT_TRUE(store);
   auto room = load(**store, "r");
+  room.id = (*store)->create("r");
   auto listener = std::make_shared<Counter>();
   (*store)->append(room.id, 1, crdt::Bytes{1}, listener);
   (*store)->flush();

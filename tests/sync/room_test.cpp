@@ -377,6 +377,49 @@ TEST_F(RoomTest, ParksAfterTheLastLeaveAndUnparksWithItsState) {
   manager_->release(back);
 }
 
+TEST_F(RoomTest, AnEmptyRoomIsNeitherStoredNorKept) {
+  auto room = manager_->acquire("empty");
+  ASSERT_TRUE(room);
+  auto a = join(*room, 1);
+  manager_->release(room);
+  room->leave(1);
+  room.reset();
+  ASSERT_TRUE(run([&] { return manager_->loaded() == 0; }));
+  EXPECT_EQ(manager_->parks(), 0u);
+  auto names = store_->room_names().value();  // the suite's store: other tests' rooms are there
+  EXPECT_EQ(std::count(names.begin(), names.end(), "empty"), 0);
+}
+
+TEST_F(RoomTest, NewRoomsPerAddressAndRoomsInMemoryAreLimited) {
+  config_.max_new_rooms_per_address = 2;
+  config_.max_rooms = 3;
+  manager_ = std::make_unique<RoomManager>(config_, *store_, *suite_->shared.store, suite_->lifecycle.get());
+  manager_->set_io_context(ioc_);
+  RoomManager::Refusal why;
+  std::vector<std::shared_ptr<Room>> held;
+  auto get = [&](const char* name, const std::string& address) {
+    auto r = manager_->acquire(name, address, &why);
+    if (r) held.push_back(r);
+    return r != nullptr;
+  };
+  EXPECT_TRUE(get("a", "10.0.0.1"));
+  EXPECT_TRUE(get("b", "10.0.0.1"));
+  EXPECT_FALSE(get("c", "10.0.0.1"));
+  EXPECT_EQ(why.code, 1013);
+  EXPECT_TRUE(why.reason.starts_with("too many new rooms from this address")) << why.reason;
+  EXPECT_TRUE(get("a", "10.0.0.1"));  // in memory already: not a new room
+  EXPECT_TRUE(get("c", "10.0.0.2"));  // another address has its own budget...
+  EXPECT_FALSE(get("d", "10.0.0.2"));  // ...but 3 rooms are in memory, all held
+  EXPECT_EQ(why.code, 1013);
+  EXPECT_EQ(why.reason, "too many rooms open on this server; try again later");
+  auto own = manager_->acquire("d");  // the server's own acquire is exempt
+  EXPECT_TRUE(own);
+  manager_->release(own);
+  for (auto& r : held) manager_->release(r);
+  held.clear();
+  testing::run_ready(ioc_);
+}
+
 TEST_F(RoomTest, ARoomThatAnnouncedUnloadsAfterTheIdleTimeout) {
   config_.room_idle_timeout = 200ms;  // ticks every 100 ms
   auto room = manager_->acquire("idle");
@@ -543,6 +586,7 @@ TEST_F(RoomTest, StoredUpdatesPastALimitAreQuarantinedAtLoad) {
   store_->load("quarantine", [&](Result<StoredRoom> r) { p.set_value(std::move(r)); });
   auto stored = p.get_future().get();
   ASSERT_TRUE(stored);
+  stored->id = store_->create("quarantine");
   store_->append(stored->id, 1, ups[2], nullptr);        // pending: 1 struct, within the limit
   store_->append(stored->id, 2, ups[1], nullptr);        // pending: 2 structs, past it
   store_->append(stored->id, 3, {0xff, 0xff}, nullptr);  // not an update at all

@@ -151,6 +151,13 @@ main('access table: every cell of docs/security.md against the real server', asy
       const hex = crypto.createHash('sha256').update(bytes).digest('hex')
       return (await fetch(`${http(s)}/blobs/${hex}`, { method: 'PUT', body: bytes, headers: auth(t) })).status === 201
     },
+    '`PUT /blobs/<hash>?room=R`': async (s, t) => {
+      const bytes = crypto.randomBytes(100)
+      const hex = crypto.createHash('sha256').update(bytes).digest('hex')
+      const r = await fetch(`${http(s)}/blobs/${hex}?room=${encodeURIComponent(ROOM)}`, { method: 'PUT', body: bytes, headers: auth(t) })
+      const body = await r.json()
+      return r.status === 201 && body.announced?.room === ROOM
+    },
     '`DELETE /blobs/<hash>`': async (s, t) => {
       const hex = await putPlain(s, crypto.randomBytes(100))
       const r = await fetch(`${http(s)}/blobs/${hex}`, { method: 'DELETE', headers: auth(t) })

@@ -93,7 +93,8 @@ export class Server {
     const [cmd, ...pre] = serverCommand()
     const args = [...pre, '--listen', `127.0.0.1:${port}`, '--data', this.dataDir, ...serveArgs(this.args)]
     // Every test client is on loopback: one address for all of them.
-    const env = { BLOBSYNC_MAX_CONNECTIONS_PER_IP: '20000', ...process.env, ...this.env }
+    const env = { BLOBSYNC_MAX_CONNECTIONS_PER_IP: '20000', BLOBSYNC_SYNC_MAX_NEW_ROOMS_PER_ADDRESS: '0',
+      BLOBSYNC_CREATE_ACCOUNT_RATE_ADDRESS: 'off', ...process.env, ...this.env }
     this.proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
     this.stderr = ''
     this.proc.stderr.on('data', d => { this.stderr += d; if (process.env.SYNC_TEST_VERBOSE) process.stderr.write(d) })
