@@ -394,10 +394,15 @@ export class BlobSyncProvider extends Observable<string> {
       running: null,
       hashedUpTo: 0
     }
-    // Nothing present yet: hash while the chunks arrive, in order.
+    // Chunk 0 still missing: hash the chunks as they arrive in order, so the
+    // blob check needs no re-read (verifyWhole re-reads the cache otherwise).
     if (st.info === null || missingRanges(st.present, st.info.chunkCount).some(([f]) => f === 0)) {
       st.running = newHasher()
-      if (st.info !== null) st.present = new Uint8Array(bitmapBytes(st.info.chunkCount)).map((_, i) => st.present[i] ?? 0)
+    }
+    if (st.info !== null && st.present.length < bitmapBytes(st.info.chunkCount)) {
+      const bits = new Uint8Array(bitmapBytes(st.info.chunkCount))
+      bits.set(st.present)
+      st.present = bits
     }
     const presentBytes = (): number => {
       if (st.info === null) return 0
