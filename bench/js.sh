@@ -24,24 +24,26 @@ WORK=${BENCH_DIR:-bench/out}/js
 rm -rf "$WORK"; mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 export BENCH_TMP=$WORK
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+# Every server this script starts is stopped on exit (its pid is kept in a file).
+cleanup() { [ -f "$WORK/pids" ] && while read -r p; do kill "$p" 2>/dev/null || true; done < "$WORK/pids"; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# Starts a server on a free port with a fresh store; prints its sync URL.
+# Starts a server on a free port with a fresh store; sets $url to its sync URL.
 serve() {
   local dir=$WORK/$1 log=$WORK/$1.log
   mkdir -p "$dir"
   "$BIN" serve --listen 127.0.0.1:0 --data "$dir" --access-log off --max-upload-bytes $((4 << 30)) >"$log" 2>&1 &
-  pids+=($!)
+  echo $! >> "$WORK/pids"
   for _ in $(seq 200); do
     if grep -q 'listening on' "$log"; then
-      echo "ws://$(grep -o 'listening on [^ ]*' "$log" | head -1 | cut -d' ' -f3)/sync"; return
+      url="ws://$(grep -o 'listening on [^ ]*' "$log" | head -1 | cut -d' ' -f3)/sync"; return
     fi
     sleep 0.05
   done
   echo "bench/js.sh: server did not start: $(cat "$log")" >&2; exit 1
 }
+# Stops the servers started so far (each run has its own; none needs to outlive it).
+stop_servers() { while read -r p; do kill "$p" 2>/dev/null || true; done < "$WORK/pids"; : > "$WORK/pids"; }
 now() { date +%s.%N; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
@@ -50,7 +52,7 @@ echo "# @blobsync/client (node $(node --version)) vs the C++ client: $(nproc) co
 MIB=${JS_BENCH_MIB:-256}
 head -c $((MIB << 20)) /dev/urandom > "$WORK/input.bin"
 
-url=$(serve cpp-server)
+serve cpp-server
 t0=$(now)
 ref=$("$BIN" put "$WORK/input.bin" --server "$url" --room bench --data "$WORK/cpp-put")
 cpp_put=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')
@@ -59,7 +61,8 @@ t0=$(now)
 "$BIN" get "$hash" --server "$url" --room bench --data "$WORK/cpp-get" >/dev/null
 cpp_get=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')
 
-url=$(serve js-server)
+stop_servers
+serve js-server
 out=$(node bench/js_bench.mjs time "$WORK/input.bin" "$url" bench)
 js_put=$(echo "$out" | grep -o '"put_s":[0-9.]*' | cut -d: -f2)
 js_get=$(echo "$out" | grep -o '"get_s":[0-9.]*' | cut -d: -f2)
@@ -72,7 +75,8 @@ printf '%-26s %10.3f %10.3f %8s\n' "get (fetch, verify, store)" "$cpp_get" "$js_
 if [ "${JS_BENCH_RSS:-1}" != 0 ]; then
   rm -f "$WORK/input.bin"
   head -c $((1 << 30)) /dev/urandom > "$WORK/big.bin"
-  url=$(serve rss-server)
+  stop_servers
+  serve rss-server
   out=$(node bench/js_bench.mjs rss "$WORK/big.bin" "$url" bench)
   echo "1 GiB from a file-backed Blob: $out (goal: max_rss_mib < 200)"
 fi

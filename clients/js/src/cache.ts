@@ -8,8 +8,9 @@
 // 'staging:<id>' for a put whose hash is not known yet.
 //
 // Thread-safety contract (for implementations): calls for different keys may
-// run concurrently; the provider never issues two writes for one key at once
-// (one transfer per key). Implementations: FsBlobCache (Node,
+// run concurrently, and so may writeChunk calls for different chunks of one
+// key (a put keeps a few in flight); anything else for one key is issued
+// only after the previous call resolved (one transfer per key). Implementations: FsBlobCache (Node,
 // '@blobsync/client/node'), IndexedDbBlobCache (browsers), MemoryBlobCache.
 
 /** What is known about a cached blob. */

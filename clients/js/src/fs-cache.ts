@@ -11,8 +11,8 @@
 // Nothing is fsynced: a cache may lose chunks in a crash, and every byte is
 // checked against the blob hash before an entry becomes complete, so a lost
 // write costs a refetch, never a wrong blob.
-// Thread safety: one instance per directory per process; calls for one key
-// must not overlap (the provider runs one transfer per key).
+// Thread safety: one instance per directory per process; see BlobCache for
+// which calls may overlap (writeChunk for different chunks of one key).
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import os from 'node:os'
@@ -38,7 +38,7 @@ interface Open { data: fsp.FileHandle, present?: fsp.FileHandle, bits?: Uint8Arr
 
 export class FsBlobCache implements BlobCache {
   readonly dir: string
-  private readonly open = new Map<string, Open>()
+  private readonly open = new Map<string, Promise<Open>>()
   private ready: Promise<void>
 
   constructor (dir: string = defaultCacheDir()) {
@@ -84,25 +84,31 @@ export class FsBlobCache implements BlobCache {
     await this.delete(key)
     await fsp.mkdir(this.p(key), { recursive: true })
     if (info !== null) await fsp.writeFile(this.p(key, 'info.json'), JSON.stringify(info))
-    const data = await fsp.open(this.p(key, 'data'), 'w+')
-    const present = await fsp.open(this.p(key, 'present'), 'w+')
-    this.open.set(key, { data, present, bits: new Uint8Array(info === null ? 0 : bitmapBytes(info.chunkCount)) })
+    const opening = (async (): Promise<Open> => {
+      const data = await fsp.open(this.p(key, 'data'), 'w+')
+      const present = await fsp.open(this.p(key, 'present'), 'w+')
+      return { data, present, bits: new Uint8Array(info === null ? 0 : bitmapBytes(info.chunkCount)) }
+    })()
+    this.open.set(key, opening)
+    await opening
   }
 
   async setPartialInfo (key: string, info: CacheEntryInfo): Promise<void> {
     await fsp.writeFile(this.p(key, 'info.json'), JSON.stringify(info))
   }
 
-  private async handles (key: string): Promise<Open> {
+  // Open files of an entry, opened once even when calls overlap.
+  private handles (key: string): Promise<Open> {
     let o = this.open.get(key)
     if (o === undefined) {
-      const data = await fsp.open(this.p(key, 'data'), 'r+')
-      o = { data }
+      o = (async (): Promise<Open> => {
+        const data = await fsp.open(this.p(key, 'data'), 'r+')
+        if (!await exists(this.p(key, 'present'))) return { data }
+        const present = await fsp.open(this.p(key, 'present'), 'r+')
+        return { data, present, bits: new Uint8Array(await present.readFile()) }
+      })()
       this.open.set(key, o)
-    }
-    if (o.present === undefined && await exists(this.p(key, 'present'))) {
-      o.present = await fsp.open(this.p(key, 'present'), 'r+')
-      o.bits = new Uint8Array(await o.present.readFile())
+      o.catch(() => this.open.delete(key))
     }
     return o
   }
@@ -123,7 +129,7 @@ export class FsBlobCache implements BlobCache {
   }
 
   async readChunk (key: string, index: number, length: number): Promise<Uint8Array> {
-    const o = this.open.get(key) ?? await this.handles(key)
+    const o = await this.handles(key)
     const buf = new Uint8Array(length)
     let done = 0
     while (done < length) {
@@ -174,11 +180,12 @@ export class FsBlobCache implements BlobCache {
   }
 
   private async closeKey (key: string): Promise<void> {
-    const o = this.open.get(key)
-    if (o === undefined) return
+    const opening = this.open.get(key)
+    if (opening === undefined) return
     this.open.delete(key)
-    await o.data.close()
-    await o.present?.close()
+    const o = await opening.catch(() => null)
+    await o?.data.close()
+    await o?.present?.close()
   }
 }
 

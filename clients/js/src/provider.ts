@@ -86,6 +86,8 @@ export class BlobFetchError extends Error {
 
 const REGISTRY = '_blobRegistry'
 const CONNECT_TIMEOUT_MS = 10000
+const WRITES_IN_FLIGHT = 4
+const MAX_HOLDERS = 32
 
 // Canonical form for comparing holder URLs: lower-case scheme and host, no trailing slash, explicit port.
 export function canonicalUrl (u: string): string {
@@ -242,6 +244,9 @@ export class BlobSyncProvider extends Observable<string> {
     const whole = newHasher()
     const chunkHashes: Uint8Array[] = []
     let size = 0
+    // Hashing (this thread) overlaps the cache's writes (I/O threads): a few
+    // writes stay in flight, so at most WRITES_IN_FLIGHT chunks are held.
+    const writing: Array<Promise<void>> = []
     try {
       for await (const chunk of chunksOf(data)) {
         if (signal?.aborted === true) throw abortError(signal)
@@ -249,11 +254,16 @@ export class BlobSyncProvider extends Observable<string> {
         h.update(chunk)
         chunkHashes.push(h.digest())
         whole.update(chunk)
-        await cache.writeChunk(key, chunkHashes.length - 1, chunk)
+        const written = cache.writeChunk(key, chunkHashes.length - 1, chunk)
+        written.catch(() => {}) // awaited below; this only keeps it from being "unhandled" meanwhile
+        writing.push(written)
+        if (writing.length >= WRITES_IN_FLIGHT) await writing.shift()
         size += chunk.length
         this.progress(opts.onProgress, { direction: 'put', phase: 'store', loaded: size, total: knownSize })
       }
+      await Promise.all(writing)
     } catch (e) {
+      await Promise.allSettled(writing)
       await cache.delete(key).catch(() => {})
       throw e
     }
@@ -384,10 +394,15 @@ export class BlobSyncProvider extends Observable<string> {
       running: null,
       hashedUpTo: 0
     }
-    // Nothing present yet: hash while the chunks arrive, in order.
+    // Chunk 0 still missing: hash the chunks as they arrive in order, so the
+    // blob check needs no re-read (verifyWhole re-reads the cache otherwise).
     if (st.info === null || missingRanges(st.present, st.info.chunkCount).some(([f]) => f === 0)) {
       st.running = newHasher()
-      if (st.info !== null) st.present = new Uint8Array(bitmapBytes(st.info.chunkCount)).map((_, i) => st.present[i] ?? 0)
+    }
+    if (st.info !== null && st.present.length < bitmapBytes(st.info.chunkCount)) {
+      const bits = new Uint8Array(bitmapBytes(st.info.chunkCount))
+      bits.set(st.present)
+      st.present = bits
     }
     const presentBytes = (): number => {
       if (st.info === null) return 0
@@ -408,7 +423,9 @@ export class BlobSyncProvider extends Observable<string> {
         if (at >= 0) listed.unshift(...listed.splice(at, 1))
       }
       // The connected server last: it may hold the blob, or fetch it from a peer for us.
-      const order = listed.filter(h => canonicalUrl(h) !== self)
+      // Each holder once, and at most MAX_HOLDERS: anyone who may write the room writes this list.
+      const seen = new Set([self])
+      const order = listed.filter(h => !seen.has(canonicalUrl(h)) && seen.add(canonicalUrl(h)) !== undefined).slice(0, MAX_HOLDERS)
       order.push(this.url)
       for (const holder of order) {
         if (signal?.aborted === true) throw abortError(signal)

@@ -45,6 +45,16 @@ export interface TransferOptions {
   onBytes?: (n: number) => void
 }
 
+// Ascending, non-overlapping, non-empty, inside [0, count) (docs/protocol.md, `ranges`).
+function validRanges (ranges: Range[], count: number): boolean {
+  let next = 0
+  for (const [first, n] of ranges) {
+    if (n < 1 || first < next || first + n > count) return false
+    next = first + n
+  }
+  return true
+}
+
 const expand = (ranges: Range[]): number[] => {
   const out: number[] = []
   for (const [first, count] of ranges) for (let i = first; i < first + count; i++) out.push(i)
@@ -66,13 +76,16 @@ function request<T> (sock: RoomSocket, opts: TransferOptions,
       if (timer !== null) clearTimeout(timer)
       opts.signal?.removeEventListener('abort', onAbort)
     }
+    // Settles only after the work already running (a cache write) is over, so
+    // the caller's next step (the next holder) never races this one's writes;
+    // queued work not yet started is skipped (it checks `finished`).
     const fail = (e: Error, cancel = false): void => {
       if (finished) return
       cleanup()
       if (cancel) sock.sendRaw(encodeCancel(req))
-      reject(e)
+      void chain.finally(() => reject(e))
     }
-    const finish = (v: T): void => { if (!finished) { cleanup(); resolve(v) } }
+    const finish = (v: T): void => { if (!finished) { cleanup(); void chain.finally(() => resolve(v)) } }
     const arm = (): void => {
       if (timer !== null) clearTimeout(timer)
       timer = setTimeout(() => fail(new BlobSyncError('TIMEOUT', `no reply for ${opts.idleMs / 1000} s`), true), opts.idleMs)
@@ -118,8 +131,10 @@ export function download (sock: RoomSocket, st: DownloadState, cache: BlobCache,
       case MsgType.META: api.enqueue(async () => {
         if (m.chunkCount !== chunkCountOf(m.size)) throw new BlobSyncError('CORRUPT', `META: ${m.chunkCount} chunks for ${m.size} bytes`)
         if (st.info !== null && st.info.size !== m.size) throw new BlobSyncError('CORRUPT', `META: size ${m.size}, but another holder said ${st.info.size}`)
+        // Counted before anything is allocated: a hostile holder may claim any size.
+        const want = st.info === null ? m.chunkCount : wanted.reduce((n, [, c]) => n + c, 0)
+        if (m.hashes.length !== want) throw new BlobSyncError('CORRUPT', `META: ${m.hashes.length} chunk hashes for ${want} chunks`)
         expected = st.info === null ? expand([[0, m.chunkCount]]) : expand(wanted)
-        if (m.hashes.length !== expected.length) throw new BlobSyncError('CORRUPT', `META: ${m.hashes.length} chunk hashes for ${expected.length} chunks`)
         hashes = m.hashes
         if (st.info === null) {
           st.info = { size: m.size, mimeType: m.mimeType, filename: '', chunkCount: m.chunkCount }
@@ -206,6 +221,10 @@ export function upload (sock: RoomSocket, src: UploadSource, opts: TransferOptio
       case MsgType.WANT:
         // A second WANT (the server lost staged chunks) replaces the first.
         window = Math.max(1, Math.min(m.window, 256))
+        if (!validRanges(m.missing, src.chunkHashes.length)) {
+          api.fail(new BlobSyncError('CORRUPT', `WANT: chunk ranges outside the blob's ${src.chunkHashes.length} chunks`), true)
+          return
+        }
         queue = expand(m.missing)
         inflight = []
         void pump()

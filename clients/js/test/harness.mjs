@@ -23,7 +23,18 @@ export { Y, WebSocket, createBlobSyncProvider, FsBlobCache }
 // loads a second yjs (tests/node_modules) into this process.
 export class Server {
   constructor (dataDir, args = []) { this.dataDir = dataDir; this.args = args; this.proc = null }
+  // A fixed port (a restart, a mesh) may be held for a moment by another
+  // test's outgoing connection: retried for up to 5 s.
   async start (port = 0) {
+    for (let attempt = 0; ; attempt++) {
+      try { return await this.startOnce(port) } catch (e) {
+        if (port === 0 || attempt >= 50 || !/Address already in use/.test(e.message)) throw e
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    }
+  }
+
+  async startOnce (port) {
     const bin = process.env.BLOBSYNC_BIN || path.join(repo, 'build/release/src/cli/blobsync')
     const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data', this.dataDir, '--access-log', 'off',
       '--sync-fsync', 'false', ...this.args]
@@ -157,7 +168,7 @@ export async function proxy (targetPort) {
 // (Uint8Array) with a META and chunks that are wrong. mode 'bad-chunk': the
 // META carries the true chunk hashes and chunk 0 is corrupted; mode 'lie':
 // every chunk is corrupted and the META carries the hashes of the corrupted
-// chunks (only the blob hash can catch it).
+// chunks (only the blob hash can catch it); mode 'huge': a META claiming 4 PiB.
 export async function fakeHolder (blob, mode = 'bad-chunk') {
   const { encoding, decoding, msgs } = await protocolModules()
   const { WebSocketServer } = await import('ws')
@@ -175,6 +186,13 @@ export async function fakeHolder (blob, mode = 'bad-chunk') {
     const req = decoding.readVarUint(d)
     const e = encoding.createEncoder()
     encoding.writeVarUint(e, msgs.MsgType.META); encoding.writeVarUint(e, req)
+    if (mode === 'huge') {
+      // 2^52 bytes (2^34 chunks) with one chunk hash: must be refused before anything is allocated.
+      encoding.writeVarUint(e, 2 ** 52); encoding.writeVarString(e, 'application/octet-stream')
+      encoding.writeVarUint(e, 2 ** 34); encoding.writeVarUint(e, 1)
+      encoding.writeUint8Array(e, metaHashes[0])
+      return ws.send(encoding.toUint8Array(e))
+    }
     encoding.writeVarUint(e, blob.length); encoding.writeVarString(e, 'application/octet-stream')
     encoding.writeVarUint(e, chunks.length); encoding.writeVarUint(e, chunks.length)
     for (const h of metaHashes) encoding.writeUint8Array(e, h)

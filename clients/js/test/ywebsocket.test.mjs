@@ -38,3 +38,30 @@ test('a y-websocket client and the provider see the same document', async t => {
   text.insert(0, '> ')
   await until(() => childText === text.toString() && childText.startsWith('> '), 'a later edit reached y-websocket')
 })
+
+test('the provider reconnects after a server restart and sends what changed meanwhile', async t => {
+  const s = scope(t)
+  const server = await s.server()
+  const p = s.provider(server.url, 'restart', { maxBackoffMs: 300 })
+  const text = p.doc.getText('text')
+  await p.whenSynced
+  text.insert(0, 'before. ')
+  const statuses = []
+  p.on('status', e => statuses.push(e.status))
+  await until(async () => {
+    const probe = s.provider(server.url, 'restart')
+    await probe.whenSynced
+    const ok = probe.doc.getText('text').toString() === 'before. '
+    probe.destroy()
+    return ok
+  }, 'the first edit stored')
+  await server.kill('SIGTERM')
+  await until(() => statuses.includes('disconnected'), 'the provider saw the disconnect')
+  text.insert(text.length, 'offline. ')
+  await server.start(server.port)
+  await until(() => p.synced && statuses.at(-1) === 'connected', `reconnected (${statuses})`)
+  const fresh = s.provider(server.url, 'restart')
+  await fresh.whenSynced
+  await until(() => fresh.doc.getText('text').toString() === 'before. offline. ',
+    () => `the offline edit reached the server (${JSON.stringify(fresh.doc.getText('text').toString())})`)
+})
