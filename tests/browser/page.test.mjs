@@ -2,8 +2,7 @@
 // Chromium with no console error under its own Content-Security-Policy,
 // shows the server's status and opens a room; its responses carry the
 // headers docs/http.md promises; every data-testid the page has is listed
-// in clients/js/README.md (or, until that lists them, docs/http.md) and
-// the other way round.
+// in clients/js/README.md and the other way round.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
@@ -135,15 +134,14 @@ test('a room token typed in the form opens the room; a refused one is shown, not
   }
 })
 
-test('every data-testid of the page is listed (clients/js/README.md or docs/http.md), and only those', () => {
+test('every data-testid of the page is listed in clients/js/README.md, and only those', () => {
   const web = new URL('../../web/', import.meta.url)
   const used = new Set()
   for (const f of fs.readdirSync(web).filter(f => /\.(html|js)$/.test(f))) {
     const text = fs.readFileSync(new URL(f, web), 'utf8')
     for (const m of text.matchAll(/data-testid="([a-z-]+)"|testid: '([a-z-]+)'/g)) used.add(m[1] || m[2])
   }
-  // The list lives in clients/js/README.md ("## Web page test ids"); while that section
-  // lists no id yet, in docs/http.md ("## The web page").
+  // The list lives in clients/js/README.md ("## Web page test ids").
   const section = (text, heading) => {
     const start = text.indexOf(heading)
     if (start < 0) return ''
@@ -153,8 +151,7 @@ test('every data-testid of the page is listed (clients/js/README.md or docs/http
   const ids = text => new Set([...text.matchAll(/^\| `([a-z-]+)` \|/gm)].map(m => m[1]))
   const readmeUrl = new URL('../../clients/js/README.md', import.meta.url)
   const readme = fs.existsSync(readmeUrl) ? fs.readFileSync(readmeUrl, 'utf8') : ''
-  let listed = ids(section(readme, '## Web page test ids'))
-  if (listed.size === 0) listed = ids(section(fs.readFileSync(new URL('../../docs/http.md', import.meta.url), 'utf8'), '## The web page'))
-  assert.ok(listed.size > 0, 'clients/js/README.md ("## Web page test ids") or docs/http.md ("## The web page") lists the test ids')
+  const listed = ids(section(readme, '## Web page test ids'))
+  assert.ok(listed.size > 0, 'clients/js/README.md ("## Web page test ids") lists the test ids')
   assert.deepEqual([...used].sort(), [...listed].sort())
 })
