@@ -185,8 +185,13 @@ void RoomStore::loop() {
     auto guard = db_->lock();
     std::size_t i = 0;
     while (i < batch.size()) {
+      // A job is destroyed as soon as it has run (here and after each write
+      // group): its callbacks may hold the last reference to a room, which
+      // must go before a later flush() returns, not whenever the next batch
+      // comes (ASan caught a room outliving its test's io_context that way).
       if (!batch[i].write) {
         run_between_job(batch[i]);
+        batch[i] = Job{};
         ++i;
         continue;
       }
@@ -247,6 +252,7 @@ void RoomStore::loop() {
       // A refused room hears of its first refused seq (and closes); the others of their commit.
       for (auto& [listener, at] : failed) listener->on_durable(at.first, std::unexpected(at.second));
       for (auto& [ptr, slot] : durable) slot.first->on_durable(slot.second, result);
+      for (std::size_t k = i; k < j; ++k) batch[k] = Job{};
       i = j;
     }
   }
