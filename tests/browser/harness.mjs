@@ -2,6 +2,7 @@
 // to use another) driven by puppeteer-core, which never downloads a browser,
 // against real `blobsync serve` processes (the sync and mesh harnesses'
 // Server, started with $BLOBSYNC_BIN).
+// Helpers only: the assertions are in page.test.mjs and mesh.test.mjs.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'

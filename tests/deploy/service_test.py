@@ -222,7 +222,8 @@ def main():
         test_restart_keeps_the_socket(tmp)
         test_bad_activation_refused(tmp)
     print(f'service: {len(passes)} passed, {len(failures)} failed')
-    return 1 if failures else 0
+    assert not failures, f'{len(failures)} checks failed: {failures}'
+    return 0
 
 
 if __name__ == '__main__':
