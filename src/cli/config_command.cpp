@@ -19,17 +19,24 @@ namespace {
 void print_example(const std::vector<std::string>& set) {
   std::printf(
       "# blobsync configuration (TOML), read by `blobsync serve --config FILE`.\n"
-      "# Every key is commented out: the built-in default applies. Remove the\n"
+      "# Every key is commented out, showing its built-in default. Remove the\n"
       "# `#` before a key to set it. Environment variables (BLOBSYNC_<KEY>) and\n"
       "# command-line flags (--<key-with-dashes>) override this file.\n"
       "# Defaults, units and what happens at each limit: docs/http.md and\n"
       "# docs/security.md (\"Limits\"); `blobsync serve --help` lists the same keys.\n");
+  // The defaults as build_config makes them (the allow-list filled in).
+  auto defaults = http::build_config({});
   for (const auto& info : http::config_keys()) {
     std::string value;
     for (const auto& kv : set)
       if (kv.starts_with(info.key + "=")) value = kv.substr(info.key.size() + 1);
-    if (value.empty()) std::printf("\n# %s\n#%s =\n", info.help.c_str(), info.key.c_str());
-    else std::printf("\n# %s\n%s = %s\n", info.help.c_str(), info.key.c_str(), value.c_str());
+    if (!value.empty()) {
+      std::printf("\n# %s\n%s = %s\n", info.help.c_str(), info.key.c_str(), value.c_str());
+      continue;
+    }
+    auto def = defaults ? http::render_config_value(*defaults, info.key) : std::nullopt;
+    if (def) std::printf("\n# %s\n#%s = %s\n", info.help.c_str(), info.key.c_str(), def->c_str());
+    else std::printf("\n# %s (unset by default)\n#%s =\n", info.help.c_str(), info.key.c_str());
   }
 }
 

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -155,6 +156,11 @@ struct ConfigKeyInfo {
   std::string help;  // one line for --help and docs
 };
 const std::vector<ConfigKeyInfo>& config_keys();
+
+// `key`'s value in `c` as a TOML literal that build_config reads back to the
+// same value (config_render.cpp); nullopt for a key with no literal form
+// (sync_require_token when unset) or an unknown key.
+std::optional<std::string> render_config_value(const ServerConfig& c, std::string_view key);
 
 // Raw string values by key, collected from the sources in precedence order.
 using ConfigValues = std::map<std::string, std::string>;

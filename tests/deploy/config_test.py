@@ -32,7 +32,7 @@ def run(*args):
 with tempfile.TemporaryDirectory(prefix='blobsync-config-') as tmp:
     ex = run('config', 'example')
     check(ex.returncode == 0, 'config example exits 0')
-    keys = re.findall(r'^#([a-z_0-9]+) =$', ex.stdout, re.M)
+    keys = re.findall(r'^#([a-z_0-9]+) =', ex.stdout, re.M)
     flags = set(re.findall(r'^\s+--([a-z0-9-]+)', run('serve', '--help').stdout, re.M))
     missing = [k for k in keys if k.replace('_', '-') not in flags and k != 'data']
     check(len(keys) >= 60 and not missing, f'the example lists {len(keys)} keys, each a serve option (missing: {missing})')
@@ -42,6 +42,16 @@ with tempfile.TemporaryDirectory(prefix='blobsync-config-') as tmp:
     with open(path, 'w') as f:
         f.write(ex.stdout)
     check(run('config', 'check', '--config', path).returncode == 0, 'config check accepts the example as printed')
+    # Each commented line shows the built-in default; uncommented, they all load.
+    check('\n#listen = "127.0.0.1:3913"\n' in ex.stdout and '\n#max_upload_bytes = "100MiB"\n' in ex.stdout,
+          'the example shows the defaults (listen, max_upload_bytes)')
+    shown = re.sub(r'^#([a-z_0-9]+ = .+)$', r'\1', ex.stdout, flags=re.M)
+    valued = len(re.findall(r'^[a-z_0-9]+ = .+$', shown, re.M))
+    with open(path, 'w') as f:
+        f.write(shown)
+    r = run('config', 'check', '--config', path)
+    check(valued >= len(keys) - 1 and r.returncode == 0,
+          f'{valued} defaults uncommented at once are a valid config ({r.stderr.strip()})')
     ex2 = run('config', 'example', '--set', 'data="/var/lib/blobsync"', '--set', 'max_connections=10')
     with open(path, 'w') as f:
         f.write(ex2.stdout)

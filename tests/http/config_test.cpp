@@ -175,6 +175,47 @@ TEST(ConfigTest, TomlFileAndEnv) {
   EXPECT_FALSE(read_toml_config(path));
 }
 
+// Writes every key's rendered value as TOML, reads it back and renders again.
+void ExpectRoundTrip(const ServerConfig& c) {
+  auto path = std::filesystem::temp_directory_path() / "blobsync_config_render.toml";
+  {
+    std::ofstream f(path);
+    for (const auto& info : config_keys())
+      if (auto v = render_config_value(c, info.key)) f << info.key << " = " << *v << "\n";
+  }
+  auto toml = read_toml_config(path);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(toml) << toml.error().message;
+  auto back = build_config({*toml});
+  ASSERT_TRUE(back) << back.error().message;
+  for (const auto& info : config_keys()) {
+    auto v = render_config_value(c, info.key);
+    EXPECT_EQ(v, render_config_value(*back, info.key)) << info.key;
+    // Only sync_require_token may lack a literal, and only while unset.
+    if (info.key != "sync_require_token") {
+      EXPECT_TRUE(v) << info.key << " has no rendering";
+    }
+  }
+}
+
+// `blobsync config example` (the packaged conffile) shows each default through
+// render_config_value: every key has one, and each reads back unchanged.
+TEST(ConfigTest, EveryKeyRendersAndReadsBack) {
+  auto defaults = build_config({});
+  ASSERT_TRUE(defaults);
+  ExpectRoundTrip(*defaults);
+  EXPECT_EQ(render_config_value(*defaults, "max_upload_bytes"), "\"100MiB\"");
+  EXPECT_EQ(render_config_value(*defaults, "gc_grace"), "\"6h\"");
+  EXPECT_EQ(render_config_value(*defaults, "create_account_rate_address"), "\"5/h\"");
+  EXPECT_EQ(render_config_value(*defaults, "no_such_key"), std::nullopt);
+  auto odd = build_config({{{"listen", "[::1]:0"}, {"scrub_interval", "250ms"}, {"login_rate", "7/90s"},
+                            {"peers", "ws://a:1/sync, ws://b:2/sync"}, {"hostname", "quote\"back\\slash"},
+                            {"max_frame_bytes", "5000"}, {"sync_require_token", "true"},
+                            {"tokens_not_before", "2026-12-06T21:00:00Z"}, {"login_rate_address", "off"}}});
+  ASSERT_TRUE(odd) << odd.error().message;
+  ExpectRoundTrip(*odd);
+}
+
 // Access keys (issue 17): room tokens, peer tokens, admin.
 TEST(ConfigTest, AccessKeys) {
   const std::string key(40, 'k');
