@@ -1,0 +1,150 @@
+#include "cli/backup_command.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "cli/cli_context.h"
+#include "cli/progress.h"
+#include "core/blob_id.h"
+#include "store/backup.h"
+#include "store/backup_files.h"
+#include "store/blob_lifecycle.h"
+#include "store/env.h"
+#include "store/shared_store.h"
+#include "store/s3/backend_url.h"
+
+namespace blobsync {
+
+namespace {
+
+std::string mib(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
+
+// Test hook: BLOBSYNC_TEST_BACKUP_CRASH_AFTER=N exits as a crash (no pins
+// released, the snapshot left partial) once N blobs are done.
+std::uint64_t crash_after() {
+  const char* v = std::getenv("BLOBSYNC_TEST_BACKUP_CRASH_AFTER");
+  return v && *v ? std::strtoull(v, nullptr, 10) : 0;
+}
+
+void run_backup_command(CliContext& ctx, const std::string& to) {
+  if (to.starts_with("s3://"))
+    return ctx.fail_with("--to s3://... is not supported yet: back up to a directory, then copy it to the bucket "
+                         "(docs/architecture.md, \"Backups\")",
+                         kExitUsage);
+  if (ctx.metadata.starts_with("sqlite:"))
+    return ctx.fail_with("backup needs the blob index in DATA/meta.db (the default) or PostgreSQL, not " + ctx.metadata,
+                         kExitUsage);
+  std::error_code ec;
+  if (!std::filesystem::exists(ctx.data_dir / "meta.db", ec))
+    return ctx.fail_with(fmt::format("no data directory to back up at {} (no meta.db)", ctx.data_dir.string()));
+  const std::filesystem::path dest(to);
+  if (std::filesystem::weakly_canonical(dest, ec) == std::filesystem::weakly_canonical(ctx.data_dir, ec))
+    return ctx.fail_with("--to is the data directory itself", kExitUsage);
+
+  auto opened = ctx.open_store();
+  if (!opened) return ctx.fail_with(opened.error());
+  auto lifecycle = BlobLifecycle::open(opened->db, opened->store->unfenced(), opened->fence);
+  if (!lifecycle) return ctx.fail_with(lifecycle.error());
+  if (auto r = make_private_dir(Env::posix(), dest); !r)
+    return ctx.fail_with(Error{r.error().code, "--to: " + r.error().message});
+  auto dest_blobs = open_store_url_or_disk("disk:" + dest.string(), ctx.data_dir);
+  if (!dest_blobs) return ctx.fail_with(Error{dest_blobs.error().code, "--to: " + dest_blobs.error().message});
+  if (auto r = (*dest_blobs)->recover(); !r) return ctx.fail_with(r.error());
+
+  BackupSource src;
+  src.db = opened->db.get();
+  src.metadata = &opened->store->metadata();
+  src.lifecycle = lifecycle->get();
+  src.blobs = &opened->store->backend();
+  src.data_dir = ctx.data_dir;
+  src.index_in_meta_db = !(ctx.metadata.starts_with("postgres"));
+
+  Progress bar("backup", 0);
+  BackupOptions options;
+  const std::uint64_t crash = crash_after();
+  options.on_progress = [&](const BackupProgress& p) {
+    bar.update(p.copied_bytes + p.skipped_bytes);
+    if (crash && p.done >= crash) {
+      std::fprintf(stderr, "blobsync: BLOBSYNC_TEST_BACKUP_CRASH_AFTER=%llu: exiting as a crash would\n",
+                   static_cast<unsigned long long>(crash));
+      std::_Exit(137);
+    }
+  };
+  auto rep = run_backup(src, dest, **dest_blobs, options);
+  bar.finish();
+  if (!rep) return ctx.fail_with(rep.error());
+  for (const auto& holder : rep->stale_pins)
+    std::printf("released %s, left by an interrupted backup\n", holder.c_str());
+  if (rep->removed_partials)
+    std::printf("removed %llu unfinished snapshot%s of an interrupted backup\n",
+                static_cast<unsigned long long>(rep->removed_partials), rep->removed_partials == 1 ? "" : "s");
+  const auto& p = rep->progress;
+  std::printf("backup %s: %llu blobs (%s): %llu copied (%s), %llu already in the backup (%s), %zu failed\n",
+              rep->id.c_str(), static_cast<unsigned long long>(p.blobs), mib(rep->bytes).c_str(),
+              static_cast<unsigned long long>(p.copied), mib(p.copied_bytes).c_str(),
+              static_cast<unsigned long long>(p.skipped), mib(p.skipped_bytes).c_str(), rep->failures.size());
+  if (!rep->pin_warning.empty()) std::fprintf(stderr, "blobsync: warning: %s\n", rep->pin_warning.c_str());
+  if (!rep->failures.empty()) {
+    bool corrupt = false;
+    for (const auto& f : rep->failures) {
+      std::fprintf(stderr, "blobsync: %s: %s\n", to_hash_ref(f.digest).c_str(), f.error.message.c_str());
+      corrupt |= f.error.code == Errc::kCorruption;
+    }
+    return ctx.fail_with(fmt::format("{} blob{} not copied (see above): no snapshot was completed", rep->failures.size(),
+                                     rep->failures.size() == 1 ? "" : "s"),
+                         corrupt ? kExitCorrupt : kExitError);
+  }
+  std::printf("snapshot %s complete: meta.db, %zu secret file%s, manifest%s\n",
+              (dest / "snapshots" / rep->id).string().c_str(), rep->secrets.size(),
+              rep->secrets.size() == 1 ? "" : "s",
+              src.index_in_meta_db ? "" : " (the blob index is in PostgreSQL: back it up with pg_dump)");
+}
+
+void run_restore_command(CliContext& ctx, const std::string& from, const std::string& snapshot) {
+  if (from.starts_with("s3://")) return ctx.fail_with("--from s3://... is not supported yet", kExitUsage);
+  const std::filesystem::path dir(from);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir / "snapshots", ec))
+    return ctx.fail_with(fmt::format("--from: {} is not a blobsync backup (no snapshots/ in it)", from));
+  auto blobs = open_store_url_or_disk("disk:" + from, ctx.data_dir);
+  if (!blobs) return ctx.fail_with(Error{blobs.error().code, "--from: " + blobs.error().message});
+  Progress bar("restore", 0);
+  RestoreOptions options;
+  options.snapshot = snapshot;
+  options.on_progress = [&](const RestoreProgress& p) { bar.update(p.bytes); };
+  auto rep = run_restore(dir, **blobs, ctx.data_dir, options);
+  bar.finish();
+  if (!rep) return ctx.fail_with(rep.error());  // a blob missing or corrupt in the backup: exit 3
+  std::printf("restored snapshot %s into %s: %llu blobs (%s) verified, meta.db, %zu secret file%s\n", rep->id.c_str(),
+              ctx.data_dir.string().c_str(), static_cast<unsigned long long>(rep->blobs), mib(rep->bytes).c_str(),
+              rep->secrets.size(), rep->secrets.size() == 1 ? "" : "s");
+  if (!rep->index_in_meta_db)
+    std::printf("the blob index was in PostgreSQL: restore it from your pg_dump and serve with --metadata\n");
+}
+
+}  // namespace
+
+void add_backup_commands(CLI::App& app, CliContext& ctx) {
+  add_store_location_options(app, ctx);
+  auto to = std::make_shared<std::string>();
+  auto* backup = app.add_subcommand(
+      "backup", "Write a consistent snapshot of the data directory (metadata, rooms, secrets, blobs) while the "
+                "server runs; blobs already in the backup are not copied again");
+  backup->add_option("--to", *to, "Backup directory (created 0700; holds blobs/ and snapshots/)")->required();
+  backup->callback([&ctx, to] { run_backup_command(ctx, *to); });
+
+  auto from = std::make_shared<std::string>();
+  auto snapshot = std::make_shared<std::string>();
+  auto* restore = app.add_subcommand(
+      "restore", "Rebuild a data directory (--data NEWDIR, new or empty) from a backup, re-hashing every blob");
+  restore->add_option("--from", *from, "Backup directory written by `blobsync backup --to`")->required();
+  restore->add_option("--snapshot", *snapshot, "Snapshot ID (a name under DIR/snapshots; default: the newest)");
+  restore->callback([&ctx, from, snapshot] { run_restore_command(ctx, *from, *snapshot); });
+}
+
+}  // namespace blobsync

@@ -1,0 +1,130 @@
+// Backups that restore: `blobsync backup --to DIR` takes a consistent
+// snapshot of a data directory while its server runs, and `blobsync restore
+// --from DIR --data NEWDIR` rebuilds a data directory from one.
+//
+// Destination layout (DIR, created 0700; made for incremental runs):
+//   DIR/blobs/<xx>/<hex>          every blob once, by hash, shared by snapshots
+//                                 (the disk backend's layout: `disk:DIR`)
+//   DIR/snapshots/<ID>/           one complete snapshot (ID: 20261207T041500Z):
+//     manifest                    text: header, then "blob <hex> <size>" lines
+//     meta.db                     the SQLite metadata (blobs, holds, rooms,
+//                                 accounts, records) as of one commit, 0600
+//     jwt.secret, room_token.secret   the data directory's secrets, 0600
+//   DIR/snapshots/.partial-<ID>/  a snapshot being written; renamed to <ID>
+//                                 only once everything in it is durable, so an
+//                                 interrupted run never looks finished and
+//                                 never touches an earlier snapshot. The next
+//                                 run removes it.
+//
+// Consistency (docs/architecture.md, "Backups"): every blob row is pinned
+// (hold "pin:backup-<ID>") in the live database BEFORE the SQLite online
+// backup copies meta.db in one read transaction; rows that appeared in
+// between are pinned after it, and a row collected in between (it was
+// unheld) is dropped from the snapshot. So no blob the snapshot names can be
+// collected before it is copied, whatever GC runs meanwhile. The pins are
+// released when the run ends (success or failure) and dropped from the
+// snapshot's copy; a run that crashed leaves them, and the next run (which
+// holds the database's "backup" lock, so no other run is live) releases every
+// pin:backup-* it finds and says so. Blobs are copied re-hashed
+// (copy_blob_verified); what DIR/blobs already has is skipped.
+//
+// PostgreSQL metadata: the blob index lives in PostgreSQL, which this does
+// not dump (the operator runs pg_dump); the snapshot still has DATA/meta.db
+// (rooms) and the secrets, and the blobs the index names, pinned the same way.
+//
+// Thread safety: run_backup and run_restore are called from one thread; they
+// are safe next to a running server on the same data directory.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "store/backend.h"
+
+namespace blobsync {
+
+class BlobLifecycle;
+class Env;
+class MetadataStore;
+class SqlDb;
+
+// The live data directory being backed up.
+struct BackupSource {
+  SqlDb* db = nullptr;               // the metadata database (blobs, blob_hold)
+  MetadataStore* metadata = nullptr;  // the blob index on `db`
+  BlobLifecycle* lifecycle = nullptr;
+  BlobBackend* blobs = nullptr;       // where the bytes live (disk or S3)
+  std::filesystem::path data_dir;     // DATA/meta.db (rooms...), the secrets
+  bool index_in_meta_db = true;       // false: the blob index is in PostgreSQL
+};
+
+struct BackupProgress {
+  std::uint64_t blobs = 0;  // in the snapshot
+  std::uint64_t done = 0;   // copied + skipped so far
+  std::uint64_t copied = 0, copied_bytes = 0;
+  std::uint64_t skipped = 0, skipped_bytes = 0;  // already in DIR/blobs
+};
+
+struct BackupOptions {
+  Env* env = nullptr;  // nullptr: POSIX
+  // After each blob; also once before the first (done == 0).
+  std::function<void(const BackupProgress&)> on_progress;
+};
+
+struct BackupReport {
+  std::string id;                     // the snapshot's name under DIR/snapshots
+  BackupProgress progress;
+  std::uint64_t bytes = 0;            // total size of the snapshot's blobs
+  std::uint64_t collected_meanwhile = 0;  // rows dropped: collected between pinning and the snapshot
+  std::vector<std::string> stale_pins;    // pin:backup-* holders of crashed runs, released
+  std::uint64_t stale_pinned_blobs = 0;
+  std::uint64_t removed_partials = 0;     // .partial-* snapshots of interrupted runs removed
+  std::vector<std::string> secrets;       // file names copied
+  struct Failure {
+    Digest digest;
+    Error error;
+  };
+  // Blobs that could not be copied: the snapshot was not completed.
+  std::vector<Failure> failures;
+  std::string pin_warning;  // non-empty if the run's pins could not be released
+};
+
+// Errors: those that stop the run (destination not writable, database, the
+// snapshot). Per-blob failures are in the report and leave no snapshot.
+// REQUIRES: every pointer in `source` is set; `dest_blobs` is DIR/blobs.
+Result<BackupReport> run_backup(const BackupSource& source, const std::filesystem::path& dest,
+                                BlobBackend& dest_blobs, const BackupOptions& options = {});
+
+struct RestoreProgress {
+  std::uint64_t blobs = 0, done = 0, bytes = 0;
+};
+
+struct RestoreOptions {
+  std::string snapshot;  // "" = the newest complete snapshot
+  Env* env = nullptr;
+  std::function<void(const RestoreProgress&)> on_progress;
+};
+
+struct RestoreReport {
+  std::string id;
+  std::uint64_t blobs = 0, bytes = 0;
+  std::vector<std::string> secrets;
+  bool index_in_meta_db = true;  // false: the snapshot came from PostgreSQL metadata
+};
+
+// The names of the complete snapshots in `backup_dir`, oldest first.
+Result<std::vector<std::string>> list_snapshots(const std::filesystem::path& backup_dir);
+
+// Rebuilds a data directory in `new_dir`, which must not exist or be empty
+// (kAlreadyExists otherwise). Every blob is re-hashed on the way: a missing
+// or corrupt one stops the restore (kCorruption, naming it) and
+// what was written into `new_dir` is removed. `backup_blobs` is DIR/blobs.
+Result<RestoreReport> run_restore(const std::filesystem::path& backup_dir, BlobBackend& backup_blobs,
+                                  const std::filesystem::path& new_dir, const RestoreOptions& options = {});
+
+}  // namespace blobsync
