@@ -3,10 +3,12 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "cli/cli_context.h"
 #include "cli/progress.h"
@@ -24,10 +26,12 @@ namespace {
 
 std::string mib(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
 
-// Test hook: BLOBSYNC_TEST_BACKUP_CRASH_AFTER=N exits as a crash (no pins
-// released, the snapshot left partial) once N blobs are done.
-std::uint64_t crash_after() {
-  const char* v = std::getenv("BLOBSYNC_TEST_BACKUP_CRASH_AFTER");
+// Test hooks: BLOBSYNC_TEST_BACKUP_CRASH_AFTER=N exits as a crash (no pins
+// released, the snapshot left partial) once N blobs are done;
+// BLOBSYNC_TEST_BACKUP_SLOW_MS=M says on stderr when the copy starts and
+// sleeps M ms after each blob, so a test can run GC meanwhile.
+std::uint64_t test_hook(const char* name) {
+  const char* v = std::getenv(name);
   return v && *v ? std::strtoull(v, nullptr, 10) : 0;
 }
 
@@ -66,9 +70,13 @@ void run_backup_command(CliContext& ctx, const std::string& to) {
 
   Progress bar("backup", 0);
   BackupOptions options;
-  const std::uint64_t crash = crash_after();
+  const std::uint64_t crash = test_hook("BLOBSYNC_TEST_BACKUP_CRASH_AFTER");
+  const std::uint64_t slow_ms = test_hook("BLOBSYNC_TEST_BACKUP_SLOW_MS");
   options.on_progress = [&](const BackupProgress& p) {
     bar.update(p.copied_bytes + p.skipped_bytes);
+    if (slow_ms && p.done == 0) std::fprintf(stderr, "blobsync: test hook: copying %llu blobs\n",
+                                             static_cast<unsigned long long>(p.blobs));
+    if (slow_ms) std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms));
     if (crash && p.done >= crash) {
       std::fprintf(stderr, "blobsync: BLOBSYNC_TEST_BACKUP_CRASH_AFTER=%llu: exiting as a crash would\n",
                    static_cast<unsigned long long>(crash));
