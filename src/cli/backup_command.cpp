@@ -43,9 +43,11 @@ void run_backup_command(CliContext& ctx, const std::string& to) {
   if (ctx.metadata.starts_with("sqlite:"))
     return ctx.fail_with("backup needs the blob index in DATA/meta.db (the default) or PostgreSQL, not " + ctx.metadata,
                          kExitUsage);
+  const bool index_in_meta_db = !ctx.metadata.starts_with("postgres");
   std::error_code ec;
-  if (!std::filesystem::exists(ctx.data_dir / "meta.db", ec))
-    return ctx.fail_with(fmt::format("no data directory to back up at {} (no meta.db)", ctx.data_dir.string()));
+  if (!std::filesystem::exists(ctx.data_dir / (index_in_meta_db ? "meta.db" : ""), ec))
+    return ctx.fail_with(fmt::format("no data directory to back up at {}{}", ctx.data_dir.string(),
+                                     index_in_meta_db ? " (no meta.db)" : ""));
   const std::filesystem::path dest(to);
   if (std::filesystem::weakly_canonical(dest, ec) == std::filesystem::weakly_canonical(ctx.data_dir, ec))
     return ctx.fail_with("--to is the data directory itself", kExitUsage);
@@ -66,7 +68,7 @@ void run_backup_command(CliContext& ctx, const std::string& to) {
   src.lifecycle = lifecycle->get();
   src.blobs = &opened->store->backend();
   src.data_dir = ctx.data_dir;
-  src.index_in_meta_db = !(ctx.metadata.starts_with("postgres"));
+  src.index_in_meta_db = index_in_meta_db;
 
   Progress bar("backup", 0);
   BackupOptions options;

@@ -214,27 +214,39 @@ Result<> snapshot_and_copy(const BackupSource& src, Env* env, const std::filesys
 
   const auto partial = snapshots / (".partial-" + rep.id);
   if (auto r = make_private_dir(env, partial); !r) return std::unexpected(r.error());
-  {
+  // With PostgreSQL metadata DATA/meta.db holds only rooms, and exists once a server ran.
+  const bool have_meta = env->stat(src.data_dir / "meta.db").has_value();
+  if (!have_meta && src.index_in_meta_db)
+    return fail(Errc::kNotFound, "no {} to back up", (src.data_dir / "meta.db").string());
+  if (have_meta) {
     auto live = SqliteDb::open(src.data_dir / "meta.db");
     if (!live) return fail(live.error().code, "opening {}: {}", (src.data_dir / "meta.db").string(), live.error().message);
     if (auto r = (*live)->backup_into(partial / "meta.db"); !r) return std::unexpected(r.error());
   }
   std::vector<BackendStat> blobs;
   {
-    auto snap = SqliteDb::open(partial / "meta.db");
-    if (!snap) return std::unexpected(snap.error());
-    SqliteDb* index = src.index_in_meta_db ? snap->get() : nullptr;
+    std::unique_ptr<SqliteDb> snap;
+    if (have_meta) {
+      auto opened = SqliteDb::open(partial / "meta.db");
+      if (!opened) return std::unexpected(opened.error());
+      snap = std::move(*opened);
+    }
+    SqliteDb* index = src.index_in_meta_db ? snap.get() : nullptr;
     auto listed = snapshot_blobs(src, index);
     if (!listed) return fail(listed.error().code, "reading the snapshot's blobs: {}", listed.error().message);
     blobs = std::move(*listed);
     if (auto r = pin_latecomers(src, index, guard, blobs, rep); !r) return std::unexpected(r.error());
     if (index) {
       // The run's pins are no hold of the restored server's.
-      if (auto r = (*snap)->exec("DELETE FROM blob_hold WHERE holder LIKE 'pin:backup-%'"); !r) return std::unexpected(r.error());
+      if (auto r = index->exec("DELETE FROM blob_hold WHERE holder LIKE 'pin:backup-%'"); !r) return std::unexpected(r.error());
     }
-    if (auto r = (*snap)->exec("PRAGMA journal_mode=DELETE"); !r) return std::unexpected(r.error());
+    if (snap) {
+      if (auto r = snap->exec("PRAGMA journal_mode=DELETE"); !r) return std::unexpected(r.error());
+    }
   }
-  if (auto r = fsync_file(env, partial / "meta.db", 0600); !r) return std::unexpected(r.error());
+  if (have_meta) {
+    if (auto r = fsync_file(env, partial / "meta.db", 0600); !r) return std::unexpected(r.error());
+  }
 
   rep.progress.blobs = blobs.size();
   for (const auto& b : blobs) rep.bytes += b.size;

@@ -44,6 +44,8 @@ Result<> restore_into(const std::filesystem::path& snap, const Manifest& m, Blob
     rep.secrets.push_back(name);
   }
   // meta.db last, under a temporary name: a data directory with a meta.db is a whole one.
+  // (PostgreSQL metadata: a snapshot of a server that never ran has none.)
+  if (!m.header.index_in_meta_db && !env->stat(snap / "meta.db").has_value()) return env->fsync_dir(dir);
   const auto tmp = dir / "meta.db.restoring";
   if (auto r = copy_file(env, snap / "meta.db", tmp, 0600); !r)
     return fail(r.error().code, "meta.db: {}", r.error().message);
