@@ -56,8 +56,11 @@ void run_backup_command(CliContext& ctx, const std::string& to) {
   if (!opened) return ctx.fail_with(opened.error());
   auto lifecycle = BlobLifecycle::open(opened->db, opened->store->unfenced(), opened->fence);
   if (!lifecycle) return ctx.fail_with(lifecycle.error());
-  if (auto r = make_private_dir(Env::posix(), dest); !r)
-    return ctx.fail_with(Error{r.error().code, "--to: " + r.error().message});
+  for (const auto& dir : {dest, dest / "snapshots"}) {
+    if (auto r = make_private_dir(Env::posix(), dir); !r)
+      return ctx.fail_with(Error{r.error().code, "--to: " + r.error().message});
+  }
+  auto snapshots = dir_snapshot_store(dest);
   auto dest_blobs = open_store_url_or_disk("disk:" + dest.string(), ctx.data_dir);
   if (!dest_blobs) return ctx.fail_with(Error{dest_blobs.error().code, "--to: " + dest_blobs.error().message});
   if (auto r = (*dest_blobs)->recover(); !r) return ctx.fail_with(r.error());
@@ -85,7 +88,7 @@ void run_backup_command(CliContext& ctx, const std::string& to) {
       std::_Exit(137);
     }
   };
-  auto rep = run_backup(src, dest, **dest_blobs, options);
+  auto rep = run_backup(src, *snapshots, **dest_blobs, options);
   bar.finish();
   if (!rep) return ctx.fail_with(rep.error());
   for (const auto& holder : rep->stale_pins)
@@ -127,7 +130,8 @@ void run_restore_command(CliContext& ctx, const std::string& from, const std::st
   RestoreOptions options;
   options.snapshot = snapshot;
   options.on_progress = [&](const RestoreProgress& p) { bar.update(p.bytes); };
-  auto rep = run_restore(dir, **blobs, ctx.data_dir, options);
+  auto snapshots = dir_snapshot_store(dir);
+  auto rep = run_restore(*snapshots, **blobs, ctx.data_dir, options);
   bar.finish();
   if (!rep) return ctx.fail_with(rep.error());  // a blob missing or corrupt in the backup: exit 3
   std::printf("restored snapshot %s into %s: %llu blobs (%s) verified, meta.db, %zu secret file%s\n", rep->id.c_str(),

@@ -208,11 +208,11 @@ void copy_blobs(const BackupSource& src, BlobBackend& dest, const std::vector<Ba
 }
 
 // Pins, snapshots meta.db, copies the blobs and completes the snapshot.
-Result<> snapshot_and_copy(const BackupSource& src, Env* env, const std::filesystem::path& snapshots,
-                           BlobBackend& dest_blobs, const BackupOptions& opt, PinGuard& guard, BackupReport& rep) {
+Result<> snapshot_and_copy(const BackupSource& src, Env* env, SnapshotStore& dest, BlobBackend& dest_blobs,
+                           const BackupOptions& opt, PinGuard& guard, BackupReport& rep) {
   if (auto r = pin_every_row(src, guard); !r) return fail(r.error().code, "pinning the blobs: {}", r.error().message);
 
-  const auto partial = snapshots / (".partial-" + rep.id);
+  const auto partial = dest.staging_dir(rep.id);
   if (auto r = make_private_dir(env, partial); !r) return std::unexpected(r.error());
   // With PostgreSQL metadata DATA/meta.db holds only rooms, and exists once a server ran.
   const bool have_meta = env->stat(src.data_dir / "meta.db").has_value();
@@ -262,37 +262,34 @@ Result<> snapshot_and_copy(const BackupSource& src, Env* env, const std::filesys
   ManifestHeader header{rep.id, src.index_in_meta_db, rep.secrets};
   if (auto r = write_manifest(env, partial / "manifest", header, blobs); !r) return std::unexpected(r.error());
   if (auto r = env->fsync_dir(partial); !r) return std::unexpected(r.error());
-  if (auto r = env->rename(partial, snapshots / rep.id); !r) return std::unexpected(r.error());
-  if (auto r = env->fsync_dir(snapshots); !r) return std::unexpected(r.error());
-  return {};
+  return dest.publish(rep.id);
 }
 
 }  // namespace
 
-Result<BackupReport> run_backup(const BackupSource& src, const std::filesystem::path& dest, BlobBackend& dest_blobs,
+Result<BackupReport> run_backup(const BackupSource& src, SnapshotStore& dest, BlobBackend& dest_blobs,
                                 const BackupOptions& opt) {
   Env* env = opt.env ? opt.env : Env::posix();
   BackupReport rep;
-  const auto snapshots = dest / "snapshots";
-  if (auto r = make_private_dir(env, dest); !r) return fail(r.error().code, "backup destination: {}", r.error().message);
-  if (auto r = make_private_dir(env, snapshots); !r)
-    return fail(r.error().code, "backup destination: {}", r.error().message);
 
   // One run at a time per database, so pins not ours are a crashed run's.
   auto lock = src.db->open_lock("backup");
   if (!lock) return std::unexpected(lock.error());
   if (auto r = (*lock)->lock(true); !r) return std::unexpected(r.error());
   if (auto r = clear_stale_pins(src, rep); !r) return fail(r.error().code, "releasing old backup pins: {}", r.error().message);
-  auto removed = remove_partials(env, snapshots);
+  auto removed = dest.remove_partials();
   if (!removed) return std::unexpected(removed.error());
   rep.removed_partials = *removed;
 
+  auto existing = dest.list();
+  if (!existing) return std::unexpected(existing.error());
   rep.id = utc_id();
-  for (int n = 2; env->stat(snapshots / rep.id).has_value(); ++n) rep.id = fmt::format("{}-{}", utc_id(), n);
+  for (int n = 2; std::find(existing->begin(), existing->end(), rep.id) != existing->end(); ++n)
+    rep.id = fmt::format("{}-{}", utc_id(), n);
   Result<> done;
   {
     PinGuard guard{*src.lifecycle, "pin:backup-" + rep.id, {}, &rep.pin_warning};
-    done = snapshot_and_copy(src, env, snapshots, dest_blobs, opt, guard, rep);
+    done = snapshot_and_copy(src, env, dest, dest_blobs, opt, guard, rep);
   }  // the pins go here, while the lock still says this run is live
   if (!done) return std::unexpected(done.error());
   return rep;

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,31 @@ class BlobLifecycle;
 class Env;
 class MetadataStore;
 class SqlDb;
+
+// Where complete snapshots live: DIR/snapshots (dir_snapshot_store) or the
+// objects PREFIX/snapshots/<ID>/... of a bucket (store/s3/s3_snapshot_store.h).
+// A snapshot is written into a local directory first (staging_dir) and then
+// published, which makes it visible all at once or not at all.
+class SnapshotStore {
+ public:
+  virtual ~SnapshotStore() = default;
+  // "DIR/snapshots" or "s3://bucket/prefix/snapshots", for messages.
+  virtual std::string describe() const = 0;
+  // The complete snapshots, oldest first.
+  virtual Result<std::vector<std::string>> list() = 0;
+  // Removes what interrupted runs left; returns how many snapshots' worth.
+  virtual Result<std::uint64_t> remove_partials() = 0;
+  // The local directory run_backup writes snapshot `id` into (not yet existing).
+  virtual std::filesystem::path staging_dir(const std::string& id) = 0;
+  // Makes the complete, fsynced staging_dir(id) the snapshot `id`.
+  virtual Result<> publish(const std::string& id) = 0;
+  // A local directory with snapshot `id`'s files, downloaded into `scratch`
+  // (an empty directory) if they are not local already.
+  virtual Result<std::filesystem::path> fetch(const std::string& id, const std::filesystem::path& scratch) = 0;
+};
+
+// DIR/snapshots: staged in DIR/snapshots/.partial-<ID>, published by rename.
+std::unique_ptr<SnapshotStore> dir_snapshot_store(const std::filesystem::path& dir, Env* env = nullptr);
 
 // The live data directory being backed up.
 struct BackupSource {
@@ -96,9 +122,10 @@ struct BackupReport {
 
 // Errors: those that stop the run (destination not writable, database, the
 // snapshot). Per-blob failures are in the report and leave no snapshot.
-// REQUIRES: every pointer in `source` is set; `dest_blobs` is DIR/blobs.
-Result<BackupReport> run_backup(const BackupSource& source, const std::filesystem::path& dest,
-                                BlobBackend& dest_blobs, const BackupOptions& options = {});
+// REQUIRES: every pointer in `source` is set; `dest_blobs` is DIR/blobs (or
+// the bucket's PREFIX/blobs/).
+Result<BackupReport> run_backup(const BackupSource& source, SnapshotStore& dest, BlobBackend& dest_blobs,
+                                const BackupOptions& options = {});
 
 struct RestoreProgress {
   std::uint64_t blobs = 0, done = 0, bytes = 0;
@@ -117,14 +144,11 @@ struct RestoreReport {
   bool index_in_meta_db = true;  // false: the snapshot came from PostgreSQL metadata
 };
 
-// The names of the complete snapshots in `backup_dir`, oldest first.
-Result<std::vector<std::string>> list_snapshots(const std::filesystem::path& backup_dir);
-
 // Rebuilds a data directory in `new_dir`, which must not exist or be empty
 // (kAlreadyExists otherwise). Every blob is re-hashed on the way: a missing
 // or corrupt one stops the restore (kCorruption, naming it) and
-// what was written into `new_dir` is removed. `backup_blobs` is DIR/blobs.
-Result<RestoreReport> run_restore(const std::filesystem::path& backup_dir, BlobBackend& backup_blobs,
-                                  const std::filesystem::path& new_dir, const RestoreOptions& options = {});
+// what was written into `new_dir` is removed. `backup_blobs` as for run_backup.
+Result<RestoreReport> run_restore(SnapshotStore& backup, BlobBackend& backup_blobs, const std::filesystem::path& new_dir,
+                                  const RestoreOptions& options = {});
 
 }  // namespace blobsync

@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <fstream>
 #include <functional>
 
+#include "store/backup.h"
 #include "store/env.h"
 
 namespace blobsync {
@@ -160,6 +162,60 @@ Result<Manifest> read_manifest(const std::filesystem::path& path) {
   if (!ended) return fail(Errc::kCorruption, "manifest {} is cut short (no 'end')", path.string());
   if (!have_count || count != m.blobs.size()) return fail(Errc::kCorruption, "manifest {}: blob count does not match", path.string());
   return m;
+}
+
+}  // namespace blobsync
+
+namespace blobsync {
+
+namespace {
+
+class DirSnapshotStore final : public SnapshotStore {
+ public:
+  DirSnapshotStore(std::filesystem::path dir, Env* env) : dir_(std::move(dir)), env_(env) {}
+
+  std::string describe() const override { return snapshots().string(); }
+
+  Result<std::vector<std::string>> list() override {
+    auto names = env_->list_dir(snapshots());
+    if (!names) {
+      if (names.error().code == Errc::kNotFound)
+        return fail(Errc::kNotFound, "{} is not a blobsync backup (no snapshots/ in it)", dir_.string());
+      return std::unexpected(names.error());
+    }
+    std::vector<std::string> out;
+    for (const auto& n : *names) {
+      if (n.starts_with(".")) continue;  // .partial-*: an interrupted run
+      if (env_->stat(snapshots() / n / "manifest").has_value()) out.push_back(n);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  Result<std::uint64_t> remove_partials() override { return blobsync::remove_partials(env_, snapshots()); }
+
+  std::filesystem::path staging_dir(const std::string& id) override { return snapshots() / (".partial-" + id); }
+
+  Result<> publish(const std::string& id) override {
+    if (auto r = env_->fsync_dir(staging_dir(id)); !r) return r;
+    if (auto r = env_->rename(staging_dir(id), snapshots() / id); !r) return r;
+    return env_->fsync_dir(snapshots());
+  }
+
+  Result<std::filesystem::path> fetch(const std::string& id, const std::filesystem::path&) override {
+    return snapshots() / id;
+  }
+
+ private:
+  std::filesystem::path snapshots() const { return dir_ / "snapshots"; }
+  std::filesystem::path dir_;
+  Env* env_;
+};
+
+}  // namespace
+
+std::unique_ptr<SnapshotStore> dir_snapshot_store(const std::filesystem::path& dir, Env* env) {
+  return std::make_unique<DirSnapshotStore>(dir, env ? env : Env::posix());
 }
 
 }  // namespace blobsync

@@ -1,4 +1,4 @@
-// run_restore and list_snapshots (see backup.h).
+// run_restore (see backup.h).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -45,7 +45,7 @@ Result<> restore_into(const std::filesystem::path& snap, const Manifest& m, Blob
   }
   // meta.db last, under a temporary name: a data directory with a meta.db is a whole one.
   // (PostgreSQL metadata: a snapshot of a server that never ran has none.)
-  if (!m.header.index_in_meta_db && !env->stat(snap / "meta.db").has_value()) return env->fsync_dir(dir);
+  if (!m.header.index_in_meta_db && !env->stat(snap / "meta.db").has_value()) return {};
   const auto tmp = dir / "meta.db.restoring";
   if (auto r = copy_file(env, snap / "meta.db", tmp, 0600); !r)
     return fail(r.error().code, "meta.db: {}", r.error().message);
@@ -61,42 +61,21 @@ Result<> restore_into(const std::filesystem::path& snap, const Manifest& m, Blob
                   *row ? st->column_text(0) : std::string("no answer"));
   }
   if (auto r = fsync_file(env, tmp, 0600); !r) return r;
-  if (auto r = env->rename(tmp, dir / "meta.db"); !r) return r;
-  return env->fsync_dir(dir);
+  return env->rename(tmp, dir / "meta.db");
 }
 
 }  // namespace
 
-Result<std::vector<std::string>> list_snapshots(const std::filesystem::path& backup_dir) {
-  Env* env = Env::posix();
-  auto names = env->list_dir(backup_dir / "snapshots");
-  if (!names) {
-    if (names.error().code == Errc::kNotFound)
-      return fail(Errc::kNotFound, "{} is not a blobsync backup (no snapshots/ in it)", backup_dir.string());
-    return std::unexpected(names.error());
-  }
-  std::vector<std::string> out;
-  for (const auto& n : *names) {
-    if (n.starts_with(".")) continue;  // .partial-*: an interrupted run
-    if (env->stat(backup_dir / "snapshots" / n / "manifest").has_value()) out.push_back(n);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-Result<RestoreReport> run_restore(const std::filesystem::path& backup_dir, BlobBackend& backup_blobs,
-                                  const std::filesystem::path& new_dir, const RestoreOptions& opt) {
+Result<RestoreReport> run_restore(SnapshotStore& backup, BlobBackend& backup_blobs, const std::filesystem::path& new_dir,
+                                  const RestoreOptions& opt) {
   Env* env = opt.env ? opt.env : Env::posix();
-  auto snaps = list_snapshots(backup_dir);
+  auto snaps = backup.list();
   if (!snaps) return std::unexpected(snaps.error());
-  if (snaps->empty()) return fail(Errc::kNotFound, "no complete snapshot in {}", (backup_dir / "snapshots").string());
+  if (snaps->empty()) return fail(Errc::kNotFound, "no complete snapshot in {}", backup.describe());
   std::string id = opt.snapshot.empty() ? snaps->back() : opt.snapshot;
   if (std::find(snaps->begin(), snaps->end(), id) == snaps->end())
-    return fail(Errc::kNotFound, "no complete snapshot {} in {} (there are: {})", id,
-                (backup_dir / "snapshots").string(), fmt::join(*snaps, ", "));
-  const auto snap = backup_dir / "snapshots" / id;
-  auto m = read_manifest(snap / "manifest");
-  if (!m) return std::unexpected(m.error());
+    return fail(Errc::kNotFound, "no complete snapshot {} in {} (there are: {})", id, backup.describe(),
+                fmt::join(*snaps, ", "));
 
   std::error_code ec;
   if (std::filesystem::exists(new_dir, ec) && !std::filesystem::is_empty(new_dir, ec))
@@ -106,11 +85,23 @@ Result<RestoreReport> run_restore(const std::filesystem::path& backup_dir, BlobB
 
   RestoreReport rep;
   rep.id = id;
-  rep.index_in_meta_db = m->header.index_in_meta_db;
-  if (auto r = restore_into(snap, *m, backup_blobs, new_dir, env, opt, rep); !r) {
+  // The snapshot's files (S3: downloaded into NEWDIR/.snapshot, removed when done).
+  const auto scratch = new_dir / ".snapshot";
+  auto restored = [&]() -> Result<> {
+    if (auto r = make_private_dir(env, scratch); !r) return r;
+    auto snap = backup.fetch(id, scratch);
+    if (!snap) return std::unexpected(snap.error());
+    auto m = read_manifest(*snap / "manifest");
+    if (!m) return std::unexpected(m.error());
+    rep.index_in_meta_db = m->header.index_in_meta_db;
+    if (auto r = restore_into(*snap, *m, backup_blobs, new_dir, env, opt, rep); !r) return r;
+    std::filesystem::remove_all(scratch, ec);
+    return env->fsync_dir(new_dir);
+  }();
+  if (!restored) {
     // Leave the directory empty, as it was, so a second try can start over.
     for (const auto& e : std::filesystem::directory_iterator(new_dir, ec)) std::filesystem::remove_all(e.path(), ec);
-    return std::unexpected(r.error());
+    return std::unexpected(restored.error());
   }
   return rep;
 }

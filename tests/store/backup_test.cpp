@@ -68,10 +68,11 @@ class BackupTest : public ::testing::Test {
 
 TEST_F(BackupTest, RoundTripIsIncrementalAndRestores) {
   const auto dest = tmp_.path() / "backup";
-  ASSERT_TRUE(make_private_dir(Env::posix(), dest));
+  ASSERT_TRUE(make_private_dir(Env::posix(), dest / "snapshots"));
+  auto snapshots = dir_snapshot_store(dest);
   auto blobs = DiskBackend::open(Env::posix(), dest / "blobs");
   ASSERT_TRUE(blobs);
-  auto first = run_backup(source(), dest, **blobs);
+  auto first = run_backup(source(), *snapshots, **blobs);
   ASSERT_TRUE(first) << first.error().to_string();
   EXPECT_EQ(first->progress.blobs, 5u);
   EXPECT_EQ(first->progress.copied, 5u);
@@ -79,42 +80,43 @@ TEST_F(BackupTest, RoundTripIsIncrementalAndRestores) {
   EXPECT_TRUE(first->pin_warning.empty());
   for (const auto& d : digests_) EXPECT_EQ(holds(d), std::vector<std::string>{"pin:cli"});
 
-  auto second = run_backup(source(), dest, **blobs);
+  auto second = run_backup(source(), *snapshots, **blobs);
   ASSERT_TRUE(second) << second.error().to_string();
   EXPECT_EQ(second->progress.copied, 0u);
   EXPECT_EQ(second->progress.skipped, 5u);
-  auto snaps = list_snapshots(dest);
+  auto snaps = snapshots->list();
   ASSERT_TRUE(snaps);
   EXPECT_EQ(snaps->size(), 2u);
 
-  auto restored = run_restore(dest, **blobs, tmp_.path() / "restored");
+  auto restored = run_restore(*snapshots, **blobs, tmp_.path() / "restored");
   ASSERT_TRUE(restored) << restored.error().to_string();
   EXPECT_EQ(restored->id, snaps->back());
   EXPECT_EQ(restored->blobs, 5u);
-  auto again = run_restore(dest, **blobs, tmp_.path() / "restored");
+  auto again = run_restore(*snapshots, **blobs, tmp_.path() / "restored");
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Errc::kAlreadyExists);
 }
 
 TEST_F(BackupTest, DiskFullAtTheDestinationLeavesNoSnapshotAndNoPin) {
   const auto dest = tmp_.path() / "full";
-  ASSERT_TRUE(make_private_dir(Env::posix(), dest));
+  ASSERT_TRUE(make_private_dir(Env::posix(), dest / "snapshots"));
+  auto snapshots = dir_snapshot_store(dest);
   FaultInjectionEnv full(Env::posix());
   auto blobs = DiskBackend::open(&full, dest / "blobs");
   ASSERT_TRUE(blobs);
   full.fail_always(EnvOp::kWrite, ENOSPC);
-  auto rep = run_backup(source(), dest, **blobs);
+  auto rep = run_backup(source(), *snapshots, **blobs);
   ASSERT_TRUE(rep) << rep.error().to_string();
   ASSERT_EQ(rep->failures.size(), 5u);
   EXPECT_EQ(rep->failures[0].error.code, Errc::kNoSpace) << rep->failures[0].error.to_string();
-  auto snaps = list_snapshots(dest);
+  auto snaps = snapshots->list();
   ASSERT_TRUE(snaps);
   EXPECT_TRUE(snaps->empty()) << "a backup that could not copy every blob is not complete";
   for (const auto& d : digests_) EXPECT_EQ(holds(d), std::vector<std::string>{"pin:cli"}) << "the run's pins are released";
 
   // Space again: the next run completes (and removes the partial snapshot).
   full.clear_faults();
-  auto ok = run_backup(source(), dest, **blobs);
+  auto ok = run_backup(source(), *snapshots, **blobs);
   ASSERT_TRUE(ok) << ok.error().to_string();
   EXPECT_TRUE(ok->failures.empty());
   EXPECT_EQ(ok->removed_partials, 1u);
@@ -124,10 +126,11 @@ TEST_F(BackupTest, DiskFullAtTheDestinationLeavesNoSnapshotAndNoPin) {
 TEST_F(BackupTest, StalePinsOfACrashedRunAreReleased) {
   ASSERT_TRUE(lifecycle_->hold("pin:backup-19990101T000000Z", digests_));
   const auto dest = tmp_.path() / "stale";
-  ASSERT_TRUE(make_private_dir(Env::posix(), dest));
+  ASSERT_TRUE(make_private_dir(Env::posix(), dest / "snapshots"));
+  auto snapshots = dir_snapshot_store(dest);
   auto blobs = DiskBackend::open(Env::posix(), dest / "blobs");
   ASSERT_TRUE(blobs);
-  auto rep = run_backup(source(), dest, **blobs);
+  auto rep = run_backup(source(), *snapshots, **blobs);
   ASSERT_TRUE(rep) << rep.error().to_string();
   EXPECT_EQ(rep->stale_pins, std::vector<std::string>{"pin:backup-19990101T000000Z"});
   EXPECT_EQ(rep->stale_pinned_blobs, 5u);
