@@ -19,6 +19,8 @@
 #include "store/env.h"
 #include "store/shared_store.h"
 #include "store/s3/backend_url.h"
+#include "store/s3/s3_backend.h"
+#include "store/s3/s3_snapshot_store.h"
 
 namespace blobsync {
 
@@ -35,11 +37,42 @@ std::uint64_t test_hook(const char* name) {
   return v && *v ? std::strtoull(v, nullptr, 10) : 0;
 }
 
+// A backup location: DIR (blobs in DIR/blobs, snapshots in DIR/snapshots) or
+// s3://BUCKET[/PREFIX]?... (PREFIX blobs/ and PREFIX snapshots/).
+struct BackupLocation {
+  std::shared_ptr<BlobBackend> blobs;
+  std::unique_ptr<SnapshotStore> snapshots;
+};
+
+Result<BackupLocation> open_backup(const CliContext& ctx, const std::string& where, bool for_backup) {
+  BackupLocation out;
+  if (where.starts_with("s3://")) {
+    auto s3 = s3::open_s3_backend(where);
+    if (!s3) return std::unexpected(s3.error());
+    std::shared_ptr<s3::S3Backend> backend = std::move(*s3);
+    // Staged next to meta.db (same disk, same space), removed once uploaded.
+    out.snapshots = s3::s3_snapshot_store(*backend, ctx.data_dir / "backup-staging");
+    out.blobs = std::move(backend);
+  } else {
+    const std::filesystem::path dir(where);
+    if (for_backup) {
+      for (const auto& d : {dir, dir / "snapshots"})
+        if (auto r = make_private_dir(Env::posix(), d); !r) return std::unexpected(r.error());
+    } else if (std::error_code ec; !std::filesystem::is_directory(dir / "snapshots", ec)) {
+      return fail(Errc::kNotFound, "{} is not a blobsync backup (no snapshots/ in it)", where);
+    }
+    auto blobs = open_store_url_or_disk("disk:" + where, ctx.data_dir);
+    if (!blobs) return std::unexpected(blobs.error());
+    out.blobs = std::move(*blobs);
+    out.snapshots = dir_snapshot_store(dir);
+  }
+  if (for_backup) {
+    if (auto r = out.blobs->recover(); !r) return std::unexpected(r.error());
+  }
+  return out;
+}
+
 void run_backup_command(CliContext& ctx, const std::string& to) {
-  if (to.starts_with("s3://"))
-    return ctx.fail_with("--to s3://... is not supported yet: back up to a directory, then copy it to the bucket "
-                         "(docs/architecture.md, \"Backups\")",
-                         kExitUsage);
   if (ctx.metadata.starts_with("sqlite:"))
     return ctx.fail_with("backup needs the blob index in DATA/meta.db (the default) or PostgreSQL, not " + ctx.metadata,
                          kExitUsage);
@@ -48,22 +81,18 @@ void run_backup_command(CliContext& ctx, const std::string& to) {
   if (!std::filesystem::exists(ctx.data_dir / (index_in_meta_db ? "meta.db" : ""), ec))
     return ctx.fail_with(fmt::format("no data directory to back up at {}{}", ctx.data_dir.string(),
                                      index_in_meta_db ? " (no meta.db)" : ""));
-  const std::filesystem::path dest(to);
-  if (std::filesystem::weakly_canonical(dest, ec) == std::filesystem::weakly_canonical(ctx.data_dir, ec))
+  if (!to.starts_with("s3://") &&
+      std::filesystem::weakly_canonical(to, ec) == std::filesystem::weakly_canonical(ctx.data_dir, ec))
     return ctx.fail_with("--to is the data directory itself", kExitUsage);
 
   auto opened = ctx.open_store();
   if (!opened) return ctx.fail_with(opened.error());
   auto lifecycle = BlobLifecycle::open(opened->db, opened->store->unfenced(), opened->fence);
   if (!lifecycle) return ctx.fail_with(lifecycle.error());
-  for (const auto& dir : {dest, dest / "snapshots"}) {
-    if (auto r = make_private_dir(Env::posix(), dir); !r)
-      return ctx.fail_with(Error{r.error().code, "--to: " + r.error().message});
-  }
-  auto snapshots = dir_snapshot_store(dest);
-  auto dest_blobs = open_store_url_or_disk("disk:" + dest.string(), ctx.data_dir);
-  if (!dest_blobs) return ctx.fail_with(Error{dest_blobs.error().code, "--to: " + dest_blobs.error().message});
-  if (auto r = (*dest_blobs)->recover(); !r) return ctx.fail_with(r.error());
+  auto target = open_backup(ctx, to, true);
+  if (!target) return ctx.fail_with(Error{target.error().code, "--to: " + target.error().message});
+  auto& dest_blobs = target->blobs;
+  auto& snapshots = target->snapshots;
 
   BackupSource src;
   src.db = opened->db.get();
@@ -88,7 +117,7 @@ void run_backup_command(CliContext& ctx, const std::string& to) {
       std::_Exit(137);
     }
   };
-  auto rep = run_backup(src, *snapshots, **dest_blobs, options);
+  auto rep = run_backup(src, *snapshots, *dest_blobs, options);
   bar.finish();
   if (!rep) return ctx.fail_with(rep.error());
   for (const auto& holder : rep->stale_pins)
@@ -112,26 +141,20 @@ void run_backup_command(CliContext& ctx, const std::string& to) {
                                      rep->failures.size() == 1 ? "" : "s"),
                          corrupt ? kExitCorrupt : kExitError);
   }
-  std::printf("snapshot %s complete: meta.db, %zu secret file%s, manifest%s\n",
-              (dest / "snapshots" / rep->id).string().c_str(), rep->secrets.size(),
+  std::printf("snapshot %s/%s complete: meta.db, %zu secret file%s, manifest%s\n", snapshots->describe().c_str(),
+              rep->id.c_str(), rep->secrets.size(),
               rep->secrets.size() == 1 ? "" : "s",
               src.index_in_meta_db ? "" : " (the blob index is in PostgreSQL: back it up with pg_dump)");
 }
 
 void run_restore_command(CliContext& ctx, const std::string& from, const std::string& snapshot) {
-  if (from.starts_with("s3://")) return ctx.fail_with("--from s3://... is not supported yet", kExitUsage);
-  const std::filesystem::path dir(from);
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir / "snapshots", ec))
-    return ctx.fail_with(fmt::format("--from: {} is not a blobsync backup (no snapshots/ in it)", from));
-  auto blobs = open_store_url_or_disk("disk:" + from, ctx.data_dir);
-  if (!blobs) return ctx.fail_with(Error{blobs.error().code, "--from: " + blobs.error().message});
+  auto backup = open_backup(ctx, from, false);
+  if (!backup) return ctx.fail_with(Error{backup.error().code, "--from: " + backup.error().message});
   Progress bar("restore", 0);
   RestoreOptions options;
   options.snapshot = snapshot;
   options.on_progress = [&](const RestoreProgress& p) { bar.update(p.bytes); };
-  auto snapshots = dir_snapshot_store(dir);
-  auto rep = run_restore(*snapshots, **blobs, ctx.data_dir, options);
+  auto rep = run_restore(*backup->snapshots, *backup->blobs, ctx.data_dir, options);
   bar.finish();
   if (!rep) return ctx.fail_with(rep.error());  // a blob missing or corrupt in the backup: exit 3
   std::printf("restored snapshot %s into %s: %llu blobs (%s) verified, meta.db, %zu secret file%s\n", rep->id.c_str(),
@@ -149,14 +172,17 @@ void add_backup_commands(CLI::App& app, CliContext& ctx) {
   auto* backup = app.add_subcommand(
       "backup", "Write a consistent snapshot of the data directory (metadata, rooms, secrets, blobs) while the "
                 "server runs; blobs already in the backup are not copied again");
-  backup->add_option("--to", *to, "Backup directory (created 0700; holds blobs/ and snapshots/)")->required();
+  backup->add_option("--to", *to,
+                     "Backup directory (created 0700; holds blobs/ and snapshots/) or "
+                     "s3://BUCKET[/PREFIX]?endpoint=...: the same layout as objects")
+      ->required();
   backup->callback([&ctx, to] { run_backup_command(ctx, *to); });
 
   auto from = std::make_shared<std::string>();
   auto snapshot = std::make_shared<std::string>();
   auto* restore = app.add_subcommand(
       "restore", "Rebuild a data directory (--data NEWDIR, new or empty) from a backup, re-hashing every blob");
-  restore->add_option("--from", *from, "Backup directory written by `blobsync backup --to`")->required();
+  restore->add_option("--from", *from, "Backup written by `blobsync backup --to` (a directory or s3://...)")->required();
   restore->add_option("--snapshot", *snapshot, "Snapshot ID (a name under DIR/snapshots; default: the newest)");
   restore->callback([&ctx, from, snapshot] { run_restore_command(ctx, *from, *snapshot); });
 }

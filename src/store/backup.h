@@ -15,6 +15,8 @@
 //                                 interrupted run never looks finished and
 //                                 never touches an earlier snapshot. The next
 //                                 run removes it.
+// An S3 destination keeps the same layout as objects (SnapshotStore below,
+// store/s3/s3_snapshot_store.h).
 //
 // Consistency (docs/architecture.md, "Backups"): every blob row is pinned
 // (hold "pin:backup-<ID>") in the live database BEFORE the SQLite online
