@@ -129,7 +129,8 @@ void run_backup_command(CliContext& ctx, const std::string& to) {
   std::printf("backup %s: %llu blobs (%s): %llu copied (%s), %llu already in the backup (%s), %zu failed\n",
               rep->id.c_str(), static_cast<unsigned long long>(p.blobs), mib(rep->bytes).c_str(),
               static_cast<unsigned long long>(p.copied), mib(p.copied_bytes).c_str(),
-              static_cast<unsigned long long>(p.skipped), mib(p.skipped_bytes).c_str(), rep->failures.size());
+              static_cast<unsigned long long>(p.skipped), mib(p.skipped_bytes).c_str(),
+              rep->failures.size() + rep->damaged.size());
   if (!rep->pin_warning.empty()) std::fprintf(stderr, "blobsync: warning: %s\n", rep->pin_warning.c_str());
   if (!rep->failures.empty()) {
     bool corrupt = false;
@@ -145,6 +146,15 @@ void run_backup_command(CliContext& ctx, const std::string& to) {
               rep->id.c_str(), rep->secrets.size(),
               rep->secrets.size() == 1 ? "" : "s",
               src.index_in_meta_db ? "" : " (the blob index is in PostgreSQL: back it up with pg_dump)");
+  if (!rep->damaged.empty()) {
+    for (const auto& f : rep->damaged)
+      std::fprintf(stderr, "blobsync: %s: %s\n", to_hash_ref(f.digest).c_str(), f.error.message.c_str());
+    ctx.fail_with(fmt::format("{} blob{} damaged in the live store (see above) and not in the snapshot (quarantined "
+                              "in it); run `blobsync verify`, then heal or re-upload {}",
+                              rep->damaged.size(), rep->damaged.size() == 1 ? " is" : "s are",
+                              rep->damaged.size() == 1 ? "it" : "them"),
+                  kExitCorrupt);
+  }
 }
 
 void run_restore_command(CliContext& ctx, const std::string& from, const std::string& snapshot) {

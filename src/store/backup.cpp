@@ -197,14 +197,45 @@ void copy_blobs(const BackupSource& src, BlobBackend& dest, const std::vector<Ba
     } else if (auto r = copy_blob_verified(*src.blobs, dest, b, buf); r) {
       ++p.copied;
       p.copied_bytes += b.size;
-    } else {
-      Error e = r.error();
+    } else if (Error e = r.error(); e.code == Errc::kCorruption || e.code == Errc::kNotFound) {
       if (e.code == Errc::kNotFound) e.message = "pinned, yet missing from the live store: " + e.message;
+      rep.damaged.push_back({b.digest, e});
+    } else {
       rep.failures.push_back({b.digest, e});
     }
     ++p.done;
     if (opt.on_progress) opt.on_progress(p);
   }
+}
+
+// Blobs whose live bytes are bad leave the manifest; their rows in the
+// snapshot are quarantined (as `verify` would have done), so the restored
+// server never serves them and heals them from a peer.
+Result<> leave_out_damaged(const std::filesystem::path& meta_db, bool index_in_meta_db,
+                           const std::vector<BackupReport::Failure>& damaged, std::vector<BackendStat>& blobs) {
+  std::unordered_set<Digest> bad;
+  for (const auto& f : damaged) bad.insert(f.digest);
+  std::erase_if(blobs, [&](const BackendStat& b) { return bad.contains(b.digest); });
+  if (!index_in_meta_db) return {};
+  auto db = SqliteDb::open(meta_db);
+  if (!db) return std::unexpected(db.error());
+  auto lock = (*db)->lock();
+  auto tx = (*db)->begin();
+  if (!tx) return std::unexpected(tx.error());
+  for (const auto& f : damaged) {
+    auto st = (*db)->prepare("UPDATE blobs SET quarantine = ? WHERE hash = ? AND (quarantine IS NULL OR quarantine = '')");
+    if (!st) return std::unexpected(st.error());
+    st->bind(1, "backup: " + f.error.message);
+    st->bind_blob(2, std::span<const std::uint8_t>(f.digest.bytes.data(), f.digest.bytes.size()));
+    if (auto r = st->run(); !r) return r;
+    if ((*db)->changes() == 0) continue;
+    if (auto r = (*db)->exec("UPDATE blob_totals SET quarantined = quarantined + 1 "
+                             "WHERE slot = (SELECT min(slot) FROM blob_totals)");
+        !r)
+      return r;
+  }
+  if (auto r = tx->commit(); !r) return r;
+  return (*db)->exec("PRAGMA journal_mode=DELETE");
 }
 
 // Pins, snapshots meta.db, copies the blobs and completes the snapshot.
@@ -253,6 +284,9 @@ Result<> snapshot_and_copy(const BackupSource& src, Env* env, SnapshotStore& des
   if (opt.on_progress) opt.on_progress(rep.progress);
   copy_blobs(src, dest_blobs, blobs, opt, rep);
   if (!rep.failures.empty()) return {};  // no snapshot: the .partial goes on the next run
+  if (!rep.damaged.empty()) {
+    if (auto r = leave_out_damaged(partial / "meta.db", src.index_in_meta_db, rep.damaged, blobs); !r) return r;
+  }
 
   for (const char* name : kSecretFiles) {
     auto r = copy_file(env, src.data_dir / name, partial / name, 0600);

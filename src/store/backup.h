@@ -117,13 +117,19 @@ struct BackupReport {
     Digest digest;
     Error error;
   };
-  // Blobs that could not be copied: the snapshot was not completed.
+  // Blobs that could not be copied for a reason a re-run may not have (the
+  // destination full or failing, the network): the snapshot was not completed.
   std::vector<Failure> failures;
+  // Blobs whose live bytes are corrupt or gone (kCorruption, kNotFound): the
+  // snapshot was completed without them, their rows quarantined in it (a
+  // restored server serves them to nobody and heals them from a peer), so bit
+  // rot in one blob does not stop every backup.
+  std::vector<Failure> damaged;
   std::string pin_warning;  // non-empty if the run's pins could not be released
 };
 
 // Errors: those that stop the run (destination not writable, database, the
-// snapshot). Per-blob failures are in the report and leave no snapshot.
+// snapshot). Per-blob failures are in the report (see `failures`, `damaged`).
 // REQUIRES: every pointer in `source` is set; `dest_blobs` is DIR/blobs (or
 // the bucket's PREFIX/blobs/).
 Result<BackupReport> run_backup(const BackupSource& source, SnapshotStore& dest, BlobBackend& dest_blobs,

@@ -246,3 +246,30 @@ test('GC with grace 0 during a backup collects no blob of the snapshot until it 
   assert.equal(r.status, 0, r.stderr);
   for (const hex of hexes) assert.equal(fs.existsSync(blobFile(data, hex)), false, 'released after the copy');
 });
+
+test('a blob gone bad in the live store is named (exit 3) and quarantined in a snapshot that has the rest', () => {
+  const data = path.join(tmp, 'rot');
+  const hexes = putBlobs(data, 3, 4000, 'rot');
+  const bad = blobFile(data, hexes[1]);
+  const bytes = fs.readFileSync(bad);
+  bytes[7] ^= 0x01;
+  fs.writeFileSync(bad, bytes);
+  const dest = path.join(tmp, 'rot-backup');
+  let r = blobsync(['--data', data, 'backup', '--to', dest]);
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, new RegExp(`^blobsync: sha256:${hexes[1]}: source bytes do not match`, 'm'));
+  assert.match(r.stderr, /1 blob is damaged in the live store .* not in the snapshot \(quarantined in it\)/);
+  assert.match(r.stdout, /^snapshot .* complete: /m);
+  assert.deepEqual(holdsOf(data, hexes[1]), ['pin:cli'], 'pins released');
+
+  const restored = path.join(tmp, 'rot-r');
+  r = blobsync(['--data', restored, 'restore', '--from', dest]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /: 2 blobs /);
+  const st = JSON.parse(blobsync(['--data', restored, 'stat', `sha256:${hexes[1]}`]).stdout);
+  assert.match(st.quarantine, /^backup: source bytes do not match/);
+  for (const hex of [hexes[0], hexes[2]]) assert.ok(fs.existsSync(blobFile(restored, hex)));
+  r = blobsync(['--data', restored, 'verify']);
+  assert.equal(r.status, 3, 'verify still reports the blob the backup could not have');
+  assert.match(r.stdout + r.stderr, new RegExp(hexes[1]));
+});
