@@ -283,6 +283,15 @@ Result<> snapshot_and_copy(const BackupSource& src, Env* env, SnapshotStore& des
   for (const auto& b : blobs) rep.bytes += b.size;
   if (opt.on_progress) opt.on_progress(rep.progress);
   copy_blobs(src, dest_blobs, blobs, opt, rep);
+  // Every blob missing is no bit rot but the wrong store (a server on S3
+  // backed up without --store): no snapshot of that.
+  bool all_missing = !blobs.empty() && rep.damaged.size() == blobs.size() &&
+                     std::all_of(rep.damaged.begin(), rep.damaged.end(),
+                                 [](const auto& f) { return f.error.code == Errc::kNotFound; });
+  if (all_missing) {
+    return fail(Errc::kNotFound, "none of the {} blobs the index names is in the blob store ({}): is --store the "
+                "server's?", blobs.size(), rep.damaged.front().error.message);
+  }
   if (!rep.failures.empty()) return {};  // no snapshot: the .partial goes on the next run
   if (!rep.damaged.empty()) {
     if (auto r = leave_out_damaged(partial / "meta.db", src.index_in_meta_db, rep.damaged, blobs); !r) return r;

@@ -110,7 +110,14 @@ test('a destination that cannot be written is one clear error, and nothing stays
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line on stderr');
   }
   assert.deepEqual(holdsOf(data, hex), ['pin:cli']);
-  const r = blobsync(['--data', path.join(tmp, 'absent'), 'backup', '--to', path.join(tmp, 'x')]);
+  // The wrong --store (every blob missing) is no snapshot of quarantined rows but an error.
+  let r = blobsync(['--data', data, '--store', `disk:${path.join(tmp, 'elsewhere')}`, 'backup', '--to',
+    path.join(tmp, 'wrong-store')]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /none of the 1 blobs the index names is in the blob store .*is --store the server's\?/);
+  assert.equal(snapshots(path.join(tmp, 'wrong-store')).length, 0);
+  assert.deepEqual(holdsOf(data, hex), ['pin:cli']);
+  r = blobsync(['--data', path.join(tmp, 'absent'), 'backup', '--to', path.join(tmp, 'x')]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /no data directory to back up/);
   assert.equal(fs.existsSync(path.join(tmp, 'absent')), false, 'no data directory is created');
