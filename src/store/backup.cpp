@@ -242,6 +242,7 @@ Result<> leave_out_damaged(const std::filesystem::path& meta_db, bool index_in_m
 Result<> snapshot_and_copy(const BackupSource& src, Env* env, SnapshotStore& dest, BlobBackend& dest_blobs,
                            const BackupOptions& opt, PinGuard& guard, BackupReport& rep) {
   if (auto r = pin_every_row(src, guard); !r) return fail(r.error().code, "pinning the blobs: {}", r.error().message);
+  if (opt.on_step) opt.on_step("pinned");
 
   const auto partial = dest.staging_dir(rep.id);
   if (auto r = make_private_dir(env, partial); !r) return std::unexpected(r.error());
@@ -254,6 +255,7 @@ Result<> snapshot_and_copy(const BackupSource& src, Env* env, SnapshotStore& des
     if (!live) return fail(live.error().code, "opening {}: {}", (src.data_dir / "meta.db").string(), live.error().message);
     if (auto r = (*live)->backup_into(partial / "meta.db"); !r) return std::unexpected(r.error());
   }
+  if (opt.on_step) opt.on_step("snapshot");
   std::vector<BackendStat> blobs;
   {
     std::unique_ptr<SqliteDb> snap;

@@ -43,6 +43,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/digest.h"
@@ -102,6 +103,9 @@ struct BackupOptions {
   Env* env = nullptr;  // nullptr: POSIX
   // After each blob; also once before the first (done == 0).
   std::function<void(const BackupProgress&)> on_progress;
+  // Called after "pinned" (every row held) and "snapshot" (meta.db copied):
+  // tests change the live store there.
+  std::function<void(std::string_view step)> on_step;
 };
 
 struct BackupReport {
