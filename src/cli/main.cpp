@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <exception>
 
+#include "cli/backup_command.h"
 #include "cli/cli_context.h"
 #include "cli/config_command.h"
 #include "cli/ydoc_command.h"
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   blobsync::add_sync_commands(app, ctx);
   blobsync::add_token_command(app, ctx);
   blobsync::add_config_command(app, ctx);
+  blobsync::add_backup_commands(app, ctx);
 
   // "blobsync frob" should say so, not "a subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {

@@ -189,6 +189,24 @@ Result<SqliteDb::Transaction> SqliteDb::begin() {
   return Transaction(this);
 }
 
+Result<> SqliteDb::backup_into(const std::filesystem::path& dest) {
+  std::error_code ec;
+  if (std::filesystem::exists(dest, ec)) return fail(Errc::kConflict, "{} already exists", dest.string());
+  auto out = open(dest);
+  if (!out) return std::unexpected(out.error());
+  sqlite3_backup* b = sqlite3_backup_init((*out)->db_, "main", db_, "main");
+  if (!b) return std::unexpected((*out)->error(sqlite3_errcode((*out)->db_), "backup of " + path_.string()));
+  // -1: every page in one step, so no writer can restart it halfway and the
+  // copy is one consistent read snapshot (writers are not blocked in WAL).
+  int rc = sqlite3_backup_step(b, -1);
+  int fin = sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) return make_error(code_for(rc), fmt::format("sqlite backup of {} into {}: {}", path_.string(),
+                                                                      dest.string(), sqlite3_errstr(rc)));
+  if (fin != SQLITE_OK) return std::unexpected((*out)->error(fin, "backup into " + dest.string()));
+  // Fold the copy's WAL into its file, so the snapshot is one self-contained file.
+  return (*out)->exec("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;");
+}
+
 // Migrations are SqlDb's (one implementation for SQLite and PostgreSQL).
 Result<int> SqliteDb::schema_version(std::string_view component) {
   return SqliteSqlDb::borrow(*this)->schema_version(component);

@@ -130,6 +130,13 @@ class SqliteDb {
   };
   Result<Transaction> begin();
 
+  // Copies this connection's main database into a new file `dest` with the
+  // online backup API, in one step: one read transaction, so the copy is the
+  // database as of one commit while other connections and processes keep
+  // writing (WAL). `dest` must not exist. Errors: kConflict if it does,
+  // kNoSpace, kPermissionDenied, kIOError.
+  Result<> backup_into(const std::filesystem::path& dest);
+
   sqlite3* handle() { return db_; }
   const std::filesystem::path& path() const { return path_; }
 

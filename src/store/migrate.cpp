@@ -17,8 +17,9 @@ PagedWalk<BackendStat> walk(BlobBackend& backend) {
       [](const BackendStat& s) { return s.digest; });
 }
 
-// Streams one blob from `from` to `to`, re-hashing it; commits only if it matches.
-Result<> copy_blob(BlobBackend& from, BlobBackend& to, const BackendStat& blob, std::vector<std::byte>& buf) {
+}  // namespace
+
+Result<> copy_blob_verified(BlobBackend& from, BlobBackend& to, const BackendStat& blob, std::vector<std::byte>& buf) {
   auto reader = from.open_sized(blob.digest, blob.size);
   if (!reader) return std::unexpected(reader.error());
   auto writer = to.create_writer_sized(blob.digest, blob.size);
@@ -42,8 +43,6 @@ Result<> copy_blob(BlobBackend& from, BlobBackend& to, const BackendStat& blob, 
   return (*writer)->commit(blob.digest);
 }
 
-}  // namespace
-
 Result<MigrateProgress> migrate_blobs(BlobBackend& from, BlobBackend& to, const MigrateOptions& options) {
   MigrateProgress p;
   auto src = walk(from);
@@ -66,7 +65,7 @@ Result<MigrateProgress> migrate_blobs(BlobBackend& from, BlobBackend& to, const 
     if (have && have->digest == (*blob)->digest && have->size == (*blob)->size) {
       ++p.skipped;
       p.skipped_bytes += (*blob)->size;
-    } else if (auto r = copy_blob(from, to, **blob, buf); r) {
+    } else if (auto r = copy_blob_verified(from, to, **blob, buf); r) {
       ++p.copied;
       p.copied_bytes += (*blob)->size;
     } else if (r.error().code == Errc::kNotFound) {

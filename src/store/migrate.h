@@ -44,6 +44,12 @@ struct MigrateOptions {
   bool stop_on_failure = false;
 };
 
+// Streams one blob from `from` to `to`, re-hashing it, and commits it only if
+// its SHA-256 and size are `blob`'s. `buf` is scratch space (1 MiB is good).
+// Errors: kCorruption (bytes do not match), kNotFound (not in `from`), the
+// backends' own errors. Also used by backup and restore (store/backup.h).
+Result<> copy_blob_verified(BlobBackend& from, BlobBackend& to, const BackendStat& blob, std::vector<std::byte>& buf);
+
 // Errors: only those that stop the walk (listing either backend failed);
 // per-blob failures are in the report. REQUIRES: from and to are different
 // backends.
