@@ -1,6 +1,7 @@
 // Server: the listening port and its connections (accept with the
-// max_connections and max_connections_per_ip limits, the keep-alive loop
-// that reads each request head within header_timeout, shutdown and drain). One request is served by
+// max_connections and max_connections_per_ip limits, the TLS handshake, the
+// keep-alive loop that reads each request head within header_timeout, SIGHUP
+// reload of the certificate, shutdown and drain). One request is served by
 // server_dispatch.cpp, responses are written by server_response.cpp; the
 // three share server_impl.h. See server.h for the contract.
 #include "http/server.h"
@@ -152,8 +153,11 @@ void Server::Impl::begin_shutdown() {
   signals.cancel(ignored);
   reload_signal.cancel(ignored);
   // Idle keep-alive connections go now; busy ones finish their request.
+  // Not the throwing cancel(): a connection may have closed its socket
+  // (a failed TLS handshake, a timeout) before this runs on its strand.
   for_each_conn([](Conn& c) {
-    if (c.idle && !c.handed_over) beast::get_lowest_layer(c.stream).socket().cancel();
+    boost::system::error_code ec;
+    if (c.idle && !c.handed_over) beast::get_lowest_layer(c.stream).socket().cancel(ec);
   });
   asio::co_spawn(ioc, drain(), asio::detached);
 }

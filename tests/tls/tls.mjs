@@ -22,6 +22,15 @@ export async function startTls(env = {}, extraArgs = [], files = { cert: 'server
   fs.copyFileSync(cert(files.key), keyPath);
   const srv = await startServer(env, ['--tls-cert', certPath, '--tls-key', keyPath, ...extraArgs]);
   srv.base = `https://localhost:${srv.port}`;
+  // A server that does not exit 0 on SIGTERM says how it ended, and its last words.
+  const stop = srv.stop;
+  srv.stop = async () => {
+    let signal = null;
+    srv.child.once('exit', (_code, sig) => { signal = sig; });
+    const code = await stop();
+    if (code !== 0) console.error(`blobsync exited with ${code} (signal ${signal}):\n${srv.stderr().slice(-4000)}`);
+    return code;
+  };
   srv.certPath = certPath;
   srv.keyPath = keyPath;
   // Replaces the files with other ones from CERTS (atomically, as a deploy would).
