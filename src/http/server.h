@@ -12,6 +12,11 @@
 // Origin header that allowed_origins does not admit gets 403 before it is
 // routed or handed over; CORS headers go on /xrpc/ and /blobs/ (origin.h).
 //
+// TLS: with tls_cert/tls_key every connection is TLS (server_stream.h): the
+// handshake must finish within header_timeout, plain HTTP gets a 400 saying
+// the port speaks TLS, and SIGHUP reloads the certificate for new
+// connections (a broken file keeps the old one; the error is logged).
+//
 // Shutdown: on SIGTERM/SIGINT or stop(), the server stops accepting, closes
 // idle connections, lets in-flight requests finish for up to
 // shutdown_timeout, then closes the rest (an interrupted upload is discarded
@@ -44,8 +49,9 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds the port. Returns the bound address "HOST:PORT" (the real port when
-  // the configured one was 0). Errors: kIOError (address in use...).
+  // Loads the TLS certificate (if configured) and binds the port. Returns the
+  // bound address "HOST:PORT" (the real port when the configured one was 0).
+  // Errors: kIOError (address in use...), kInvalidArgument (TLS files).
   Result<std::string> listen();
 
   // Requests under `path_prefix` that ask for `Upgrade: websocket` are handed
