@@ -34,7 +34,7 @@ namespace {
 Result<sync::SyncConfig> sync_config(const http::ServerConfig& c, const std::string& bound) {
   sync::SyncConfig sc;
   sc.data_dir = c.data_dir;
-  sc.url = c.url.empty() ? "ws://" + bound + "/sync" : c.url;
+  sc.url = http::sync_url(c, bound);
   sc.tokens = c.sync_tokens;
   sc.read_only_tokens = c.sync_read_only_tokens;
   sc.require_token = http::sync_token_required(c);

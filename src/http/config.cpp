@@ -19,6 +19,8 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"metadata", "metadata database: sqlite (DATA/meta.db, default), sqlite:PATH or postgresql://user@host:port/db"},
       {"store", "blob bytes: disk (DATA/blobs, default) or s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=1"},
       {"listen", "HOST:PORT to listen on; port 0 picks a free port"},
+      {"tls_cert", "PEM certificate (chain allowed) for HTTPS and WSS on the listen port; reloaded on SIGHUP"},
+      {"tls_key", "PEM private key of tls_cert"},
       {"threads", "I/O threads"},
       {"hostname", "public host name; the service DID is did:web:<hostname>"},
       {"user_domains", "handle suffixes advertised by describeServer (comma list)"},
@@ -39,7 +41,7 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"gc_interval", "background GC period; 0 disables it"},
       {"scrub_rate", "bytes per second the background scrubber re-hashes (e.g. 16MiB); 0 disables scrubbing"},
       {"scrub_interval", "a scrub pass over every blob starts at most this often"},
-      {"url", "this server's public sync URL (its name in _blobRegistry); default ws://<listen>/sync"},
+      {"url", "this server's public sync URL (its name in _blobRegistry); default ws://<listen>/sync (wss:// with tls_cert)"},
       {"sync_tokens", "pre-shared tokens for /sync/<room> (comma list; empty: open)"},
       {"sync_read_only_tokens", "tokens whose edits and uploads are refused (comma list)"},
       {"sync_require_token", "every /sync connection needs a token (default: true when sync_tokens, sync_read_only_tokens or room_token_secret is set)"},
@@ -327,6 +329,10 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       if (!l) return bad(l.error());
       c.listen_host = l->first;
       c.listen_port = l->second;
+    } else if (key == "tls_cert") {
+      c.tls_cert = value;
+    } else if (key == "tls_key") {
+      c.tls_key = value;
     } else if (key == "threads") {
       auto n = parse_u64(value);
       if (!n || *n == 0 || *n > 256) return fail(Errc::kInvalidArgument, "config 'threads': '{}' is not 1..256", value);

@@ -30,6 +30,9 @@ struct ServerConfig {
   std::string store;
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 3913;
+  // TLS on the one port (HTTPS and WSS): PEM certificate (chain: leaf
+  // first) and PEM private key; both empty: plain HTTP. Reloaded on SIGHUP.
+  std::filesystem::path tls_cert, tls_key;
   unsigned threads = 2;
   // The server's own name; the service DID is did:web:<hostname>.
   std::string hostname = "localhost";
@@ -174,6 +177,12 @@ ConfigValues read_env_config();
 // Whether /sync connections need a token: sync_require_token, else whether
 // any token or room-token key is configured.
 bool sync_token_required(const ServerConfig& c);
+
+// This server's sync URL: `url`, else ws://<bound>/sync, or wss:// with TLS.
+inline std::string sync_url(const ServerConfig& c, const std::string& bound) {
+  if (!c.url.empty()) return c.url;
+  return (c.tls_cert.empty() ? "ws://" : "wss://") + bound + "/sync";
+}
 
 // Builds a config from layered values: later maps override earlier ones.
 // Errors: kInvalidArgument naming the key and the bad value.

@@ -40,6 +40,12 @@ Server::~Server() {
 Result<std::string> Server::listen() {
   auto& a = impl_->acceptor;
   boost::system::error_code ec;
+  if (!impl_->cfg.tls_cert.empty() || !impl_->cfg.tls_key.empty()) {
+    auto tls = TlsContext::load(impl_->cfg.tls_cert, impl_->cfg.tls_key);
+    if (!tls) return std::unexpected(tls.error());
+    impl_->tls = std::move(*tls);
+    spdlog::info("TLS on: {}", impl_->tls->describe());
+  }
   auto inherited = systemd::take_listen_fd();
   if (!inherited) return std::unexpected(inherited.error());
   if (*inherited >= 0) {
@@ -78,7 +84,7 @@ Result<std::string> Server::listen() {
   // bound address (as the sync layer's does).
   const auto& cfg = impl_->cfg;
   auto origins = OriginPolicy::make({.allowed = cfg.allowed_origins,
-                                     .public_url = cfg.url.empty() ? "ws://" + bound_addr + "/sync" : cfg.url,
+                                     .public_url = sync_url(cfg, bound_addr),
                                      .peers = cfg.peers,
                                      .hostname = cfg.hostname});
   if (!origins) return std::unexpected(origins.error());
@@ -99,6 +105,8 @@ Result<> Server::run() {
     spdlog::info("signal {}: shutting down", sig);
     im.begin_shutdown();
   });
+  im.reload_signal.add(SIGHUP);
+  im.wait_reload();
   asio::co_spawn(im.acceptor.get_executor(), im.accept_loop(), asio::detached);
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < im.cfg.threads; ++i) threads.emplace_back([&im] { im.ioc.run(); });
@@ -109,6 +117,20 @@ Result<> Server::run() {
 
 void Server::stop() {
   asio::post(impl_->ioc, [im = impl_.get()] { im->begin_shutdown(); });
+}
+
+void Server::Impl::wait_reload() {
+  reload_signal.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    if (!tls) {
+      spdlog::info("SIGHUP: nothing to reload (no tls_cert)");
+    } else if (auto r = tls->reload(); !r) {
+      spdlog::error("SIGHUP: TLS certificate not reloaded, keeping {}: {}", tls->describe(), r.error().message);
+    } else {
+      spdlog::info("SIGHUP: TLS certificate reloaded: {}", tls->describe());
+    }
+    wait_reload();
+  });
 }
 
 void Server::Impl::for_each_conn(const std::function<void(Conn&)>& fn) {
@@ -128,6 +150,7 @@ void Server::Impl::begin_shutdown() {
   // socket, and connections arriving now wait for the next instance.
   acceptor.close(ignored);
   signals.cancel(ignored);
+  reload_signal.cancel(ignored);
   // Idle keep-alive connections go now; busy ones finish their request.
   for_each_conn([](Conn& c) {
     if (c.idle && !c.handed_over) beast::get_lowest_layer(c.stream).socket().cancel();
@@ -204,9 +227,42 @@ awaitable<void> Server::Impl::accept_loop() {
   }
 }
 
+awaitable<bool> Server::Impl::tls_handshake(Conn& c) {
+  // ClientHello and handshake together within header_timeout (a client
+  // that connects and says nothing holds its slot no longer than that).
+  c.stream.expires_after(cfg.header_timeout);
+  auto [ec, n] = co_await c.stream.async_read_some(c.buffer.prepare(16 * 1024), kNoThrow);
+  if (ec) co_return false;
+  c.buffer.commit(n);
+  auto first = static_cast<const unsigned char*>(c.buffer.data().data())[0];
+  if (first != 0x16) {  // not a TLS handshake record
+    if (first >= 'A' && first <= 'Z') {
+      // Plain HTTP to the TLS port: say so, in plain HTTP (as nginx does).
+      Response err = xrpc_error(400, "InvalidRequest", "This port speaks TLS: use https:// (or wss://)");
+      err.close = true;
+      co_await write_response(c, err, false, false, 11);
+      metrics.record_request("plain_http_to_tls", 400, 0, 0);
+      log.log({c.remote, "-", "-", "plain_http_to_tls", "", 400, 0, 0, 0});
+    }
+    co_return false;
+  }
+  auto hs = co_await c.stream.start_tls(*tls, c.buffer.data());
+  c.buffer.consume(c.buffer.size());
+  if (hs) {
+    spdlog::debug("{}: TLS handshake failed: {}", c.remote, hs.message());
+    co_return false;
+  }
+  co_return true;
+}
+
 awaitable<void> Server::Impl::session(std::shared_ptr<Conn> c) {
   metrics.connection_opened();
   bool first = true;
+  if (tls && !(co_await tls_handshake(*c))) {
+    beast::get_lowest_layer(c->stream).close();
+    metrics.connection_closed();
+    co_return;
+  }
   for (;;) {
     if (c->buffer.size() == 0) {
       c->idle = true;

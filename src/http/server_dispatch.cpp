@@ -267,9 +267,10 @@ awaitable<std::optional<Response>> Server::Impl::stream_body(Conn& c, HeadParser
     x.body_unread = false;
     // Bytes right after a body that do not start a new request mean the
     // body was longer than its Content-Length.
+    // (Over TLS only what is already decrypted counts: the socket holds records.)
     auto& sock = beast::get_lowest_layer(c.stream).socket();
     boost::system::error_code aec;
-    std::size_t avail = sock.available(aec);
+    std::size_t avail = c.stream.is_tls() ? 0 : sock.available(aec);
     if (!aec && avail > 0) {
       auto n = sock.read_some(c.buffer.prepare(std::min<std::size_t>(avail, 64 * 1024)), aec);
       if (!aec) c.buffer.commit(n);

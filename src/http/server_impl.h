@@ -39,6 +39,7 @@
 #include "http/origin.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/server_stream.h"
 
 namespace blobsync::http {
 
@@ -57,7 +58,7 @@ using HeadParser = bhttp::request_parser<bhttp::empty_body>;
 // One accepted connection.
 struct Conn : std::enable_shared_from_this<Conn> {
   explicit Conn(tcp::socket s) : stream(std::move(s)) {}
-  beast::tcp_stream stream;
+  ServerStream stream;  // plain TCP, or TLS once session() has shaken hands
   beast::flat_buffer buffer;
   std::vector<std::byte> chunk;
   std::string remote;
@@ -178,6 +179,8 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::vector<std::pair<std::string, UpgradeHandler>> upgrades;
   std::optional<OriginPolicy> origins;  // set by listen(): this server's own origin needs the bound port
+  std::shared_ptr<TlsContext> tls;  // set by listen() when tls_cert is; null: plain HTTP
+  asio::signal_set reload_signal{ioc};  // SIGHUP: reload the certificate
   std::shared_ptr<ConnectionLimits> limits =
       std::make_shared<ConnectionLimits>(cfg.max_connections, cfg.max_connections_per_ip);
   Pace pace() const { return Pace(cfg.min_transfer_rate, cfg.min_transfer_window, cfg.body_timeout); }
@@ -189,6 +192,10 @@ struct Server::Impl {
   // Connections (server.cpp).
   awaitable<void> accept_loop();
   awaitable<void> session(std::shared_ptr<Conn> c);
+  // TLS: reads the ClientHello and shakes hands within header_timeout;
+  // answers plain HTTP with a 400. Returns whether the connection goes on.
+  awaitable<bool> tls_handshake(Conn& c);
+  void wait_reload();
   awaitable<void> linger_close(Conn& c);
   awaitable<bool> send_continue(Conn& c);
   void begin_shutdown();

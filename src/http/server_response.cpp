@@ -1,6 +1,6 @@
 // Writing a Response on a connection: the head and a string body, or a blob
 // from the store with sendfile(2) (through a buffer when the backend has no
-// local file), every write bounded by body_timeout and a blob's by
+// local file, or over TLS), every write bounded by body_timeout and a blob's by
 // min_transfer_rate too (Pace, server_impl.h).
 #include <sys/sendfile.h>
 
@@ -51,7 +51,8 @@ awaitable<bool> Server::Impl::send_blob(Conn& c, Response& r, std::uint64_t& sen
   auto& reader = *r.blob;
   std::uint64_t remaining = r.blob_length;
   auto& sock = beast::get_lowest_layer(c.stream).socket();
-  int fd = reader.native_fd();
+  // sendfile(2) cannot encrypt: over TLS the bytes go through the buffer.
+  int fd = c.stream.is_tls() ? -1 : reader.native_fd();
   if (fd >= 0) {
     boost::system::error_code ec;
     sock.native_non_blocking(true, ec);

@@ -48,10 +48,10 @@ namespace bhttp = beast::http;
 class CoalescingSocket {
  public:
   using executor_type = asio::any_io_executor;
-  using next_layer_type = asio::ip::tcp::socket;
+  using next_layer_type = http::ServerStream;  // plain TCP or TLS
   static constexpr std::size_t kHighWater = 256u << 10;
 
-  explicit CoalescingSocket(asio::ip::tcp::socket s) : sock_(std::move(s)) {}
+  explicit CoalescingSocket(http::ServerStream s) : sock_(std::move(s)) {}
   executor_type get_executor() noexcept { return sock_.get_executor(); }
   next_layer_type& next_layer() noexcept { return sock_; }
 
@@ -145,7 +145,7 @@ class CoalescingSocket {
     });
   }
 
-  asio::ip::tcp::socket sock_;
+  http::ServerStream sock_;
   std::vector<std::uint8_t> pending_, sending_;
   bool flushing_ = false;
   boost::system::error_code error_;
@@ -155,12 +155,12 @@ class CoalescingSocket {
 
 // WebSocket teardown for CoalescingSocket (found by argument-dependent lookup).
 void teardown(beast::role_type role, CoalescingSocket& s, boost::system::error_code& ec) {
-  websocket::teardown(role, s.next_layer(), ec);
+  http::teardown(role, s.next_layer(), ec);
 }
 template <class Handler>
 void async_teardown(beast::role_type role, CoalescingSocket& s, Handler&& handler) {
   s.when_flushed([role, &s, h = std::forward<Handler>(handler)]() mutable {
-    websocket::async_teardown(role, s.next_layer(), std::move(h));
+    http::async_teardown(role, s.next_layer(), std::move(h));
   });
 }
 
@@ -182,7 +182,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         owner_(deps.owner.lock()),
         request_(std::move(ctx->request)),
         leftover_(std::move(ctx->buffer)),
-        ws_(ctx->stream.release_socket()),
+        ws_(std::move(ctx->stream)),
         resume_(ws_.get_executor()),
         slot_(std::move(ctx->slot)) {}
 
@@ -191,7 +191,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   // The key the room limits count this client under (http/rate_limiter.h).
   std::string client_address() {
     boost::system::error_code ec;
-    auto a = ws_.next_layer().next_layer().remote_endpoint(ec).address();
+    auto a = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec).address();
     return http::client_address_key(a.is_v6() ? "[" + a.to_string() + "]:0" : a.to_string() + ":0");
   }
 
@@ -247,8 +247,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   void abort() {
     boost::system::error_code ignored;
-    beast::get_lowest_layer(ws_).shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws_).close(ignored);
+    beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).socket().close(ignored);
     resume_.cancel();
     if (paused_) {  // no read pending to fail: end here
       paused_ = false;
@@ -328,8 +328,9 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     std::string res = fmt::format(
         "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
         static_cast<unsigned>(status), std::string(bhttp::obsolete_reason(status)), body.size(), body);
-    auto& sock = beast::get_lowest_layer(ws_);
-    co_await asio::async_write(sock, asio::buffer(res), kTuple);
+    // Through the ServerStream (TLS or not), under the coalescing layer.
+    co_await asio::async_write(ws_.next_layer().next_layer(), asio::buffer(res), kTuple);
+    auto& sock = beast::get_lowest_layer(ws_).socket();
     boost::system::error_code ignored;
     sock.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     sock.close(ignored);
