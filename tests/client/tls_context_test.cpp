@@ -25,7 +25,7 @@ TEST(TlsContext, DefaultsAndInsecureBuild) {
   ASSERT_TRUE(sys) << sys.error().message;
   EXPECT_EQ(SSL_CTX_get_verify_mode((*sys)->native().native_handle()), SSL_VERIFY_PEER);
   EXPECT_EQ(SSL_CTX_get_min_proto_version((*sys)->native().native_handle()), TLS1_2_VERSION);
-  auto off = TlsContext::create({.insecure = true});
+  auto off = TlsContext::create({.ca_file = "", .insecure = true});
   ASSERT_TRUE(off) << off.error().message;
   EXPECT_EQ(SSL_CTX_get_verify_mode((*off)->native().native_handle()), SSL_VERIFY_NONE);
   EXPECT_TRUE((*off)->options().insecure);
