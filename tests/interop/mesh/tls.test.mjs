@@ -3,7 +3,9 @@
 // and trust that CA (tls_ca_file). A room edit and a blob cross the mesh
 // both ways. Server R's certificate comes from an unrelated CA: A refuses to
 // link to it (and R, trusting only its own CA, refuses A), nothing crosses,
-// the reason is logged and /peers shows R failing with it.
+// the reason is logged and /peers shows R failing with it. Server I has no
+// CA for A but sets tls_insecure: it links (and gets the edits), and warns
+// at start and on each connection it makes.
 import { spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -47,7 +49,7 @@ async function peers (server, ca) {
 
 async function run () {
   const certs = makeCerts(tmpDir('certs'), ['a', 'b'])
-  const [pa, pb, pr] = await freePorts(3)
+  const [pa, pb, pr, pi] = await freePorts(4)
   const url = p => `wss://127.0.0.1:${p}/sync`
   const mesh = ['--peer-token', 'tls-mesh-peer-token', '--mesh-link-backoff-max', '500ms', '--mesh-rescan-interval', '500ms']
   const a = await startTlsServer(BIN, { ...certs.a, port: pa, tag: 'a',
@@ -59,6 +61,9 @@ async function run () {
   const r = await startTlsServer(BIN, { ...certs.rogue, port: pr, tag: 'r',
     extra: [...mesh, '--peers', url(pa), '--tls-ca-file', certs.otherCa] })
   servers.push(r)
+  const i = await startTlsServer(BIN, { ...certs.rogue, port: pi, tag: 'i',
+    extra: [...mesh, '--peers', url(pa), '--tls-insecure', 'true'] })
+  servers.push(i)
   assert(a.url === url(pa) && b.url === url(pb), 'servers are named by their wss:// URLs')
 
   const room = 'tls-notes'
@@ -104,7 +109,16 @@ async function run () {
     const got = await httpsGet(`${r.https}/blobs/${hex}`, { ca: certs.otherCa })
     assert(got.status === 404, `R does not hold ${hex} (status ${got.status})`)
   }
-  for (const c of [onA, onB, onR]) c.destroy()
+
+  // I reached A without verifying it, and said so at start and per connection.
+  const onI = docClient(i, room, certs.otherCa)
+  await onI.synced
+  await until(() => onI.map.get('marker') === 1, 'I (tls_insecure) got the edits from A')
+  assert(/tls_insecure is set: wss:\/\/ peers and holders are NOT verified/.test(i.stderr), `I warns at start: ${i.stderr}`)
+  const perConnection = i.stderr.split('\n').filter(l => l.includes(`connecting to ${a.url} WITHOUT verifying its certificate`))
+  assert(perConnection.length >= 2, `I warns on each connection (one per room link): ${i.stderr}`)
+  assert(!/WITHOUT verifying/.test(a.stderr + b.stderr), 'verifying servers do not warn')
+  for (const c of [onA, onB, onR, onI]) c.destroy()
 }
 
 try {
