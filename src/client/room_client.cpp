@@ -80,11 +80,11 @@ struct RoomClient::Impl {
   Strand strand;
   RoomClientOptions opts;
   crdt::Doc* doc;
+  std::shared_ptr<TlsContext> tls_ctx;  // declared first: outlives `tls`, which refers to it
   // One of the two, chosen by the URL's scheme when run() starts (a stream
   // chosen at run time: only this file instantiates Beast over TLS).
   std::optional<PlainWs> plain;
   std::optional<TlsWs> tls;
-  std::shared_ptr<TlsContext> tls_ctx;  // outlives `tls`, which refers to it
   std::deque<Frame> outq;
   bool writing = false, open = false, synced = false, closed = false;
   std::map<std::uint64_t, std::unique_ptr<Transfer>> transfers;
@@ -252,7 +252,8 @@ asio::awaitable<void> run(std::shared_ptr<RoomClient> self, RoomClient::Impl* s,
     on_open(std::unexpected(std::move(e)));
   };
   if (s->opts.server.tls) {
-    if (auto r = make_tls_stream(s); !r) co_return give_up(Error{r.error().code, "cannot connect to " + where + ": " + r.error().message});
+    if (auto r = make_tls_stream(s); !r)
+      co_return give_up(Error{r.error().code, "cannot connect to " + where + ": " + r.error().message});
   } else {
     s->plain.emplace(s->strand);
   }
