@@ -209,7 +209,8 @@ awaitable<void> Server::Impl::accept_loop() {
           "Retry-After: 1\r\nContent-Length: {}\r\n\r\n{}",
           body.size(), body);
       socket.non_blocking(true, ignored);
-      [[maybe_unused]] auto n = ::send(socket.native_handle(), busy.data(), busy.size(), MSG_NOSIGNAL);
+      // A TLS client could not read a plain answer: it just sees the close.
+      if (!tls) (void)::send(socket.native_handle(), busy.data(), busy.size(), MSG_NOSIGNAL);
       socket.close(ignored);
       continue;
     }

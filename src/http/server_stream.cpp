@@ -5,6 +5,7 @@
 #include "http/server_stream.h"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -14,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <fstream>
 #include <system_error>
 
@@ -84,10 +86,14 @@ Result<std::shared_ptr<TlsContext::State>> make_state(const std::filesystem::pat
   if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1)
     return fail(Errc::kInvalidArgument, "config 'tls_cert': '{}' is not a usable PEM certificate (chain): {}",
                 cert.string(), openssl_error());
-  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
+  // Read apart from its use, so "not a key" and "not this certificate's key" get their own messages.
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(key.c_str(), "r"), &std::fclose);
+  std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> pkey(
+      f ? PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr) : nullptr, &EVP_PKEY_free);
+  if (!pkey)
     return fail(Errc::kInvalidArgument, "config 'tls_key': '{}' is not a usable PEM private key: {}", key.string(),
                 openssl_error());
-  if (SSL_CTX_check_private_key(ctx) != 1)
+  if (SSL_CTX_use_PrivateKey(ctx, pkey.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1)
     return fail(Errc::kInvalidArgument, "config 'tls_key': '{}' does not match the certificate in '{}': {}",
                 key.string(), cert.string(), openssl_error());
   st->description = describe_cert(ctx);
