@@ -1,34 +1,24 @@
 #!/usr/bin/env bash
-# Makes the TLS material of the client-side TLS tests, at test time, with
-# the openssl CLI (nothing is committed):
+# Adds the peers' certificates of the client-side TLS tests to what
+# make_certs.sh makes (the test CA ca.pem/.key and the unrelated
+# other-ca.pem/.key, made now with openssl; nothing is committed):
 #   make_peer_certs.sh DIR NAME...
-# DIR/ca.pem, ca.key        the test CA
-# DIR/NAME.pem, NAME.key    one server certificate per NAME, signed by the
-#                           test CA, for 127.0.0.1, ::1 and localhost
-# DIR/other-ca.pem          an unrelated CA, and DIR/rogue.pem, rogue.key: a
-#                           certificate it signed for the same names (a peer
-#                           a client with ca.pem must refuse)
-# Keys are P-256 (fast to make); certificates last a day.
+# DIR/NAME.pem, NAME.key    one server certificate per NAME, signed by ca.pem
+#                           (each server of a mesh has its own)
+# DIR/rogue.pem, rogue.key  signed by other-ca.pem: a server a client that
+#                           trusts ca.pem must refuse
+# All for 127.0.0.1 and localhost, as make_certs.sh's server.pem.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 dir=$1; shift
-mkdir -p "$dir"
+"$here/make_certs.sh" "$dir" >/dev/null
 cd "$dir"
-san="subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"
-
-make_ca () {  # make_ca NAME SUBJECT
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=$2" \
-    -keyout "$1.key" -out "$1.pem" \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+leaf () {  # NAME ISSUER
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null
+  openssl req -new -key "$1.key" -subj "/CN=blobsync test peer $1" -out "$1.csr"
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$1.ext"
+  openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days 2 -extfile "$1.ext" \
+    -out "$1.pem" 2>/dev/null
 }
-make_leaf () {  # make_leaf NAME CA
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
-    -keyout "$1.key" -out "$1.csr" 2>/dev/null
-  openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days 1 -out "$1.pem" \
-    -extfile <(printf '%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' "$san") 2>/dev/null
-  rm -f "$1.csr"
-}
-
-make_ca ca "blobsync test CA"
-make_ca other-ca "unrelated test CA"
-for name in "$@"; do make_leaf "$name" ca; done
-make_leaf rogue other-ca
+for name in "$@"; do leaf "$name" ca; done
+leaf rogue other-ca

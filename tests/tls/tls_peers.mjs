@@ -1,6 +1,6 @@
 // Helpers of the client-side TLS tests (integration.mesh.tls,
 // integration.cli.tls_client): test certificates made now with openssl
-// (make_peer_certs.sh), `blobsync serve` with tls_cert/tls_key on a loopback
+// (make_certs.sh and make_peer_certs.sh), `blobsync serve` with tls_cert/tls_key on a loopback
 // port, and HTTPS GETs that trust a given CA. Node modules only: no npm
 // package is needed here.
 import { spawn, spawnSync } from 'node:child_process'
@@ -16,14 +16,15 @@ export function tmpDir (tag) {
   return fs.mkdtempSync(path.join(os.tmpdir(), `blobsync-tls-${tag}-`))
 }
 
-// DIR/ca.pem, DIR/<name>.pem/.key for each name (signed by ca.pem), and
-// DIR/rogue.pem/.key signed by the unrelated DIR/other-ca.pem.
+// DIR/ca.pem, DIR/server.pem/.key (make_certs.sh), DIR/<name>.pem/.key for
+// each name (signed by ca.pem), and DIR/rogue.pem/.key signed by the
+// unrelated DIR/other-ca.pem.
 export function makeCerts (dir, names) {
   const r = spawnSync(path.join(here, 'make_peer_certs.sh'), [dir, ...names], { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`make_peer_certs.sh failed: ${r.stderr}`)
   const f = n => path.join(dir, n)
-  const out = { dir, ca: f('ca.pem'), otherCa: f('other-ca.pem'), rogue: { cert: f('rogue.pem'), key: f('rogue.key') } }
-  for (const n of names) out[n] = { cert: f(`${n}.pem`), key: f(`${n}.key`) }
+  const out = { dir, ca: f('ca.pem'), otherCa: f('other-ca.pem') }
+  for (const n of ['server', 'rogue', ...names]) out[n] = { cert: f(`${n}.pem`), key: f(`${n}.key`) }
   return out
 }
 
