@@ -6,7 +6,7 @@
 // ServerStream is an Asio AsyncReadStream/AsyncWriteStream with one
 // completion signature on both paths; TLS reads and writes go through a
 // type-erased handler into server_stream.cpp, the only file that includes
-// <boost/asio/ssl.hpp> (compile time). get_lowest_layer() finds the
+// OpenSSL's headers (compile time). get_lowest_layer() finds the
 // beast::tcp_stream (timeouts, cancel, close) either way.
 //
 // Thread safety: a ServerStream is used on its connection's strand only.
@@ -87,8 +87,8 @@ class ServerStream {
   // expires_after(). Returns the handshake's error, if any.
   boost::asio::awaitable<boost::system::error_code> start_tls(const TlsContext& ctx,
                                                               boost::asio::const_buffer initial);
-  // Sends a TLS close_notify, waits up to 5 s for the peer's, then closes
-  // (plain TCP: shutdown and close at once).
+  // Sends a TLS close_notify (within 5 s, not waiting for the peer's), then
+  // closes (plain TCP: shutdown and close at once).
   void async_shutdown(boost::asio::any_completion_handler<void(boost::system::error_code)> handler);
 
   template <class MutableBuffers, class Token>
@@ -119,8 +119,10 @@ class ServerStream {
         token, buffers);
   }
 
+ 
+  struct Tls;  // server_stream.cpp
+
  private:
-  struct Tls;
   // OpenSSL writes one buffer per call: a short first buffer (a response
   // head) is joined with what follows, up to one TLS record, so a small
   // response is one record and one send, not two.
