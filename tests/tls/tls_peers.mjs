@@ -12,8 +12,13 @@ import { fileURLToPath } from 'node:url'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
+// Temporary directories, removed when the process exits.
+const made = []
+process.on('exit', () => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }) })
 export function tmpDir (tag) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `blobsync-tls-${tag}-`))
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `blobsync-tls-${tag}-`))
+  made.push(d)
+  return d
 }
 
 // DIR/ca.pem, DIR/server.pem/.key (make_certs.sh), DIR/<name>.pem/.key for
