@@ -52,15 +52,22 @@ inline constexpr int kExitCorrupt = 3;
 
 // Where a command talks to a server instead of the local store.
 struct RemoteOptions {
-  std::string server;  // --server ws://host:port/sync (empty: local only)
+  std::string server;  // --server ws://host:port/sync or wss://... (empty: local only)
   std::string room;    // --room
   std::string token;   // --token, or $BLOBSYNC_TOKEN
   double timeout_s = 30;
   std::vector<std::string> prefer;  // --prefer-holder URL (get)
+  std::string ca_file;              // --ca-file: trust for wss:// (default: the system's store)
+  bool insecure = false;            // --insecure: no certificate checks (tests only)
 };
 
+// Adds --ca-file FILE and --insecure (TLS trust for wss:// and https://).
+void add_tls_options(CLI::App* cmd, std::string& ca_file, bool& insecure);
+// Prints the loud --insecure warning to stderr when `insecure`; every run.
+void warn_if_insecure(bool insecure);
+
 void add_store_commands(CLI::App& app, CliContext& ctx);
-// Adds --server/--room/--token/--timeout to a subcommand.
+// Adds --server/--room/--token/--timeout and the TLS options to a subcommand.
 void add_remote_options(CLI::App* cmd, RemoteOptions& remote);
 
 // Remote halves of put/get, and `ydoc dump` (remote_commands.cpp).

@@ -23,6 +23,8 @@ Result<std::unique_ptr<client::Client>> connect(const CliContext& ctx, const Rem
   options.server = remote.server;
   options.room = remote.room;
   options.token = remote.token;
+  options.tls = {.ca_file = remote.ca_file, .insecure = remote.insecure};
+  warn_if_insecure(remote.insecure);
   options.data_dir = ctx.data_dir;
   options.timeout = std::chrono::milliseconds(static_cast<long>(remote.timeout_s * 1000));
   options.sync_doc = sync_doc;
@@ -39,12 +41,24 @@ Result<std::unique_ptr<client::Client>> connect(const CliContext& ctx, const Rem
 
 }  // namespace
 
+void add_tls_options(CLI::App* cmd, std::string& ca_file, bool& insecure) {
+  auto* ca = cmd->add_option("--ca-file", ca_file, "PEM CA bundle a wss:// or https:// server must chain to (default: the system's store)");
+  cmd->add_flag("--insecure", insecure, "Do not verify the server's TLS certificate: for tests only")->excludes(ca);
+}
+
+void warn_if_insecure(bool insecure) {
+  if (insecure)
+    std::fprintf(stderr, "blobsync: WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read "
+                         "and change this traffic. For tests only.\n");
+}
+
 void add_remote_options(CLI::App* cmd, RemoteOptions& remote) {
   if (const char* token = std::getenv("BLOBSYNC_TOKEN"); token && *token) remote.token = token;
-  cmd->add_option("--server", remote.server, "A server's sync URL, e.g. ws://127.0.0.1:3913/sync");
+  cmd->add_option("--server", remote.server, "A server's sync URL, e.g. ws://127.0.0.1:3913/sync or wss://host/sync");
   cmd->add_option("--room", remote.room, "Room name (with --server)");
   cmd->add_option("--token", remote.token, "Room access token (or $BLOBSYNC_TOKEN)");
   cmd->add_option("--timeout", remote.timeout_s, "Seconds to wait for a connection or a silent holder (default 30)");
+  add_tls_options(cmd, remote.ca_file, remote.insecure);
   if (cmd->get_name() == "get")
     cmd->add_option("--prefer-holder", remote.prefer, "Try this holder's sync URL first (repeatable)");
 }

@@ -84,7 +84,7 @@ void add_serve_command(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand("serve", "Run the server: ATProto XRPC blobs, accounts, records, /blobs/<hash>, WebSocket rooms /sync/<room>, the mesh");
   auto flags = std::make_shared<ServeFlags>();
   add_config_flags(cmd, *flags, true);
-  cmd->add_option("--peer", flags->peer, "Another server's sync URL ws://host:port/sync (repeatable; adds to --peers)");
+  cmd->add_option("--peer", flags->peer, "Another server's sync URL ws://host:port/sync or wss://... (repeatable; adds to --peers)");
   cmd->callback([cmd, flags, &ctx] {
     auto config = http::load_config(sources(*cmd, ctx, *flags));
     if (!config) return ctx.fail_with(config.error());

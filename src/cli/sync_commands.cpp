@@ -99,6 +99,7 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   mc.replication = *mode;
   mc.peer_token = config.peer_token;
   mc.mesh_allow = config.mesh_allow;
+  mc.tls = {.ca_file = config.tls_ca_file, .insecure = config.tls_insecure};
   mc.replicate_on_fetch = config.replicate_on_fetch;
   mc.max_fetches = config.mesh_max_fetches;
   mc.link_backoff_max = config.mesh_link_backoff_max;
@@ -179,9 +180,21 @@ std::size_t append(char* data, std::size_t size, std::size_t n, void* out) {
   return size * n;
 }
 
-void run_peers(CliContext& ctx, const std::string& server, const std::string& admin_token) {
-  std::string url = server;
+struct PeersOptions {
+  std::string server = "http://127.0.0.1:3913";
+  std::string admin_token;
+  std::string ca_file;
+  bool insecure = false;
+};
+
+void run_peers(CliContext& ctx, const PeersOptions& o) {
+  std::string url = o.server;
+  // A sync URL names the same server's HTTP side: ws -> http, wss -> https.
   if (url.starts_with("ws://")) url = "http://" + url.substr(5);
+  else if (url.starts_with("wss://")) url = "https://" + url.substr(6);
+  if (!url.starts_with("http://") && !url.starts_with("https://"))
+    return ctx.fail_with(fmt::format("--server '{}' must be an http(s):// or ws(s):// URL", o.server), kExitUsage);
+  warn_if_insecure(o.insecure);
   if (auto pos = url.find("/sync"); pos != std::string::npos) url.resize(pos);
   while (url.ends_with("/")) url.pop_back();
   url += "/peers";
@@ -191,16 +204,26 @@ void run_peers(CliContext& ctx, const std::string& server, const std::string& ad
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, append);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+  char error[CURL_ERROR_SIZE] = "";  // says why a certificate failed; curl_easy_strerror does not
+  curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl.get(), CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  if (!o.ca_file.empty()) curl_easy_setopt(curl.get(), CURLOPT_CAINFO, o.ca_file.c_str());
+  if (o.insecure) {
+    curl_easy_setopt(curl.get(), CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl.get(), CURLOPT_SSL_VERIFYHOST, 0L);
+  }
   // Needed from other than loopback (http/admin_auth.h).
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr, curl_slist_free_all);
-  if (!admin_token.empty()) {
-    headers.reset(curl_slist_append(nullptr, ("Authorization: Bearer " + admin_token).c_str()));
+  if (!o.admin_token.empty()) {
+    headers.reset(curl_slist_append(nullptr, ("Authorization: Bearer " + o.admin_token).c_str()));
     curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
   }
   CURLcode rc = curl_easy_perform(curl.get());
   long status = 0;
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-  if (rc != CURLE_OK) return ctx.fail_with(fmt::format("cannot reach {}: {}", url, curl_easy_strerror(rc)));
+  if (rc != CURLE_OK)
+    return ctx.fail_with(fmt::format("cannot reach {}: {}", url, *error ? error : curl_easy_strerror(rc)));
   if (status != 200) return ctx.fail_with(fmt::format("{} answered {}: {}", url, status, body));
   std::printf("%s\n", body.c_str());
 }
@@ -210,12 +233,12 @@ void run_peers(CliContext& ctx, const std::string& server, const std::string& ad
 void add_sync_commands(CLI::App& app, CliContext& ctx) {
   http::add_serve_extension(attach_sync);
   auto* cmd = app.add_subcommand("peers", "Show a running server's mesh: each peer's state, rooms synced, blobs pending and failed");
-  auto server = std::make_shared<std::string>("http://127.0.0.1:3913");
-  cmd->add_option("--server", *server, "The server's HTTP or sync URL (default http://127.0.0.1:3913)");
-  auto admin = std::make_shared<std::string>();
-  if (const char* env = std::getenv("BLOBSYNC_ADMIN_TOKEN"); env) *admin = env;
-  cmd->add_option("--admin-token", *admin, "Sent as Bearer; needed unless the server is on loopback (default $BLOBSYNC_ADMIN_TOKEN)");
-  cmd->callback([&ctx, server, admin] { run_peers(ctx, *server, *admin); });
+  auto o = std::make_shared<PeersOptions>();
+  cmd->add_option("--server", o->server, "The server's HTTP or sync URL, http(s):// or ws(s):// (default http://127.0.0.1:3913)");
+  if (const char* env = std::getenv("BLOBSYNC_ADMIN_TOKEN"); env) o->admin_token = env;
+  cmd->add_option("--admin-token", o->admin_token, "Sent as Bearer; needed unless the server is on loopback (default $BLOBSYNC_ADMIN_TOKEN)");
+  add_tls_options(cmd, o->ca_file, o->insecure);
+  cmd->callback([&ctx, o] { run_peers(ctx, *o); });
 }
 
 }  // namespace blobsync

@@ -27,6 +27,7 @@ constexpr std::string_view kDevicePin = "pin:cli";
 struct Client::Impl {
   ClientOptions options;
   WsUrl server;
+  std::shared_ptr<TlsContext> tls;  // one for every wss:// connection
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::thread thread;
@@ -63,6 +64,7 @@ struct Client::Impl {
   Result<std::shared_ptr<RoomClient>> open_room(const WsUrl& url, bool with_doc) {
     RoomClientOptions o;
     o.server = url;
+    o.tls = tls;
     o.room = options.room;
     o.token = options.token;
     o.sync_doc = with_doc;
@@ -139,6 +141,9 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientOptions& options) {
   auto url = parse_ws_url(options.server);
   if (!url) return std::unexpected(url.error());
   impl->server = *url;
+  auto tls = TlsContext::create(options.tls);
+  if (!tls) return std::unexpected(tls.error());
+  impl->tls = std::move(*tls);
   StoreOptions store_options;
   store_options.data_dir = options.data_dir;
   auto store = BlobStore::open(store_options);

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "client/tls_context.h"
 #include "core/blob_ref.h"
 #include "core/error.h"
 #include "crdt/fwd.h"
@@ -34,8 +35,11 @@
 namespace blobsync::client {
 
 struct ClientOptions {
-  std::string server;  // ws://host:port/sync
+  std::string server;  // ws://host:port/sync or wss://...
   std::string room;
+  // Trust for wss:// servers and holders: the system's store, or ca_file;
+  // insecure (tests only) verifies nothing.
+  TlsOptions tls;
   std::string token;
   std::filesystem::path data_dir = "blobsync-client";  // local content store
   std::chrono::milliseconds timeout{30000};            // connect + initial sync; per-holder idle limit
@@ -57,8 +61,8 @@ using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
 class Client {
  public:
   // Connects and waits until the document is synced (if sync_doc).
-  // Errors: kInvalidArgument (bad URL), kIOError/kTimeout (unreachable),
-  // kForbidden (token refused).
+  // Errors: kInvalidArgument (bad URL, unreadable CA file), kIOError/kTimeout
+  // (unreachable, or its certificate did not verify), kForbidden (token refused).
   static Result<std::unique_ptr<Client>> connect(const ClientOptions& options);
   ~Client();
 

@@ -7,9 +7,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 #include <map>
+#include <optional>
 
 #include "client/blob_transfer.h"
 #include "client/blob_sink.h"
@@ -25,6 +28,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
+using PlainWs = websocket::stream<beast::tcp_stream>;
+using TlsWs = websocket::stream<asio::ssl::stream<beast::tcp_stream>>;
 
 namespace {
 
@@ -64,12 +69,22 @@ struct Transfer {
 
 struct RoomClient::Impl {
   Impl(asio::any_io_executor ex, RoomClientOptions o, crdt::Doc* d)
-      : strand(asio::make_strand(ex)), opts(std::move(o)), doc(d), ws(strand) {}
+      : strand(asio::make_strand(ex)), opts(std::move(o)), doc(d) {}
+
+  // f(stream) on whichever stream is in use; both calls return the same type.
+  template <class F>
+  decltype(auto) ws(F&& f) {
+    return tls ? f(*tls) : f(*plain);
+  }
 
   Strand strand;
   RoomClientOptions opts;
   crdt::Doc* doc;
-  websocket::stream<beast::tcp_stream> ws;
+  std::shared_ptr<TlsContext> tls_ctx;  // declared first: outlives `tls`, which refers to it
+  // One of the two, chosen by the URL's scheme when run() starts (a stream
+  // chosen at run time: only this file instantiates Beast over TLS).
+  std::optional<PlainWs> plain;
+  std::optional<TlsWs> tls;
   std::deque<Frame> outq;
   bool writing = false, open = false, synced = false, closed = false;
   std::map<std::uint64_t, std::unique_ptr<Transfer>> transfers;
@@ -134,7 +149,9 @@ asio::awaitable<void> write_loop(std::shared_ptr<RoomClient> self, RoomClient::I
   while (!s->outq.empty() && !s->closed) {
     Frame frame = std::move(s->outq.front());
     s->outq.pop_front();
-    co_await s->ws.async_write(asio::buffer(frame), asio::redirect_error(asio::use_awaitable, ec));
+    co_await s->ws([&](auto& ws) {
+      return ws.async_write(asio::buffer(frame), asio::redirect_error(asio::use_awaitable, ec));
+    });
     if (ec) {
       shutdown(s, net_error(ec, "send failed"));
       break;
@@ -210,44 +227,74 @@ void handle_yjs_frame(const std::shared_ptr<RoomClient>& self, RoomClient::Impl*
     }
   } else if (type == kMsgAuth) {
     shutdown(s, Error{Errc::kForbidden, "server denied access to the room"});
-    s->ws.async_close(websocket::close_code::normal, [self](const boost::system::error_code&) {});
+    s->ws([&](auto& ws) { ws.async_close(websocket::close_code::normal, [self](const boost::system::error_code&) {}); });
   }
   // Awareness (1) and queryAwareness (3): this client publishes no awareness state.
 }
 
+// Sets up the TLS stream for a wss:// server. Errors: a bad context or host.
+Result<> make_tls_stream(RoomClient::Impl* s) {
+  if (!s->opts.tls) {
+    auto ctx = TlsContext::create({});
+    if (!ctx) return std::unexpected(ctx.error());
+    s->opts.tls = *ctx;
+  }
+  s->tls_ctx = s->opts.tls;
+  s->tls.emplace(s->strand, s->tls_ctx->native());
+  return tls_prepare(s->tls->next_layer().native_handle(), s->opts.server.host);
+}
+
 asio::awaitable<void> run(std::shared_ptr<RoomClient> self, RoomClient::Impl* s, RoomClient::Done on_open) {
   boost::system::error_code ec;
+  std::string where = to_string(s->opts.server);
+  auto give_up = [&](Error e) {
+    s->closed = true;
+    on_open(std::unexpected(std::move(e)));
+  };
+  if (s->opts.server.tls) {
+    if (auto r = make_tls_stream(s); !r)
+      co_return give_up(Error{r.error().code, "cannot connect to " + where + ": " + r.error().message});
+  } else {
+    s->plain.emplace(s->strand);
+  }
   tcp::resolver resolver(s->strand);
   auto endpoints = co_await resolver.async_resolve(s->opts.server.host, s->opts.server.port,
                                                    asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) {
-    s->closed = true;
-    on_open(std::unexpected(net_error(ec, "cannot resolve " + s->opts.server.host)));
-    co_return;
-  }
-  auto& tcp_layer = beast::get_lowest_layer(s->ws);
+  if (ec) co_return give_up(net_error(ec, "cannot resolve " + s->opts.server.host));
+  auto& tcp_layer = s->ws([](auto& ws) -> beast::tcp_stream& { return beast::get_lowest_layer(ws); });
+  // One deadline for connect, TLS and WebSocket handshakes together.
   tcp_layer.expires_after(s->opts.connect_timeout);
   co_await tcp_layer.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec && s->tls) {
+    co_await s->tls->next_layer().async_handshake(asio::ssl::stream_base::client,
+                                                  asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      Errc code = ec == beast::error::timeout ? Errc::kTimeout : Errc::kIOError;
+      co_return give_up(Error{code, fmt::format("cannot connect to {}: {}", where,
+                                                tls_failure(s->tls->next_layer().native_handle(), ec))});
+    }
+  }
   if (!ec) {
-    s->ws.set_option(websocket::stream_base::decorator([ua = s->opts.user_agent](websocket::request_type& req) {
-      req.set(beast::http::field::user_agent, ua);
-    }));
-    s->ws.read_message_max(kMaxFrame);
     std::string host = s->opts.server.host + ":" + s->opts.server.port;
-    co_await s->ws.async_handshake(host, room_target(s->opts.server, s->opts.room, s->opts.token),
-                                   asio::redirect_error(asio::use_awaitable, ec));
+    if (host.find(':') != host.rfind(':')) host = "[" + s->opts.server.host + "]:" + s->opts.server.port;
+    std::string target = room_target(s->opts.server, s->opts.room, s->opts.token);
+    co_await s->ws([&](auto& ws) {
+      ws.set_option(websocket::stream_base::decorator([ua = s->opts.user_agent](websocket::request_type& req) {
+        req.set(beast::http::field::user_agent, ua);
+      }));
+      ws.read_message_max(kMaxFrame);
+      return ws.async_handshake(host, target, asio::redirect_error(asio::use_awaitable, ec));
+    });
   }
-  if (ec) {
-    s->closed = true;
-    on_open(std::unexpected(net_error(ec, "cannot connect to " + to_string(s->opts.server))));
-    co_return;
-  }
+  if (ec) co_return give_up(net_error(ec, "cannot connect to " + where));
   tcp_layer.expires_never();
-  websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::client);
-  t.keep_alive_pings = true;  // the server must hear from us even while we only receive
-  t.idle_timeout = std::chrono::seconds(60);
-  s->ws.set_option(t);
-  s->ws.binary(true);
+  s->ws([](auto& ws) {
+    websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::client);
+    t.keep_alive_pings = true;  // the server must hear from us even while we only receive
+    t.idle_timeout = std::chrono::seconds(60);
+    ws.set_option(t);
+    ws.binary(true);
+  });
   s->open = true;
 
   if (s->doc && s->opts.sync_doc) {
@@ -263,7 +310,7 @@ asio::awaitable<void> run(std::shared_ptr<RoomClient> self, RoomClient::Impl* s,
 
   beast::flat_buffer buffer;
   while (!s->closed) {
-    co_await s->ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+    co_await s->ws([&](auto& ws) { return ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec)); });
     if (ec) {
       shutdown(s, ec == websocket::error::closed ? Error{Errc::kCancelled, "connection closed"}
                                                  : net_error(ec, "connection lost"));
@@ -329,7 +376,7 @@ void RoomClient::close() {
   shutdown(s, Error{Errc::kCancelled, "connection closed"});
   if (was_open) {
     auto self = shared_from_this();
-    s->ws.async_close(websocket::close_code::normal, [self](const boost::system::error_code&) {});
+    s->ws([&](auto& ws) { ws.async_close(websocket::close_code::normal, [self](const boost::system::error_code&) {}); });
   }
 }
 

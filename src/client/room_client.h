@@ -6,6 +6,10 @@
 // blocking C++ client (client.h) and server-to-server replication, which
 // runs it on the server's own I/O threads.
 //
+// A wss:// server is reached over TLS (tls_context.h): SNI, the certificate
+// checked against the URL's host; a failed check fails open() with
+// "cannot connect to wss://...: certificate verify failed: <reason>".
+//
 // Thread safety: every method must be called on strand(); every callback is
 // invoked there. The Doc passed in must only be touched on that strand.
 #pragma once
@@ -20,6 +24,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "client/tls_context.h"
 #include "client/ws_url.h"
 #include "core/error.h"
 #include "crdt/fwd.h"
@@ -32,6 +37,9 @@ class BlobSink;
 
 struct RoomClientOptions {
   WsUrl server;
+  // Trust for wss:// (server.tls): share one per process. Null: the
+  // system's store, built for this connection.
+  std::shared_ptr<TlsContext> tls;
   std::string room;
   std::string token;
   // Keep `doc` in sync with the room. When false (or doc is null) Yjs

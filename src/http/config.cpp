@@ -1,7 +1,5 @@
 #include "http/config.h"
 
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -51,7 +49,9 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"tokens_not_before", "refuse room tokens issued before this time (2026-12-06T21:00:00Z or Unix seconds)"},
       {"room_idle_timeout", "an idle durable room parks at once and leaves memory this long after; rooms that cannot park unload this long after their last connection"},
       {"sync_fsync", "make every room update durable before broadcasting it (true/false)"},
-      {"peers", "other servers' sync URLs to mesh with (comma list)"},
+      {"peers", "other servers' sync URLs to mesh with, ws:// or wss:// (comma list)"},
+      {"tls_ca_file", "PEM CA bundle that wss:// peers and holders must chain to; empty: the system's store"},
+      {"tls_insecure", "true: do not verify wss:// peers' certificates (tests only; warned loudly)"},
       {"replication", "all (copy every blob in hosted rooms) or on-demand"},
       {"peer_token", "token this server presents to its peers (and accepts from them unless peer_tokens is set)"},
       {"peer_tokens", "tokens this server accepts from peers: _mesh, no chunk re-check; never a client token (comma list)"},
@@ -97,11 +97,6 @@ const std::vector<ConfigKeyInfo>& config_keys() {
 
 namespace {
 
-bool known_key(std::string_view k) {
-  const auto& keys = config_keys();
-  return std::any_of(keys.begin(), keys.end(), [&](const ConfigKeyInfo& i) { return i.key == k; });
-}
-
 std::string trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -137,6 +132,16 @@ Result<bool> parse_bool(std::string_view text) {
   return fail(Errc::kInvalidArgument, "'{}' is not a boolean (true/false)", text);
 }
 
+// `peers`, `mesh_allow` and `url` name WebSocket endpoints; an https:// URL
+// is the same server's HTTP side, so the hint says which scheme to use.
+Result<> check_sync_url(std::string_view key, const std::string& value, std::string_view what) {
+  std::string lower(value.substr(0, 6));
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  if (lower.starts_with("ws://") || lower.starts_with("wss://")) return {};
+  return fail(Errc::kInvalidArgument, "config '{}': '{}' must be a ws:// or wss:// {}{}", key, value, what,
+              lower.starts_with("http") ? " (the sync URL, not the HTTP one)" : "");
+}
+
 // Keys that only make sense together (docs/security.md, "Peer and client tokens").
 Result<> check_credentials(const ServerConfig& c) {
   // A peer token opens `_mesh` and turns off chunk re-checks: a client
@@ -158,6 +163,8 @@ Result<> check_credentials(const ServerConfig& c) {
   // An app backend holding room_token_secret must not be able to mint XRPC sessions.
   if (!c.room_token_secret.empty() && c.room_token_secret == c.jwt_secret)
     return fail(Errc::kInvalidArgument, "config 'room_token_secret' must differ from 'jwt_secret'");
+  if (c.tls_insecure && !c.tls_ca_file.empty())
+    return fail(Errc::kInvalidArgument, "config 'tls_insecure' verifies nothing, so 'tls_ca_file' would be ignored: set one");
   return {};
 }
 
@@ -282,52 +289,6 @@ Result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text
   return std::pair{host, static_cast<std::uint16_t>(*p)};
 }
 
-Result<ConfigValues> read_toml_config(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec))
-    return fail(Errc::kNotFound, "config file {} does not exist", file.string());
-  toml::table parsed;
-  try {
-    parsed = toml::parse_file(file.string());
-  } catch (const toml::parse_error& err) {
-    return fail(Errc::kInvalidArgument, "{}:{}:{}: {}", file.string(), err.source().begin.line,
-                err.source().begin.column, err.description());
-  }
-  ConfigValues out;
-  for (const auto& [k, node] : parsed) {
-    std::string key(k.str());
-    if (!known_key(key)) return fail(Errc::kInvalidArgument, "{}: unknown key '{}'", file.string(), key);
-    std::string value;
-    if (auto s = node.value<std::string>(); s && node.is_string()) value = *s;
-    else if (node.is_integer()) value = std::to_string(*node.value<std::int64_t>());
-    else if (node.is_boolean()) value = *node.value<bool>() ? "true" : "false";
-    else if (node.is_floating_point()) value = std::to_string(static_cast<std::int64_t>(*node.value<double>()));
-    else if (const auto* arr = node.as_array()) {
-      for (const auto& item : *arr) {
-        auto s2 = item.value<std::string>();
-        if (!s2 || !item.is_string())
-          return fail(Errc::kInvalidArgument, "{}: '{}' must be an array of strings", file.string(), key);
-        if (!value.empty()) value += ',';
-        value += *s2;
-      }
-    } else {
-      return fail(Errc::kInvalidArgument, "{}: '{}' has an unsupported type", file.string(), key);
-    }
-    out[key] = value;
-  }
-  return out;
-}
-
-ConfigValues read_env_config() {
-  ConfigValues out;
-  for (const auto& info : config_keys()) {
-    std::string env = "BLOBSYNC_";
-    for (char c : info.key) env.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-    if (const char* v = std::getenv(env.c_str()); v != nullptr) out[info.key] = v;
-  }
-  return out;
-}
-
 Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
   ConfigValues merged;
   for (const auto& layer : layers)
@@ -429,8 +390,7 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       if (!d) return bad(d.error());
       c.scrub_interval = *d;
     } else if (key == "url") {
-      if (!value.empty() && !value.starts_with("ws://") && !value.starts_with("wss://"))
-        return fail(Errc::kInvalidArgument, "config 'url': '{}' must be a ws:// URL", value);
+      if (!value.empty()) r = check_sync_url(key, value, "URL");
       c.url = value;
     } else if (key == "sync_tokens") {
       c.sync_tokens = split_list(value);
@@ -464,8 +424,13 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
     } else if (key == "peers") {
       c.peers = split_list(value);
       for (const auto& peer : c.peers)
-        if (!peer.starts_with("ws://"))
-          return fail(Errc::kInvalidArgument, "config 'peers': '{}' must be a ws:// sync URL", peer);
+        if (r = check_sync_url(key, peer, "sync URL"); !r) break;
+    } else if (key == "tls_ca_file") {
+      c.tls_ca_file = value;  // read (and checked) when the mesh starts
+    } else if (key == "tls_insecure") {
+      auto b = parse_bool(value);
+      if (!b) return bad(b.error());
+      c.tls_insecure = *b;
     } else if (key == "replication") {
       if (value != "all" && value != "on-demand")
         return fail(Errc::kInvalidArgument, "config 'replication': '{}' is not all or on-demand", value);
@@ -478,8 +443,7 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       // Checked fully (canonical form) when the mesh starts.
       c.mesh_allow = split_list(value);
       for (const auto& prefix : c.mesh_allow)
-        if (!prefix.starts_with("ws://"))
-          return fail(Errc::kInvalidArgument, "config 'mesh_allow': '{}' must be a ws:// URL prefix", prefix);
+        if (r = check_sync_url(key, prefix, "URL prefix"); !r) break;
     } else if (key == "replicate_on_fetch") {
       auto b = parse_bool(value);
       if (!b) return bad(b.error());

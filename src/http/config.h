@@ -81,6 +81,11 @@ struct ServerConfig {
   bool sync_fsync = true;
   // Server mesh (src/mesh): other servers' sync URLs, and what to copy.
   std::vector<std::string> peers;
+  // Outbound TLS (wss:// peers and holders, client/tls_context.h): a CA
+  // bundle instead of the system store; tls_insecure verifies nothing
+  // (tests only: warned at start and on every connection).
+  std::string tls_ca_file;
+  bool tls_insecure = false;
   std::string replication = "all";  // "all" or "on-demand"
   std::string peer_token;           // presented to peers; accepted from them unless peer_tokens is set
   std::vector<std::string> peer_tokens;  // accepted from peers (never a client token)

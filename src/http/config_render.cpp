@@ -80,6 +80,8 @@ std::optional<std::string> render_config_value(const ServerConfig& c, std::strin
   if (key == "metadata") return quote(c.metadata.empty() ? "sqlite" : c.metadata);
   if (key == "store") return quote(c.store.empty() ? "disk" : c.store);
   if (key == "listen") return listen(c);
+  if (key == "tls_cert") return quote(c.tls_cert.string());
+  if (key == "tls_key") return quote(c.tls_key.string());
   if (key == "threads") return std::to_string(c.threads);
   if (key == "hostname") return quote(c.hostname);
   if (key == "user_domains") return list(c.user_domains);
@@ -111,6 +113,8 @@ std::optional<std::string> render_config_value(const ServerConfig& c, std::strin
   if (key == "room_idle_timeout") return duration_ms(c.room_idle_timeout);
   if (key == "sync_fsync") return boolean(c.sync_fsync);
   if (key == "peers") return list(c.peers);
+  if (key == "tls_ca_file") return quote(c.tls_ca_file);
+  if (key == "tls_insecure") return boolean(c.tls_insecure);
   if (key == "replication") return quote(c.replication);
   if (key == "peer_token") return quote(c.peer_token);
   if (key == "peer_tokens") return list(c.peer_tokens);

@@ -15,8 +15,8 @@ bool path_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-._~!$&'()*+,;=:@").find(c) != std::string_view::npos;
 }
 
-Result<std::uint16_t> parse_port(std::string_view text) {
-  if (text.empty()) return 80;  // "ws://h:/x" is the default port (RFC 3986)
+Result<std::uint16_t> parse_port(std::string_view text, std::uint16_t default_port) {
+  if (text.empty()) return default_port;  // "ws://h:/x" is the default port (RFC 3986)
   if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return fail(Errc::kInvalidArgument, "port '{}' is not a number", text);
   while (text.size() > 1 && text.front() == '0') text.remove_prefix(1);
@@ -38,7 +38,7 @@ std::string loggable(std::string_view s) {
 }  // namespace
 
 std::string CanonicalUrl::str() const {
-  std::string out = "ws://";
+  std::string out = tls ? "wss://" : "ws://";
   out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
   out += ":" + std::to_string(port);
   for (const auto& seg : path) out += "/" + seg;
@@ -53,11 +53,10 @@ Result<CanonicalUrl> canonical_ws_url(std::string_view text) {
       return fail(Errc::kInvalidArgument, "URL has a space, control, backslash, '%' or non-ASCII character");
   }
   auto sep = text.find("://");
-  if (sep == std::string_view::npos) return fail(Errc::kInvalidArgument, "not a ws:// URL");
+  if (sep == std::string_view::npos) return fail(Errc::kInvalidArgument, "not a ws:// or wss:// URL");
   std::string scheme;
   for (char c : text.substr(0, sep)) scheme += lower(c);
-  if (scheme == "wss") return fail(Errc::kUnsupported, "wss:// is not supported");
-  if (scheme != "ws") return fail(Errc::kInvalidArgument, "not a ws:// URL");
+  if (scheme != "ws" && scheme != "wss") return fail(Errc::kInvalidArgument, "not a ws:// or wss:// URL");
   auto rest = text.substr(sep + 3);
   if (rest.find_first_of("?#") != std::string_view::npos)
     return fail(Errc::kInvalidArgument, "URL has a query or fragment");
@@ -67,6 +66,7 @@ Result<CanonicalUrl> canonical_ws_url(std::string_view text) {
   if (authority.find('@') != std::string_view::npos) return fail(Errc::kInvalidArgument, "URL has userinfo");
 
   CanonicalUrl out;
+  out.tls = scheme == "wss";
   std::string_view host, port;
   if (authority.starts_with('[')) {
     auto close = authority.find(']');
@@ -87,7 +87,7 @@ Result<CanonicalUrl> canonical_ws_url(std::string_view text) {
   }
   if (host.empty()) return fail(Errc::kInvalidArgument, "URL has no host");
   for (char c : host) out.host += lower(c);
-  auto p = parse_port(port);
+  auto p = parse_port(port, out.tls ? 443 : 80);
   if (!p) return std::unexpected(p.error());
   out.port = *p;
 
@@ -108,7 +108,7 @@ Result<CanonicalUrl> canonical_ws_url(std::string_view text) {
 }
 
 bool within(const CanonicalUrl& prefix, const CanonicalUrl& url) {
-  return prefix.host == url.host && prefix.port == url.port && prefix.path.size() <= url.path.size() &&
+  return prefix.tls == url.tls && prefix.host == url.host && prefix.port == url.port && prefix.path.size() <= url.path.size() &&
          std::equal(prefix.path.begin(), prefix.path.end(), url.path.begin());
 }
 
@@ -116,7 +116,7 @@ Result<std::shared_ptr<DialPolicy>> DialPolicy::create(const std::string& self, 
                                                        const std::vector<std::string>& allow, std::string peer_token) {
   std::shared_ptr<DialPolicy> p(new DialPolicy());
   p->self_ = self;
-  if (auto c = canonical_ws_url(self)) p->self_canonical_ = *c;  // else (wss://...) only the exact string is self
+  if (auto c = canonical_ws_url(self)) p->self_canonical_ = *c;  // else only the exact string is self
   for (const auto& peer : peers) {
     auto c = canonical_ws_url(peer);
     if (!c) return fail(Errc::kInvalidArgument, "peer {}: {}", peer, c.error().message);

@@ -6,12 +6,13 @@
 //   - holders whose URL lies under a `mesh_allow` prefix, presenting no token;
 // and ignores every other holder (no fetch, no probe, no pruning).
 //
-// URLs are compared in a canonical form (CanonicalUrl): scheme and host
-// lower-cased, port numeric (80 by default), path split into segments with
+// URLs are compared in a canonical form (CanonicalUrl): scheme (ws or wss)
+// and host lower-cased, port numeric (80, or 443 for wss, by default), path split into segments with
 // trailing slashes dropped. Anything ambiguous is refused rather than
 // normalised: userinfo (`ws://peer@evil/`), query, fragment, percent
 // escapes, `.`/`..` or empty path segments, characters outside the URL
-// alphabet. A prefix matches on whole components: equal host, equal port,
+// alphabet. A prefix matches on whole components: equal scheme (a ws://
+// prefix never admits a wss:// holder, nor the reverse), equal host, equal port,
 // and leading path segments, so `ws://h:400` does not cover `ws://h:4001`
 // nor `ws://h/sync` cover `ws://h/syncx`.
 //
@@ -34,15 +35,16 @@
 namespace blobsync::mesh {
 
 struct CanonicalUrl {
+  bool tls = false;                  // wss://
   std::string host;                  // lower case; IPv6 without brackets
   std::uint16_t port = 80;
   std::vector<std::string> path;     // "/sync/x/" -> {"sync", "x"}
-  std::string str() const;           // ws://host:port/seg/seg
+  std::string str() const;           // ws://host:port/seg/seg or wss://...
   bool operator==(const CanonicalUrl&) const = default;
 };
 
-// Errors: kInvalidArgument (not a plain ws:// URL, or ambiguous as above),
-// kUnsupported (wss://).
+// Errors: kInvalidArgument (not a plain ws:// or wss:// URL, or ambiguous as
+// above).
 Result<CanonicalUrl> canonical_ws_url(std::string_view text);
 
 // True when `url` is `prefix` or lies below it, component by component.
@@ -59,7 +61,7 @@ class DialPolicy {
 
   // self: this server's own URL (SyncConfig::url); peers and allow as
   // configured. Errors: kInvalidArgument naming the peer or prefix that is
-  // not a canonical ws:// URL.
+  // not a canonical ws:// or wss:// URL.
   static Result<std::shared_ptr<DialPolicy>> create(const std::string& self, const std::vector<std::string>& peers,
                                                     const std::vector<std::string>& allow, std::string peer_token);
 

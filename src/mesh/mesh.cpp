@@ -103,6 +103,12 @@ Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, sync::SyncEndpoint
   auto policy = DialPolicy::create(impl->self, c.peers, c.mesh_allow, c.peer_token);
   if (!policy) return std::unexpected(policy.error());
   impl->policy = *policy;
+  auto tls = client::TlsContext::create(c.tls);
+  if (!tls) return fail(tls.error().code, "mesh: {}", tls.error().message);
+  impl->tls = *tls;
+  if (c.tls.insecure)
+    spdlog::warn("mesh: tls_insecure is set: wss:// peers and holders are NOT verified, so anyone on the path can "
+                 "pose as them and read or change what this server syncs. For tests only; never in production.");
   auto& tokens = deps.sync.tokens;
   if (!c.peer_token.empty() && (std::find(tokens.begin(), tokens.end(), c.peer_token) != tokens.end() ||
                                 std::find(deps.sync.read_only_tokens.begin(), deps.sync.read_only_tokens.end(),
@@ -121,6 +127,7 @@ Result<std::unique_ptr<Mesh>> Mesh::create(MeshConfig config, sync::SyncEndpoint
       .partial_dir = c.partial_dir,
       .self_url = impl->self,
       .policy = impl->policy,
+      .tls = impl->tls,
       .max_fetches = c.max_fetches,
       .connections_per_holder = c.connections_per_holder,
       .backoff_initial = c.blob_backoff_initial,

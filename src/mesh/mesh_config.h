@@ -3,7 +3,7 @@
 // with, which blobs to replicate, and the timings of reconnects, retries,
 // holder pruning and the clean-shutdown flush. Every field has a working
 // default; `blobsync serve` fills them from `peers = [...]`, `--peer`,
-// `peer_token` and the `mesh_*` config keys.
+// `peer_token`, the `mesh_*` and the `tls_*` config keys.
 //
 // Thread safety: a plain value; immutable once a Mesh is created.
 #pragma once
@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "client/tls_context.h"
+#include "client/ws_url.h"
 #include "core/error.h"
 
 namespace blobsync::mesh {
@@ -33,8 +35,13 @@ enum class Replication {
 Result<Replication> parse_replication(std::string_view text);
 std::string_view replication_name(Replication r);
 
+// Logs the tls_insecure warning for one connection about to be made to
+// `url` when it is over TLS and `tls` verifies nothing; else nothing.
+void warn_if_insecure(const client::TlsContext& tls, const client::WsUrl& url);
+
 struct MeshConfig {
-  // Other servers' public sync URLs (ws://host:port/sync). This server's own
+  // Other servers' public sync URLs (ws://host:port/sync, or wss:// for a
+  // peer that serves TLS). This server's own
   // URL (SyncConfig::url) may appear in the list and is skipped, so every
   // server of a mesh can share one list.
   std::vector<std::string> peers;
@@ -46,6 +53,9 @@ struct MeshConfig {
   // DialPolicy) of registry holders that are not peers but may be fetched
   // from and probed, with no token. Empty: only peers are ever dialed.
   std::vector<std::string> mesh_allow;
+  // Trust for wss:// peers and holders: the system's store unless ca_file
+  // is set; `insecure` verifies nothing (tests only, warned loudly).
+  client::TlsOptions tls;
 
   Replication replication = Replication::kAll;
   // A server asked (REQUEST) for a blob it lacks fetches it from another

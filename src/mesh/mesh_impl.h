@@ -77,6 +77,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Mesh::Impl> {
   MeshDeps deps;
   std::string self;
   std::shared_ptr<const DialPolicy> policy;  // set by create(); peers, mesh_allow, peer_token
+  std::shared_ptr<client::TlsContext> tls;   // set by create(); every wss:// connection's trust
   std::uint64_t replicate_max = 0;
 
   asio::io_context ioc;

@@ -55,6 +55,8 @@ void Mesh::Impl::probe(const std::string& url, const std::string& room) {
   if (!parsed) return;
   client::RoomClientOptions o;
   o.server = *parsed;
+  o.tls = tls;
+  warn_if_insecure(*tls, o.server);
   o.room = room;
   o.token = policy->classify(url).token;  // none for mesh_allow holders
   o.sync_doc = false;

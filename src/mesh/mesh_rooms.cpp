@@ -94,6 +94,7 @@ void Mesh::Impl::ensure_room(const std::string& name) {
   for (const auto& peer : policy->peers()) {
     PeerLinkOptions o;
     o.peer = peer;
+    o.tls = tls;
     o.room = name;
     o.token = policy->peer_token();  // never a client token (docs/protocol.md)
     o.connect_timeout = config.connect_timeout;

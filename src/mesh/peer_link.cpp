@@ -138,6 +138,8 @@ void PeerLink::Impl::attempt() {
   if (!url) return down(g, url.error().message, false);
   client::RoomClientOptions o;
   o.server = *url;
+  o.tls = opts.tls;
+  if (o.tls) warn_if_insecure(*o.tls, o.server);
   o.room = opts.room;
   o.token = opts.token;
   o.sync_doc = false;
@@ -201,7 +203,15 @@ void PeerLink::Impl::down(std::uint64_t g, const std::string& why, bool was_open
   }
   if (synced) backoff.reset();
   auto delay = backoff.next();
-  spdlog::debug("mesh: link {} room {}: {}; retrying in {} ms", opts.peer, opts.room, why, delay.count());
+  // A new reason (a certificate that does not verify, a refused token) is
+  // worth a warning; the same one again on every retry is not.
+  bool repeated;
+  {
+    std::lock_guard lock(mu);
+    repeated = status.failures > 0 && status.last_error == why;
+  }
+  spdlog::log(repeated ? spdlog::level::debug : spdlog::level::warn, "mesh: link {} room {}: {}; retrying in {} ms",
+              opts.peer, opts.room, why, delay.count());
   update([&](Status& s) {
     s.state = State::kBackoff;
     s.synced = false;

@@ -40,6 +40,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "client/tls_context.h"
 #include "crdt/lib0.h"
 
 namespace blobsync::sync {
@@ -51,7 +52,8 @@ namespace blobsync::mesh {
 class HolderHealth;
 
 struct PeerLinkOptions {
-  std::string peer;  // the peer's sync URL, ws://host:port/sync
+  std::string peer;  // the peer's sync URL, ws://host:port/sync or wss://...
+  std::shared_ptr<client::TlsContext> tls;  // trust for a wss:// peer (null: the system's store)
   std::string room;
   std::string token;
   std::chrono::milliseconds connect_timeout{10'000};

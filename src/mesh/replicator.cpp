@@ -335,6 +335,8 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     p->waiters.push_back(std::move(cb));
     client::RoomClientOptions o;
     o.server = *parsed;
+    o.tls = deps.tls;
+    if (o.tls) warn_if_insecure(*o.tls, o.server);
     o.room = room;
     o.token = target.token;  // peer_token for peers; mesh_allow holders get none
     o.sync_doc = false;

@@ -44,6 +44,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "client/tls_context.h"
 #include "core/digest.h"
 #include "core/error.h"
 #include "sync/room_store.h"
@@ -64,6 +65,7 @@ struct ReplicatorDeps {
   std::filesystem::path partial_dir;
   std::string self_url;
   std::shared_ptr<const DialPolicy> policy;  // who may be dialed, with which token
+  std::shared_ptr<client::TlsContext> tls;   // trust for wss:// holders
   unsigned max_fetches = 8;
   unsigned connections_per_holder = 4;
   std::chrono::milliseconds backoff_initial{1000}, backoff_max{300'000};

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -102,6 +103,44 @@ TEST(ConfigTest, LifecycleScrubAndMeshKeys) {
   EXPECT_EQ(c->scrub_rate, 16u << 20);
   EXPECT_EQ(c->scrub_interval.count(), 500);
   EXPECT_EQ(c->mesh_allow.size(), 2u);
+}
+
+// Outbound TLS (issue 21): sync URLs are ws:// or wss://, never the HTTP
+// side's https://; tls_ca_file and tls_insecure are plain values checked
+// against each other (the CA file itself is read when the mesh starts).
+TEST(ConfigTest, TlsClientKeys) {
+  auto c = build_config({{{"peers", "wss://a.example/sync, WSS://127.0.0.1:4002/sync,ws://b:4003/sync"},
+                          {"mesh_allow", "wss://holders.example"},
+                          {"url", "wss://me.example/sync"},
+                          {"tls_ca_file", "/etc/blobsync/ca.pem"}}});
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->peers.size(), 3u);
+  EXPECT_EQ(c->tls_ca_file, "/etc/blobsync/ca.pem");
+  EXPECT_FALSE(c->tls_insecure);
+  c = build_config({{{"tls_insecure", "true"}}});
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_TRUE(c->tls_insecure);
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"peers", "https://a.example/sync"}, {"peers", "wss://a/sync,http://b/sync"}, {"peers", "a.example:443"},
+           {"mesh_allow", "https://holders.example"}, {"url", "https://me.example/sync"},
+           {"tls_insecure", "sometimes"}}) {
+    auto bad = build_config({{{key, value}}});
+    ASSERT_FALSE(bad) << key << "=" << value;
+    EXPECT_NE(bad.error().message.find(key), std::string::npos) << bad.error().message;
+  }
+  auto https = build_config({{{"peers", "https://a.example/sync"}}});
+  ASSERT_FALSE(https);
+  EXPECT_NE(https.error().message.find("ws:// or wss://"), std::string::npos) << https.error().message;
+  auto both = build_config({{{"tls_insecure", "true"}, {"tls_ca_file", "ca.pem"}}});
+  ASSERT_FALSE(both);
+  EXPECT_NE(both.error().message.find("tls_insecure"), std::string::npos) << both.error().message;
+  // Right after `peers` in the key list (config example, docs/http.md).
+  const auto& keys = config_keys();
+  auto at = [&](std::string_view k) {
+    return std::find_if(keys.begin(), keys.end(), [&](const ConfigKeyInfo& i) { return i.key == k; }) - keys.begin();
+  };
+  EXPECT_EQ(at("tls_ca_file"), at("peers") + 1);
+  EXPECT_EQ(at("tls_insecure"), at("peers") + 2);
 }
 
 // Document limits (issue 18): sizes take units, 0 turns a limit off.

@@ -58,9 +58,23 @@ TEST(CanonicalUrl, AmbiguousOrHostileSpellingsAreRefused) {
                           "http://127.0.0.1:4001/sync", "ws:/127.0.0.1/sync", "ws://", "ws:///sync", "ws://[::1",
                           "ws://[::1]x/sync", "ws://[zz]/sync", "ws://ho_st/sync", "127.0.0.1:4001/sync"})
     EXPECT_FALSE(canonical_ws_url(bad)) << bad;
-  auto wss = canonical_ws_url("wss://h/sync");
-  ASSERT_FALSE(wss);
-  EXPECT_EQ(wss.error().code, Errc::kUnsupported);
+  for (const char* bad : {"https://h/sync", "wss://peer@evil/sync", "wss://h/sync?x", "wss://", "wss://h:0/sync"})
+    EXPECT_FALSE(canonical_ws_url(bad)) << bad;
+}
+
+TEST(CanonicalUrl, TlsUrlsKeepTheirScheme) {
+  EXPECT_EQ(canon("wss://Example.COM/sync"), "wss://example.com:443/sync");
+  EXPECT_EQ(canon("WSS://h:443/sync/"), "wss://h:443/sync");
+  EXPECT_EQ(canon("wss://h:/sync"), "wss://h:443/sync");
+  EXPECT_EQ(canon("wss://[::1]:4001/sync"), "wss://[::1]:4001/sync");
+  // One host and port, two servers as far as the policy knows: plain and
+  // TLS never stand in for each other.
+  EXPECT_NE(canon("ws://h:443/sync"), canon("wss://h:443/sync"));
+  EXPECT_NE(*canonical_ws_url("ws://h:443/sync"), *canonical_ws_url("wss://h/sync"));
+  EXPECT_TRUE(covers("wss://h:4001", "wss://h:4001/sync"));
+  EXPECT_TRUE(covers("wss://h", "WSS://H:443/sync"));
+  EXPECT_FALSE(covers("ws://h:4001", "wss://h:4001/sync"));
+  EXPECT_FALSE(covers("wss://h:4001", "ws://h:4001/sync"));
 }
 
 TEST(CanonicalUrl, PrefixesMatchWholeComponents) {
@@ -146,13 +160,32 @@ TEST_F(Policy, AdmitDeduplicatesDropsSelfAndCountsRefusals) {
   spdlog::set_level(level);
 }
 
+TEST(DialPolicyCreate, TlsPeersAndPrefixes) {
+  auto p = DialPolicy::create("wss://a.example/sync", {"wss://a.example:443/sync", "wss://b.example:4002/sync"},
+                              {"wss://holders.example/mesh"}, "peer-secret");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ((*p)->peers(), (std::vector<std::string>{"wss://b.example:4002/sync"}));  // itself left out
+  auto t = (*p)->classify("WSS://B.example:4002/sync/");
+  EXPECT_EQ(t.kind, DialPolicy::Kind::kPeer);
+  EXPECT_EQ(t.url, "wss://b.example:4002/sync");
+  EXPECT_EQ(t.token, "peer-secret");
+  EXPECT_EQ((*p)->classify("ws://b.example:4002/sync").kind, DialPolicy::Kind::kRefused);  // not over TLS: not the peer
+  auto h = (*p)->classify("wss://holders.example:443/mesh/x");
+  EXPECT_EQ(h.kind, DialPolicy::Kind::kAllowed);
+  EXPECT_EQ(h.url, "wss://holders.example:443/mesh/x");
+  EXPECT_EQ((*p)->classify("ws://holders.example:443/mesh/x").kind, DialPolicy::Kind::kRefused);
+}
+
 TEST(DialPolicyCreate, RejectsPeersAndPrefixesThatAreNotCanonical) {
   EXPECT_FALSE(DialPolicy::create("ws://a/sync", {"ws://x@b/sync"}, {}, ""));
   EXPECT_FALSE(DialPolicy::create("ws://a/sync", {}, {"ws://127.0.0.1:400?"}, ""));
   EXPECT_FALSE(DialPolicy::create("ws://a/sync", {}, {"ws://h/a/../b"}, ""));
-  auto ok = DialPolicy::create("wss://public.example/sync", {"ws://b/sync"}, {}, "");  // wss self: exact match only
+  EXPECT_FALSE(DialPolicy::create("ws://a/sync", {"https://b/sync"}, {}, ""));  // an HTTP URL is not a sync URL
+  auto ok = DialPolicy::create("wss://public.example/sync", {"ws://b/sync"}, {}, "");
   ASSERT_TRUE(ok);
   EXPECT_EQ((*ok)->classify("wss://public.example/sync").kind, DialPolicy::Kind::kSelf);
+  EXPECT_EQ((*ok)->classify("WSS://public.example:443/sync/").kind, DialPolicy::Kind::kSelf);
+  EXPECT_EQ((*ok)->classify("ws://public.example/sync").kind, DialPolicy::Kind::kRefused);
   EXPECT_EQ((*ok)->peer_token(), "");
   EXPECT_EQ((*ok)->classify("ws://b/sync").token, "");  // no peer_token: no token at all
 }
