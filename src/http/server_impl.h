@@ -158,7 +158,8 @@ struct Exchange {
 
 struct Server::Impl {
   Impl(const ServerConfig& c, const Router& r, Metrics& m, AccessLog& l)
-      : cfg(c), router(r), metrics(m), log(l), ioc(static_cast<int>(c.threads)), blocking(2), commits(kCommitThreads) {}
+      : cfg(c), router(r), metrics(m), log(l), ioc(static_cast<int>(c.threads)), blocking(2), commits(kCommitThreads),
+        images(c.image_workers) {}
 
   ServerConfig cfg;
   const Router& router;
@@ -173,6 +174,9 @@ struct Server::Impl {
   // threads capped the server at 2 commits in flight).
   static constexpr std::size_t kCommitThreads = 16;
   asio::thread_pool commits;
+  // Derived images (Route::images): image_workers threads, so image work
+  // never takes the I/O threads or more than that many cores.
+  asio::thread_pool images;
   tcp::acceptor acceptor{ioc};
   asio::signal_set signals{ioc};
   std::atomic<bool> stopping{false};

@@ -1,0 +1,108 @@
+// render(): formats, fits, metadata stripped, hostile inputs refused.
+#include "image/render.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace blobsync::image {
+namespace {
+
+// A test image made by the vips CLI (libvips-tools, as the server's tests
+// use): `vips <op_and_input> <TempDir>/<name> <rest>`.
+std::string make_image(const std::string& name, const std::string& op_and_input, const std::string& rest = "") {
+  std::string dir = ::testing::TempDir();
+  std::string path = dir + "/" + name;
+  std::string cmd = "vips " + op_and_input + " '" + path + "' " + rest + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) return {};
+  std::ifstream in(path.substr(0, path.find('[')), std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A 300x200 JPEG that carries EXIF (libvips writes resolution and orientation).
+std::string jpeg_with_exif() {
+  std::string dir = ::testing::TempDir();
+  std::string v = dir + "/src.v";
+  if (std::system(("vips black '" + v + "' 300 200 --bands 3 >/dev/null 2>&1").c_str()) != 0) return {};
+  return make_image("src.jpg", "linear '" + v + "'", "1 40 --uchar");
+}
+
+ImageParams params(int w, int h, Fit fit, Format f) {
+  return ImageParams{.width = w, .height = h, .fit = fit, .format = f, .quality = f == Format::kPng ? 0 : 80};
+}
+
+bool has(const std::string& bytes, std::string_view s) { return bytes.find(s) != std::string::npos; }
+
+TEST(Render, FitsAndFormatsWithoutMetadata) {
+  ASSERT_TRUE(init());
+  std::string src = jpeg_with_exif();
+  ASSERT_FALSE(src.empty());
+  ASSERT_TRUE(has(src, "Exif"));
+  for (Format f : {Format::kJpeg, Format::kWebp, Format::kPng, Format::kAvif}) {
+    auto cover = render(src, params(64, 64, Fit::kCover, f), {});
+    ASSERT_TRUE(cover) << cover.error().to_string();
+    EXPECT_EQ(cover->width, 64);
+    EXPECT_EQ(cover->height, 64);
+    EXPECT_FALSE(has(cover->bytes, "Exif")) << format_name(f);
+    EXPECT_FALSE(has(cover->bytes, "EXIF")) << format_name(f);
+    EXPECT_FALSE(has(cover->bytes, "eXIf")) << format_name(f);
+  }
+  auto inside = render(src, params(150, 150, Fit::kInside, Format::kJpeg), {});
+  ASSERT_TRUE(inside);
+  EXPECT_EQ(inside->width, 150);
+  EXPECT_EQ(inside->height, 100);
+  auto contain = render(src, params(150, 150, Fit::kContain, Format::kPng), {});
+  ASSERT_TRUE(contain);
+  EXPECT_EQ(contain->width, 150);
+  EXPECT_EQ(contain->height, 150);
+  auto never_enlarged = render(src, params(1000, 0, Fit::kInside, Format::kJpeg), {});
+  ASSERT_TRUE(never_enlarged);
+  EXPECT_EQ(never_enlarged->width, 300);
+}
+
+TEST(Render, RefusesWhatIsNotAnImage) {
+  auto r = render("hello, not an image", params(64, 64, Fit::kCover, Format::kJpeg), {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUnsupported);
+  EXPECT_EQ(render("", params(64, 64, Fit::kCover, Format::kJpeg), {}).error().code, Errc::kUnsupported);
+  // A format libvips reads but this server does not take from strangers.
+  std::string v = ::testing::TempDir() + "/t.v";
+  ASSERT_EQ(std::system(("vips black '" + v + "' 10 10 >/dev/null 2>&1").c_str()), 0);
+  std::string tiff = make_image("t.tif", "copy '" + v + "'");
+  ASSERT_FALSE(tiff.empty());
+  EXPECT_EQ(render(tiff, params(8, 8, Fit::kCover, Format::kJpeg), {}).error().code, Errc::kUnsupported);
+}
+
+TEST(Render, PixelLimitFromTheHeader) {
+  std::string src = jpeg_with_exif();  // 300 x 200 = 60000 pixels
+  auto r = render(src, params(64, 64, Fit::kCover, Format::kJpeg), RenderLimits{.max_pixels = 59'999});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kTooLarge);
+  EXPECT_NE(r.error().message.find("300x200"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(render(src, params(64, 64, Fit::kCover, Format::kJpeg), RenderLimits{.max_pixels = 60'000}));
+}
+
+TEST(Render, TruncatedIsInvalid) {
+  std::string src = jpeg_with_exif();
+  auto r = render(std::string_view(src).substr(0, src.size() / 2), params(64, 64, Fit::kCover, Format::kJpeg), {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kInvalidArgument) << r.error().to_string();
+}
+
+TEST(Render, TimeLimitKillsTheRender) {
+  std::string v = ::testing::TempDir() + "/big.v";
+  ASSERT_EQ(std::system(("vips gaussnoise '" + v + "' 2000 2000 >/dev/null 2>&1").c_str()), 0);
+  std::string src = make_image("big.png", "copy '" + v + "'");
+  ASSERT_FALSE(src.empty());
+  auto r = render(src, params(4096, 4096, Fit::kInside, Format::kPng),
+                  RenderLimits{.max_pixels = 100'000'000, .timeout = std::chrono::milliseconds(1)});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kTimeout) << r.error().to_string();
+}
+
+}  // namespace
+}  // namespace blobsync::image
