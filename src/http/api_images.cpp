@@ -92,7 +92,8 @@ Result<std::unique_ptr<image::ImageService>> open_image_service(const ServerConf
   return image::ImageService::open(image::ImageServiceOptions{
       .cache_dir = config.data_dir / "image-cache",
       .cache_bytes = config.image_cache_bytes,
-      .limits = {.max_pixels = config.image_max_pixels, .timeout = config.image_timeout}});
+      .limits = {.max_pixels = config.image_max_pixels, .timeout = config.image_timeout},
+      .workers = config.image_workers});
 }
 
 void register_image_routes(Api& s, Router& r) {

@@ -159,7 +159,7 @@ struct Exchange {
 struct Server::Impl {
   Impl(const ServerConfig& c, const Router& r, Metrics& m, AccessLog& l)
       : cfg(c), router(r), metrics(m), log(l), ioc(static_cast<int>(c.threads)), blocking(2), commits(kCommitThreads),
-        images(c.image_workers) {}
+        images(c.image_workers + kImageWaiters) {}
 
   ServerConfig cfg;
   const Router& router;
@@ -174,8 +174,10 @@ struct Server::Impl {
   // threads capped the server at 2 commits in flight).
   static constexpr std::size_t kCommitThreads = 16;
   asio::thread_pool commits;
-  // Derived images (Route::images): image_workers threads, so image work
-  // never takes the I/O threads or more than that many cores.
+  // Derived images (Route::images): never on the I/O threads. At most
+  // image_workers of these threads render (ImageService's slots); the
+  // others serve cache hits and wait for renders in flight.
+  static constexpr std::size_t kImageWaiters = 4;
   asio::thread_pool images;
   tcp::acceptor acceptor{ioc};
   asio::signal_set signals{ioc};

@@ -1,5 +1,7 @@
 #include "image/image_service.h"
 
+#include <algorithm>
+
 namespace blobsync::image {
 
 Result<std::unique_ptr<ImageService>> ImageService::open(ImageServiceOptions options) {
@@ -8,6 +10,8 @@ Result<std::unique_ptr<ImageService>> ImageService::open(ImageServiceOptions opt
   auto cache = ImageCache::open(s->options_.cache_dir, s->options_.cache_bytes);
   if (!cache) return std::unexpected(cache.error());
   s->cache_ = std::move(*cache);
+  s->render_slots_ = std::make_unique<std::counting_semaphore<64>>(
+      static_cast<std::ptrdiff_t>(std::clamp(s->options_.workers, 1u, 64u)));
   return s;
 }
 
@@ -39,6 +43,12 @@ Result<ImageService::Derived> ImageService::get(const Digest& source, const Imag
   Outcome outcome = [&]() -> Outcome {
     try {  // followers wait on the promise: it must be set, whatever happens
       if (auto hit = cache_->get(key)) return std::make_shared<const std::string>(std::move(*hit));
+      // The slot covers the source in memory too, so `workers` bounds both.
+      render_slots_->acquire();
+      struct Release {
+        std::counting_semaphore<64>& s;
+        ~Release() { s.release(); }
+      } release{*render_slots_};
       auto bytes = load();
       if (!bytes) return std::unexpected(bytes.error());
       auto rendered = render(*bytes, p, options_.limits);

@@ -3,8 +3,10 @@
 // (single flight), then cached. The HTTP layer calls only this, render.h's
 // init() and can_save().
 //
-// Rendering runs on the calling thread; the caller bounds how many threads
-// call get() at once (the server's image pool, image_workers threads).
+// Rendering runs on the calling thread, at most `workers` at once (the
+// others wait for a slot); cache hits and waiters of a render in flight take
+// no slot, so they are not held up by renders of other images beyond the
+// caller's own thread pool.
 //
 // Thread safety: get() may be called from any number of threads at once.
 #pragma once
@@ -13,6 +15,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <semaphore>
 #include <string>
 #include <unordered_map>
 
@@ -28,6 +31,7 @@ struct ImageServiceOptions {
   std::filesystem::path cache_dir;           // DATA/image-cache
   std::uint64_t cache_bytes = 1ull << 30;    // image_cache_bytes
   RenderLimits limits;                       // image_max_pixels, image_timeout
+  unsigned workers = 2;                      // image_workers: renders at once (1..64)
 };
 
 class ImageService {
@@ -55,6 +59,7 @@ class ImageService {
 
   ImageServiceOptions options_;
   std::unique_ptr<ImageCache> cache_;
+  std::unique_ptr<std::counting_semaphore<64>> render_slots_;  // `workers` of them
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_future<Outcome>> in_flight_;  // guarded by mu_
 };

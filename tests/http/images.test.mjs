@@ -230,6 +230,30 @@ test('hostile inputs: bomb 400 quickly without memory growth, truncated 400, non
   assert.equal(r.status, 200);
 });
 
+test('renders never stall blob downloads or cache hits', async () => {
+  const hitUrl = `/blobs/${photo.hash}/image?w=64&h=64&fit=cover`;
+  assert.equal((await get(hitUrl)).status, 200);
+  // Four slow renders (full-size AVIF) for the two image workers.
+  const t0 = Date.now();
+  const slow = [50, 55, 60, 65].map((q) => get(`/blobs/${photo.hash}/image?w=4096&h=4096&format=avif&q=${q}`)
+    .then((r) => ({ status: r.status, ms: Date.now() - t0 })));
+  await new Promise((r) => setTimeout(r, 200));  // the renders are under way
+  const t1 = Date.now();
+  const blob = await get(`/blobs/${blobs.png.hash}`);
+  const blobMs = Date.now() - t1;
+  const t2 = Date.now();
+  const hit = await get(hitUrl);
+  const hitMs = Date.now() - t2;
+  const done = await Promise.all(slow);
+  assert.equal(blob.status, 200);
+  assert.equal(hit.status, 200);
+  assert.equal(hit.headers.get('x-image-cache'), 'hit');
+  for (const d of done) assert.equal(d.status, 200);
+  const last = Math.max(...done.map((d) => d.ms));
+  assert.ok(blobMs < 1000 && blobMs < last / 2, `blob GET took ${blobMs} ms while renders took ${last} ms`);
+  assert.ok(hitMs < 1000 && hitMs < last / 2, `cache hit took ${hitMs} ms while renders took ${last} ms`);
+});
+
 test('limits: image_max_pixels, image_timeout; blobs_public=false needs a token', async () => {
   const s2 = await startServer({ BLOBSYNC_IMAGE_MAX_PIXELS: '1000000', BLOBSYNC_IMAGE_TIMEOUT: '1ms',
     BLOBSYNC_BLOBS_PUBLIC: 'false' });
