@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdio.h>  // popen
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -102,6 +104,64 @@ TEST(Render, TimeLimitKillsTheRender) {
                   RenderLimits{.max_pixels = 100'000'000, .timeout = std::chrono::milliseconds(1)});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kTimeout) << r.error().to_string();
+}
+
+// `vipsheader -f <field>` (or `vips getpoint`) of rendered bytes.
+std::string probe(const std::string& bytes, const std::string& command, const std::string& after = "") {
+  std::string path = ::testing::TempDir() + "/probe.img";
+  std::ofstream(path, std::ios::binary) << bytes;
+  std::string out;
+  FILE* p = ::popen((command + " '" + path + "' " + after + " 2>/dev/null").c_str(), "r");
+  if (!p) return out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+TEST(Render, CmykWithAProfileComesOutSrgb) {
+  std::string v = ::testing::TempDir() + "/c.v";
+  ASSERT_EQ(std::system(("vips black '" + v + "' 64 64 --bands 3 >/dev/null 2>&1 && vips linear '" + v + "' '" +
+                         ::testing::TempDir() + "/c2.v' 1 100 --uchar >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  std::string cmyk = make_image("cmyk.jpg", "icc_export '" + ::testing::TempDir() + "/c2.v'", "--output-profile cmyk");
+  ASSERT_FALSE(cmyk.empty());
+  ASSERT_NE(probe(cmyk, "vipsheader -f interpretation").find("CMYK"), std::string::npos);
+  for (Format f : {Format::kJpeg, Format::kPng}) {
+    auto r = render(cmyk, params(32, 32, Fit::kCover, f), {});
+    ASSERT_TRUE(r) << r.error().to_string();
+    EXPECT_NE(probe(r->bytes, "vipsheader -f interpretation").find("sRGB"), std::string::npos) << format_name(f);
+    EXPECT_EQ(probe(r->bytes, "vipsheader -f bands"), "3") << format_name(f);
+    EXPECT_EQ(probe(r->bytes, "vipsheader -f icc-profile-data"), "") << "the profile is gone with the metadata";
+  }
+}
+
+// A 1x1 GIF89a of two frames, white then black (LZW data written out by hand).
+std::string two_frame_gif() {
+  const unsigned char bytes[] = {
+      'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0,  // screen 1x1, 2-colour table
+      0xff, 0xff, 0xff, 0, 0, 0,                             // white, black
+      0x21, 0xff, 11, 'N', 'E', 'T', 'S', 'C', 'A', 'P', 'E', '2', '.', '0', 3, 1, 0, 0, 0,  // loop
+      0x21, 0xf9, 4, 0, 10, 0, 0, 0,                         // 100 ms
+      0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 0x01, 0,  // frame 1: index 0
+      0x21, 0xf9, 4, 0, 10, 0, 0, 0,
+      0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x4c, 0x01, 0,  // frame 2: index 1
+      0x3b};
+  return std::string(reinterpret_cast<const char*>(bytes), sizeof bytes);
+}
+
+TEST(Render, AnAnimationGivesItsFirstFrame) {
+  std::string gif = two_frame_gif();
+  ASSERT_EQ(probe(gif, "vipsheader -f n-pages"), "2");
+  auto r = render(gif, params(16, 16, Fit::kCover, Format::kPng), {});
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->width, 16);
+  EXPECT_EQ(r->height, 16) << "one frame, not a strip of two";
+  std::string px = probe(r->bytes, "vips getpoint", "8 8");
+  EXPECT_GT(std::atoi(px.c_str()), 200) << "white: the first frame (" << px << ")";
+  EXPECT_EQ(probe(r->bytes, "vipsheader -f n-pages"), "") << "no page count survives";
 }
 
 }  // namespace
