@@ -222,7 +222,7 @@ Result<Rendered> render(std::string_view source, const ImageParams& p, const Ren
   Deadline deadline;
   deadline.end = std::chrono::steady_clock::now() + limits.timeout;
   vips_image_set_progress(img.p, TRUE);
-  g_signal_connect(img.p, "eval", G_CALLBACK(on_eval), &deadline);
+  gulong eval_handler = g_signal_connect(img.p, "eval", G_CALLBACK(on_eval), &deadline);
 
   void* buf = nullptr;
   size_t len = 0;
@@ -244,6 +244,7 @@ Result<Rendered> render(std::string_view source, const ImageParams& p, const Ren
                                 VIPS_FOREIGN_HEIF_COMPRESSION_AV1, "effort", 2, "strip", TRUE, nullptr);
       break;
   }
+  g_signal_handler_disconnect(img.p, eval_handler);  // `deadline` dies before `img`
   Rendered r;
   r.width = vips_image_get_width(img.p);
   r.height = vips_image_get_height(img.p);
