@@ -250,8 +250,9 @@ test('renders never stall blob downloads or cache hits', async () => {
   assert.equal(hit.headers.get('x-image-cache'), 'hit');
   for (const d of done) assert.equal(d.status, 200);
   const last = Math.max(...done.map((d) => d.ms));
-  assert.ok(blobMs < 1000 && blobMs < last / 2, `blob GET took ${blobMs} ms while renders took ${last} ms`);
-  assert.ok(hitMs < 1000 && hitMs < last / 2, `cache hit took ${hitMs} ms while renders took ${last} ms`);
+  // Not queued behind the renders: done well before the last of them.
+  assert.ok(blobMs < 2000 && blobMs < last / 2, `blob GET took ${blobMs} ms while renders took ${last} ms`);
+  assert.ok(hitMs < 2000 && hitMs < last / 2, `cache hit took ${hitMs} ms while renders took ${last} ms`);
 });
 
 test('limits: image_max_pixels, image_timeout; blobs_public=false needs a token', async () => {
