@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <unistd.h>
+
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -16,12 +18,16 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string test_jpeg() {
-  std::string dir = ::testing::TempDir();
-  std::string cmd = "vips black '" + dir + "/svc.v' 800 600 --bands 3 >/dev/null 2>&1 && vips linear '" + dir +
-                    "/svc.v' '" + dir + "/svc.jpg' 1 60 >/dev/null 2>&1";
+  // Per process: CTest runs tests in parallel.
+  std::string base = ::testing::TempDir() + "/blobsync-svc-" + std::to_string(::getpid());
+  std::string cmd = "vips black '" + base + ".v' 800 600 --bands 3 >/dev/null 2>&1 && vips linear '" + base +
+                    ".v' '" + base + ".jpg' 1 60 --uchar >/dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0) return {};
-  std::ifstream in(dir + "/svc.jpg", std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  std::ifstream in(base + ".jpg", std::ios::binary);
+  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  fs::remove(base + ".v");
+  fs::remove(base + ".jpg");
+  return bytes;
 }
 
 TEST(ImageService, RendersOnceForConcurrentRequestsThenHits) {

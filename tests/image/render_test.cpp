@@ -7,6 +7,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -14,11 +17,25 @@
 namespace blobsync::image {
 namespace {
 
+// CTest runs these tests as parallel processes: each gets its own files,
+// removed when the process's tests end.
+std::string tmp_prefix() { return "blobsync-render-" + std::to_string(::getpid()) + "-"; }
+std::string tmp(const std::string& name) { return ::testing::TempDir() + "/" + tmp_prefix() + name; }
+
+class RemoveTempFiles : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(::testing::TempDir(), ec))
+      if (e.path().filename().string().starts_with(tmp_prefix())) std::filesystem::remove(e.path(), ec);
+  }
+};
+[[maybe_unused]] const auto* const kRemoveTempFiles = ::testing::AddGlobalTestEnvironment(new RemoveTempFiles);
+
 // A test image made by the vips CLI (libvips-tools, as the server's tests
 // use): `vips <op_and_input> <TempDir>/<name> <rest>`.
 std::string make_image(const std::string& name, const std::string& op_and_input, const std::string& rest = "") {
-  std::string dir = ::testing::TempDir();
-  std::string path = dir + "/" + name;
+  std::string path = tmp(name);
   std::string cmd = "vips " + op_and_input + " '" + path + "' " + rest + " >/dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0) return {};
   std::ifstream in(path.substr(0, path.find('[')), std::ios::binary);
@@ -27,8 +44,7 @@ std::string make_image(const std::string& name, const std::string& op_and_input,
 
 // A 300x200 JPEG that carries EXIF (libvips writes resolution and orientation).
 std::string jpeg_with_exif() {
-  std::string dir = ::testing::TempDir();
-  std::string v = dir + "/src.v";
+  std::string v = tmp("src.v");
   if (std::system(("vips black '" + v + "' 300 200 --bands 3 >/dev/null 2>&1").c_str()) != 0) return {};
   return make_image("src.jpg", "linear '" + v + "'", "1 40 --uchar");
 }
@@ -72,7 +88,7 @@ TEST(Render, RefusesWhatIsNotAnImage) {
   EXPECT_EQ(r.error().code, Errc::kUnsupported);
   EXPECT_EQ(render("", params(64, 64, Fit::kCover, Format::kJpeg), {}).error().code, Errc::kUnsupported);
   // A format libvips reads but this server does not take from strangers.
-  std::string v = ::testing::TempDir() + "/t.v";
+  std::string v = tmp("t.v");
   ASSERT_EQ(std::system(("vips black '" + v + "' 10 10 >/dev/null 2>&1").c_str()), 0);
   std::string tiff = make_image("t.tif", "copy '" + v + "'");
   ASSERT_FALSE(tiff.empty());
@@ -96,7 +112,7 @@ TEST(Render, TruncatedIsInvalid) {
 }
 
 TEST(Render, TimeLimitKillsTheRender) {
-  std::string v = ::testing::TempDir() + "/big.v";
+  std::string v = tmp("big.v");
   ASSERT_EQ(std::system(("vips gaussnoise '" + v + "' 2000 2000 >/dev/null 2>&1").c_str()), 0);
   std::string src = make_image("big.png", "copy '" + v + "'");
   ASSERT_FALSE(src.empty());
@@ -108,7 +124,7 @@ TEST(Render, TimeLimitKillsTheRender) {
 
 // `vipsheader -f <field>` (or `vips getpoint`) of rendered bytes.
 std::string probe(const std::string& bytes, const std::string& command, const std::string& after = "") {
-  std::string path = ::testing::TempDir() + "/probe.img";
+  std::string path = tmp("probe.img");
   std::ofstream(path, std::ios::binary) << bytes;
   std::string out;
   FILE* p = ::popen((command + " '" + path + "' " + after + " 2>/dev/null").c_str(), "r");
@@ -121,12 +137,12 @@ std::string probe(const std::string& bytes, const std::string& command, const st
 }
 
 TEST(Render, CmykWithAProfileComesOutSrgb) {
-  std::string v = ::testing::TempDir() + "/c.v";
+  std::string v = tmp("c.v");
   ASSERT_EQ(std::system(("vips black '" + v + "' 64 64 --bands 3 >/dev/null 2>&1 && vips linear '" + v + "' '" +
-                         ::testing::TempDir() + "/c2.v' 1 100 --uchar >/dev/null 2>&1")
+                         tmp("c2.v") + "' 1 100 --uchar >/dev/null 2>&1")
                             .c_str()),
             0);
-  std::string cmyk = make_image("cmyk.jpg", "icc_export '" + ::testing::TempDir() + "/c2.v'", "--output-profile cmyk");
+  std::string cmyk = make_image("cmyk.jpg", "icc_export '" + tmp("c2.v") + "'", "--output-profile cmyk");
   ASSERT_FALSE(cmyk.empty());
   ASSERT_NE(probe(cmyk, "vipsheader -f interpretation").find("CMYK"), std::string::npos);
   for (Format f : {Format::kJpeg, Format::kPng}) {
