@@ -12,6 +12,7 @@
 #include "store/s3/backend_url.h"
 #include "store/blob_store.h"
 #include "store/shared_store.h"
+#include "image/image_service.h"
 
 namespace blobsync::http {
 
@@ -71,12 +72,16 @@ Result<std::unique_ptr<Api>> Api::open(const ServerConfig& config) {
   auto secret = load_secret(config);
   if (!secret) return std::unexpected(secret.error());
   s->jwt_secret = std::move(*secret);
+  auto images = open_image_service(config);
+  if (!images) return std::unexpected(images.error());
+  s->images = std::move(*images);
   return s;
 }
 
 void Api::register_routes(Router& router) {
   register_server_routes(*this, router);
   register_repo_routes(*this, router);
+  register_image_routes(*this, router);
   register_blob_routes(*this, router);
   register_web_routes(router);
 }

@@ -34,6 +34,9 @@
 #include "http/xrpc_error.h"
 
 namespace blobsync {
+namespace image {
+class ImageService;
+}  // namespace image
 class BlobStore;
 class BlobFence;
 class BlobLifecycle;
@@ -94,6 +97,8 @@ class Api {
   // PUT /blobs/<hash>?room=R announces through this; set by `blobsync serve`
   // before the server runs (null: ?room is refused with 501).
   std::shared_ptr<RoomAnnouncer> rooms;
+  // Derived images (api_images.cpp, image/image_service.h).
+  std::unique_ptr<image::ImageService> images;
 
  private:
   Api() = default;
@@ -103,6 +108,9 @@ class Api {
 void register_server_routes(Api& s, Router& r);  // accounts, sessions, describeServer, health, metrics
 void register_repo_routes(Api& s, Router& r);    // records
 void register_blob_routes(Api& s, Router& r);    // uploadBlob, getBlob, listBlobs, /blobs/
+void register_image_routes(Api& s, Router& r);   // /blobs/<hash>/image, /img/ (before the /blobs/ prefix)
+// The image service of `config` (DATA/image-cache, the image_* keys).
+Result<std::unique_ptr<image::ImageService>> open_image_service(const ServerConfig& config);
 
 std::int64_t unix_now();
 

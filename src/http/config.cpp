@@ -89,6 +89,10 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"max_staging_bytes", "declared bytes of all staged blob-channel uploads (an UPLOAD beyond: BUSY)"},
       {"account_quota", "bytes of blobs and records an ATProto account may hold (e.g. 10GiB; 0: no quota); beyond: 413 QuotaExceeded"},
       {"room_token_quota", "bytes a room token may add (uploads, updates) unless its `quota` claim says (e.g. 1GiB; 0: no quota)"},
+      {"image_cache_bytes", "bytes of derived images kept in DATA/image-cache (least recently used out first)"},
+      {"image_max_pixels", "largest image (width x height x frames, read from its header) rendered; more: 400"},
+      {"image_timeout", "longest one image may take to render (e.g. 10s, 500ms); longer: 400"},
+      {"image_workers", "threads rendering images at once (each uses one core)"},
       {"access_log", "stderr, stdout, off or a file path"},
       {"log_level", "trace, debug, info, warn, error"},
   };
@@ -531,6 +535,8 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       r = dur(key == "upload_idle_timeout" ? c.upload_idle_timeout : c.min_transfer_window);
       if (r && (c.upload_idle_timeout.count() == 0 || c.min_transfer_window.count() == 0))
         return fail(Errc::kInvalidArgument, "config '{}' must be > 0", key);
+    } else if (key.starts_with("image_")) {
+      r = apply_image_key(c, key, value);
     } else if (key == "access_log") {
       c.access_log = value.empty() ? "off" : value;
     } else if (key == "log_level") {

@@ -150,6 +150,12 @@ struct ServerConfig {
   std::uint64_t account_quota = 10ull << 30;     // blobs linked to an ATProto account + its records
   std::uint64_t room_token_quota = 1ull << 30;   // bytes a room token adds (without its own `quota` claim)
 
+  // Derived images (docs/http.md, "Derived images"; image_config.cpp).
+  std::uint64_t image_cache_bytes = 1ull << 30;        // DATA/image-cache, least recently used out first
+  std::uint64_t image_max_pixels = 100'000'000;        // width x height x frames, from the header
+  std::chrono::milliseconds image_timeout{10'000};     // one render; past it: 400 ImageTooComplex
+  unsigned image_workers = 2;                          // threads (and cores) image work may take
+
   // Logging: "stderr", "stdout", "off" or a file path.
   std::string access_log = "stderr";
   std::string log_level = "info";
@@ -203,6 +209,8 @@ Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text);
 // "2026-12-06T21:00:00Z" (RFC 3339, UTC, optional fraction) or Unix seconds
 // -> Unix seconds.
 Result<std::int64_t> parse_time(std::string_view text);
+// Sets one image_* key (image_config.cpp). Errors: kInvalidArgument.
+Result<> apply_image_key(ServerConfig& c, std::string_view key, std::string_view value);
 // "104857600", "100MiB", "1M", "64k" -> bytes.
 Result<std::uint64_t> parse_size(std::string_view text);
 // "10/min", "5/s", "100/h", "1000/d", "20/30s" (COUNT/DURATION), "off" or

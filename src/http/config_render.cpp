@@ -151,6 +151,10 @@ std::optional<std::string> render_config_value(const ServerConfig& c, std::strin
   if (key == "max_staging_bytes") return size(c.max_staging_bytes);
   if (key == "account_quota") return size(c.account_quota);
   if (key == "room_token_quota") return size(c.room_token_quota);
+  if (key == "image_cache_bytes") return size(c.image_cache_bytes);
+  if (key == "image_max_pixels") return std::to_string(c.image_max_pixels);
+  if (key == "image_timeout") return duration_ms(c.image_timeout);
+  if (key == "image_workers") return std::to_string(c.image_workers);
   if (key == "access_log") return quote(c.access_log);
   if (key == "log_level") return quote(c.log_level);
   return std::nullopt;

@@ -33,12 +33,15 @@ struct Route {
   StreamHandler stream;   // streamed body (set instead of handler)
   bool blocking = false;  // slow CPU work (password hashing): run off the I/O threads
   bool upload = false;    // counts in the upload latency histogram
+  bool images = false;    // derived images: run on the image pool (image_workers threads)
 };
 
 class Router {
  public:
   void add(std::string_view method, std::string path, Route route);
   void add_prefix(std::string_view method, std::string prefix, Route route);
+  // Paths starting with `prefix` and ending with `suffix` (/blobs/<id>/image).
+  void add_pattern(std::string_view method, std::string prefix, std::string suffix, Route route);
 
   // nullptr when nothing matches; `fallback` then holds the error to send
   // (404, or for /xrpc/ 400 "Incorrect HTTP method" / 501 MethodNotImplemented).
@@ -48,6 +51,7 @@ class Router {
   struct Entry {
     std::string method, path;
     bool prefix;
+    std::string suffix;  // add_pattern only
     Route route;
   };
   std::vector<Entry> entries_;

@@ -36,6 +36,7 @@ Server::Server(const ServerConfig& config, const Router& router, Metrics& metric
 Server::~Server() {
   impl_->blocking.join();
   impl_->commits.join();
+  impl_->images.join();
 }
 
 Result<std::string> Server::listen() {

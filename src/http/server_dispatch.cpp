@@ -175,6 +175,10 @@ awaitable<Response> Server::Impl::call_handler(const Route& route, Request& req)
       co_return co_await asio::co_spawn(
           blocking, [&]() -> awaitable<Response> { co_return route.handler(req); }, asio::use_awaitable);
     }
+    if (route.images) {
+      co_return co_await asio::co_spawn(
+          images, [&]() -> awaitable<Response> { co_return route.handler(req); }, asio::use_awaitable);
+    }
     co_return route.handler(req);
   } catch (const std::exception& e) {
     spdlog::error("{} {}: handler threw: {}", req.method, req.path, e.what());

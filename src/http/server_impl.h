@@ -159,7 +159,8 @@ struct Exchange {
 
 struct Server::Impl {
   Impl(const ServerConfig& c, const Router& r, Metrics& m, AccessLog& l)
-      : cfg(c), router(r), metrics(m), log(l), ioc(static_cast<int>(c.threads)), blocking(2), commits(kCommitThreads) {}
+      : cfg(c), router(r), metrics(m), log(l), ioc(static_cast<int>(c.threads)), blocking(2), commits(kCommitThreads),
+        images(c.image_workers + kImageWaiters) {}
 
   ServerConfig cfg;
   const Router& router;
@@ -174,6 +175,11 @@ struct Server::Impl {
   // threads capped the server at 2 commits in flight).
   static constexpr std::size_t kCommitThreads = 16;
   asio::thread_pool commits;
+  // Derived images (Route::images): never on the I/O threads. At most
+  // image_workers of these threads render (ImageService's slots); the
+  // others serve cache hits and wait for renders in flight.
+  static constexpr std::size_t kImageWaiters = 4;
+  asio::thread_pool images;
   tcp::acceptor acceptor{ioc};
   asio::signal_set signals{ioc};
   std::atomic<bool> stopping{false};

@@ -320,5 +320,27 @@ TEST(ConfigTest, ContradictoryAccessKeysAreRefused) {
   EXPECT_TRUE(build_config({{{"sync_require_token", "false"}}}));
 }
 
+TEST(ConfigTest, ImageKeys) {
+  auto c = build_config({});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->image_cache_bytes, 1ull << 30);
+  EXPECT_EQ(c->image_max_pixels, 100'000'000u);
+  EXPECT_EQ(c->image_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(c->image_workers, 2u);
+  c = build_config({{{"image_cache_bytes", "64MiB"}, {"image_max_pixels", "25000000"}, {"image_timeout", "500ms"},
+                     {"image_workers", "4"}}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->image_cache_bytes, 64ull << 20);
+  EXPECT_EQ(c->image_max_pixels, 25'000'000u);
+  EXPECT_EQ(c->image_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(c->image_workers, 4u);
+  for (auto [k, v] : {std::pair{"image_cache_bytes", "0"}, {"image_max_pixels", "lots"}, {"image_timeout", "0"},
+                      {"image_workers", "0"}, {"image_workers", "65"}, {"image_workers", "2x"}, {"image_size", "1"}}) {
+    auto bad = build_config({{{k, v}}});
+    ASSERT_FALSE(bad) << k << "=" << v;
+    EXPECT_NE(bad.error().message.find(k), std::string::npos) << bad.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace blobsync::http

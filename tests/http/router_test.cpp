@@ -95,5 +95,25 @@ TEST(Router, EmptyRouterMatchesNothing) {
   EXPECT_EQ(fallback.status, 404);
 }
 
+// /blobs/<id>/image: a prefix and a suffix, registered before the plain
+// /blobs/ prefix so it wins; anything else under /blobs/ still goes there.
+TEST(RouterPattern, PrefixAndSuffix) {
+  Router router;
+  router.add_pattern("GET", "/blobs/", "/image", named("blobs.image"));
+  router.add_prefix("GET", "/blobs/", named("blobs.get"));
+  Response fallback;
+  auto* r = router.match("GET", "/blobs/abc/image", fallback);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->name, "blobs.image");
+  r = router.match("HEAD", "/blobs/abc/image", fallback);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->name, "blobs.image");
+  for (std::string_view path : {"/blobs/abc", "/blobs//image", "/blobs/image", "/blobs/abc/image/x"}) {
+    r = router.match("GET", path, fallback);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->name, "blobs.get") << path;
+  }
+}
+
 }  // namespace
 }  // namespace blobsync::http
