@@ -1,5 +1,6 @@
 #include "http/repo_store.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <set>
 
 #include "core/blob_id.h"
+#include "http/lexicon.h"
 #include "store/blob_store.h"
 #include "store/blob_lifecycle.h"
 #include "sql/sql_db.h"
@@ -156,6 +158,15 @@ XResult<> RepoStore::write_record(std::string_view did, std::string_view collect
       if (size != ref.size)
         return xfail(400, "InvalidSize",
                      fmt::format("Referenced size does not match stored blob. Expected: {}, Got: {}", size, ref.size));
+      for (const auto& limit : ref.slot_limits) {
+        if (limit.max_size && size > *limit.max_size)
+          return xfail(400, "BlobTooLarge",
+                       fmt::format("This file is too large. It is {} bytes but the maximum size is {} bytes.", size,
+                                   *limit.max_size));
+        if (!limit.accept.empty() && !mime_accepted(mime, limit.accept))
+          return xfail(400, "InvalidMimeType", fmt::format("Wrong type of file. It is {} but it must match {}.", mime,
+                                                           fmt::join(limit.accept, ", ")));
+      }
     }
     if (auto r = c.query("DELETE FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?",
                          {did, collection, rkey});

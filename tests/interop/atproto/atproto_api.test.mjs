@@ -82,3 +82,68 @@ test('@atproto/api: account, login, uploads, post with image, getBlob, listBlobs
   const session = await agent.com.atproto.server.getSession();
   assert.equal(session.data.handle, handle);
 });
+
+// Known lexicons are validated as the reference PDS validates them
+// (@atproto/lexicon's assertValidRecord, then the slots' accept/maxSize
+// against the stored blob); unknown ones are stored as they are.
+test('@atproto/api: lexicon checks: non-blob in a blob slot, wrong MIME, over maxSize, validate flag', async () => {
+  const handle = `lex${crypto.randomBytes(3).toString('hex')}.test`;
+  const agent = new AtpAgent({ service: srv.base });
+  await agent.createAccount({ handle, email: `${handle}@example.com`, password: 'pw-lexicon' });
+  const did = agent.session.did;
+  const png = (await agent.uploadBlob(pngBytes(), { encoding: 'image/png' })).data.blob;
+  const mp4 = (await agent.uploadBlob(mp4Bytes(), { encoding: 'video/mp4' })).data.blob;
+  // A PNG (signature first, so it sniffs as one) past the avatar's 1 MB.
+  const bigBytes = Buffer.concat([pngBytes(), crypto.randomBytes(1_100_000)]);
+  const big = (await agent.uploadBlob(bigBytes, { encoding: 'image/png' })).data.blob;
+  const create = (collection, record, extra = {}) =>
+    agent.com.atproto.repo.createRecord({ repo: did, collection, record, ...extra });
+  const postWith = (image) => ({
+    $type: 'app.bsky.feed.post', text: 'lexicon', createdAt: new Date().toISOString(),
+    embed: { $type: 'app.bsky.embed.images', images: [{ alt: 'x', image }] },
+  });
+  const refused = (name, re) => (e) => e.status === 400 && e.error === name && re.test(e.message);
+
+  // The issue's case: a plain object in the slot, a valid ref nested in it.
+  await assert.rejects(create('app.bsky.feed.post', postWith({ wrapper: png })),
+    refused('InvalidRequest', /^Invalid app\.bsky\.feed\.post record: Record\/embed\/images\/0\/image should be a blob ref$/));
+  assert.deepEqual((await agent.com.atproto.sync.listBlobs({ did })).data.cids, [], 'the nested ref was not counted');
+  await assert.rejects(create('app.bsky.actor.profile', { $type: 'app.bsky.actor.profile', avatar: 'a string' }, { rkey: 'self' }),
+    refused('InvalidRequest', /Record\/avatar should be a blob ref/));
+  // Structure: a missing required property, a too-long string.
+  await assert.rejects(create('app.bsky.feed.post', { text: 'no date' }),
+    refused('InvalidRequest', /Record must have the property "createdAt"/));
+  await assert.rejects(create('app.bsky.feed.post', { text: 'x'.repeat(301), createdAt: new Date().toISOString() }),
+    refused('InvalidRequest', /Record\/text must not be longer than 300 graphemes/));
+
+  // Wrong MIME for the slot: a video where images/* go.
+  await assert.rejects(create('app.bsky.feed.post', postWith(mp4)),
+    refused('InvalidMimeType', /Wrong type of file\. It is video\/mp4 but it must match image\/\*/));
+  // Over maxSize: the avatar takes 1 MB at most.
+  await assert.rejects(create('app.bsky.actor.profile', { $type: 'app.bsky.actor.profile', avatar: big }, { rkey: 'self' }),
+    refused('BlobTooLarge', /maximum size is 1000000 bytes/));
+  assert.deepEqual((await agent.com.atproto.sync.listBlobs({ did })).data.cids, []);
+
+  // Valid records: validationStatus "valid", the blob counted.
+  const ok = await create('app.bsky.actor.profile', { $type: 'app.bsky.actor.profile', displayName: 'L', avatar: png },
+    { rkey: 'self' });
+  assert.equal(ok.data.validationStatus, 'valid');
+  const put = await agent.com.atproto.repo.putRecord({ repo: did, collection: 'app.bsky.actor.profile', rkey: 'self',
+    record: { $type: 'app.bsky.actor.profile', displayName: 'L2', avatar: png, banner: png } });
+  assert.equal(put.data.validationStatus, 'valid');
+  await assert.rejects(agent.com.atproto.repo.putRecord({ repo: did, collection: 'app.bsky.actor.profile', rkey: 'self',
+    record: { $type: 'app.bsky.actor.profile', banner: mp4 } }), refused('InvalidMimeType', /must match image\/png, image\/jpeg\./));
+  assert.deepEqual((await agent.com.atproto.sync.listBlobs({ did })).data.cids, [png.ref.toString()]);
+
+  // validate: false is honoured (no lexicon, so no slot constraints); an
+  // unknown lexicon keeps today's behaviour (stored, blobs counted, status
+  // "unknown") unless validate: true asks for a lexicon.
+  const unchecked = await create('app.bsky.feed.post', postWith(mp4), { validate: false });
+  assert.equal(unchecked.data.validationStatus, undefined);
+  const unknown = await create('com.example.file', { $type: 'com.example.file', file: { any: big } });
+  assert.equal(unknown.data.validationStatus, 'unknown');
+  await assert.rejects(create('com.example.file', { $type: 'com.example.file' }, { validate: true }),
+    refused('InvalidRequest', /^Lexicon not found: lex:com\.example\.file$/));
+  const cids = (await agent.com.atproto.sync.listBlobs({ did })).data.cids;
+  assert.deepEqual([...cids].sort(), [png.ref.toString(), mp4.ref.toString(), big.ref.toString()].sort());
+});
