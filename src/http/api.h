@@ -103,6 +103,7 @@ class Api {
 void register_server_routes(Api& s, Router& r);  // accounts, sessions, describeServer, health, metrics
 void register_repo_routes(Api& s, Router& r);    // records
 void register_blob_routes(Api& s, Router& r);    // uploadBlob, getBlob, listBlobs, /blobs/
+void register_account_routes(Api& s, Router& r); // requestAccountDelete, deleteAccount
 
 std::int64_t unix_now();
 

@@ -218,6 +218,34 @@ XResult<bool> RepoStore::delete_record(std::string_view did, std::string_view co
   return existed;
 }
 
+XResult<std::size_t> RepoStore::delete_account(std::string_view did) {
+  std::size_t records = 0;
+  auto r = xtransaction(*db_, [&](SqlConn& c) -> XResult<> {
+    // Record rows first (as write_record), then the blobs in hash order.
+    auto rec = c.query("DELETE FROM record WHERE did = ?", {did});
+    if (!rec) return db_error(rec.error());
+    records = static_cast<std::size_t>(rec->affected());
+    std::set<std::string> hashes;
+    for (const char* sql : {"SELECT DISTINCT hash FROM record_blob WHERE did = ?",
+                            "SELECT hash FROM account_blob WHERE did = ?"}) {
+      auto q = c.query(sql, {did});
+      if (!q) return db_error(q.error());
+      for (std::size_t i = 0; i < q->rows(); ++i) hashes.insert(q->text(i, 0));
+    }
+    auto states = lock_blobs(c, hashes);
+    if (!states) return std::unexpected(states.error());
+    for (const char* sql : {"DELETE FROM record_blob WHERE did = ?", "DELETE FROM account_blob WHERE did = ?"}) {
+      if (auto x = c.query(sql, {did}); !x) return db_error(x.error());
+    }
+    for (const auto& hex : hashes) {
+      if (auto x = release(c, hex, *states); !x) return x;
+    }
+    return {};
+  });
+  if (!r) return std::unexpected(r.error());
+  return records;
+}
+
 XResult<std::optional<RecordRow>> RepoStore::get_record(std::string_view did, std::string_view collection,
                                                         std::string_view rkey) {
   auto r = db_->read("SELECT cid, value, rev FROM record WHERE did = ? AND collection = ? AND rkey = ?",

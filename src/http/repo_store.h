@@ -89,6 +89,11 @@ class RepoStore final : public HoldSource {
   XResult<> write_record(std::string_view did, std::string_view collection, std::string_view rkey,
                          std::string_view cid, std::string_view value_json, std::string_view rev,
                          const std::vector<RecordBlobRef>& refs, bool create_only);
+  // com.atproto.server.deleteAccount: every record of `did`, its references
+  // and its claims, in one transaction; each blob nothing else holds any
+  // more becomes collectable after the grace period. Returns the number of
+  // records deleted.
+  XResult<std::size_t> delete_account(std::string_view did);
   // Returns whether a record was deleted.
   XResult<bool> delete_record(std::string_view did, std::string_view collection, std::string_view rkey);
   XResult<std::optional<RecordRow>> get_record(std::string_view did, std::string_view collection,

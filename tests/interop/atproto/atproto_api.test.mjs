@@ -10,6 +10,8 @@ import {
   startServer, runGc, storedBlobFiles, pngBytes, jpegBytes, mp4Bytes,
 } from '../../http/server.mjs';
 
+const hexOf = (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
+
 let srv;
 before(async () => { srv = await startServer(); });
 after(async () => { assert.equal(await srv.stop(), 0); });
@@ -146,4 +148,83 @@ test('@atproto/api: lexicon checks: non-blob in a blob slot, wrong MIME, over ma
     refused('InvalidRequest', /^Lexicon not found: lex:com\.example\.file$/));
   const cids = (await agent.com.atproto.sync.listBlobs({ did })).data.cids;
   assert.deepEqual([...cids].sort(), [png.ref.toString(), mp4.ref.toString(), big.ref.toString()].sort());
+});
+
+// deleteAccount as on the reference PDS (requestAccountDelete's token is
+// logged, not e-mailed): the account's records, references and claims go,
+// so its blobs follow the lifecycle; a blob another account's record holds stays.
+test('@atproto/api: requestAccountDelete + deleteAccount, then gc collects the account\'s blobs', async () => {
+  const own = await startServer();
+  try {
+    const newAgent = async (name, password) => {
+      const handle = `${name}${crypto.randomBytes(3).toString('hex')}.test`;
+      const agent = new AtpAgent({ service: own.base });
+      await agent.createAccount({ handle, email: `${handle}@example.com`, password });
+      return agent;
+    };
+    const alice = await newAgent('del', 'alice-password');
+    const bob = await newAgent('keep', 'bob-password');
+    const did = alice.session.did;
+    const mine = Buffer.concat([pngBytes(), crypto.randomBytes(64)]);
+    const unreferenced = jpegBytes();
+    const shared = Buffer.concat([pngBytes(), crypto.randomBytes(64)]);
+    const post = async (agent, bytes) => {
+      const blob = (await agent.uploadBlob(bytes, { encoding: 'image/png' })).data.blob;
+      await agent.com.atproto.repo.createRecord({ repo: agent.session.did, collection: 'app.bsky.feed.post',
+        record: { $type: 'app.bsky.feed.post', text: 't', createdAt: new Date().toISOString(),
+          embed: { $type: 'app.bsky.embed.images', images: [{ alt: '', image: blob }] } } });
+      return blob;
+    };
+    const mineBlob = await post(alice, mine);
+    await alice.uploadBlob(unreferenced, { encoding: 'image/jpeg' });
+    await post(alice, shared);
+    const sharedBlob = await post(bob, shared);
+    await alice.com.atproto.repo.putRecord({ repo: did, collection: 'com.example.note', rkey: 'n1',
+      record: { text: 'an unknown lexicon goes too' } });
+
+    await alice.com.atproto.server.requestAccountDelete();
+    const logged = own.stderr().match(/requestAccountDelete: token for (\S+) \((did:plc:[a-z2-7]+)\): ([A-Z2-7]{5}-[A-Z2-7]{5})/);
+    assert.ok(logged, own.stderr());
+    assert.equal(logged[1], alice.session.handle);
+    assert.equal(logged[2], did);
+    const token = logged[3];
+
+    const del = (body) => alice.com.atproto.server.deleteAccount(body);
+    await assert.rejects(del({ did, password: 'alice-password', token: 'AAAAA-AAAAA' }),
+      (e) => e.status === 400 && e.error === 'InvalidToken');
+    await assert.rejects(del({ did, password: 'wrong', token }), (e) => e.status === 401);
+    await assert.rejects(del({ did: bob.session.did, password: 'bob-password', token }),
+      (e) => e.status === 400 && e.error === 'InvalidToken', "alice's token does not delete bob");
+    await assert.rejects(del({ did: alice.session.handle, password: 'alice-password', token }),
+      (e) => e.status === 401, 'the DID itself, not a handle');
+    await del({ did, password: 'alice-password', token: token.toLowerCase() });
+
+    // The account is gone: no session, no login, no repo, no second delete.
+    await assert.rejects(alice.com.atproto.server.getSession(), (e) => e.status === 401);
+    await assert.rejects(new AtpAgent({ service: own.base }).login({ identifier: did, password: 'alice-password' }),
+      (e) => e.status === 401);
+    await assert.rejects(bob.com.atproto.sync.listBlobs({ did }), (e) => e.status === 400 && e.error === 'RepoNotFound');
+    await assert.rejects(bob.com.atproto.repo.getRecord({ repo: did, collection: 'com.example.note', rkey: 'n1' }),
+      (e) => e.status === 400 && e.error === 'RepoNotFound');
+    await assert.rejects(del({ did, password: 'alice-password', token }), (e) => e.status === 401);
+
+    // Until gc, the bytes are still there (the grace period); then they go,
+    // but for the blob bob's post still holds.
+    assert.ok(storedBlobFiles(own.dir).includes(hexOf(mine)));
+    const report = runGc(own.dir, '0');
+    assert.equal(report.blobsDeleted, 2, JSON.stringify(report));
+    const left = storedBlobFiles(own.dir);
+    assert.ok(!left.includes(hexOf(mine)) && !left.includes(hexOf(unreferenced)), JSON.stringify(left));
+    assert.ok(left.includes(hexOf(shared)));
+    const plain = await fetch(`${own.base}/blobs/${hexOf(mine)}`);
+    assert.equal(plain.status, 404);
+    assert.equal((await plain.json()).error, 'BlobNotFound');
+    assert.equal((await fetch(`${own.base}/blobs/${hexOf(shared)}`)).status, 200);
+    const got = await bob.com.atproto.sync.getBlob({ did: bob.session.did, cid: sharedBlob.ref.toString() });
+    assert.deepEqual(Buffer.from(got.data), shared);
+    assert.deepEqual((await bob.com.atproto.sync.listBlobs({ did: bob.session.did })).data.cids, [sharedBlob.ref.toString()]);
+    assert.notEqual(mineBlob.ref.toString(), sharedBlob.ref.toString());
+  } finally {
+    assert.equal(await own.stop(), 0);
+  }
 });
