@@ -220,6 +220,7 @@ void run_stat(CliContext& ctx, const std::string& id, bool chunks) {
       to_hash_ref(rec->hash), to_cid(rec->hash), rec->size, json_escape(rec->mime_type), rec->chunk_count,
       iso_time(rec->created_at_ms), rec->state == BlobState::kPermanent ? "permanent" : "temporary", held_by);
   if (!rec->quarantine.empty()) json += fmt::format(",\"quarantine\":\"{}\"", json_escape(rec->quarantine));
+  if (!rec->filename.empty()) json += fmt::format(",\"filename\":\"{}\"", json_escape(rec->filename));
   if (chunks) {
     json += ",\"chunks\":[";
     for (std::size_t i = 0; i < rec->chunk_hashes.size(); ++i)

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "core/base32.h"
+#include "core/secret_compare.h"
 #include "sql/sql_db.h"
 
 namespace blobsync::http {
@@ -46,7 +47,10 @@ Result<std::unique_ptr<AccountStore>> AccountStore::open(std::shared_ptr<SqlDb> 
                        {"CREATE TABLE account(did TEXT PRIMARY KEY, handle TEXT NOT NULL UNIQUE, "
                         "email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, created_at ${INT} NOT NULL);"
                         "CREATE TABLE refresh_session(jti TEXT PRIMARY KEY, did TEXT NOT NULL, "
-                        "expires_at ${INT} NOT NULL);"});
+                        "expires_at ${INT} NOT NULL);",
+                        // 2: tokens mailed by the reference PDS (requestAccountDelete), logged here.
+                        "CREATE TABLE account_token(did TEXT NOT NULL, purpose TEXT NOT NULL, token TEXT NOT NULL, "
+                        "issued_at ${INT} NOT NULL, PRIMARY KEY(did, purpose));"});
   if (!m) return std::unexpected(m.error());
   std::unique_ptr<AccountStore> store(new AccountStore(std::move(db)));
   store->dummy_hash_ = kDummyHash;
@@ -181,6 +185,58 @@ Result<bool> AccountStore::take_session(std::string_view jti, std::string_view d
   auto r = db_->query("DELETE FROM refresh_session WHERE jti = ? AND did = ?", {jti, did});
   if (!r) return std::unexpected(r.error());
   return r->affected() > 0;
+}
+
+XResult<std::string> AccountStore::issue_token(std::string_view did, std::string_view purpose) {
+  // 50 random bits in the reference PDS's form: 5 + 5 base32 characters.
+  std::uint8_t raw[7];
+  randombytes_buf(raw, sizeof raw);
+  std::string b32 = base32::encode_lower(std::span<const std::uint8_t>(raw, sizeof raw));
+  std::string token;
+  for (std::size_t i = 0; i < 10; ++i) {
+    if (i == 5) token += '-';
+    token += static_cast<char>(std::toupper(static_cast<unsigned char>(b32[i])));
+  }
+  auto r = db_->query(
+      "INSERT INTO account_token(did, purpose, token, issued_at) VALUES(?,?,?,?) ON CONFLICT(did, purpose) DO UPDATE "
+      "SET token = excluded.token, issued_at = excluded.issued_at",
+      {did, purpose, std::string_view(token), now_s()});
+  if (!r) return std::unexpected(db_failure(r.error()));
+  return token;
+}
+
+XResult<> AccountStore::use_token(std::string_view did, std::string_view purpose, std::string_view token,
+                                  std::int64_t max_age_s) {
+  auto r = db_->read("SELECT token, issued_at FROM account_token WHERE did = ? AND purpose = ?", {did, purpose});
+  if (!r) return std::unexpected(db_failure(r.error()));
+  std::string given(token.substr(0, 64));
+  for (auto& c : given) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  // A missing row is compared against a stand-in, so timing tells nothing.
+  std::string stored = r->empty() ? std::string("-no-token-issued-") : r->text(0, 0);
+  bool match = secrets_equal(given, stored) && !r->empty();
+  if (!match) return xfail(400, "InvalidToken", "Token is invalid");
+  if (now_s() - r->int64(0, 1) > max_age_s) return xfail(400, "ExpiredToken", "Token is expired");
+  auto del = db_->query("DELETE FROM account_token WHERE did = ? AND purpose = ? AND token = ?",
+                        {did, purpose, std::string_view(stored)});
+  if (!del) return std::unexpected(db_failure(del.error()));
+  // Two requests racing with one token: only the one that removed it goes on.
+  if (del->affected() == 0) return xfail(400, "InvalidToken", "Token is invalid");
+  return {};
+}
+
+XResult<bool> AccountStore::remove(std::string_view did) {
+  bool existed = false;
+  auto r = db_->transaction([&](SqlConn& c) -> Result<> {
+    auto a = c.query("DELETE FROM account WHERE did = ?", {did});
+    if (!a) return std::unexpected(a.error());
+    existed = a->affected() > 0;
+    for (const char* sql : {"DELETE FROM refresh_session WHERE did = ?", "DELETE FROM account_token WHERE did = ?"}) {
+      if (auto x = c.query(sql, {did}); !x) return std::unexpected(x.error());
+    }
+    return {};
+  });
+  if (!r) return std::unexpected(db_failure(r.error()));
+  return existed;
 }
 
 }  // namespace blobsync::http

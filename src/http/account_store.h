@@ -54,6 +54,18 @@ class AccountStore {
   // Removes the jti; true if it existed and belonged to did.
   Result<bool> take_session(std::string_view jti, std::string_view did);
 
+  // One-time e-mail-style tokens ("ABCDE-23456"), one per account and
+  // purpose (a new one replaces the last). This server sends no e-mail: the
+  // caller logs the token for the operator to pass on.
+  XResult<std::string> issue_token(std::string_view did, std::string_view purpose);
+  // Compares in constant time (core/secret_compare.h), case-insensitively.
+  // The token is used up when it matches. Errors: 400 InvalidToken (none
+  // issued, or another), 400 ExpiredToken (older than max_age_s).
+  XResult<> use_token(std::string_view did, std::string_view purpose, std::string_view token, std::int64_t max_age_s);
+  // Deletes the account, its sessions and its tokens (records and blobs are
+  // RepoStore::delete_account). Returns whether it existed.
+  XResult<bool> remove(std::string_view did);
+
   static bool valid_handle(std::string_view handle);
   // Whether the built-in dummy hash has the limits create() hashes with (a
   // test: libsodium's interactive limits changing would make open() compute one).

@@ -83,6 +83,7 @@ void Api::register_routes(Router& router) {
   register_repo_routes(*this, router);
   register_image_routes(*this, router);
   register_blob_routes(*this, router);
+  register_account_routes(*this, router);
   register_web_routes(router);
 }
 

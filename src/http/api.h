@@ -111,6 +111,7 @@ void register_blob_routes(Api& s, Router& r);    // uploadBlob, getBlob, listBlo
 void register_image_routes(Api& s, Router& r);   // /blobs/<hash>/image, /img/ (before the /blobs/ prefix)
 // The image service of `config` (DATA/image-cache, the image_* keys).
 Result<std::unique_ptr<image::ImageService>> open_image_service(const ServerConfig& config);
+void register_account_routes(Api& s, Router& r); // requestAccountDelete, deleteAccount
 
 std::int64_t unix_now();
 

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/blob_id.h"
+#include "http/content_disposition.h"
 #include "http/json_util.h"
 #include "http/range.h"
 #include "http/api.h"
@@ -176,13 +177,13 @@ std::optional<Response> refuse_quarantined(const BlobRecord& rec) {
 
 // Common download response: headers, ETag, conditional and Range handling.
 Response serve_blob(Api& s, const Request& req, const Digest& hash, std::uint64_t size, const std::string& mime,
-                    const std::string& etag_value, std::optional<std::string> attachment_name) {
+                    const std::string& etag_value, std::optional<std::string> disposition) {
   std::string etag = "\"" + etag_value + "\"";
   Response resp;
   resp.set("Content-Type", mime.empty() ? "application/octet-stream" : mime);
   resp.set("x-content-type-options", "nosniff");
   resp.set("content-security-policy", "default-src 'none'; sandbox");
-  if (attachment_name) resp.set("content-disposition", fmt::format("attachment; filename=\"{}\"", *attachment_name));
+  if (disposition) resp.set("content-disposition", *disposition);
   resp.set("ETag", etag);
   resp.set("Cache-Control", "public, max-age=31536000, immutable");
   resp.set("Accept-Ranges", "bytes");
@@ -270,7 +271,7 @@ void register_blob_routes(Api& s, Router& r) {
            if (auto refused = refuse_quarantined(*rec)) return std::move(*refused);
            auto mime = s.repo->claimed_mime(account->did, *hash);
            std::string type = mime && *mime ? **mime : rec->mime_type;
-           return serve_blob(s, req, *hash, rec->size, type, *cid, *cid);
+           return serve_blob(s, req, *hash, rec->size, type, *cid, fmt::format("attachment; filename=\"{}\"", *cid));
          }});
 
   r.add("GET", "/xrpc/com.atproto.sync.listBlobs",
@@ -326,8 +327,12 @@ void register_blob_routes(Api& s, Router& r) {
                                     if (!rec || rec->state != BlobState::kPermanent)
                                       return xrpc_error(404, "BlobNotFound", "Blob not found");
                                     if (auto refused = refuse_quarantined(*rec)) return std::move(*refused);
+                                    // ?download=1: save as the uploader's filename (RFC 6266/5987).
+                                    std::optional<std::string> disposition;
+                                    if (auto d = req.param("download"); d && (*d == "1" || *d == "true"))
+                                      disposition = attachment_disposition(rec->filename, rec->hash.hex());
                                     return serve_blob(s, req, *hash, rec->size, rec->mime_type, rec->hash.hex(),
-                                                      std::nullopt);
+                                                      std::move(disposition));
                                   }});
   r.add_prefix("PUT", "/blobs/",
                {.name = "blobs.put",
@@ -372,7 +377,9 @@ void register_blob_routes(Api& s, Router& r) {
                                                               .declared_mime = declared,
                                                               .state = BlobState::kPermanent,
                                                               .hold = writer ? writer->hold() : std::string(kPutPin),
-                                                              .size = req.content_length});
+                                                              .size = req.content_length,
+                                                              // ?name=: kept if the blob has none yet
+                                                              .filename = std::string(req.param("name").value_or(""))});
                   if (!ingest) return fail_response(to_xrpc(ingest.error()));
                   auto sink = std::make_unique<UploadSink>(s, UploadSink::Mode::kPlain, *did, declared,
                                                            std::move(*ingest), std::move(*quota));

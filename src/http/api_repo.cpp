@@ -9,6 +9,7 @@
 #include "core/sha256.h"
 #include "http/blob_refs.h"
 #include "http/json_util.h"
+#include "http/lexicon.h"
 #include "http/record_syntax.h"
 #include "http/api.h"
 #include "http/tid.h"
@@ -38,6 +39,7 @@ XResult<> check_repo(Api& s, const std::string& repo, const std::string& did) {
 struct WriteInput {
   std::string did, collection, rkey;
   boost::json::object record;
+  std::optional<bool> validate;  // the request's "validate": unset, true or false
 };
 
 XResult<WriteInput> read_write_input(Api& s, Request& req, bool need_rkey, bool need_record) {
@@ -59,6 +61,10 @@ XResult<WriteInput> read_write_input(Api& s, Request& req, bool need_rkey, bool 
     if (!valid_rkey(**rkey)) return xfail(400, "InvalidRequest", "Invalid record key: " + **rkey);
     in.rkey = **rkey;
   }
+  if (const auto* v = body->if_contains("validate"); v && !v->is_null()) {
+    if (!v->is_bool()) return xfail(400, "InvalidRequest", "Input/validate must be a boolean");
+    in.validate = v->as_bool();
+  }
   if (need_record) {
     const auto* record = body->if_contains("record");
     if (!record || !record->is_object())
@@ -72,12 +78,35 @@ XResult<WriteInput> read_write_input(Api& s, Request& req, bool need_rkey, bool 
   return in;
 }
 
+// Lexicon validation as the reference PDS decides it: a known lexicon is
+// checked unless validate is false; an unknown one passes unless validate is
+// true. The blob slots' limits go onto the refs (the store checks them
+// against the stored blobs). Returns the validationStatus to answer.
+XResult<std::optional<std::string>> check_lexicon(const WriteInput& in, std::vector<RecordBlobRef>& refs) {
+  if (in.validate == false) return std::nullopt;
+  const auto& lexicons = Lexicons::builtin();
+  if (!lexicons.knows_record(in.collection)) {
+    if (in.validate == true) return xfail(400, "InvalidRequest", "Lexicon not found: lex:" + in.collection);
+    return std::optional<std::string>("unknown");
+  }
+  auto slots = lexicons.validate_record(in.collection, in.record);
+  if (!slots) return xfail(400, "InvalidRequest", fmt::format("Invalid {} record: {}", in.collection, slots.error()));
+  for (auto& slot : *slots) {
+    for (auto& ref : refs) {
+      if (ref.cid == slot.cid) ref.slot_limits.push_back({slot.accept, slot.max_size});
+    }
+  }
+  return std::optional<std::string>("valid");
+}
+
 Response write(Api& s, Request& req, bool create) {
   auto in = read_write_input(s, req, !create, true);
   if (!in) return fail_response(in.error());
   if (in->rkey.empty()) in->rkey = next_tid();
   std::vector<RecordBlobRef> refs;
   if (auto r = find_blob_refs(in->record, "record", refs); !r) return fail_response(r.error());
+  auto status = check_lexicon(*in, refs);
+  if (!status) return fail_response(status.error());
   std::string json = boost::json::serialize(in->record);
   if (json.size() > 1'000'000) return xrpc_error(400, "InvalidRequest", "Record is too large (max 1000000 bytes)");
   std::string cid = record_cid(json);
@@ -97,7 +126,7 @@ Response write(Api& s, Request& req, bool create) {
   if (!w) return fail_response(w.error());
   quota->commit();
   boost::json::object out{{"uri", fmt::format("at://{}/{}/{}", in->did, in->collection, in->rkey)}, {"cid", cid}};
-  if (create) out["validationStatus"] = "unknown";
+  if (*status) out["validationStatus"] = **status;
   return json_ok(out);
 }
 

@@ -1,5 +1,6 @@
 #include "http/repo_store.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <set>
 
 #include "core/blob_id.h"
+#include "http/lexicon.h"
 #include "store/blob_store.h"
 #include "store/blob_lifecycle.h"
 #include "sql/sql_db.h"
@@ -156,6 +158,15 @@ XResult<> RepoStore::write_record(std::string_view did, std::string_view collect
       if (size != ref.size)
         return xfail(400, "InvalidSize",
                      fmt::format("Referenced size does not match stored blob. Expected: {}, Got: {}", size, ref.size));
+      for (const auto& limit : ref.slot_limits) {
+        if (limit.max_size && size > *limit.max_size)
+          return xfail(400, "BlobTooLarge",
+                       fmt::format("This file is too large. It is {} bytes but the maximum size is {} bytes.", size,
+                                   *limit.max_size));
+        if (!limit.accept.empty() && !mime_accepted(mime, limit.accept))
+          return xfail(400, "InvalidMimeType", fmt::format("Wrong type of file. It is {} but it must match {}.", mime,
+                                                           fmt::join(limit.accept, ", ")));
+      }
     }
     if (auto r = c.query("DELETE FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?",
                          {did, collection, rkey});
@@ -205,6 +216,34 @@ XResult<bool> RepoStore::delete_record(std::string_view did, std::string_view co
   });
   if (!r) return std::unexpected(r.error());
   return existed;
+}
+
+XResult<std::size_t> RepoStore::delete_account(std::string_view did) {
+  std::size_t records = 0;
+  auto r = xtransaction(*db_, [&](SqlConn& c) -> XResult<> {
+    // Record rows first (as write_record), then the blobs in hash order.
+    auto rec = c.query("DELETE FROM record WHERE did = ?", {did});
+    if (!rec) return db_error(rec.error());
+    records = static_cast<std::size_t>(rec->affected());
+    std::set<std::string> hashes;
+    for (const char* sql : {"SELECT DISTINCT hash FROM record_blob WHERE did = ?",
+                            "SELECT hash FROM account_blob WHERE did = ?"}) {
+      auto q = c.query(sql, {did});
+      if (!q) return db_error(q.error());
+      for (std::size_t i = 0; i < q->rows(); ++i) hashes.insert(q->text(i, 0));
+    }
+    auto states = lock_blobs(c, hashes);
+    if (!states) return std::unexpected(states.error());
+    for (const char* sql : {"DELETE FROM record_blob WHERE did = ?", "DELETE FROM account_blob WHERE did = ?"}) {
+      if (auto x = c.query(sql, {did}); !x) return db_error(x.error());
+    }
+    for (const auto& hex : hashes) {
+      if (auto x = release(c, hex, *states); !x) return x;
+    }
+    return {};
+  });
+  if (!r) return std::unexpected(r.error());
+  return records;
 }
 
 XResult<std::optional<RecordRow>> RepoStore::get_record(std::string_view did, std::string_view collection,

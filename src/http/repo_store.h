@@ -57,6 +57,13 @@ struct RecordBlobRef {
   std::string cid;
   std::string mime_type;
   std::uint64_t size = 0;
+  // What the lexicon slots holding this blob allow (http/lexicon.h), checked
+  // against the stored blob: MIME patterns (empty: any) and a size limit.
+  struct SlotLimit {
+    std::vector<std::string> accept;
+    std::optional<std::uint64_t> max_size;
+  };
+  std::vector<SlotLimit> slot_limits;
 };
 
 struct RecordRow {
@@ -77,10 +84,16 @@ class RepoStore final : public HoldSource {
                         bool pinned = false);
   // Creates or replaces a record. create_only: 400 RecordAlreadyExists if it
   // exists (createRecord); otherwise an upsert (putRecord). Errors from the
-  // refs: 400 BlobNotFound / InvalidMimeType / InvalidSize.
+  // refs: 400 BlobNotFound / InvalidMimeType / InvalidSize, and from their
+  // slot_limits (the reference PDS's words): 400 BlobTooLarge, InvalidMimeType.
   XResult<> write_record(std::string_view did, std::string_view collection, std::string_view rkey,
                          std::string_view cid, std::string_view value_json, std::string_view rev,
                          const std::vector<RecordBlobRef>& refs, bool create_only);
+  // com.atproto.server.deleteAccount: every record of `did`, its references
+  // and its claims, in one transaction; each blob nothing else holds any
+  // more becomes collectable after the grace period. Returns the number of
+  // records deleted.
+  XResult<std::size_t> delete_account(std::string_view did);
   // Returns whether a record was deleted.
   XResult<bool> delete_record(std::string_view did, std::string_view collection, std::string_view rkey);
   XResult<std::optional<RecordRow>> get_record(std::string_view did, std::string_view collection,

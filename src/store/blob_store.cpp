@@ -405,6 +405,7 @@ Result<BlobRecord> IngestImpl::finish() {
   record.chunk_hashes = std::move(result->chunk_hashes);
   record.created_at_ms = now_ms();
   record.state = options_.state;
+  record.filename = options_.filename;
   if (record.chunk_hashes.size() != record.chunk_count)
     return fail(Errc::kInternal, "ingest produced {} chunk hashes for {} bytes", record.chunk_hashes.size(),
                 record.size);

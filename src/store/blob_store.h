@@ -77,6 +77,9 @@ struct PutOptions {
   // with another count fails (kInvalidArgument), nothing stored. Lets a
   // backend send the blob in one streamed request (S3: one PutObject).
   std::optional<std::uint64_t> size;
+  // The name the uploader gave (the blob channel's UPLOAD, PUT /blobs
+  // ?name=), kept if the blob has none yet: store/metadata.h set_filename.
+  std::string filename{};
 };
 
 // A streaming ingest. Feed bytes with write(), then finish(). Dropping an

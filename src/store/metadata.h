@@ -43,6 +43,8 @@ struct BlobRecord {
   // Non-empty: the blob failed a re-hash (scrub, verify) and is quarantined:
   // no path serves it; a verified copy (heal, re-upload) clears it.
   std::string quarantine;
+  // The first name an upload gave it (core/filename.h sanitizes it); "" none.
+  std::string filename;
 };
 
 struct MetadataStats {
@@ -69,6 +71,10 @@ class MetadataStore {
   virtual Result<> set_state(const Digest& hash, BlobState state) = 0;
   // Sets BlobRecord::quarantine; "" clears it. Errors: kNotFound (no row).
   virtual Result<> set_quarantine(const Digest& hash, std::string_view reason) = 0;
+  // Keeps `name` (sanitized: core/filename.h) unless the blob already has
+  // one: the first name seen wins. No row, or nothing left of the name: a
+  // no-op. insert_blob does the same with BlobRecord::filename.
+  virtual Result<> set_filename(const Digest& hash, std::string_view name) = 0;
   // Rows with a quarantine reason (a running total: no scan).
   virtual Result<std::uint64_t> count_quarantined() = 0;
   // Deleting a missing row is not an error.

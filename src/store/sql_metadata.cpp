@@ -5,6 +5,7 @@
 #include <random>
 
 #include "core/blob_id.h"
+#include "core/filename.h"
 
 namespace blobsync {
 
@@ -12,9 +13,9 @@ namespace {
 
 SqlBytes key(const Digest& d) { return SqlBytes{{d.bytes.data(), d.bytes.size()}}; }
 
-constexpr const char* kColumns = "hash, size, mime_type, chunk_count, created_at_ms, state, quarantine";
+constexpr const char* kColumns = "hash, size, mime_type, chunk_count, created_at_ms, state, quarantine, filename";
 
-// Reads row `i` in kColumns order (plus chunk_hashes at index 7 if `with_chunks`).
+// Reads row `i` in kColumns order (plus chunk_hashes at index 8 if `with_chunks`).
 Result<BlobRecord> read_row(const SqlResult& res, std::size_t i, bool with_chunks) {
   BlobRecord r;
   auto hash = res.bytes(i, 0);
@@ -28,8 +29,9 @@ Result<BlobRecord> read_row(const SqlResult& res, std::size_t i, bool with_chunk
   std::int64_t state = res.int64(i, 5);
   r.state = state == 0 ? BlobState::kTemporary : state == 2 ? BlobState::kDeleting : BlobState::kPermanent;
   r.quarantine = res.text(i, 6);
+  r.filename = res.text(i, 7);
   if (with_chunks) {
-    auto blob = res.bytes(i, 7);
+    auto blob = res.bytes(i, 8);
     if (blob.size() != r.chunk_count * 32)
       return fail(Errc::kCorruption, "metadata: blob {} has {} bytes of chunk hashes for {} chunks", to_hash_ref(r.hash),
                   blob.size(), r.chunk_count);
@@ -85,6 +87,9 @@ const std::vector<std::string>& SqlMetadata::migrations() {
       "INSERT INTO blob_totals(slot, blob_count, total_bytes, quarantined) "
       "SELECT 0, count(*), coalesce(sum(size), 0), "
       "  coalesce(sum(CASE WHEN quarantine IS NOT NULL AND quarantine <> '' THEN 1 ELSE 0 END), 0) FROM blobs;",
+      // 5: the first filename an upload gave (blob channel UPLOAD, PUT /blobs
+      // ?name=): `blobsync stat`, and Content-Disposition on ?download=1.
+      "ALTER TABLE blobs ADD COLUMN filename TEXT;",
   };
   return steps;
 }
@@ -134,13 +139,21 @@ Result<> insert_row(SqlConn& c, const BlobRecord& record, std::string_view hold,
   }
   // A concurrent insert of the same hash (another server) waits here on the
   // key and then does nothing: exactly one of them inserts.
+  std::string filename = sanitize_filename(record.filename);
   auto ins = c.query(
-      "INSERT INTO blobs(hash, size, mime_type, chunk_count, chunk_hashes, created_at_ms, state) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+      "INSERT INTO blobs(hash, size, mime_type, chunk_count, chunk_hashes, created_at_ms, state, filename) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, NULLIF(?, '')) ON CONFLICT (hash) DO NOTHING",
       {key(record.hash), static_cast<std::int64_t>(record.size), std::string_view(record.mime_type),
-       static_cast<std::int64_t>(record.chunk_count), SqlBytes{chunks}, record.created_at_ms, state});
+       static_cast<std::int64_t>(record.chunk_count), SqlBytes{chunks}, record.created_at_ms, state,
+       std::string_view(filename)});
   if (!ins) return std::unexpected(ins.error());
   inserted = ins->affected() > 0;
+  if (!inserted && !filename.empty()) {
+    // The first name seen wins: an existing row takes one only if it has none.
+    auto named = c.query("UPDATE blobs SET filename = ? WHERE hash = ? AND (filename IS NULL OR filename = '')",
+                         {std::string_view(filename), key(record.hash)});
+    if (!named) return std::unexpected(named.error());
+  }
   if (inserted) {
     ++totals.blob_count;
     totals.total_bytes += static_cast<std::int64_t>(record.size);
@@ -254,6 +267,15 @@ Result<> SqlMetadata::set_quarantine(const Digest& hash, std::string_view reason
     d.quarantined = (reason.empty() ? 0 : 1) - (quarantined(*old, 0, 0) ? 1 : 0);
     return add_totals(c, d);
   });
+}
+
+Result<> SqlMetadata::set_filename(const Digest& hash, std::string_view name) {
+  std::string kept = sanitize_filename(name);
+  if (kept.empty()) return {};
+  auto res = db_->query("UPDATE blobs SET filename = ? WHERE hash = ? AND (filename IS NULL OR filename = '')",
+                        {std::string_view(kept), key(hash)});
+  if (!res) return std::unexpected(res.error());
+  return {};
 }
 
 Result<std::uint64_t> SqlMetadata::count_quarantined() {

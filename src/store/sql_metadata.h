@@ -56,6 +56,7 @@ class SqlMetadata : public MetadataStore {
   Result<std::optional<BlobRecord>> get_blob(const Digest& hash) override;
   Result<> set_state(const Digest& hash, BlobState state) override;
   Result<> set_quarantine(const Digest& hash, std::string_view reason) override;
+  Result<> set_filename(const Digest& hash, std::string_view name) override;
   Result<std::uint64_t> count_quarantined() override;
   Result<> delete_blob(const Digest& hash) override;
   Result<std::vector<BlobRecord>> list_blobs(std::optional<Digest> after, std::size_t limit) override;

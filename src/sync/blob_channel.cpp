@@ -183,6 +183,9 @@ void BlobChannel::on_upload(protocol::UploadMsg m) {
     auto held = deps.store.contains(up->msg.hash);
     Result<std::unique_ptr<StagedUpload>> staged = nullptr;
     bool have = held && *held;
+    // A blob already here still takes the name if it has none (the first name
+    // seen wins; a failure only loses the name, not the upload).
+    if (have && !up->msg.filename.empty()) (void)deps.store.metadata().set_filename(up->msg.hash, up->msg.filename);
     // The room token's quota, once it is known whether the blob is new here
     // (one the server holds costs nothing) and before anything is staged.
     auto quota = std::make_shared<QuotaLedger::Reservation>();
@@ -374,6 +377,7 @@ void BlobChannel::finalize(std::uint64_t req) {
       options.expected = up->msg.hash;
       options.max_size = deps.config.max_blob_bytes;
       options.declared_mime = normalize_mime(up->msg.mime_type);
+      options.filename = up->msg.filename;  // kept if the blob has no name yet
       // Held by the room from its row's first commit: the announcement that
       // follows makes an entry, but a sweep must not find the blob unheld in between.
       options.hold = self->conn_.hold;

@@ -416,6 +416,7 @@ class FailingInserts final : public MetadataStore {
   Result<std::optional<BlobRecord>> get_blob(const Digest& h) override { return inner_->get_blob(h); }
   Result<> set_state(const Digest& h, BlobState s) override { return inner_->set_state(h, s); }
   Result<> set_quarantine(const Digest& h, std::string_view r) override { return inner_->set_quarantine(h, r); }
+  Result<> set_filename(const Digest& h, std::string_view n) override { return inner_->set_filename(h, n); }
   Result<std::uint64_t> count_quarantined() override { return inner_->count_quarantined(); }
   Result<> delete_blob(const Digest& h) override { return inner_->delete_blob(h); }
   Result<std::vector<BlobRecord>> list_blobs(std::optional<Digest> a, std::size_t l) override {

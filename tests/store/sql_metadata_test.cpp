@@ -80,6 +80,38 @@ TEST_P(SqlMetadataTest, TemporaryRefreshAndPromotion) {
   EXPECT_EQ((*m->get_blob(r.hash))->state, BlobState::kPermanent);
 }
 
+TEST_P(SqlMetadataTest, FirstFilenameSeenWinsAndIsSanitized) {
+  auto m = meta(open());
+  ASSERT_TRUE(m);
+  auto a = make_record(10, 21);
+  ASSERT_TRUE(*m->insert_blob(a));  // no name
+  EXPECT_EQ((*m->get_blob(a.hash))->filename, "");
+  ASSERT_TRUE(m->set_filename(a.hash, "\r\n "));  // nothing left of it: still none
+  EXPECT_EQ((*m->get_blob(a.hash))->filename, "");
+  ASSERT_TRUE(m->set_filename(a.hash, "../x\r\n.txt"));
+  EXPECT_EQ((*m->get_blob(a.hash))->filename, ".._x.txt");
+  ASSERT_TRUE(m->set_filename(a.hash, "second.txt"));
+  a.filename = "third.txt";
+  EXPECT_FALSE(*m->insert_blob(a));
+  EXPECT_EQ((*m->get_blob(a.hash))->filename, ".._x.txt");
+  // A named insert names the row; a later insert of the same bytes does not rename it.
+  auto b = make_record(20, 22);
+  b.filename = std::string(1000, 'n');
+  ASSERT_TRUE(*m->insert_blob(b));
+  EXPECT_EQ((*m->get_blob(b.hash))->filename, std::string(255, 'n'));
+  auto c = make_record(30, 23);
+  ASSERT_TRUE(*m->insert_blob(c));
+  c.filename = "late.bin";
+  EXPECT_FALSE(*m->insert_blob(c));
+  auto listed = m->list_blobs(std::nullopt, 10);
+  ASSERT_TRUE(listed);
+  for (const auto& r : *listed)
+    if (r.hash == c.hash) {
+      EXPECT_EQ(r.filename, "late.bin");
+    }
+  EXPECT_TRUE(m->set_filename(make_record(5, 24).hash, "nobody.txt"));  // no row: a no-op
+}
+
 TEST_P(SqlMetadataTest, QuarantineIsSetReadCountedAndCleared) {
   auto m = meta(open());
   ASSERT_TRUE(m);
