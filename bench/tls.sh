@@ -5,7 +5,10 @@
 # certificate made here with openssl), curl as the client. Best of RUNS
 # (default 7) each, the runs interleaved. Goal: at least 0.6 both ways.
 # Plain downloads go out with sendfile(2); TLS ones are encrypted in user
-# space (OpenSSL through Asio), so the download ratio is the real price.
+# space (OpenSSL through memory BIOs), so the download ratio is the real price.
+# What this machine allows: nginx serving the same file with the same
+# certificate, plain and TLS (sendfile on), downloaded by the same curl in the
+# same runs; its TLS/plain ratio is printed beside ours.
 # Usage: bench/tls.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
 # Env: RUNS; BENCH_DIR (where the data goes, default /tmp).
 set -euo pipefail
@@ -67,9 +70,39 @@ up() {  # base token file -> bytes/s of one 64 MiB upload, the durable commit in
   python3 -c "print(67108864/$t)"
 }
 
-dp=(); dt=(); upl=(); upt=()
+# --- nginx reference: the same file, plain and TLS -------------------------
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+chmod 755 "$WORK"; mkdir -p "$WORK/www" "$WORK/nginx"; cp "$WORK/f64m" "$WORK/www/$HEX"; chmod 644 "$WORK"/*.pem "$WORK/www/$HEX"
+NPORTS=$(python3 -c 'import socket
+ps=[]
+for _ in range(2):
+    s=socket.socket(); s.bind(("127.0.0.1",0)); ps.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in ps))')
+read -r NP NT <<<"$NPORTS"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 256; }
+http {
+  sendfile on; tcp_nopush on; access_log off;
+  client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  server { listen 127.0.0.1:$NP; location /blobs/ { alias $WORK/www/; } }
+  server { listen 127.0.0.1:$NT ssl; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
+           location /blobs/ { alias $WORK/www/; } }
+}
+CONF
+"$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" 2>"$WORK/nginx/stderr" &
+PIDS+=($!)
+NPLAIN=http://127.0.0.1:$NP; NTLS=https://localhost:$NT
+for _ in $(seq 50); do "${CURL[@]}" -o /dev/null "$NTLS/blobs/$HEX" 2>/dev/null && break; sleep 0.1; done
+
+dp=(); dt=(); np=(); nt=(); upl=(); upt=()
 for i in $(seq "$RUNS"); do
-  dp+=("$(down "$PLAIN")"); dt+=("$(down "$TLS")")
+  dp+=("$(down "$PLAIN")"); dt+=("$(down "$TLS")"); np+=("$(down "$NPLAIN")"); nt+=("$(down "$NTLS")")
 done
 for i in $(seq "$RUNS"); do
   # A new file each run (the same bytes would be the same blob).
@@ -78,7 +111,9 @@ for i in $(seq "$RUNS"); do
   head -c 67108864 /dev/urandom >"$WORK/up"; sync
   upt+=("$(up "$TLS" "$TOK_TLS" "$WORK/up")")
 done
-DP=$(best "${dp[@]}"); DT=$(best "${dt[@]}"); UP=$(best "${upl[@]}"); UT=$(best "${upt[@]}")
+DP=$(best "${dp[@]}"); DT=$(best "${dt[@]}"); NPB=$(best "${np[@]}"); NTB=$(best "${nt[@]}"); UP=$(best "${upl[@]}"); UT=$(best "${upt[@]}")
 echo "blobsync TLS benchmark ($(nproc) cores, $(openssl version | cut -d' ' -f1-2), 64 MiB, curl, best of $RUNS)"
 printf '   download  plain %-10s  TLS %-10s  ratio %s (goal >= 0.6)\n' "$(mib "$DP")" "$(mib "$DT")" "$(ratio "$DT" "$DP")"
+printf '   nginx     plain %-10s  TLS %-10s  ratio %s (what this machine allows: the same file, certificate and curl)\n' "$(mib "$NPB")" "$(mib "$NTB")" "$(ratio "$NTB" "$NPB")"
+printf '   download over TLS: blobsync / nginx %s\n' "$(ratio "$DT" "$NTB")"
 printf '   upload    plain %-10s  TLS %-10s  ratio %s (goal >= 0.6)\n' "$(mib "$UP")" "$(mib "$UT")" "$(ratio "$UT" "$UP")"

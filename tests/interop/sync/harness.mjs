@@ -175,6 +175,11 @@ export async function main (name, fn) {
     await fn(servers)
     console.log(`ok - ${name}`)
     for (const s of servers) await s.kill('SIGTERM')
+    // A passing test leaves no data behind (a 1 GiB test's store is 1 GiB);
+    // a failing one keeps it to be looked at.
+    for (const s of servers) {
+      if (s.dataDir && path.resolve(s.dataDir).startsWith(os.tmpdir() + path.sep)) fs.rmSync(s.dataDir, { recursive: true, force: true })
+    }
     process.exit(0)
   } catch (e) {
     console.error(`not ok - ${name}: ${e.stack || e}`)
