@@ -29,7 +29,8 @@ awaitable<std::pair<bool, std::uint64_t>> Server::Impl::write_response(Conn& c, 
   if (r.blob) {
     res.content_length(r.blob_length);
     bhttp::response_serializer<bhttp::string_body> sr(res);
-    if (!head && r.blob->native_fd() >= 0) {
+    // (Not for an empty body: nothing would follow to push the head out.)
+    if (!head && r.blob_length > 0 && r.blob->native_fd() >= 0) {
       // The head goes out with MSG_MORE, so the kernel sends it in one
       // segment with the start of the body (one push and one wake-up of the
       // client instead of two: nginx's tcp_nopush). Whatever did not fit
