@@ -3,15 +3,20 @@
 # a ratio, all in one run:
 #   1. download 1 MiB and 64 MiB blobs: blobsync (sendfile) vs nginx (sendfile on), wrk
 #   2. upload a 64 MiB blob vs `openssl dgst -sha256` on the same file
-#   3. requests/s for 16 KiB uploads and downloads, 32 concurrent clients (wrk)
+#   3. requests/s for 16 KiB downloads (vs nginx) and uploads, 32 concurrent
+#      clients (wrk); the uploads next to nginx's WebDAV PUT (dav_methods, no
+#      fsync) and the disk alone (32 writers: write, fdatasync, rename,
+#      directory fsync: bench/durable_writers.py)
 #   4. peak RSS of the server while 32 clients upload 64 MiB each at once
 # Usage: bench/http.sh [BUILD_DIR]   (default: $BUILD_DIR, else build/release)
-# Env: DURATION (wrk seconds, default 5); BENCH_DIR (where the data goes, default /tmp).
+# Env: DURATION (wrk seconds, default 5); BENCH_DIR (where the data goes, default /tmp);
+#      SECTIONS (which of 1-4 to run, default 1234).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-${BUILD_DIR:-build/release}}
 BIN=$BUILD/src/cli/blobsync
 DURATION=${DURATION:-5}
+SECTIONS=${SECTIONS:-1234}
 [ -x "$BIN" ] || { echo "http.sh: $BIN not found (build the blobsync target first)" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "http.sh: wrk missing (scripts/setup)" >&2; exit 1; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -36,6 +41,20 @@ v*={'':1,'B':1,'KB':1024,'MB':1024**2,'GB':1024**3,'TB':1024**4}[unit]
 print(f"{v:.0f}")
 PY
 }
+# CPU seconds (user + system) used so far by the given pids, from /proc.
+cpu_of() {
+  python3 - "$@" <<'PY'
+import os,sys
+hz=os.sysconf("SC_CLK_TCK"); t=0
+for p in sys.argv[1:]:
+    try: f=open(f"/proc/{p}/stat").read().rsplit(")",1)[1].split()
+    except OSError: continue
+    t+=int(f[11])+int(f[12])
+print(t/hz)
+PY
+}
+# CPU microseconds per request: cpu_before cpu_after requests/s
+us_per() { python3 -c "import sys;a,b,r=map(float,sys.argv[1:]);d=$DURATION;print(f'{(b-a)*1e6/(r*d):.0f}' if r else 'n/a')" "$1" "$2" "$3"; }
 human() { python3 -c "import sys;v=float(sys.argv[1]);print(f'{v/1048576:.1f} MiB/s')" "$1"; }
 
 # --- server --------------------------------------------------------------
@@ -77,15 +96,26 @@ http {
   client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy;
   fastcgi_temp_path $WORK/nginx/fastcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;
   default_type application/octet-stream;
-  server { listen 127.0.0.1:$NPORT; root $WORK/www; location /blobs/ { alias $WORK/www/; } }
+  server {
+    listen 127.0.0.1:$NPORT; root $WORK/www;
+    location /blobs/ { alias $WORK/www/; }
+    # WebDAV PUT: the body goes to a temporary file that is renamed into
+    # place, never fsynced (nginx has no option to).
+    location /dav/ { alias $WORK/dav/; dav_methods PUT; create_full_put_path on; client_max_body_size 1m;
+                     client_body_buffer_size 64k; }
+  }
 }
 CONF
+mkdir -p "$WORK/dav"; chmod 777 "$WORK/dav"
 "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" 2>"$WORK/nginx/stderr" &
-PIDS+=($!)
+NGPID=$!; PIDS+=("$NGPID")
 for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$NPORT/blobs/$H16" && break; sleep 0.1; done
 
-echo "blobsync HTTP benchmarks ($(nproc) cores, wrk ${DURATION}s per run)"
+NGW=$(pgrep -P "$NGPID" | tr '\n' ' ')  # nginx's workers, for their CPU time
+read -r load1 _ < /proc/loadavg
+echo "blobsync HTTP benchmarks ($(nproc) cores, wrk ${DURATION}s per run, load average $load1)"
 echo
+if [[ $SECTIONS == *1* ]]; then
 echo "1. downloads (GET /blobs/<hex>, sendfile) vs nginx on the same files"
 for spec in "1MiB $H1 16" "64MiB $H64 4"; do
   set -- $spec
@@ -98,6 +128,9 @@ for spec in "1MiB $H1 16" "64MiB $H64 4"; do
   printf '   %-6s blobsync %-14s nginx %-14s ratio %s (goal >= 0.8)\n' "$1" "$(human "$B")" "$(human "$N")" "$(ratio "$B" "$N")"
 done
 
+fi
+
+if [[ $SECTIONS == *2* ]]; then
 echo
 echo "2. upload 64 MiB (uploadBlob) vs openssl dgst -sha256 on the same file (best of 3)"
 # The inputs are written and synced first, so their own writeback does not
@@ -134,34 +167,69 @@ printf '   upload %.3fs (%s)  openssl %.3fs (%s; start-up %.3fs not counted)  ra
 printf '   the disk alone: dd O_DIRECT+fdatasync of the file %.3fs, %s of openssl; the upload is %s of it\n' \
   "$best_dd" "$(ratio "$best_ssl" "$best_dd")" "$(ratio "$best_dd" "$best_up")"
 
+fi
+
+if [[ $SECTIONS == *3* ]]; then
 echo
 echo "3. 16 KiB requests, 32 concurrent clients"
+c0=$(cpu_of "$SPID")
 wrk -t2 -c32 -d"${DURATION}s" "$BASE/blobs/$H16" >"$WORK/wrk_d" 2>&1
+c1=$(cpu_of "$SPID"); n0=$(cpu_of $NGW)
 wrk -t2 -c32 -d"${DURATION}s" "http://127.0.0.1:$NPORT/blobs/$H16" >"$WORK/wrk_dn" 2>&1
+n1=$(cpu_of $NGW)
 for f in "$WORK/wrk_d" "$WORK/wrk_dn"; do
   grep -q "Non-2xx" "$f" && { echo "http.sh: errors during the 16 KiB download run:"; cat "$f"; exit 1; }
 done
 D=$(wrk_field "$WORK/wrk_d" Requests/sec); DN=$(wrk_field "$WORK/wrk_dn" Requests/sec)
-printf '   downloads: blobsync %s req/s, nginx %s req/s, ratio %s\n' "$D" "$DN" "$(ratio "$D" "$DN")"
-# Every upload request carries a different 16 KiB body (a counter in the
-# last bytes), so each one is hashed, written, fsynced and committed.
-cat >"$WORK/upload.lua" <<LUA
+printf '   downloads: blobsync %s req/s, nginx %s req/s, ratio %s (goal >= 0.7)\n' "$D" "$DN" "$(ratio "$D" "$DN")"
+printf '              server CPU per request: blobsync %s us, nginx %s us\n' "$(us_per "$c0" "$c1" "$D")" "$(us_per "$n0" "$n1" "$DN")"
+# Every upload request carries a different 16 KiB body (a counter and a
+# random tag in the last bytes), so each one is hashed, written, fsynced and
+# committed; nginx gets the same bodies under different names.
+upload_lua() {  # method path-prefix -> a wrk script
+  cat <<LUA
 local base = io.open("$WORK/f16k", "rb"):read("*a")
 local n = 0
-wrk.method = "POST"
+wrk.method = "$1"
 wrk.headers["authorization"] = "Bearer $TOKEN"
 wrk.headers["content-type"] = "application/octet-stream"
 request = function()
   n = n + 1
   local tag = string.format("%016x%08x", n, math.random(0, 0x7fffffff))
-  return wrk.format(nil, "/xrpc/com.atproto.repo.uploadBlob", nil, base:sub(1, #base - #tag) .. tag)
+  local path = "$2"
+  if path == "/dav/" then path = path .. tag end
+  return wrk.format(nil, path, nil, base:sub(1, #base - #tag) .. tag)
 end
 LUA
+}
+upload_lua POST /xrpc/com.atproto.repo.uploadBlob >"$WORK/upload.lua"
+upload_lua PUT /dav/ >"$WORK/dav.lua"
+sync
+c0=$(cpu_of "$SPID")
 wrk -t2 -c32 -d"${DURATION}s" -s "$WORK/upload.lua" "$BASE" >"$WORK/wrk_u" 2>&1
+c1=$(cpu_of "$SPID")
 U=$(wrk_field "$WORK/wrk_u" Requests/sec)
 NON2XX=$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$WORK/wrk_u" || echo "Non-2xx or 3xx responses: 0")
-printf '   uploads:   blobsync %s req/s (%s)\n' "$U" "$NON2XX"
+sync
+n0=$(cpu_of $NGW)
+wrk -t2 -c32 -d"${DURATION}s" -s "$WORK/dav.lua" "http://127.0.0.1:$NPORT" >"$WORK/wrk_un" 2>&1
+n1=$(cpu_of $NGW)
+grep -q "Non-2xx" "$WORK/wrk_un" && { echo "http.sh: errors during the WebDAV PUT run:"; cat "$WORK/wrk_un"; exit 1; }
+UN=$(wrk_field "$WORK/wrk_un" Requests/sec)
+sync
+UD=$(python3 bench/durable_writers.py "$WORK/disk" --threads 32 --size 16384 --seconds "$DURATION"); rm -rf "$WORK/disk"
+printf '   uploads:   blobsync %s req/s (%s), durable before each answer; CPU %s us/request (nginx %s)\n' \
+  "$U" "$NON2XX" "$(us_per "$c0" "$c1" "$U")" "$(us_per "$n0" "$n1" "$UN")"
+printf '              nginx WebDAV PUT %s req/s (no fsync): ratio %s (goal >= 0.5)\n' "$UN" "$(ratio "$U" "$UN")"
+printf '              the disk alone (32 writers: write, fdatasync, rename, dir fsync) %s/s: ratio %s (goal >= 0.8)\n' \
+  "$UD" "$(ratio "$U" "$UD")"
+GOAL=$(python3 -c "print(f'{min(0.5*$UN, 0.8*$UD):.0f}')")
+printf '              goal: the lower of the two, %s req/s: %s\n' "$GOAL" \
+  "$(python3 -c "print('met' if $U >= $GOAL else 'not met')")"
 
+fi
+
+if [[ $SECTIONS == *4* ]]; then
 echo
 echo "4. peak RSS while 32 clients upload 64 MiB each concurrently"
 RSS0=$(awk '/VmRSS/{print $2}' /proc/$SPID/status)
@@ -181,3 +249,4 @@ for p in "${CPIDS[@]}"; do wait "$p" && ok=$((ok+1)); done
 HWM=$(awk '/VmHWM/{print $2}' /proc/$SPID/status)
 printf '   RSS before %d MiB, peak sampled %d MiB, process high-water mark %d MiB (%d/32 uploads ok, 2 GiB total)\n' \
   $((RSS0/1024)) $((PEAK/1024)) $((HWM/1024)) "$ok"
+fi

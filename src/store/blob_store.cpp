@@ -136,6 +136,7 @@ class IngestImpl final : public Ingest {
     // not grow, so finish() (and a caller's later call) reuse it.
     auto head = pipeline_.head();
     if (!sniff_ || sniff_len_ != head.size()) {
+      if (!may_be_specific(head)) return "";  // libmagic could only guess: not asked
       sniff_ = sniff_mime(head);
       sniff_len_ = head.size();
     }
@@ -417,7 +418,11 @@ Result<BlobRecord> IngestImpl::finish() {
     std::optional<MimeSniff> result;
   };
   auto sniff = std::make_shared<Sniff>();
-  bool have_sniff = !options_.sniff || (sniff_ && sniff_len_ == pipeline_.head().size());
+  // With a declared type, only a specific sniff changes the answer
+  // (choose_mime), and binary bytes without a strong signature never give one.
+  bool need_generic = normalize_mime(options_.declared_mime).empty();
+  bool have_sniff = !options_.sniff || (sniff_ && sniff_len_ == pipeline_.head().size()) ||
+                    (!need_generic && !may_be_specific(pipeline_.head()));
   if (!have_sniff) {
     auto head = pipeline_.head();
     pool_->post([sniff, head = std::vector<std::byte>(head.begin(), head.end())] {

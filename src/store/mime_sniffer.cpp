@@ -54,6 +54,12 @@ bool is_generic_mime(std::string_view mime) {
          mime == "inode/x-empty" || mime == "application/x-data";
 }
 
+bool may_be_specific(std::span<const std::byte> head) {
+  head = head.first(std::min(head.size(), kSniffBytes));
+  // The two ways sniff_mime's answer becomes specific (below).
+  return is_text(head) || strong_signature(head) != nullptr;
+}
+
 MimeSniff sniff_mime(std::span<const std::byte> head) {
   thread_local MagicHandle handle;
   MimeSniff out;

@@ -274,7 +274,7 @@ void BlobChannel::on_chunk(std::vector<std::uint8_t> frame, const protocol::Chun
     auto r = up->staged->write_chunk(index, data);
     Result<std::string> out = std::string();
     if (!r) out = std::unexpected(r.error());
-    else if (sniff) {
+    else if (sniff && may_be_specific(as_bytes(data))) {  // else libmagic could only guess
       auto s = sniff_mime(as_bytes(data));
       *out = s.specific ? s.mime : "";
     }

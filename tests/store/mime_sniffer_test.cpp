@@ -40,6 +40,29 @@ TEST(MimeSniffer, SpecificGenericAndNormalised) {
   EXPECT_EQ(normalize_mime("a/b/c"), "");
 }
 
+// may_be_specific lets callers skip libmagic: it must never say no where
+// sniff_mime would have named a specific type.
+TEST(MimeSniffer, MayBeSpecificNeverMissesASpecificAnswer) {
+  const unsigned char png[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 'I', 'H', 'D', 'R',
+                               0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89};
+  EXPECT_TRUE(may_be_specific(std::as_bytes(std::span(png))));
+  EXPECT_TRUE(may_be_specific(testing::as_bytes("<!DOCTYPE html><html><body>x</body></html>\n")));
+  EXPECT_TRUE(may_be_specific(testing::as_bytes("{\"a\": [1, 2, 3]}")));
+  EXPECT_TRUE(may_be_specific({}));
+  int skipped = 0;
+  for (std::uint64_t seed = 1; seed <= 400; ++seed) {
+    auto b = random_bytes(64 + seed * 37 % 20000, seed);
+    // Weak patterns at the start too: what libmagic guesses from (MZ, zlib...).
+    if (seed % 4 == 0) b[0] = std::byte{'M'}, b[1] = std::byte{'Z'};
+    if (seed % 4 == 1) b[0] = std::byte{0x78}, b[1] = std::byte{0x9c};
+    if (may_be_specific(b)) continue;
+    ++skipped;
+    auto s = sniff_mime(b);
+    EXPECT_FALSE(s.specific) << "seed " << seed << ": " << s.mime;
+  }
+  EXPECT_GT(skipped, 350);
+}
+
 TEST(MimeSniffer, ThreadsSniffConcurrently) {
   std::vector<std::thread> threads;
   std::atomic<int> wrong{0};
