@@ -40,7 +40,7 @@ namespace bhttp = beast::http;
 
 // CoalescingSocket: the WebSocket's next layer. Writes are copied into a
 // buffer and completed at once; the buffer goes to the kernel in one send
-// per round trip, so a broadcast burst to a connection costs one syscall,
+// (tried synchronously first, non-blocking) per round trip, so a broadcast burst to a connection costs one syscall,
 // not one per message. At most kHighWater bytes are buffered: beyond that a
 // write waits for the kernel (real back-pressure, and the session's queue
 // limit then applies). Teardown flushes first so the close frame goes out.
@@ -51,7 +51,7 @@ class CoalescingSocket {
   using next_layer_type = asio::ip::tcp::socket;
   static constexpr std::size_t kHighWater = 256u << 10;
 
-  explicit CoalescingSocket(asio::ip::tcp::socket s) : sock_(std::move(s)) {}
+  explicit CoalescingSocket(asio::ip::tcp::socket s) : sock_(std::move(s)) { sock_.non_blocking(true, error_); }
   executor_type get_executor() noexcept { return sock_.get_executor(); }
   next_layer_type& next_layer() noexcept { return sock_; }
 
@@ -117,6 +117,7 @@ class CoalescingSocket {
   std::size_t buffered() const { return pending_.size(); }
   // A write that waits for room (Beast's): append nothing before it.
   bool blocked() const { return static_cast<bool>(waiting_); }
+  bool flushing() const { return flushing_; }
   const boost::system::error_code& error() const { return error_; }
 
   // Runs fn once everything written so far is in the kernel (or failed).
@@ -128,16 +129,20 @@ class CoalescingSocket {
  private:
   void flush() {
     if (flushing_ || pending_.empty()) return;
+    // Most batches fit the send buffer: a non-blocking send needs no async
+    // operation and no completion hop (often a thread wake-up) per batch.
+    boost::system::error_code err;
+    std::size_t n = sock_.write_some(asio::buffer(pending_), err);
+    if (err && err != asio::error::would_block) error_ = err;
+    if (error_ || n == pending_.size()) return pending_.capacity() > (64u << 10) ? (void)(pending_ = {}) : pending_.clear();
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
     flushing_ = true;
     std::swap(pending_, sending_);
     asio::async_write(sock_, asio::buffer(sending_), [this](boost::system::error_code ec, std::size_t) {
       flushing_ = false;
       sending_.clear();
       if (sending_.capacity() > (64u << 10)) sending_ = {};  // idle connections stay small
-      if (ec) {
-        error_ = ec;
-        pending_.clear();
-      }
+      if (ec) error_ = ec, pending_.clear();
       if (waiting_) std::exchange(waiting_, nullptr)(error_);
       flush();
       if (!flushing_ && pending_.empty())
@@ -319,7 +324,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     if (failed) return abort();
     sock.flush_now();
     if (blob_ && moved && left < BlobChannel::kQueueHighWater) blob_->on_drained();
-    if (more) sock.when_flushed([self = shared_from_this()] { self->write_next(); });
+    if (more && sock.flushing()) sock.when_flushed([self = shared_from_this()] { self->write_next(); });
+    else if (more) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->write_next(); });
   }
 
   // Rejects the upgrade with a plain HTTP error.
