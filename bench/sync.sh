@@ -124,7 +124,7 @@ fi
 
 # ---- 4. fixed-rate delivery ----
 url_of() { case $1 in ours) echo "ws://127.0.0.1:$2/sync" ;; *) echo "ws://127.0.0.1:$2" ;; esac; }
-median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR+1)/2]; else printf "%.15g\n", (v[NR/2]+v[NR/2+1])/2}'; }
 declare -A RATE
 if [[ $ONLY != classic ]]; then
   for rep in $(seq "$REPEAT"); do
