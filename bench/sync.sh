@@ -26,7 +26,7 @@
 #      y-websocket protocol with updates made by a real Y.Doc each, but scan
 #      received updates for their stamps instead of applying them
 #      (SYNC_RATE_MODE=provider: real WebsocketProviders that apply every
-#      update; their Yjs work is 50-100 us per received update here, so they
+#      update; their Yjs work is 100-140 us per received update here, so they
 #      cannot keep up with 100 x 99 deliveries at these rates on 2 cores).
 # Ours runs with durable commits (synchronous=FULL, group commit) unless
 # SYNC_BENCH_NOFSYNC=1. Goals: >= 5x throughput, <= 1/5 memory per room.
