@@ -132,7 +132,7 @@ if [[ $ONLY != classic ]]; then
       for who in floor ours ref; do
         read -r pid port < <(start_$who)
         out=$(node bench/sync_rate.mjs --url "$(url_of $who "$port")" --room "rate$rate" --pid "$pid" --rate "$rate" \
-          --seconds "$RATE_SECONDS" --mode "${SYNC_RATE_MODE:-wire}")
+          --seconds "$RATE_SECONDS" --mode "${SYNC_RATE_MODE:-wire}") || { kill "$pid"; exit 1; }  # PIDS is a subshell's
         kill "$pid"; wait "$pid" 2>/dev/null || true
         echo "# $who rate=$rep/$rate $out" >&2
         for k in us_per_delivery syscalls_per_delivery p50_ms p99_ms cpu_user_s cpu_sys_s delivered expected; do
