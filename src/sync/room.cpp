@@ -18,6 +18,7 @@
 #include "core/chunking.h"
 #include "crdt/doc.h"
 #include "store/blob_store.h"
+#include "sync/broadcast_window.h"
 #include "sync/parked_room.h"
 #include "protocol/registry.h"
 #include "sync/room_holds.h"
@@ -40,7 +41,13 @@ constexpr std::int64_t kKeepaliveAfterMs = 15'000;  // y-websocket drops a conne
 class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl> {
  public:
   RoomImpl(RoomDeps deps, std::string name, asio::io_context& ioc)
-      : deps_(deps), name_(std::move(name)), strand_(asio::make_strand(ioc)), tick_(strand_) {}
+      : deps_(deps),
+        name_(std::move(name)),
+        strand_(asio::make_strand(ioc)),
+        tick_(strand_),
+        window_(strand_, [this](std::span<const SharedBytes> msgs) {
+          for (auto& [id, conn] : conns_) conn->send_shared(msgs);
+        }) {}
 
   void start(std::optional<StoredRoom> preloaded) {
     auto self = shared_from_this();
@@ -288,6 +295,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     state_ = State::kClosed;
     conns_.clear();
     held_ = {};
+    window_.clear();
     tick_.cancel();
     if (reconcile_) reconcile_->cancel();
     core_.reset();
@@ -295,6 +303,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
 
   void do_join(std::shared_ptr<Connection> conn) {
     ConnId id = conn->id();
+    window_.flush();  // broadcasts from before the greeting go to the others only
     conns_[id] = std::move(conn);
     RoomEffects fx;
     core_->join(id, fx);
@@ -364,7 +373,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
 
   // Hands `msgs` (in order) to their connections. The common case, only
   // broadcasts (a burst of updates made durable together), shares one list
-  // with every connection instead of building one per connection.
+  // with every connection, through the window (broadcast_window.h).
   void deliver_in_order(std::vector<std::pair<ConnId, SharedBytes>>& msgs) {
     if (msgs.empty()) return;
     bool all_broadcast = std::all_of(msgs.begin(), msgs.end(), [](const auto& m) { return m.first == kAllConnections; });
@@ -372,9 +381,10 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       std::vector<SharedBytes> shared;
       shared.reserve(msgs.size());
       for (auto& m : msgs) shared.push_back(std::move(m.second));
-      for (auto& [id, conn] : conns_) conn->send_shared(shared);
+      window_.broadcast(std::move(shared), shared_from_this());
       return;
     }
+    window_.flush();  // held broadcasts go first
     std::unordered_map<ConnId, std::vector<SharedBytes>> batch;
     for (auto& m : msgs) route(m.first, std::move(m.second), batch);
     deliver(batch);
@@ -536,6 +546,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   std::string name_;
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer tick_;
+  BroadcastWindow window_;
   std::unique_ptr<asio::steady_timer> reconcile_;  // made on first use: most rooms never reconcile
   State state_ = State::kLoading;
   std::unique_ptr<RoomCore> core_;
