@@ -6,9 +6,9 @@
 // "Record" and a non-empty CID, and an error is always a message about a
 // path ("Record...").
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
+#include "fuzz_check.h"
 #include "http/json_util.h"
 #include "http/lexicon.h"
 
@@ -27,11 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const boost::json::object& target = record && record->is_object() ? record->as_object() : *body;
   auto r = lexicons.validate_record(nsid, target);
   if (!r) {
-    if (!r.error().starts_with("Record")) std::abort();
+    FUZZ_CHECK(r.error().starts_with("Record"));
     return 0;
   }
   for (const auto& slot : *r) {
-    if (!slot.path.starts_with("Record/") || slot.cid.empty()) std::abort();
+    FUZZ_CHECK(slot.path.starts_with("Record/"));
+    FUZZ_CHECK(!slot.cid.empty());
     (void)mime_accepted("image/png", slot.accept);
   }
   return 0;

@@ -1,5 +1,7 @@
 // Test images made on the spot: real ones through the `vips` CLI
 // (libvips-tools) and hostile ones (bombs, truncated files) byte by byte.
+// Helpers only (no test of their own): the assertions are in images.test.mjs;
+// a helper that cannot make its file throws.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -1,6 +1,8 @@
 // Helpers of the TLS tests: the certificates run.sh made (BLOBSYNC_TLS_CERTS),
 // a real `blobsync serve` with tls_cert/tls_key (tests/http/server.mjs), and
 // raw TLS connections that report the certificate the server presented.
+// Helpers only (no test of their own): the assertions are in the tests/tls
+// *.test.mjs files; a helper whose setup fails throws.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';

@@ -3,6 +3,8 @@
 // (make_certs.sh and make_peer_certs.sh), `blobsync serve` with tls_cert/tls_key on a loopback
 // port, and HTTPS GETs that trust a given CA. Node modules only: no npm
 // package is needed here.
+// Helpers only (no test of their own): the assertions are in
+// tests/interop/mesh/tls.test.mjs and tests/cli/tls_client.test.mjs.
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import https from 'node:https'
