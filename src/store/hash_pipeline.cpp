@@ -195,13 +195,19 @@ void HashPipeline::hash_on_producer() {
 }
 
 bool HashPipeline::hash_filled(Slot& s, bool tail) {
+  // Each write costs a device request (a VM exit on a virtual disk), so
+  // pieces are large: the blob's first slot goes in halves, its first half
+  // written while the second is hashed (a small blob's write overlaps its
+  // hashing); later slots go whole (the ring keeps the writer busy).
+  const std::size_t batch = total_ <= kSlotSize ? kSlotSize / 2 : kSlotSize;
   bool sent_last = false;
   while (s.len - s.hashed_to >= kChunkSize || (tail && s.len > s.hashed_to)) {
     std::size_t n = std::min(kChunkSize, s.len - s.hashed_to);
-    sent_last = tail && s.hashed_to + n == s.len;
-    send(s, n, sent_last);  // before hashing: the device writes meanwhile
+    std::size_t end = s.hashed_to + n;
+    sent_last = tail && end == s.len;
+    if (sent_last || end - s.sent >= batch) send(s, end - s.sent, sent_last);  // before hashing: the device writes meanwhile
     s.chunk[s.hashed_to / kChunkSize] = whole_.update_with_chunk({s.data + s.hashed_to, n});
-    s.hashed_to += n;
+    s.hashed_to = end;
   }
   return sent_last;
 }
@@ -233,10 +239,10 @@ void HashPipeline::submit(Slot& s) {
   filling_ = nullptr;
   in_flight_.push_back(&s);
   if (hash_on_producer_) {
-    // Sends the rest, the last piece marking it written; when every byte was
-    // sent already (a slot ending on a chunk boundary), an empty last piece
-    // behind them does.
-    if (!hash_filled(s, true)) send(s, 0, true);
+    // Sends the rest, the last piece marking it written; when the hashing was
+    // done already (a slot ending on a chunk boundary), what is left unsent
+    // (perhaps nothing) goes as the last piece.
+    if (!hash_filled(s, true)) send(s, s.len - s.sent, true);
     std::lock_guard g(mu_);
     s.hashed = true;
     return;
