@@ -22,7 +22,15 @@
 //            (put_files keeps 16 commits in flight).
 //            copy/openssl is about the best ratio a durable put can reach
 //            on this disk, however fast its hashing.
-// Reports the best round of each. Deletes everything it created.
+//   serial copy: the same durable copy one file after another on one
+//            thread, a directory fsync after each rename (many files only):
+//            what a put of one file at a time,
+//            each durable before the next starts, can reach. The goal is
+//            read against the parallel copy; this one is printed next to it
+//            because puts one at a time cannot overlap their flushes.
+// Reports the best round of each, and CPU per byte of the puts alone (the
+// store's open and close, 256 shard directories and the database, counted
+// apart). Deletes everything it created.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -114,7 +122,12 @@ double run_openssl(const std::vector<std::filesystem::path>& files) {
   return s;
 }
 
-double run_put(const std::filesystem::path& store_dir, const std::vector<std::filesystem::path>& files,
+struct PutRun {
+  double seconds;
+  double cpu;  // of the puts alone, store open and close excluded
+};
+
+PutRun run_put(const std::filesystem::path& store_dir, const std::vector<std::filesystem::path>& files,
                unsigned threads, bool batch, bool direct, std::uint64_t direct_after) {
   std::filesystem::remove_all(store_dir);
   blobsync::StoreOptions o;
@@ -133,6 +146,7 @@ double run_put(const std::filesystem::path& store_dir, const std::vector<std::fi
   ::sync();  // start every round from a clean writeback state
   std::atomic<std::size_t> next{0};
   std::atomic<bool> failed{false};
+  double cpu0 = usage(RUSAGE_SELF).cpu;
   auto t0 = Clock::now();
   std::atomic<unsigned> slice{0};
   auto worker = [&] {
@@ -161,16 +175,20 @@ double run_put(const std::filesystem::path& store_dir, const std::vector<std::fi
   worker();
   for (auto& t : pool) t.join();
   double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  double cpu = usage(RUSAGE_SELF).cpu - cpu0;
   if (failed) die("a put failed");
-  return s;
+  return {s, cpu};
 }
 
 // One durable copy per file into `out` on `threads` threads. A single file
 // is written as `threads` ranges in parallel (4 writes in flight beat one
 // on this project's virtio disk by 10-20%), so the copy shows the disk.s
-// best, not one stream's.
+// best, not one stream's. The files are created before the clock starts
+// and the directory is fsynced once at the end, unless `each_durable`: then
+// every file's rename is followed by its own directory fsync (a file is
+// durable before the next one starts, as a put's is).
 double run_copy(const std::filesystem::path& out, const std::vector<std::filesystem::path>& files,
-                unsigned threads) {
+                unsigned threads, bool each_durable = false) {
   std::filesystem::remove_all(out);
   std::filesystem::create_directories(out);
   struct Task {
@@ -191,7 +209,12 @@ double run_copy(const std::filesystem::path& out, const std::vector<std::filesys
   ::sync();
   auto make_durable = [&](std::size_t i) {
     auto tmp = out / ("tmp" + std::to_string(i)), dst = out / ("blob" + std::to_string(i));
-    return ::fdatasync(fds[i]) == 0 && ::close(fds[i]) == 0 && ::rename(tmp.c_str(), dst.c_str()) == 0;
+    if (::fdatasync(fds[i]) != 0 || ::close(fds[i]) != 0 || ::rename(tmp.c_str(), dst.c_str()) != 0) return false;
+    if (!each_durable) return true;
+    int d = ::open(out.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool ok = d >= 0 && ::fsync(d) == 0;
+    if (d >= 0) ::close(d);
+    return ok;
   };
   std::atomic<std::size_t> next{0};
   std::atomic<bool> failed{false};
@@ -271,9 +294,10 @@ int main(int argc, char** argv) {
   for (auto& f : files) warm(f);
 
   if (size % (1u << 20) != 0) die("--size must be whole MiBs (the copy writes O_DIRECT)");
-  double best_ssl = 1e9, best_put = 1e9, best_copy = 1e9;
+  double best_ssl = 1e9, best_put = 1e9, best_copy = 1e9, best_serial = 1e9;
   unsigned copy_threads = nfiles > 1 ? std::max(threads, 16u) : 4;
-  double ssl_cpu = 0, put_cpu = 0;
+  bool serial = copy && nfiles > 1;
+  double ssl_cpu = 0, put_cpu = 0, puts_alone_cpu = 0;
   long put_faults = 0;
   for (unsigned r = 0; r < rounds; ++r) {
     double c0 = usage(RUSAGE_CHILDREN).cpu;
@@ -284,12 +308,15 @@ int main(int argc, char** argv) {
     // rounds would make the next round's file creations slower (ext4
     // without a journal skips recently deleted inodes one by one when it
     // allocates), a cost a store that is not being wiped never pays.
-    best_put = std::min(best_put, run_put(work / ("store-" + std::to_string(r)), files, threads, batch, direct, direct_after));
+    PutRun run = run_put(work / ("store-" + std::to_string(r)), files, threads, batch, direct, direct_after);
+    best_put = std::min(best_put, run.seconds);
+    puts_alone_cpu += run.cpu;
     ssl_cpu += c1 - c0;
     Usage s1 = usage(RUSAGE_SELF);
     put_cpu += s1.cpu - s0.cpu;
     put_faults += s1.faults - s0.faults;
     if (copy) best_copy = std::min(best_copy, run_copy(work / ("copy-" + std::to_string(r)), files, copy_threads));
+    if (serial) best_serial = std::min(best_serial, run_copy(work / ("serial-" + std::to_string(r)), files, 1, true));
   }
   double total = static_cast<double>(size) * nfiles;
   double ssl_mbs = total / best_ssl / 1e6, put_mbs = total / best_put / 1e6;
@@ -302,10 +329,15 @@ int main(int argc, char** argv) {
   if (copy)
     std::printf("  the disk alone: durable copy without hashing (%u thread%s) %.0f MB/s, %.2f of openssl; put is %.2f of it\n",
               copy_threads, copy_threads == 1 ? "" : "s", copy_mbs, copy_mbs / ssl_mbs, put_mbs / copy_mbs);
+  if (serial) {
+    double serial_mbs = total / best_serial / 1e6;
+    std::printf("  the disk alone, one file after another: durable copy (1 thread) %.0f MB/s; put is %.2f of it\n",
+                serial_mbs, put_mbs / serial_mbs);
+  }
   // CPU time per byte does not depend on what else runs on the machine.
-  std::printf("  cpu per byte: put %.2f ns/B (store open included), openssl %.2f ns/B; put page faults per file %.0f\n",
-              put_cpu * 1e9 / (total * rounds), ssl_cpu * 1e9 / (total * rounds),
-              static_cast<double>(put_faults) / (static_cast<double>(nfiles) * rounds));
+  std::printf("  cpu per byte: put %.2f ns/B (store open and close: %.2f more), openssl %.2f ns/B; put page faults per file %.0f\n",
+              puts_alone_cpu * 1e9 / (total * rounds), (put_cpu - puts_alone_cpu) * 1e9 / (total * rounds),
+              ssl_cpu * 1e9 / (total * rounds), static_cast<double>(put_faults) / (static_cast<double>(nfiles) * rounds));
   std::filesystem::remove_all(work);
   return 0;
 }

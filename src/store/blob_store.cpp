@@ -84,9 +84,11 @@ class IngestImpl final : public Ingest {
     return write_from(store_env(), fd, progress);
   }
 
-  // Reads `fd` to its end straight into the ring (no extra copy).
+  // Reads `fd` to its end straight into the ring (no extra copy), a chunk
+  // at a time, each hashed here while it is in this core's cache.
   Result<> write_from(Env* env, int fd, const std::function<void(std::uint64_t)>& progress) {
     std::uint64_t last_report = 0;
+    pipeline_.hash_on_producer();
     for (;;) {
       if (dead_) return std::unexpected(*dead_);
       if (options_.size && pipeline_.size() == *options_.size) {
@@ -107,7 +109,10 @@ class IngestImpl final : public Ingest {
         dead_ = space.error();
         return std::unexpected(space.error());
       }
-      auto n = env->read(fd, *space);
+      // Up to the next chunk boundary: the chunk is hashed (and its write
+      // started) before the next read evicts it from the cache.
+      std::size_t want = kChunkSize - static_cast<std::size_t>(pipeline_.size() % kChunkSize);
+      auto n = env->read(fd, space->first(std::min(want, space->size())));
       if (!n) {
         dead_ = n.error();
         return std::unexpected(n.error());
@@ -423,6 +428,13 @@ Result<BlobRecord> IngestImpl::finish() {
   bool need_generic = normalize_mime(options_.declared_mime).empty();
   bool have_sniff = !options_.sniff || (sniff_ && sniff_len_ == pipeline_.head().size()) ||
                     (!need_generic && !may_be_specific(pipeline_.head()));
+  if (!have_sniff && need_generic && sniffs_as_octet_stream(pipeline_.head())) {
+    // Binary bytes libmagic could only call application/octet-stream (a
+    // CLI put of an image or an archive without a strong signature, random bytes).
+    sniff_ = MimeSniff{.mime = "application/octet-stream", .specific = false, .guess = ""};
+    sniff_len_ = pipeline_.head().size();
+    have_sniff = true;
+  }
   if (!have_sniff) {
     auto head = pipeline_.head();
     pool_->post([sniff, head = std::vector<std::byte>(head.begin(), head.end())] {

@@ -150,7 +150,9 @@ class BlobStore {
   // and indexed. Stops at the first failure and returns it, prefixed with
   // the file name; files reported before stay stored (so may a few after,
   // whose commits were already running). `progress` (may be empty) gets
-  // (index, bytes read so far). Memory: one ingest ring (4 MiB) and up to 16
+  // (index, bytes read so far), from one thread at a time, for the oldest
+  // file still being read. Files are read (and hashed) one per core at once,
+  // up to 4. Memory: an ingest ring (4 MiB) per file being read and up to 16
   // commits in flight (their rings already returned, a few KiB each).
   Result<> put_files(std::span<const std::filesystem::path> paths, const PutOptions& options,
                      const std::function<void(std::size_t, const BlobRecord&)>& on_done,

@@ -164,7 +164,12 @@ Result<std::span<std::byte>> HashPipeline::acquire() {
       s.memory.reset(SlotCache::get().take());
       s.data = s.memory.get();
     }
-    s.len = 0;
+    s.len = s.sent = s.hashed_to = 0;
+    {
+      // Retired, so no pool task holds it; its first piece may go to the lane before submit().
+      std::lock_guard g(mu_);
+      s.written = s.hashed = false;
+    }
     filling_ = &s;
   }
   return std::span<std::byte>(filling_->data + filling_->len, kSlotSize - filling_->len);
@@ -180,8 +185,42 @@ Result<> HashPipeline::filled(std::size_t n) {
   }
   s.len += n;
   total_ += n;
+  if (hash_on_producer_ && s.len < kSlotSize) hash_filled(s, false);  // a full slot: submit() does it
   if (s.len == kSlotSize) submit(s);
   return {};
+}
+
+void HashPipeline::hash_on_producer() {
+  if (total_ == 0 && pool_ && writer_) hash_on_producer_ = true;  // else everything is inline anyway
+}
+
+bool HashPipeline::hash_filled(Slot& s, bool tail) {
+  // Each write costs a device request (a VM exit on a virtual disk), so
+  // pieces are large: the blob's first slot goes in halves, its first half
+  // written while the second is hashed (a small blob's write overlaps its
+  // hashing); later slots go whole (the ring keeps the writer busy).
+  const std::size_t batch = total_ <= kSlotSize ? kSlotSize / 2 : kSlotSize;
+  bool sent_last = false;
+  while (s.len - s.hashed_to >= kChunkSize || (tail && s.len > s.hashed_to)) {
+    std::size_t n = std::min(kChunkSize, s.len - s.hashed_to);
+    std::size_t end = s.hashed_to + n;
+    sent_last = tail && end == s.len;
+    if (sent_last || end - s.sent >= batch) send(s, end - s.sent, sent_last);  // before hashing: the device writes meanwhile
+    s.chunk[s.hashed_to / kChunkSize] = whole_.update_with_chunk({s.data + s.hashed_to, n});
+    s.hashed_to = end;
+  }
+  return sent_last;
+}
+
+void HashPipeline::send(Slot& s, std::size_t len, bool last) {
+  Piece p{&s, s.sent, len, last};
+  s.sent += len;
+  std::lock_guard g(mu_);
+  lane_queue_.push_back(p);
+  if (!lane_running_) {
+    lane_running_ = true;
+    pool_->post([this] { lane(); });
+  }
 }
 
 Result<> HashPipeline::write(std::span<const std::byte> data) {
@@ -198,20 +237,27 @@ Result<> HashPipeline::write(std::span<const std::byte> data) {
 
 void HashPipeline::submit(Slot& s) {
   filling_ = nullptr;
-  bool inline_all = pool_ == nullptr || (s.len < kInlineBelow && in_flight_.empty());
   in_flight_.push_back(&s);
-  s.written = false;
-  s.hashed = false;
+  if (hash_on_producer_) {
+    // Sends the rest, the last piece marking it written; when the hashing was
+    // done already (a slot ending on a chunk boundary), what is left unsent
+    // (perhaps nothing) goes as the last piece.
+    if (!hash_filled(s, true)) send(s, s.len - s.sent, true);
+    std::lock_guard g(mu_);
+    s.hashed = true;
+    return;
+  }
+  bool inline_all = pool_ == nullptr || (s.len < kInlineBelow && in_flight_.size() == 1);
   if (inline_all) {
     // Nothing else in flight (or no pool): the hasher role is free.
-    write_slot(s);
+    write_piece({&s, 0, s.len, false});
     hash_slot(s);
     std::lock_guard g(mu_);
     s.written = s.hashed = true;
     return;
   }
   std::lock_guard g(mu_);
-  lane_queue_.push_back(&s);
+  lane_queue_.push_back({&s, 0, s.len, true});
   hash_queue_.push_back(&s);
   if (!lane_running_) {
     lane_running_ = true;
@@ -223,13 +269,13 @@ void HashPipeline::submit(Slot& s) {
   }
 }
 
-void HashPipeline::write_slot(Slot& s) {
-  if (!writer_ || s.len == 0) return;
+void HashPipeline::write_piece(const Piece& p) {
+  if (!writer_ || p.len == 0) return;
   {
     std::lock_guard g(mu_);
     if (error_) return;
   }
-  if (auto r = writer_->append(std::span<const std::byte>(s.data, s.len)); !r) {
+  if (auto r = writer_->append(std::span<const std::byte>(p.slot->data + p.from, p.len)); !r) {
     std::lock_guard g(mu_);
     if (!error_) error_ = r.error();
   }
@@ -244,7 +290,7 @@ void HashPipeline::hash_slot(Slot& s) {
 
 void HashPipeline::lane() {
   for (;;) {
-    Slot* s;
+    Piece p;
     {
       std::lock_guard g(mu_);
       if (lane_queue_.empty()) {
@@ -252,13 +298,14 @@ void HashPipeline::lane() {
         cv_.notify_all();
         return;
       }
-      s = lane_queue_.front();
+      p = lane_queue_.front();
       lane_queue_.pop_front();
     }
-    write_slot(*s);
+    write_piece(p);
+    if (!p.last) continue;
     std::lock_guard g(mu_);
-    s->written = true;
-    if (complete(*s)) cv_.notify_all();
+    p.slot->written = true;
+    if (complete(*p.slot)) cv_.notify_all();
   }
 }
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <string_view>
 
 #include "store/strong_signature.h"
 
@@ -58,6 +60,22 @@ bool may_be_specific(std::span<const std::byte> head) {
   head = head.first(std::min(head.size(), kSniffBytes));
   // The two ways sniff_mime's answer becomes specific (below).
   return is_text(head) || strong_signature(head) != nullptr;
+}
+
+bool sniffs_as_octet_stream(std::span<const std::byte> head) {
+  // What libmagic reads of binary content (sniff_mime's quick look).
+  auto quick = head.first(std::min(head.size(), kQuickSniffBytes));
+  auto starts = [&](std::string_view prefix) {
+    return quick.size() >= prefix.size() && std::memcmp(quick.data(), prefix.data(), prefix.size()) == 0;
+  };
+  // libmagic's text encodings (ASCII, UTF-8, Latin-1, extended ASCII,
+  // EBCDIC) all refuse a NUL; UTF-16/32 and UTF-7 need their marks first.
+  using namespace std::string_view_literals;
+  if (starts("\xfe\xff"sv) || starts("\xff\xfe"sv) || starts("\0\0\xfe\xff"sv) || starts("+/v"sv)) return false;
+  if (std::ranges::find(quick, std::byte{0}) == quick.end()) return false;
+  // The binary rules that answer text/plain begin with these bytes.
+  if (std::string_view("#V[;\r").find(static_cast<char>(quick[0])) != std::string_view::npos) return false;
+  return strong_signature(head) == nullptr;
 }
 
 MimeSniff sniff_mime(std::span<const std::byte> head) {

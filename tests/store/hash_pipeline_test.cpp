@@ -1,7 +1,8 @@
 // HashPipeline's ring: it grows while the writer stalls (a disk busy
 // flushing), never beyond kMaxSlots, within the process-wide budget, and
 // gives the borrowed slots back; the bytes written and hashed stay exactly
-// the bytes fed, in order.
+// the bytes fed, in order, whether the pool or the producer hashes, for
+// every size around the chunk and slot boundaries.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -91,11 +92,17 @@ bool eventually(const std::function<bool()>& cond) {
   return cond();
 }
 
-TEST(HashPipelineRing, GrowsWhileTheWriterStallsAndNoFurther) {
+class HashPipelineModes : public ::testing::TestWithParam<bool> {};  // hash on the producer?
+
+INSTANTIATE_TEST_SUITE_P(HashPipeline, HashPipelineModes, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& mode) { return mode.param ? "OnProducer" : "OnPool"; });
+
+TEST_P(HashPipelineModes, GrowsWhileTheWriterStallsAndNoFurther) {
   WorkerPool pool(2);
   GatedWriter writer;
   auto data = testing::random_bytes(64u << 20, 1);
   HashPipeline p(&pool, &writer);
+  if (GetParam()) p.hash_on_producer();
   Producer producer(p, data);
   OpenGatesAtExit guard{{&writer}};
   ASSERT_TRUE(eventually([&] { return p.ring_slots() == HashPipeline::kMaxSlots; }))
@@ -117,6 +124,47 @@ TEST(HashPipelineRing, GrowsWhileTheWriterStallsAndNoFurther) {
   ASSERT_EQ(r->chunk_hashes.size(), data.size() / (256 * 1024));
   EXPECT_EQ(r->chunk_hashes[7], Sha256::of(std::span(data.data() + 7 * 256 * 1024, 256 * 1024)));
   EXPECT_EQ(p.ring_slots(), 0u) << "finish() frees the ring";
+}
+
+// Every size around the chunk (256 KiB) and slot (1 MiB) boundaries, fed in
+// pieces of several sizes (slot-sized reads, chunk-sized, odd ones): the
+// digest, every chunk hash and the bytes the writer got are exact.
+TEST_P(HashPipelineModes, ExactAtEveryBoundary) {
+  constexpr std::size_t K = 256 * 1024, M = 1u << 20;
+  WorkerPool pool(2);
+  auto data = testing::random_bytes(3 * M + K + 7, 3);
+  for (std::size_t size : {std::size_t{0}, std::size_t{1}, K - 1, K, K + 1, 2 * K, 3 * K + 5, M - 1, M, M + 1, M + K,
+                           2 * M, 3 * M + K + 7}) {
+    for (std::size_t piece : {M, K, std::size_t{100 * 1024 + 3}}) {
+      SCOPED_TRACE("size " + std::to_string(size) + ", pieces of " + std::to_string(piece));
+      GatedWriter writer;
+      writer.open_gate();
+      HashPipeline p(&pool, &writer);
+      if (GetParam()) p.hash_on_producer();
+      auto bytes = std::span(data).first(size);
+      for (std::size_t at = 0; at < size; at += piece) {
+        if (piece == K && at % 2 == 0) {
+          // Zero-copy filling, as a read(2) into the ring does.
+          auto space = p.acquire();
+          ASSERT_TRUE(space);
+          std::size_t n = std::min({piece, size - at, space->size()});
+          std::memcpy(space->data(), bytes.data() + at, n);
+          ASSERT_TRUE(p.filled(n));
+          at -= piece - n;  // the loop adds `piece`
+          continue;
+        }
+        ASSERT_TRUE(p.write(bytes.subspan(at, std::min(piece, size - at))));
+      }
+      auto r = p.finish();
+      ASSERT_TRUE(r) << r.error().to_string();
+      EXPECT_EQ(r->size, size);
+      EXPECT_EQ(r->digest, Sha256::of(bytes));
+      EXPECT_EQ(writer.digest(), r->digest) << "the writer got other bytes, or out of order";
+      ASSERT_EQ(r->chunk_hashes.size(), (size + K - 1) / K);
+      for (std::size_t i = 0; i < r->chunk_hashes.size(); ++i)
+        EXPECT_EQ(r->chunk_hashes[i], Sha256::of(bytes.subspan(i * K, std::min(K, size - i * K)))) << "chunk " << i;
+    }
+  }
 }
 
 TEST(HashPipelineRing, StalledIngestsShareOneBudgetAndGiveItBack) {
