@@ -190,12 +190,19 @@ upload_lua() {  # method path-prefix -> a wrk script
   cat <<LUA
 local base = io.open("$WORK/f16k", "rb"):read("*a")
 local n = 0
+-- Each wrk thread has its own Lua state, with the same counter and the same
+-- unseeded math.random: without a nonce of its own, both threads sent the
+-- same bodies and half the uploads were duplicates (no fsync, no new row).
+local nonce = ""
+init = function(args)
+  nonce = io.open("/dev/urandom", "rb"):read(8):gsub(".", function(c) return string.format("%02x", c:byte()) end)
+end
 wrk.method = "$1"
 wrk.headers["authorization"] = "Bearer $TOKEN"
 wrk.headers["content-type"] = "application/octet-stream"
 request = function()
   n = n + 1
-  local tag = string.format("%016x%08x", n, math.random(0, 0x7fffffff))
+  local tag = string.format("%s%016x", nonce, n)
   local path = "$2"
   if path == "/dav/" then path = path .. tag end
   return wrk.format(nil, path, nil, base:sub(1, #base - #tag) .. tag)

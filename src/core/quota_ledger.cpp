@@ -1,5 +1,6 @@
 #include "core/quota_ledger.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace blobsync {
@@ -19,17 +20,34 @@ bool over(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t limit
 }  // namespace
 
 std::expected<QuotaLedger::Reservation, QuotaRefusal> QuotaLedger::reserve(
-    const std::string& key, std::uint64_t bytes, std::uint64_t limit, const std::function<std::uint64_t()>& used) {
+    const std::string& key, std::uint64_t bytes, std::uint64_t limit,
+    const std::function<std::optional<std::uint64_t>()>& used,
+    std::chrono::steady_clock::duration reuse) {
   Entry* e = nullptr;
   std::uint64_t committed_before = 0;
+  auto started = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mu_);
+    if (idle_kept_ > kMaxIdleKept) sweep_idle(started);
     e = &entries_[key];
-    ++e->refs;
+    if (e->refs++ == 0 && e->reuse.count() > 0) --idle_kept_;  // a kept entry is in use again
+    if (reuse.count() > 0 && e->reuse.count() > 0 && started - e->read_at < std::min(reuse, e->reuse)) {
+      // Commits since that read began may be missing from it, as below.
+      std::uint64_t eff = e->read_stored + (e->committed - e->read_committed);
+      if (!over(eff, e->in_flight, bytes, limit)) return grant(key, *e, bytes, limit, e->read_stored, e->read_committed);
+      // Refused on the reused figure: ask again (usage may have gone down).
+    }
     committed_before = e->committed;
   }
-  std::uint64_t stored = used();
+  std::optional<std::uint64_t> read = used();
+  std::uint64_t stored = read.value_or(0);
   std::lock_guard lock(mu_);
+  if (reuse.count() > 0 && read) {
+    e->read_stored = stored;
+    e->read_committed = committed_before;
+    e->read_at = started;  // when the read began: what came after may be missing from it
+    e->reuse = reuse;
+  }
   // Commits since the read began may be missing from it (see the header).
   std::uint64_t eff = stored + (e->committed - committed_before);
   if (over(eff, e->in_flight, bytes, limit)) {
@@ -37,16 +55,42 @@ std::expected<QuotaLedger::Reservation, QuotaRefusal> QuotaLedger::reserve(
     unref(key, *e);
     return std::unexpected(r);
   }
-  e->in_flight += bytes;
+  return grant(key, *e, bytes, limit, stored, committed_before);
+}
+
+QuotaLedger::Reservation QuotaLedger::grant(const std::string& key, Entry& e, std::uint64_t bytes,
+                                            std::uint64_t limit, std::uint64_t stored,
+                                            std::uint64_t committed_before) {
+  e.in_flight += bytes;
   Reservation res;
   res.ledger_ = this;
   res.key_ = key;
-  res.entry_ = e;
+  res.entry_ = &e;
   res.bytes_ = bytes;
   res.limit_ = limit;
   res.base_used_ = stored;
   res.base_committed_ = committed_before;
   return res;
+}
+
+bool QuotaLedger::fresh(const Entry& e, std::chrono::steady_clock::time_point now) {
+  return e.reuse.count() > 0 && now - e.read_at < e.reuse;
+}
+
+void QuotaLedger::sweep_idle(std::chrono::steady_clock::time_point now) {
+  // Stale reads first; if that is not enough, every idle entry (a reuse is
+  // only a saving, never needed for correctness).
+  for (bool all : {false, true}) {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->second.refs == 0 && (all || !fresh(it->second, now))) {
+        it = entries_.erase(it);
+        --idle_kept_;
+      } else {
+        ++it;
+      }
+    }
+    if (idle_kept_ <= kMaxIdleKept / 2) return;
+  }
 }
 
 std::uint64_t QuotaLedger::in_flight(const std::string& key) const {
@@ -57,11 +101,15 @@ std::uint64_t QuotaLedger::in_flight(const std::string& key) const {
 
 std::size_t QuotaLedger::keys() const {
   std::lock_guard lock(mu_);
-  return entries_.size();
+  return entries_.size() - idle_kept_;
 }
 
 void QuotaLedger::unref(const std::string& key, Entry& e) {
-  if (--e.refs == 0) entries_.erase(key);
+  if (--e.refs != 0) return;
+  // An entry whose read may still be reused stays (with its commit count,
+  // which the reuse needs); sweep_idle() bounds how many.
+  if (fresh(e, std::chrono::steady_clock::now())) ++idle_kept_;
+  else entries_.erase(key);
 }
 
 QuotaLedger::Reservation& QuotaLedger::Reservation::operator=(Reservation&& o) noexcept {

@@ -28,6 +28,25 @@ XrpcFailure mime_failure(const Error& e) {
 
 Response fail_response(const XrpcFailure& f) { return to_response(f); }
 
+// An account's claim of an upload (RepoStore::claim_upload), written in the
+// transaction of the blob's row (PutOptions::with_row) rather than in one of
+// its own: one commit, one WAL fsync per upload fewer (measured: 16 KiB
+// uploads, 32 clients). The sink sets `mime` (the upload policy's answer)
+// before the ingest's finish().
+struct UploadClaim {
+  std::string did;
+  std::string mime;
+  bool pinned = false;
+};
+
+std::shared_ptr<UploadClaim> claim_with_row(PutOptions& options, std::string did, bool pinned) {
+  auto claim = std::make_shared<UploadClaim>(UploadClaim{std::move(did), "", pinned});
+  options.with_row = [claim](SqlConn& c, const BlobRecord& r) {
+    return RepoStore::claim_upload(c, claim->did, r.hash, claim->mime, r.size, claim->pinned);
+  };
+  return claim;
+}
+
 // Streams an upload into the store: size limit, MIME policy on the first
 // kSniffBytes (as the ingest sniffed them), and nothing left behind unless
 // finish() succeeds. The ingest
@@ -37,10 +56,12 @@ Response fail_response(const XrpcFailure& f) { return to_response(f); }
 class UploadSink final : public BodySink {
  public:
   enum class Mode { kXrpc, kPlain };
+  // `claim`: the account's claim, made with the blob's row (null: none,
+  // or made by note_upload after finish()).
   UploadSink(Api& s, Mode mode, std::string did, std::string declared, std::unique_ptr<Ingest> ingest,
-             QuotaLedger::Reservation quota)
+             QuotaLedger::Reservation quota, std::shared_ptr<UploadClaim> claim = nullptr)
       : s_(s), mode_(mode), did_(std::move(did)), declared_(std::move(declared)), ingest_(std::move(ingest)),
-        quota_(std::move(quota)) {}
+        quota_(std::move(quota)), claim_(std::move(claim)) {}
 
   // The server reads the body straight into the ingest's ring.
   std::span<std::byte> next_buffer(std::span<std::byte> scratch) override {
@@ -83,6 +104,7 @@ class UploadSink final : public BodySink {
     }
     auto fence = s_.fence->shared();
     if (!fence) return fail_response(to_xrpc(fence.error()));
+    if (claim_) claim_->mime = *mime_;
     auto rec = ingest_->finish();
     if (!rec) {
       if (mode_ == Mode::kPlain && rec.error().code == Errc::kCorruption)
@@ -93,7 +115,7 @@ class UploadSink final : public BodySink {
     // The claim makes the bytes count in the account's usage; the
     // reservation goes after it (counted twice for a moment, never zero times).
     // (A PUT with a room credential has no account: the room holds the blob.)
-    if (!did_.empty())
+    if (!did_.empty() && !claim_)
       if (auto r = s_.repo->note_upload(did_, rec->hash, *mime_, rec->size, mode_ == Mode::kPlain); !r)
         return fail_response(r.error());
     if (room_) room_->charge(quota_);  // the room token's quota
@@ -140,6 +162,7 @@ class UploadSink final : public BodySink {
   std::uint64_t total_ = 0;
   std::string room_name_;
   std::unique_ptr<RoomWriter> room_;
+  std::shared_ptr<UploadClaim> claim_;
 };
 
 // Checks shared by both upload endpoints; returns an error Response or the
@@ -236,14 +259,16 @@ void register_blob_routes(Api& s, Router& r) {
            // The declared length is checked before any byte is read.
            auto quota = s.reserve_quota(*did, req.content_length.value_or(0));
            if (!quota) return fail_response(quota.error());
-           auto ingest = s.unfenced_store->begin_put(PutOptions{.expected = std::nullopt,
-                                                       .max_size = s.config.max_upload_bytes,
-                                                       .declared_mime = declared,
-                                                       .state = BlobState::kTemporary,
-                                                       .size = req.content_length});
+           PutOptions options{.expected = std::nullopt,
+                              .max_size = s.config.max_upload_bytes,
+                              .declared_mime = declared,
+                              .state = BlobState::kTemporary,
+                              .size = req.content_length};
+           auto claim = claim_with_row(options, *did, false);
+           auto ingest = s.unfenced_store->begin_put(options);
            if (!ingest) return fail_response(to_xrpc(ingest.error()));
            return std::make_unique<UploadSink>(s, UploadSink::Mode::kXrpc, *did, declared, std::move(*ingest),
-                                               std::move(*quota));
+                                               std::move(*quota), std::move(claim));
          },
          .upload = true});
 
@@ -372,17 +397,20 @@ void register_blob_routes(Api& s, Router& r) {
                       *quota = std::move(*reserved);
                     }
                   }
-                  auto ingest = s.unfenced_store->begin_put(PutOptions{.expected = *hash,
-                                                              .max_size = s.config.max_upload_bytes,
-                                                              .declared_mime = declared,
-                                                              .state = BlobState::kPermanent,
-                                                              .hold = writer ? writer->hold() : std::string(kPutPin),
-                                                              .size = req.content_length,
-                                                              // ?name=: kept if the blob has none yet
-                                                              .filename = std::string(req.param("name").value_or(""))});
+                  PutOptions options{.expected = *hash,
+                                     .max_size = s.config.max_upload_bytes,
+                                     .declared_mime = declared,
+                                     .state = BlobState::kPermanent,
+                                     .hold = writer ? writer->hold() : std::string(kPutPin),
+                                     .size = req.content_length,
+                                     // ?name=: kept if the blob has none yet
+                                     .filename = std::string(req.param("name").value_or(""))};
+                  // (A PUT with a room credential has no account, so no claim.)
+                  auto claim = did->empty() ? nullptr : claim_with_row(options, *did, true);
+                  auto ingest = s.unfenced_store->begin_put(options);
                   if (!ingest) return fail_response(to_xrpc(ingest.error()));
                   auto sink = std::make_unique<UploadSink>(s, UploadSink::Mode::kPlain, *did, declared,
-                                                           std::move(*ingest), std::move(*quota));
+                                                           std::move(*ingest), std::move(*quota), std::move(claim));
                   if (writer) sink->into_room(std::string(*room), std::move(writer));
                   return sink;
                 },

@@ -102,21 +102,28 @@ Result<std::unique_ptr<RepoStore>> RepoStore::open(std::shared_ptr<SqlDb> db, Bl
 XResult<> RepoStore::note_upload(std::string_view did, const Digest& hash, std::string_view mime_type,
                                  std::uint64_t size, bool pinned) {
   std::string hex = hash.hex();
-  std::string cid = to_cid(hash);
   return xtransaction(*db_, [&](SqlConn& c) -> XResult<> {
     auto states = lock_blobs(c, {hex});
     if (!states) return std::unexpected(states.error());
     if (states->empty())
       return xfail(400, "BlobNotFound", "The blob was deleted while it was being uploaded; upload it again");
-    auto claim = c.query(
-        "INSERT INTO account_blob(did, hash, cid, mime, size, uploaded_at, pinned) VALUES(?,?,?,?,?,?,?) "
-        "ON CONFLICT(did, hash) DO UPDATE SET uploaded_at = excluded.uploaded_at, mime = excluded.mime, "
-        "pinned = CASE WHEN excluded.pinned = 1 THEN 1 ELSE account_blob.pinned END",
-        {did, std::string_view(hex), std::string_view(cid), mime_type, static_cast<std::int64_t>(size), now_s(),
-         std::int64_t{pinned ? 1 : 0}});
-    if (!claim) return db_error(claim.error());
+    if (auto claim = claim_upload(c, did, hash, mime_type, size, pinned); !claim) return db_error(claim.error());
     return {};
   });
+}
+
+Result<> RepoStore::claim_upload(SqlConn& c, std::string_view did, const Digest& hash, std::string_view mime_type,
+                                 std::uint64_t size, bool pinned) {
+  std::string hex = hash.hex();
+  std::string cid = to_cid(hash);
+  auto claim = c.query(
+      "INSERT INTO account_blob(did, hash, cid, mime, size, uploaded_at, pinned) VALUES(?,?,?,?,?,?,?) "
+      "ON CONFLICT(did, hash) DO UPDATE SET uploaded_at = excluded.uploaded_at, mime = excluded.mime, "
+      "pinned = CASE WHEN excluded.pinned = 1 THEN 1 ELSE account_blob.pinned END",
+      {did, std::string_view(hex), std::string_view(cid), mime_type, static_cast<std::int64_t>(size), now_s(),
+       std::int64_t{pinned ? 1 : 0}});
+  if (!claim) return std::unexpected(claim.error());
+  return {};
 }
 
 XResult<> RepoStore::write_record(std::string_view did, std::string_view collection, std::string_view rkey,

@@ -82,6 +82,11 @@ class RepoStore final : public HoldSource {
   // delete the blob in between. pinned (PUT /blobs): the claim never expires.
   XResult<> note_upload(std::string_view did, const Digest& hash, std::string_view mime_type, std::uint64_t size,
                         bool pinned = false);
+  // As note_upload, as statements of the transaction that writes the blob's
+  // row (PutOptions::with_row): no transaction (and WAL fsync) of its own,
+  // and the row is there by construction.
+  static Result<> claim_upload(SqlConn& c, std::string_view did, const Digest& hash, std::string_view mime_type,
+                               std::uint64_t size, bool pinned);
   // Creates or replaces a record. create_only: 400 RecordAlreadyExists if it
   // exists (createRecord); otherwise an upsert (putRecord). Errors from the
   // refs: 400 BlobNotFound / InvalidMimeType / InvalidSize, and from their

@@ -25,8 +25,10 @@
 // the database.
 //
 // Thread safety: a SqlDb is safe for concurrent use from any number of
-// threads. A SqlConn handed to a transaction body is used by that body's
-// thread only, and only until the body returns.
+// threads. A SqlConn handed to a transaction body is used by the thread that
+// runs the body only, and only until the body returns. That thread may be
+// another caller's: SQLite commits concurrent transactions as a group
+// (sqlite_sql_db.h), so a body must not rely on thread-local state.
 #pragma once
 
 #include <cstdint>

@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <exception>
+
+#include <sqlite3.h>
 
 namespace blobsync {
 
@@ -141,13 +145,85 @@ Result<SqlResult> SqliteSqlDb::read(std::string_view sql, std::span<const SqlPar
   return run(**db, sql, params);
 }
 
+struct SqliteSqlDb::Pending {
+  const Body* body;
+  Result<> result;
+  std::exception_ptr thrown;  // the body threw: rethrown on its caller's thread
+  bool done = false;
+  std::condition_variable cv;  // its own, so a finished group wakes only its members and the next leader
+};
+
 Result<> SqliteSqlDb::transaction(const Body& body) {
+  Pending me{&body, {}, nullptr, false, {}};
+  std::unique_lock l(group_mu_);
+  group_queue_.push_back(&me);
+  while (!me.done) {
+    if (group_running_) {
+      me.cv.wait(l);
+      continue;
+    }
+    group_running_ = true;
+    auto batch = std::exchange(group_queue_, {});
+    l.unlock();
+    run_group(batch);
+    l.lock();
+    for (Pending* p : batch) {
+      p->done = true;
+      if (p != &me) p->cv.notify_one();
+    }
+    group_running_ = false;
+    if (!group_queue_.empty()) group_queue_.front()->cv.notify_one();  // the next leader
+  }
+  l.unlock();
+  if (me.thrown) std::rethrow_exception(me.thrown);
+  return std::move(me.result);
+}
+
+namespace {
+
+// Runs one body, turning an exception into an error (kept for its caller).
+Result<> run_body(const SqlDb::Body& body, SqlConn& conn, std::exception_ptr& thrown) {
+  try {
+    return body(conn);
+  } catch (...) {
+    thrown = std::current_exception();
+    return fail(Errc::kInternal, "transaction body threw");
+  }
+}
+
+}  // namespace
+
+void SqliteSqlDb::run_group(const std::vector<Pending*>& batch) {
   auto guard = writer_->lock();
+  auto fail_all = [&](const Error& e) {
+    for (Pending* p : batch) p->result = std::unexpected(e);
+  };
   auto txn = writer_->begin();
-  if (!txn) return std::unexpected(txn.error());
+  if (!txn) return fail_all(txn.error());
   Conn conn(*writer_);
-  if (auto r = body(conn); !r) return r;  // ~Transaction rolls back
-  return txn->commit();
+  if (batch.size() == 1) {
+    Pending& p = *batch.front();
+    p.result = run_body(*p.body, conn, p.thrown);
+    if (p.result) p.result = txn->commit();
+    return;  // not committed: ~Transaction rolls back
+  }
+  for (Pending* p : batch) {
+    if (auto r = writer_->exec("SAVEPOINT grp"); !r) return fail_all(r.error());
+    Result<> r = run_body(*p->body, conn, p->thrown);
+    // Some errors (I/O, full disk) end the whole transaction: the members
+    // before this one are gone too.
+    if (sqlite3_get_autocommit(writer_->handle()))
+      return fail_all(r ? Error{Errc::kIOError, "the group's transaction ended early"} : r.error());
+    if (!r) {
+      if (auto rb = writer_->exec("ROLLBACK TO grp"); !rb) return fail_all(rb.error());
+    }
+    if (auto rel = writer_->exec("RELEASE grp"); !rel) return fail_all(rel.error());
+    p->result = std::move(r);
+  }
+  if (auto c = txn->commit(); !c) {
+    for (Pending* p : batch)
+      if (p->result) p->result = std::unexpected(c.error());
+  }
 }
 
 Result<std::unique_ptr<SqlLock>> SqliteSqlDb::open_lock(std::string_view name) {

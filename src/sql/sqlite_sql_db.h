@@ -4,6 +4,15 @@
 // BEGIN IMMEDIATE, so write transactions of every process using the file run
 // one at a time (others wait up to the busy timeout, then kTimeout).
 //
+// Group commit: transaction() calls that arrive while another group is
+// committing are run together, each body in a SAVEPOINT of one BEGIN
+// IMMEDIATE ... COMMIT, on the thread that found no group running. A body
+// that fails is rolled back to its savepoint alone; a failed COMMIT (or an
+// error that ends the whole transaction) fails every member. Each caller
+// returns once its group is committed, so durability is unchanged, with one
+// WAL fsync per group instead of one per transaction (measured: 16 KiB
+// uploads, each a blob row and an account claim in two transactions).
+//
 // open_lock(name) is flock(2) on "<database>.<name>.lock" beside the
 // database file: every process that opens the same file shares it.
 //
@@ -48,12 +57,18 @@ class SqliteSqlDb final : public SqlDb {
 
   class ReaderLease;
   Result<ReaderLease> reader();
+  struct Pending;
+  // Runs `batch` as one transaction on the write connection.
+  void run_group(const std::vector<Pending*>& batch);
 
   std::unique_ptr<SqliteDb> owned_;  // null when borrowed
   SqliteDb* writer_;
   SqliteOptions options_;
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<SqliteDb>> idle_readers_;  // guarded by pool_mu_
+  std::mutex group_mu_;
+  std::vector<Pending*> group_queue_;  // guarded by group_mu_: waiting for the next group
+  bool group_running_ = false;         // guarded by group_mu_
 };
 
 }  // namespace blobsync

@@ -315,7 +315,8 @@ class StoreImpl final : public BlobStore {
   // Called by IngestImpl::finish once the digest is known and verified.
   // `mime` is called once the bytes are durable (it may wait for the sniffer).
   Result<BlobRecord> commit(BlobWriter* writer, BlobRecord record, const std::function<std::string()>& mime,
-                            std::string_view hold) {
+                            std::string_view hold,
+                            const std::function<Result<>(SqlConn&, const BlobRecord&)>& with_row) {
     std::lock_guard g(locks_.for_digest(record.hash));
     auto row = metadata_->get_blob(record.hash);
     if (!row) return std::unexpected(row.error());
@@ -337,7 +338,9 @@ class StoreImpl final : public BlobStore {
       writer->abort();  // dedup: the stored copy stays, ours is dropped
     }
     record.mime_type = mime();
-    auto inserted = metadata_->insert_blob(record, hold);
+    MetadataStore::RowHook hook;
+    if (with_row) hook = [&](SqlConn& c) { return with_row(c, record); };
+    auto inserted = metadata_->insert_blob_with(record, hold, hook);
     if (!inserted) {
       // No row names these bytes (we hold the digest's lock), so drop them
       // rather than leave an unindexed copy; if that fails too, verify reports it.
@@ -457,7 +460,7 @@ Result<BlobRecord> IngestImpl::finish() {
     }
     return choose_mime();
   };
-  auto committed = store_.commit(writer_.get(), std::move(record), mime, options_.hold);
+  auto committed = store_.commit(writer_.get(), std::move(record), mime, options_.hold, options_.with_row);
   writer_.reset();
   if (!committed) dead_ = committed.error();
   return committed;

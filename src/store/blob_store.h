@@ -80,6 +80,12 @@ struct PutOptions {
   // The name the uploader gave (the blob channel's UPLOAD, PUT /blobs
   // ?name=), kept if the blob has none yet: store/metadata.h set_filename.
   std::string filename{};
+  // Statements that commit with the blob's row or not at all, in the row's
+  // transaction (MetadataStore::insert_blob_with): an account's claim of
+  // an upload, without a transaction and a WAL fsync of its own. Runs once
+  // the bytes are durable, with the final record; may run more than once
+  // (a retried transaction). Its error fails finish(), nothing indexed.
+  std::function<Result<>(SqlConn&, const BlobRecord&)> with_row{};
 };
 
 // A streaming ingest. Feed bytes with write(), then finish(). Dropping an

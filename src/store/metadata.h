@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,8 @@
 #include "core/error.h"
 
 namespace blobsync {
+
+class SqlConn;
 
 // Lifecycle of a blob (docs/architecture.md, "Blob lifecycle"):
 //   kTemporary  nothing is known to keep it; collectable once the grace
@@ -67,6 +70,17 @@ class MetadataStore {
   // kPermanent too.
   virtual Result<bool> insert_blob(const BlobRecord& record, std::string_view hold) = 0;
   Result<bool> insert_blob(const BlobRecord& record) { return insert_blob(record, {}); }
+  // As insert_blob, with `with_row` (may be empty) run in the row's
+  // transaction right after the row's statements: what must commit with the
+  // row or not at all (an account's claim of an upload), without a
+  // transaction (and a WAL fsync) of its own. Its error fails the insert,
+  // which then changes nothing. SQL stores only: others refuse a hook
+  // (kUnsupported).
+  using RowHook = std::function<Result<>(SqlConn&)>;
+  virtual Result<bool> insert_blob_with(const BlobRecord& record, std::string_view hold, const RowHook& with_row) {
+    if (with_row) return fail(Errc::kUnsupported, "this metadata store runs no SQL with a row");
+    return insert_blob(record, hold);
+  }
   virtual Result<std::optional<BlobRecord>> get_blob(const Digest& hash) = 0;
   virtual Result<> set_state(const Digest& hash, BlobState state) = 0;
   // Sets BlobRecord::quarantine; "" clears it. Errors: kNotFound (no row).

@@ -175,15 +175,20 @@ struct SqlMetadata::PendingInsert {
   const BlobRecord* record;
   std::string_view hold;
   std::vector<std::uint8_t> chunks;
+  const MetadataStore::RowHook* with_row;  // may be empty
   Result<bool> result = false;
   bool done = false;
 };
 
 Result<bool> SqlMetadata::insert_blob(const BlobRecord& record, std::string_view hold) {
+  return insert_blob_with(record, hold, {});
+}
+
+Result<bool> SqlMetadata::insert_blob_with(const BlobRecord& record, std::string_view hold, const RowHook& with_row) {
   if (record.chunk_hashes.size() != record.chunk_count)
     return fail(Errc::kInternal, "insert_blob: {} chunk hashes for {} chunks", record.chunk_hashes.size(),
                 record.chunk_count);
-  PendingInsert me{&record, hold, std::vector<std::uint8_t>(record.chunk_hashes.size() * 32)};
+  PendingInsert me{&record, hold, std::vector<std::uint8_t>(record.chunk_hashes.size() * 32), &with_row};
   for (std::size_t i = 0; i < record.chunk_hashes.size(); ++i)
     std::memcpy(me.chunks.data() + 32 * i, record.chunk_hashes[i].bytes.data(), 32);
   // Group commit: whoever finds no commit running takes every insert queued
@@ -218,19 +223,23 @@ void SqlMetadata::commit_group(std::vector<PendingInsert*>& batch) {
       for (auto* p : batch) {
         bool inserted = false;
         if (auto one = insert_row(c, *p->record, p->hold, p->chunks, inserted, totals); !one) return one;
+        if (*p->with_row)
+          if (auto hook = (*p->with_row)(c); !hook) return hook;
         p->result = inserted;
       }
       return add_totals(c, totals);
     });
     if (r) return;
-    // Some row failed and took the group with it: each on its own, so the
-    // error reaches only its own caller.
+    // Some row (or its hook) failed and took the group with it: each on its
+    // own, so the error reaches only its own caller.
   }
   for (auto* p : batch) {
     bool inserted = false;
     auto r = db_->transaction([&](SqlConn& c) -> Result<> {
       BlobTotalsDelta totals;
       if (auto one = insert_row(c, *p->record, p->hold, p->chunks, inserted, totals); !one) return one;
+      if (*p->with_row)
+        if (auto hook = (*p->with_row)(c); !hook) return hook;
       return add_totals(c, totals);
     });
     p->result = r ? Result<bool>(inserted) : Result<bool>(std::unexpected(r.error()));

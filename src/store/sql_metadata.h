@@ -53,6 +53,7 @@ class SqlMetadata : public MetadataStore {
 
   using MetadataStore::insert_blob;
   Result<bool> insert_blob(const BlobRecord& record, std::string_view hold) override;
+  Result<bool> insert_blob_with(const BlobRecord& record, std::string_view hold, const RowHook& with_row) override;
   Result<std::optional<BlobRecord>> get_blob(const Digest& hash) override;
   Result<> set_state(const Digest& hash, BlobState state) override;
   Result<> set_quarantine(const Digest& hash, std::string_view reason) override;

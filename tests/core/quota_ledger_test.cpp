@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -116,6 +118,94 @@ TEST(QuotaLedger, ParallelReservationsNeverExceedTheQuota) {
   EXPECT_LE(stored.load(), 1000u);
   EXPECT_EQ(stored.load(), static_cast<std::uint64_t>(granted.load()) * 10);
   EXPECT_GE(granted.load(), 90) << "refusals err towards the quota only while a commit is in flight";
+  EXPECT_EQ(l.keys(), 0u);
+}
+
+// A reused read stands in for a new one, this process's commits counted on
+// top; a refusal is only ever given on a fresh read.
+TEST(QuotaLedger, AReusedReadCountsCommitsAndReadsAgainBeforeRefusing) {
+  QuotaLedger l;
+  constexpr auto kReuse = std::chrono::hours(1);
+  std::uint64_t stored = 0;
+  int reads = 0;
+  auto used = [&] {
+    ++reads;
+    return stored;
+  };
+  auto a = l.reserve("k", 400, 1000, used, kReuse);
+  ASSERT_TRUE(a.has_value());
+  stored += 400;
+  a->commit();
+  auto b = l.reserve("k", 600, 1000, used, kReuse);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(reads, 1) << "the first read is reused";
+  stored += 600;
+  b->commit();
+  auto c = l.reserve("k", 1, 1000, used, kReuse);
+  ASSERT_FALSE(c.has_value()) << "the reused read plus the commits since fill the quota";
+  EXPECT_EQ(reads, 2) << "a refusal reads afresh";
+  EXPECT_EQ(c.error().used, 1000u);
+  stored = 0;  // deleted meanwhile (not through the ledger)
+  auto d = l.reserve("k", 500, 1000, used, kReuse);
+  ASSERT_TRUE(d.has_value()) << "usage that went down must not refuse";
+  EXPECT_EQ(reads, 3);
+  d->release();
+  EXPECT_EQ(l.keys(), 0u) << "an entry kept for its read does not count";
+  auto e = l.reserve("k", 1, 1000, used);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(reads, 4) << "without reuse every reservation reads";
+}
+
+TEST(QuotaLedger, AFailedReadIsNeverReused) {
+  QuotaLedger l;
+  int reads = 0;
+  auto a = l.reserve("k", 10, 1000, [&]() -> std::optional<std::uint64_t> {
+    ++reads;
+    return std::nullopt;
+  }, std::chrono::hours(1));
+  ASSERT_TRUE(a.has_value());
+  a->release();
+  auto b = l.reserve("k", 10, 1000, [&]() -> std::optional<std::uint64_t> {
+    ++reads;
+    return 995;
+  }, std::chrono::hours(1));
+  EXPECT_FALSE(b.has_value());
+  EXPECT_EQ(reads, 2);
+}
+
+TEST(QuotaLedger, AnOldReadIsNotReused) {
+  QuotaLedger l;
+  int reads = 0;
+  auto used = [&] {
+    ++reads;
+    return std::uint64_t{0};
+  };
+  ASSERT_TRUE(l.reserve("k", 1, 1000, used, std::chrono::milliseconds(1)).has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(l.reserve("k", 1, 1000, used, std::chrono::milliseconds(1)).has_value());
+  EXPECT_EQ(reads, 2);
+}
+
+// As ParallelReservationsNeverExceedTheQuota, reusing reads.
+TEST(QuotaLedger, ParallelReservationsReusingReadsNeverExceedTheQuota) {
+  QuotaLedger l;
+  std::atomic<std::uint64_t> stored{0};
+  std::atomic<int> granted{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 8; ++i)
+    ts.emplace_back([&] {
+      for (int j = 0; j < 200; ++j) {
+        auto r = l.reserve("k", 10, 1000, [&] { return stored.load(); }, std::chrono::hours(1));
+        if (!r) continue;
+        ++granted;
+        stored += 10;
+        r->commit();
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_LE(stored.load(), 1000u);
+  EXPECT_EQ(stored.load(), static_cast<std::uint64_t>(granted.load()) * 10);
+  EXPECT_GE(granted.load(), 90);
   EXPECT_EQ(l.keys(), 0u);
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <thread>
 
 #include "sql_test_util.h"
@@ -143,6 +144,54 @@ TEST_P(SqlDbTest, ConcurrentTransactionsDoNotLoseUpdates) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(a->read("SELECT n FROM counter")->int64(0, 0), kThreads * kEach);
+}
+
+// Concurrent transactions (committed as a group on SQLite) succeed or fail
+// each on its own: a failing body, a body that throws and a body that breaks
+// a constraint leave nothing behind, and the others all commit.
+TEST_P(SqlDbTest, ConcurrentTransactionsSucceedOrFailEachAlone) {
+  auto db = open();
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->migrate("g", {"CREATE TABLE g(id ${INT} PRIMARY KEY, v ${INT} NOT NULL)"}));
+  ASSERT_TRUE(db->query("INSERT INTO g VALUES (-1, 0)"));
+  constexpr int kThreads = 8, kEach = 30;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::int64_t id = t * kEach + i;
+        int kind = static_cast<int>(id % 5);  // 0: fails, 1: throws, 2: breaks the key, else commits
+        try {
+          auto r = db->transaction([&](SqlConn& c) -> Result<> {
+            if (auto ins = c.query("INSERT INTO g VALUES (?, ?)", {id, std::int64_t{1}}); !ins)
+              return std::unexpected(ins.error());
+            if (kind == 0) return fail(Errc::kConflict, "refused");
+            if (kind == 1) throw std::runtime_error("thrown");
+            if (kind == 2) {
+              auto dup = c.query("INSERT INTO g VALUES (-1, 0)");
+              if (!dup) return std::unexpected(dup.error());
+            }
+            return {};
+          });
+          if (r.has_value() != (kind > 2)) ++wrong;
+          if (!r && kind == 0 && r.error().code != Errc::kConflict) ++wrong;
+        } catch (const std::runtime_error&) {
+          if (kind != 1) ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  auto rows = db->read("SELECT id FROM g WHERE id >= 0 ORDER BY id");
+  ASSERT_TRUE(rows);
+  std::vector<std::int64_t> want;
+  for (std::int64_t id = 0; id < kThreads * kEach; ++id)
+    if (id % 5 > 2) want.push_back(id);
+  std::vector<std::int64_t> got;
+  for (std::size_t i = 0; i < rows->rows(); ++i) got.push_back(rows->int64(i, 0));
+  EXPECT_EQ(got, want);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
 #include <thread>
 
@@ -280,6 +281,41 @@ TEST_P(SqlMetadataTest, TotalsStartFromTheRowsAnOlderSchemaHeld) {
   auto m = meta(db);
   ASSERT_TRUE(m);
   expect_totals(*m, 5, 1000, 1);
+}
+
+// A row hook (PutOptions::with_row) commits with its row or not at all, and
+// a failing hook fails only its own insert, also when inserts are grouped.
+TEST_P(SqlMetadataTest, RowHooksCommitWithTheirRowOrNotAtAll) {
+  auto db = open();
+  auto m = meta(db);
+  ASSERT_TRUE(m);
+  ASSERT_TRUE(db->migrate("hook_test", {"CREATE TABLE claim(n ${INT} PRIMARY KEY)"}));
+  constexpr int kThreads = 6, kEach = 12;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::int64_t n = t * kEach + i;
+        bool refuse = n % 4 == 0;
+        auto rec = make_record(100, static_cast<std::uint64_t>(1000 + n));
+        auto r = m->insert_blob_with(rec, {}, [&](SqlConn& c) -> Result<> {
+          if (auto q = c.query("INSERT INTO claim(n) VALUES (?)", {n}); !q) return std::unexpected(q.error());
+          if (refuse) return fail(Errc::kConflict, "hook refused");
+          return {};
+        });
+        if (r.has_value() == refuse) ++wrong;
+        if (!r && r.error().code != Errc::kConflict) ++wrong;
+        auto row = m->get_blob(rec.hash);
+        if (!row || row->has_value() == refuse) ++wrong;
+      }
+    });
+  for (auto& th : ts) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  auto claims = db->read("SELECT count(*) FROM claim");
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->int64(0, 0), kThreads * kEach * 3 / 4);
+  EXPECT_EQ(m->stats()->blob_count, static_cast<std::uint64_t>(kThreads * kEach * 3 / 4));
 }
 
 }  // namespace
