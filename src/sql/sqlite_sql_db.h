@@ -42,18 +42,26 @@ class SqliteSqlDb final : public SqlDb {
   // The write connection (for components still written against SqliteDb).
   SqliteDb& writer() { return *writer_; }
 
+  // From the WAL index header SQLite keeps in shared memory for every
+  // process on the file (no query, no lock): changes with every commit. A
+  // borrowed view, or a database not in WAL mode, has none.
+  std::optional<ChangeStamp> change_stamp() override;
+
  private:
   SqliteSqlDb(std::unique_ptr<SqliteDb> owned, SqliteDb* writer, SqliteOptions options)
       : owned_(std::move(owned)), writer_(writer), options_(options) {}
 
   class ReaderLease;
   Result<ReaderLease> reader();
+  void map_wal_index();
 
   std::unique_ptr<SqliteDb> owned_;  // null when borrowed
   SqliteDb* writer_;
   SqliteOptions options_;
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<SqliteDb>> idle_readers_;  // guarded by pool_mu_
+  // SQLite's mapping of the WAL index (set once by open(), read lock-free).
+  const std::uint32_t* wal_index_ = nullptr;
 };
 
 }  // namespace blobsync
