@@ -200,7 +200,8 @@ std::optional<Response> refuse_quarantined(const BlobRecord& rec) {
 
 // Common download response: headers, ETag, conditional and Range handling.
 Response serve_blob(Api& s, const Request& req, const Digest& hash, std::uint64_t size, const std::string& mime,
-                    const std::string& etag_value, std::optional<std::string> disposition) {
+                    const std::string& etag_value, std::optional<std::string> disposition,
+                    const ServedBlob* served = nullptr) {
   std::string etag = "\"" + etag_value + "\"";
   Response resp;
   resp.set("Content-Type", mime.empty() ? "application/octet-stream" : mime);
@@ -229,9 +230,11 @@ Response serve_blob(Api& s, const Request& req, const Digest& hash, std::uint64_
     range = {0, size};
   }
   // The caller just read the row, so open the bytes directly (BlobStore::open
-  // would read it again). Bytes gone since (a GC here or in another server)
-  // are "not found"; `blobsync verify` tells that apart from a lost file.
-  auto reader = s.store->backend().open_sized(hash, size, range.offset, range.length);
+  // would read it again), from the hot-blob cache's open file if it has one.
+  // Bytes gone since (a GC here or in another server) are "not found";
+  // `blobsync verify` tells that apart from a lost file.
+  auto reader = served ? s.store->open_to_serve(*served, range.offset, range.length)
+                       : s.store->backend().open_sized(hash, size, range.offset, range.length);
   if (!reader) {
     if (reader.error().code == Errc::kNotFound) return xrpc_error(400, "BlobNotFound", "Blob not found");
     return fail_response(to_xrpc(reader.error()));
@@ -345,19 +348,21 @@ void register_blob_routes(Api& s, Router& r) {
                                     if (!hash) return xrpc_error(400, "InvalidRequest", hash.error().message);
                                     if (!s.config.blobs_public)
                                       if (auto ok = s.authorize_blob_read(req); !ok) return fail_response(ok.error());
-                                    auto rec = s.store->stat(*hash);
-                                    if (!rec && rec.error().code != Errc::kNotFound)
-                                      return fail_response(to_xrpc(rec.error()));
+                                    // (Hot blobs: no metadata read, no open: store/hot_blobs.h.)
+                                    auto served = s.store->stat_to_serve(*hash);
+                                    if (!served && served.error().code != Errc::kNotFound)
+                                      return fail_response(to_xrpc(served.error()));
                                     // Temporary (unreferenced) uploads are not served.
-                                    if (!rec || rec->state != BlobState::kPermanent)
+                                    if (!served || (*served)->record.state != BlobState::kPermanent)
                                       return xrpc_error(404, "BlobNotFound", "Blob not found");
-                                    if (auto refused = refuse_quarantined(*rec)) return std::move(*refused);
+                                    const BlobRecord& rec = (*served)->record;
+                                    if (auto refused = refuse_quarantined(rec)) return std::move(*refused);
                                     // ?download=1: save as the uploader's filename (RFC 6266/5987).
                                     std::optional<std::string> disposition;
                                     if (auto d = req.param("download"); d && (*d == "1" || *d == "true"))
-                                      disposition = attachment_disposition(rec->filename, rec->hash.hex());
-                                    return serve_blob(s, req, *hash, rec->size, rec->mime_type, rec->hash.hex(),
-                                                      std::move(disposition));
+                                      disposition = attachment_disposition(rec.filename, rec.hash.hex());
+                                    return serve_blob(s, req, *hash, rec.size, rec.mime_type, rec.hash.hex(),
+                                                      std::move(disposition), served->get());
                                   }});
   r.add_prefix("PUT", "/blobs/",
                {.name = "blobs.put",

@@ -237,6 +237,8 @@ struct Server::Impl {
   awaitable<std::pair<bool, std::uint64_t>> write_response(Conn& c, Response& r, bool head, bool keep_alive,
                                                            unsigned version);
   awaitable<bool> send_blob(Conn& c, Response& r, std::uint64_t& sent);
+  // A blob's head with MSG_MORE (plain TCP), then send_blob().
+  awaitable<bool> send_pushed(Conn& c, Response& r, const std::string& head, std::uint64_t& sent);
 };
 
 }  // namespace blobsync::http

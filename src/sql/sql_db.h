@@ -35,6 +35,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,6 +43,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "sql/change_stamp.h"
 #include "sql/sql_dialect.h"
 #include "sql/sql_result.h"
 
@@ -113,6 +115,13 @@ class SqlDb {
 
   // A named cross-process lock (see SqlLock).
   virtual Result<std::unique_ptr<SqlLock>> open_lock(std::string_view name) = 0;
+
+  // A token that two calls return equal only if no connection of any process
+  // committed to the database in between, read without a query (caches of
+  // rows check it on every use). nullopt: this database cannot tell cheaply
+  // (PostgreSQL, a SQLite file not in WAL mode); nothing may then be cached
+  // across requests.
+  virtual std::optional<ChangeStamp> change_stamp() { return std::nullopt; }
 
   // Applies missing schema migration steps for `component` in one
   // transaction, recording the version in schema_migrations(component,

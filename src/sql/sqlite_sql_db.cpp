@@ -4,6 +4,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <exception>
@@ -107,7 +110,52 @@ Result<std::unique_ptr<SqliteSqlDb>> SqliteSqlDb::open(const std::filesystem::pa
   auto db = SqliteDb::open(path, options);
   if (!db) return std::unexpected(db.error());
   SqliteDb* raw = db->get();
-  return std::unique_ptr<SqliteSqlDb>(new SqliteSqlDb(std::move(*db), raw, options));
+  std::unique_ptr<SqliteSqlDb> out(new SqliteSqlDb(std::move(*db), raw, options));
+  out->map_wal_index();
+  return out;
+}
+
+// The WAL index (the "-shm" file every connection to the database maps) begins
+// with two copies of a 48-byte header that a writer rewrites on every commit
+// (https://www.sqlite.org/walformat.html, "The WAL-Index Header": part of the
+// file format, so every SQLite version and process agrees on it). SQLite's own
+// mapping of it is taken through the VFS (xShmMap on the writer connection's
+// file): opening the file ourselves would be wrong, since closing any
+// descriptor of a file drops every POSIX lock this process holds on it,
+// SQLite's included. The mapping lives as long as the writer connection.
+void SqliteSqlDb::map_wal_index() {
+  auto guard = writer_->lock();
+  {  // Only a WAL database has an index (mapping one would create the file).
+    auto st = writer_->prepare("PRAGMA journal_mode");
+    if (!st) return;
+    auto row = st->step();
+    if (!row || !*row || st->column_text(0) != "wal") return;
+  }
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(writer_->handle(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || !file ||
+      !file->pMethods || file->pMethods->iVersion < 2 || !file->pMethods->xShmMap)
+    return;
+  void volatile* region = nullptr;
+  // Region 0 (32 KiB) holds the header; bExtend=0: never creates or grows it.
+  if (file->pMethods->xShmMap(file, 0, 32768, 0, &region) != SQLITE_OK || !region) return;
+  wal_index_ = static_cast<const std::uint32_t*>(const_cast<void*>(region));
+}
+
+std::optional<ChangeStamp> SqliteSqlDb::change_stamp() {
+  if (!wal_index_) return std::nullopt;
+  // As SQLite's own readers do (walIndexTryHdr): copy 1, barrier, copy 2;
+  // a commit writes copy 2 first, so two equal copies are one whole header.
+  std::array<std::uint32_t, 12> a, b;
+  for (std::size_t i = 0; i < 12; ++i) a[i] = __atomic_load_n(&wal_index_[i], __ATOMIC_RELAXED);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  for (std::size_t i = 0; i < 12; ++i) b[i] = __atomic_load_n(&wal_index_[12 + i], __ATOMIC_RELAXED);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (a != b) return std::nullopt;  // a commit is writing it right now
+  // Words: 0 version, 2 iChange (+1 per commit), 3 isInit (low byte on
+  // little-endian, but any nonzero byte will do), 4 mxFrame, 8-9 the salts
+  // (new whenever the WAL restarts).
+  if (a[0] != 3007000 || a[3] == 0) return std::nullopt;
+  return ChangeStamp{{a[2], a[4], a[8], a[9]}};
 }
 
 std::unique_ptr<SqliteSqlDb> SqliteSqlDb::borrow(SqliteDb& db) {

@@ -51,6 +51,11 @@ class SqliteSqlDb final : public SqlDb {
   // The write connection (for components still written against SqliteDb).
   SqliteDb& writer() { return *writer_; }
 
+  // From the WAL index header SQLite keeps in shared memory for every
+  // process on the file (no query, no lock): changes with every commit. A
+  // borrowed view, or a database not in WAL mode, has none.
+  std::optional<ChangeStamp> change_stamp() override;
+
  private:
   SqliteSqlDb(std::unique_ptr<SqliteDb> owned, SqliteDb* writer, SqliteOptions options)
       : owned_(std::move(owned)), writer_(writer), options_(options) {}
@@ -60,6 +65,7 @@ class SqliteSqlDb final : public SqlDb {
   struct Pending;
   // Runs `batch` as one transaction on the write connection.
   void run_group(const std::vector<Pending*>& batch);
+  void map_wal_index();
 
   std::unique_ptr<SqliteDb> owned_;  // null when borrowed
   SqliteDb* writer_;
@@ -69,6 +75,8 @@ class SqliteSqlDb final : public SqlDb {
   std::mutex group_mu_;
   std::vector<Pending*> group_queue_;  // guarded by group_mu_: waiting for the next group
   bool group_running_ = false;         // guarded by group_mu_
+  // SQLite's mapping of the WAL index (set once by open(), read lock-free).
+  const std::uint32_t* wal_index_ = nullptr;
 };
 
 }  // namespace blobsync

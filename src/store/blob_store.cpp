@@ -22,6 +22,7 @@
 #include "store/disk_backend.h"
 #include "store/env.h"
 #include "store/hash_pipeline.h"
+#include "store/hot_blobs.h"
 #include "store/mime_sniffer.h"
 #include "store/sqlite_metadata.h"
 #include "store/worker_pool.h"
@@ -243,6 +244,16 @@ class StoreImpl final : public BlobStore {
     return std::move(**row);
   }
 
+  Result<std::shared_ptr<const ServedBlob>> stat_to_serve(const Digest& hash) override {
+    return hot_.lookup(hash, *metadata_, *backend_);
+  }
+
+  Result<std::unique_ptr<BlobReader>> open_to_serve(const ServedBlob& blob, std::uint64_t offset,
+                                                    std::uint64_t length) override {
+    if (blob.file) return HotBlobs::open_range(blob, offset, length);
+    return backend_->open_sized(blob.record.hash, blob.record.size, offset, length);
+  }
+
   Result<bool> contains(const Digest& hash) override {
     auto row = metadata_->get_blob(hash);
     if (!row) return std::unexpected(row.error());
@@ -376,6 +387,7 @@ class StoreImpl final : public BlobStore {
   std::shared_ptr<BlobBackend> backend_;
   std::shared_ptr<MetadataStore> metadata_;
   DigestLocks locks_;
+  HotBlobs hot_;  // stat_to_serve's cache
   std::atomic<std::uint64_t> quarantine_gen_{0};
   WorkerPool pool_;  // last: its threads stop before the rest goes
 };
@@ -490,6 +502,20 @@ std::string IngestImpl::choose_mime() const {
 }
 
 }  // namespace
+
+// Without a cache: the row, then the backend.
+Result<std::shared_ptr<const ServedBlob>> BlobStore::stat_to_serve(const Digest& hash) {
+  auto rec = stat(hash);
+  if (!rec) return std::unexpected(rec.error());
+  auto blob = std::make_shared<ServedBlob>();
+  blob->record = std::move(*rec);
+  return std::shared_ptr<const ServedBlob>(std::move(blob));
+}
+
+Result<std::unique_ptr<BlobReader>> BlobStore::open_to_serve(const ServedBlob& blob, std::uint64_t offset,
+                                                             std::uint64_t length) {
+  return backend().open_sized(blob.record.hash, blob.record.size, offset, length);
+}
 
 Result<std::unique_ptr<BlobStore>> BlobStore::open(const StoreOptions& options) {
   Env* env = options.env ? options.env : Env::posix();

@@ -121,6 +121,14 @@ class Ingest {
   virtual std::string sniffed_mime() const = 0;
 };
 
+// What serving a blob needs (GET /blobs/<hash>): its row, chunk hashes not
+// filled in, and, for a blob in the store's cache of hot blobs, its open file.
+struct ServedBlob {
+  BlobRecord record;
+  std::shared_ptr<BlobReader> file;  // null: not cached, open_to_serve() opens the backend
+  std::uint64_t file_size = 0;       // of `file`
+};
+
 struct VerifyProblem {
   Digest hash;
   std::string what;  // "missing", "size mismatch", "content hash mismatch", "chunk 3 hash mismatch", "not indexed"
@@ -167,6 +175,17 @@ class BlobStore {
   // Metadata of a stored blob, chunk hashes included, quarantined or not
   // (BlobRecord::quarantine says why, for operators). Errors: kNotFound.
   virtual Result<BlobRecord> stat(const Digest& hash) = 0;
+  // As stat(), for serving one request: the row of a blob served lately
+  // comes from a cache of hot blobs (store/hot_blobs.h) with its open file,
+  // used only while the metadata says no process has changed any row since
+  // it was read (MetadataStore::change_stamp), so a quarantine, a removal or
+  // a state change anywhere is seen by the next request. Errors: as stat().
+  virtual Result<std::shared_ptr<const ServedBlob>> stat_to_serve(const Digest& hash);
+  // [offset, offset + length) of a blob stat_to_serve() returned, from its
+  // cached file if it has one. The caller has checked the record (state,
+  // quarantine). Errors: as BlobBackend::open_sized.
+  virtual Result<std::unique_ptr<BlobReader>> open_to_serve(const ServedBlob& blob, std::uint64_t offset,
+                                                            std::uint64_t length);
   // Whether the store has bytes it may serve: false for a quarantined blob,
   // so the mesh treats it as missing (fetches a good copy, stops listing
   // this server as a holder).

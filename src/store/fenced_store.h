@@ -27,6 +27,13 @@ class FencedBlobStore final : public BlobStore {
                               const std::function<void(std::uint64_t)>& progress = {}) override;
   Result<BlobRecord> put_bytes(std::span<const std::byte> data, const PutOptions& options) override;
   Result<BlobRecord> stat(const Digest& hash) override { return inner_->stat(hash); }
+  Result<std::shared_ptr<const ServedBlob>> stat_to_serve(const Digest& hash) override {
+    return inner_->stat_to_serve(hash);
+  }
+  Result<std::unique_ptr<BlobReader>> open_to_serve(const ServedBlob& blob, std::uint64_t offset,
+                                                    std::uint64_t length) override {
+    return inner_->open_to_serve(blob, offset, length);
+  }
   Result<bool> contains(const Digest& hash) override { return inner_->contains(hash); }
   Result<std::unique_ptr<BlobReader>> open(const Digest& hash, std::uint64_t offset = 0,
                                            std::uint64_t length = kToEnd) override {

@@ -18,6 +18,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "sql/change_stamp.h"
 
 namespace blobsync {
 
@@ -97,6 +98,10 @@ class MetadataStore {
   virtual Result<std::vector<BlobRecord>> list_blobs(std::optional<Digest> after, std::size_t limit) = 0;
   // Running totals (no scan): cheap enough for a /metrics scrape.
   virtual Result<MetadataStats> stats() = 0;
+  // SqlDb::change_stamp() of the database the rows live in: equal stamps
+  // mean no process changed any row in between. nullopt: cannot tell
+  // cheaply, so rows must not be cached across calls.
+  virtual std::optional<ChangeStamp> change_stamp() { return std::nullopt; }
 };
 
 }  // namespace blobsync

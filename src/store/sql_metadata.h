@@ -62,6 +62,7 @@ class SqlMetadata : public MetadataStore {
   Result<> delete_blob(const Digest& hash) override;
   Result<std::vector<BlobRecord>> list_blobs(std::optional<Digest> after, std::size_t limit) override;
   Result<MetadataStats> stats() override;
+  std::optional<ChangeStamp> change_stamp() override { return db_->change_stamp(); }
 
   // Adds `d` to the totals inside the caller's transaction. Call it after
   // the transaction's last statement on `blobs` (lock order: blob rows,

@@ -133,3 +133,42 @@ test('the scrubber quarantines on its own: getBlob and /blobs refuse, /metrics s
     assert.equal(await srv.stop(), 0);
   }
 });
+
+// GET /blobs keeps hot blobs' rows and open files (store/hot_blobs.h); a
+// change by another process (the CLI on the same store) must show in the
+// very next request: no waiting, no stale bytes.
+test('a hot blob quarantined, healed and removed by the CLI: each next GET sees it at once', async () => {
+  const srv = await startServer({ BLOBSYNC_SCRUB_RATE: '0' });
+  try {
+    const a = await createAccount(srv.base, 'h');
+    const bytes = crypto.randomBytes(16384);
+    const { hex } = cidOfBytes(bytes);
+    assert.equal((await putBlob(srv, a.accessJwt, hex, bytes)).status, 201);
+    for (let i = 0; i < 3; i++) {  // hot now
+      const r = await fetch(`${srv.base}/blobs/${hex}`);
+      assert.equal(r.status, 200);
+      assert.deepEqual(Buffer.from(await r.arrayBuffer()), bytes);
+    }
+    const file = blobFile(srv.dir, hex);
+    flipBit(file, 10);
+    const bad = fs.readFileSync(file);
+    const v = cli(srv, 'verify');
+    assert.equal(v.status, 3, v.stderr);
+    await assertRefused(await fetch(`${srv.base}/blobs/${hex}`), bad);
+
+    // The heal writes a new file under the name: served from it, not from
+    // the damaged one a cache might still hold open.
+    assert.equal((await putBlob(srv, a.accessJwt, hex, bytes)).status, 201);
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`${srv.base}/blobs/${hex}`, { headers: { range: 'bytes=0-99' } });
+      assert.equal(r.status, 206);
+      assert.deepEqual(Buffer.from(await r.arrayBuffer()), bytes.subarray(0, 100));
+    }
+
+    const rm = cli(srv, 'rm', hex);
+    assert.equal(rm.status, 0, rm.stderr);
+    assert.equal((await fetch(`${srv.base}/blobs/${hex}`)).status, 404);
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
+});
