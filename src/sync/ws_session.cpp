@@ -361,7 +361,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     // Pace the peer: no next read while the room or the disk is behind.
     if (behind()) {
       paused_ = true;
-      return;
+      // Checked again: the room's done() counts down first, then looks
+      // at paused_ (both seq_cst), so one of the two sees the other.
+      if (behind()) return;
+      paused_ = false;
     }
     start_read();
   }
@@ -404,11 +407,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
     const std::size_t n = msg.size();
     ++in_room_, in_room_bytes_ += n;
+    // On the room's strand: a hop to this connection's only if its reads wait.
     room_->message(id_, access_ == Access::kReadOnly, std::move(msg), [self = shared_from_this(), n] {
-      asio::post(self->ws_.get_executor(), [self, n] {
-        --self->in_room_, self->in_room_bytes_ -= n;
-        self->maybe_resume();
-      });
+      --self->in_room_, self->in_room_bytes_ -= n;
+      if (self->paused_) asio::post(self->ws_.get_executor(), [self] { self->maybe_resume(); });
     });
   }
 
@@ -453,7 +455,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   asio::steady_timer resume_;  // cancelled when the room let us join
   beast::flat_buffer read_buf_;
   bool reading_ = false;  // the read loop runs (finish() not yet called)
-  bool paused_ = false;   // no read pending: waiting for the room or the disk
+  std::atomic<bool> paused_{false};  // no read pending: waiting for the room or the disk (set on the strand)
   ConnId id_ = 0;
   Access access_ = Access::kDenied;
   std::uint16_t denied_code_ = kCloseUnauthorized;
@@ -465,7 +467,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   bool from_server_ = false;
   bool close_started_ = false;
   int joined_ = 0;
-  std::size_t in_room_ = 0, in_room_bytes_ = 0;  // messages (and their bytes) waiting for the room
+  // Messages (and their bytes) waiting for the room: counted up here, down by the room.
+  std::atomic<std::size_t> in_room_{0}, in_room_bytes_{0};
   std::shared_ptr<void> slot_;  // the HTTP server's connection slot, released with the session
 
   mutable std::mutex mu_;
