@@ -28,6 +28,8 @@
 #      (SYNC_RATE_MODE=provider: real WebsocketProviders that apply every
 #      update; their Yjs work is 100-140 us per received update here, so they
 #      cannot keep up with 100 x 99 deliveries at these rates on 2 cores).
+#      BLOBSYNC_SYNC_BASE=PATH adds a fourth server, another blobsync binary
+#      (e.g. main's), interleaved with the others: an A/B in the same minutes.
 # Ours runs with durable commits (synchronous=FULL, group commit) unless
 # SYNC_BENCH_NOFSYNC=1. Goals: >= 5x throughput, <= 1/5 memory per room.
 #
@@ -65,6 +67,9 @@ start_ours() {  # -> PID PORT
   local pid=$!; PIDS+=("$pid")
   for _ in $(seq 100); do grep -q listening "$WORK/ours-$port.log" 2>/dev/null && break; sleep 0.1; done
   echo "$pid $port"
+}
+start_base() {  # another blobsync binary (BLOBSYNC_SYNC_BASE), same flags
+  OURS=$BLOBSYNC_SYNC_BASE start_ours
 }
 start_ref() {
   local port; port=$(free_port)
@@ -123,13 +128,13 @@ done
 fi
 
 # ---- 4. fixed-rate delivery ----
-url_of() { case $1 in ours) echo "ws://127.0.0.1:$2/sync" ;; *) echo "ws://127.0.0.1:$2" ;; esac; }
+url_of() { case $1 in ours|base) echo "ws://127.0.0.1:$2/sync" ;; *) echo "ws://127.0.0.1:$2" ;; esac; }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR+1)/2]; else printf "%.15g\n", (v[NR/2]+v[NR/2+1])/2}'; }
 declare -A RATE
 if [[ $ONLY != classic ]]; then
   for rep in $(seq "$REPEAT"); do
     for rate in $RATES; do
-      for who in floor ours ref; do
+      for who in floor ours ref ${BLOBSYNC_SYNC_BASE:+base}; do
         read -r pid port < <(start_$who)
         out=$(node bench/sync_rate.mjs --url "$(url_of $who "$port")" --room "rate$rate" --pid "$pid" --rate "$rate" \
           --seconds "$RATE_SECONDS" --mode "${SYNC_RATE_MODE:-wire}") || { kill "$pid"; exit 1; }  # PIDS is a subshell's
@@ -160,7 +165,7 @@ if [[ $ONLY != classic ]]; then
   echo "# fixed rate: 100 clients x RATE updates/s in one room, ${RATE_SECONDS}s windows, median of $REPEAT, load average $load1 -> $load2"
   printf '%-6s %-11s %10s %10s %10s %9s %9s %10s %10s\n' rate server us/deliv user_s sys_s sys/deliv p50_ms p99_ms delivered%
   for rate in $RATES; do
-    for who in ours ref floor; do
+    for who in ours ${BLOBSYNC_SYNC_BASE:+base} ref floor; do
       name=$who; [[ $who == ours ]] && name=blobsync; [[ $who == ref ]] && name=y-websocket
       d=$(med $who.$rate.delivered); e=$(med $who.$rate.expected)
       printf '%-6s %-11s %10.2f %10.2f %10.2f %9s %9.2f %10.2f %10.1f\n' "$rate" "$name" "$(med $who.$rate.us_per_delivery)" \
@@ -171,5 +176,9 @@ if [[ $ONLY != classic ]]; then
     goal=$(case $rate in 5) echo 0.5 ;; 10) echo 0.33 ;; 12) echo 0.25 ;; *) echo - ;; esac)
     printf '%-6s CPU per delivery ratio blobsync/y-websocket %.2f (goal <= %s), blobsync/floor %.2f; blobsync p99 %.2f ms (goal <= 10)\n' \
       "$rate" "$(echo "$ours / $ref" | bc -l)" "$goal" "$(echo "$ours / $floor" | bc -l)" "$(med ours.$rate.p99_ms)"
+    if [[ -n ${BLOBSYNC_SYNC_BASE:-} ]]; then
+      base=$(med base.$rate.us_per_delivery)
+      printf '%-6s A/B: blobsync/base CPU per delivery %.2f; base/y-websocket %.2f\n' "$rate" "$(echo "$ours / $base" | bc -l)" "$(echo "$base / $ref" | bc -l)"
+    fi
   done
 fi

@@ -19,6 +19,11 @@ uint64_t random_client_id() {
 
 Transaction::Transaction(Doc& d, const void* o, bool l) : doc(d), origin(o), local(l) {}
 
+uint64_t Transaction::before(uint64_t client) const {
+  auto it = moved.find(client);
+  return it != moved.end() ? it->second : doc.store().get_state(client);  // unmoved: as it was
+}
+
 Doc::Doc(uint64_t client_id, bool gc) : client_id_(client_id), gc_(gc) {}
 Doc::~Doc() = default;
 
@@ -77,7 +82,7 @@ void Doc::transact(const std::function<void(Transaction&)>& f, const void* origi
     return;
   }
   Transaction t(*this, origin, local);
-  t.before_state = store_.state_vector();
+  store_.record_moves(&t.moved);
   txn_ = &t;
   f(t);
   cleanup(t);
@@ -113,7 +118,13 @@ static size_t merge_with_lefts(StructList& structs, StructList::iterator& pos) {
 
 void Doc::cleanup(Transaction& txn) {
   txn.delete_set.sort_and_merge();
-  txn.after_state = store_.state_vector();
+  store_.record_moves(nullptr);
+  // What moved (the after-state, taken before observers run), as yjs writes
+  // it: clients in descending order, each from its clock before.
+  std::vector<std::pair<uint64_t, uint64_t>> moved;
+  for (auto& [client, before] : txn.moved)
+    if (store_.get_state(client) > before) moved.emplace_back(client, before);
+  std::sort(moved.begin(), moved.end(), [](auto& a, auto& b) { return a.first > b.first; });
   txn_ = nullptr;  // observers may start new transactions
   for (auto& [h, fn] : std::vector(txn_fns_)) fn(txn);
   auto& ds = txn.delete_set;
@@ -148,9 +159,7 @@ void Doc::cleanup(Transaction& txn) {
       }
     }
   }
-  for (auto& [client, clock] : txn.after_state) {
-    uint64_t before = txn.before(client);
-    if (before == clock) continue;
+  for (auto& [client, before] : moved) {
     auto& structs = *store_.structs(client);
     // New structs (and the one holding `before`), right to left; the first
     // struct has nothing to merge into.
@@ -172,15 +181,14 @@ void Doc::cleanup(Transaction& txn) {
     if (pos != structs->begin()) merge_with_lefts(*structs, pos);
   }
   // Someone else wrote with our client id: pick a new one (as yjs does).
-  if (!txn.local && sv_get(txn.after_state, client_id_) != txn.before(client_id_)) client_id_ = random_client_id();
-  bool changed = !ds.empty();
-  for (auto& [client, clock] : txn.after_state)
-    if (txn.before(client) != clock) changed = true;
+  if (!txn.local && std::any_of(moved.begin(), moved.end(), [&](auto& m) { return m.first == client_id_; }))
+    client_id_ = random_client_id();
+  bool changed = !ds.empty() || !moved.empty();
   if (changed && (!update_fns_.empty() || !update_v2_fns_.empty())) {
     auto emit = [&](UpdateFormat fmt, auto& fns) {
       if (fns.empty()) return;
       auto enc = make_encoder(fmt);
-      write_structs(*enc, txn.before_state);
+      write_structs(*enc, moved);
       ds.write(*enc);
       Bytes u = enc->finish();
       for (auto& [h, fn] : std::vector(fns)) fn(u, txn);
@@ -227,6 +235,10 @@ void Doc::write_structs(UpdateEncoder& enc, const StateVector& sv) const {
     if (state > clock) sm.emplace_back(client, clock);
   }
   std::sort(sm.begin(), sm.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  write_structs(enc, sm);
+}
+
+void Doc::write_structs(UpdateEncoder& enc, const std::vector<std::pair<uint64_t, uint64_t>>& sm) const {
   enc.rest().write_var_uint(sm.size());
   for (auto& [client, c] : sm) {
     auto& structs = store_.clients().at(client);

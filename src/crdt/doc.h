@@ -115,6 +115,8 @@ class Doc {
   void integrate_structs(Transaction& txn, DecodedUpdate& u, std::optional<Pending>& rest, bool* error);
   void apply_delete_set(Transaction& txn, const DeleteSet& ds, DeleteSet& unapplied);
   void write_structs(UpdateEncoder& enc, const StateVector& sv) const;
+  // `sm`: (client, clock from) with something to write, clients descending.
+  void write_structs(UpdateEncoder& enc, const std::vector<std::pair<uint64_t, uint64_t>>& sm) const;
   void apply_in_txn(Transaction& txn, DecodedUpdate u, std::string* err, bool* over_limit);
 
   uint64_t client_id_;

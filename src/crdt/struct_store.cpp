@@ -103,7 +103,11 @@ StateVector StructStore::state_vector() const {
   return sv;
 }
 
-void StructStore::add(Item* item) { clients_[item->id.client].push_back(item); }
+void StructStore::add(Item* item) {
+  auto& list = clients_[item->id.client];
+  if (moved_) moved_->try_emplace(item->id.client, list.end_clock());
+  list.push_back(item);
+}
 
 Item* StructStore::get_item(ID id) { return *clients_.at(id.client).find(id.clock); }
 

@@ -121,7 +121,11 @@ class StructStore {
   }
   StateVector state_vector() const;
   // REQUIRES: item->id.clock == get_state(client). Takes ownership.
+  // Records the client's clock in the recording map first, if one is set.
   void add(Item* item);
+  // While set, add() records each client's clock before its first add
+  // (Transaction::moved); Doc::transact sets and clears it.
+  void record_moves(std::unordered_map<uint64_t, uint64_t>* moved) { moved_ = moved; }
   StructList* structs(uint64_t client) {
     auto it = clients_.find(client);
     return it == clients_.end() ? nullptr : &it->second;
@@ -135,6 +139,7 @@ class StructStore {
 
  private:
   std::unordered_map<uint64_t, StructList> clients_;
+  std::unordered_map<uint64_t, uint64_t>* moved_ = nullptr;  // see record_moves()
 };
 
 }  // namespace blobsync::crdt

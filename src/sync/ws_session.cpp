@@ -25,6 +25,7 @@
 #include "http/upgrade.h"
 #include "sync/access.h"
 #include "sync/blob_channel.h"
+#include "sync/coalescing_socket.h"
 #include "sync/room.h"
 #include "sync/room_manager.h"
 #include "sync/room_holds.h"
@@ -37,132 +38,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace bhttp = beast::http;
-
-// CoalescingSocket: the WebSocket's next layer. Writes are copied into a
-// buffer and completed at once; the buffer goes to the kernel in one send
-// per round trip, so a broadcast burst to a connection costs one syscall,
-// not one per message. At most kHighWater bytes are buffered: beyond that a
-// write waits for the kernel (real back-pressure, and the session's queue
-// limit then applies). Teardown flushes first so the close frame goes out.
-// All on the connection's strand.
-class CoalescingSocket {
- public:
-  using executor_type = asio::any_io_executor;
-  using next_layer_type = http::ServerStream;  // plain TCP or TLS
-  static constexpr std::size_t kHighWater = 256u << 10;
-
-  explicit CoalescingSocket(http::ServerStream s) : sock_(std::move(s)) {}
-  executor_type get_executor() noexcept { return sock_.get_executor(); }
-  next_layer_type& next_layer() noexcept { return sock_; }
-
-  template <class Buffers, class Token>
-  auto async_read_some(const Buffers& b, Token&& token) {
-    return sock_.async_read_some(b, std::forward<Token>(token));
-  }
-
-  template <class Buffers, class Token>
-  auto async_write_some(const Buffers& buffers, Token&& token) {
-    return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-        [this](auto handler, const Buffers& bufs) {
-          auto ex = sock_.get_executor();
-          auto complete = [ex, h = std::move(handler)](boost::system::error_code ec, std::size_t n) mutable {
-            asio::post(ex, asio::append(std::move(h), ec, n));
-          };
-          if (error_) return complete(error_, 0);
-          std::size_t n = asio::buffer_size(bufs);
-          if (pending_.size() >= kHighWater) {
-            std::vector<std::uint8_t> copy(n);
-            asio::buffer_copy(asio::buffer(copy), bufs);
-            waiting_ = [this, copy = std::move(copy), complete = std::move(complete)](
-                           boost::system::error_code ec) mutable {
-              if (!ec) pending_.insert(pending_.end(), copy.begin(), copy.end());
-              complete(ec, ec ? 0 : copy.size());
-            };
-            return;
-          }
-          std::size_t at = pending_.size();
-          pending_.resize(at + n);
-          asio::buffer_copy(asio::buffer(pending_.data() + at, n), bufs);
-          flush();
-          complete({}, n);
-        },
-        token, buffers);
-  }
-
-  // Appends one whole unmasked binary frame carrying `payload` (a server's
-  // data frame, built here instead of by Beast: no composed operation and no
-  // completion hop per message). Frames from Beast (control frames, close)
-  // are appended whole by async_write_some, so the two never interleave
-  // inside a frame. Call flush_now() after a batch.
-  void append_binary_frame(std::span<const std::uint8_t> payload) {
-    std::uint8_t head[10];
-    std::size_t n = 0;
-    head[n++] = 0x82;  // FIN, binary
-    std::uint64_t len = payload.size();
-    if (len < 126) {
-      head[n++] = static_cast<std::uint8_t>(len);
-    } else if (len <= 0xffff) {
-      head[n++] = 126;
-      head[n++] = static_cast<std::uint8_t>(len >> 8);
-      head[n++] = static_cast<std::uint8_t>(len);
-    } else {
-      head[n++] = 127;
-      for (int shift = 56; shift >= 0; shift -= 8) head[n++] = static_cast<std::uint8_t>(len >> shift);
-    }
-    pending_.insert(pending_.end(), head, head + n);
-    pending_.insert(pending_.end(), payload.begin(), payload.end());
-  }
-  void flush_now() { flush(); }
-  // Bytes accepted but not yet handed to the kernel.
-  std::size_t buffered() const { return pending_.size(); }
-  // A write that waits for room (Beast's): append nothing before it.
-  bool blocked() const { return static_cast<bool>(waiting_); }
-  const boost::system::error_code& error() const { return error_; }
-
-  // Runs fn once everything written so far is in the kernel (or failed).
-  void when_flushed(std::move_only_function<void()> fn) {
-    if (!flushing_ && pending_.empty()) return fn();
-    drained_.push_back(std::move(fn));
-  }
-
- private:
-  void flush() {
-    if (flushing_ || pending_.empty()) return;
-    flushing_ = true;
-    std::swap(pending_, sending_);
-    asio::async_write(sock_, asio::buffer(sending_), [this](boost::system::error_code ec, std::size_t) {
-      flushing_ = false;
-      sending_.clear();
-      if (sending_.capacity() > (64u << 10)) sending_ = {};  // idle connections stay small
-      if (ec) {
-        error_ = ec;
-        pending_.clear();
-      }
-      if (waiting_) std::exchange(waiting_, nullptr)(error_);
-      flush();
-      if (!flushing_ && pending_.empty())
-        for (auto& fn : std::exchange(drained_, {})) fn();
-    });
-  }
-
-  http::ServerStream sock_;
-  std::vector<std::uint8_t> pending_, sending_;
-  bool flushing_ = false;
-  boost::system::error_code error_;
-  std::move_only_function<void(boost::system::error_code)> waiting_;
-  std::vector<std::move_only_function<void()>> drained_;
-};
-
-// WebSocket teardown for CoalescingSocket (found by argument-dependent lookup).
-void teardown(beast::role_type role, CoalescingSocket& s, boost::system::error_code& ec) {
-  http::teardown(role, s.next_layer(), ec);
-}
-template <class Handler>
-void async_teardown(beast::role_type role, CoalescingSocket& s, Handler&& handler) {
-  s.when_flushed([role, &s, h = std::forward<Handler>(handler)]() mutable {
-    http::async_teardown(role, s.next_layer(), std::move(h));
-  });
-}
 
 namespace {
 
@@ -191,7 +66,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   // The key the room limits count this client under (http/rate_limiter.h).
   std::string client_address() {
     boost::system::error_code ec;
-    auto a = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec).address();
+    auto a = ws_.next_layer().stream().next_layer().socket().remote_endpoint(ec).address();
     return http::client_address_key(a.is_v6() ? "[" + a.to_string() + "]:0" : a.to_string() + ":0");
   }
 
@@ -203,30 +78,49 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   template <class M>
   void enqueue(std::span<M> messages) {
+    using Sent = CoalescingSocket::Sent;
+    Sent sent = Sent::kNo;
     bool start_writer = false, too_slow = false;
     {
       std::lock_guard lock(mu_);
       if (closed_) return;
-      for (auto& m : messages) {
-        queued_bytes_ += m->size();
-        if constexpr (std::is_const_v<M>) queue_.push_back(m);
-        else queue_.push_back(std::move(m));
-      }
       last_send_ms_.store(steady_ms(), std::memory_order_relaxed);
-      // One message may always go out, however large; beyond that the queue is bounded.
-      if (queued_bytes_ > deps_.config.max_queued_bytes && queue_.size() > 1) {
+      // Nothing queued: straight to the socket from this thread (a room's
+      // strand), no hop to the connection's (coalescing_socket.h).
+      if (open_ && queue_.empty() && !writing_) sent = ws_.next_layer().try_send(messages);
+      if (sent == Sent::kFailed) {
         closed_ = true;
-        too_slow = true;
-      } else if (!writing_) {
-        writing_ = true;
-        start_writer = true;
+      } else if (sent == Sent::kRest) {
+        writing_ = true;  // later messages queue behind the rest
+      } else if (sent == Sent::kNo) {
+        for (auto& m : messages) {
+          queued_bytes_ += m->size();
+          if constexpr (std::is_const_v<M>) queue_.push_back(m);
+          else queue_.push_back(std::move(m));
+        }
+        // One message may always go out, however large; beyond that the queue is bounded.
+        if (queued_bytes_ > deps_.config.max_queued_bytes && queue_.size() > 1) {
+          closed_ = true;
+          too_slow = true;
+        } else if (!writing_) {
+          writing_ = true;
+          start_writer = true;
+        }
       }
     }
-    if (too_slow) {
+    auto ex = ws_.get_executor();
+    if (sent == Sent::kFailed) {
+      asio::post(ex, [self = shared_from_this()] { self->abort(); });
+    } else if (sent == Sent::kRest) {
+      asio::post(ex, [self = shared_from_this()] {
+        self->ws_.next_layer().flush_now();
+        self->write_next();
+      });
+    } else if (too_slow) {
       spdlog::warn("sync: connection {} reads too slowly ({} bytes queued); closing it", id_, queued_bytes());
-      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->close_too_slow(); });
+      asio::post(ex, [self = shared_from_this()] { self->close_too_slow(); });
     } else if (start_writer) {
-      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->write_next(); });
+      asio::post(ex, [self = shared_from_this()] { self->write_next(); });
     }
   }
 
@@ -246,9 +140,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   }
 
   void abort() {
-    boost::system::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    ws_.next_layer().close();
     resume_.cancel();
     if (paused_) {  // no read pending to fail: end here
       paused_ = false;
@@ -303,11 +195,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         queue_.clear();
         queued_bytes_ = 0;
       } else if (!sock.blocked()) {
-        std::size_t k = 0;
-        for (; k < queue_.size() && (moved == 0 || sock.buffered() < CoalescingSocket::kHighWater); ++k) {
-          sock.append_binary_frame(*queue_[k]);
-          moved += queue_[k]->size();
-        }
+        std::size_t k = sock.append_frames(queue_);
+        for (std::size_t i = 0; i < k; ++i) moved += queue_[i]->size();
         if (k == queue_.size()) queue_ = {};  // idle connections keep no queue storage
         else queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(k));
         queued_bytes_ -= moved;
@@ -329,11 +218,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
         static_cast<unsigned>(status), std::string(bhttp::obsolete_reason(status)), body.size(), body);
     // Through the ServerStream (TLS or not), under the coalescing layer.
-    co_await asio::async_write(ws_.next_layer().next_layer(), asio::buffer(res), kTuple);
-    auto& sock = beast::get_lowest_layer(ws_).socket();
-    boost::system::error_code ignored;
-    sock.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    sock.close(ignored);
+    co_await asio::async_write(ws_.next_layer().stream(), asio::buffer(res), kTuple);
+    ws_.next_layer().close();
   }
 
   asio::awaitable<void> run(std::shared_ptr<WsSession> self) {
@@ -381,6 +267,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
     if (ec) co_return;
     accepted_ = true;
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
     // The HTTP server's read buffer (16 KiB) and the request head are not
     // needed any more: free them, idle connections should be small.
     leftover_ = beast::flat_buffer();
@@ -471,7 +361,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     // Pace the peer: no next read while the room or the disk is behind.
     if (behind()) {
       paused_ = true;
-      return;
+      // Checked again: the room's done() counts down first, then looks
+      // at paused_ (both seq_cst), so one of the two sees the other.
+      if (behind()) return;
+      paused_ = false;
     }
     start_read();
   }
@@ -514,11 +407,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
     const std::size_t n = msg.size();
     ++in_room_, in_room_bytes_ += n;
+    // On the room's strand: a hop to this connection's only if its reads wait.
     room_->message(id_, access_ == Access::kReadOnly, std::move(msg), [self = shared_from_this(), n] {
-      asio::post(self->ws_.get_executor(), [self, n] {
-        --self->in_room_, self->in_room_bytes_ -= n;
-        self->maybe_resume();
-      });
+      --self->in_room_, self->in_room_bytes_ -= n;
+      if (self->paused_) asio::post(self->ws_.get_executor(), [self] { self->maybe_resume(); });
     });
   }
 
@@ -563,7 +455,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   asio::steady_timer resume_;  // cancelled when the room let us join
   beast::flat_buffer read_buf_;
   bool reading_ = false;  // the read loop runs (finish() not yet called)
-  bool paused_ = false;   // no read pending: waiting for the room or the disk
+  std::atomic<bool> paused_{false};  // no read pending: waiting for the room or the disk (set on the strand)
   ConnId id_ = 0;
   Access access_ = Access::kDenied;
   std::uint16_t denied_code_ = kCloseUnauthorized;
@@ -575,7 +467,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   bool from_server_ = false;
   bool close_started_ = false;
   int joined_ = 0;
-  std::size_t in_room_ = 0, in_room_bytes_ = 0;  // messages (and their bytes) waiting for the room
+  // Messages (and their bytes) waiting for the room: counted up here, down by the room.
+  std::atomic<std::size_t> in_room_{0}, in_room_bytes_{0};
   std::shared_ptr<void> slot_;  // the HTTP server's connection slot, released with the session
 
   mutable std::mutex mu_;
@@ -583,6 +476,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   std::size_t queued_bytes_ = 0;   // guarded by mu_
   bool writing_ = false;           // guarded by mu_
   bool closed_ = false;            // guarded by mu_
+  bool open_ = false;              // guarded by mu_: accepted (try_send may write)
   std::atomic<std::int64_t> last_send_ms_{0};
 };
 

@@ -7,9 +7,11 @@
 //   - Reads are paced: at most 64 messages and SyncConfig::max_queued_bytes
 //     in the room's queue and 8 MiB of blob chunks in flight per connection,
 //     so a fast sender cannot make the server buffer without bound.
-//   - Writes go through a queue; a reader so slow that the queue holds more
-//     than SyncConfig::max_queued_bytes loses its queue and is closed with
-//     1013 (the TCP connection cut 5 s later if it does not read that far).
+//   - Writes to an idle plain-TCP connection go straight to the socket from
+//     the sending thread (sync/coalescing_socket.h); otherwise through a
+//     queue. A reader so slow that the queue holds more than
+//     SyncConfig::max_queued_bytes loses its queue and is closed with 1013
+//     (the TCP connection cut 5 s later if it does not read that far).
 //   - The session keeps the HTTP server's connection slot
 //     (UpgradeContext::slot): it counts under max_connections until it ends.
 //   - Beast pings after 30 s without traffic from the peer and closes the
