@@ -14,6 +14,15 @@
 //   sync_load idle --port P --count N [--rooms R]
 //     Opens N connections (spread over R rooms), prints "ready", and keeps
 //     them open (answering pings) until stdin closes.
+//   sync_load load --port P --count N [--updates 32] [--bytes 2048]
+//                  [--parallel 50] [--first K]
+//     N rooms (load-K ...), one connection each, as a y-websocket client
+//     opens a document: after the server's greeting it sends sync step 1
+//     and its awareness state, then writes `bytes` of text in `updates`
+//     updates, each sent once the previous one came back (a user typing;
+//     the server echoes every update to its sender). `parallel` rooms load
+//     at a time. Prints "ready N SECONDS" once every room is loaded and
+//     keeps every connection open (answering pings) until stdin closes.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -207,6 +216,23 @@ std::uint64_t read_vu(const std::uint8_t*& p, const std::uint8_t* end) {
   return v;
 }
 
+// Appends `chars` characters to the connection's one Y.Text "t"; returns the
+// [0,2,update] message.
+std::vector<std::uint8_t> make_text_update(Conn& c, std::size_t chars) {
+  std::vector<std::uint8_t> out;
+  int h = c.doc->on_update([&](const blobsync::crdt::Bytes& u, const blobsync::crdt::Transaction&) {
+    out = {0, 2};
+    blobsync::crdt::Encoder e;
+    e.write_var_bytes(u);
+    out.insert(out.end(), e.bytes().begin(), e.bytes().end());
+  });
+  auto text = c.doc->get_text("t");
+  std::string s(chars, static_cast<char>('a' + c.sent % 26));
+  text.insert_utf8(text.length(), s);
+  c.doc->off(h);
+  return out;
+}
+
 std::vector<std::uint8_t> make_update(Conn& c) {
   std::vector<std::uint8_t> out;
   int h = c.doc->on_update([&](const blobsync::crdt::Bytes& u, const blobsync::crdt::Transaction&) {
@@ -340,6 +366,71 @@ int main(int argc, char** argv) {
       for (auto* c : cs) loop.close(*c);
     }
     printf("rooms %d\n", count);
+    return 0;
+  }
+
+  if (mode == "load") {
+    int count = std::stoi(arg(argc, argv, "--count", "1000"));
+    int first = std::stoi(arg(argc, argv, "--first", "0"));
+    int updates = std::stoi(arg(argc, argv, "--updates", "32"));
+    std::size_t bytes = std::stoul(arg(argc, argv, "--bytes", "2048"));
+    int parallel = std::stoi(arg(argc, argv, "--parallel", "50"));
+    int started = 0, loaded = 0;
+    double t0 = now_us();
+    auto start_one = [&] {
+      int i = started++;
+      auto* c = loop.connect("load-" + std::to_string(first + i), i);
+      c->doc = std::make_unique<blobsync::crdt::Doc>(static_cast<std::uint64_t>(100000 + first + i));
+    };
+    auto chunk = [&](const Conn& c) {  // `bytes` spread over `updates`
+      std::size_t n = static_cast<std::size_t>(c.sent);
+      return bytes * (n + 1) / static_cast<std::size_t>(updates) - bytes * n / static_cast<std::size_t>(updates);
+    };
+    auto on_msg = [&](Conn& c, const std::uint8_t* p, std::size_t len) {
+      if (len < 2) return;
+      if (p[0] == 0 && p[1] == 0 && !c.got_greeting) {
+        c.got_greeting = true;
+        loop.send(c, {0, 0, 1, 0});  // sync step 1, empty state vector
+        // awareness: one client, clock 1, state "{}"
+        blobsync::crdt::Encoder aw;
+        aw.write_var_uint(1);
+        aw.write_var_uint(100000 + static_cast<std::uint64_t>(first + c.index));
+        aw.write_var_uint(1);
+        aw.write_var_string("{}");
+        blobsync::crdt::Encoder m;
+        m.write_var_uint(1);
+        m.write_var_bytes(aw.bytes());
+        loop.send(c, m.bytes());
+        loop.send(c, make_text_update(c, chunk(c)));
+        ++c.sent;
+        c.outstanding = 1;
+      } else if (p[0] == 0 && p[1] == 2 && c.got_greeting && c.outstanding) {
+        if (static_cast<int>(c.sent) < updates) {
+          loop.send(c, make_text_update(c, chunk(c)));
+          ++c.sent;
+        } else {
+          c.outstanding = 0;
+          c.doc.reset();  // the generator keeps only the socket
+          ++loaded;
+          if (started < count) start_one();
+        }
+      }
+    };
+    for (int i = 0; i < std::min(parallel, count); ++i) start_one();
+    loop.run(on_msg, [&] { return loaded == count; }, now_us() + 600e6);
+    if (loaded != count) {
+      fprintf(stderr, "only %d of %d rooms loaded\n", loaded, count);
+      return 1;
+    }
+    printf("ready %d %.3f\n", loaded, (now_us() - t0) / 1e6);
+    fflush(stdout);
+    fcntl(0, F_SETFL, O_NONBLOCK);
+    char b;
+    for (;;) {
+      loop.run(on_msg, [] { return false; }, now_us() + 200e3);
+      ssize_t r = ::read(0, &b, 1);
+      if (r == 0) break;
+    }
     return 0;
   }
 
