@@ -1,5 +1,8 @@
 #include "sync/room_manager.h"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -12,12 +15,32 @@ std::int64_t steady_ms() {
 }
 }  // namespace
 
+// The sweep timer's handler may run on an I/O thread while the manager is
+// being destroyed on another: it holds `mu` while it uses the manager, and
+// the destructor clears `manager` under it.
+struct RoomManager::SweepGuard {
+  std::mutex mu;
+  RoomManager* manager = nullptr;
+};
+
 RoomManager::RoomManager(const SyncConfig& config, RoomStore& store, BlobStore& blobs, BlobLifecycle* lifecycle)
     : config_(config),
       store_(store),
       blobs_(blobs),
       lifecycle_(lifecycle),
-      new_rooms_(config.max_new_rooms_per_address, std::chrono::seconds(60)) {}
+      sweep_guard_(std::make_shared<SweepGuard>()),
+      new_rooms_(config.max_new_rooms_per_address, std::chrono::seconds(60)) {
+  sweep_guard_->manager = this;
+}
+
+RoomManager::~RoomManager() {
+  {
+    std::lock_guard guard(sweep_guard_->mu);
+    sweep_guard_->manager = nullptr;
+  }
+  std::lock_guard lock(mu_);
+  if (sweep_timer_) sweep_timer_->cancel();
+}
 
 void RoomManager::set_io_context(boost::asio::io_context& ioc) {
   std::lock_guard lock(mu_);
@@ -107,7 +130,44 @@ bool RoomManager::try_park(Room* room, ParkedRoom parked) {
   rooms_.erase(it);
   ++parks_;
   sweep_parked_locked();
+  arm_sweep_locked();
   return true;
+}
+
+void RoomManager::arm_sweep_locked() {
+  if (sweep_armed_ || stopping_ || !ioc_ || parked_.empty()) return;
+  auto oldest = std::min_element(parked_.begin(), parked_.end(), [](const auto& a, const auto& b) {
+                  return a.second.parked_ms < b.second.parked_ms;
+                })->second.parked_ms;
+  if (!sweep_timer_) sweep_timer_ = std::make_unique<boost::asio::steady_timer>(*ioc_);
+  auto due = std::max<std::int64_t>(oldest + config_.room_idle_timeout.count() - steady_ms(), 0);
+  sweep_armed_ = true;
+  sweep_timer_->expires_after(std::chrono::milliseconds(due));
+  sweep_timer_->async_wait([weak = std::weak_ptr<SweepGuard>(sweep_guard_)](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto guard = weak.lock();
+    if (!guard) return;
+    std::size_t forgotten = 0;
+    {
+      std::lock_guard g(guard->mu);
+      if (guard->manager) forgotten = guard->manager->sweep_expired();
+    }
+    // Each forgotten room freed its encoded state, usually after its
+    // connection and its Room went: give those pages back too (glibc keeps
+    // freed memory between live chunks resident otherwise).
+    if (forgotten) malloc_trim(0);
+  });
+}
+
+std::size_t RoomManager::sweep_expired() {
+  std::lock_guard lock(mu_);
+  sweep_armed_ = false;
+  if (stopping_) return 0;
+  auto now = steady_ms();
+  auto limit = config_.room_idle_timeout.count();
+  std::size_t n = std::erase_if(parked_, [&](const auto& p) { return now - p.second.parked_ms >= limit; });
+  arm_sweep_locked();
+  return n;
 }
 
 void RoomManager::sweep_parked_locked() {
@@ -133,6 +193,7 @@ void RoomManager::stop(bool withdraw_all, std::function<void()> done) {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    sweep_timer_.reset();  // cancels its wait: no work left behind for the io_context
     for (auto& [name, room] : rooms_) all.push_back(room);
     rooms_.clear();
     parked_.clear();  // durable already

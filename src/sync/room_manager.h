@@ -4,8 +4,11 @@
 // in memory, see parked_room.h). A room parks itself as soon as it is idle
 // and durable and nobody holds it; acquire() un-parks it without disk I/O. A
 // parked room is forgotten (it lives on in the store) once it has been parked
-// for SyncConfig::room_idle_timeout; the check is lazy (each park or acquire
-// looks at two parked rooms), so with no activity parked rooms stay. An
+// for SyncConfig::room_idle_timeout: each park or acquire looks at two parked
+// rooms, and a timer (armed while any room is parked) forgets every expired
+// one at once and then hands the freed heap back to the kernel
+// (malloc_trim), so a server whose rooms went idle returns to the memory it
+// had before they loaded (issue 20). An
 // active room that cannot park (it announced blobs) unloads itself after
 // room_idle_timeout as before (the manager removes it only if no acquire()
 // raced it). A room never stored (empty) is unloaded, not parked.
@@ -27,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "http/rate_limiter.h"
 #include "sync/parked_room.h"
 #include "sync/room.h"
@@ -37,6 +42,9 @@ class RoomManager {
  public:
   // lifecycle may be null (registry entries then hold no blobs).
   RoomManager(const SyncConfig& config, RoomStore& store, BlobStore& blobs, BlobLifecycle* lifecycle);
+  ~RoomManager();
+  RoomManager(const RoomManager&) = delete;
+  RoomManager& operator=(const RoomManager&) = delete;
 
   // Rooms keep `owner` (what holds the store, config...) alive.
   void set_owner(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
@@ -84,6 +92,12 @@ class RoomManager {
  private:
   // Forgets up to two parked rooms parked longer than room_idle_timeout.
   void sweep_parked_locked();
+  // Arms the sweep timer for the oldest parked room, if any and not armed.
+  void arm_sweep_locked();
+  // The timer fired: forgets every expired parked room, re-arms; returns
+  // how many were forgotten.
+  std::size_t sweep_expired();
+  struct SweepGuard;  // lets a late timer handler know the manager is gone
   // address null: the server's own, exempt from the limits.
   std::shared_ptr<Room> acquire_locked(const std::string& name, const std::string* address, Refusal* refused);
 
@@ -97,6 +111,9 @@ class RoomManager {
   std::map<std::string, ParkedRoom> parked_;                 // guarded by mu_
   std::string sweep_cursor_;                                 // guarded by mu_: last parked name checked
   std::uint64_t parks_ = 0, unparks_ = 0;                    // guarded by mu_
+  std::unique_ptr<boost::asio::steady_timer> sweep_timer_;   // guarded by mu_; made on first park
+  bool sweep_armed_ = false;                                 // guarded by mu_
+  std::shared_ptr<SweepGuard> sweep_guard_;
   bool stopping_ = false;                                    // guarded by mu_
   std::weak_ptr<void> owner_;
   http::RateLimiter new_rooms_;  // max_new_rooms_per_address, per minute

@@ -377,6 +377,35 @@ TEST_F(RoomTest, ParksAfterTheLastLeaveAndUnparksWithItsState) {
   manager_->release(back);
 }
 
+TEST_F(RoomTest, ParkedRoomsLeaveMemoryAfterTheIdleTimeoutWithNoOtherActivity) {
+  config_.room_idle_timeout = 300ms;
+  manager_ = std::make_unique<RoomManager>(config_, *store_, *suite_->shared.store, suite_->lifecycle.get());
+  manager_->set_io_context(ioc_);
+  for (const char* name : {"sweep-a", "sweep-b", "sweep-c"}) {
+    auto room = manager_->acquire(name);
+    ASSERT_TRUE(room);
+    auto conn = join(*room, 1);
+    ClientDoc client(11);
+    send(*room, 1, push_text(client, name));
+    ASSERT_TRUE(run([&] { return count_kind(conn->messages(), 2) == 1; }));
+    manager_->release(room);
+    room->leave(1);
+  }
+  ASSERT_TRUE(run([&] { return manager_->parked() == 3; }));
+  // No acquire or park comes after: the sweep timer alone forgets them.
+  auto parked_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(run([&] { return manager_->loaded() == 0; }, 3s));
+  EXPECT_GE(std::chrono::steady_clock::now() - parked_at, 250ms);  // not before the timeout
+  // Forgotten rooms live on in the store: a join loads the state back.
+  auto back = manager_->acquire("sweep-b");
+  ASSERT_TRUE(back);
+  auto c = join(*back, 2);
+  auto greet = parse_sync(c->messages().at(0));
+  ASSERT_TRUE(greet);
+  EXPECT_NE(greet->payload, crdt::Bytes{0});  // a non-empty state vector
+  manager_->release(back);
+}
+
 TEST_F(RoomTest, AnEmptyRoomIsNeitherStoredNorKept) {
   auto room = manager_->acquire("empty");
   ASSERT_TRUE(room);
