@@ -16,11 +16,15 @@
 #      RSS again: ours must be back within 10% or 2 MiB of before the load
 #      (the reference keeps its documents: it never unloads one).
 #   2. CONNS (10,000) idle connections over 100 rooms: RSS per connection.
+#      Each sends sync step 1 and its awareness state after the greeting, as
+#      a y-websocket client does on opening, then nothing (bench/sync.sh's
+#      part 3 opens silent connections instead: IDLE_HELLO=0 here).
 # Ours runs with durable commits (synchronous=FULL, group commit) unless
 # SYNC_BENCH_NOFSYNC=1. REPEAT rounds (default 2), the servers interleaved
 # within each; every round's figures are printed, then the medians.
 # BLOBSYNC_BASE_BIN=/path/to/blobsync adds a second blobsync ("base", e.g.
-# main's binary) to every round, for an A/B in the same minutes.
+# main's binary) to every round, for an A/B in the same minutes;
+# BLOBSYNC_ARGS: more `serve` flags for both (e.g. "--threads 1").
 # Goals: load CPU <= 1/2 of the reference's; RSS per room with its
 # connection <= 1/5; RSS after unload within 10% or 2 MiB of before;
 # idle connections <= 4 KiB each.
@@ -59,6 +63,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_blobsync() {  # BIN -> PID PORT
   local port; port=$(free_port)
   local extra=(); [[ "${SYNC_BENCH_NOFSYNC:-0}" == 1 ]] && extra+=(--sync-fsync false)
+  read -r -a more <<<"${BLOBSYNC_ARGS:-}"; extra+=("${more[@]}")
   "$1" serve --listen "127.0.0.1:$port" --data "$WORK/ours-$port" --access-log off --max-connections 20000 \
     --max-connections-per-ip 20000 --sync-max-new-rooms-per-address 0 --room-idle-timeout "${IDLE_TIMEOUT}s" \
     "${extra[@]}" >"$WORK/ours-$port.log" 2>&1 &
@@ -101,6 +106,7 @@ for rep in $(seq "$REPEAT"); do
       PIDS+=("$pid")
       before=$(settled_rss_kb $who "$pid")
       c0=$(cpu_ticks "$pid")
+      rm -f "$WORK/load-$who.out"  # a previous round's "ready" must not count
       exec {fd}> >("$LOAD" load --port "$port" --prefix "$(prefix_of $who)" --count "$ROOMS" --updates "$UPDATES" \
         --bytes "$BYTES" --parallel "$PARALLEL" >"$WORK/load-$who.out")
       wait_ready "$WORK/load-$who.out"
@@ -124,7 +130,8 @@ for rep in $(seq "$REPEAT"); do
       read -r pid port < <(start_$who)
       PIDS+=("$pid")
       before=$(settled_rss_kb $who "$pid")
-      exec {fd}> >("$LOAD" idle --port "$port" --prefix "$(prefix_of $who)" --count "$CONNS" --rooms 100 >"$WORK/idle-$who.out")
+      rm -f "$WORK/idle-$who.out"
+      exec {fd}> >("$LOAD" idle --port "$port" --prefix "$(prefix_of $who)" --count "$CONNS" --rooms 100 --hello "${IDLE_HELLO:-1}" >"$WORK/idle-$who.out")
       wait_ready "$WORK/idle-$who.out"
       after=$(settled_rss_kb $who "$pid")
       exec {fd}>&-

@@ -11,9 +11,11 @@
 //   sync_load rooms --port P --count N [--first K]
 //     N rooms (room-K ... room-(K+N-1)), each: connect, one update, wait for
 //     its echo, close.
-//   sync_load idle --port P --count N [--rooms R]
+//   sync_load idle --port P --count N [--rooms R] [--hello 1]
 //     Opens N connections (spread over R rooms), prints "ready", and keeps
-//     them open (answering pings) until stdin closes.
+//     them open (answering pings) until stdin closes. --hello 1: after the
+//     greeting each sends sync step 1 and an awareness state, as a
+//     y-websocket client does on opening (then nothing more).
 //   sync_load load --port P --count N [--updates 32] [--bytes 2048]
 //                  [--parallel 50] [--first K]
 //     N rooms (load-K ...), one connection each, as a y-websocket client
@@ -437,11 +439,22 @@ int main(int argc, char** argv) {
   if (mode == "idle") {
     int count = std::stoi(arg(argc, argv, "--count", "10000"));
     int rooms = std::stoi(arg(argc, argv, "--rooms", "100"));
+    bool hello = arg(argc, argv, "--hello", "0") == std::string("1");
     int greeted = 0;
     auto on_msg = [&](Conn& c, const std::uint8_t* p, std::size_t len) {
       if (len >= 2 && p[0] == 0 && p[1] == 0 && !c.got_greeting) {
         c.got_greeting = true;
         ++greeted;
+        if (!hello) return;
+        loop.send(c, {0, 0, 1, 0});  // sync step 1, empty state vector
+        blobsync::crdt::Encoder aw, m;  // awareness: one client, clock 1, state "{}"
+        aw.write_var_uint(1);
+        aw.write_var_uint(200000 + static_cast<std::uint64_t>(c.index));
+        aw.write_var_uint(1);
+        aw.write_var_string("{}");
+        m.write_var_uint(1);
+        m.write_var_bytes(aw.bytes());
+        loop.send(c, m.bytes());
       }
     };
     for (int start = 0; start < count; start += 500) {
