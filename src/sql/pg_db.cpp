@@ -163,7 +163,15 @@ Result<> PgDb::transaction(const Body& body) {
       if ((*conn)->broken() && attempt < kMaxAttempts) continue;
       return r;
     }
-    Result<> r = body(**conn);
+    Result<> r;
+    try {
+      r = body(**conn);
+    } catch (...) {
+      // The connection goes back to the pool: it must not carry the thrown
+      // body's open transaction to its next user's COMMIT.
+      if (!(*conn)->broken()) (void)(*conn)->exec("ROLLBACK");
+      throw;
+    }
     if (r) {
       r = (*conn)->exec("COMMIT");
       if (r) return r;

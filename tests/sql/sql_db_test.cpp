@@ -194,5 +194,29 @@ TEST_P(SqlDbTest, ConcurrentTransactionsSucceedOrFailEachAlone) {
   EXPECT_EQ(got, want);
 }
 
+// A body that throws leaves nothing behind, not even for the next
+// transaction on the same pooled connection to commit by accident.
+TEST_P(SqlDbTest, AThrownBodyIsRolledBackBeforeItsConnectionIsReused) {
+  auto db = open();
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->migrate("t", {"CREATE TABLE t(id ${INT} PRIMARY KEY)"}));
+  for (std::int64_t round = 0; round < 4; ++round) {
+    EXPECT_THROW((void)db->transaction([&](SqlConn& c) -> Result<> {
+      if (auto r = c.query("INSERT INTO t VALUES (?)", {2 * round}); !r) return std::unexpected(r.error());
+      throw std::runtime_error("thrown");
+    }),
+                 std::runtime_error);
+    ASSERT_TRUE(db->transaction([&](SqlConn& c) -> Result<> {
+      if (auto r = c.query("INSERT INTO t VALUES (?)", {2 * round + 1}); !r) return std::unexpected(r.error());
+      return {};
+    }));
+  }
+  auto rows = db->read("SELECT id FROM t ORDER BY id");
+  ASSERT_TRUE(rows);
+  std::vector<std::int64_t> got;
+  for (std::size_t i = 0; i < rows->rows(); ++i) got.push_back(rows->int64(i, 0));
+  EXPECT_EQ(got, (std::vector<std::int64_t>{1, 3, 5, 7}));
+}
+
 }  // namespace
 }  // namespace blobsync
