@@ -158,6 +158,21 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientOptions& options) {
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
+Result<> Client::flush() {
+  auto& m = impl_->main;
+  return impl_->await_done(m->strand(), [m, timeout = impl_->options.timeout](RoomClient::Done done) {
+    auto timer = std::make_shared<asio::steady_timer>(m->strand(), timeout);
+    auto finish = std::make_shared<RoomClient::Done>([timer, done = std::move(done)](Result<> r) {
+      timer->cancel();
+      done(std::move(r));  // once: await_done ignores a second call
+    });
+    timer->async_wait([finish, timeout](const boost::system::error_code& ec) {
+      if (!ec) (*finish)(fail(Errc::kTimeout, "updates not sent within {} ms", timeout.count()));
+    });
+    m->when_sent([finish](Result<> r) { (*finish)(std::move(r)); });
+  });
+}
+
 Result<BlobRef> Client::put_blob(const std::filesystem::path& file, const ProgressFn& progress) {
   std::lock_guard lock(impl_->op_mutex);
   std::error_code ec;

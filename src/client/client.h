@@ -77,6 +77,11 @@ class Client {
   // call back into this Client.
   void with_doc(const std::function<void(crdt::Doc&)>& f);
   std::string doc_json();
+  // Waits until every document update made so far (with_doc) is written to
+  // the server's connection, up to `timeout`. Call it before the Client goes
+  // away: the destructor drops what is still queued. Errors: kTimeout,
+  // kCancelled or kIOError (the connection ended first).
+  Result<> flush();
 
   BlobStore& store();
 

@@ -11,6 +11,8 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <deque>
+#include <utility>
+#include <vector>
 #include <map>
 #include <optional>
 
@@ -92,6 +94,7 @@ struct RoomClient::Impl {
   int update_handle = 0;
   std::function<void()> synced_cb;
   std::function<void(const Error&)> closed_cb;
+  std::vector<RoomClient::Done> sent_cbs;  // when_sent(): told once outq is written (or the connection ends)
 };
 
 std::shared_ptr<RoomClient> RoomClient::create(asio::any_io_executor ex, RoomClientOptions options, crdt::Doc* doc) {
@@ -128,6 +131,7 @@ static void shutdown(RoomClient::Impl* s, const Error& why) {
     if (t->idle) t->idle->cancel();
     if (t->done) t->done(std::unexpected(why));
   }
+  for (auto& f : std::exchange(s->sent_cbs, {})) f(std::unexpected(why));
   if (s->closed_cb) s->closed_cb(why);
 }
 
@@ -158,6 +162,8 @@ asio::awaitable<void> write_loop(std::shared_ptr<RoomClient> self, RoomClient::I
     }
   }
   s->writing = false;
+  if (!s->closed)
+    for (auto& f : std::exchange(s->sent_cbs, {})) f({});
 }
 
 void finish_transfer(RoomClient::Impl* s, std::uint64_t req, Result<> result) {
@@ -367,6 +373,13 @@ void RoomClient::upload(BlobStore& store, BlobRecord record, std::string filenam
 
 void RoomClient::send_frame(std::vector<std::uint8_t> frame) {
   queue_frame(shared_from_this(), impl_.get(), std::move(frame));
+}
+
+void RoomClient::when_sent(Done done) {
+  auto* s = impl_.get();
+  if (s->closed) return done(fail(Errc::kCancelled, "connection closed"));
+  if (s->outq.empty() && !s->writing) return done({});
+  s->sent_cbs.push_back(std::move(done));
 }
 
 void RoomClient::close() {

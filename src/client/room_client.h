@@ -88,6 +88,10 @@ class RoomClient : public std::enable_shared_from_this<RoomClient> {
   // order, one per WebSocket message.
   void send_frame(std::vector<std::uint8_t> frame);
 
+  // Calls `done` once every frame queued so far is written to the socket
+  // (success), or the connection ended first (its error). Strand.
+  void when_sent(Done done);
+
   void close();
 
   struct Impl;  // opaque; defined in room_client.cpp

@@ -56,6 +56,12 @@ int main(int argc, char** argv) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  // Its own edits must reach the server before the process ends (the
+  // Client's destructor drops what is still queued).
+  if (auto r = (*c)->flush(); !r) {
+    std::fprintf(stderr, "client_peer %d: %s\n", id, r.error().message.c_str());
+    return 1;
+  }
   std::string json;
   (*c)->with_doc([&](crdt::Doc& doc) {
     doc.get_map("m");
