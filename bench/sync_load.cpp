@@ -257,6 +257,32 @@ std::string arg(int argc, char** argv, const char* name, const char* def) {
   return def;
 }
 
+// What a y-websocket client sends on opening a document: sync step 1 (an
+// empty state vector) and its awareness state (one client, clock 1, "{}").
+void send_hello(Loop& loop, Conn& c, std::uint64_t awareness_client) {
+  loop.send(c, {0, 0, 1, 0});
+  blobsync::crdt::Encoder aw, m;
+  aw.write_var_uint(1);
+  aw.write_var_uint(awareness_client);
+  aw.write_var_uint(1);
+  aw.write_var_string("{}");
+  m.write_var_uint(1);
+  m.write_var_bytes(aw.bytes());
+  loop.send(c, m.bytes());
+}
+
+// Keeps the connections open (answering as `on_msg` does) until the bench
+// script closes our stdin.
+template <class OnMsg>
+void hold_until_stdin_closes(Loop& loop, OnMsg& on_msg) {
+  fcntl(0, F_SETFL, O_NONBLOCK);
+  char b;
+  for (;;) {
+    loop.run(on_msg, [] { return false; }, now_us() + 200e3);
+    if (::read(0, &b, 1) == 0) break;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -392,17 +418,7 @@ int main(int argc, char** argv) {
       if (len < 2) return;
       if (p[0] == 0 && p[1] == 0 && !c.got_greeting) {
         c.got_greeting = true;
-        loop.send(c, {0, 0, 1, 0});  // sync step 1, empty state vector
-        // awareness: one client, clock 1, state "{}"
-        blobsync::crdt::Encoder aw;
-        aw.write_var_uint(1);
-        aw.write_var_uint(100000 + static_cast<std::uint64_t>(first + c.index));
-        aw.write_var_uint(1);
-        aw.write_var_string("{}");
-        blobsync::crdt::Encoder m;
-        m.write_var_uint(1);
-        m.write_var_bytes(aw.bytes());
-        loop.send(c, m.bytes());
+        send_hello(loop, c, 100000 + static_cast<std::uint64_t>(first + c.index));
         loop.send(c, make_text_update(c, chunk(c)));
         ++c.sent;
         c.outstanding = 1;
@@ -426,13 +442,7 @@ int main(int argc, char** argv) {
     }
     printf("ready %d %.3f\n", loaded, (now_us() - t0) / 1e6);
     fflush(stdout);
-    fcntl(0, F_SETFL, O_NONBLOCK);
-    char b;
-    for (;;) {
-      loop.run(on_msg, [] { return false; }, now_us() + 200e3);
-      ssize_t r = ::read(0, &b, 1);
-      if (r == 0) break;
-    }
+    hold_until_stdin_closes(loop, on_msg);
     return 0;
   }
 
@@ -446,15 +456,7 @@ int main(int argc, char** argv) {
         c.got_greeting = true;
         ++greeted;
         if (!hello) return;
-        loop.send(c, {0, 0, 1, 0});  // sync step 1, empty state vector
-        blobsync::crdt::Encoder aw, m;  // awareness: one client, clock 1, state "{}"
-        aw.write_var_uint(1);
-        aw.write_var_uint(200000 + static_cast<std::uint64_t>(c.index));
-        aw.write_var_uint(1);
-        aw.write_var_string("{}");
-        m.write_var_uint(1);
-        m.write_var_bytes(aw.bytes());
-        loop.send(c, m.bytes());
+        send_hello(loop, c, 200000 + static_cast<std::uint64_t>(c.index));
       }
     };
     for (int start = 0; start < count; start += 500) {
@@ -463,13 +465,7 @@ int main(int argc, char** argv) {
     }
     printf("ready %d\n", greeted);
     fflush(stdout);
-    fcntl(0, F_SETFL, O_NONBLOCK);
-    char b;
-    for (;;) {
-      loop.run(on_msg, [] { return false; }, now_us() + 200e3);
-      ssize_t r = ::read(0, &b, 1);
-      if (r == 0) break;
-    }
+    hold_until_stdin_closes(loop, on_msg);
     return 0;
   }
   fprintf(stderr, "unknown mode %s\n", mode.c_str());
