@@ -119,6 +119,8 @@ class CoalescingSocket {
   void flush_now();
   // Bytes accepted but not yet handed to the kernel.
   std::size_t buffered() const;
+  // Bytes of write storage held (capacity), for tests: 0 once idle.
+  std::size_t storage_bytes() const;
   // A write that waits for room (Beast's): append nothing before it.
   bool blocked() const;
   boost::system::error_code error() const;
