@@ -112,6 +112,11 @@ std::size_t CoalescingSocket::buffered() const {
   return pending_.size();
 }
 
+std::size_t CoalescingSocket::storage_bytes() const {
+  std::lock_guard lock(mu_);
+  return pending_.capacity() + sending_.capacity();
+}
+
 bool CoalescingSocket::blocked() const {
   std::lock_guard lock(mu_);
   return static_cast<bool>(waiting_);
@@ -148,7 +153,8 @@ void CoalescingSocket::on_written(error_code ec) {
     std::lock_guard lock(mu_);
     flushing_ = false;
     sending_.clear();
-    if (sending_.capacity() > (64u << 10)) sending_ = {};  // idle connections stay small
+    // `v = {}` would keep the capacity (it assigns an empty initializer list): move-assign.
+    if (sending_.capacity() > (64u << 10)) sending_ = std::vector<std::uint8_t>();  // idle connections stay small
     if (ec) {
       error_ = ec;
       pending_.clear();
@@ -161,7 +167,13 @@ void CoalescingSocket::on_written(error_code ec) {
   {
     std::lock_guard lock(mu_);
     flush_locked();
-    if (!flushing_ && pending_.empty()) drained = std::exchange(drained_, {});
+    if (!flushing_ && pending_.empty()) {
+      drained = std::exchange(drained_, {});
+      // Nothing left to write: an idle connection keeps no write storage (the 101
+      // response's bytes stayed otherwise). try_send() needs none; the next async write allocates.
+      pending_ = std::vector<std::uint8_t>();
+      sending_ = std::vector<std::uint8_t>();
+    }
   }
   for (auto& fn : drained) fn();
 }

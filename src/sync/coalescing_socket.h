@@ -24,6 +24,10 @@
 #pragma once
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
@@ -38,6 +42,7 @@
 
 #include "http/server_stream.h"
 #include "sync/connection.h"
+#include "sync/ws_read_gate.h"
 
 namespace blobsync::sync {
 
@@ -51,10 +56,26 @@ class CoalescingSocket {
   // The stream below. Named so, not next_layer(): see above.
   http::ServerStream& stream() noexcept { return sock_; }
 
+  // Beast's reads, counting the bytes delivered to it (read_gate()).
   template <class Buffers, class Token>
   auto async_read_some(const Buffers& b, Token&& token) {
-    return sock_.async_read_some(b, std::forward<Token>(token));
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const Buffers& bufs) {
+          // The handler keeps its executor and cancellation slot.
+          auto slot = boost::asio::get_associated_cancellation_slot(handler);
+          auto ex = boost::asio::get_associated_executor(handler, sock_.get_executor());
+          sock_.async_read_some(
+              bufs, boost::asio::bind_cancellation_slot(
+                        slot, boost::asio::bind_executor(ex, [this, h = std::move(handler)](
+                                                                 boost::system::error_code ec, std::size_t n) mutable {
+                          gate_.on_socket_bytes(n);
+                          std::move(h)(ec, n);
+                        })));
+        },
+        token, b);
   }
+  // What Beast was given and parsed: whether it may hold unread bytes. Strand.
+  ReadGate& read_gate() noexcept { return gate_; }
 
   // Beast's writes (control frames, close): appended whole, completed at once.
   template <class Buffers, class Token>
@@ -119,6 +140,8 @@ class CoalescingSocket {
   void flush_now();
   // Bytes accepted but not yet handed to the kernel.
   std::size_t buffered() const;
+  // Bytes of write storage held (capacity), for tests: 0 once idle.
+  std::size_t storage_bytes() const;
   // A write that waits for room (Beast's): append nothing before it.
   bool blocked() const;
   boost::system::error_code error() const;
@@ -143,6 +166,7 @@ class CoalescingSocket {
   void on_written(boost::system::error_code ec);
 
   http::ServerStream sock_;
+  ReadGate gate_;  // the connection's strand only
   mutable std::mutex mu_;
   std::vector<std::uint8_t> pending_, sending_;  // guarded by mu_ (sending_: by the write in flight)
   bool flushing_ = false;                       // guarded by mu_

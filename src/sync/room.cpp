@@ -84,7 +84,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       core_->leave(id, fx);
       apply(fx);
       if (conns_.empty()) {
-        conns_ = {};  // an idle room keeps no bucket array
+        conns_ = decltype(conns_)();  // an idle room keeps no bucket array (`= {}` would keep it)
         idle_since_ = steady_ms();
         maybe_park();
       }
@@ -408,7 +408,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     std::vector<std::pair<ConnId, SharedBytes>> ready;
     std::size_t n = 0;
     for (; n < held_.size() && held_[n].seq <= durable_; ++n) ready.emplace_back(held_[n].to, std::move(held_[n].msg));
-    if (n == held_.size()) held_ = {};  // idle rooms keep no storage
+    if (n == held_.size()) held_ = decltype(held_)();  // idle rooms keep no storage (`= {}` would keep it)
     else held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
     deliver_in_order(ready);
     if (conns_.empty()) maybe_park();

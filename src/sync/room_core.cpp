@@ -130,7 +130,7 @@ void RoomCore::leave(ConnId conn, RoomEffects& fx) {
   if (it == conns_.end()) return;
   std::vector<std::uint64_t> clients(it->second.begin(), it->second.end());
   conns_.erase(it);
-  if (conns_.empty()) conns_ = {};  // an idle room keeps no bucket array
+  if (conns_.empty()) conns_ = decltype(conns_)();  // an idle room keeps no bucket array (`= {}` would keep it)
   // Another connection may have taken over a client (a reconnect): keep those.
   std::erase_if(clients, [&](std::uint64_t c) {
     for (const auto& [other, set] : conns_)

@@ -52,16 +52,20 @@ std::int64_t steady_ms() {
 
 class WsSession final : public Connection, public std::enable_shared_from_this<WsSession> {
  public:
+  using Request = bhttp::request<bhttp::string_body>;
   WsSession(SessionDeps& deps, std::unique_ptr<http::UpgradeContext> ctx)
       : deps_(deps),
         owner_(deps.owner.lock()),
-        request_(std::move(ctx->request)),
-        leftover_(std::move(ctx->buffer)),
         ws_(std::move(ctx->stream)),
         resume_(ws_.get_executor()),
         slot_(std::move(ctx->slot)) {}
 
-  void start() { asio::co_spawn(ws_.get_executor(), run(shared_from_this()), asio::detached); }
+  // The upgrade request and the bytes read past it live in run()'s frame, freed once it ends: an idle
+  // connection keeps neither.
+  void start(Request request, beast::flat_buffer leftover) {
+    asio::co_spawn(ws_.get_executor(), run(shared_from_this(), std::move(request), std::move(leftover)),
+                   asio::detached);
+  }
 
   // The key the room limits count this client under (http/rate_limiter.h).
   std::string client_address() {
@@ -197,7 +201,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       } else if (!sock.blocked()) {
         std::size_t k = sock.append_frames(queue_);
         for (std::size_t i = 0; i < k; ++i) moved += queue_[i]->size();
-        if (k == queue_.size()) queue_ = {};  // idle connections keep no queue storage
+        // Move-assigned: `queue_ = {}` would keep the capacity (an empty initializer list).
+        if (k == queue_.size()) queue_ = std::vector<SharedBytes>();  // idle connections keep no queue storage
         else queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(k));
         queued_bytes_ -= moved;
       }
@@ -222,8 +227,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     ws_.next_layer().close();
   }
 
-  asio::awaitable<void> run(std::shared_ptr<WsSession> self) {
-    auto target = std::string(request_.target());
+  asio::awaitable<void> run(std::shared_ptr<WsSession> self, Request request, beast::flat_buffer leftover) {
+    auto target = std::string(request.target());
     auto room_name = room_from_target(target, deps_.prefix);
     if (!room_name) {
       co_await reject(bhttp::status::bad_request, "invalid room name: " + room_name.error().message);
@@ -233,13 +238,11 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     // included, changes what this connection may do or what is checked for it.
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
     auto decision = decide_access(deps_.config, *room_name, query_param(target, "token"),
-                                  request_[bhttp::field::authorization], now.count());
+                                  request[bhttp::field::authorization], now.count());
     access_ = decision.access;
     // A peer server (peer token) verifies every chunk itself and is never made
     // to wait on a fetch, so servers cannot wait on each other.
     from_server_ = decision.peer;
-    denied_code_ = decision.close_code;
-    denied_reason_ = std::move(decision.reason);
     if (!decision.quota_key.empty() && deps_.quotas) quota_ = deps_.quotas->open(decision.quota_key, decision.quota);
 
     ws_.binary(true);
@@ -255,26 +258,32 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         [](websocket::response_type& res) { res.set(bhttp::field::server, "blobsync"); }));
 
     beast::error_code ec;
-    if (leftover_.size() == 0) {
-      std::tie(ec) = co_await ws_.async_accept(request_, kTuple);
+    if (leftover.size() == 0) {
+      std::tie(ec) = co_await ws_.async_accept(request, kTuple);
     } else {
       // Bytes the HTTP server read past the head: replay head and bytes.
       std::ostringstream head;
-      head << request_.base();
+      head << request.base();
       std::string replay = head.str();
-      replay.append(static_cast<const char*>(leftover_.data().data()), leftover_.size());
+      replay.append(static_cast<const char*>(leftover.data().data()), leftover.size());
       std::tie(ec) = co_await ws_.async_accept(asio::buffer(replay), kTuple);
     }
     if (ec) co_return;
     accepted_ = true;
+    // What the read gate counts (ws_read_gate.h): the replayed bytes now sit in Beast's buffer
+    // unparsed; control frames are parsed without a message.
+    ws_.next_layer().read_gate().on_socket_bytes(leftover.size());
+    ws_.control_callback([this](websocket::frame_type, beast::string_view payload) {
+      ws_.next_layer().read_gate().on_control(payload.size());
+    });
     {
       std::lock_guard lock(mu_);
       open_ = true;
     }
     // The HTTP server's read buffer (16 KiB) and the request head are not
     // needed any more: free them, idle connections should be small.
-    leftover_ = beast::flat_buffer();
-    request_ = {};
+    leftover = beast::flat_buffer();
+    request = {};
     release_freed_memory();
 
     id_ = deps_.sessions.add(weak_from_this());
@@ -289,7 +298,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     } unregister{deps_, id_};
 
     if (access_ == Access::kDenied) {
-      co_await close_and_drain(denied_code_, denied_reason_.c_str());
+      co_await close_and_drain(decision.close_code, decision.reason.c_str());
       co_return;
     }
     if (deps_.sessions.size() > deps_.config.max_connections) {
@@ -343,6 +352,25 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void start_read() {
     ws_.async_read(read_buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
+  // After a message, a plain-TCP connection whose bytes Beast all parsed waits for its socket with a
+  // 1-byte peek instead of a Beast read: a pending Beast read holds a 1.5 KiB buffer and ~1 KiB of
+  // operation state, most of an idle connection (ws_read_gate.h). Not over TLS: its layer may hold
+  // decrypted bytes the socket no longer shows. A peek, not async_wait: on the edge-triggered reactor a
+  // wait misses bytes that came before it; a receive is tried at once. An error or EOF ends the loop
+  // here (after a 0-byte peek the reactor would not retry a read at once: Beast's read would wait
+  // for an edge that has passed). The session's first read is Beast's: it arms Beast's idle timer
+  // (keep-alive pings, dead peers closed), which runs on without a read pending.
+  void read_when_ready() {
+    auto& sock = ws_.next_layer();
+    if (sock.stream().is_tls() || !sock.read_gate().drained()) return start_read();
+    sock.stream().next_layer().socket().async_receive(
+        asio::buffer(&peek_, 1), asio::socket_base::message_peek,
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+          if (ec) return self->on_read(ec);
+          if (self->close_started_) return self->finish();
+          self->start_read();
+        });
+  }
 
   void on_read(beast::error_code ec) {
     if (ec) {
@@ -352,6 +380,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       return finish();
     }
     auto data = read_buf_.data();
+    ws_.next_layer().read_gate().on_message(data.size());
     std::vector<std::uint8_t> msg(static_cast<const std::uint8_t*>(data.data()),
                                   static_cast<const std::uint8_t*>(data.data()) + data.size());
     read_buf_.consume(read_buf_.size());
@@ -366,7 +395,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       if (behind()) return;
       paused_ = false;
     }
-    start_read();
+    read_when_ready();
   }
 
   bool behind() const {
@@ -379,7 +408,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     if (!paused_ || behind()) return;
     paused_ = false;
     if (close_started_) return finish();
-    start_read();
+    read_when_ready();
   }
 
   // The read loop ended: leave the room, unregister. Runs once.
@@ -449,17 +478,14 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   SessionDeps& deps_;
   std::shared_ptr<void> owner_;
-  bhttp::request<bhttp::string_body> request_;
-  beast::flat_buffer leftover_;
-  websocket::stream<CoalescingSocket> ws_;
+  websocket::stream<CoalescingSocket, false> ws_;  // no permessage-deflate: its state is not kept
   asio::steady_timer resume_;  // cancelled when the room let us join
   beast::flat_buffer read_buf_;
+  char peek_ = 0;  // read_when_ready()'s
   bool reading_ = false;  // the read loop runs (finish() not yet called)
   std::atomic<bool> paused_{false};  // no read pending: waiting for the room or the disk (set on the strand)
   ConnId id_ = 0;
   Access access_ = Access::kDenied;
-  std::uint16_t denied_code_ = kCloseUnauthorized;
-  std::string denied_reason_;
   std::shared_ptr<Room> room_;
   std::shared_ptr<BlobChannel> blob_;
   std::shared_ptr<TokenQuota> quota_;  // the room token's (sync/token_quota.h), if any
@@ -483,7 +509,9 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 }  // namespace
 
 void start_ws_session(SessionDeps& deps, std::unique_ptr<http::UpgradeContext> ctx) {
-  std::make_shared<WsSession>(deps, std::move(ctx))->start();
+  auto request = std::move(ctx->request);
+  auto leftover = std::move(ctx->buffer);
+  std::make_shared<WsSession>(deps, std::move(ctx))->start(std::move(request), std::move(leftover));
 }
 
 }  // namespace blobsync::sync

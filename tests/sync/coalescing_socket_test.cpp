@@ -122,5 +122,18 @@ TEST(CoalescingSocket, APeerThatIsGoneFailsTheSend) {
   EXPECT_TRUE(p.sock->error());
 }
 
+TEST(CoalescingSocket, AnIdleSocketKeepsNoWriteStorage) {
+  // The buffered path (a 101 response, a busy socket): once all of it is in
+  // the kernel, neither buffer keeps its capacity (`v = {}` would have).
+  Pair p;
+  ASSERT_EQ(p.sock->append_frames(std::vector<SharedBytes>{msg(3000, 7)}), 1u);
+  p.sock->flush_now();
+  EXPECT_GT(p.sock->storage_bytes(), 0u);
+  p.ioc.run();
+  EXPECT_EQ(p.sock->buffered(), 0u);
+  EXPECT_EQ(p.sock->storage_bytes(), 0u);
+  EXPECT_EQ(p.read_frame(), std::vector<std::uint8_t>(3000, 7));
+}
+
 }  // namespace
 }  // namespace blobsync::sync
