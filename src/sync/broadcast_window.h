@@ -40,6 +40,10 @@ class BroadcastWindow {
 
   // Sends `msgs` to every connection now, or holds them (see above).
   void broadcast(std::vector<SharedBytes>&& msgs, std::shared_ptr<void> owner);
+  // Sends everything held, then `msgs`, now: a commit group's broadcast,
+  // already spaced by the store's group commit (sync/room_store.h), so
+  // holding it again would only add latency.
+  void send_now(std::vector<SharedBytes>&& msgs);
   // Sends everything held now.
   void flush();
   // Drops everything held (the room closed).
