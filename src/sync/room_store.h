@@ -75,7 +75,7 @@ class RoomStore {
   // Long enough to gather a busy server's updates into few fsyncs and few
   // broadcasts, short against the 10 ms send-to-delivery goal
   // (docs/performance.md): an update waits at most this plus one commit.
-  static constexpr std::chrono::microseconds kCommitSpacing{4000};
+  static constexpr std::chrono::microseconds kCommitSpacing{5000};
 
   // Opens the database (creating the sync tables) and starts the writer
   // thread. fsync: synchronous=FULL, else NORMAL.
