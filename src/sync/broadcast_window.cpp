@@ -25,6 +25,15 @@ void BroadcastWindow::broadcast(std::vector<SharedBytes>&& msgs, std::shared_ptr
   });
 }
 
+void BroadcastWindow::send_now(std::vector<SharedBytes>&& msgs) {
+  if (!held_.empty()) {
+    held_.insert(held_.end(), std::make_move_iterator(msgs.begin()), std::make_move_iterator(msgs.end()));
+    return flush();
+  }
+  last_ = std::chrono::steady_clock::now();
+  send_all_(msgs);
+}
+
 void BroadcastWindow::flush() {
   if (armed_) {
     armed_ = false;

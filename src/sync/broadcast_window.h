@@ -4,7 +4,9 @@
 // everything else held when the window since the previous send ends. Each
 // connection then gets one batch (one gather write, sync/ws_session.cpp) per
 // window instead of one send per update: at 100 clients x 10 updates/s and
-// a 4 ms window, about a quarter of the system calls. A message to one
+// a 4 ms window, about a quarter of the system calls. Durable updates skip
+// the wait (send_now): the room store already spaces its commit groups
+// (RoomStore::kCommitSpacing), so what waits here is awareness. A message to one
 // connection (a greeting, a sync reply) must not overtake held broadcasts:
 // the room calls flush() before sending it, and before a connection joins
 // (so it gets nothing from before its greeting).
@@ -40,6 +42,10 @@ class BroadcastWindow {
 
   // Sends `msgs` to every connection now, or holds them (see above).
   void broadcast(std::vector<SharedBytes>&& msgs, std::shared_ptr<void> owner);
+  // Sends everything held, then `msgs`, now: a commit group's broadcast,
+  // already spaced by the store's group commit (sync/room_store.h), so
+  // holding it again would only add latency.
+  void send_now(std::vector<SharedBytes>&& msgs);
   // Sends everything held now.
   void flush();
   // Drops everything held (the room closed).

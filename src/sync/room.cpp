@@ -373,15 +373,17 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
 
   // Hands `msgs` (in order) to their connections. The common case, only
   // broadcasts (a burst of updates made durable together), shares one list
-  // with every connection, through the window (broadcast_window.h).
-  void deliver_in_order(std::vector<std::pair<ConnId, SharedBytes>>& msgs) {
+  // with every connection: a commit group's at once (the store spaces the
+  // groups), others through the window (broadcast_window.h).
+  void deliver_in_order(std::vector<std::pair<ConnId, SharedBytes>>& msgs, bool commit_group = false) {
     if (msgs.empty()) return;
     bool all_broadcast = std::all_of(msgs.begin(), msgs.end(), [](const auto& m) { return m.first == kAllConnections; });
     if (all_broadcast) {
       std::vector<SharedBytes> shared;
       shared.reserve(msgs.size());
       for (auto& m : msgs) shared.push_back(std::move(m.second));
-      window_.broadcast(std::move(shared), shared_from_this());
+      if (commit_group) window_.send_now(std::move(shared));
+      else window_.broadcast(std::move(shared), shared_from_this());
       return;
     }
     window_.flush();  // held broadcasts go first
@@ -410,7 +412,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     for (; n < held_.size() && held_[n].seq <= durable_; ++n) ready.emplace_back(held_[n].to, std::move(held_[n].msg));
     if (n == held_.size()) held_ = decltype(held_)();  // idle rooms keep no storage (`= {}` would keep it)
     else held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
-    deliver_in_order(ready);
+    deliver_in_order(ready, true);
     if (conns_.empty()) maybe_park();
   }
 

@@ -159,11 +159,15 @@ RoomStore::~RoomStore() {
 }
 
 void RoomStore::push(Job job) {
+  bool wake;
   {
     std::lock_guard lock(mu_);
+    // A write during the spacing wait joins the coming group: no wake-up.
+    wake = !spacing_ || !job.write;
+    if (!job.write) ++nonwrites_;
     jobs_.push_back(std::move(job));
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void RoomStore::loop() {
@@ -176,11 +180,20 @@ void RoomStore::loop() {
       cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
       if (jobs_.empty()) return;
       busy_ = true;
+      if (nonwrites_ == 0 && !stopping_ && std::chrono::steady_clock::now() < next_group_) {
+        spacing_ = true;
+        cv_.wait_until(lock, next_group_, [&] { return stopping_ || nonwrites_ > 0; });
+        spacing_ = false;
+      }
       batch.clear();
+      bool writes = false;
       while (!jobs_.empty() && batch.size() < kMaxBatch) {
+        writes |= jobs_.front().write;
+        if (!jobs_.front().write) --nonwrites_;
         batch.push_back(std::move(jobs_.front()));
         jobs_.pop_front();
       }
+      if (writes) next_group_ = std::chrono::steady_clock::now() + kCommitSpacing;
     }
     auto guard = db_->lock();
     std::size_t i = 0;

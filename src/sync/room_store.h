@@ -13,12 +13,18 @@
 //
 // Group commit: jobs run strictly in the order they were queued; consecutive
 // writes share one transaction (one fsync), so many concurrent updates cost
-// one commit. A read (load) queued after a write sees it.
+// one commit. A read (load) queued after a write sees it. Write groups start
+// at least kCommitSpacing apart: a write that comes sooner after the previous
+// group waits (with every write queued meanwhile) until then, unless a
+// non-write job (a read, run_between, flush) is queued or the store stops.
+// So a busy server commits (and a room broadcasts, sync/room.cpp) once per
+// spacing, not once per fsync time; a quiet one commits at once.
 //
 // Thread safety: every method may be called from any thread. Callbacks run on
 // the store's thread and must not block; post work elsewhere.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -66,6 +72,11 @@ class DurabilityListener {
 
 class RoomStore {
  public:
+  // Long enough to gather a busy server's updates into few fsyncs and few
+  // broadcasts, short against the 10 ms send-to-delivery goal
+  // (docs/performance.md): an update waits at most this plus one commit.
+  static constexpr std::chrono::microseconds kCommitSpacing{5000};
+
   // Opens the database (creating the sync tables) and starts the writer
   // thread. fsync: synchronous=FULL, else NORMAL.
   static Result<std::unique_ptr<RoomStore>> open(const std::filesystem::path& db_path, bool fsync);
@@ -162,6 +173,9 @@ class RoomStore {
   Result<> commits_since_between_;  // the loop thread's: every group since the last after_commits job
   bool stopping_ = false;  // guarded by mu_
   bool busy_ = false;      // guarded by mu_
+  bool spacing_ = false;   // guarded by mu_: the loop waits for kCommitSpacing (writes need not wake it)
+  std::size_t nonwrites_ = 0;  // guarded by mu_: non-write jobs queued (they end the wait)
+  std::chrono::steady_clock::time_point next_group_{};  // the loop thread's: when a write group may start
   Stats stats_;            // guarded by mu_
   std::int64_t next_id_ = 1;  // guarded by mu_: create()'s next room id
   std::thread thread_;

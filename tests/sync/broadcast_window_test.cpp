@@ -81,5 +81,21 @@ TEST(BroadcastWindow, ClearDropsHeldAndReleasesTheOwner) {
   EXPECT_EQ(f.owner.use_count(), 1);
 }
 
+// A commit group's broadcast (already spaced by the store) is not held
+// again: it goes at once, after whatever the window held, in one batch.
+TEST(BroadcastWindow, SendNowSendsHeldThenItsOwnAtOnce) {
+  Fixture f;
+  f.window.broadcast({bytes(1)}, f.owner);
+  f.window.broadcast({bytes(2)}, f.owner);  // held
+  f.window.send_now({bytes(3), bytes(4)});
+  ASSERT_EQ(f.sends.size(), 2u);
+  EXPECT_EQ(f.sends[1], (std::vector<std::uint8_t>{2, 3, 4}));
+  f.window.send_now({bytes(5)});  // within the window, nothing held: at once too
+  ASSERT_EQ(f.sends.size(), 3u);
+  EXPECT_EQ(f.sends[2], std::vector<std::uint8_t>{5});
+  f.ioc.run();  // the cancelled timer sends nothing
+  EXPECT_EQ(f.sends.size(), 3u);
+}
+
 }  // namespace
 }  // namespace blobsync::sync

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <thread>
 
 namespace blobsync::sync {
 namespace {
@@ -130,6 +131,57 @@ TEST(RoomStore, DuplicateSequenceFailsTheBatchAndIsReported) {
   auto again = load(**store, "r");
   ASSERT_EQ(again.log.size(), 1u);
   EXPECT_EQ(again.log[0], crdt::Bytes{1});
+  std::filesystem::remove_all(dir);
+}
+
+// Writes that come within kCommitSpacing of the previous group wait and
+// commit together: one fsync (and one broadcast) per spacing, not per write.
+TEST(RoomStore, WritesWithinTheSpacingShareOneGroup) {
+  auto dir = fresh_dir("spacing");
+  auto store = RoomStore::open(dir / "meta.db", false);
+  ASSERT_TRUE(store);
+  auto room = load(**store, "r");
+  room.id = (*store)->create("r");
+  auto listener = std::make_shared<Counter>();
+  std::promise<void> started;
+  (*store)->barrier([&](const Result<>&) { started.set_value(); });  // a group began just now
+  started.get_future().wait();
+  auto before = (*store)->stats().commits;
+  // 10 writes over ~1 ms: without the spacing (fsync off: a commit takes
+  // tens of microseconds) each would be its own group.
+  for (std::uint64_t i = 1; i <= 10; ++i) {
+    (*store)->append(room.id, i, crdt::Bytes{static_cast<std::uint8_t>(i)}, listener);
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  std::promise<void> done;
+  (*store)->barrier([&](const Result<>&) { done.set_value(); });
+  done.get_future().wait();
+  EXPECT_EQ(listener->seq, 10u);
+  EXPECT_LE((*store)->stats().commits - before, 3u);  // 1, or 2-3 on a machine too slow to queue them in time
+  std::filesystem::remove_all(dir);
+}
+
+// A read (here flush()) does not wait for the spacing, and the writes queued
+// before it commit with it.
+TEST(RoomStore, ANonWriteEndsTheSpacingWait) {
+  auto dir = fresh_dir("spacing_read");
+  auto store = RoomStore::open(dir / "meta.db", false);
+  ASSERT_TRUE(store);
+  auto room = load(**store, "r");
+  room.id = (*store)->create("r");
+  auto listener = std::make_shared<Counter>();
+  int quick = 0;
+  for (std::uint64_t i = 1; i <= 10; ++i) {
+    std::promise<void> started;
+    (*store)->barrier([&](const Result<>&) { started.set_value(); });
+    started.get_future().wait();
+    auto t0 = std::chrono::steady_clock::now();
+    (*store)->append(room.id, i, crdt::Bytes{1}, listener);
+    (*store)->flush();
+    EXPECT_EQ(listener->seq, i);  // durable when flush() returns
+    if (std::chrono::steady_clock::now() - t0 < RoomStore::kCommitSpacing / 2) ++quick;
+  }
+  EXPECT_GE(quick, 5);  // waiting for the spacing would make every one slow
   std::filesystem::remove_all(dir);
 }
 
