@@ -10,7 +10,12 @@ void Metrics::record_request(std::string_view route, int status, std::uint64_t b
   bytes_in_.fetch_add(bytes_in, std::memory_order_relaxed);
   bytes_out_.fetch_add(bytes_out, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
-  ++requests_[{std::string(route), status}];
+  auto key = std::pair<std::string_view, int>(route, status);
+  if (auto it = requests_.find(key); it != requests_.end()) {
+    ++it->second;
+    return;
+  }
+  requests_.emplace(std::pair<std::string, int>(std::string(route), status), 1);
 }
 
 void Metrics::record_upload(double seconds) {

@@ -46,8 +46,18 @@ class Metrics {
                                                             0.5,   1,    2.5,   5,    10,  30};
 
  private:
+  // Ordered by route then status; compares with a (string_view, int) key
+  // too, so counting a request builds no string.
+  struct RouteLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      int c = std::string_view(a.first).compare(std::string_view(b.first));
+      return c < 0 || (c == 0 && a.second < b.second);
+    }
+  };
   mutable std::mutex mu_;
-  std::map<std::pair<std::string, int>, std::uint64_t> requests_;  // guarded by mu_
+  std::map<std::pair<std::string, int>, std::uint64_t, RouteLess> requests_;  // guarded by mu_
   std::array<std::uint64_t, kUploadBuckets.size() + 1> upload_buckets_{};  // guarded by mu_; last is +Inf
   double upload_sum_ = 0;                                                  // guarded by mu_
   std::uint64_t upload_count_ = 0;                                         // guarded by mu_

@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstring>
 #include <thread>
+#include <tuple>
 
 #include "http/access_log.h"
 #include "http/metrics.h"
@@ -281,13 +282,20 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn> c) {
     }
     c->idle = false;
     first = false;
-    // The whole head must arrive within header_timeout, however slowly it trickles.
-    c->stream.expires_after(cfg.header_timeout);
     bhttp::request_parser<bhttp::empty_body> hp;
     hp.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
     hp.body_limit(boost::none);  // routes enforce their own body limits
-    auto [ec, head_bytes] = co_await bhttp::async_read_header(c->stream, c->buffer, hp, kNoThrow);
-    (void)head_bytes;
+    // The head is usually all in the buffer already: parse it here, as
+    // async_read_header's first step would, since that operation completes
+    // by posting itself to the strand (a scheduler round trip per request).
+    // The same parser and limits, so the same errors.
+    boost::system::error_code ec;
+    c->buffer.consume(hp.put(c->buffer.data(), ec));
+    if (ec == bhttp::error::need_more) {
+      // The whole head must arrive within header_timeout, however slowly it trickles.
+      c->stream.expires_after(cfg.header_timeout);
+      std::tie(ec, std::ignore) = co_await bhttp::async_read_header(c->stream, c->buffer, hp, kNoThrow);
+    }
     if (ec) {
       Response err;
       if (ec == bhttp::error::header_limit)

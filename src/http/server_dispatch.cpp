@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <span>
 #include <variant>
 
@@ -58,7 +57,9 @@ Request request_from_head(const Conn& c, const HeadParser& hp) {
   req.remote = c.remote;
   for (const auto& f : head) {
     std::string name(f.name_string());
-    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    // ASCII only (a field name is a token): no locale lookup per byte.
+    for (auto& ch : name)
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
     req.headers.emplace_back(std::move(name), std::string(f.value()));
   }
   if (hp.content_length()) req.content_length = *hp.content_length();

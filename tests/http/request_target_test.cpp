@@ -6,6 +6,9 @@
 #include <utility>
 #include <vector>
 
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
 #include "http/request_target.h"
 
 namespace blobsync::http {
@@ -59,6 +62,29 @@ TEST(RequestTarget, EscapedNulIsKeptNotTruncated) {
   Request req;
   ASSERT_TRUE(parse_request_target("/blobs/a%00b", req));
   EXPECT_EQ(req.path, std::string("/blobs/a\0b", 10));
+}
+
+
+// Plain paths (no '%', no '?') skip Boost.URL: every one of these reads the
+// same either way, and each character outside pchar still goes through it.
+TEST(RequestTarget, PlainPathsMatchBoostUrl) {
+  std::vector<std::string> targets = {"/", "/blobs/0123abcdef", "//x", "/a/./b/../c", "/x:y@z", "/!$&'()*+,;=",
+                                      "/-._~", "/a//b/", "/xrpc/com.atproto.sync.getBlob"};
+  // Each byte after a plain prefix: either a plain character, or one the
+  // fast path must hand to Boost.URL (which then decides).
+  for (int ch = 0; ch < 256; ++ch) targets.push_back(std::string("/blobs/a") + static_cast<char>(ch) + "b");
+  for (const auto& t : targets) {
+    Request fast;
+    bool ok = parse_request_target(t, fast);
+    auto parsed = boost::urls::parse_origin_form(t);
+    ASSERT_EQ(ok, static_cast<bool>(parsed)) << t;
+    if (!ok) continue;
+    std::string path = parsed->path();
+    Params query;
+    for (auto p : parsed->params()) query.emplace_back(p.key, p.has_value ? p.value : std::string());
+    EXPECT_EQ(fast.path, path) << t;
+    EXPECT_EQ(fast.query, query) << t;
+  }
 }
 
 }  // namespace
