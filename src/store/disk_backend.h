@@ -8,7 +8,12 @@
 //
 // A write goes to a temporary file on the same file system; commit() makes it
 // durable (fdatasync), renames it into its shard and fsyncs the shard
-// directory, so after a crash a blob is either absent or complete. Large
+// directory, so after a crash a blob is either absent or complete.
+// publish() renames at once and sync() flushes after (the file and the shard
+// directory), so BlobStore can commit the blob's row meanwhile; a file at a
+// final name is then no proof of its bytes until a verified row names it
+// (docs/architecture.md, "Durable commit"), and neither commit() nor
+// publish() dedups against one. Large
 // aligned appends (the ingest ring hands over 4 KiB-aligned 1 MiB buffers)
 // use O_DIRECT, which saves the page-cache copy
 // (measured: put CPU 2.1 -> 1.5 ns/byte, the copy costs about as much as a
@@ -90,6 +95,8 @@ class DiskBackend final : public BlobBackend {
   Result<> remove(const Digest& digest) override;
   Result<std::vector<BackendStat>> enumerate(std::optional<Digest> after, std::size_t limit) override;
   Result<> recover() override;
+  bool durable_on_publish() const override { return false; }
+  Result<> sync(const Digest& digest) override;
 
   // Where a committed blob lives (whether or not it exists).
   std::filesystem::path blob_path(const Digest& digest) const;
