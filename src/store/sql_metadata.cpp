@@ -331,20 +331,29 @@ void SqlMetadata::commit_group(std::vector<PendingInsert*>& batch) {
   }
   for (auto* p : batch) {
     bool inserted = false;
-    auto r = db_->transaction([&](SqlConn& c) -> Result<> {
+    // The queued notes ride with the first row (a second commit of their
+    // own would be a second flush in the puts' path); again without them
+    // if that fails.
+    bool carry = !notes.empty() && batch.size() == 1;
+    auto body = [&](SqlConn& c) -> Result<> {
       BlobTotalsDelta totals;
+      if (carry)
+        if (auto d = delete_notes(c, notes); !d) return d;
       if (auto one = insert_row(c, *p->record, p->hold, p->chunks, inserted, totals); !one) return one;
       if (auto n = insert_note(c, p->record->hash, p->note); !n) return n;
       if (*p->with_row)
         if (auto hook = (*p->with_row)(c); !hook) return hook;
       return add_totals(c, totals);
-    });
+    };
+    auto r = db_->transaction(body);
+    if (carry) {
+      if (r) notes.clear();
+      carry = false;
+      if (!r) r = db_->transaction(body);
+    }
     p->result = r ? Result<bool>(inserted) : Result<bool>(std::unexpected(r.error()));
   }
-  if (!notes.empty()) {
-    auto alone = std::exchange(notes, {});
-    if (!db_->transaction([&](SqlConn& c) { return delete_notes(c, alone); })) requeue_notes(std::move(alone));
-  }
+  // Notes not deleted go back to the queue (`requeue`) for the next group.
 }
 
 Result<std::optional<BlobRecord>> SqlMetadata::get_blob(const Digest& hash) {
