@@ -135,6 +135,10 @@ class BlobBackend {
   // False if BlobWriter::publish() leaves bytes that need sync() to be
   // durable (the disk); then BlobStore notes the blob as pending until they are.
   virtual bool durable_on_publish() const { return true; }
+  // Whether recover() found another live process using the same storage
+  // (the CLI next to a running server): its pending notes are its own to
+  // settle, so recovery of notes waits for an open with no one else.
+  virtual bool shared_with_live_process() const { return false; }
   // Makes a stored blob's bytes durable (idempotent): for a blob another
   // writer published and may not have synced yet. Errors: kNotFound.
   virtual Result<> sync(const Digest& digest) {

@@ -414,7 +414,10 @@ Result<> DiskBackend::recover() {
     if (has_lock_file) {
       auto lock = env_->lock_file(lock_path);
       if (!lock) {
-        if (lock.error().code == Errc::kConflict) continue;
+        if (lock.error().code == Errc::kConflict) {
+          others_live_ = true;
+          continue;
+        }
         return std::unexpected(lock.error());
       }
       lock_fd = *lock;

@@ -96,6 +96,7 @@ class DiskBackend final : public BlobBackend {
   Result<std::vector<BackendStat>> enumerate(std::optional<Digest> after, std::size_t limit) override;
   Result<> recover() override;
   bool durable_on_publish() const override { return false; }
+  bool shared_with_live_process() const override { return others_live_.load(); }
   Result<> sync(const Digest& digest) override;
 
   // Where a committed blob lives (whether or not it exists).
@@ -116,6 +117,7 @@ class DiskBackend final : public BlobBackend {
   int lock_fd_ = -1;
   std::atomic<std::uint64_t> next_tmp_{0};
   std::atomic<bool> direct_io_works_{true};
+  std::atomic<bool> others_live_{false};  // recover() met another session's held lock
   std::once_flag flusher_once_;
   std::unique_ptr<BackgroundFlusher> flusher_;  // declared last: joined before the rest goes
 };

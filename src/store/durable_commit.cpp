@@ -139,7 +139,12 @@ Result<bool> commit_noted(const NotedCommit& c, BlobWriter* writer, BlobRecord& 
 
 Result<PendingRecovery> recover_pending(MetadataStore& metadata, BlobBackend& backend) {
   PendingRecovery out;
-  if (!metadata.keeps_notes()) return out;
+  // Another live process (a server next to this CLI) may hold notes whose
+  // flush is running or done and not yet deleted: hashing its blobs here
+  // could remove a reported blob whose bytes went bad since. Its notes are
+  // settled by it, or by the next open with no one else (after a power
+  // loss, which stops every process, that is the first open).
+  if (!metadata.keeps_notes() || backend.shared_with_live_process()) return out;
   auto notes = metadata.pending_notes();
   if (!notes) return std::unexpected(notes.error());
   for (const auto& [hash, token] : *notes) {

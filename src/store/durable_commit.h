@@ -9,7 +9,8 @@
 //   recover_pending(...)  at open: every blob with a pending note has its
 //                         bytes re-verified (kept and synced if intact, row
 //                         and file removed if not: such a put was never
-//                         reported).
+//                         reported); skipped while another live process
+//                         shares the store (its notes are its own).
 //
 // Thread safety: a DurabilityGate is safe for concurrent use from any number
 // of threads; recover_pending runs before the store serves anything.

@@ -122,6 +122,31 @@ TEST(DurableCommit, RecoveryKeepsIntactNotedBlobsAndRemovesTheOthers) {
   EXPECT_TRUE(reads_back(**store, sha(flipped), flipped.size()));
 }
 
+// The CLI next to a running server: the server's notes are its own (their
+// flushes may be done and the blob reported, its bytes damaged since: that
+// is for verify to quarantine, not for a recovery to remove).
+TEST(DurableCommit, AnotherLiveProcessesNotesAreLeftAlone) {
+  TempDir tmp;
+  auto server = open_store(tmp.path(), Env::posix());
+  ASSERT_TRUE(server);
+  auto rec = (*server)->put_bytes(payload(), {});
+  ASSERT_TRUE(rec);
+  ASSERT_TRUE((*server)->metadata().pending_note(rec->hash)->has_value());
+  {
+    std::fstream f(blob_file(tmp.path(), rec->hash), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('\x11');
+  }
+  auto cli = open_store(tmp.path(), Env::posix());
+  ASSERT_TRUE(cli);
+  EXPECT_TRUE((*cli)->stat(rec->hash)) << "a live process's reported blob was removed";
+  EXPECT_TRUE(std::filesystem::exists(blob_file(tmp.path(), rec->hash)));
+  auto report = (*cli)->verify();
+  ASSERT_TRUE(report);
+  ASSERT_FALSE(report->problems.empty());
+  EXPECT_TRUE(report->problems[0].quarantined);
+}
+
 TEST(DurableCommit, AnUnindexedFileAtTheNameIsTrustedOnlyIfItHashesRight) {
   TempDir tmp;
   FaultInjectionEnv env(Env::posix());  // outlives the store
