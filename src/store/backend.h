@@ -40,8 +40,23 @@ class BlobWriter {
   // the call succeeds. REQUIRES: digest is the SHA-256 of everything appended
   // (the caller verified it). After commit() the writer is spent.
   virtual Result<> commit(const Digest& digest) = 0;
-  // Discards everything appended. Safe to call more than once.
+  // Discards everything appended. Safe to call more than once. After
+  // publish() it only releases the writer (the published name stays).
   virtual void abort() = 0;
+
+  // The commit split in two, for a caller that records the blob durably
+  // elsewhere while the bytes are flushed (BlobStore: the metadata row and
+  // its pending note, docs/architecture.md "Durable commit"). publish()
+  // makes the bytes visible under `digest`, maybe not yet durable; sync()
+  // then makes them durable. Unless `replace`, publish() fails with
+  // kAlreadyExists (the writer stays usable) if something is already at the
+  // name: the caller decides whether to trust it. The default (a backend
+  // whose commit is durable by itself, S3) is commit() and a no-op sync().
+  virtual Result<> publish(const Digest& digest, bool replace) {
+    (void)replace;
+    return commit(digest);
+  }
+  virtual Result<> sync() { return {}; }
 };
 
 // Reads a byte range of one stored blob.
@@ -116,6 +131,20 @@ class BlobBackend {
 
   // Removes leftovers of writes interrupted by a crash. Called once at open.
   virtual Result<> recover() = 0;
+
+  // False if BlobWriter::publish() leaves bytes that need sync() to be
+  // durable (the disk); then BlobStore notes the blob as pending until they are.
+  virtual bool durable_on_publish() const { return true; }
+  // Whether recover() found another live process using the same storage
+  // (the CLI next to a running server): its pending notes are its own to
+  // settle, so recovery of notes waits for an open with no one else.
+  virtual bool shared_with_live_process() const { return false; }
+  // Makes a stored blob's bytes durable (idempotent): for a blob another
+  // writer published and may not have synced yet. Errors: kNotFound.
+  virtual Result<> sync(const Digest& digest) {
+    (void)digest;
+    return {};
+  }
 };
 
 }  // namespace blobsync

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "store/blob_check.h"
 #include "store/blob_verify.h"
 #include "store/disk_backend.h"
+#include "store/durable_commit.h"
 #include "store/env.h"
 #include "store/hash_pipeline.h"
 #include "store/hot_blobs.h"
@@ -185,6 +187,9 @@ class StoreImpl final : public BlobStore {
         backend_(std::move(backend)),
         metadata_(std::move(metadata)),
         pool_(std::max(2u, std::thread::hardware_concurrency())) {}
+  // The notes of the last puts, whose bytes are durable: gone now rather than
+  // re-verified at the next open. Best effort (that re-verification is the fallback).
+  ~StoreImpl() override { (void)metadata_->flush_notes(); }
 
   Result<std::unique_ptr<Ingest>> begin_put(const PutOptions& options) override {
     return begin(options);
@@ -238,6 +243,7 @@ class StoreImpl final : public BlobStore {
   }
 
   Result<BlobRecord> stat(const Digest& hash) override {
+    gate_.wait(hash);
     auto row = metadata_->get_blob(hash);
     if (!row) return std::unexpected(row.error());
     if (!*row || (*row)->state == BlobState::kDeleting) return not_found(hash);
@@ -245,6 +251,7 @@ class StoreImpl final : public BlobStore {
   }
 
   Result<std::shared_ptr<const ServedBlob>> stat_to_serve(const Digest& hash) override {
+    gate_.wait(hash);
     return hot_.lookup(hash, *metadata_, *backend_);
   }
 
@@ -255,12 +262,14 @@ class StoreImpl final : public BlobStore {
   }
 
   Result<bool> contains(const Digest& hash) override {
+    gate_.wait(hash);
     auto row = metadata_->get_blob(hash);
     if (!row) return std::unexpected(row.error());
     return row->has_value() && !unservable(**row);
   }
 
   Result<std::unique_ptr<BlobReader>> open(const Digest& hash, std::uint64_t offset, std::uint64_t length) override {
+    gate_.wait(hash);
     auto row = metadata_->get_blob(hash);
     if (!row) return std::unexpected(row.error());
     if (!*row) return not_found(hash);
@@ -324,7 +333,7 @@ class StoreImpl final : public BlobStore {
   Env* env() const { return env_; }
 
   // Called by IngestImpl::finish once the digest is known and verified.
-  // `mime` is called once the bytes are durable (it may wait for the sniffer).
+  // `mime` is called once the flush has started (it may wait for the sniffer).
   Result<BlobRecord> commit(BlobWriter* writer, BlobRecord record, const std::function<std::string()>& mime,
                             std::string_view hold,
                             const std::function<Result<>(SqlConn&, const BlobRecord&)>& with_row) {
@@ -337,10 +346,20 @@ class StoreImpl final : public BlobStore {
       auto st = backend_->stat(record.hash);
       bytes_ok = st && st->size == record.size;
     }
+    if (!bytes_ok && !writer)
+      return fail(Errc::kConflict, "blob {} was removed or quarantined while it was being uploaded; retry",
+                  to_hash_ref(record.hash));
+    if (!backend_->durable_on_publish() && metadata_->keeps_notes()) {
+      MetadataStore::RowHook hook;
+      if (with_row) hook = [&](SqlConn& c) { return with_row(c, record); };
+      NotedCommit c{*backend_, *metadata_, gate_, flushers_};
+      auto inserted = commit_noted(c, writer, record, mime, hold, hook, *row, bytes_ok, heal);
+      if (!inserted) return std::unexpected(inserted.error());
+      return after_insert(std::move(record), *inserted, heal);
+    }
+    // The backend's commit is durable by itself (S3), or the metadata keeps
+    // no notes: bytes durable first, then the row.
     if (!bytes_ok) {
-      if (!writer)
-        return fail(Errc::kConflict, "blob {} was removed or quarantined while it was being uploaded; retry",
-                    to_hash_ref(record.hash));
       // Backends dedup by name: the bad copy must go before ours can land.
       if (auto r = heal ? backend_->remove(record.hash) : Result<>(); !r && r.error().code != Errc::kNotFound)
         return std::unexpected(r.error());
@@ -358,7 +377,13 @@ class StoreImpl final : public BlobStore {
       if (!*row) (void)backend_->remove(record.hash);
       return std::unexpected(inserted.error());
     }
-    if (*inserted) return record;
+    return after_insert(std::move(record), *inserted, heal);
+  }
+
+  // The row as stored: ours if we inserted it, else the existing one (a heal
+  // lifts its quarantine now that verified bytes are durable).
+  Result<BlobRecord> after_insert(BlobRecord record, bool inserted, bool heal) {
+    if (inserted) return record;
     if (heal) {
       if (auto r = set_quarantine(record.hash, ""); !r) return std::unexpected(r.error());
     }
@@ -388,6 +413,8 @@ class StoreImpl final : public BlobStore {
   std::shared_ptr<MetadataStore> metadata_;
   DigestLocks locks_;
   HotBlobs hot_;  // stat_to_serve's cache
+  DurabilityGate gate_;  // readers wait for blobs being flushed
+  FlushThreads flushers_{64};
   std::atomic<std::uint64_t> quarantine_gen_{0};
   WorkerPool pool_;  // last: its threads stop before the rest goes
 };
@@ -544,6 +571,9 @@ Result<std::unique_ptr<BlobStore>> BlobStore::open(const StoreOptions& options) 
     if (!db) return fail(db.error().code, "cannot open metadata database: {}", db.error().message);
     metadata = std::move(*db);
   }
+  auto pending = recover_pending(*metadata, *backend);
+  if (!pending)
+    return fail(pending.error().code, "cannot check the blobs a crash interrupted: {}", pending.error().message);
   return std::unique_ptr<BlobStore>(new StoreImpl(env, std::move(backend), std::move(metadata)));
 }
 

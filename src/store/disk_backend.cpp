@@ -85,19 +85,14 @@ class DiskWriter final : public BlobWriter {
   Result<> commit(const Digest& digest) override {
     if (done_) return fail(Errc::kInternal, "commit of a finished blob writer");
     std::filesystem::path final_path = backend_.blob_path(digest);
-    // Dedup: an intact-looking copy is already there; ours is redundant.
-    if (auto st = env_->stat(final_path); st && st->is_regular && st->size == written_) {
-      abort();
-      return {};
-    }
     auto fail_with = [this](Error e) -> Result<> {
       abort();
       return std::unexpected(std::move(e));
     };
-    if (auto r = wait_flush(); !r) return fail_with(r.error());
-    if (direct_fd_ >= 0) {
-      if (auto r = env_->close(std::exchange(direct_fd_, -1)); !r) return fail_with(r.error());
-    }
+    // No dedup on a file already at the name: since publish() renames before
+    // flushing, such a file proves nothing (it may be a crash's leftover with
+    // other bytes). Ours is durable before the rename, so replacing is safe.
+    if (auto r = close_for_rename(); !r) return fail_with(r.error());
     if (auto r = env_->fdatasync(fd_); !r) return fail_with(r.error());
     int fd = std::exchange(fd_, -1);
     if (auto r = env_->close(fd); !r) return fail_with(r.error());
@@ -112,8 +107,41 @@ class DiskWriter final : public BlobWriter {
     return {};
   }
 
+  // Renames first; sync() flushes the file and the shard directory after.
+  Result<> publish(const Digest& digest, bool replace) override {
+    if (done_) return fail(Errc::kInternal, "publish of a finished blob writer");
+    std::filesystem::path final_path = backend_.blob_path(digest);
+    auto fail_with = [this](Error e) -> Result<> {
+      abort();
+      return std::unexpected(std::move(e));
+    };
+    if (!replace) {
+      auto st = env_->stat(final_path);
+      if (st) return fail(Errc::kAlreadyExists, "{} already exists", final_path.string());
+      if (st.error().code != Errc::kNotFound) return fail_with(st.error());
+    }
+    if (auto r = close_for_rename(); !r) return fail_with(r.error());
+    if (auto r = env_->rename(tmp_, final_path); !r) return fail_with(r.error());
+    done_ = true;  // tmp_ no longer exists; fd_ stays open for sync()
+    published_ = std::move(final_path);
+    return {};
+  }
+
+  Result<> sync() override {
+    if (published_.empty() || fd_ < 0) return fail(Errc::kInternal, "sync of an unpublished blob writer");
+    auto synced = env_->fdatasync(fd_);
+    auto closed = env_->close(std::exchange(fd_, -1));
+    if (!synced) return synced;
+    if (!closed) return closed;
+    return env_->fsync_dir(published_.parent_path());
+  }
+
   void abort() override {
-    if (done_) return;
+    if (done_) {
+      // Published: the name stays (the caller removes it if nothing names it).
+      if (fd_ >= 0) (void)env_->close(std::exchange(fd_, -1));
+      return;
+    }
     done_ = true;
     // abort() cannot fail: the write is being dropped, so its flush, close and
     // unlink errors are moot, and a tmp file left behind is removed by a
@@ -125,6 +153,14 @@ class DiskWriter final : public BlobWriter {
   }
 
  private:
+  // The flush in flight and the O_DIRECT twin must be done before the
+  // rename: the bytes the final name shows are all written.
+  Result<> close_for_rename() {
+    if (auto r = wait_flush(); !r) return r;
+    if (direct_fd_ >= 0) return env_->close(std::exchange(direct_fd_, -1));
+    return {};
+  }
+
   // Every flush_every bytes (slow_flush_every for a slow writer), a flush
   // of what was written so far on the backend's flusher thread
   // (store/background_flusher.h), one at a time; its error ends the writer.
@@ -175,6 +211,7 @@ class DiskWriter final : public BlobWriter {
   std::uint64_t rate_from_ = 0;  // the slow-writer test measures from here
   std::chrono::steady_clock::time_point rate_mark_ = std::chrono::steady_clock::now();
   std::optional<std::future<Result<>>> flush_;
+  std::filesystem::path published_;  // set by publish()
   bool done_ = false;
 };
 
@@ -311,6 +348,19 @@ Result<> DiskBackend::remove(const Digest& digest) {
   return env_->fsync_dir(p.parent_path());
 }
 
+Result<> DiskBackend::sync(const Digest& digest) {
+  std::filesystem::path p = blob_path(digest);
+  auto fd = env_->open(p, Env::kRead);
+  if (!fd) {
+    if (fd.error().code == Errc::kNotFound) return fail(Errc::kNotFound, "blob {} is not stored", to_hash_ref(digest));
+    return std::unexpected(fd.error());
+  }
+  auto synced = env_->fdatasync(*fd);
+  (void)env_->close(*fd);  // the flush's result is what counts
+  if (!synced) return synced;
+  return env_->fsync_dir(p.parent_path());
+}
+
 Result<std::vector<BackendStat>> DiskBackend::enumerate(std::optional<Digest> after, std::size_t limit) {
   std::vector<BackendStat> out;
   if (limit == 0) return out;
@@ -364,7 +414,10 @@ Result<> DiskBackend::recover() {
     if (has_lock_file) {
       auto lock = env_->lock_file(lock_path);
       if (!lock) {
-        if (lock.error().code == Errc::kConflict) continue;
+        if (lock.error().code == Errc::kConflict) {
+          others_live_ = true;
+          continue;
+        }
         return std::unexpected(lock.error());
       }
       lock_fd = *lock;

@@ -8,7 +8,12 @@
 //
 // A write goes to a temporary file on the same file system; commit() makes it
 // durable (fdatasync), renames it into its shard and fsyncs the shard
-// directory, so after a crash a blob is either absent or complete. Large
+// directory, so after a crash a blob is either absent or complete.
+// publish() renames at once and sync() flushes after (the file and the shard
+// directory), so BlobStore can commit the blob's row meanwhile; a file at a
+// final name is then no proof of its bytes until a verified row names it
+// (docs/architecture.md, "Durable commit"), and neither commit() nor
+// publish() dedups against one. Large
 // aligned appends (the ingest ring hands over 4 KiB-aligned 1 MiB buffers)
 // use O_DIRECT, which saves the page-cache copy
 // (measured: put CPU 2.1 -> 1.5 ns/byte, the copy costs about as much as a
@@ -90,6 +95,9 @@ class DiskBackend final : public BlobBackend {
   Result<> remove(const Digest& digest) override;
   Result<std::vector<BackendStat>> enumerate(std::optional<Digest> after, std::size_t limit) override;
   Result<> recover() override;
+  bool durable_on_publish() const override { return false; }
+  bool shared_with_live_process() const override { return others_live_.load(); }
+  Result<> sync(const Digest& digest) override;
 
   // Where a committed blob lives (whether or not it exists).
   std::filesystem::path blob_path(const Digest& digest) const;
@@ -109,6 +117,7 @@ class DiskBackend final : public BlobBackend {
   int lock_fd_ = -1;
   std::atomic<std::uint64_t> next_tmp_{0};
   std::atomic<bool> direct_io_works_{true};
+  std::atomic<bool> others_live_{false};  // recover() met another session's held lock
   std::once_flag flusher_once_;
   std::unique_ptr<BackgroundFlusher> flusher_;  // declared last: joined before the rest goes
 };

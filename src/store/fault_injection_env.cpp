@@ -269,7 +269,12 @@ Result<> FaultInjectionEnv::rename(const std::filesystem::path& from, const std:
     if (it != synced_size_.end()) {
       synced_size_[to.string()] = it->second;
       synced_size_.erase(it);
+    } else {
+      synced_size_.erase(to.string());  // a replaced file's unsynced data went with it
     }
+    // Open descriptors follow the file: a sync after the rename covers it at its new name.
+    for (auto& [fd, p] : fds_)
+      if (p == from.string()) p = to.string();
     unsynced_entries_.push_back({dir_of(to.string()), to.string(), from.string()});
   }
   return r;

@@ -1,10 +1,12 @@
 // MetadataStore: one row per blob (size, MIME type, chunk hashes, lifecycle),
 // kept in SQLite (WAL) by default; a PostgreSQL implementation comes later.
 //
-// The row is written after the bytes are durable in the backend and removed
-// before the bytes are deleted, so a row always names bytes that exist (a
-// crash can at worst leave unindexed bytes, which `verify --repair` and GC
-// find).
+// The row is removed before the bytes are deleted. It is written after the
+// bytes are durable in the backend, or (a store that keeps_notes(), on a
+// backend that is not durable_on_publish()) with a pending note while they
+// are flushed, and a row with a note is re-verified at open; so after a
+// crash a row names bytes that exist (a crash can at worst leave unindexed
+// bytes, which `verify --repair` and GC find).
 //
 // Thread safety: safe for concurrent use from any number of threads.
 #pragma once
@@ -14,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/digest.h"
@@ -82,6 +85,38 @@ class MetadataStore {
     if (with_row) return fail(Errc::kUnsupported, "this metadata store runs no SQL with a row");
     return insert_blob(record, hold);
   }
+  // Pending notes (docs/architecture.md, "Durable commit"): a note says a
+  // blob's row may have committed before its bytes were durable. A store
+  // without notes (keeps_notes() false) gets rows only after the bytes are
+  // durable; the defaults below are for it.
+  virtual bool keeps_notes() const { return false; }
+  // As insert_blob_with, with a note `note` (a non-zero token) for the blob
+  // in the same transaction (replacing any note it had).
+  virtual Result<bool> insert_blob_noted(const BlobRecord& record, std::string_view hold, const RowHook& with_row,
+                                         std::int64_t note) {
+    (void)note;
+    return insert_blob_with(record, hold, with_row);
+  }
+  // The blob's note, if it has one.
+  virtual Result<std::optional<std::int64_t>> pending_note(const Digest& hash) {
+    (void)hash;
+    return std::optional<std::int64_t>();
+  }
+  // The bytes of `note` are durable now: the note goes with a later
+  // transaction (or flush_notes()), unless a newer note replaced it.
+  virtual void note_flushed(const Digest& hash, std::int64_t note) { (void)hash, (void)note; }
+  // Deletes the notes note_flushed() queued, in one transaction.
+  virtual Result<> flush_notes() { return {}; }
+  // Every note, for recovery at open.
+  virtual Result<std::vector<std::pair<Digest, std::int64_t>>> pending_notes() {
+    return std::vector<std::pair<Digest, std::int64_t>>();
+  }
+  // Deletes one note now (recovery), if it is still `note`.
+  virtual Result<> clear_note(const Digest& hash, std::int64_t note) {
+    (void)hash, (void)note;
+    return {};
+  }
+
   virtual Result<std::optional<BlobRecord>> get_blob(const Digest& hash) = 0;
   virtual Result<> set_state(const Digest& hash, BlobState state) = 0;
   // Sets BlobRecord::quarantine; "" clears it. Errors: kNotFound (no row).

@@ -90,6 +90,12 @@ const std::vector<std::string>& SqlMetadata::migrations() {
       // 5: the first filename an upload gave (blob channel UPLOAD, PUT /blobs
       // ?name=): `blobsync stat`, and Content-Disposition on ?download=1.
       "ALTER TABLE blobs ADD COLUMN filename TEXT;",
+      // 6: pending notes (docs/architecture.md, "Durable commit"): rows that
+      // committed while their bytes were being flushed; re-verified at open.
+      "CREATE TABLE blob_pending ("
+      "  hash ${BYTES} PRIMARY KEY CHECK (length(hash) = 32),"
+      "  token ${INT} NOT NULL"
+      ");",
   };
   return steps;
 }
@@ -169,6 +175,24 @@ Result<> insert_row(SqlConn& c, const BlobRecord& record, std::string_view hold,
   return {};
 }
 
+// The note of a row whose bytes are being flushed, in the row's transaction.
+Result<> insert_note(SqlConn& c, const Digest& hash, std::int64_t note) {
+  if (note == 0) return {};
+  auto r = c.query("INSERT INTO blob_pending(hash, token) VALUES (?, ?) "
+                   "ON CONFLICT (hash) DO UPDATE SET token = excluded.token",
+                   {key(hash), note});
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+Result<> delete_notes(SqlConn& c, const std::vector<std::pair<Digest, std::int64_t>>& notes) {
+  for (const auto& [hash, token] : notes) {
+    auto r = c.query("DELETE FROM blob_pending WHERE hash = ? AND token = ?", {key(hash), token});
+    if (!r) return std::unexpected(r.error());
+  }
+  return {};
+}
+
 }  // namespace
 
 struct SqlMetadata::PendingInsert {
@@ -176,6 +200,7 @@ struct SqlMetadata::PendingInsert {
   std::string_view hold;
   std::vector<std::uint8_t> chunks;
   const MetadataStore::RowHook* with_row;  // may be empty
+  std::int64_t note = 0;
   Result<bool> result = false;
   bool done = false;
 };
@@ -185,10 +210,62 @@ Result<bool> SqlMetadata::insert_blob(const BlobRecord& record, std::string_view
 }
 
 Result<bool> SqlMetadata::insert_blob_with(const BlobRecord& record, std::string_view hold, const RowHook& with_row) {
+  return insert_blob_noted(record, hold, with_row, 0);
+}
+
+Result<std::optional<std::int64_t>> SqlMetadata::pending_note(const Digest& hash) {
+  auto res = db_->read("SELECT token FROM blob_pending WHERE hash = ?", {key(hash)});
+  if (!res) return std::unexpected(res.error());
+  if (res->empty()) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>(res->int64(0, 0));
+}
+
+void SqlMetadata::note_flushed(const Digest& hash, std::int64_t note) {
+  std::lock_guard g(group_mu_);
+  flushed_notes_.emplace_back(hash, note);
+}
+
+Result<> SqlMetadata::flush_notes() {
+  std::vector<std::pair<Digest, std::int64_t>> notes;
+  {
+    std::lock_guard g(group_mu_);
+    notes = std::exchange(flushed_notes_, {});
+  }
+  if (notes.empty()) return {};
+  auto r = db_->transaction([&](SqlConn& c) { return delete_notes(c, notes); });
+  if (!r) requeue_notes(std::move(notes));
+  return r;
+}
+
+void SqlMetadata::requeue_notes(std::vector<std::pair<Digest, std::int64_t>> notes) {
+  std::lock_guard g(group_mu_);
+  flushed_notes_.insert(flushed_notes_.end(), notes.begin(), notes.end());
+}
+
+Result<std::vector<std::pair<Digest, std::int64_t>>> SqlMetadata::pending_notes() {
+  auto res = db_->read("SELECT hash, token FROM blob_pending ORDER BY hash");
+  if (!res) return std::unexpected(res.error());
+  std::vector<std::pair<Digest, std::int64_t>> out;
+  for (std::size_t i = 0; i < res->rows(); ++i) {
+    auto hash = res->bytes(i, 0);
+    Digest d;
+    if (hash.size() != d.bytes.size()) return fail(Errc::kCorruption, "metadata: pending note of {} bytes", hash.size());
+    std::memcpy(d.bytes.data(), hash.data(), hash.size());
+    out.emplace_back(d, res->int64(i, 1));
+  }
+  return out;
+}
+
+Result<> SqlMetadata::clear_note(const Digest& hash, std::int64_t note) {
+  return db_->transaction([&](SqlConn& c) { return delete_notes(c, {{hash, note}}); });
+}
+
+Result<bool> SqlMetadata::insert_blob_noted(const BlobRecord& record, std::string_view hold, const RowHook& with_row,
+                                            std::int64_t note) {
   if (record.chunk_hashes.size() != record.chunk_count)
     return fail(Errc::kInternal, "insert_blob: {} chunk hashes for {} chunks", record.chunk_hashes.size(),
                 record.chunk_count);
-  PendingInsert me{&record, hold, std::vector<std::uint8_t>(record.chunk_hashes.size() * 32), &with_row};
+  PendingInsert me{&record, hold, std::vector<std::uint8_t>(record.chunk_hashes.size() * 32), &with_row, note};
   for (std::size_t i = 0; i < record.chunk_hashes.size(); ++i)
     std::memcpy(me.chunks.data() + 32 * i, record.chunk_hashes[i].bytes.data(), 32);
   // Group commit: whoever finds no commit running takes every insert queued
@@ -213,6 +290,20 @@ Result<bool> SqlMetadata::insert_blob_with(const BlobRecord& record, std::string
 }
 
 void SqlMetadata::commit_group(std::vector<PendingInsert*>& batch) {
+  // Notes whose bytes are durable now go with this group's transaction (no
+  // commit of their own); back in the queue if it fails.
+  std::vector<std::pair<Digest, std::int64_t>> notes;
+  {
+    std::lock_guard g(group_mu_);
+    notes = std::exchange(flushed_notes_, {});
+  }
+  struct Requeue {
+    SqlMetadata* self;
+    std::vector<std::pair<Digest, std::int64_t>>* notes;
+    ~Requeue() {
+      if (!notes->empty()) self->requeue_notes(std::move(*notes));
+    }
+  } requeue{this, &notes};
   // One commit (one WAL fsync on SQLite) for the whole group. Rows in hash
   // order, so two servers' groups on one PostgreSQL database cannot deadlock.
   if (batch.size() > 1) {
@@ -220,30 +311,49 @@ void SqlMetadata::commit_group(std::vector<PendingInsert*>& batch) {
               [](const PendingInsert* a, const PendingInsert* b) { return a->record->hash < b->record->hash; });
     auto r = db_->transaction([&](SqlConn& c) -> Result<> {
       BlobTotalsDelta totals;  // per attempt: transaction() may run the body again
+      if (auto d = delete_notes(c, notes); !d) return d;
       for (auto* p : batch) {
         bool inserted = false;
         if (auto one = insert_row(c, *p->record, p->hold, p->chunks, inserted, totals); !one) return one;
+        if (auto n = insert_note(c, p->record->hash, p->note); !n) return n;
         if (*p->with_row)
           if (auto hook = (*p->with_row)(c); !hook) return hook;
         p->result = inserted;
       }
       return add_totals(c, totals);
     });
-    if (r) return;
+    if (r) {
+      notes.clear();
+      return;
+    }
     // Some row (or its hook) failed and took the group with it: each on its
     // own, so the error reaches only its own caller.
   }
   for (auto* p : batch) {
     bool inserted = false;
-    auto r = db_->transaction([&](SqlConn& c) -> Result<> {
+    // The queued notes ride with the first row (a second commit of their
+    // own would be a second flush in the puts' path); again without them
+    // if that fails.
+    bool carry = !notes.empty() && batch.size() == 1;
+    auto body = [&](SqlConn& c) -> Result<> {
       BlobTotalsDelta totals;
+      if (carry)
+        if (auto d = delete_notes(c, notes); !d) return d;
       if (auto one = insert_row(c, *p->record, p->hold, p->chunks, inserted, totals); !one) return one;
+      if (auto n = insert_note(c, p->record->hash, p->note); !n) return n;
       if (*p->with_row)
         if (auto hook = (*p->with_row)(c); !hook) return hook;
       return add_totals(c, totals);
-    });
+    };
+    auto r = db_->transaction(body);
+    if (carry) {
+      if (r) notes.clear();
+      carry = false;
+      if (!r) r = db_->transaction(body);
+    }
     p->result = r ? Result<bool>(inserted) : Result<bool>(std::unexpected(r.error()));
   }
+  // Notes not deleted go back to the queue (`requeue`) for the next group.
 }
 
 Result<std::optional<BlobRecord>> SqlMetadata::get_blob(const Digest& hash) {
@@ -297,6 +407,8 @@ Result<> SqlMetadata::delete_blob(const Digest& hash) {
   return db_->transaction([&](SqlConn& c) -> Result<> {
     auto del = c.query("DELETE FROM blobs WHERE hash = ? RETURNING size, quarantine", {key(hash)});
     if (!del) return std::unexpected(del.error());
+    auto note = c.query("DELETE FROM blob_pending WHERE hash = ?", {key(hash)});
+    if (!note) return std::unexpected(note.error());
     return add_totals(c, removed_totals(*del));
   });
 }

@@ -6,6 +6,10 @@
 //         unheld_at_ms, quarantine)
 //   blob_hold(hash BYTES, holder TEXT, since_ms)   what keeps a blob
 //                                                  (store/blob_lifecycle.h)
+//   blob_pending(hash, token)   pending notes: rows committed while their
+//                               bytes were flushed (docs/architecture.md,
+//                               "Durable commit"); deleted by a later
+//                               transaction once the bytes are durable
 //   blob_totals(slot, blob_count, total_bytes, quarantined)
 //                       running totals whose sums over the slots are what
 //                       stats() and count_quarantined() report; every
@@ -54,6 +58,14 @@ class SqlMetadata : public MetadataStore {
   using MetadataStore::insert_blob;
   Result<bool> insert_blob(const BlobRecord& record, std::string_view hold) override;
   Result<bool> insert_blob_with(const BlobRecord& record, std::string_view hold, const RowHook& with_row) override;
+  bool keeps_notes() const override { return true; }
+  Result<bool> insert_blob_noted(const BlobRecord& record, std::string_view hold, const RowHook& with_row,
+                                 std::int64_t note) override;
+  Result<std::optional<std::int64_t>> pending_note(const Digest& hash) override;
+  void note_flushed(const Digest& hash, std::int64_t note) override;
+  Result<> flush_notes() override;
+  Result<std::vector<std::pair<Digest, std::int64_t>>> pending_notes() override;
+  Result<> clear_note(const Digest& hash, std::int64_t note) override;
   Result<std::optional<BlobRecord>> get_blob(const Digest& hash) override;
   Result<> set_state(const Digest& hash, BlobState state) override;
   Result<> set_quarantine(const Digest& hash, std::string_view reason) override;
@@ -86,12 +98,15 @@ class SqlMetadata : public MetadataStore {
  private:
   struct PendingInsert;
   void commit_group(std::vector<PendingInsert*>& batch);
+  void requeue_notes(std::vector<std::pair<Digest, std::int64_t>> notes);
 
   std::shared_ptr<SqlDb> db_;
   std::mutex group_mu_;
   std::condition_variable group_cv_;
   std::vector<PendingInsert*> group_queue_;  // guarded by group_mu_
   bool group_running_ = false;               // guarded by group_mu_
+  // Notes whose bytes are durable, deleted by the next group's transaction.
+  std::vector<std::pair<Digest, std::int64_t>> flushed_notes_;  // guarded by group_mu_
 };
 
 }  // namespace blobsync

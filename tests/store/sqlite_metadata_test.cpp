@@ -131,7 +131,7 @@ TEST(SqliteMetadata, OtherComponentsShareTheDatabase) {
   auto meta = SqliteMetadata::open(tmp.path() / "meta.db");
   ASSERT_TRUE(meta);
   ASSERT_TRUE((*meta)->db().migrate("http", {"CREATE TABLE refs(blob BLOB REFERENCES blobs(hash), who TEXT)"}));
-  EXPECT_EQ(*(*meta)->db().schema_version("blobs"), 5);  // 5: filename
+  EXPECT_EQ(*(*meta)->db().schema_version("blobs"), 6);  // 6: pending notes
   EXPECT_EQ(*(*meta)->db().schema_version("http"), 1);
 }
 
