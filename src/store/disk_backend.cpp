@@ -115,13 +115,13 @@ class DiskWriter final : public BlobWriter {
       abort();
       return std::unexpected(std::move(e));
     };
-    if (!replace) {
-      auto st = env_->stat(final_path);
-      if (st) return fail(Errc::kAlreadyExists, "{} already exists", final_path.string());
-      if (st.error().code != Errc::kNotFound) return fail_with(st.error());
-    }
     if (auto r = close_for_rename(); !r) return fail_with(r.error());
-    if (auto r = env_->rename(tmp_, final_path); !r) return fail_with(r.error());
+    // Not replacing is decided by the rename itself: another process's file
+    // appearing between a check and the rename would be replaced.
+    if (auto r = replace ? env_->rename(tmp_, final_path) : env_->rename_noreplace(tmp_, final_path); !r) {
+      if (r.error().code == Errc::kAlreadyExists) return r;  // the writer stays usable
+      return fail_with(r.error());
+    }
     done_ = true;  // tmp_ no longer exists; fd_ stays open for sync()
     published_ = std::move(final_path);
     return {};

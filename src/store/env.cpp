@@ -139,6 +139,23 @@ class PosixEnv final : public Env {
     return {};
   }
 
+  Result<> rename_noreplace(const std::filesystem::path& from, const std::filesystem::path& to) override {
+    auto exists = [&] { return fail(Errc::kAlreadyExists, "rename {} to {}: the target exists", from.string(), to.string()); };
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return {};
+    int err = errno;
+    if (err == EEXIST) return exists();
+    if (err != EINVAL && err != ENOSYS)
+      return std::unexpected(errno_error(err, fmt::format("rename {} to {}", from.string(), to.string())));
+    // No RENAME_NOREPLACE here: link(2) fails atomically on an existing name.
+    if (::link(from.c_str(), to.c_str()) != 0) {
+      err = errno;
+      if (err == EEXIST) return exists();
+      return std::unexpected(errno_error(err, fmt::format("link {} to {}", from.string(), to.string())));
+    }
+    if (::unlink(from.c_str()) != 0) return std::unexpected(errno_error(errno, describe("unlink", from)));
+    return {};
+  }
+
   Result<> unlink(const std::filesystem::path& path) override {
     if (::unlink(path.c_str()) != 0) return std::unexpected(errno_error(errno, describe("unlink", path)));
     return {};

@@ -85,6 +85,11 @@ class Env {
 
   // rename(2): atomically replaces `to` if it exists.
   virtual Result<> rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
+  // rename(2) that never replaces: fails with kAlreadyExists, atomically, if
+  // `to` exists (renameat2 RENAME_NOREPLACE; link + unlink where the file
+  // system lacks it). A check-then-rename would let another process's file
+  // appear in between and be replaced.
+  virtual Result<> rename_noreplace(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
   virtual Result<> unlink(const std::filesystem::path& path) = 0;
   // Returns true if it created the directory, false if one already existed.
   virtual Result<bool> mkdir(const std::filesystem::path& path, unsigned mode = 0755) = 0;

@@ -263,21 +263,30 @@ Result<std::uint64_t> FaultInjectionEnv::file_size(int fd) {
 Result<> FaultInjectionEnv::rename(const std::filesystem::path& from, const std::filesystem::path& to) {
   if (auto e = enter(EnvOp::kRename, from.string() + " -> " + to.string())) return std::unexpected(*e);
   auto r = base_->rename(from, to);
-  if (r) {
-    std::lock_guard g(mu_);
-    auto it = synced_size_.find(from.string());
-    if (it != synced_size_.end()) {
-      synced_size_[to.string()] = it->second;
-      synced_size_.erase(it);
-    } else {
-      synced_size_.erase(to.string());  // a replaced file's unsynced data went with it
-    }
-    // Open descriptors follow the file: a sync after the rename covers it at its new name.
-    for (auto& [fd, p] : fds_)
-      if (p == from.string()) p = to.string();
-    unsynced_entries_.push_back({dir_of(to.string()), to.string(), from.string()});
-  }
+  if (r) on_renamed(from.string(), to.string());
   return r;
+}
+
+Result<> FaultInjectionEnv::rename_noreplace(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (auto e = enter(EnvOp::kRename, from.string() + " -> " + to.string())) return std::unexpected(*e);
+  auto r = base_->rename_noreplace(from, to);
+  if (r) on_renamed(from.string(), to.string());
+  return r;
+}
+
+void FaultInjectionEnv::on_renamed(const std::string& from, const std::string& to) {
+  std::lock_guard g(mu_);
+  auto it = synced_size_.find(from);
+  if (it != synced_size_.end()) {
+    synced_size_[to] = it->second;
+    synced_size_.erase(it);
+  } else {
+    synced_size_.erase(to);  // a replaced file's unsynced data went with it
+  }
+  // Open descriptors follow the file: a sync after the rename covers it at its new name.
+  for (auto& [fd, p] : fds_)
+    if (p == from) p = to;
+  unsynced_entries_.push_back({dir_of(to), to, from});
 }
 
 Result<> FaultInjectionEnv::unlink(const std::filesystem::path& path) {

@@ -91,6 +91,7 @@ class FaultInjectionEnv final : public Env {
   Result<> start_writeback(int fd, std::uint64_t offset, std::uint64_t length) override;
   Result<std::uint64_t> file_size(int fd) override;
   Result<> rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
+  Result<> rename_noreplace(const std::filesystem::path& from, const std::filesystem::path& to) override;
   Result<> unlink(const std::filesystem::path& path) override;
   Result<bool> mkdir(const std::filesystem::path& path, unsigned mode) override;
   Result<> fsync_dir(const std::filesystem::path& path) override;
@@ -109,6 +110,7 @@ class FaultInjectionEnv final : public Env {
   // and a directory fsync make durable.
   void before_write(int fd, const std::string& path);
   void on_unlinked(const std::string& path);
+  void on_renamed(const std::string& from, const std::string& to);
   void on_dir_synced(const std::string& dir);
 
   struct Fault {

@@ -213,6 +213,43 @@ INSTANTIATE_TEST_SUITE_P(WriteModes, StoreFaultsByMode,
 
 // The first early flush fails: the put fails with that error, and nothing of
 // it is visible then or after reopening.
+// A rename that must not replace refuses atomically, through the real file
+// system and through the fault-injection wrapper (which still logs it as a
+// rename and undoes it on power loss).
+TEST(StoreFaults, RenameNoReplaceRefusesAnExistingName) {
+  TempDir tmp;
+  auto write = [](const std::filesystem::path& p, const char* text) { std::ofstream(p) << text; };
+  auto read = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  FaultInjectionEnv fenv(Env::posix());
+  for (Env* env : {Env::posix(), static_cast<Env*>(&fenv)}) {
+    auto a = tmp.path() / "a", b = tmp.path() / "b";
+    write(a, "new");
+    write(b, "old");
+    auto r = env->rename_noreplace(a, b);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::kAlreadyExists);
+    EXPECT_EQ(read(a), "new");  // both untouched
+    EXPECT_EQ(read(b), "old");
+    ASSERT_TRUE(std::filesystem::remove(b));
+    ASSERT_TRUE(env->rename_noreplace(a, b)) << "the name is free now";
+    EXPECT_FALSE(std::filesystem::exists(a));
+    EXPECT_EQ(read(b), "new");
+    ASSERT_TRUE(std::filesystem::remove(b));
+  }
+  EXPECT_EQ(fenv.count(EnvOp::kRename), 2u);
+  // A rename no directory fsync followed is undone by a power cut.
+  auto c = tmp.path() / "c", d = tmp.path() / "d";
+  write(c, "x");
+  fenv.clear_log();
+  ASSERT_TRUE(fenv.rename_noreplace(c, d));
+  ASSERT_TRUE(fenv.power_loss());
+  EXPECT_TRUE(std::filesystem::exists(c));
+  EXPECT_FALSE(std::filesystem::exists(d));
+}
+
 TEST(StoreFaults, FailedEarlyFlushFailsThePut) {
   TempDir tmp;
   FaultInjectionEnv env(Env::posix());
