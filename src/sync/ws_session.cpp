@@ -47,8 +47,6 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxQueuedMessages = 64;       // Yjs messages waiting for the room
 constexpr std::size_t kMaxBufferedChunks = 8u << 20;  // blob bytes waiting for the disk
 
-
-
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -147,8 +145,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   // The registry's sweep (its thread): a hop to the strand only when something is due.
   void sweep(std::int64_t now_ms) override {
-    if (!dormancy_.due(now_ms)) return;
-    asio::post(sock().get_executor(), [self = shared_from_this()] { self->on_sweep_due(); });
+    if (dormancy_.due(now_ms)) asio::post(sock().get_executor(), [self = shared_from_this()] { self->on_sweep_due(); });
   }
   TokenQuota* write_quota() override { return quota_.get(); }
 
@@ -186,9 +183,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   void close_on_strand(std::uint16_t code, const std::string& reason) {
     if (close_started_ || !accepted_) return;
-    // Dormant: the close handshake is Beast's; bring the stream back first.
-    if (!ws_)
-      return when_awake([self = shared_from_this(), code, reason] { self->close_on_strand(code, reason); });
+    if (waking_) return when_awake([self = shared_from_this(), code, reason] { self->close_on_strand(code, reason); });
+    if (!ws_) return close_dormant(code, reason);
     close_started_ = true;
     {
       std::lock_guard lock(mu_);
@@ -196,6 +192,22 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
     ws_->async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), [self = shared_from_this()](beast::error_code) {
       self->abort();
+    });
+  }
+
+  // A dormant connection's close: Beast's close frame written raw (a fresh stream's close beside the
+  // pending peek lost its frame 2 runs in 3), then the peer's answer awaited (the peek) <= 30 s, as Beast.
+  void close_dormant(std::uint16_t code, const std::string& reason) {
+    close_started_ = true;
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    auto bytes = std::make_shared<std::vector<std::uint8_t>>(close_frame(code, reason));
+    sock().async_write_some(asio::buffer(*bytes), [bytes](boost::system::error_code, std::size_t) {});
+    auto grace = std::make_shared<asio::steady_timer>(sock().get_executor(), std::chrono::seconds(30));
+    grace->async_wait([self = shared_from_this(), grace](beast::error_code ec) {
+      if (!ec) self->abort();
     });
   }
 
@@ -376,6 +388,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
           self->dormancy_.peek_ended();
           if (ec) return self->on_read(ec);
+          if (self->close_started_ && !self->ws_) return self->abort(), self->finish();  // close_dormant()'s answer
           self->when_awake([self] {
             if (self->close_started_) return self->finish();
             self->start_read();
@@ -383,12 +396,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         });
   }
 
-
-  // Dormancy (ws_dormancy.h): once Beast holds no bytes, no read, no write and no close (the read
-  // gate drained, the peek pending; every Beast write completes at once), the stream goes and the
-  // socket, the peek and the room membership stay. Bytes from the peer, a close or the shutdown bring
-  // a fresh stream back (wake()); meanwhile the sweep pings as Beast would and closes the socket (as
-  // Beast does on a keep-alive time-out: no close frame) when a ping got no answer.
+  // Dormancy (ws_dormancy.h, architecture.md): with the peek pending Beast holds no byte, read, write
+  // or close, so the stream goes; the sweep pings as Beast would and closes the socket unanswered.
   void on_sweep_due() {
     if (!reading_ || close_started_ || waking_) return;
     switch (dormancy_.step(steady_ms(), wire_->rx_ms, wire_->ping_ms)) {
@@ -421,8 +430,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
   }
 
-  // A fresh stream over the same socket, brought to the open state through Beast's own handshake on
-  // a synthetic upgrade request whose 101 never reaches the peer; then `fn`.
+  // A fresh stream over the same socket, opened by Beast's accept of a synthetic upgrade (101 swallowed).
   void wake(std::move_only_function<void()> fn) {
     if (dormancy_.dormant()) deps_.sessions.count_dormant(-1);
     dormancy_.woke();

@@ -17,7 +17,7 @@
 //     is: every close, Beast's own included, goes through CoalescingSocket::close().
 //
 // Also here: the options each stream gets (configure_stream()), the synthetic
-// upgrade a fresh stream accepts, and the keep-alive ping frame.
+// upgrade a fresh stream accepts, the keep-alive ping and a dormant connection's close frame.
 //
 // Thread safety: as CoalescingSocket's; the stamps and `swallow` are used on
 // the connection's strand only.
@@ -36,7 +36,10 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/stream_base.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <string_view>
+#include <vector>
 #include <cstdint>
 #include <memory>
 
@@ -121,6 +124,15 @@ inline void beast_close_socket(WireRef& s) { s.wire().sock.close(); }
 
 // A server's keep-alive ping: FIN + opcode 9, unmasked, no payload (as Beast's idle ping).
 inline constexpr std::uint8_t kPingFrame[2] = {0x89, 0x00};
+
+// A server's close frame (unmasked) with `code` and `reason` (cut to fit a control frame's 125 bytes).
+inline std::vector<std::uint8_t> close_frame(std::uint16_t code, std::string_view reason) {
+  const std::size_t n = 2 + std::min<std::size_t>(reason.size(), 123);
+  std::vector<std::uint8_t> f{0x88, static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(code >> 8),
+                              static_cast<std::uint8_t>(code)};
+  f.insert(f.end(), reason.begin(), reason.begin() + static_cast<std::ptrdiff_t>(n - 2));
+  return f;
+}
 
 // What a dormant connection's fresh stream accepts: a valid upgrade, never sent by a peer. Its 101
 // response is swallowed (ws_wire.h).
