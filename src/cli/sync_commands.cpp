@@ -46,6 +46,7 @@ Result<sync::SyncConfig> sync_config(const http::ServerConfig& c, const std::str
   sc.peer_token = c.peer_token;
   sc.peer_tokens = c.peer_tokens;
   sc.room_idle_timeout = c.room_idle_timeout;
+  sc.ws_idle_timeout = c.ws_idle_timeout;
   sc.fsync = c.sync_fsync;
   sc.max_blob_bytes = c.max_upload_bytes;
   sc.allowed_mime = c.allowed_mime;

@@ -48,6 +48,7 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"room_token_secret", "HS256 key of room tokens, the same on every server of a mesh; empty: generated once into DATA/room_token.secret"},
       {"tokens_not_before", "refuse room tokens issued before this time (2026-12-06T21:00:00Z or Unix seconds)"},
       {"room_idle_timeout", "an idle durable room parks at once and leaves memory this long after; rooms that cannot park unload this long after their last connection"},
+      {"ws_idle_timeout", "a WebSocket peer silent for half of this is pinged, and its connection closed if nothing comes back in the other half"},
       {"sync_fsync", "make every room update durable before broadcasting it (true/false)"},
       {"peers", "other servers' sync URLs to mesh with, ws:// or wss:// (comma list)"},
       {"tls_ca_file", "PEM CA bundle that wss:// peers and holders must chain to; empty: the system's store"},
@@ -421,6 +422,12 @@ Result<ServerConfig> build_config(const std::vector<ConfigValues>& layers) {
       auto d = parse_duration_ms(value);
       if (!d) return bad(d.error());
       c.room_idle_timeout = *d;
+    } else if (key == "ws_idle_timeout") {
+      auto d = parse_duration_ms(value);
+      if (!d) return bad(d.error());
+      // Beast pings after half of it; below 2 s a slow link would be cut for a late pong.
+      if (d->count() < 2000) return fail(Errc::kInvalidArgument, "config 'ws_idle_timeout': '{}' is below 2s", value);
+      c.ws_idle_timeout = *d;
     } else if (key == "sync_fsync") {
       auto b = parse_bool(value);
       if (!b) return bad(b.error());

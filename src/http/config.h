@@ -78,6 +78,7 @@ struct ServerConfig {
   std::string room_token_secret;
   std::int64_t tokens_not_before = 0;  // Unix seconds; room tokens issued earlier are refused
   std::chrono::milliseconds room_idle_timeout{60'000};  // accepts 300ms (tests) as well as 60s
+  std::chrono::milliseconds ws_idle_timeout{60'000};    // WebSocket keep-alive: ping after half, close after all
   bool sync_fsync = true;
   // Server mesh (src/mesh): other servers' sync URLs, and what to copy.
   std::vector<std::string> peers;

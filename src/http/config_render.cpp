@@ -111,6 +111,7 @@ std::optional<std::string> render_config_value(const ServerConfig& c, std::strin
   if (key == "tokens_not_before")
     return c.tokens_not_before == 0 ? quote("") : std::to_string(c.tokens_not_before);
   if (key == "room_idle_timeout") return duration_ms(c.room_idle_timeout);
+  if (key == "ws_idle_timeout") return duration_ms(c.ws_idle_timeout);
   if (key == "sync_fsync") return boolean(c.sync_fsync);
   if (key == "peers") return list(c.peers);
   if (key == "tls_ca_file") return quote(c.tls_ca_file);

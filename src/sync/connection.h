@@ -40,6 +40,10 @@ class Connection {
   // What this connection's document updates are charged to (its room
   // token's quota, sync/token_quota.h); null: no quota.
   virtual TokenQuota* write_quota() { return nullptr; }
+  // Called by the session registry's sweep about twice a second (steady
+  // milliseconds), from its own thread: a WebSocket session lets an idle
+  // connection go dormant and keeps a dormant one alive (ws_session.h).
+  virtual void sweep(std::int64_t /*now_ms*/) {}
 };
 
 }  // namespace blobsync::sync

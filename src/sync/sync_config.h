@@ -44,7 +44,9 @@ struct SyncConfig {
   std::vector<std::string> peer_tokens;
 
   // Rooms.
-  std::chrono::milliseconds room_idle_timeout{60'000};  // unload after this long with no connection
+  std::chrono::milliseconds room_idle_timeout{60'000};
+  // A WebSocket peer silent for half of this is pinged; closed if nothing comes back in the other half.
+  std::chrono::milliseconds ws_idle_timeout{60'000};  // unload after this long with no connection
   std::size_t max_connections = 20'000;                 // extra WebSocket connections get 1013
   std::size_t max_message_bytes = (8u << 20) + (64u << 10);  // largest frame accepted (larger: 1009)
   // Bytes queued per connection, each way: a reader slower than the queue

@@ -305,8 +305,11 @@ std::string SyncEndpoint::render_metrics() const {
       "# HELP blobsync_sync_updates_quarantined_total Stored room updates kept aside at load since start "
       "(malformed or past a limit; table sync_quarantine).\n"
       "# TYPE blobsync_sync_updates_quarantined_total counter\n"
-      "blobsync_sync_updates_quarantined_total {}\n",
-      st.rooms_loaded, st.rooms_parked, st.parks, st.unparks, st.quarantined);
+      "blobsync_sync_updates_quarantined_total {}\n"
+      "# HELP blobsync_sync_connections_dormant WebSocket connections idle long enough to hold no Beast stream.\n"
+      "# TYPE blobsync_sync_connections_dormant gauge\n"
+      "blobsync_sync_connections_dormant {}\n",
+      st.rooms_loaded, st.rooms_parked, st.parks, st.unparks, st.quarantined, state_->sessions.dormant());
 }
 
 }  // namespace blobsync::sync

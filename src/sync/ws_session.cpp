@@ -31,6 +31,8 @@
 #include "sync/room_holds.h"
 #include "sync/room_name.h"
 #include "sync/sync_config.h"
+#include "sync/ws_dormancy.h"
+#include "sync/ws_wire.h"
 
 namespace blobsync::sync {
 
@@ -53,24 +55,29 @@ std::int64_t steady_ms() {
 class WsSession final : public Connection, public std::enable_shared_from_this<WsSession> {
  public:
   using Request = bhttp::request<bhttp::string_body>;
+  using Stream = websocket::stream<WireRef, false>;  // no permessage-deflate: its state is not kept
   WsSession(SessionDeps& deps, std::unique_ptr<http::UpgradeContext> ctx)
       : deps_(deps),
         owner_(deps.owner.lock()),
-        ws_(std::move(ctx->stream)),
-        resume_(ws_.get_executor()),
+        wire_(std::make_shared<Wire>(std::move(ctx->stream))),
+        ws_(std::in_place, WireRef(wire_)),
+        dormancy_(deps.config.ws_idle_timeout.count() / 2),
+        resume_(sock().get_executor()),
         slot_(std::move(ctx->slot)) {}
 
   // The upgrade request and the bytes read past it live in run()'s frame, freed once it ends: an idle
   // connection keeps neither.
   void start(Request request, beast::flat_buffer leftover) {
-    asio::co_spawn(ws_.get_executor(), run(shared_from_this(), std::move(request), std::move(leftover)),
+    asio::co_spawn(sock().get_executor(), run(shared_from_this(), std::move(request), std::move(leftover)),
                    asio::detached);
   }
+
+  CoalescingSocket& sock() noexcept { return wire_->sock; }
 
   // The key the room limits count this client under (http/rate_limiter.h).
   std::string client_address() {
     boost::system::error_code ec;
-    auto a = ws_.next_layer().stream().next_layer().socket().remote_endpoint(ec).address();
+    auto a = sock().stream().next_layer().socket().remote_endpoint(ec).address();
     return http::client_address_key(a.is_v6() ? "[" + a.to_string() + "]:0" : a.to_string() + ":0");
   }
 
@@ -91,7 +98,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       last_send_ms_.store(steady_ms(), std::memory_order_relaxed);
       // Nothing queued: straight to the socket from this thread (a room's
       // strand), no hop to the connection's (coalescing_socket.h).
-      if (open_ && queue_.empty() && !writing_) sent = ws_.next_layer().try_send(messages);
+      if (open_ && queue_.empty() && !writing_) sent = sock().try_send(messages);
       if (sent == Sent::kFailed) {
         closed_ = true;
       } else if (sent == Sent::kRest) {
@@ -112,12 +119,12 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         }
       }
     }
-    auto ex = ws_.get_executor();
+    auto ex = sock().get_executor();
     if (sent == Sent::kFailed) {
       asio::post(ex, [self = shared_from_this()] { self->abort(); });
     } else if (sent == Sent::kRest) {
       asio::post(ex, [self = shared_from_this()] {
-        self->ws_.next_layer().flush_now();
+        self->sock().flush_now();
         self->write_next();
       });
     } else if (too_slow) {
@@ -129,12 +136,17 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   }
 
   void close(std::uint16_t code, std::string_view reason) override {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::string(reason)] {
+    asio::post(sock().get_executor(), [self = shared_from_this(), code, reason = std::string(reason)] {
       self->close_on_strand(code, reason);
     });
   }
 
   std::int64_t last_send_ms() const override { return last_send_ms_.load(std::memory_order_relaxed); }
+
+  // The registry's sweep (its thread): a hop to the strand only when something is due.
+  void sweep(std::int64_t now_ms) override {
+    if (dormancy_.due(now_ms)) asio::post(sock().get_executor(), [self = shared_from_this()] { self->on_sweep_due(); });
+  }
   TokenQuota* write_quota() override { return quota_.get(); }
 
  private:
@@ -144,7 +156,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   }
 
   void abort() {
-    ws_.next_layer().close();
+    sock().close();
     resume_.cancel();
     if (paused_) {  // no read pending to fail: end here
       paused_ = false;
@@ -162,7 +174,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       queued_bytes_ = 0;
     }
     if (close_started_ || !accepted_) return abort();
-    auto grace = std::make_shared<asio::steady_timer>(ws_.get_executor(), std::chrono::seconds(5));
+    auto grace = std::make_shared<asio::steady_timer>(sock().get_executor(), std::chrono::seconds(5));
     grace->async_wait([self = shared_from_this(), grace](beast::error_code ec) {
       if (!ec) self->abort();
     });
@@ -171,20 +183,38 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   void close_on_strand(std::uint16_t code, const std::string& reason) {
     if (close_started_ || !accepted_) return;
+    if (waking_) return when_awake([self = shared_from_this(), code, reason] { self->close_on_strand(code, reason); });
+    if (!ws_) return close_dormant(code, reason);
     close_started_ = true;
     {
       std::lock_guard lock(mu_);
       closed_ = true;
     }
-    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), [self = shared_from_this()](beast::error_code) {
+    ws_->async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), [self = shared_from_this()](beast::error_code) {
       self->abort();
+    });
+  }
+
+  // A dormant connection's close: Beast's close frame written raw (a fresh stream's close beside the
+  // pending peek lost its frame 2 runs in 3), then the peer's answer awaited (the peek) <= 30 s, as Beast.
+  void close_dormant(std::uint16_t code, const std::string& reason) {
+    close_started_ = true;
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    auto bytes = std::make_shared<std::vector<std::uint8_t>>(close_frame(code, reason));
+    sock().async_write_some(asio::buffer(*bytes), [bytes](boost::system::error_code, std::size_t) {});
+    auto grace = std::make_shared<asio::steady_timer>(sock().get_executor(), std::chrono::seconds(30));
+    grace->async_wait([self = shared_from_this(), grace](beast::error_code ec) {
+      if (!ec) self->abort();
     });
   }
 
   // Moves queued messages into the socket's buffer as frames, as many as fit
   // below its high-water mark, then flushes: one send per batch.
   void write_next() {
-    auto& sock = ws_.next_layer();
+    auto& sock = wire_->sock;
     std::size_t moved = 0, left = 0;
     bool more = false, failed = false;
     {
@@ -223,8 +253,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
         static_cast<unsigned>(status), std::string(bhttp::obsolete_reason(status)), body.size(), body);
     // Through the ServerStream (TLS or not), under the coalescing layer.
-    co_await asio::async_write(ws_.next_layer().stream(), asio::buffer(res), kTuple);
-    ws_.next_layer().close();
+    co_await asio::async_write(sock().stream(), asio::buffer(res), kTuple);
+    sock().close();
   }
 
   asio::awaitable<void> run(std::shared_ptr<WsSession> self, Request request, beast::flat_buffer leftover) {
@@ -245,37 +275,26 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     from_server_ = decision.peer;
     if (!decision.quota_key.empty() && deps_.quotas) quota_ = deps_.quotas->open(decision.quota_key, decision.quota);
 
-    ws_.binary(true);
-    ws_.auto_fragment(false);
-    ws_.read_message_max(deps_.config.max_message_bytes);
-    ws_.write_buffer_bytes(256);  // only used for masking/fragmenting, which a server never does
-    websocket::stream_base::timeout timeouts;
-    timeouts.handshake_timeout = std::chrono::seconds(30);
-    timeouts.idle_timeout = std::chrono::seconds(60);  // a ping after 30 s of silence, closed 30 s later
-    timeouts.keep_alive_pings = true;
-    ws_.set_option(timeouts);
-    ws_.set_option(websocket::stream_base::decorator(
+    configure_stream(*ws_, deps_.config, sock().read_gate());
+    ws_->set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(bhttp::field::server, "blobsync"); }));
 
     beast::error_code ec;
     if (leftover.size() == 0) {
-      std::tie(ec) = co_await ws_.async_accept(request, kTuple);
+      std::tie(ec) = co_await ws_->async_accept(request, kTuple);
     } else {
       // Bytes the HTTP server read past the head: replay head and bytes.
       std::ostringstream head;
       head << request.base();
       std::string replay = head.str();
       replay.append(static_cast<const char*>(leftover.data().data()), leftover.size());
-      std::tie(ec) = co_await ws_.async_accept(asio::buffer(replay), kTuple);
+      std::tie(ec) = co_await ws_->async_accept(asio::buffer(replay), kTuple);
     }
     if (ec) co_return;
     accepted_ = true;
     // What the read gate counts (ws_read_gate.h): the replayed bytes now sit in Beast's buffer
     // unparsed; control frames are parsed without a message.
-    ws_.next_layer().read_gate().on_socket_bytes(leftover.size());
-    ws_.control_callback([this](websocket::frame_type, beast::string_view payload) {
-      ws_.next_layer().read_gate().on_control(payload.size());
-    });
+    sock().read_gate().on_socket_bytes(leftover.size());
     {
       std::lock_guard lock(mu_);
       open_ = true;
@@ -315,7 +334,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     // Join; the room queues the greeting and then lets us read.
     joined_ = 0;
     room_->join(self, [self](bool ok) {
-      asio::post(self->ws_.get_executor(), [self, ok] {
+      asio::post(self->sock().get_executor(), [self, ok] {
         self->joined_ = ok ? 1 : -1;
         self->resume_.cancel();
       });
@@ -344,13 +363,13 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       std::lock_guard lock(mu_);
       closed_ = true;
     }
-    auto [ec] = co_await ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), kTuple);
+    auto [ec] = co_await ws_->async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), kTuple);
     (void)ec;
     abort();
   }
 
   void start_read() {
-    ws_.async_read(read_buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    ws_->async_read(read_buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
   // After a message, a plain-TCP connection whose bytes Beast all parsed waits for its socket with a
   // 1-byte peek instead of a Beast read: a pending Beast read holds a 1.5 KiB buffer and ~1 KiB of
@@ -361,15 +380,74 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   // for an edge that has passed). The session's first read is Beast's: it arms Beast's idle timer
   // (keep-alive pings, dead peers closed), which runs on without a read pending.
   void read_when_ready() {
-    auto& sock = ws_.next_layer();
+    auto& sock = wire_->sock;
     if (sock.stream().is_tls() || !sock.read_gate().drained()) return start_read();
+    dormancy_.peek_started(steady_ms());
     sock.stream().next_layer().socket().async_receive(
         asio::buffer(&peek_, 1), asio::socket_base::message_peek,
         [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+          self->dormancy_.peek_ended();
           if (ec) return self->on_read(ec);
-          if (self->close_started_) return self->finish();
-          self->start_read();
+          if (self->close_started_ && !self->ws_) return self->abort(), self->finish();  // close_dormant()'s answer
+          self->when_awake([self] {
+            if (self->close_started_) return self->finish();
+            self->start_read();
+          });
         });
+  }
+
+  // Dormancy (ws_dormancy.h, architecture.md): with the peek pending Beast holds no byte, read, write
+  // or close, so the stream goes; the sweep pings as Beast would and closes the socket unanswered.
+  void on_sweep_due() {
+    if (!reading_ || close_started_ || waking_) return;
+    switch (dormancy_.step(steady_ms(), wire_->rx_ms, wire_->ping_ms)) {
+      case Dormancy::Step::kNone:
+        break;
+      case Dormancy::Step::kSleep:
+        ws_.reset();
+        deps_.sessions.count_dormant(1);
+        break;
+      case Dormancy::Step::kPing:
+        sock().async_write_some(asio::buffer(kPingFrame), [](boost::system::error_code, std::size_t) {});
+        wire_->ping_ms = steady_ms();
+        break;
+      case Dormancy::Step::kTimeOut:
+        spdlog::debug("sync: connection {}: no answer to a keep-alive ping; closing it", id_);
+        abort();  // the pending peek fails: finish()
+        break;
+    }
+  }
+
+  // Runs `fn` once the session has a stream: at once, or after a wake-up.
+  void when_awake(std::move_only_function<void()> fn) {
+    if (waking_) {  // a wake-up is under way
+      asio::post(sock().get_executor(),
+                 [self = shared_from_this(), fn = std::move(fn)]() mutable { self->when_awake(std::move(fn)); });
+    } else if (!ws_) {
+      wake(std::move(fn));
+    } else {
+      fn();
+    }
+  }
+
+  // A fresh stream over the same socket, opened by Beast's accept of a synthetic upgrade (101 swallowed).
+  void wake(std::move_only_function<void()> fn) {
+    if (dormancy_.dormant()) deps_.sessions.count_dormant(-1);
+    dormancy_.woke();
+    waking_ = true;
+    ws_.emplace(WireRef(wire_));
+    configure_stream(*ws_, deps_.config, sock().read_gate());
+    wire_->swallow = true;
+    ws_->async_accept(synthetic_upgrade(), [self = shared_from_this(), fn = std::move(fn)](beast::error_code ec) mutable {
+      self->wire_->swallow = false;
+      self->waking_ = false;
+      if (ec) {
+        spdlog::warn("sync: connection {}: waking its stream failed: {}", self->id_, ec.message());
+        self->abort();
+        return self->finish();
+      }
+      fn();
+    });
   }
 
   void on_read(beast::error_code ec) {
@@ -380,7 +458,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       return finish();
     }
     auto data = read_buf_.data();
-    ws_.next_layer().read_gate().on_message(data.size());
+    sock().read_gate().on_message(data.size());
     std::vector<std::uint8_t> msg(static_cast<const std::uint8_t*>(data.data()),
                                   static_cast<const std::uint8_t*>(data.data()) + data.size());
     read_buf_.consume(read_buf_.size());
@@ -415,6 +493,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void finish() {
     if (!reading_) return;
     reading_ = false;
+    if (dormancy_.dormant()) deps_.sessions.count_dormant(-1);
+    dormancy_.woke();
     {
       std::lock_guard lock(mu_);
       closed_ = true;
@@ -439,7 +519,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     // On the room's strand: a hop to this connection's only if its reads wait.
     room_->message(id_, access_ == Access::kReadOnly, std::move(msg), [self = shared_from_this(), n] {
       --self->in_room_, self->in_room_bytes_ -= n;
-      if (self->paused_) asio::post(self->ws_.get_executor(), [self] { self->maybe_resume(); });
+      if (self->paused_) asio::post(self->sock().get_executor(), [self] { self->maybe_resume(); });
     });
   }
 
@@ -450,7 +530,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       if (auto s = weak.lock()) s->send({std::move(m)});
     };
     hooks.post = [self = shared_from_this()](std::function<void()> fn) {
-      asio::post(self->ws_.get_executor(), [self, fn = std::move(fn)] {
+      asio::post(self->sock().get_executor(), [self, fn = std::move(fn)] {
         fn();
         // Chunk writes finishing may unblock a paced read loop.
         self->maybe_resume();
@@ -478,7 +558,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   SessionDeps& deps_;
   std::shared_ptr<void> owner_;
-  websocket::stream<CoalescingSocket, false> ws_;  // no permessage-deflate: its state is not kept
+  std::shared_ptr<Wire> wire_;  // the socket, shared with Beast's stream (ws_wire.h)
+  std::optional<Stream> ws_;    // empty while dormant
+  Dormancy dormancy_;
+  bool waking_ = false;  // a fresh stream is being brought to the open state
   asio::steady_timer resume_;  // cancelled when the room let us join
   beast::flat_buffer read_buf_;
   char peek_ = 0;  // read_when_ready()'s

@@ -24,9 +24,14 @@
 // everything else runs on the connection's strand.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <stop_token>
+#include <thread>
 #include <unordered_map>
 
 #include "sync/connection.h"
@@ -42,19 +47,34 @@ struct BlobChannelDeps;
 class RoomManager;
 struct SyncConfig;
 
-// The open sessions, for counting and for closing them all at shutdown.
+// The open sessions, for counting and for closing them all at shutdown. Its
+// sweep (one thread, started by the first add(), every kSweepPeriod) calls
+// Connection::sweep() on each: one timer for every dormant connection
+// instead of Beast's per-stream idle timer.
 class SessionRegistry {
  public:
+  static constexpr std::chrono::milliseconds kSweepPeriod{500};
+  SessionRegistry() = default;
+  ~SessionRegistry();  // stops the sweep
   ConnId add(std::weak_ptr<Connection> conn);
   void remove(ConnId id);
   std::size_t size() const;
   // Closes every open connection with `code`.
   void close_all(std::uint16_t code, std::string_view reason);
+  // Dormant connections (no Beast stream state; ws_session.cpp), for the metrics.
+  std::size_t dormant() const { return static_cast<std::size_t>(dormant_.load(std::memory_order_relaxed)); }
+  void count_dormant(int delta) { dormant_.fetch_add(delta, std::memory_order_relaxed); }
 
  private:
+  void sweep_loop(std::stop_token stop);
+
   mutable std::mutex mu_;
   ConnId next_ = 1;
   std::unordered_map<ConnId, std::weak_ptr<Connection>> conns_;  // guarded by mu_
+  std::atomic<std::int64_t> dormant_{0};
+  std::int64_t trimmed_at_ = 0;  // the sweep's: dormant_ when it last trimmed the heap
+  std::condition_variable_any wake_;  // with mu_: wakes the sweep to stop
+  std::jthread sweeper_;              // last: stopped and joined before the rest goes
 };
 
 // Called once per upgrade: every 256, free heap pages go back to the kernel.

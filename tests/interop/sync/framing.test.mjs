@@ -5,63 +5,13 @@
 // across writes, client pings, and a fragmented message (after which the
 // connection reads the old way). Every update must come back (the echo),
 // and a y-websocket client must see them all.
-import net from 'node:net'
-import crypto from 'node:crypto'
 import { Server, Y, client, until, assert, main, tmpDir } from './harness.mjs'
-
-// One masked client frame.
-function frame (opcode, payload, fin = true) {
-  const mask = crypto.randomBytes(4)
-  const n = payload.length
-  const head = n < 126 ? Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | n])
-    : Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | 126, n >> 8, n & 0xff])
-  const body = Buffer.from(payload)
-  for (let i = 0; i < n; i++) body[i] ^= mask[i & 3]
-  return Buffer.concat([head, mask, body])
-}
-
-// Reads server frames (unmasked) from the socket.
-function reader (sock, initial) {
-  let buf = Buffer.alloc(0)
-  const frames = []
-  const onData = d => {
-    buf = Buffer.concat([buf, d])
-    for (;;) {
-      if (buf.length < 2) return
-      let len = buf[1] & 0x7f; let h = 2
-      if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); h = 4 }
-      if (len === 127) { if (buf.length < 10) return; len = Number(buf.readBigUInt64BE(2)); h = 10 }
-      if (buf.length < h + len) return
-      frames.push({ opcode: buf[0] & 0x0f, payload: buf.subarray(h, h + len) })
-      buf = buf.subarray(h + len)
-    }
-  }
-  sock.on('data', onData)
-  onData(initial)
-  return frames
-}
+import { frame, rawConnect, lengthPrefixed } from './rawws.mjs'
 
 main('framing: batched, split, fragmented frames and pings on the idle read path', async servers => {
   const server = await new Server(tmpDir('framing'), []).start()
   servers.push(server)
-  const sock = net.connect(server.port, '127.0.0.1')
-  await new Promise(resolve => sock.on('connect', resolve))
-  sock.setNoDelay(true)
-  sock.write('GET /sync/framing HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
-  let head = Buffer.alloc(0)
-  const rest = await new Promise(resolve => {
-    const onData = d => {
-      head = Buffer.concat([head, d])
-      const end = head.indexOf('\r\n\r\n')
-      if (end < 0) return
-      sock.off('data', onData)
-      assert(head.subarray(0, 12).toString() === 'HTTP/1.1 101', `upgraded: ${head.subarray(0, 40)}`)
-      resolve(head.subarray(end + 4))
-    }
-    sock.on('data', onData)
-  })
-  const frames = reader(sock, rest)
+  const { sock, frames } = await rawConnect(server.port, 'framing')
   await until(() => frames.some(f => f.opcode === 2 && f.payload[0] === 0 && f.payload[1] === 0), 'greeting')
 
   const doc = new Y.Doc()
@@ -129,11 +79,3 @@ main('framing: batched, split, fragmented frames and pings on the idle read path
   await until(parked, 'the room parks once both connections are gone', 20000)
   sock.destroy()
 })
-
-function lengthPrefixed (u) {
-  const out = []
-  let n = u.length
-  while (n > 0x7f) { out.push(0x80 | (n & 0x7f)); n >>>= 7 }
-  out.push(n)
-  return Buffer.concat([Buffer.from(out), Buffer.from(u)])
-}
