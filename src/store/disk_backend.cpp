@@ -85,10 +85,6 @@ class DiskWriter final : public BlobWriter {
   Result<> commit(const Digest& digest) override {
     if (done_) return fail(Errc::kInternal, "commit of a finished blob writer");
     std::filesystem::path final_path = backend_.blob_path(digest);
-    auto fail_with = [this](Error e) -> Result<> {
-      abort();
-      return std::unexpected(std::move(e));
-    };
     // No dedup on a file already at the name: since publish() renames before
     // flushing, such a file proves nothing (it may be a crash's leftover with
     // other bytes). Ours is durable before the rename, so replacing is safe.
@@ -111,10 +107,6 @@ class DiskWriter final : public BlobWriter {
   Result<> publish(const Digest& digest, bool replace) override {
     if (done_) return fail(Errc::kInternal, "publish of a finished blob writer");
     std::filesystem::path final_path = backend_.blob_path(digest);
-    auto fail_with = [this](Error e) -> Result<> {
-      abort();
-      return std::unexpected(std::move(e));
-    };
     if (auto r = close_for_rename(); !r) return fail_with(r.error());
     // Not replacing is decided by the rename itself: another process's file
     // appearing between a check and the rename would be replaced.
@@ -153,6 +145,12 @@ class DiskWriter final : public BlobWriter {
   }
 
  private:
+  // Drops the write (abort()) and returns `e`.
+  Result<> fail_with(Error e) {
+    abort();
+    return std::unexpected(std::move(e));
+  }
+
   // The flush in flight and the O_DIRECT twin must be done before the
   // rename: the bytes the final name shows are all written.
   Result<> close_for_rename() {
