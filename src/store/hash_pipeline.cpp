@@ -196,9 +196,9 @@ void HashPipeline::hash_on_producer() {
 
 bool HashPipeline::hash_filled(Slot& s, bool tail) {
   // Filled bytes go to the writer before they are hashed, so the device
-  // writes them while this core hashes them (a whole slot per read: the
-  // write of a 1 MiB file overlaps all of its hashing, not just the first
-  // half's). Each write costs a device request (a VM exit on a virtual
+  // writes them while this core hashes them (put reads a blob's first slot
+  // whole, so a 1 MiB file's write overlaps all of its hashing, not just
+  // its first half's). Each write costs a device request (a VM exit on a virtual
   // disk), so pieces are large: at least half a slot in the blob's first
   // slot (a small blob's write still starts before the end of the file),
   // whole slots after, the rest at the tail.
