@@ -195,19 +195,23 @@ void HashPipeline::hash_on_producer() {
 }
 
 bool HashPipeline::hash_filled(Slot& s, bool tail) {
-  // Each write costs a device request (a VM exit on a virtual disk), so
-  // pieces are large: the blob's first slot goes in halves, its first half
-  // written while the second is hashed (a small blob's write overlaps its
-  // hashing); later slots go whole (the ring keeps the writer busy).
+  // Filled bytes go to the writer before they are hashed, so the device
+  // writes them while this core hashes them (put reads a blob's first slot
+  // whole, so a 1 MiB file's write overlaps all of its hashing, not just
+  // its first half's). Each write costs a device request (a VM exit on a virtual
+  // disk), so pieces are large: at least half a slot in the blob's first
+  // slot (a small blob's write still starts before the end of the file),
+  // whole slots after, the rest at the tail.
   const std::size_t batch = total_ <= kSlotSize ? kSlotSize / 2 : kSlotSize;
   bool sent_last = false;
+  if (tail ? s.len > s.sent : s.len - s.sent >= batch) {
+    sent_last = tail;
+    send(s, s.len - s.sent, tail);
+  }
   while (s.len - s.hashed_to >= kChunkSize || (tail && s.len > s.hashed_to)) {
     std::size_t n = std::min(kChunkSize, s.len - s.hashed_to);
-    std::size_t end = s.hashed_to + n;
-    sent_last = tail && end == s.len;
-    if (sent_last || end - s.sent >= batch) send(s, end - s.sent, sent_last);  // before hashing: the device writes meanwhile
     s.chunk[s.hashed_to / kChunkSize] = whole_.update_with_chunk({s.data + s.hashed_to, n});
-    s.hashed_to = end;
+    s.hashed_to += n;
   }
   return sent_last;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -358,6 +359,30 @@ TEST(BlobStore, SizeLimitStoresNothing) {
   EXPECT_EQ(blob_file_count(tmp.path()), 1u);
   EXPECT_EQ(store->stats()->blob_count, 1u);
   EXPECT_EQ(testing::files_under(tmp.path() / "blobs" / "tmp").size(), 1u);
+}
+
+// put_file takes the file's size from stat only as a hint for its last
+// read: a file whose stat size is wrong (procfs says 0 bytes) or that grows
+// meanwhile is still read to its end, and the record is of what was read.
+TEST(BlobStore, PutFileReadsPastAStatSizeThatIsWrong) {
+  TempDir tmp;
+  auto store = open_store(tmp.path());
+  const std::filesystem::path file = "/proc/cpuinfo";  // stat size 0, a few KiB of text
+  auto slurp = [&] {
+    std::ifstream in(file, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::byte> out(text.size());
+    std::memcpy(out.data(), text.data(), text.size());
+    return out;
+  };
+  auto before = slurp();
+  ASSERT_GT(before.size(), 512u) << "want more than the 512-byte end probe";
+  auto rec = store->put_file(file, {});
+  ASSERT_TRUE(rec) << rec.error().to_string();
+  if (slurp() != before) GTEST_SKIP() << file << " changed during the test";
+  EXPECT_EQ(rec->size, before.size());
+  EXPECT_EQ(rec->hash, sha(before));
+  EXPECT_EQ(read_all(*store, rec->hash), before);
 }
 
 TEST(BlobStore, AbandonedIngestLeavesNothing) {
