@@ -1,0 +1,66 @@
+// ConnPool and ConnAllocator: memory for the objects an open connection keeps
+// for its whole life (its WsSession, its Wire, its registry entry), apart from
+// the heap. A connection allocates far more for a short while (the HTTP read
+// buffer, Beast's stream state of ~2.4 KiB, coroutine frames) than it keeps;
+// from one heap, the objects kept end up between the holes those leave, every
+// page keeps something live and an idle crowd costs what it cost at its peak.
+// Here kept objects of one size share 64 KiB slabs mapped from the kernel, so
+// the heap's holes merge into whole free pages (malloc_trim gives them back)
+// and a slab whose objects are all gone goes back to the kernel (one spare
+// per size is kept against churn).
+//
+//   - Sizes are rounded up to 16 bytes; a size above kMaxBlock (or a count
+//     above 1) goes to ::operator new, so a container may use the allocator.
+//   - A slab is aligned to its size: free() finds its slab from the pointer.
+//   - Under AddressSanitizer (kPooled false) every block is the heap's.
+//
+// Thread safety: allocate() and deallocate() may be called from any thread
+// (one mutex per size); stats() likewise.
+#pragma once
+
+#include <cstddef>
+#include <new>
+
+namespace blobsync::sync {
+
+class ConnPool {
+ public:
+  // Under AddressSanitizer every block is ::operator new's, so that it checks them.
+#if defined(__SANITIZE_ADDRESS__)
+  static constexpr bool kPooled = false;
+#else
+  static constexpr bool kPooled = true;
+#endif
+  static constexpr std::size_t kSlabBytes = 64u << 10;
+  static constexpr std::size_t kMaxBlock = 1024;
+  static void* allocate(std::size_t bytes);
+  static void deallocate(void* p, std::size_t bytes) noexcept;
+
+  struct Stats {
+    std::size_t slabs = 0;   // mapped, spares included
+    std::size_t blocks = 0;  // in use
+  };
+  static Stats stats();
+};
+
+template <class T>
+struct ConnAllocator {
+  using value_type = T;
+  ConnAllocator() = default;
+  template <class U>
+  ConnAllocator(const ConnAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    if (n != 1) return static_cast<T*>(::operator new(n * sizeof(T)));
+    return static_cast<T*>(ConnPool::allocate(sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    if (n != 1) return ::operator delete(p);
+    ConnPool::deallocate(p, sizeof(T));
+  }
+  template <class U>
+  bool operator==(const ConnAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
+}  // namespace blobsync::sync
