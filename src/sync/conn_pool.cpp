@@ -5,6 +5,9 @@
 #include <sys/mman.h>
 
 #include <array>
+#include <atomic>
+#include <cstdlib>
+#include <vector>
 #include <cstdint>
 #include <mutex>
 #include <utility>
@@ -67,28 +70,70 @@ std::array<Class, kClasses>& classes() {
   return all;
 }
 
-// A slab aligned to its size: twice the size mapped, the unaligned ends unmapped.
-Slab* map_slab(Class& c) {
-  constexpr std::size_t n = ConnPool::kSlabBytes;
-  void* raw = mmap(nullptr, 2 * n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) throw std::bad_alloc();
-  auto base = reinterpret_cast<std::uintptr_t>(raw);
-  auto aligned = (base + n - 1) & ~(n - 1);
-  if (aligned > base) munmap(raw, aligned - base);
-  if (aligned + n < base + 2 * n) munmap(reinterpret_cast<void*>(aligned + n), base + 2 * n - aligned - n);
-  ++c.slabs;
-  return new (reinterpret_cast<void*>(aligned)) Slab{.owner = &c};
+// The slabs' address range: reserved once (no memory), so owns() is one comparison. 64 GiB: a million slabs.
+constexpr std::size_t kReserve = std::size_t{64} << 30;
+struct Range {
+  std::uintptr_t base = 0;
+  std::mutex mu;
+  std::size_t next = 0;              // slabs carved so far
+  std::vector<std::uintptr_t> free;  // slabs given back, to map again
+};
+std::atomic<std::uintptr_t> g_base{0};
+thread_local int t_scopes = 0;
+
+Range& range() {
+  static Range r;
+  static const bool reserved = [] {
+    constexpr std::size_t n = ConnPool::kSlabBytes;
+    void* raw = mmap(nullptr, kReserve + n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED) throw std::bad_alloc();
+    r.base = (reinterpret_cast<std::uintptr_t>(raw) + n - 1) & ~(n - 1);  // slabs aligned to their size
+    g_base.store(r.base, std::memory_order_release);
+    return true;
+  }();
+  (void)reserved;
+  return r;
 }
 
+// The pool's own allocations (its lists) are the heap's, whatever Scope is open.
+struct Unrouted {
+  int saved = std::exchange(t_scopes, 0);
+  ~Unrouted() { t_scopes = saved; }
+};
+
+Slab* map_slab(Class& c) {
+  Range& r = range();
+  std::uintptr_t at;
+  {
+    std::lock_guard lock(r.mu);
+    if (!r.free.empty()) {
+      at = r.free.back();
+      r.free.pop_back();
+    } else {
+      if ((r.next + 1) * ConnPool::kSlabBytes > kReserve) throw std::bad_alloc();
+      at = r.base + r.next++ * ConnPool::kSlabBytes;
+    }
+  }
+  if (mprotect(reinterpret_cast<void*>(at), ConnPool::kSlabBytes, PROT_READ | PROT_WRITE) != 0) throw std::bad_alloc();
+  ++c.slabs;
+  return new (reinterpret_cast<void*>(at)) Slab{.owner = &c};
+}
+
+// Its pages go back to the kernel; its addresses stay reserved for the next slab.
 void unmap_slab(Class& c, Slab* s) {
   --c.slabs;
-  munmap(s, ConnPool::kSlabBytes);
+  madvise(s, ConnPool::kSlabBytes, MADV_DONTNEED);
+  mprotect(s, ConnPool::kSlabBytes, PROT_NONE);
+  Range& r = range();
+  std::lock_guard lock(r.mu);
+  r.free.push_back(reinterpret_cast<std::uintptr_t>(s));
 }
 
 }  // namespace
 
 void* ConnPool::allocate(std::size_t bytes) {
   if (!kPooled || bytes == 0 || bytes > kMaxBlock) return ::operator new(bytes);
+  Unrouted unrouted;
   Class& c = classes()[(bytes - 1) / kAlign];
   std::lock_guard lock(c.mu);
   Slab* s = c.partial;
@@ -111,9 +156,19 @@ void* ConnPool::allocate(std::size_t bytes) {
   return p;
 }
 
+bool ConnPool::owns(const void* p) noexcept {
+  auto base = g_base.load(std::memory_order_acquire);
+  return base != 0 && reinterpret_cast<std::uintptr_t>(p) - base < kReserve;
+}
+
+ConnPool::Scope::Scope() noexcept { ++t_scopes; }
+ConnPool::Scope::~Scope() { --t_scopes; }
+
 void ConnPool::deallocate(void* p, std::size_t bytes) noexcept {
   if (!p) return;
-  if (!kPooled || bytes == 0 || bytes > kMaxBlock) return ::operator delete(p);
+  if (!owns(p)) return ::operator delete(p);
+  (void)bytes;
+  Unrouted unrouted;
   auto* s = reinterpret_cast<Slab*>(reinterpret_cast<std::uintptr_t>(p) & ~(kSlabBytes - 1));
   Class& c = *s->owner;
   std::lock_guard lock(c.mu);
@@ -148,3 +203,24 @@ ConnPool::Stats ConnPool::stats() {
 }
 
 }  // namespace blobsync::sync
+
+#if !defined(__SANITIZE_ADDRESS__)
+// The replaceable global allocation functions (the array, nothrow and sized
+// forms call these): malloc's, or a pool block inside a ConnPool::Scope.
+void* operator new(std::size_t n) {
+  using blobsync::sync::ConnPool;
+  if (blobsync::sync::t_scopes > 0 && n > 0 && n <= ConnPool::kMaxBlock) return ConnPool::allocate(n);
+  for (;;) {
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    auto handler = std::get_new_handler();
+    if (!handler) throw std::bad_alloc();
+    handler();
+  }
+}
+void operator delete(void* p) noexcept {
+  using blobsync::sync::ConnPool;
+  if (ConnPool::owns(p)) ConnPool::deallocate(p, 1);
+  else std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept { ::operator delete(p); }
+#endif

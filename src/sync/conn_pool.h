@@ -4,10 +4,14 @@
 // buffer, Beast's stream state of ~2.4 KiB, coroutine frames) than it keeps;
 // from one heap, the objects kept end up between the holes those leave, every
 // page keeps something live and an idle crowd costs what it cost at its peak.
-// Here kept objects of one size share 64 KiB slabs mapped from the kernel, so
-// the heap's holes merge into whole free pages (malloc_trim gives them back)
-// and a slab whose objects are all gone goes back to the kernel (one spare
-// per size is kept against churn).
+// Here objects of one size share 64 KiB slabs mapped from the kernel: the
+// objects a connection keeps (ConnAllocator) and Beast's stream state, which a
+// dormant connection drops (ConnPool::Scope routes ::operator new here while
+// it is made). So the heap's holes merge into whole free pages (malloc_trim
+// gives them back) and a slab whose blocks are all free goes back to the
+// kernel (one spare per size is kept against churn). With 10,000 idle
+// connections all awake at once before they went dormant, 5.0 KB of RSS each
+// became 3.4 KB (docs/performance.md).
 //
 //   - Sizes are rounded up to 16 bytes; a size above kMaxBlock (or a count
 //     above 1) goes to ::operator new, so a container may use the allocator.
@@ -15,7 +19,7 @@
 //   - Under AddressSanitizer (kPooled false) every block is the heap's.
 //
 // Thread safety: allocate() and deallocate() may be called from any thread
-// (one mutex per size); stats() likewise.
+// (one mutex per size); stats() likewise. A Scope is its own thread's.
 #pragma once
 
 #include <cstddef>
@@ -32,9 +36,23 @@ class ConnPool {
   static constexpr bool kPooled = true;
 #endif
   static constexpr std::size_t kSlabBytes = 64u << 10;
-  static constexpr std::size_t kMaxBlock = 1024;
+  static constexpr std::size_t kMaxBlock = 4096;
   static void* allocate(std::size_t bytes);
   static void deallocate(void* p, std::size_t bytes) noexcept;
+  // Whether `p` is a pool block (slabs sit in one reserved address range).
+  static bool owns(const void* p) noexcept;
+
+  // While a Scope lives on a thread, that thread's ::operator new takes pool
+  // blocks for sizes up to kMaxBlock (::operator delete knows them by
+  // address): for what a library allocates itself, as Beast its stream's
+  // state, that should not sit between the heap's long-lived objects.
+  class Scope {
+   public:
+    Scope() noexcept;
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+  };
 
   struct Stats {
     std::size_t slabs = 0;   // mapped, spares included

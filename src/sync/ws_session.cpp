@@ -62,13 +62,12 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       : deps_(deps),
         owner_(deps.owner.lock()),
         wire_(std::allocate_shared<Wire>(ConnAllocator<Wire>{}, std::move(ctx->stream))),
-        ws_(std::in_place, WireRef(wire_)),
         dormancy_(deps.config.ws_idle_timeout.count() / 2),
         slot_(std::move(ctx->slot)) {}
 
-  // The upgrade request and the bytes read past it live in run()'s frame, freed once it ends: an idle
-  // connection keeps neither.
+  // The upgrade request and the bytes read past it live in run()'s frame: an idle connection keeps neither.
   void start(Request request, beast::flat_buffer leftover) {
+    emplace_stream(ws_, wire_);
     asio::co_spawn(sock().get_executor(), run(shared_from_this(), std::move(request), std::move(leftover)),
                    asio::detached);
   }
@@ -435,7 +434,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     if (dormancy_.dormant()) deps_.sessions.count_dormant(-1);
     dormancy_.woke();
     waking_ = true;
-    ws_.emplace(WireRef(wire_));
+    emplace_stream(ws_, wire_);
     configure_stream(*ws_, deps_.config, sock().read_gate());
     wire_->swallow = true;
     ws_->async_accept(synthetic_upgrade(), [self = shared_from_this(), fn = std::move(fn)](beast::error_code ec) mutable {

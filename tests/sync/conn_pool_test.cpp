@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -111,6 +112,36 @@ TEST(ConnPool, ThreadsAllocateAndFreeConcurrently) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(ConnPool::stats().blocks, start.blocks);
+}
+
+TEST(ConnPool, ScopeRoutesOperatorNewToThePool) {
+  if (!ConnPool::kPooled) GTEST_SKIP() << "sanitizer build: no routing";
+  auto* outside = new std::uint64_t[4];
+  EXPECT_FALSE(ConnPool::owns(outside));
+  std::shared_ptr<std::array<char, 2400>> state;  // as Beast's stream state
+  std::unique_ptr<char[]> big;
+  {
+    ConnPool::Scope pooled;
+    state = std::make_shared<std::array<char, 2400>>();
+    big = std::make_unique<char[]>(ConnPool::kMaxBlock + 1);  // too large: the heap's
+    {
+      ConnPool::Scope nested;
+      auto* inner = new int(3);
+      EXPECT_TRUE(ConnPool::owns(inner));
+      delete inner;
+    }
+    auto* still = new int(4);  // the outer scope still routes
+    EXPECT_TRUE(ConnPool::owns(still));
+    delete still;
+  }
+  EXPECT_TRUE(ConnPool::owns(state.get()));
+  EXPECT_FALSE(ConnPool::owns(big.get()));
+  auto* after = new int(5);
+  EXPECT_FALSE(ConnPool::owns(after));
+  // Freed from any thread, outside any scope, by plain delete.
+  std::thread([&] { state.reset(); }).join();
+  delete after;
+  delete[] outside;
 }
 
 }  // namespace
