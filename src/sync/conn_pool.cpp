@@ -204,7 +204,7 @@ ConnPool::Stats ConnPool::stats() {
 
 }  // namespace blobsync::sync
 
-#if !defined(__SANITIZE_ADDRESS__)
+#if !BLOBSYNC_CONN_POOL_ASAN
 // The replaceable global allocation functions (the array, nothrow and sized
 // forms call these): malloc's, or a pool block inside a ConnPool::Scope.
 void* operator new(std::size_t n) {

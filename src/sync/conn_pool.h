@@ -25,16 +25,24 @@
 #include <cstddef>
 #include <new>
 
+// GCC says __SANITIZE_ADDRESS__, clang __has_feature(address_sanitizer).
+#if defined(__SANITIZE_ADDRESS__)
+#define BLOBSYNC_CONN_POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BLOBSYNC_CONN_POOL_ASAN 1
+#endif
+#endif
+#ifndef BLOBSYNC_CONN_POOL_ASAN
+#define BLOBSYNC_CONN_POOL_ASAN 0
+#endif
+
 namespace blobsync::sync {
 
 class ConnPool {
  public:
   // Under AddressSanitizer every block is ::operator new's, so that it checks them.
-#if defined(__SANITIZE_ADDRESS__)
-  static constexpr bool kPooled = false;
-#else
-  static constexpr bool kPooled = true;
-#endif
+  static constexpr bool kPooled = !BLOBSYNC_CONN_POOL_ASAN;
   static constexpr std::size_t kSlabBytes = 64u << 10;
   static constexpr std::size_t kMaxBlock = 4096;
   static void* allocate(std::size_t bytes);
