@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/append.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/post.hpp>
@@ -26,6 +27,7 @@
 #include "sync/access.h"
 #include "sync/blob_channel.h"
 #include "sync/coalescing_socket.h"
+#include "sync/conn_pool.h"
 #include "sync/room.h"
 #include "sync/room_manager.h"
 #include "sync/room_holds.h"
@@ -59,15 +61,13 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   WsSession(SessionDeps& deps, std::unique_ptr<http::UpgradeContext> ctx)
       : deps_(deps),
         owner_(deps.owner.lock()),
-        wire_(std::make_shared<Wire>(std::move(ctx->stream))),
-        ws_(std::in_place, WireRef(wire_)),
+        wire_(std::allocate_shared<Wire>(ConnAllocator<Wire>{}, std::move(ctx->stream))),
         dormancy_(deps.config.ws_idle_timeout.count() / 2),
-        resume_(sock().get_executor()),
         slot_(std::move(ctx->slot)) {}
 
-  // The upgrade request and the bytes read past it live in run()'s frame, freed once it ends: an idle
-  // connection keeps neither.
+  // The upgrade request and the bytes read past it live in run()'s frame: an idle connection keeps neither.
   void start(Request request, beast::flat_buffer leftover) {
+    emplace_stream(ws_, wire_);
     asio::co_spawn(sock().get_executor(), run(shared_from_this(), std::move(request), std::move(leftover)),
                    asio::detached);
   }
@@ -157,7 +157,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   void abort() {
     sock().close();
-    resume_.cancel();
+    if (resume_) resume_->cancel();
     if (paused_) {  // no read pending to fail: end here
       paused_ = false;
       finish();
@@ -299,8 +299,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       std::lock_guard lock(mu_);
       open_ = true;
     }
-    // The HTTP server's read buffer (16 KiB) and the request head are not
-    // needed any more: free them, idle connections should be small.
+    // The request head is needed no more (nor the HTTP read buffer, if it held bytes): idle connections are small.
     leftover = beast::flat_buffer();
     request = {};
     release_freed_memory();
@@ -336,13 +335,13 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     room_->join(self, [self](bool ok) {
       asio::post(self->sock().get_executor(), [self, ok] {
         self->joined_ = ok ? 1 : -1;
-        self->resume_.cancel();
+        if (self->resume_) self->resume_->cancel();
       });
     });
-    while (joined_ == 0) {
-      resume_.expires_at(asio::steady_timer::time_point::max());
-      co_await resume_.async_wait(kTuple);
-    }
+    asio::steady_timer resume(sock().get_executor(), asio::steady_timer::time_point::max());
+    resume_ = &resume;  // in this frame, not the session: an open connection keeps no timer
+    while (joined_ == 0) co_await resume.async_wait(kTuple);
+    resume_ = nullptr;
     if (joined_ < 0) {
       deps_.rooms.release(room_);  // before leave: the room may park once left
       room_->leave(id_);
@@ -383,9 +382,9 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     auto& sock = wire_->sock;
     if (sock.stream().is_tls() || !sock.read_gate().drained()) return start_read();
     dormancy_.peek_started(steady_ms());
-    sock.stream().next_layer().socket().async_receive(
+    sock.stream().next_layer().socket().async_receive(  // its operation from the pool: it may wait for days
         asio::buffer(&peek_, 1), asio::socket_base::message_peek,
-        [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+        asio::bind_allocator(ConnAllocator<void>{}, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
           self->dormancy_.peek_ended();
           if (ec) return self->on_read(ec);
           if (self->close_started_ && !self->ws_) return self->abort(), self->finish();  // close_dormant()'s answer
@@ -393,7 +392,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
             if (self->close_started_) return self->finish();
             self->start_read();
           });
-        });
+        }));
   }
 
   // Dormancy (ws_dormancy.h, architecture.md): with the peek pending Beast holds no byte, read, write
@@ -435,7 +434,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     if (dormancy_.dormant()) deps_.sessions.count_dormant(-1);
     dormancy_.woke();
     waking_ = true;
-    ws_.emplace(WireRef(wire_));
+    emplace_stream(ws_, wire_);
     configure_stream(*ws_, deps_.config, sock().read_gate());
     wire_->swallow = true;
     ws_->async_accept(synthetic_upgrade(), [self = shared_from_this(), fn = std::move(fn)](beast::error_code ec) mutable {
@@ -468,8 +467,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     // Pace the peer: no next read while the room or the disk is behind.
     if (behind()) {
       paused_ = true;
-      // Checked again: the room's done() counts down first, then looks
-      // at paused_ (both seq_cst), so one of the two sees the other.
+      // Checked again: the room's done() counts down first, then looks at paused_ (both seq_cst), so one sees the other.
       if (behind()) return;
       paused_ = false;
     }
@@ -562,7 +560,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   std::optional<Stream> ws_;    // empty while dormant
   Dormancy dormancy_;
   bool waking_ = false;  // a fresh stream is being brought to the open state
-  asio::steady_timer resume_;  // cancelled when the room let us join
+  asio::steady_timer* resume_ = nullptr;  // run()'s, cancelled when the room let us join
   beast::flat_buffer read_buf_;
   char peek_ = 0;  // read_when_ready()'s
   bool reading_ = false;  // the read loop runs (finish() not yet called)
@@ -594,7 +592,9 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 void start_ws_session(SessionDeps& deps, std::unique_ptr<http::UpgradeContext> ctx) {
   auto request = std::move(ctx->request);
   auto leftover = std::move(ctx->buffer);
-  std::make_shared<WsSession>(deps, std::move(ctx))->start(std::move(request), std::move(leftover));
+  if (leftover.size() == 0) leftover = beast::flat_buffer();  // first: Beast's stream may go where it was
+  auto session = std::allocate_shared<WsSession>(ConnAllocator<WsSession>{}, deps, std::move(ctx));  // conn_pool.h
+  session->start(std::move(request), std::move(leftover));
 }
 
 }  // namespace blobsync::sync

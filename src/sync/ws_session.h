@@ -34,6 +34,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "sync/conn_pool.h"
 #include "sync/connection.h"
 #include "sync/token_quota.h"
 
@@ -70,7 +71,10 @@ class SessionRegistry {
 
   mutable std::mutex mu_;
   ConnId next_ = 1;
-  std::unordered_map<ConnId, std::weak_ptr<Connection>> conns_;  // guarded by mu_
+  // guarded by mu_; its nodes from the pool (conn_pool.h): they live as long as their connections
+  std::unordered_map<ConnId, std::weak_ptr<Connection>, std::hash<ConnId>, std::equal_to<ConnId>,
+                     ConnAllocator<std::pair<const ConnId, std::weak_ptr<Connection>>>>
+      conns_;
   std::atomic<std::int64_t> dormant_{0};
   std::int64_t trimmed_at_ = 0;  // the sweep's: dormant_ when it last trimmed the heap
   std::condition_variable_any wake_;  // with mu_: wakes the sweep to stop

@@ -42,8 +42,10 @@
 #include <vector>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "sync/coalescing_socket.h"
+#include "sync/conn_pool.h"
 #include "sync/sync_config.h"
 #include "sync/ws_read_gate.h"
 
@@ -148,6 +150,14 @@ inline const boost::beast::http::request<boost::beast::http::empty_body>& synthe
     return r;
   }();
   return req;
+}
+
+// A session's Beast stream, its state (~2.4 KiB, dropped when dormant) in pool blocks (conn_pool.h), not
+// between the heap's long-lived objects.
+template <class Stream>
+void emplace_stream(std::optional<Stream>& ws, const std::shared_ptr<Wire>& wire) {
+  ConnPool::Scope pooled;
+  ws.emplace(WireRef(wire));
 }
 
 // The options every stream of a session gets, the first and each one made after dormancy.
