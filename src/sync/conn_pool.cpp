@@ -86,7 +86,8 @@ Range& range() {
   static const bool reserved = [] {
     constexpr std::size_t n = ConnPool::kSlabBytes;
     void* raw = mmap(nullptr, kReserve + n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (raw == MAP_FAILED) throw std::bad_alloc();
+    // An address-space limit (ulimit -v) may refuse the reservation: then every block is the heap's.
+    if (raw == MAP_FAILED) return false;
     r.base = (reinterpret_cast<std::uintptr_t>(raw) + n - 1) & ~(n - 1);  // slabs aligned to their size
     g_base.store(r.base, std::memory_order_release);
     return true;
@@ -132,8 +133,8 @@ void unmap_slab(Class& c, Slab* s) {
 }  // namespace
 
 void* ConnPool::allocate(std::size_t bytes) {
-  if (!kPooled || bytes == 0 || bytes > kMaxBlock) return ::operator new(bytes);
-  Unrouted unrouted;
+  Unrouted unrouted;  // from here ::operator new is the heap's (no recursion into the pool)
+  if (!kPooled || bytes == 0 || bytes > kMaxBlock || range().base == 0) return ::operator new(bytes);
   Class& c = classes()[(bytes - 1) / kAlign];
   std::lock_guard lock(c.mu);
   Slab* s = c.partial;

@@ -2,11 +2,14 @@
 #include "sync/conn_pool.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -142,6 +145,38 @@ TEST(ConnPool, ScopeRoutesOperatorNewToThePool) {
   std::thread([&] { state.reset(); }).join();
   delete after;
   delete[] outside;
+}
+
+// Under an address-space limit (ulimit -v, a service's LimitAS=) the 64 GiB
+// reservation is refused: the pool must fall back to the heap, not throw out
+// of ::operator new. A death test runs in a fresh process, where the pool has
+// not reserved its range yet.
+// The child's body: 0 when every block came from the heap and worked.
+int allocate_under_an_address_space_limit() {
+  std::size_t pages = 0;
+  std::ifstream("/proc/self/statm") >> pages;  // the address space in use, in pages
+  const rlim_t limit = pages * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) + (rlim_t{1} << 30);
+  const rlimit rl{limit, limit};
+  if (setrlimit(RLIMIT_AS, &rl) != 0) return 3;
+  {
+    ConnPool::Scope pooled;
+    auto* p = new std::array<char, 2400>();
+    const bool pooled_block = ConnPool::owns(p);
+    (*p)[2399] = 1;
+    delete p;
+    if (pooled_block) return 4;
+  }
+  void* q = ConnPool::allocate(kSize);
+  if (!q || ConnPool::owns(q)) return 5;
+  std::memset(q, 1, kSize);
+  ConnPool::deallocate(q, kSize);
+  return ConnPool::stats().slabs == 0 ? 0 : 6;
+}
+
+TEST(ConnPoolDeathTest, ARefusedReservationFallsBackToTheHeap) {
+  if (!ConnPool::kPooled) GTEST_SKIP() << "sanitizer build: no reservation (and its shadow needs the address space)";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(std::_Exit(allocate_under_an_address_space_limit()), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
