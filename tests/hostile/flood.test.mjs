@@ -15,7 +15,7 @@
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import assert from 'node:assert/strict';
-import { startServer, WebSocket, encoding, client, until, rss } from './hostile.mjs';
+import { startServer, WebSocket, client, until, rss, awarenessFrame } from './hostile.mjs';
 
 const CONNS = 200;
 const FRAME = 256 << 10;   // max_frame_bytes
@@ -28,18 +28,6 @@ const HIGH_WATER = 256 << 10;  // ws_session.cpp CoalescingSocket::kHighWater
 // starved by the flood (a thread held by the flooded room) waited seconds; 3 s leaves a loaded CI
 // machine 6x main's worst and still fails that.
 const CALM_BOUND_MS = 3000;
-
-function awarenessFrame(clientId, clock, pad) {
-  const inner = encoding.createEncoder();
-  encoding.writeVarUint(inner, 1);
-  encoding.writeVarUint(inner, clientId);
-  encoding.writeVarUint(inner, clock);
-  encoding.writeVarString(inner, pad);
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, 1);  // awareness
-  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
-  return Buffer.from(encoding.toUint8Array(e));
-}
 
 test('200 connections flooding one room: bounded memory, other rooms live', { timeout: 170000 }, async () => {
   const srv = await startServer({

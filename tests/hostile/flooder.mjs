@@ -5,21 +5,9 @@
 // workerData: { url, conns, frame, frames }; posts one outcome per
 // connection ('closed' or 'sent') in an array when all have ended.
 import { parentPort, workerData } from 'node:worker_threads';
-import { WebSocket, encoding } from '../interop/sync/harness.mjs';
+import { WebSocket, awarenessFrame } from './hostile.mjs';
 
 const { url, conns, frame, frames } = workerData;
-
-function awarenessFrame(clientId, clock, pad) {
-  const inner = encoding.createEncoder();
-  encoding.writeVarUint(inner, 1);
-  encoding.writeVarUint(inner, clientId);
-  encoding.writeVarUint(inner, clock);
-  encoding.writeVarString(inner, pad);
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, 1);  // awareness
-  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
-  return Buffer.from(encoding.toUint8Array(e));
-}
 
 const flooders = [];
 for (let i = 0; i < conns; i++) {
