@@ -253,6 +253,8 @@ TEST(RoomStore, AGroupsListenersAreToldInBoundedClosures) {
   EXPECT_GT(ran, 2u);
   EXPECT_LE(most, 5u);
   (*store)->set_listener_poster({});
+  store->reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
