@@ -108,6 +108,9 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
   mc.probe_interval = config.mesh_probe_interval;
   mc.rescan_interval = config.mesh_rescan_interval;
   mc.shutdown_flush_timeout = config.mesh_shutdown_flush;
+  // Before the mesh: rooms then run on the server's I/O threads, where their
+  // connections read, not on the mesh's (sync_endpoint.h).
+  parts->sync->attach(server);
   auto mesh = mesh::Mesh::create(mc, *parts->sync, *api.store);
   if (!mesh) return std::unexpected(mesh.error());
   parts->mesh = std::move(*mesh);
@@ -162,7 +165,6 @@ Result<http::ExtensionHandle> attach_sync(http::Server& server, http::Router& ro
 
   // PUT /blobs/<hash>?room=R announces through the rooms (http/room_announcer.h).
   api.rooms = sync::make_http_room_announcer(*parts->sync);
-  parts->sync->attach(server);
   parts->mesh->start();
   http::ExtensionHandle handle;
   handle.heal = [m](const Digest& hash) { m->heal(hash); };  // the scrubber stops before after_stop

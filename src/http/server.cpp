@@ -118,6 +118,8 @@ Result<> Server::run() {
   return {};
 }
 
+boost::asio::io_context& Server::io_context() { return impl_->ioc; }
+
 void Server::stop() {
   asio::post(impl_->ioc, [im = impl_.get()] { im->begin_shutdown(); });
 }

@@ -33,6 +33,10 @@
 #include "core/error.h"
 #include "http/config.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace blobsync::http {
 
 class Router;
@@ -61,6 +65,8 @@ class Server {
   // Serves until SIGTERM/SIGINT or stop(), then drains. REQUIRES: listen() succeeded.
   Result<> run();
   void stop();
+  // The I/O threads' io_context (the WebSocket rooms run there too).
+  boost::asio::io_context& io_context();
 
  private:
   struct Impl;

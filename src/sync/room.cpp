@@ -1,6 +1,7 @@
 // Room on an Asio strand (see room.h).
 #include "sync/room.h"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,6 +23,7 @@
 #include "sync/parked_room.h"
 #include "protocol/registry.h"
 #include "sync/room_holds.h"
+#include "sync/room_inbox.h"
 #include "sync/room_core.h"
 #include "sync/room_manager.h"
 
@@ -76,31 +78,11 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     });
   }
 
-  void leave(ConnId id) override {
-    post([this, id] {
-      std::erase_if(waiting_, [&](auto& w) { return w.first->id() == id; });
-      if (!conns_.erase(id) || !core_) return;
-      RoomEffects fx;
-      core_->leave(id, fx);
-      apply(fx);
-      if (conns_.empty()) {
-        conns_ = decltype(conns_)();  // an idle room keeps no bucket array (`= {}` would keep it)
-        idle_since_ = steady_ms();
-        maybe_park();
-      }
-    });
-  }
+  // Both through the inbox, in arrival order, in bounded turns (room_inbox.h).
+  void leave(ConnId id) override { enter({id, true, false, {}, {}}); }
 
   void message(ConnId id, bool read_only, std::vector<std::uint8_t> msg, std::function<void()> done) override {
-    post([this, id, read_only, msg = std::move(msg), done = std::move(done)] {
-      if (state_ == State::kReady && conns_.contains(id)) {
-        RoomEffects fx;
-        core_->handle(id, msg, read_only, steady_ms(), fx, conns_.at(id)->write_quota());
-        for (const auto& e : fx.errors) spdlog::debug("sync: room {} conn {}: {}", name_, id, e);
-        apply(fx);
-      }
-      done();
-    });
+    enter({id, false, read_only, std::move(msg), std::move(done)});
   }
 
   void announce(const AnnouncedBlob& blob, std::function<void(Result<>)> done) override {
@@ -203,15 +185,51 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     void on_durable(std::uint64_t seq, const Result<>& result) override {
       auto r = room.lock();
       if (!r) return;
-      asio::post(r->strand_, [r, seq, ok = result.has_value()] { r->on_durable(seq, ok); });
+      // Inline when told on one of the room's threads (RoomStore's poster).
+      asio::dispatch(r->strand_, [r, seq, ok = result.has_value()] { r->on_durable(seq, ok); });
     }
   };
 
-  struct Held {
-    std::uint64_t seq;
-    ConnId to;
-    SharedBytes msg;
-  };
+  struct Held { std::uint64_t seq; ConnId to; SharedBytes msg; };
+
+  // A connection's message or leave; done() runs once a message was handled (paces its reads).
+  struct Inbound { ConnId id; bool leave, read_only; std::vector<std::uint8_t> msg; std::function<void()> done; };
+
+  void enter(Inbound in) {
+    if (!inbox_.push(std::move(in))) return;
+    // Inline on the reading thread when the strand is free: no hop to another thread (a futex wake
+    // and a context switch per update, docs/performance.md); from the room's own strand, never.
+    if (strand_.running_in_this_thread()) post([this] { turn(); });
+    else asio::dispatch(strand_, [self = shared_from_this()] { self->turn(); });
+  }
+
+  // One bounded turn; a room with more queued goes behind the io_context's other work.
+  void turn() {
+    if (inbox_.take_turn([this](Inbound& in) { in.leave ? on_leave(in.id) : on_message(in); })) post([this] { turn(); });
+  }
+
+  void on_message(Inbound& in) {
+    if (state_ == State::kReady && conns_.contains(in.id)) {
+      RoomEffects fx;
+      core_->handle(in.id, in.msg, in.read_only, steady_ms(), fx, conns_.at(in.id)->write_quota());
+      for (const auto& e : fx.errors) spdlog::debug("sync: room {} conn {}: {}", name_, in.id, e);
+      apply(fx);
+    }
+    in.done();
+  }
+
+  void on_leave(ConnId id) {
+    std::erase_if(waiting_, [&](auto& w) { return w.first->id() == id; });
+    if (!conns_.erase(id) || !core_) return;
+    RoomEffects fx;
+    core_->leave(id, fx);
+    apply(fx);
+    if (conns_.empty()) {
+      conns_ = decltype(conns_)();  // an idle room keeps no bucket array (`= {}` would keep it)
+      idle_since_ = steady_ms();
+      maybe_park();
+    }
+  }
 
   template <class F>
   void post(F&& f) {
@@ -565,6 +583,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   bool withdrawn_ = false;  // withdraw_all() ran: no more registry writes
   std::unordered_map<Digest, AnnouncedBlob> announced_;
   std::unique_ptr<RoomHolds> holds_;  // the registry's holds (room_holds.h), if it has one
+  RoomInbox<Inbound> inbox_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <future>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 
 #include "sql/sqlite_db.h"
@@ -263,12 +264,48 @@ void RoomStore::loop() {
         else batch[k].done(result);
       }
       // A refused room hears of its first refused seq (and closes); the others of their commit.
-      for (auto& [listener, at] : failed) listener->on_durable(at.first, std::unexpected(at.second));
-      for (auto& [ptr, slot] : durable) slot.first->on_durable(slot.second, result);
+      std::vector<std::tuple<std::shared_ptr<DurabilityListener>, std::uint64_t, Result<>>> told;
+      told.reserve(failed.size() + durable.size());
+      for (auto& [listener, at] : failed) told.emplace_back(std::move(listener), at.first, std::unexpected(at.second));
+      for (auto& [ptr, slot] : durable) told.emplace_back(std::move(slot.first), slot.second, result);
+      tell(std::move(told));
       for (std::size_t k = i; k < j; ++k) batch[k] = Job{};
       i = j;
     }
   }
+}
+
+void RoomStore::set_listener_poster(std::function<void(std::function<void()>)> post) {
+  std::lock_guard lock(post_mu_);
+  poster_ = std::move(post);
+}
+
+namespace {
+using Told = std::vector<std::tuple<std::shared_ptr<DurabilityListener>, std::uint64_t, Result<>>>;
+using Poster = std::function<void(std::function<void()>)>;
+
+// Tells told[from...] for at most kTellBudget, then posts the rest behind the
+// io_context's other work: a group of many rooms (or a room broadcasting to
+// many connections first) holds one I/O thread for a bounded time only.
+void tell_from(std::shared_ptr<Told> told, std::size_t from, Poster post) {
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = from; i < told->size(); ++i) {
+    if (i > from && std::chrono::steady_clock::now() - start >= RoomStore::kTellBudget)
+      return post([told, i, post] { tell_from(told, i, post); });
+    const auto& [listener, seq, result] = (*told)[i];
+    listener->on_durable(seq, result);
+  }
+}
+}  // namespace
+
+void RoomStore::tell(Told told) {
+  if (told.empty()) return;
+  auto shared = std::make_shared<Told>(std::move(told));
+  {
+    std::lock_guard lock(post_mu_);
+    if (poster_) return poster_([shared, post = poster_] { tell_from(shared, 0, post); });
+  }
+  for (const auto& [listener, seq, result] : *shared) listener->on_durable(seq, result);
 }
 
 void RoomStore::run_between_job(Job& job) {

@@ -21,7 +21,8 @@
 // spacing, not once per fsync time; a quiet one commits at once.
 //
 // Thread safety: every method may be called from any thread. Callbacks run on
-// the store's thread and must not block; post work elsewhere.
+// the store's thread (listeners: see set_listener_poster) and must not block;
+// post work elsewhere.
 #pragma once
 
 #include <chrono>
@@ -34,6 +35,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "core/digest.h"
@@ -76,6 +78,8 @@ class RoomStore {
   // broadcasts, short against the 10 ms send-to-delivery goal
   // (docs/performance.md): an update waits at most this plus one commit.
   static constexpr std::chrono::microseconds kCommitSpacing{5000};
+  // How long one closure of set_listener_poster's tells rooms of a group.
+  static constexpr std::chrono::microseconds kTellBudget{1000};
 
   // Opens the database (creating the sync tables) and starts the writer
   // thread. fsync: synchronous=FULL, else NORMAL.
@@ -136,6 +140,16 @@ class RoomStore {
   // Waits until everything queued so far has run.
   void flush();
 
+  // Where DurabilityListener::on_durable runs: on the store's thread (the
+  // default), or, with `post` set, in one closure per commit group handed to
+  // `post` (the rooms' io_context): one wake-up per group instead of one per
+  // room, and each room then runs inline on the thread that took it. A
+  // closure that ran kTellBudget hands the rest of its group to `post` again
+  // (fairness: other rooms' work is not held behind a large group). `post`
+  // must stay callable until set_listener_poster({}) returns (which waits
+  // for a post in progress) and, from the closures it runs, while they run.
+  void set_listener_poster(std::function<void(std::function<void()>)> post);
+
   struct Stats {
     std::uint64_t commits = 0, appends = 0;
     std::uint64_t quarantined = 0;  // entries newly put in sync_quarantine
@@ -161,6 +175,8 @@ class RoomStore {
   explicit RoomStore(std::unique_ptr<SqliteDb> db);
   Result<std::vector<std::string>> query_names(const char* sql, const Digest* hash);
   void run_between_job(Job& job);
+  // Tells each listener of its commit (set_listener_poster says where).
+  void tell(std::vector<std::tuple<std::shared_ptr<DurabilityListener>, std::uint64_t, Result<>>> told);
   void push(Job job);
   // A write job that reports through done once its group committed.
   void push_write(std::function<void(Result<>)> done, std::function<Result<>(SqliteDb&)> run);
@@ -171,6 +187,8 @@ class RoomStore {
   std::condition_variable cv_, idle_cv_;
   std::deque<Job> jobs_;   // guarded by mu_
   Result<> commits_since_between_;  // the loop thread's: every group since the last after_commits job
+  std::mutex post_mu_;
+  std::function<void(std::function<void()>)> poster_;  // guarded by post_mu_
   bool stopping_ = false;  // guarded by mu_
   bool busy_ = false;      // guarded by mu_
   bool spacing_ = false;   // guarded by mu_: the loop waits for kCommitSpacing (writes need not wake it)

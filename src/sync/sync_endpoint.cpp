@@ -85,6 +85,9 @@ void SyncEndpoint::State::stop() {
   spdlog::info("sync: stopping: closing {} connections, persisting {} rooms", sessions.size(), manager.loaded());
   sessions.close_all(1001, "server shutting down");
   manager.stop(config.withdraw_on_shutdown);
+  // The io_context may go before the store: later commits tell the rooms
+  // (closing now) from the store's thread, which posts to their strands.
+  store->set_listener_poster({});
   std::lock_guard lock(mu);
   if (signals) {
     boost::system::error_code ignored;
@@ -172,6 +175,8 @@ SyncEndpoint::~SyncEndpoint() {
 
 void SyncEndpoint::State::adopt_io_context(asio::io_context& ioc) {
   manager.set_io_context(ioc);
+  // A commit group's rooms hear of it in one hop to their threads (room_store.h).
+  store->set_listener_poster([&ioc](std::function<void()> fn) { asio::post(ioc, std::move(fn)); });
   if (stopping) return;  // stop() has run: no signal handling to set up
   // The server ends run() only when no work is left: on SIGINT/SIGTERM close
   // our connections and rooms too.
@@ -208,18 +213,11 @@ const SyncConfig& SyncEndpoint::config() const { return state_->config; }
 Result<std::vector<std::string>> SyncEndpoint::stored_rooms() { return state_->store->room_names(); }
 
 void SyncEndpoint::attach(http::Server& server) {
+  use_io_context(server.io_context());  // unless the mesh chose first (sync_endpoint.h)
   std::weak_ptr<State> weak = state_;
   server.add_upgrade_handler(state_->session_deps.prefix, [weak](std::unique_ptr<http::UpgradeContext> ctx) {
     auto state = weak.lock();
     if (!state) return;  // the service is gone: dropping ctx closes the socket
-    if (!state->manager.has_io_context()) {
-      std::lock_guard lock(state->mu);
-      if (!state->manager.has_io_context()) {
-        // Rooms run on the server's io_context (its executor is a strand on it).
-        state->adopt_io_context(
-            static_cast<asio::io_context&>(asio::query(ctx->stream.get_executor(), asio::execution::context)));
-      }
-    }
     start_ws_session(state->session_deps, std::move(ctx));
   });
 }

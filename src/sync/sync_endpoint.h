@@ -59,13 +59,17 @@ class SyncEndpoint {
   SyncEndpoint& operator=(const SyncEndpoint&) = delete;
 
   // Serves WebSocket upgrades under "/sync/". REQUIRES: before server.run().
+  // Rooms run on the server's io_context (its I/O threads) unless
+  // use_io_context() came first: a connection's message then reaches its room
+  // on the connection's own thread, with no hop (blobsync serve attaches
+  // before it makes the mesh).
   void attach(http::Server& server);
 
-  // ---- Hooks for the server mesh (mesh/mesh.h); REQUIRES: before attach().
-  // Rooms run on `ioc` from now on (instead of the first WebSocket's
-  // io_context, so rooms can load before any client connects) and
-  // SIGINT/SIGTERM are handled there. `ioc` must outlive stop() (which the
-  // destructor calls if nobody did).
+  // ---- Hooks for the server mesh (mesh/mesh.h).
+  // Rooms run on `ioc` from now on, if neither attach() nor an earlier call
+  // chose an io_context (so rooms can load before any client connects), and
+  // SIGINT/SIGTERM are handled there. The chosen io_context must outlive
+  // stop() (which the destructor calls if nobody did).
   void use_io_context(boost::asio::io_context& ioc);
   // On SIGINT/SIGTERM, calls hook(stop) instead of stopping at once; the hook
   // must call stop() when done (the mesh first withdraws from registries).

@@ -4,9 +4,23 @@
 // key (it ignores the variable) and shows what the limit changes.
 import net from 'node:net';
 import fs from 'node:fs';
+import { encoding } from '../interop/sync/harness.mjs';
 
 export { startServer, createAccount, xrpc } from '../http/server.mjs';
 export { WebSocket, Y, encoding, client, until } from '../interop/sync/harness.mjs';
+
+// A y-protocols awareness message: one client's state `pad` (a JSON text) at `clock`.
+export function awarenessFrame(clientId, clock, pad) {
+  const inner = encoding.createEncoder();
+  encoding.writeVarUint(inner, 1);
+  encoding.writeVarUint(inner, clientId);
+  encoding.writeVarUint(inner, clock);
+  encoding.writeVarString(inner, pad);
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1);  // awareness
+  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
+  return Buffer.from(encoding.toUint8Array(e));
+}
 
 // Resident memory of a process, in bytes (Linux).
 export function rss(pid) {

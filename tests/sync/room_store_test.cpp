@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
+#include <vector>
+#include <mutex>
+#include <algorithm>
+#include <numeric>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -186,6 +191,69 @@ TEST(RoomStore, ANonWriteEndsTheSpacingWait) {
     if (std::chrono::steady_clock::now() - t0 < RoomStore::kCommitSpacing / 2) ++quick;
   }
   EXPECT_GE(quick, 5);  // waiting for the spacing would make every one slow
+  std::filesystem::remove_all(dir);
+}
+
+// With a poster, a commit group's listeners are told in closures handed to it,
+// each running at most about kTellBudget before it posts the rest (fairness
+// for the rooms' threads); every listener hears of its commit once.
+TEST(RoomStore, AGroupsListenersAreToldInBoundedClosures) {
+  auto dir = fresh_dir("poster");
+  auto store = RoomStore::open(dir / "meta.db", false);
+  ASSERT_TRUE(store) << store.error().to_string();
+  std::mutex mu;
+  std::vector<std::function<void()>> posted;
+  (*store)->set_listener_poster([&](std::function<void()> fn) {
+    std::lock_guard lock(mu);
+    posted.push_back(std::move(fn));
+  });
+  struct Slow : DurabilityListener {
+    std::vector<int>* order;
+    int id;
+    std::uint64_t seq = 0;
+    void on_durable(std::uint64_t s, const Result<>& r) override {
+      EXPECT_TRUE(r);
+      seq = s;
+      order->push_back(id);
+      std::this_thread::sleep_for(RoomStore::kTellBudget / 4);
+    }
+  };
+  std::vector<int> order;
+  std::vector<std::shared_ptr<Slow>> rooms;
+  (*store)->flush();
+  for (int i = 0; i < 12; ++i) {
+    auto l = std::make_shared<Slow>();
+    l->order = &order;
+    l->id = i;
+    rooms.push_back(l);
+    auto id = (*store)->create("r" + std::to_string(i));
+    (*store)->append(id, 1, crdt::Bytes{1}, l);
+  }
+  (*store)->flush();
+  // Run the closures as an io_context would, including those they post.
+  std::size_t ran = 0, most = 0;
+  for (;;) {
+    std::function<void()> fn;
+    {
+      std::lock_guard lock(mu);
+      if (ran == posted.size()) break;
+      fn = std::move(posted[ran++]);
+    }
+    std::size_t before = order.size();
+    fn();
+    most = std::max(most, order.size() - before);
+  }
+  for (auto& l : rooms) EXPECT_EQ(l->seq, 1u);
+  // Each listener once; 12 of kTellBudget/4 each take several closures, none
+  // telling more than the budget allows (4, and the one that crossed it).
+  std::sort(order.begin(), order.end());
+  std::vector<int> all(12);
+  std::iota(all.begin(), all.end(), 0);
+  EXPECT_EQ(order, all);
+  EXPECT_GT(ran, 2u);
+  EXPECT_LE(most, 5u);
+  (*store)->set_listener_poster({});
+  store->reset();
   std::filesystem::remove_all(dir);
 }
 
