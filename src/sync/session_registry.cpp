@@ -18,10 +18,18 @@ void release_freed_memory() {
   if (upgrades.fetch_add(1, std::memory_order_relaxed) % 256 == 255) malloc_trim(0);
 }
 
-SessionRegistry::~SessionRegistry() {
-  if (sweeper_.joinable()) {
-    sweeper_.request_stop();
-    sweeper_.join();
+SessionRegistry::~SessionRegistry() { stop_sweep(); }
+
+void SessionRegistry::stop_sweep() {
+  std::jthread sweeper;
+  {
+    std::lock_guard lock(mu_);
+    sweep_stopped_ = true;
+    sweeper = std::move(sweeper_);
+  }
+  if (sweeper.joinable()) {
+    sweeper.request_stop();
+    sweeper.join();
   }
 }
 
@@ -29,7 +37,7 @@ ConnId SessionRegistry::add(std::weak_ptr<Connection> conn) {
   std::lock_guard lock(mu_);
   ConnId id = next_++;
   conns_.emplace(id, std::move(conn));
-  if (!sweeper_.joinable()) sweeper_ = std::jthread([this](std::stop_token stop) { sweep_loop(stop); });
+  if (!sweep_stopped_ && !sweeper_.joinable()) sweeper_ = std::jthread([this](std::stop_token stop) { sweep_loop(stop); });
   return id;
 }
 

@@ -84,6 +84,7 @@ void SyncEndpoint::State::stop() {
   if (stopping.exchange(true)) return;
   spdlog::info("sync: stopping: closing {} connections, persisting {} rooms", sessions.size(), manager.loaded());
   sessions.close_all(1001, "server shutting down");
+  sessions.stop_sweep();  // it posts to the connections' io_context, which may go before this State
   manager.stop(config.withdraw_on_shutdown);
   // The io_context may go before the store: later commits tell the rooms
   // (closing now) from the store's thread, which posts to their strands.

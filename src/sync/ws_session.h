@@ -62,6 +62,9 @@ class SessionRegistry {
   std::size_t size() const;
   // Closes every open connection with `code`.
   void close_all(std::uint16_t code, std::string_view reason);
+  // Stops and joins the sweep for good (shutdown, after close_all(): a dormant connection's close
+  // has its own timer). Before the io_contexts the sweep posts to go away.
+  void stop_sweep();
   // Dormant connections (no Beast stream state; ws_session.cpp), for the metrics.
   std::size_t dormant() const { return static_cast<std::size_t>(dormant_.load(std::memory_order_relaxed)); }
   void count_dormant(int delta) { dormant_.fetch_add(delta, std::memory_order_relaxed); }
@@ -78,6 +81,7 @@ class SessionRegistry {
   std::atomic<std::int64_t> dormant_{0};
   std::int64_t trimmed_at_ = 0;  // the sweep's: dormant_ when it last trimmed the heap
   std::condition_variable_any wake_;  // with mu_: wakes the sweep to stop
+  bool sweep_stopped_ = false;        // guarded by mu_: stop_sweep() ran, add() starts none
   std::jthread sweeper_;              // last: stopped and joined before the rest goes
 };
 
