@@ -344,9 +344,10 @@ class StoreImpl final : public BlobStore {
   Env* env() const { return env_; }
 
   // Called by IngestImpl::finish once the digest is known and verified.
-  // `mime` is called once the flush has started (it may wait for the sniffer).
+  // `mime` is called once the flush has started if it may wait for the
+  // sniffer (`mime_ready` false).
   Result<BlobRecord> commit(BlobWriter* writer, BlobRecord record, const std::function<std::string()>& mime,
-                            std::string_view hold,
+                            bool mime_ready, std::string_view hold,
                             const std::function<Result<>(SqlConn&, const BlobRecord&)>& with_row) {
     std::lock_guard g(locks_.for_digest(record.hash));
     auto row = metadata_->get_blob(record.hash);
@@ -364,7 +365,7 @@ class StoreImpl final : public BlobStore {
       MetadataStore::RowHook hook;
       if (with_row) hook = [&](SqlConn& c) { return with_row(c, record); };
       NotedCommit c{*backend_, *metadata_, gate_, flushers_};
-      auto inserted = commit_noted(c, writer, record, mime, hold, hook, *row, bytes_ok, heal);
+      auto inserted = commit_noted(c, writer, record, mime, mime_ready, hold, hook, *row, bytes_ok, heal);
       if (!inserted) return std::unexpected(inserted.error());
       return after_insert(std::move(record), *inserted, heal);
     }
@@ -510,7 +511,8 @@ Result<BlobRecord> IngestImpl::finish() {
     }
     return choose_mime();
   };
-  auto committed = store_.commit(writer_.get(), std::move(record), mime, options_.hold, options_.with_row);
+  auto committed =
+      store_.commit(writer_.get(), std::move(record), mime, have_sniff, options_.hold, options_.with_row);
   writer_.reset();
   if (!committed) dead_ = committed.error();
   return committed;

@@ -76,7 +76,7 @@ std::int64_t new_note_token() {
 }
 
 Result<bool> commit_noted(const NotedCommit& c, BlobWriter* writer, BlobRecord& record,
-                          const std::function<std::string()>& mime, std::string_view hold,
+                          const std::function<std::string()>& mime, bool mime_ready, std::string_view hold,
                           const MetadataStore::RowHook& with_row, const std::optional<BlobRecord>& row, bool bytes_ok,
                           bool heal) {
   std::optional<std::int64_t> old_note;  // a note of someone else's copy we dedup on
@@ -109,15 +109,28 @@ Result<bool> commit_noted(const NotedCommit& c, BlobWriter* writer, BlobRecord& 
   const bool flushing = published || flush_existing;
   // Our note, unless we only sync a copy that has one already.
   const std::int64_t note = flushing && !old_note ? new_note_token() : 0;
+  auto flush = [&, published] { return published ? writer->sync() : c.backend.sync(record.hash); };
+  // The flush runs beside the row's commit: on this thread if another
+  // thread commits the row's group (insert_blob_noted's `meanwhile`), else
+  // on a flush thread; there too while the MIME type may still be sniffed
+  // (`mime` waits for it), so the flush need not wait.
+  Result<> sync;
   std::promise<Result<>> synced;
   auto sync_done = synced.get_future();
-  if (flushing) {
-    c.gate.enter(record.hash);
-    c.flushers.post([&, published] { synced.set_value(published ? writer->sync() : c.backend.sync(record.hash)); });
-  }
+  bool posted = false;
+  auto post = [&] {
+    c.flushers.post([&] { synced.set_value(flush()); });
+    posted = true;
+  };
+  if (flushing) c.gate.enter(record.hash);
+  if (flushing && !mime_ready) post();
   record.mime_type = mime();
-  auto inserted = c.metadata.insert_blob_noted(record, hold, with_row, note);
-  Result<> sync = flushing ? sync_done.get() : Result<>();
+  auto inserted = c.metadata.insert_blob_noted(record, hold, with_row, note, [&](bool committing_here) {
+    if (!flushing || posted) return;
+    if (committing_here) post();
+    else sync = flush();
+  });
+  if (posted) sync = sync_done.get();
   if (flushing) c.gate.leave(record.hash);
   if (!inserted) {
     // No row names bytes we published (the caller holds the digest's lock): drop them.

@@ -87,16 +87,17 @@ struct NotedCommit {
 
 // BlobStore's commit of a verified blob in one flush phase: the bytes are
 // published under their name at once (writer non-null unless `bytes_ok`),
-// then their flush (file and directory) runs on a flush thread while the
-// row commits on this one with a pending note; returns (whether the row
-// was inserted) only when both are done. `row` is the blob's row before,
+// then their flush (file and directory) runs on this thread while the row
+// commits with a pending note on the metadata's committer (on a flush
+// thread instead when `mime_ready` is false: `mime` may wait for a sniff);
+// returns (whether the row was inserted) only when both are done. `row` is the blob's row before,
 // `bytes_ok` whether its bytes are there (then the writer is dropped: a
 // dedup, which syncs the stored copy if it still has a note), `heal` whether
 // that row is quarantined (its copy is replaced). `record` gets its MIME
 // type from `mime`, called once the flush has started. REQUIRES: the caller
 // holds the digest's lock. Errors: the backend's, the flush's, the metadata's.
 Result<bool> commit_noted(const NotedCommit& c, BlobWriter* writer, BlobRecord& record,
-                          const std::function<std::string()>& mime, std::string_view hold,
+                          const std::function<std::string()>& mime, bool mime_ready, std::string_view hold,
                           const MetadataStore::RowHook& with_row, const std::optional<BlobRecord>& row, bool bytes_ok,
                           bool heal);
 

@@ -91,10 +91,16 @@ class MetadataStore {
   // durable; the defaults below are for it.
   virtual bool keeps_notes() const { return false; }
   // As insert_blob_with, with a note `note` (a non-zero token) for the blob
-  // in the same transaction (replacing any note it had).
+  // in the same transaction (replacing any note it had). `meanwhile`, if
+  // set, runs exactly once on the calling thread, whatever the outcome,
+  // and must not call this store: with `true` just before this thread
+  // commits the row itself (hand the work elsewhere and return), with
+  // `false` while another thread commits it (or, this default, before).
+  using Meanwhile = std::function<void(bool committing_here)>;
   virtual Result<bool> insert_blob_noted(const BlobRecord& record, std::string_view hold, const RowHook& with_row,
-                                         std::int64_t note) {
+                                         std::int64_t note, const Meanwhile& meanwhile) {
     (void)note;
+    if (meanwhile) meanwhile(false);
     return insert_blob_with(record, hold, with_row);
   }
   // The blob's note, if it has one.

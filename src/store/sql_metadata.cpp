@@ -202,7 +202,9 @@ struct SqlMetadata::PendingInsert {
   const MetadataStore::RowHook* with_row;  // may be empty
   std::int64_t note = 0;
   Result<bool> result = false;
-  bool done = false;
+  bool done = false;     // guarded by group_mu_
+  bool waiting = false;  // guarded by group_mu_: asleep on `cv`
+  std::condition_variable cv{};  // its own: a group wakes only its callers
 };
 
 Result<bool> SqlMetadata::insert_blob(const BlobRecord& record, std::string_view hold) {
@@ -210,7 +212,7 @@ Result<bool> SqlMetadata::insert_blob(const BlobRecord& record, std::string_view
 }
 
 Result<bool> SqlMetadata::insert_blob_with(const BlobRecord& record, std::string_view hold, const RowHook& with_row) {
-  return insert_blob_noted(record, hold, with_row, 0);
+  return insert_blob_noted(record, hold, with_row, 0, {});
 }
 
 Result<std::optional<std::int64_t>> SqlMetadata::pending_note(const Digest& hash) {
@@ -261,32 +263,60 @@ Result<> SqlMetadata::clear_note(const Digest& hash, std::int64_t note) {
 }
 
 Result<bool> SqlMetadata::insert_blob_noted(const BlobRecord& record, std::string_view hold, const RowHook& with_row,
-                                            std::int64_t note) {
-  if (record.chunk_hashes.size() != record.chunk_count)
+                                            std::int64_t note, const Meanwhile& meanwhile) {
+  if (record.chunk_hashes.size() != record.chunk_count) {
+    if (meanwhile) meanwhile(false);
     return fail(Errc::kInternal, "insert_blob: {} chunk hashes for {} chunks", record.chunk_hashes.size(),
                 record.chunk_count);
+  }
   PendingInsert me{&record, hold, std::vector<std::uint8_t>(record.chunk_hashes.size() * 32), &with_row, note};
   for (std::size_t i = 0; i < record.chunk_hashes.size(); ++i)
     std::memcpy(me.chunks.data() + 32 * i, record.chunk_hashes[i].bytes.data(), 32);
-  // Group commit: whoever finds no commit running takes every insert queued
-  // so far into one transaction; the others wait for theirs to be done.
   std::unique_lock lock(group_mu_);
   group_queue_.push_back(&me);
+  if (meanwhile) {
+    if (!group_running_) {
+      meanwhile(true);  // hands its work off (under the lock: we lead this group)
+      run_group(lock);
+    } else {
+      lock.unlock();
+      meanwhile(false);
+      lock.lock();
+    }
+  }
+  // Group commit: whoever finds no commit running takes every insert
+  // queued so far into one transaction, on its own thread.
   while (!me.done) {
-    if (group_running_) {
-      group_cv_.wait(lock);
+    if (!group_running_) {
+      run_group(lock);
       continue;
     }
-    group_running_ = true;
-    auto batch = std::exchange(group_queue_, {});
-    lock.unlock();
-    commit_group(batch);
-    lock.lock();
-    for (auto* p : batch) p->done = true;
-    group_running_ = false;
-    group_cv_.notify_all();
+    me.waiting = true;
+    me.cv.wait(lock);
+    me.waiting = false;
   }
   return std::move(me.result);
+}
+
+void SqlMetadata::run_group(std::unique_lock<std::mutex>& lock) {
+  group_running_ = true;
+  auto batch = std::exchange(group_queue_, {});
+  lock.unlock();
+  commit_group(batch);
+  lock.lock();
+  group_running_ = false;
+  // Under the lock: a caller may return (and free its entry) once it sees done.
+  for (auto* p : batch) {
+    p->done = true;
+    if (p->waiting) p->cv.notify_one();
+  }
+  // Rows queued meanwhile: one of their callers asleep leads the next group
+  // (one busy with its own work leads it when done, unless a newcomer has).
+  for (auto* p : group_queue_)
+    if (p->waiting) {
+      p->cv.notify_one();
+      break;
+    }
 }
 
 void SqlMetadata::commit_group(std::vector<PendingInsert*>& batch) {

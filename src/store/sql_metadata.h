@@ -26,8 +26,14 @@
 // transaction (group commit: one durable commit for all of them, where
 // each used to wait for its own fsync in turn); a row that fails sends the
 // group's rows back to one transaction each, so errors stay with their
-// callers. The HTTP layer keeps its lifecycle tables in the
-// same database and locks these rows too (docs/metadata.md).
+// callers. A caller that finds no group running commits one itself, with
+// every row queued so far; one that finds a group running does its work
+// `meanwhile` (a durable commit's flush) on its own thread while that group
+// and then its own commit, instead of handing it to a thread and sleeping
+// (16 KiB uploads: 14 -> 11 context switches each). A group wakes only its
+// own callers, and one caller to lead the next. The HTTP layer keeps its
+// lifecycle tables in the same database and locks these rows too
+// (docs/metadata.md).
 //
 // Thread safety: safe for concurrent use from any number of threads.
 #pragma once
@@ -60,7 +66,7 @@ class SqlMetadata : public MetadataStore {
   Result<bool> insert_blob_with(const BlobRecord& record, std::string_view hold, const RowHook& with_row) override;
   bool keeps_notes() const override { return true; }
   Result<bool> insert_blob_noted(const BlobRecord& record, std::string_view hold, const RowHook& with_row,
-                                 std::int64_t note) override;
+                                 std::int64_t note, const Meanwhile& meanwhile) override;
   Result<std::optional<std::int64_t>> pending_note(const Digest& hash) override;
   void note_flushed(const Digest& hash, std::int64_t note) override;
   Result<> flush_notes() override;
@@ -98,11 +104,13 @@ class SqlMetadata : public MetadataStore {
  private:
   struct PendingInsert;
   void commit_group(std::vector<PendingInsert*>& batch);
+  // Takes the queued rows as a group, commits them, wakes their callers.
+  // REQUIRES: `lock` holds group_mu_, no group running.
+  void run_group(std::unique_lock<std::mutex>& lock);
   void requeue_notes(std::vector<std::pair<Digest, std::int64_t>> notes);
 
   std::shared_ptr<SqlDb> db_;
   std::mutex group_mu_;
-  std::condition_variable group_cv_;
   std::vector<PendingInsert*> group_queue_;  // guarded by group_mu_
   bool group_running_ = false;               // guarded by group_mu_
   // Notes whose bytes are durable, deleted by the next group's transaction.

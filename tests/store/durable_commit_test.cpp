@@ -209,14 +209,20 @@ class DyingMetadata final : public MetadataStore {
  public:
   DyingMetadata(std::shared_ptr<MetadataStore> inner, FaultInjectionEnv& env, bool rows_die_too)
       : inner_(std::move(inner)), env_(env), rows_die_too_(rows_die_too) {}
-  Result<bool> insert_blob(const BlobRecord& r, std::string_view h) override { return insert_blob_noted(r, h, {}, 0); }
+  Result<bool> insert_blob(const BlobRecord& r, std::string_view h) override {
+    return insert_blob_noted(r, h, {}, 0, {});
+  }
   Result<bool> insert_blob_with(const BlobRecord& r, std::string_view h, const RowHook& w) override {
-    return insert_blob_noted(r, h, w, 0);
+    return insert_blob_noted(r, h, w, 0, {});
   }
   bool keeps_notes() const override { return true; }
-  Result<bool> insert_blob_noted(const BlobRecord& r, std::string_view h, const RowHook& w, std::int64_t n) override {
-    if (rows_die_too_ && env_.crashed()) return dead();
-    return inner_->insert_blob_noted(r, h, w, n);
+  Result<bool> insert_blob_noted(const BlobRecord& r, std::string_view h, const RowHook& w, std::int64_t n,
+                                 const Meanwhile& meanwhile) override {
+    if (rows_die_too_ && env_.crashed()) {
+      if (meanwhile) meanwhile(false);
+      return dead();
+    }
+    return inner_->insert_blob_noted(r, h, w, n, meanwhile);
   }
   Result<std::optional<std::int64_t>> pending_note(const Digest& d) override { return inner_->pending_note(d); }
   void note_flushed(const Digest& d, std::int64_t n) override {

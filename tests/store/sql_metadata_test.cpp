@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <cstring>
 #include <thread>
 
@@ -316,6 +319,55 @@ TEST_P(SqlMetadataTest, RowHooksCommitWithTheirRowOrNotAtAll) {
   ASSERT_TRUE(claims);
   EXPECT_EQ(claims->int64(0, 0), kThreads * kEach * 3 / 4);
   EXPECT_EQ(m->stats()->blob_count, static_cast<std::uint64_t>(kThreads * kEach * 3 / 4));
+}
+
+// insert_blob_noted's `meanwhile` (the durable commit's flush): with true,
+// on the caller's thread, when the caller commits the group itself; with
+// false, on the caller's thread while another caller's group commits, so
+// its work overlaps that commit instead of waiting for it.
+TEST_P(SqlMetadataTest, MeanwhileRunsOnTheCallerBesideTheGroupThatCommitsIt) {
+  auto db = open();
+  auto m = meta(db);
+  ASSERT_TRUE(m);
+  auto first = make_record(100, 2001), second = make_record(100, 2002);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool in_hook = false, release = false, second_meanwhile = false;
+  std::optional<bool> first_here, second_here;
+  std::thread leader([&] {
+    auto r = m->insert_blob_noted(
+        first, {},
+        [&](SqlConn&) -> Result<> {
+          std::unique_lock lk(mu);
+          in_hook = true;
+          cv.notify_all();
+          cv.wait(lk, [&] { return release; });  // the group stays open
+          return {};
+        },
+        11, [&](bool here) { first_here = here; });
+    EXPECT_TRUE(r && *r);
+  });
+  {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return in_hook; });
+  }
+  const auto caller = std::this_thread::get_id();
+  auto r = m->insert_blob_noted(second, {}, {}, 12, [&](bool here) {
+    second_here = here;
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    std::lock_guard g(mu);
+    second_meanwhile = true;  // while the first group is still open
+    release = true;
+    cv.notify_all();
+  });
+  leader.join();
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_TRUE(*r);
+  EXPECT_TRUE(second_meanwhile);
+  EXPECT_EQ(first_here, std::optional<bool>(true));
+  EXPECT_EQ(second_here, std::optional<bool>(false));
+  EXPECT_TRUE(m->get_blob(second.hash)->has_value());
+  EXPECT_EQ(m->pending_note(second.hash)->value_or(0), 12);
 }
 
 }  // namespace
