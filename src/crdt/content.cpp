@@ -13,6 +13,9 @@ namespace {
 bool all_narrow(std::u16string_view s) {
   return std::all_of(s.begin(), s.end(), [](char16_t u) { return u < 0x100; });
 }
+bool all_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
 }  // namespace
 
 Content Content::string(std::u16string_view s) {
@@ -216,6 +219,11 @@ void Content::write(UpdateEncoder& enc, uint64_t offset) const {
     case ContentRef::kDeleted: enc.write_len(n_ - offset); break;
     case ContentRef::kString: {
       const size_t from = n_ + offset, n = units() - from;
+      if (!wide_ && dynamic_cast<UpdateEncoderV1*>(&enc) && all_ascii(std::string_view(str_).substr(from))) {
+        // ASCII is its own UTF-8: v1 writes the bytes as they are.
+        enc.write_string8(std::string_view(str_).substr(from));
+        break;
+      }
       std::array<char16_t, 256> buf;  // most strings an update carries are short
       std::u16string big;
       char16_t* out = buf.data();
@@ -293,7 +301,18 @@ Content Content::read(UpdateDecoder& dec, uint8_t ref) {
       return json(std::move(vals));
     }
     case 3: return binary(dec.read_buf());
-    case 4: return string(dec.read_string16());
+    case 4: {
+      if (dynamic_cast<UpdateDecoderV1*>(&dec)) {
+        // v1 strings are UTF-8 (validated by the decoder): ASCII is already
+        // one byte per UTF-16 unit, so it is kept without converting.
+        std::string utf8 = dec.read_string8();
+        if (!all_ascii(utf8)) return string(utf8_to_utf16(utf8));
+        Content c(ContentRef::kString);
+        c.str_ = std::move(utf8);
+        return c;
+      }
+      return string(dec.read_string16());
+    }
     case 5: return embed(dec.read_json());
     case 6: {
       std::string k = dec.read_key();
