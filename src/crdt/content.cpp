@@ -1,15 +1,87 @@
 #include "crdt/content.h"
 
-#include "crdt/work_meter.h"
+#include <algorithm>
+#include <array>
+#include <cstring>
 
 #include "crdt/update_coder.h"
+#include "crdt/work_meter.h"
 
 namespace blobsync::crdt {
+
+namespace {
+bool all_narrow(std::u16string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char16_t u) { return u < 0x100; });
+}
+bool all_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+}  // namespace
+
+Content Content::string(std::u16string_view s) {
+  Content c(ContentRef::kString);
+  c.append_units(s);
+  return c;
+}
+
+char16_t Content::unit(size_t i) const {
+  if (!wide_) return static_cast<unsigned char>(str_[i]);
+  char16_t u;
+  std::memcpy(&u, str_.data() + 2 * i, 2);
+  return u;
+}
+
+void Content::set_unit(size_t i, char16_t u) {
+  if (!wide_ && u >= 0x100) widen();
+  if (!wide_) {
+    str_[i] = static_cast<char>(u);
+  } else {
+    std::memcpy(str_.data() + 2 * i, &u, 2);
+  }
+}
+
+void Content::widen() {
+  work_add(str_.size());
+  std::string w(str_.size() * 2, '\0');
+  for (size_t i = 0; i < str_.size(); ++i) {
+    char16_t u = static_cast<unsigned char>(str_[i]);
+    std::memcpy(w.data() + 2 * i, &u, 2);
+  }
+  str_ = std::move(w);
+  wide_ = true;
+}
+
+void Content::append_units(std::u16string_view s) {
+  if (!wide_ && !all_narrow(s)) widen();
+  if (wide_) {
+    str_.append(reinterpret_cast<const char*>(s.data()), s.size() * 2);
+  } else {
+    const size_t at = str_.size();
+    str_.resize(at + s.size());
+    for (size_t i = 0; i < s.size(); ++i) str_[at + i] = static_cast<char>(s[i]);
+  }
+}
+
+void Content::append_str(std::u16string& out) const {
+  if (ref_ != ContentRef::kString) return;
+  const size_t from = n_, to = units();
+  if (wide_) {
+    const size_t at = out.size();
+    out.resize(at + (to - from));
+    std::memcpy(out.data() + at, str_.data() + 2 * from, 2 * (to - from));
+  } else {
+    out.reserve(out.size() + (to - from));
+    for (size_t i = from; i < to; ++i) out.push_back(static_cast<unsigned char>(str_[i]));
+  }
+}
 
 Content Content::clone() const {
   Content c(ref_);
   if (ref_ == ContentRef::kDeleted) c.n_ = n_;
-  c.str_ = str();
+  if (ref_ == ContentRef::kString) {
+    c.wide_ = wide_;
+    c.str_.assign(str_, n_ << (wide_ ? 1 : 0));
+  }
   if (ext_) {
     c.ext_ = std::make_unique<ContentExt>(*ext_);
     c.ext_->branch = nullptr;
@@ -26,7 +98,7 @@ std::span<const Any> Content::values() const {
 uint64_t Content::length() const {
   switch (ref_) {
     case ContentRef::kDeleted: return n_;
-    case ContentRef::kString: return str_.size() - n_;
+    case ContentRef::kString: return units() - n_;
     case ContentRef::kJson:
     case ContentRef::kAny: return ext_ ? ext_->values.size() - n_ : 0;
     default: return 1;
@@ -35,8 +107,8 @@ uint64_t Content::length() const {
 
 void Content::compact() {
   if (ref_ == ContentRef::kString) {
-    work_add(str_.size() - n_);
-    str_.erase(0, n_);
+    work_add(units() - n_);
+    str_.erase(0, n_ << (wide_ ? 1 : 0));
     str_.shrink_to_fit();
   } else {
     auto& v = ext_->values;
@@ -63,26 +135,31 @@ Content Content::splice(uint64_t offset) {
     }
     case ContentRef::kString: {
       const uint64_t len = length();
+      const int shift = wide_ ? 1 : 0;  // bytes per unit: 1 << shift
       Content r(ref_);
+      r.wide_ = wide_;
       if (offset <= len - offset) {
         // Small head: copy it out; the right part keeps the buffer.
         work_add(offset);
-        std::u16string head(str_, n_, offset);
+        std::string head(str_, n_ << shift, offset << shift);
         r.str_ = std::move(str_);
         r.n_ = n_ + offset;
         str_ = std::move(head);
         n_ = 0;
-        if (wasteful(r.str_, len - offset)) r.compact();
+        if (wasteful(r.str_, (len - offset) << shift)) r.compact();
       } else {
         work_add(len - offset);
-        r.str_.assign(str_, n_ + offset);
-        str_.resize(n_ + offset);
-        if (wasteful(str_, offset)) compact();
+        r.str_.assign(str_, (n_ + offset) << shift);
+        str_.resize((n_ + offset) << shift);
+        if (wasteful(str_, offset << shift)) compact();
       }
-      char16_t last = str_.back();
-      if (last >= 0xd800 && last <= 0xdbff) {
-        str_.back() = 0xfffd;
-        r.str_[r.n_] = 0xfffd;
+      // Only a wide string can hold a surrogate.
+      if (wide_) {
+        char16_t last = unit(units() - 1);
+        if (last >= 0xd800 && last <= 0xdbff) {
+          set_unit(units() - 1, 0xfffd);
+          r.set_unit(r.n_, 0xfffd);
+        }
       }
       return r;
     }
@@ -116,7 +193,16 @@ bool Content::merge_with(Content& right) {
   if (ref_ != right.ref_) return false;
   switch (ref_) {
     case ContentRef::kDeleted: n_ += right.n_; return true;
-    case ContentRef::kString: str_ += right.str(); return true;
+    case ContentRef::kString:
+      if (!wide_ && !right.wide_) {
+        str_.append(right.str_, right.n_);
+      } else if (right.wide_) {
+        if (!wide_) widen();
+        str_.append(right.str_, right.n_ * 2);
+      } else {
+        append_units(right.str());
+      }
+      return true;
     case ContentRef::kJson:
     case ContentRef::kAny: {
       auto& v = ext().values;
@@ -131,7 +217,28 @@ bool Content::merge_with(Content& right) {
 void Content::write(UpdateEncoder& enc, uint64_t offset) const {
   switch (ref_) {
     case ContentRef::kDeleted: enc.write_len(n_ - offset); break;
-    case ContentRef::kString: enc.write_string16(str().substr(offset)); break;
+    case ContentRef::kString: {
+      const size_t from = n_ + offset, n = units() - from;
+      if (!wide_ && dynamic_cast<UpdateEncoderV1*>(&enc) && all_ascii(std::string_view(str_).substr(from))) {
+        // ASCII is its own UTF-8: v1 writes the bytes as they are.
+        enc.write_string8(std::string_view(str_).substr(from));
+        break;
+      }
+      std::array<char16_t, 256> buf;  // most strings an update carries are short
+      std::u16string big;
+      char16_t* out = buf.data();
+      if (n > buf.size()) {
+        big.resize(n);
+        out = big.data();
+      }
+      if (wide_) {
+        std::memcpy(out, str_.data() + 2 * from, 2 * n);  // alignment of str_ is not assumed
+      } else {
+        for (size_t i = 0; i < n; ++i) out[i] = static_cast<unsigned char>(str_[from + i]);
+      }
+      enc.write_string16(std::u16string_view(out, n));
+      break;
+    }
     case ContentRef::kJson: {
       auto v = values();
       enc.write_len(v.size() - offset);
@@ -194,7 +301,18 @@ Content Content::read(UpdateDecoder& dec, uint8_t ref) {
       return json(std::move(vals));
     }
     case 3: return binary(dec.read_buf());
-    case 4: return string(dec.read_string16());
+    case 4: {
+      if (dynamic_cast<UpdateDecoderV1*>(&dec)) {
+        // v1 strings are UTF-8 (validated by the decoder): ASCII is already
+        // one byte per UTF-16 unit, so it is kept without converting.
+        std::string utf8 = dec.read_string8();
+        if (!all_ascii(utf8)) return string(utf8_to_utf16(utf8));
+        Content c(ContentRef::kString);
+        c.str_ = std::move(utf8);
+        return c;
+      }
+      return string(dec.read_string16());
+    }
     case 5: return embed(dec.read_json());
     case 6: {
       std::string k = dec.read_key();

@@ -1,7 +1,10 @@
 // Content: the payload of an Item (yjs Content* classes). One class with a
-// kind tag; strings are stored as UTF-16 so lengths, clocks and split points
-// count UTF-16 code units exactly as yjs does. Everything but strings lives
-// in a lazily allocated extension to keep text items small.
+// kind tag. Strings count UTF-16 code units exactly as yjs does (lengths,
+// clocks, split points), but are stored compactly: one byte per unit while
+// every unit is below 0x100 (Latin-1, what most text is), two bytes (UTF-16)
+// once any unit is not; a room's text is most of its memory (issue 23).
+// Everything but strings lives in a lazily allocated extension to keep text
+// items small.
 //
 // Splitting copies only the smaller side: when the head is smaller, the
 // right part takes the buffer and skips the head (`n_` units at its front),
@@ -16,6 +19,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crdt/any.h"
@@ -68,11 +72,7 @@ class Content {
     c.n_ = len;
     return c;
   }
-  static Content string(std::u16string s) {
-    Content c(ContentRef::kString);
-    c.str_ = std::move(s);
-    return c;
-  }
+  static Content string(std::u16string_view s);
   static Content any(AnyArray values) { return {ContentRef::kAny, {.values = std::move(values)}}; }
   static Content json(AnyArray values) { return {ContentRef::kJson, {.values = std::move(values)}}; }
   static Content binary(Bytes b) { return {ContentRef::kBinary, {.bytes = std::move(b)}}; }
@@ -102,10 +102,19 @@ class Content {
   // Appends right if both are the same mergeable kind.
   bool merge_with(Content& right);
 
-  // The string (kString) / values (kJson, kAny) past the skipped front.
-  std::u16string_view str() const { return std::u16string_view(str_).substr(skip()); }
+  // The string (kString) past the skipped front, as UTF-16 (a copy; see
+  // append_str) / the values (kJson, kAny) past the skipped front.
+  std::u16string str() const {
+    std::u16string s;
+    append_str(s);
+    return s;
+  }
+  void append_str(std::u16string& out) const;
+  // One byte per code unit (every unit < 0x100) rather than two.
+  bool narrow() const { return !wide_; }
   std::span<const Any> values() const;
-  // Units the string / values buffer holds, skipped front included (memory tests).
+  // Bytes the string buffer holds (skipped front included) / values the
+  // values buffer holds (memory tests).
   size_t capacity() const { return ref_ == ContentRef::kString ? str_.capacity() : ext_ ? ext_->values.capacity() : 0; }
   const ContentExt& x() const { return *ext_; }
   ContentExt& x() { return ext(); }
@@ -126,9 +135,17 @@ class Content {
   // Moves the live part to the front of a right-sized buffer.
   void compact();
   uint64_t skip() const { return ref_ == ContentRef::kDeleted ? 0 : n_; }
+  // kString: code units in the buffer, skipped front included.
+  size_t units() const { return str_.size() >> (wide_ ? 1 : 0); }
+  char16_t unit(size_t i) const;
+  void set_unit(size_t i, char16_t u);
+  // Rewrites a narrow buffer as UTF-16 (before appending a unit >= 0x100).
+  void widen();
+  void append_units(std::u16string_view s);
   ContentRef ref_ = ContentRef::kDeleted;
+  bool wide_ = false;  // kString: str_ holds UTF-16 units (native order), else one byte per unit
   uint64_t n_ = 0;  // kDeleted: the length; kString/kJson/kAny: units skipped at the front
-  std::u16string str_;
+  std::string str_;  // kString: the code units, one or two bytes each (wide_)
   std::unique_ptr<ContentExt> ext_;
 };
 

@@ -316,7 +316,7 @@ std::u16string TextRef::to_u16string() const {
   std::u16string s;
   if (!b_) return s;
   for (const Item* p = b_->start; p; p = p->right)
-    if (!p->deleted() && p->content.ref() == ContentRef::kString) s += p->content.str();
+    if (!p->deleted() && p->content.ref() == ContentRef::kString) p->content.append_str(s);
   return s;
 }
 
@@ -346,7 +346,7 @@ std::vector<DeltaOp> TextRef::to_delta() const {
           pending.attributes = attrs_obj();
           has_pending = true;
         }
-        pending.text += p->content.str();
+        p->content.append_str(pending.text);
         break;
       case ContentRef::kEmbed:
       case ContentRef::kType: {

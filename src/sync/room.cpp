@@ -571,7 +571,8 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   State state_ = State::kLoading;
   std::unique_ptr<RoomCore> core_;
   std::int64_t room_id_ = 0;
-  std::unordered_map<ConnId, std::shared_ptr<Connection>> conns_;
+  // Two buckets, not the 13 a default-constructed map takes on its first insert.
+  std::unordered_map<ConnId, std::shared_ptr<Connection>> conns_ = decltype(conns_)(2);
   std::vector<std::pair<std::shared_ptr<Connection>, std::function<void(bool)>>> waiting_;
   std::vector<std::function<void(bool)>> after_load_;
   std::shared_ptr<Listener> listener_;

@@ -120,7 +120,7 @@ void RoomCore::error(ConnId conn, std::string text, RoomEffects& fx) {
 }
 
 void RoomCore::join(ConnId conn, RoomEffects& fx) {
-  conns_.try_emplace(conn);
+  conns_.try_emplace(conn, kFewBuckets);
   fx.out.push_back({conn, sync_message(kSyncStep1, doc_->encode_state_vector()), true});
   if (awareness_.has_states()) fx.out.push_back({conn, awareness_message(awareness_.encode_all()), false});
 }
@@ -215,7 +215,7 @@ void RoomCore::handle(ConnId conn, std::span<const std::uint8_t> msg, bool read_
       if (!d.ok()) return error(conn, fmt::format("malformed awareness message: {}", d.error()), fx);
       auto change = awareness_.apply_update(payload, now_ms, limits_.max_awareness_bytes);
       if (!change) return error(conn, change.error().message, fx);
-      auto& mine = conns_[conn];
+      auto& mine = conns_.try_emplace(conn, kFewBuckets).first->second;
       for (auto c : change->added) mine.insert(c);
       for (auto c : change->updated) mine.insert(c);
       for (auto c : change->removed)

@@ -125,7 +125,11 @@ class RoomCore {
   std::unique_ptr<crdt::Doc> doc_;
   std::uint64_t doc_bytes_ = 0;
   protocol::Awareness awareness_;
-  std::unordered_map<ConnId, std::unordered_set<std::uint64_t>> conns_;  // conn -> awareness clients it controls
+  // conn -> awareness clients it controls. Both start at two buckets, not
+  // the 13 (104 bytes) libstdc++ gives a default-constructed one on its
+  // first insert: a room mostly has a few connections of one client each.
+  static constexpr std::size_t kFewBuckets = 2;
+  std::unordered_map<ConnId, std::unordered_set<std::uint64_t>> conns_ = decltype(conns_)(kFewBuckets);
   RoomEffects* fx_ = nullptr;  // where the doc's update observer reports, during a call
 };
 
