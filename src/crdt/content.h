@@ -2,7 +2,7 @@
 // kind tag. Strings count UTF-16 code units exactly as yjs does (lengths,
 // clocks, split points), but are stored compactly: one byte per unit while
 // every unit is below 0x100 (Latin-1, what most text is), two bytes (UTF-16)
-// once any unit is not; a room's text is most of its memory (issue 23).
+// once any unit is not; a room's text is most of its memory (issue #20).
 // Everything but strings lives in a lazily allocated extension to keep text
 // items small.
 //

@@ -1,4 +1,4 @@
-// Compact string content (issue 23): a string whose code units are all below
+// Compact string content (issue #20): a string whose code units are all below
 // 0x100 is kept at one byte per unit and widens to UTF-16 the moment a wider
 // unit arrives (merge, or a whole wide insert); lengths, splits, surrogate
 // handling and the bytes written stay those of UTF-16 (as yjs).
