@@ -204,11 +204,17 @@ TEST(DurableCommit, ADedupOnANotedRowSyncsTheStoredCopyFirst) {
 // SqliteMetadata as a process that dies sees it: once the Env has "crashed",
 // the cleanups fail (delete_blob, clear_note, flush_notes) and, if
 // `rows_die_too`, so does the row's insert (the crash came before the
-// metadata commit, which runs beside the flush).
+// metadata commit, which runs beside the flush). `flush` places the put's
+// flush (`meanwhile`): where the inner store puts it (this thread leads its
+// group and hands the flush to a flush thread), or on this thread as when
+// another caller's group commits the row, before or after that commit.
+enum class FlushAt { kAsInner, kBeforeRow, kAfterRow };
+
 class DyingMetadata final : public MetadataStore {
  public:
-  DyingMetadata(std::shared_ptr<MetadataStore> inner, FaultInjectionEnv& env, bool rows_die_too)
-      : inner_(std::move(inner)), env_(env), rows_die_too_(rows_die_too) {}
+  DyingMetadata(std::shared_ptr<MetadataStore> inner, FaultInjectionEnv& env, bool rows_die_too,
+                FlushAt flush = FlushAt::kAsInner)
+      : inner_(std::move(inner)), env_(env), rows_die_too_(rows_die_too), flush_(flush) {}
   Result<bool> insert_blob(const BlobRecord& r, std::string_view h) override {
     return insert_blob_noted(r, h, {}, 0, {});
   }
@@ -222,7 +228,11 @@ class DyingMetadata final : public MetadataStore {
       if (meanwhile) meanwhile(false);
       return dead();
     }
-    return inner_->insert_blob_noted(r, h, w, n, meanwhile);
+    if (!meanwhile || flush_ == FlushAt::kAsInner) return inner_->insert_blob_noted(r, h, w, n, meanwhile);
+    if (flush_ == FlushAt::kBeforeRow) meanwhile(false);
+    auto row = inner_->insert_blob_noted(r, h, w, n, {});
+    if (flush_ == FlushAt::kAfterRow) meanwhile(false);
+    return row;
   }
   Result<std::optional<std::int64_t>> pending_note(const Digest& d) override { return inner_->pending_note(d); }
   void note_flushed(const Digest& d, std::int64_t n) override {
@@ -247,76 +257,83 @@ class DyingMetadata final : public MetadataStore {
   std::shared_ptr<MetadataStore> inner_;
   FaultInjectionEnv& env_;
   bool rows_die_too_;
+  FlushAt flush_;
 };
 
 // A crash before every mutating call of a put (and of a dedup of it still
 // noted), the metadata committing or not, then power loss: after reopening,
 // a reported blob reads back intact, a row never names wrong bytes, and
-// the put can be made again.
+// the put can be made again. The flush runs where a lone put runs it, and
+// on the put's own thread before or after another caller commits its row.
 TEST(DurableCommit, CrashAtEveryStepWithTheRowCommittedOrNotThenPowerLoss) {
   const Digest d = sha(payload());
-  for (bool rows_die_too : {false, true}) {
-    for (bool second_put : {false, true}) {
-      std::uint64_t steps;
-      {
-        TempDir tmp;
-        FaultInjectionEnv env(Env::posix());
-        auto store = open_store(tmp.path(), &env);
-        ASSERT_TRUE(store);
-        if (second_put) {
-          ASSERT_TRUE((*store)->put_bytes(payload(), {}));
-        }
-        std::uint64_t before = env.mutating_count();
-        ASSERT_TRUE((*store)->put_bytes(payload(), {}));
-        steps = env.mutating_count() - before;
-      }
-      ASSERT_GE(steps, second_put ? 0u : 5u);
-      for (std::uint64_t k = 0; k <= steps; ++k) {
-        std::string context = fmt::format("{}{}crash before mutating call {} of {}",
-                                          rows_die_too ? "row not committed, " : "row committed, ",
-                                          second_put ? "a noted dedup, " : "", k + 1, steps);
-        SCOPED_TRACE(context);
-        TempDir tmp;
-        FaultInjectionEnv env(Env::posix());
-        bool ok;
+  for (FlushAt flush : {FlushAt::kAsInner, FlushAt::kBeforeRow, FlushAt::kAfterRow}) {
+    for (bool rows_die_too : {false, true}) {
+      for (bool second_put : {false, true}) {
+        std::uint64_t steps;
         {
-          auto meta = SqliteMetadata::open(tmp.path() / "meta.db");
-          ASSERT_TRUE(meta);
-          auto dying = std::make_shared<DyingMetadata>(std::shared_ptr<MetadataStore>(std::move(*meta)), env,
-                                                       rows_die_too);
-          auto store = open_store(tmp.path(), &env, dying);
+          TempDir tmp;
+          FaultInjectionEnv env(Env::posix());
+          auto store = open_store(tmp.path(), &env);
           ASSERT_TRUE(store);
-          bool first_ok = !second_put || (*store)->put_bytes(payload(), {}).has_value();
-          ASSERT_TRUE(first_ok);
           if (second_put) {
-            // The first put is reported: whatever happens next, it must survive.
-            env.crash_after(k);
-            ok = true;
-            (void)(*store)->put_bytes(payload(), {});
-          } else {
-            env.crash_after(k);
-            ok = (*store)->put_bytes(payload(), {}).has_value();
+            ASSERT_TRUE((*store)->put_bytes(payload(), {}));
           }
+          std::uint64_t before = env.mutating_count();
+          ASSERT_TRUE((*store)->put_bytes(payload(), {}));
+          steps = env.mutating_count() - before;
         }
-        ASSERT_TRUE(env.power_loss());
-        auto store = open_store(tmp.path(), Env::posix());
-        ASSERT_TRUE(store) << store.error().to_string();
-        auto rec = (*store)->stat(d);
-        if (ok) {
-          ASSERT_TRUE(rec) << "reported blob lost: " << rec.error().to_string();
+        ASSERT_GE(steps, second_put ? 0u : 5u);
+        for (std::uint64_t k = 0; k <= steps; ++k) {
+          static constexpr const char* kFlushAt[] = {"flush as a lone put, ", "flush before another's commit, ",
+                                                     "flush after another's commit, "};
+          std::string context = fmt::format("{}{}{}crash before mutating call {} of {}",
+                                            kFlushAt[static_cast<int>(flush)],
+                                            rows_die_too ? "row not committed, " : "row committed, ",
+                                            second_put ? "a noted dedup, " : "", k + 1, steps);
+          SCOPED_TRACE(context);
+          TempDir tmp;
+          FaultInjectionEnv env(Env::posix());
+          bool ok;
+          {
+            auto meta = SqliteMetadata::open(tmp.path() / "meta.db");
+            ASSERT_TRUE(meta);
+            auto dying = std::make_shared<DyingMetadata>(std::shared_ptr<MetadataStore>(std::move(*meta)), env,
+                                                         rows_die_too, flush);
+            auto store = open_store(tmp.path(), &env, dying);
+            ASSERT_TRUE(store);
+            bool first_ok = !second_put || (*store)->put_bytes(payload(), {}).has_value();
+            ASSERT_TRUE(first_ok);
+            if (second_put) {
+              // The first put is reported: whatever happens next, it must survive.
+              env.crash_after(k);
+              ok = true;
+              (void)(*store)->put_bytes(payload(), {});
+            } else {
+              env.crash_after(k);
+              ok = (*store)->put_bytes(payload(), {}).has_value();
+            }
+          }
+          ASSERT_TRUE(env.power_loss());
+          auto store = open_store(tmp.path(), Env::posix());
+          ASSERT_TRUE(store) << store.error().to_string();
+          auto rec = (*store)->stat(d);
+          if (ok) {
+            ASSERT_TRUE(rec) << "reported blob lost: " << rec.error().to_string();
+          }
+          if (rec) {
+            EXPECT_TRUE(reads_back(**store, d, payload().size())) << "a row names wrong bytes";
+          } else {
+            EXPECT_EQ(rec.error().code, Errc::kNotFound);
+          }
+          EXPECT_EQ(note_count(tmp.path()), 0u);
+          // Whatever was left at the name is not trusted: the put again gives the right bytes.
+          ASSERT_TRUE((*store)->put_bytes(payload(), {}));
+          EXPECT_TRUE(reads_back(**store, d, payload().size()));
+          auto report = (*store)->verify();
+          ASSERT_TRUE(report);
+          for (auto& p : report->problems) ADD_FAILURE() << to_hash_ref(p.hash) << ": " << p.what;
         }
-        if (rec) {
-          EXPECT_TRUE(reads_back(**store, d, payload().size())) << "a row names wrong bytes";
-        } else {
-          EXPECT_EQ(rec.error().code, Errc::kNotFound);
-        }
-        EXPECT_EQ(note_count(tmp.path()), 0u);
-        // Whatever was left at the name is not trusted: the put again gives the right bytes.
-        ASSERT_TRUE((*store)->put_bytes(payload(), {}));
-        EXPECT_TRUE(reads_back(**store, d, payload().size()));
-        auto report = (*store)->verify();
-        ASSERT_TRUE(report);
-        for (auto& p : report->problems) ADD_FAILURE() << to_hash_ref(p.hash) << ": " << p.what;
       }
     }
   }
