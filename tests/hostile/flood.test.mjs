@@ -80,9 +80,14 @@ test('200 connections flooding one room: bounded memory, other rooms live', { ti
     await flooded;
     clearInterval(sampler);
     peak = Math.max(peak, rss(srv.child.pid));
+    const sentFrames = outcomes.reduce((n, o) => n + o.sent, 0);
     console.log(`# calm room synced ${times.length} times during the ${floodMs} ms flood: median ${times[times.length >> 1]} ms, slowest ${syncMs} ms (bound ${CALM_BOUND_MS}); `+
-      `flooders ${outcomes.filter((o) => o === 'closed').length} closed, ` +
-      `${outcomes.filter((o) => o === 'sent').length} sent all; RSS base ${base >> 20} MiB, peak ${peak >> 20} MiB, bound ${bound >> 20} MiB`);
+      `flooders ${outcomes.filter((o) => o.end === 'closed').length} closed, ` +
+      `${outcomes.filter((o) => o.end === 'sent').length} sent all, ${sentFrames} frames sent; RSS base ${base >> 20} MiB, peak ${peak >> 20} MiB, bound ${bound >> 20} MiB`);
+    // The bound means something only if the flood happened: every flooder got in and sent.
+    assert.equal(outcomes.length, CONNS, 'every flooder reported');
+    assert.ok(outcomes.every((o) => o.opened && o.sent > 0), 'every flooder opened and sent frames');
+    assert.ok(sentFrames >= CONNS * 4, `the flood sent ${sentFrames} frames (at least ${CONNS * 4} = 4 per flooder)`);
     assert.ok(syncMs < CALM_BOUND_MS, `the calm room took ${syncMs} ms to sync during the flood (bound ${CALM_BOUND_MS} ms)`);
     assert.ok(peak < bound, `server RSS peaked at ${peak >> 20} MiB, over the bound of ${bound >> 20} MiB`);
     assert.equal(srv.child.exitCode, null, 'the server is still up');
