@@ -219,7 +219,7 @@ void Content::write(UpdateEncoder& enc, uint64_t offset) const {
     case ContentRef::kDeleted: enc.write_len(n_ - offset); break;
     case ContentRef::kString: {
       const size_t from = n_ + offset, n = units() - from;
-      if (!wide_ && dynamic_cast<UpdateEncoderV1*>(&enc) && all_ascii(std::string_view(str_).substr(from))) {
+      if (!wide_ && enc.strings_are_utf8() && all_ascii(std::string_view(str_).substr(from))) {
         // ASCII is its own UTF-8: v1 writes the bytes as they are.
         enc.write_string8(std::string_view(str_).substr(from));
         break;
@@ -278,7 +278,7 @@ Content Content::read(UpdateDecoder& dec, uint8_t ref) {
     case 2: {
       uint64_t n = dec.read_len();
       if (n > dec.rest().remaining() + 1) {  // v1: every entry takes >= 1 byte
-        if (dynamic_cast<UpdateDecoderV1*>(&dec)) {
+        if (dec.strings_are_utf8()) {
           dec.fail("JSON content count exceeds data");
           return {};
         }
@@ -302,7 +302,7 @@ Content Content::read(UpdateDecoder& dec, uint8_t ref) {
     }
     case 3: return binary(dec.read_buf());
     case 4: {
-      if (dynamic_cast<UpdateDecoderV1*>(&dec)) {
+      if (dec.strings_are_utf8()) {
         // v1 strings are UTF-8 (validated by the decoder): ASCII is already
         // one byte per UTF-16 unit, so it is kept without converting.
         std::string utf8 = dec.read_string8();

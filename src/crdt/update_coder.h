@@ -32,6 +32,9 @@ class UpdateEncoder {
   virtual void write_parent_info(bool is_ykey) = 0;
   virtual void write_string8(std::string_view s) = 0;
   virtual void write_string16(std::u16string_view s) = 0;
+  // Whether strings go on the wire as UTF-8 (v1): then an ASCII string's
+  // bytes are its encoding (write_string8), with no UTF-16 conversion.
+  virtual bool strings_are_utf8() const { return false; }
   virtual void write_type_ref(uint8_t ref) = 0;
   virtual void write_len(uint64_t len) = 0;
   virtual void write_any(const Any& a) = 0;
@@ -63,6 +66,8 @@ class UpdateDecoder {
   virtual bool read_parent_info() = 0;
   virtual std::string read_string8() = 0;
   virtual std::u16string read_string16() = 0;
+  // As UpdateEncoder::strings_are_utf8: read_string8 is the wire's bytes.
+  virtual bool strings_are_utf8() const { return false; }
   virtual uint8_t read_type_ref() = 0;
   virtual uint64_t read_len() = 0;
   virtual Any read_any() = 0;
@@ -89,6 +94,7 @@ class UpdateEncoderV1 final : public UpdateEncoder {
   void write_parent_info(bool is_ykey) override { rest_.write_var_uint(is_ykey ? 1 : 0); }
   void write_string8(std::string_view s) override { rest_.write_var_string(s); }
   void write_string16(std::u16string_view s) override { rest_.write_var_string16(s); }
+  bool strings_are_utf8() const override { return true; }
   void write_type_ref(uint8_t ref) override { rest_.write_var_uint(ref); }
   void write_len(uint64_t len) override { rest_.write_var_uint(len); }
   void write_any(const Any& a) override { crdt::write_any(rest_, a); }
@@ -114,6 +120,7 @@ class UpdateDecoderV1 final : public UpdateDecoder {
   bool read_parent_info() override { return rest_.read_var_uint() == 1; }
   std::string read_string8() override { return rest_.read_var_string(); }
   std::u16string read_string16() override { return rest_.read_var_string16(); }
+  bool strings_are_utf8() const override { return true; }
   uint8_t read_type_ref() override {
     uint64_t r = rest_.read_var_uint();
     return r > 255 ? 255 : static_cast<uint8_t>(r);
