@@ -264,7 +264,7 @@ void RoomStore::loop() {
         else batch[k].done(result);
       }
       // A refused room hears of its first refused seq (and closes); the others of their commit.
-      std::vector<std::tuple<std::shared_ptr<DurabilityListener>, std::uint64_t, Result<>>> told;
+      Told told;
       told.reserve(failed.size() + durable.size());
       for (auto& [listener, at] : failed) told.emplace_back(std::move(listener), at.first, std::unexpected(at.second));
       for (auto& [ptr, slot] : durable) told.emplace_back(std::move(slot.first), slot.second, result);
@@ -281,7 +281,7 @@ void RoomStore::set_listener_poster(std::function<void(std::function<void()>)> p
 }
 
 namespace {
-using Told = std::vector<std::tuple<std::shared_ptr<DurabilityListener>, std::uint64_t, Result<>>>;
+using Told = RoomStore::Told;
 using Poster = std::function<void(std::function<void()>)>;
 
 // Tells told[from...] for at most kTellBudget, then posts the rest behind the

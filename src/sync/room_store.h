@@ -156,6 +156,9 @@ class RoomStore {
   };
   Stats stats() const;
 
+  // A commit group's listeners, each with its seq and the group's result.
+  using Told = std::vector<std::tuple<std::shared_ptr<DurabilityListener>, std::uint64_t, Result<>>>;
+
  private:
   struct Job {
     bool write = true;
@@ -176,7 +179,7 @@ class RoomStore {
   Result<std::vector<std::string>> query_names(const char* sql, const Digest* hash);
   void run_between_job(Job& job);
   // Tells each listener of its commit (set_listener_poster says where).
-  void tell(std::vector<std::tuple<std::shared_ptr<DurabilityListener>, std::uint64_t, Result<>>> told);
+  void tell(Told told);
   void push(Job job);
   // A write job that reports through done once its group committed.
   void push_write(std::function<void(Result<>)> done, std::function<Result<>(SqliteDb&)> run);
