@@ -39,6 +39,17 @@ static size_t range_count(const DeleteSet& ds) {
 
 void Doc::apply_in_txn(Transaction& txn, DecodedUpdate u, std::string* err, bool* over_limit) {
   txn.local = false;
+  // yjs creates a root when it reads a struct naming it, in wire order, and
+  // integrates afterwards in client order; roots are created here the same
+  // way, so to_json lists them in the order yjs does.
+  const std::string* last_root = nullptr;
+  for (const ClientBlocks& c : u.clients)
+    for (const Block& b : c.blocks)
+      if (b.kind == Block::Kind::kItem && b.parent_kind == Block::ParentKind::kRoot &&
+          (!last_root || *last_root != b.parent_name)) {
+        get(b.parent_name, TypeRef::kUnknown);
+        last_root = &b.parent_name;
+      }
   std::optional<Pending> rest;
   bool bad = false;
   integrate_structs(txn, u, rest, &bad);

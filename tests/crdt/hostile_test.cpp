@@ -1,4 +1,4 @@
-// Regression inputs for hostile updates (tests/fuzz/corpus/crdt, the format
+// Regression inputs for hostile updates (tests/fuzz/corpus/crdt_update, the format
 // of the fuzz target: one mode byte, then the update). Every input must give
 // an error or a valid document; some have a precise expected outcome.
 #include <gtest/gtest.h>
@@ -21,7 +21,7 @@ namespace {
 
 std::map<std::string, Bytes> corpus() {
   std::map<std::string, Bytes> out;
-  for (auto& e : std::filesystem::directory_iterator(std::string(BLOBSYNC_SOURCE_DIR) + "/tests/fuzz/corpus/crdt")) {
+  for (auto& e : std::filesystem::directory_iterator(std::string(BLOBSYNC_SOURCE_DIR) + "/tests/fuzz/corpus/crdt_update")) {
     std::ifstream in(e.path(), std::ios::binary);
     out[e.path().filename().string()] = Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
@@ -64,7 +64,7 @@ TEST(Hostile, NamedRegressionInputsExist) {
   auto c = corpus();
   for (const char* name : {"cyclic_type_nesting.bin", "delete_set_unsorted.bin", "var_int_overflow.bin", "zero_len_struct.bin",
                            "clock_overflow.bin", "empty_client_structs.bin", "struct_order_corrupt.bin",
-                           "lone_surrogate_utf8.bin", "lone_surrogate_split.bin"})
+                           "lone_surrogate_utf8.bin", "lone_surrogate_split.bin", "root_order_wire.bin"})
     EXPECT_TRUE(c.count(name)) << name;
 }
 
@@ -100,6 +100,12 @@ TEST(Hostile, ExpectedOutcomes) {
   auto split = apply(c["lone_surrogate_split.bin"]);
   EXPECT_TRUE(split.ok);
   EXPECT_EQ(split.json, "{\"t\":\"\xef\xbf\xbd\xef\xbf\xbdx\"}");  // what yjs 13.6 gives
+  // Roots are created as the update names them (wire order), not as their
+  // structs integrate (client order): to_json lists them as yjs 13.6 does.
+  // (Found by fuzz_crdt_update, whose oracle compared the key order.)
+  auto roots = apply(c["root_order_wire.bin"]);
+  EXPECT_TRUE(roots.ok);
+  EXPECT_EQ(roots.json, R"({"\u0000\u0001\u0004\u0001":"","\u0003\u0002\u0000\u0001":"\u0001\u0001\u0001\u0001"})");
   auto nested = apply(c["seed_nested.bin"]);
   EXPECT_TRUE(nested.ok);
   auto order = apply(c["struct_order_corrupt.bin"]);

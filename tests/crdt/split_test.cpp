@@ -333,7 +333,7 @@ TEST(Split, StructListMatchesAFlatArray) {
   EXPECT_EQ(list.back(), flat.back());
 }
 
-// Regenerates the fuzz seeds (tests/fuzz/corpus/crdt/split_*.bin, one mode
+// Regenerates the fuzz seeds (tests/fuzz/corpus/crdt_update/split_*.bin, one mode
 // byte then the update): BLOBSYNC_WRITE_SEEDS=dir crdt_tests
 // --gtest_also_run_disabled_tests --gtest_filter=Split.DISABLED_WriteFuzzSeeds
 TEST(Split, DISABLED_WriteFuzzSeeds) {
