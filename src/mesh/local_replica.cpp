@@ -14,21 +14,22 @@ namespace blobsync::mesh {
 
 namespace asio = boost::asio;
 
-std::shared_ptr<LocalReplica> LocalReplica::create(asio::any_io_executor ex, std::shared_ptr<sync::Room> room) {
-  return std::shared_ptr<LocalReplica>(new LocalReplica(std::move(ex), std::move(room)));
+std::shared_ptr<LocalReplica> LocalReplica::create(asio::any_io_executor ex, std::shared_ptr<sync::Room> room,
+                                                   Mode mode) {
+  return std::shared_ptr<LocalReplica>(new LocalReplica(std::move(ex), std::move(room), mode));
 }
 
-LocalReplica::LocalReplica(asio::any_io_executor ex, std::shared_ptr<sync::Room> room)
-    : strand_(asio::make_strand(std::move(ex))), room_(std::move(room)), id_(next_mesh_conn_id()) {}
+LocalReplica::LocalReplica(asio::any_io_executor ex, std::shared_ptr<sync::Room> room, Mode mode)
+    : strand_(asio::make_strand(std::move(ex))), room_(std::move(room)), id_(next_mesh_conn_id()), mode_(mode) {}
 
 LocalReplica::~LocalReplica() = default;
 
 void LocalReplica::start(OnChange on_change) {
   asio::post(strand_, [self = shared_from_this(), on_change = std::move(on_change)]() mutable {
     self->on_change_ = std::move(on_change);
-    self->doc_ = std::make_unique<crdt::Doc>();
+    if (self->mode_ == Mode::kCopy) self->doc_ = std::make_unique<crdt::Doc>();
     LocalReplica* raw = self.get();
-    self->doc_->on_update([raw](const crdt::Bytes& update, const crdt::Transaction& txn) {
+    if (self->doc_) self->doc_->on_update([raw](const crdt::Bytes& update, const crdt::Transaction& txn) {
       if (txn.origin == raw) {  // from the room
         if (crdt::Branch* reg = raw->doc_->root(protocol::kRegistryMap)) {
           if (auto it = txn.changed.find(reg); it != txn.changed.end())
@@ -53,6 +54,11 @@ void LocalReplica::start(OnChange on_change) {
           s->room_->leave(s->id_);
           return;
         }
+        if (s->mode_ == Mode::kThrough) {  // nothing to fetch: the room's document is read in place
+          s->synced_ = true;
+          s->changed_through();
+          return;
+        }
         // Ask for everything: the room answers with SyncStep2.
         s->to_room(sync_frame(protocol::kSyncStep1, s->doc_->encode_state_vector()));
       });
@@ -61,6 +67,7 @@ void LocalReplica::start(OnChange on_change) {
 }
 
 void LocalReplica::stop() {
+  stopping_ = true;
   asio::post(strand_, [self = shared_from_this()] {
     if (self->stopped_) return;
     self->stopped_ = true;
@@ -70,12 +77,26 @@ void LocalReplica::stop() {
 }
 
 void LocalReplica::read(std::function<void(crdt::Doc&)> fn) {
+  if (mode_ == Mode::kThrough) {
+    // fn always runs (callers count on it): on an empty document if the room has closed.
+    return room_->edit([fn = std::move(fn)](crdt::Doc* doc) {
+      if (doc) return fn(*doc);
+      crdt::Doc empty;
+      fn(empty);
+    });
+  }
   asio::post(strand_, [self = shared_from_this(), fn = std::move(fn)] {
     if (self->doc_) fn(*self->doc_);
   });
 }
 
 void LocalReplica::edit(std::function<void(crdt::Doc&)> fn) {
+  if (mode_ == Mode::kThrough) {
+    // Origin nullptr, as the room sees a kCopy replica's edits: not the room's own.
+    return room_->edit([self = shared_from_this(), fn = std::move(fn)](crdt::Doc* doc) {
+      if (doc && !self->stopping_ && !self->closed_) doc->transact([&](crdt::Transaction&) { fn(*doc); });
+    });
+  }
   asio::post(strand_, [self = shared_from_this(), fn = std::move(fn)] {
     if (!self->doc_ || self->stopped_ || self->closed_) return;
     self->doc_->transact([&](crdt::Transaction&) { fn(*self->doc_); });
@@ -103,6 +124,10 @@ void LocalReplica::handle(const std::vector<std::uint8_t>& msg) {
   std::uint64_t sub = d.read_var_uint();
   crdt::Bytes payload = d.read_var_bytes();
   if (!d.ok()) return;
+  if (mode_ == Mode::kThrough) {
+    if (sub == protocol::kSyncUpdate) changed_through();
+    return;
+  }
   if (sub == protocol::kSyncStep1) {
     if (auto update = doc_->encode_state_as_update_for(payload)) to_room(sync_frame(protocol::kSyncStep2, *update));
     return;
@@ -112,6 +137,13 @@ void LocalReplica::handle(const std::vector<std::uint8_t>& msg) {
   (void)doc_->apply_update(payload, this);  // the room only sends what it applied itself
   if (sub == protocol::kSyncStep2) synced_ = true;
   if (on_change_) on_change_(*doc_, registry_keys_);
+}
+
+void LocalReplica::changed_through() {
+  if (!on_change_) return;
+  room_->edit([self = shared_from_this(), cb = on_change_](crdt::Doc* doc) {
+    if (doc && !self->stopping_) cb(*doc, {});
+  });
 }
 
 void LocalReplica::to_room(std::vector<std::uint8_t> msg) {

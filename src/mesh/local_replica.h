@@ -6,11 +6,15 @@
 // (directory entries, holder pruning) as any client does, without reaching
 // into the room's internals.
 //
-// Cost: a second copy of the room's document.
+// Cost: a second copy of the room's document. Mode::kThrough keeps none:
+// read() and edit() run on the room's own document (Room::edit), on the
+// room's strand, and on_change gets that document after each update; for
+// the `_mesh` directory room, which lists every room (a copy costs ~0.4 KB
+// per room listed) and whose registry keys nobody asks for.
 //
 // Thread safety: the Connection methods and every public method may be called
-// from any thread; the Doc lives on the replica's strand and is only handed
-// to callbacks running there.
+// from any thread; the Doc lives on the replica's strand (kThrough: the
+// room's) and is only handed to callbacks running there.
 #pragma once
 
 #include <atomic>
@@ -38,9 +42,12 @@ class LocalReplica final : public sync::Connection, public std::enable_shared_fr
  public:
   // Called on the strand after each update from the room with the keys of
   // _blobRegistry it changed (often none).
+  // kThrough: registry_keys is always empty.
   using OnChange = std::function<void(crdt::Doc& doc, const std::vector<std::string>& registry_keys)>;
+  enum class Mode { kCopy, kThrough };
 
-  static std::shared_ptr<LocalReplica> create(boost::asio::any_io_executor ex, std::shared_ptr<sync::Room> room);
+  static std::shared_ptr<LocalReplica> create(boost::asio::any_io_executor ex, std::shared_ptr<sync::Room> room,
+                                              Mode mode = Mode::kCopy);
   ~LocalReplica() override;
 
   // Joins the room. REQUIRES: called once.
@@ -67,19 +74,22 @@ class LocalReplica final : public sync::Connection, public std::enable_shared_fr
   std::int64_t last_send_ms() const override;
 
  private:
-  LocalReplica(boost::asio::any_io_executor ex, std::shared_ptr<sync::Room> room);
+  LocalReplica(boost::asio::any_io_executor ex, std::shared_ptr<sync::Room> room, Mode mode);
   void handle(const std::vector<std::uint8_t>& msg);
+  void changed_through();  // kThrough: on_change_ with the room's document
   void to_room(std::vector<std::uint8_t> msg);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   std::shared_ptr<sync::Room> room_;
   sync::ConnId id_;
-  std::unique_ptr<crdt::Doc> doc_;  // strand
+  const Mode mode_;
+  std::unique_ptr<crdt::Doc> doc_;  // strand; kCopy only
   OnChange on_change_;              // strand
   bool joined_ = false;             // strand
   bool stopped_ = false;            // strand
   std::vector<std::string> registry_keys_;  // strand: filled by the update observer
   std::atomic<bool> synced_{false}, closed_{false};
+  std::atomic<bool> stopping_{false};  // kThrough: stop() was called (callbacks run off the strand)
 };
 
 }  // namespace blobsync::mesh

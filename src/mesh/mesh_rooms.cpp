@@ -72,9 +72,11 @@ void Mesh::Impl::ensure_room(const std::string& name) {
   if (!room) return;  // the sync service is stopping
   RoomState st;
   st.room = room;
-  st.replica = LocalReplica::create(ioc.get_executor(), room);
-  std::weak_ptr<Impl> weak = shared_from_this();
   bool is_directory = name == kDirectoryRoom;
+  // The directory lists every room: read and written in place, not copied (local_replica.h).
+  st.replica = LocalReplica::create(ioc.get_executor(), room,
+                                    is_directory ? LocalReplica::Mode::kThrough : LocalReplica::Mode::kCopy);
+  std::weak_ptr<Impl> weak = shared_from_this();
   st.replica->start([weak, name, is_directory](crdt::Doc& doc, const std::vector<std::string>& keys) {
     auto s = weak.lock();
     if (!s) return;

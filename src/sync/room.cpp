@@ -93,14 +93,10 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
         deps_.store.record_announce(stored_id(), blob, [done = std::move(done)](const Result<>& r) { done(r); });
         return;
       }
-      RoomEffects fx;
-      core_->local_change(
-          [&](crdt::Doc& doc) {
-            protocol::registry_announce(doc, blob.hash, blob.size, blob.chunk_count, deps_.config.url, RoomCore::local_origin());
-          },
-          fx);
       announced_[blob.hash] = blob;
-      apply(fx);
+      change([&](crdt::Doc& doc) {
+        protocol::registry_announce(doc, blob.hash, blob.size, blob.chunk_count, deps_.config.url, RoomCore::local_origin());
+      });
       // Queued after the delta's append, so its commit implies the delta's.
       deps_.store.record_announce(stored_id(), blob, [done = std::move(done)](const Result<>& r) { done(r); });
     });
@@ -118,11 +114,8 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   void withdraw(const Digest& hash, std::function<void(Result<>)> done) override {
     when_ready([this, hash, done = std::move(done)](bool ok) mutable {
       if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));
-      RoomEffects fx;
-      core_->local_change(
-          [&](crdt::Doc& doc) { protocol::registry_withdraw(doc, hash, deps_.config.url, RoomCore::local_origin()); }, fx);
       announced_.erase(hash);
-      apply(fx);
+      change([&](crdt::Doc& doc) { protocol::registry_withdraw(doc, hash, deps_.config.url, RoomCore::local_origin()); });
       // The entry stays (withdrawals keep keys): so does its hold, written
       // again before `done`, for a sweeper that asked (blob_lifecycle.h).
       if (deps_.lifecycle) holds().rehold_if_listed(core_->doc(), hash);
@@ -135,14 +128,10 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       if (!ok) return done(fail(Errc::kUnsupported, "room {} is not available", name_));
       withdrawn_ = true;
       if (reconcile_) reconcile_->cancel();
-      RoomEffects fx;
-      core_->local_change(
-          [&](crdt::Doc& doc) {
-            for (const auto& [hash, entry] : protocol::registry_entries(doc))
-              protocol::registry_withdraw(doc, hash, deps_.config.url, RoomCore::local_origin());
-          },
-          fx);
-      apply(fx);
+      change([&](crdt::Doc& doc) {
+        for (const auto& [hash, entry] : protocol::registry_entries(doc))
+          protocol::registry_withdraw(doc, hash, deps_.config.url, RoomCore::local_origin());
+      });
       // Queued after the delta's append, so its commit implies the delta's.
       deps_.store.barrier([done = std::move(done)](const Result<>& r) { done(r); });
     });
@@ -154,16 +143,11 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
       waiting_.clear();
       for (auto& [id, conn] : conns_) conn->close(1001, "server shutting down");
       if (state_ == State::kReady) {
-        if (withdraw_all) {
-          RoomEffects fx;
-          core_->local_change(
-              [&](crdt::Doc& doc) {
-                for (const auto& [hash, blob] : announced_)
-                  protocol::registry_withdraw(doc, hash, deps_.config.url, RoomCore::local_origin());
-              },
-              fx);
-          apply(fx);
-        }
+        if (withdraw_all)
+          change([&](crdt::Doc& doc) {
+            for (const auto& [hash, blob] : announced_)
+              protocol::registry_withdraw(doc, hash, deps_.config.url, RoomCore::local_origin());
+          });
         compact(true);
       }
       close_room();
@@ -174,6 +158,13 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   void stats(std::function<void(RoomStats)> done) override {
     post([this, done = std::move(done)] {
       done(RoomStats{conns_.size(), applied_, durable_, core_ ? core_->awareness().state_count() : 0});
+    });
+  }
+
+  void edit(std::function<void(crdt::Doc*)> fn) override {
+    when_ready([this, fn = std::move(fn)](bool ok) {
+      if (!ok || !core_) return fn(nullptr);
+      change([&](crdt::Doc& doc) { fn(&doc); });
     });
   }
 
@@ -355,6 +346,13 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     }
   }
 
+  // A change of this server's own (registry maintenance, the mesh's edits), persisted and broadcast.
+  void change(const std::function<void(crdt::Doc&)>& fn) {
+    RoomEffects fx;
+    core_->local_change(fn, fx);
+    apply(fx);
+  }
+
   // Carries out what the core asked for: persist deltas, send or hold messages.
   void apply(RoomEffects& fx) {
     // Registry keys changed: holds before the appends, releases after (room_holds.h).
@@ -530,14 +528,10 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
     };
     std::vector<protocol::HeldBlob> ours;
     for (const auto& [hash, a] : announced_) ours.push_back({a.hash, a.size, a.chunk_count});
-    RoomEffects fx;
     std::size_t changed = 0;
-    core_->local_change(
-        [&](crdt::Doc& doc) {
-          changed = protocol::registry_reconcile(doc, deps_.config.url, holds, verified, ours, RoomCore::local_origin());
-        },
-        fx);
-    apply(fx);
+    change([&](crdt::Doc& doc) {
+      changed = protocol::registry_reconcile(doc, deps_.config.url, holds, verified, ours, RoomCore::local_origin());
+    });
     if (changed) spdlog::info("sync: room {}: registry reconcile changed {} entries", name_, changed);
     // Keep the announcement table in step with what the registry now says.
     std::unordered_set<Digest> listed;

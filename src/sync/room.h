@@ -41,6 +41,10 @@
 #include "sync/room_store.h"
 #include "sync/sync_config.h"
 
+namespace blobsync::crdt {
+class Doc;
+}
+
 namespace boost::asio {
 class io_context;
 }
@@ -100,6 +104,12 @@ class Room {
   virtual void shutdown(bool withdraw_all, std::function<void()> done) = 0;
 
   virtual void stats(std::function<void(RoomStats)> done) = 0;
+
+  // Runs fn on the room's strand with its document (nullptr if the room
+  // could not be loaded or has closed); what fn changes goes out as this
+  // server's own update, as announce()'s does. For the mesh's directory room,
+  // which so needs no second copy of the document (mesh/local_replica.h).
+  virtual void edit(std::function<void(crdt::Doc*)> fn) = 0;
 
   // Pins held by RoomManager users; guarded by the manager's mutex for
   // increments.
