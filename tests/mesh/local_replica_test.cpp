@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "core/sha256.h"
@@ -115,6 +116,51 @@ TEST_F(ReplicaTest, EditsReachOtherReplicasThroughTheRoom) {
   a->stop();
   b->stop();
   c->stop();
+  manager_->release(room);
+}
+
+
+// kThrough (the directory room's): no copy, the room's own document; edits
+// reach copying replicas, their edits reach on_change, and after stop() no
+// callback runs and edits are dropped.
+TEST_F(ReplicaTest, ThroughModeReadsAndWritesTheRoomsDocument) {
+  auto room = manager_->acquire("_mesh");
+  ASSERT_TRUE(room);
+  auto through = LocalReplica::create(ioc_.get_executor(), room, LocalReplica::Mode::kThrough);
+  auto copy = LocalReplica::create(ioc_.get_executor(), room);
+  std::mutex mu;
+  std::vector<std::string> seen;  // the directory's keys, as on_change last saw them
+  std::atomic<int> changes{0};
+  through->start([&](crdt::Doc& d, const std::vector<std::string>& keys) {
+    EXPECT_TRUE(keys.empty());
+    std::lock_guard lock(mu);
+    seen = d.get_map("rooms").keys();
+    ++changes;
+  });
+  copy->start([](crdt::Doc&, const std::vector<std::string>&) {});
+  ASSERT_TRUE(eventually([&] { return through->synced() && copy->synced(); }));
+
+  through->edit([](crdt::Doc& d) { d.get_map("rooms").set("x", crdt::Prelim(crdt::Any(true))); });
+  ASSERT_TRUE(eventually([&] {
+    return on_replica<bool>(*copy, [](crdt::Doc& d) { return d.get_map("rooms").has("x"); });
+  }));
+  copy->edit([](crdt::Doc& d) { d.get_map("rooms").set("y", crdt::Prelim(crdt::Any(true))); });
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return seen.size() == 2;
+  }));
+  EXPECT_TRUE(on_replica<bool>(*through, [](crdt::Doc& d) { return d.get_map("rooms").has("y"); }));
+
+  through->stop();
+  int before = changes.load();
+  through->edit([](crdt::Doc& d) { d.get_map("rooms").set("z", crdt::Prelim(crdt::Any(true))); });
+  copy->edit([](crdt::Doc& d) { d.get_map("rooms").set("w", crdt::Prelim(crdt::Any(true))); });
+  ASSERT_TRUE(eventually([&] {
+    return on_replica<bool>(*copy, [](crdt::Doc& d) { return d.get_map("rooms").has("w"); });
+  }));
+  EXPECT_FALSE(on_replica<bool>(*through, [](crdt::Doc& d) { return d.get_map("rooms").has("z"); }));
+  EXPECT_EQ(changes.load(), before);
+  copy->stop();
   manager_->release(room);
 }
 
