@@ -10,6 +10,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
@@ -98,6 +99,8 @@ Result<std::string> Server::listen() {
 void Server::add_upgrade_handler(std::string path_prefix, UpgradeHandler handler) {
   impl_->upgrades.emplace_back(std::move(path_prefix), std::move(handler));
 }
+
+void Server::set_accept_scope(AcceptScope scope) { impl_->accept_scope = std::move(scope); }
 
 Result<> Server::run() {
   auto& im = *impl_;
@@ -188,52 +191,73 @@ awaitable<void> Server::Impl::drain() {
   }
 }
 
+// The socket is made by a synchronous accept after a readiness wait (not
+// async_accept) so that accept_scope can wrap where Asio allocates its state.
+// Readiness is edge-triggered: every waiting connection is taken before the
+// next wait (in turns of kAcceptTurn, other work on the thread in between),
+// and after an error (EMFILE...) accept is tried again without one.
 awaitable<void> Server::Impl::accept_loop() {
+  constexpr int kAcceptTurn = 64;
+  boost::system::error_code ignored;
+  acceptor.non_blocking(true, ignored);
+  bool wait = true;
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kNoThrow);
+    boost::system::error_code ec;
+    if (wait) std::tie(ec) = co_await acceptor.async_wait(tcp::acceptor::wait_read, kNoThrow);
+    wait = true;
+    for (int n = 1; !ec && !stopping; ++n) {
+      if (n % kAcceptTurn == 0) co_await asio::post(acceptor.get_executor(), asio::use_awaitable);
+      std::optional<tcp::socket> socket;
+      auto accept = [&] { socket.emplace(acceptor.accept(asio::make_strand(ioc), ec)); };
+      if (accept_scope) accept_scope(accept);
+      else accept();
+      if (!ec) admit(std::move(*socket));
+    }
     if (stopping) co_return;
-    if (ec) {
-      if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
-      // EMFILE and friends: back off briefly instead of spinning.
-      spdlog::warn("accept: {}", ec.message());
-      asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
-      co_await t.async_wait(kNoThrow);
-      continue;
-    }
-    // HTTP and WebSocket connections alike hold a slot (conn_limits.h).
-    boost::system::error_code ignored;
-    auto peer = socket.remote_endpoint(ignored);
-    ConnectionLimits::Refusal refusal{};
-    auto slot = ignored ? nullptr : limits->try_open(peer.address(), refusal);
-    if (!slot) {
-      metrics.connection_rejected();
-      // Written without waiting: a refused client must cost no coroutine.
-      std::string_view message = refusal == ConnectionLimits::Refusal::kPerAddress
-                                     ? "Too many open connections from this address (max_connections_per_ip)"
-                                     : "Too many open connections (max_connections)";
-      std::string body = fmt::format(R"({{"error":"NotEnoughResources","message":"{}"}})", message);
-      std::string busy = fmt::format(
-          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-          "Retry-After: 1\r\nContent-Length: {}\r\n\r\n{}",
-          body.size(), body);
-      socket.non_blocking(true, ignored);
-      // A TLS client could not read a plain answer: it just sees the close.
-      if (!tls) (void)::send(socket.native_handle(), busy.data(), busy.size(), MSG_NOSIGNAL);
-      socket.close(ignored);
-      continue;
-    }
-    socket.set_option(tcp::no_delay(true), ignored);
-    auto conn = std::make_shared<Conn>(std::move(socket));
-    conn->slot = std::move(slot);
-    conn->remote = peer.address().is_v6() ? fmt::format("[{}]:{}", peer.address().to_string(), peer.port())
-                                          : fmt::format("{}:{}", peer.address().to_string(), peer.port());
-    {
-      std::lock_guard lock(mu);
-      conn->id = next_id++;
-      conns[conn->id] = conn;
-    }
-    asio::co_spawn(conn->stream.get_executor(), session(conn), asio::detached);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
+    // EMFILE and friends: back off briefly instead of spinning.
+    spdlog::warn("accept: {}", ec.message());
+    asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
+    co_await t.async_wait(kNoThrow);
+    wait = false;
   }
+}
+
+void Server::Impl::admit(tcp::socket socket) {
+  // HTTP and WebSocket connections alike hold a slot (conn_limits.h).
+  boost::system::error_code ignored;
+  auto peer = socket.remote_endpoint(ignored);
+  ConnectionLimits::Refusal refusal{};
+  auto slot = ignored ? nullptr : limits->try_open(peer.address(), refusal);
+  if (!slot) {
+    metrics.connection_rejected();
+    // Written without waiting: a refused client must cost no coroutine.
+    std::string_view message = refusal == ConnectionLimits::Refusal::kPerAddress
+                                   ? "Too many open connections from this address (max_connections_per_ip)"
+                                   : "Too many open connections (max_connections)";
+    std::string body = fmt::format(R"({{"error":"NotEnoughResources","message":"{}"}})", message);
+    std::string busy = fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        "Retry-After: 1\r\nContent-Length: {}\r\n\r\n{}",
+        body.size(), body);
+    socket.non_blocking(true, ignored);
+    // A TLS client could not read a plain answer: it just sees the close.
+    if (!tls) (void)::send(socket.native_handle(), busy.data(), busy.size(), MSG_NOSIGNAL);
+    socket.close(ignored);
+    return;
+  }
+  socket.set_option(tcp::no_delay(true), ignored);
+  auto conn = std::make_shared<Conn>(std::move(socket));
+  conn->slot = std::move(slot);
+  conn->remote = peer.address().is_v6() ? fmt::format("[{}]:{}", peer.address().to_string(), peer.port())
+                                        : fmt::format("{}:{}", peer.address().to_string(), peer.port());
+  {
+    std::lock_guard lock(mu);
+    conn->id = next_id++;
+    conns[conn->id] = conn;
+  }
+  asio::co_spawn(conn->stream.get_executor(), session(conn), asio::detached);
 }
 
 awaitable<bool> Server::Impl::tls_handshake(Conn& c) {

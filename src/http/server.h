@@ -45,6 +45,7 @@ class AccessLog;
 struct UpgradeContext;  // upgrade.h (Beast types)
 
 using UpgradeHandler = std::function<void(std::unique_ptr<UpgradeContext>)>;
+using AcceptScope = std::function<void(const std::function<void()>&)>;
 
 class Server {
  public:
@@ -61,6 +62,13 @@ class Server {
   // Requests under `path_prefix` that ask for `Upgrade: websocket` are handed
   // to `handler` (called on the connection's strand). REQUIRES: before run().
   void add_upgrade_handler(std::string path_prefix, UpgradeHandler handler);
+  // Runs each accept inside `scope` (which must call its argument once, on
+  // the same thread): Asio makes a socket's reactor state there and keeps it
+  // on its free list for the process's life, so the sync layer puts it in its
+  // pool (sync/conn_pool.h) instead of between the heap's short-lived
+  // objects, where 1,000 of them kept ~1.6 MiB of freed pages resident
+  // (docs/performance.md). REQUIRES: before run().
+  void set_accept_scope(AcceptScope scope);
 
   // Serves until SIGTERM/SIGINT or stop(), then drains. REQUIRES: listen() succeeded.
   Result<> run();

@@ -184,6 +184,7 @@ struct Server::Impl {
   asio::signal_set signals{ioc};
   std::atomic<bool> stopping{false};
   std::vector<std::pair<std::string, UpgradeHandler>> upgrades;
+  AcceptScope accept_scope;  // may be empty
   std::optional<OriginPolicy> origins;  // set by listen(): this server's own origin needs the bound port
   std::shared_ptr<TlsContext> tls;  // set by listen() when tls_cert is; null: plain HTTP
   asio::signal_set reload_signal{ioc};  // SIGHUP: reload the certificate
@@ -197,6 +198,8 @@ struct Server::Impl {
 
   // Connections (server.cpp).
   awaitable<void> accept_loop();
+  // Takes one accepted connection (it gets a slot and a session) or refuses it (503, closed).
+  void admit(tcp::socket socket);
   awaitable<void> session(std::shared_ptr<Conn> c);
   // TLS: reads the ClientHello and shakes hands within header_timeout;
   // answers plain HTTP with a 400. Returns whether the connection goes on.

@@ -9,10 +9,14 @@
 #include "mesh/yjs_frames.h"
 #include "protocol/registry.h"
 #include "sync/room.h"
+#include "sync/conn_pool.h"
 
 namespace blobsync::mesh {
 
 namespace asio = boost::asio;
+
+// A replica's work runs in a ConnPool::Scope: its document (the directory's, an entry per room ever
+// made, for the server's life) goes to pool slabs, not between short-lived rooms' heap objects.
 
 std::shared_ptr<LocalReplica> LocalReplica::create(asio::any_io_executor ex, std::shared_ptr<sync::Room> room,
                                                    Mode mode) {
@@ -26,6 +30,7 @@ LocalReplica::~LocalReplica() = default;
 
 void LocalReplica::start(OnChange on_change) {
   asio::post(strand_, [self = shared_from_this(), on_change = std::move(on_change)]() mutable {
+    sync::ConnPool::Scope pooled;
     self->on_change_ = std::move(on_change);
     if (self->mode_ == Mode::kCopy) self->doc_ = std::make_unique<crdt::Doc>();
     LocalReplica* raw = self.get();
@@ -98,6 +103,7 @@ void LocalReplica::edit(std::function<void(crdt::Doc&)> fn) {
     });
   }
   asio::post(strand_, [self = shared_from_this(), fn = std::move(fn)] {
+    sync::ConnPool::Scope pooled;
     if (!self->doc_ || self->stopped_ || self->closed_) return;
     self->doc_->transact([&](crdt::Transaction&) { fn(*self->doc_); });
   });
@@ -105,6 +111,7 @@ void LocalReplica::edit(std::function<void(crdt::Doc&)> fn) {
 
 void LocalReplica::send(std::vector<sync::SharedBytes> messages) {
   asio::post(strand_, [self = shared_from_this(), messages = std::move(messages)] {
+    sync::ConnPool::Scope pooled;
     if (self->stopped_) return;
     for (const auto& m : messages) self->handle(*m);
   });

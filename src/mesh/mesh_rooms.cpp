@@ -8,6 +8,7 @@
 #include "crdt/map.h"
 #include "mesh/mesh_impl.h"
 #include "sync/room_name.h"
+#include "sync/conn_pool.h"
 
 namespace blobsync::mesh {
 
@@ -25,7 +26,10 @@ void Mesh::Impl::tick() {
     wanted.insert(name);
     if (name != kDirectoryRoom && !directory.contains(name)) unlisted.push_back(name);
   }
-  if (!unlisted.empty()) add_to_directory(std::move(unlisted));
+  if (!unlisted.empty()) {
+    sync::ConnPool::Scope pooled;  // `directory` keeps the names for good (local_replica.cpp)
+    add_to_directory(std::move(unlisted));
+  }
   // Replace rooms whose local side went away (storage failure, unload).
   std::vector<std::string> dead;
   for (auto& [name, st] : rooms) {

@@ -10,16 +10,16 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <random>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "core/blob_id.h"
-#include "core/chunking.h"
 #include "crdt/doc.h"
 #include "store/blob_store.h"
+#include "sync/access.h"
 #include "sync/broadcast_window.h"
+#include "sync/conn_pool.h"
 #include "sync/parked_room.h"
 #include "protocol/registry.h"
 #include "sync/room_holds.h"
@@ -34,8 +34,7 @@ namespace asio = boost::asio;
 namespace {
 
 std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 constexpr std::int64_t kKeepaliveAfterMs = 15'000;  // y-websocket drops a connection silent for 30 s
@@ -196,6 +195,8 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
 
   // One bounded turn; a room with more queued goes behind the io_context's other work.
   void turn() {
+    std::optional<ConnPool::Scope> pooled;  // the directory room's document (for good) in pool slabs: conn_pool.h
+    if (name_ == kMeshRoom) pooled.emplace();
     if (inbox_.take_turn([this](Inbound& in) { in.leave ? on_leave(in.id) : on_message(in); })) post([this] { turn(); });
   }
 

@@ -150,7 +150,11 @@ void RoomManager::arm_sweep_locked() {
     std::size_t forgotten = 0;
     {
       std::lock_guard g(guard->mu);
-      if (guard->manager) forgotten = guard->manager->sweep_expired();
+      bool drained = false;
+      if (guard->manager) forgotten = guard->manager->sweep_expired(drained);
+      // What the rooms' loads left in the store's page cache (up to its cache_size) goes too; the
+      // store trims its thread's arena after (room_store.h).
+      if (forgotten && (drained || forgotten >= kReleaseAfter)) guard->manager->store_.release_memory();
     }
     // Each forgotten room freed its encoded state, usually after its
     // connection and its Room went: give those pages back too (glibc keeps
@@ -159,13 +163,14 @@ void RoomManager::arm_sweep_locked() {
   });
 }
 
-std::size_t RoomManager::sweep_expired() {
+std::size_t RoomManager::sweep_expired(bool& drained) {
   std::lock_guard lock(mu_);
   sweep_armed_ = false;
   if (stopping_) return 0;
   auto now = steady_ms();
   auto limit = config_.room_idle_timeout.count();
   std::size_t n = std::erase_if(parked_, [&](const auto& p) { return now - p.second.parked_ms >= limit; });
+  drained = parked_.empty();
   arm_sweep_locked();
   return n;
 }

@@ -7,8 +7,8 @@
 // for SyncConfig::room_idle_timeout: each park or acquire looks at two parked
 // rooms, and a timer (armed while any room is parked) forgets every expired
 // one at once and then hands the freed heap back to the kernel
-// (malloc_trim), so a server whose rooms went idle returns to the memory it
-// had before they loaded (issue 20). An
+// (malloc_trim; after a batch, the store's page cache too), so a server whose
+// rooms went idle returns to the memory it had before they loaded (issue 20). An
 // active room that cannot park (it announced blobs) unloads itself after
 // room_idle_timeout as before (the manager removes it only if no acquire()
 // raced it). A room never stored (empty) is unloaded, not parked.
@@ -95,8 +95,11 @@ class RoomManager {
   // Arms the sweep timer for the oldest parked room, if any and not armed.
   void arm_sweep_locked();
   // The timer fired: forgets every expired parked room, re-arms; returns
-  // how many were forgotten.
-  std::size_t sweep_expired();
+  // how many were forgotten; `drained`: no parked room is left.
+  std::size_t sweep_expired(bool& drained);
+  // SQLite's page cache is dropped after a sweep forgets this many rooms at
+  // once, or the last parked ones: bounded work, not once per room.
+  static constexpr std::size_t kReleaseAfter = 64;
   struct SweepGuard;  // lets a late timer handler know the manager is gone
   // address null: the server's own, exempt from the limits.
   std::shared_ptr<Room> acquire_locked(const std::string& name, const std::string* address, Refusal* refused);

@@ -1,6 +1,8 @@
 #include "sync/room_store.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <future>
@@ -511,6 +513,17 @@ void RoomStore::save_token_usage(std::function<std::vector<std::pair<std::string
 
 void RoomStore::barrier(std::function<void(Result<>)> done) {
   push_write(std::move(done), [](SqliteDb&) -> Result<> { return {}; });
+}
+
+void RoomStore::release_memory() {
+  Job job;
+  job.write = false;
+  job.run = [](SqliteDb& db) -> Result<> {
+    sqlite3_db_release_memory(db.handle());
+    malloc_trim(0);
+    return {};
+  };
+  push(std::move(job));
 }
 
 void RoomStore::flush() {

@@ -142,6 +142,11 @@ class RoomStore {
   void barrier(std::function<void(Result<>)> done);
   // Waits until everything queued so far has run.
   void flush();
+  // Queues a job that gives SQLite's page cache back (unpinned pages are
+  // freed; the next reads fault them in from the OS cache) and then hands
+  // free heap pages to the kernel: after rooms unloaded, the cache is what
+  // their loads left (up to cache_size) in the store thread's arena.
+  void release_memory();
 
   // Where DurabilityListener::on_durable runs: on the store's thread (the
   // default), or, with `post` set, in one closure per commit group handed to

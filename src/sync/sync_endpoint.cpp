@@ -16,6 +16,7 @@
 #include "http/upgrade.h"
 #include "store/blob_store.h"
 #include "sync/blob_channel.h"
+#include "sync/conn_pool.h"
 #include "protocol/registry.h"
 #include "sync/room_core.h"
 #include "sync/room_holds.h"
@@ -215,6 +216,12 @@ Result<std::vector<std::string>> SyncEndpoint::stored_rooms() { return state_->s
 
 void SyncEndpoint::attach(http::Server& server) {
   use_io_context(server.io_context());  // unless the mesh chose first (sync_endpoint.h)
+  // Asio's per-socket reactor state, made at accept and kept for reuse forever, in pool slabs
+  // rather than pinning heap pages among the connections' short-lived objects.
+  server.set_accept_scope([](const std::function<void()>& accept) {
+    ConnPool::Scope pooled;
+    accept();
+  });
   std::weak_ptr<State> weak = state_;
   server.add_upgrade_handler(state_->session_deps.prefix, [weak](std::unique_ptr<http::UpgradeContext> ctx) {
     auto state = weak.lock();

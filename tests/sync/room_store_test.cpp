@@ -1,6 +1,7 @@
 #include "sync/room_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <functional>
@@ -83,6 +84,35 @@ TEST(RoomStore, AppendCompactReload) {
   EXPECT_TRUE(other.log.empty());
   // A new id after a restart does not reuse a stored one.
   EXPECT_GT((*store)->create("other"), room.id);
+  std::filesystem::remove_all(dir);
+}
+
+// What rooms' loads left in SQLite's page cache goes back once they unload (RoomManager's sweep),
+// and the store reads on (from the file) afterwards.
+TEST(RoomStore, ReleaseMemoryEmptiesThePageCacheAndTheStoreReadsOn) {
+  auto dir = fresh_dir("release");
+  auto store = RoomStore::open(dir / "meta.db", false);
+  ASSERT_TRUE(store) << store.error().to_string();
+  crdt::Bytes delta(3000, 7);  // ~100 rooms x 3 KB: more pages than the 20 SQLite allocates up front
+  for (int r = 0; r < 100; ++r) {
+    auto id = (*store)->create("room" + std::to_string(r));
+    for (std::uint64_t i = 1; i <= 3; ++i) (*store)->append(id, i, delta, nullptr);
+  }
+  (*store)->flush();
+  for (int r = 0; r < 100; ++r) EXPECT_EQ(load(**store, "room" + std::to_string(r)).log.size(), 3u);
+  auto cached = [] {
+    sqlite3_int64 now = 0, high = 0;
+    EXPECT_EQ(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &now, &high, 0), SQLITE_OK);
+    return now;
+  };
+  auto before = cached();
+  (*store)->release_memory();
+  (*store)->flush();
+  auto after = cached();
+  EXPECT_LT(after + 200 * 1024, before) << "before " << before << " after " << after;
+  auto room = load(**store, "room42");
+  ASSERT_EQ(room.log.size(), 3u);
+  EXPECT_EQ(room.log[2], delta);
   std::filesystem::remove_all(dir);
 }
 
