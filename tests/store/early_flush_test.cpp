@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <thread>
 
 #include "store/disk_backend.h"
@@ -28,26 +29,40 @@ using testing::TempDir;
 
 constexpr std::size_t kMiB = 1u << 20;
 
+// A backend in `dir` on `env` and one writer of it (nullopt, and a test
+// failure, if either cannot be made).
+struct OpenWriter {
+  std::unique_ptr<DiskBackend> backend;
+  std::unique_ptr<BlobWriter> writer;
+};
+std::optional<OpenWriter> open_writer(Env* env, const std::filesystem::path& dir, const DiskBackendOptions& options) {
+  auto backend = DiskBackend::open(env, dir, options);
+  EXPECT_TRUE(backend) << backend.error().to_string();
+  if (!backend) return std::nullopt;
+  auto writer = (*backend)->create_writer(std::nullopt);
+  EXPECT_TRUE(writer) << writer.error().to_string();
+  if (!writer) return std::nullopt;
+  return OpenWriter{std::move(*backend), std::move(*writer)};
+}
+
 // Writes `mib` MiB in 1 MiB appends and commits; returns how many fdatasync
 // calls the blob cost (early flushes plus the commit's).
 std::uint64_t fdatasyncs_for_one_blob(const DiskBackendOptions& options, std::size_t mib) {
   TempDir tmp;
   FaultInjectionEnv env(Env::posix());
-  auto backend = DiskBackend::open(&env, tmp.path() / "blobs", options);
-  EXPECT_TRUE(backend) << backend.error().to_string();
-  if (!backend) return 0;
-  auto writer = (*backend)->create_writer(std::nullopt);
-  EXPECT_TRUE(writer) << writer.error().to_string();
-  if (!writer) return 0;
+  auto opened = open_writer(&env, tmp.path() / "blobs", options);
+  if (!opened) return 0;
+  auto& backend = opened->backend;
+  auto& writer = opened->writer;
   auto data = random_bytes(mib * kMiB, mib);
   std::uint64_t before = env.count(EnvOp::kFdatasync);
   for (std::size_t i = 0; i < mib; ++i) {
-    auto r = (*writer)->append(std::span(data).subspan(i * kMiB, kMiB));
+    auto r = writer->append(std::span(data).subspan(i * kMiB, kMiB));
     EXPECT_TRUE(r) << r.error().to_string();
   }
-  auto r = (*writer)->commit(sha(data));
+  auto r = writer->commit(sha(data));
   EXPECT_TRUE(r) << r.error().to_string();
-  EXPECT_TRUE((*backend)->stat(sha(data)));
+  EXPECT_TRUE(backend->stat(sha(data)));
   return env.count(EnvOp::kFdatasync) - before;
 }
 
@@ -125,16 +140,13 @@ std::uint64_t flushes_with_hint(std::uint64_t hint, std::size_t appends, std::si
   Digest d = sha(data.bytes);
   std::uint64_t flushes = 0;
   {
-    auto backend = DiskBackend::open(&env, tmp.path() / "blobs", o);
-    EXPECT_TRUE(backend) << backend.error().to_string();
-    if (!backend) return 0;
-    auto writer = (*backend)->create_writer(std::nullopt);
-    EXPECT_TRUE(writer) << writer.error().to_string();
-    if (!writer) return 0;
-    (*writer)->size_hint(hint);
+    auto opened = open_writer(&env, tmp.path() / "blobs", o);
+    if (!opened) return 0;
+    auto& writer = opened->writer;
+    writer->size_hint(hint);
     std::uint64_t before = env.count(EnvOp::kFdatasync);
     for (std::size_t i = 0; i < appends; ++i) {
-      auto r = (*writer)->append(data.bytes.subspan(i * kMiB, kMiB));
+      auto r = writer->append(data.bytes.subspan(i * kMiB, kMiB));
       EXPECT_TRUE(r) << r.error().to_string();
       // The flush of the hinted size starts with its last byte, before the
       // blob is published (a put hashes meanwhile).
@@ -142,8 +154,8 @@ std::uint64_t flushes_with_hint(std::uint64_t hint, std::size_t appends, std::si
         EXPECT_TRUE(saw_fdatasyncs(env, before + 1)) << "no flush at the hinted size";
       }
     }
-    EXPECT_TRUE((*writer)->publish(d, false));
-    EXPECT_TRUE((*writer)->sync());
+    EXPECT_TRUE(writer->publish(d, false));
+    EXPECT_TRUE(writer->sync());
     flushes = env.count(EnvOp::kFdatasync) - before;
   }
   EXPECT_TRUE(env.power_loss());
