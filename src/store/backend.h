@@ -57,6 +57,12 @@ class BlobWriter {
     return commit(digest);
   }
   virtual Result<> sync() { return {}; }
+  // How many bytes the caller expects to append (a file's stat size), not
+  // enforced: the disk backend starts the blob's flush when that many are
+  // written, while the caller still hashes, and sync() waits for it instead
+  // of flushing again. REQUIRES: called before the first append, from the
+  // thread that hands out the appends.
+  virtual void size_hint(std::uint64_t size) { (void)size; }
 };
 
 // Reads a byte range of one stored blob.

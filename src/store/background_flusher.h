@@ -1,6 +1,7 @@
 // BackgroundFlusher: runs fdatasync(2) for blob writers on a thread of its
 // own, so the device makes a large blob durable while its writer goes on
-// appending.
+// appending, and flushes a file put on its own (a size_hint()) once its last
+// byte is written, while the put still hashes.
 //
 // Why: O_DIRECT appends (and sync_file_range writeback) get the bytes to the
 // device, but only a flush makes them durable, and a device (here a virtio

@@ -97,6 +97,11 @@ class IngestImpl final : public Ingest {
     std::uint64_t last_report = 0;
     pipeline_.hash_on_producer();
     std::optional<std::uint64_t> end = options_.size ? options_.size : size_hint;
+    // One file put on its own (put_file) starts its flush as soon as the
+    // writer has its last byte, while it is still hashed here. Not for
+    // put_files (options_.size is set), whose commits already overlap the
+    // next files' reads: there the flusher's hop only cost CPU (A/B, 2 pairs).
+    if (!options_.size && size_hint && writer_ && pipeline_.size() == 0) writer_->size_hint(*size_hint);
     for (;;) {
       if (dead_) return std::unexpected(*dead_);
       if (end && pipeline_.size() == *end) {

@@ -89,7 +89,7 @@ class DiskWriter final : public BlobWriter {
     // flushing, such a file proves nothing (it may be a crash's leftover with
     // other bytes). Ours is durable before the rename, so replacing is safe.
     if (auto r = close_for_rename(); !r) return fail_with(r.error());
-    if (auto r = env_->fdatasync(fd_); !r) return fail_with(r.error());
+    if (auto r = flush_rest(); !r) return fail_with(r.error());
     int fd = std::exchange(fd_, -1);
     if (auto r = env_->close(fd); !r) return fail_with(r.error());
     if (auto r = env_->rename(tmp_, final_path); !r) return fail_with(r.error());
@@ -121,16 +121,19 @@ class DiskWriter final : public BlobWriter {
 
   Result<> sync() override {
     if (published_.empty() || fd_ < 0) return fail(Errc::kInternal, "sync of an unpublished blob writer");
-    auto synced = env_->fdatasync(fd_);
+    auto synced = flush_rest();
     auto closed = env_->close(std::exchange(fd_, -1));
     if (!synced) return synced;
     if (!closed) return closed;
     return env_->fsync_dir(published_.parent_path());
   }
 
+  void size_hint(std::uint64_t size) override { size_ = size; }
+
   void abort() override {
     if (done_) {
       // Published: the name stays (the caller removes it if nothing names it).
+      (void)wait_flush();  // the flusher may still use fd_
       if (fd_ >= 0) (void)env_->close(std::exchange(fd_, -1));
       return;
     }
@@ -151,12 +154,22 @@ class DiskWriter final : public BlobWriter {
     return std::unexpected(std::move(e));
   }
 
-  // The flush in flight and the O_DIRECT twin must be done before the
-  // rename: the bytes the final name shows are all written.
+  // The O_DIRECT twin is closed before the rename (its writes have all
+  // returned: the bytes the final name shows are all written). A flush in
+  // flight may go on beside the rename: it is of fd_, and sync() (or
+  // commit()) waits for it before the blob counts as durable.
   Result<> close_for_rename() {
-    if (auto r = wait_flush(); !r) return r;
     if (direct_fd_ >= 0) return env_->close(std::exchange(direct_fd_, -1));
     return {};
+  }
+
+  // Makes every byte written durable: waits for the flush in flight, and
+  // runs fdatasync unless that flush started after the last byte (the
+  // final flush of flush_early()).
+  Result<> flush_rest() {
+    if (auto r = wait_flush(); !r) return r;
+    if (flushed_to_ == written_ && flushed_to_ != 0 && final_flush_ok_) return {};
+    return env_->fdatasync(fd_);
   }
 
   // Every flush_every bytes (slow_flush_every for a slow writer), a flush
@@ -177,6 +190,14 @@ class DiskWriter final : public BlobWriter {
     if (flush_) return {};
     const auto& o = backend_.options_;
     bool due = o.flush_every != 0 && written_ - flushed_to_ >= o.flush_every;
+    // The last byte of a blob of known size written with O_DIRECT: its
+    // flush starts now, while the caller hashes the rest, instead of after
+    // the hash (a 1 MiB put one at a time waited for it: about one device
+    // flush per put). Buffered (small) blobs keep the flush at commit: their
+    // hash takes microseconds, and the commit may run the flush on the
+    // putting thread with no hop.
+    const bool last = size_ && written_ == *size_ && direct_fd_ >= 0 && written_ != flushed_to_;
+    due = due || last;
     if (!due && o.slow_flush_every != 0 && written_ - rate_from_ >= o.slow_flush_every) {
       double seconds = std::chrono::duration<double>(now - rate_mark_).count();
       due = static_cast<double>(written_ - rate_from_) < static_cast<double>(o.slow_writer_rate) * seconds;
@@ -185,6 +206,7 @@ class DiskWriter final : public BlobWriter {
     }
     if (!due) return {};
     flushed_to_ = written_;
+    final_flush_ok_ = false;
     flush_ = backend_.flusher().start(fd_);
     return {};
   }
@@ -194,6 +216,7 @@ class DiskWriter final : public BlobWriter {
     if (!flush_) return {};
     auto r = flush_->get();
     flush_.reset();
+    final_flush_ok_ = r.has_value();
     return r;
   }
 
@@ -210,6 +233,8 @@ class DiskWriter final : public BlobWriter {
   std::chrono::steady_clock::time_point rate_mark_ = std::chrono::steady_clock::now();
   std::optional<std::future<Result<>>> flush_;
   std::filesystem::path published_;  // set by publish()
+  std::optional<std::uint64_t> size_;  // size_hint(), if any
+  bool final_flush_ok_ = false;        // the last flush waited for succeeded
   bool done_ = false;
 };
 
