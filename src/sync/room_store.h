@@ -77,10 +77,7 @@ class RoomStore {
   // Long enough to gather a busy server's updates into few fsyncs and few
   // broadcasts, short against the 10 ms send-to-delivery goal
   // (docs/performance.md): an update waits at most this plus one commit.
-  // 6.5 ms, not 5: at 100 clients x 12 updates/s each group is one sendmsg
-  // per connection, so fewer groups are fewer sends (0.87-0.89 of 5 ms's CPU
-  // per delivery); quiet p99 was 7.3-8.0 ms at 5, so about 9-9.5 ms now.
-  static constexpr std::chrono::microseconds kCommitSpacing{6500};
+  static constexpr std::chrono::microseconds kCommitSpacing{5000};
   // How long one closure of set_listener_poster's tells rooms of a group.
   static constexpr std::chrono::microseconds kTellBudget{1000};
 
