@@ -196,7 +196,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
   // One bounded turn; a room with more queued goes behind the io_context's other work.
   void turn() {
     std::optional<ConnPool::Scope> pooled;  // the directory room's document (for good) in pool slabs: conn_pool.h
-    if (name_ == kMeshRoom) pooled.emplace();
+    if (pooled_turns_) pooled.emplace();
     if (inbox_.take_turn([this](Inbound& in) { in.leave ? on_leave(in.id) : on_message(in); })) post([this] { turn(); });
   }
 
@@ -559,6 +559,7 @@ class RoomImpl final : public Room, public std::enable_shared_from_this<RoomImpl
 
   RoomDeps deps_;
   std::string name_;
+  const bool pooled_turns_ = name_ == kMeshRoom;  // decided once, not on every turn
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer tick_;
   BroadcastWindow window_;
